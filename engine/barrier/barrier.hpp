@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MPL-2.0
+// The encryption barrier: a Storage that encrypts every value it writes to the
+// physical store below and authenticates every value it reads.
+//
+// Value format: 4-byte big-endian key term || 1 version byte (1) ||
+// XChaCha20-Poly1305 output (nonce || ciphertext || tag), with the storage key
+// (the full path) as additional data, so a value cannot be moved to another
+// key. The keyring (terms → 32-byte keys) is itself stored at core/keyring,
+// encrypted under the root key.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <shared_mutex>
+
+#include "engine/storage/storage.hpp"
+
+namespace engine {
+
+class Barrier final : public Storage {
+ public:
+  // physical must outlive the barrier.
+  explicit Barrier(Storage& physical);
+  ~Barrier() override;
+
+  // True until initialize() or unseal() succeeds, and again after seal().
+  bool sealed() const;
+
+  // Writes a fresh keyring (term 1) encrypted under root_key and leaves the
+  // barrier unsealed. AlreadyExists if a keyring is stored already.
+  Status initialize(ByteView root_key);
+
+  // Loads the keyring with root_key. Corrupt if root_key is wrong or the
+  // keyring was tampered with; the barrier then stays sealed.
+  Status unseal(ByteView root_key);
+
+  // Forgets every key (zeroed). Storage calls then fail with Sealed.
+  void seal();
+
+  // Adds a new term and makes it the one new writes use; older terms stay
+  // readable. Returns the new term.
+  Result<std::uint32_t> rotate();
+  std::uint32_t active_term() const;
+
+  // Storage. Every call fails with Sealed while sealed. get(): Corrupt when a
+  // value does not authenticate (wrong key, moved, or tampered bytes).
+  Result<std::optional<SecureBytes>> get(std::string_view key) override;
+  Result<std::vector<std::string>> list(std::string_view prefix, std::size_t limit = 0) override;
+  Status apply(std::span<const WriteOp> batch) override;
+
+ private:
+  struct Keyring;
+  Storage& physical_;
+  mutable std::shared_mutex mu_;
+  std::unique_ptr<Keyring> keyring_;  // null while sealed
+};
+
+}  // namespace engine

@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: MPL-2.0
+// Core: the engine's one entry point. Owns the store (physical storage,
+// barrier, seal), the namespace tree, each namespace's mount table and the
+// backends, and runs every request through the same pipeline:
+//
+//   sealed? → resolve namespace → route to mount → existence check
+//           → authorise (ACL on the absolute path) → backend
+//
+// Thread-safe: any number of handle() calls may run at once.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "engine/common/error.hpp"
+#include "engine/common/request.hpp"
+#include "engine/storage/storage.hpp"
+
+namespace engine {
+
+struct CoreOptions {
+  // Root token id to use for a dev store (initialised at open).
+  std::string dev_root_token;
+  bool dev = false;  // in-memory store, initialised and unsealed at open
+};
+
+class Core {
+ public:
+  // Opens a core over physical storage (SQLite or memory). A dev core is
+  // initialised with one share, unsealed, given the root token
+  // opts.dev_root_token and a kv-v2 mount at secret/.
+  static Result<std::unique_ptr<Core>> open(std::unique_ptr<Storage> physical, CoreOptions opts);
+  ~Core();
+
+  // Serves one Vault API request. Errors as the backends report them, plus
+  // Sealed, PermissionDenied, NotFound (no such namespace or mount).
+  Result<Response> handle(const Request& req);
+
+  bool sealed() const;
+
+  struct Impl;
+  Impl& impl() { return *impl_; }
+
+ private:
+  explicit Core(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace engine

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MPL-2.0
+// Init, unseal and seal (vault-semantics §13): the unseal key is split into
+// Shamir shares; the combined key decrypts the root key, which opens the
+// barrier's keyring.
+//
+// Physical keys written here (outside the barrier):
+//   core/seal-config  plain JSON {"secret_shares":N,"secret_threshold":T}
+//   core/root-key     root key sealed under the unseal key (aad "core/root-key")
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine/barrier/barrier.hpp"
+
+namespace engine {
+
+struct SealStatus {
+  bool initialized = false;
+  bool sealed = true;
+  int shares = 0;      // "n"
+  int threshold = 0;   // "t"
+  int progress = 0;    // shares submitted towards the threshold
+  std::string nonce;   // identifies the current unseal attempt ("" when none)
+};
+
+struct InitOutput {
+  std::vector<SecureString> keys_hex;     // one per share
+  std::vector<SecureString> keys_base64;  // the same shares, base64
+};
+
+class SealManager {
+ public:
+  // Both must outlive the manager.
+  SealManager(Storage& physical, Barrier& barrier);
+
+  // Creates the unseal key, its shares and the root key; initialises and
+  // unseals the barrier. AlreadyExists if initialised; InvalidArgument for bad
+  // share counts (Vault's messages).
+  Result<InitOutput> init(int shares, int threshold);
+
+  // Submits one share (hex or base64). When the threshold is reached the
+  // barrier is unsealed; if the combined key is wrong the attempt is reset and
+  // InvalidArgument("...") returned. A share given twice in one attempt is
+  // refused. Unsealing an unsealed store returns its status unchanged.
+  Result<SealStatus> submit_share(std::string_view share);
+
+  // Forgets submitted shares of the current attempt.
+  void reset();
+
+  // Seals the barrier (keys zeroed).
+  void seal();
+
+  SealStatus status() const;
+
+ private:
+  Storage& physical_;
+  Barrier& barrier_;
+  mutable std::mutex mu_;
+  std::vector<SecureBytes> pending_;
+  std::string nonce_;
+};
+
+}  // namespace engine

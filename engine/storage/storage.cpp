@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: MPL-2.0
+#include "engine/storage/storage.hpp"
+
+namespace engine {
+
+Status Storage::put(std::string_view key, ByteView value) {
+  WriteOp op{WriteOp::Kind::Put, std::string(key), SecureBytes(value.begin(), value.end())};
+  return apply({&op, 1});
+}
+
+Status Storage::del(std::string_view key) {
+  WriteOp op{WriteOp::Kind::Delete, std::string(key), {}};
+  return apply({&op, 1});
+}
+
+Status Storage::del_prefix(std::string_view prefix) {
+  WriteOp op{WriteOp::Kind::DeletePrefix, std::string(prefix), {}};
+  return apply({&op, 1});
+}
+
+}  // namespace engine

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MPL-2.0
+// The key/value storage contract shared by every layer of the store:
+// physical backends (SQLite, memory), the encryption barrier above them, and
+// prefix views that scope a mount or namespace to its own keys.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/common/error.hpp"
+#include "engine/common/secure.hpp"
+
+namespace engine {
+
+using ByteView = std::span<const std::uint8_t>;
+
+inline ByteView bytes_of(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+// One element of an atomic batch.
+struct WriteOp {
+  enum class Kind { Put, Delete, DeletePrefix };
+  Kind kind;
+  std::string key;      // for DeletePrefix: every key starting with this
+  SecureBytes value;    // Put only
+};
+
+// Keys are UTF-8 paths with '/' as separator. Values are opaque bytes.
+// All implementations are thread-safe.
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  // The value at key, or nullopt if there is none. Errors: Storage, Corrupt,
+  // Sealed (barrier).
+  virtual Result<std::optional<SecureBytes>> get(std::string_view key) = 0;
+
+  // Immediate children of prefix (which is "" or ends in '/'): the key's
+  // remainder up to and including the next '/', deduplicated, sorted
+  // bytewise. "a/b" and "a/c/d" under prefix "a/" give ["b", "c/"].
+  // limit > 0 stops after that many entries (cheap existence checks).
+  virtual Result<std::vector<std::string>> list(std::string_view prefix, std::size_t limit = 0) = 0;
+
+  // Applies every op or none (one transaction), durably: once it returns ok,
+  // the change survives the process being killed.
+  virtual Status apply(std::span<const WriteOp> batch) = 0;
+
+  // Conveniences over apply().
+  Status put(std::string_view key, ByteView value);
+  Status del(std::string_view key);
+  Status del_prefix(std::string_view prefix);
+};
+
+}  // namespace engine
