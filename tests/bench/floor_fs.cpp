@@ -7,8 +7,13 @@
 // does nothing else: no locks, no allocation on the hot path. Whatever Coffer spends beyond this
 // is Coffer's, not FUSE's.
 //
-//   bench_floor_fs [--cache] [--source DIR | --secrets N] [--max-threads N] [--clone-fd]
-//                  [--single-thread] [--noflush] [-o OPTS] MOUNTPOINT
+//   bench_floor_fs [--cache] [--source DIR | --secrets N] [--max-threads N]
+//                  [--max-idle-threads N] [--clone-fd] [--single-thread] [--flush] [-o OPTS]
+//                  MOUNTPOINT
+//
+// Defaults mirror fs/mount.cpp and fs/operations.cpp as of this writing: MT loop with 10 workers
+// at most and 4 idle, one shared /dev/fuse fd, FOPEN_NOFLUSH on read-only opens, no
+// READDIRPLUS, mount options noexec,nosuid,nodev. Keep them in step when Coffer's change.
 //
 // Runs in the foreground until unmounted (fusermount3 -u) or sent SIGINT/SIGTERM.
 #define FUSE_USE_VERSION 314
@@ -40,8 +45,9 @@ struct Options {
   bool cache = false;          // 1 s timeouts + page cache instead of Coffer's shared-mount policy
   bool single_thread = false;  // fuse_session_loop instead of the MT loop
   bool clone_fd = false;
-  bool noflush = false;        // set FOPEN_NOFLUSH on opens (saves the FLUSH round trip)
-  int max_threads = 10;        // libfuse's default
+  bool noflush = true;         // FOPEN_NOFLUSH on read-only opens, as Coffer does
+  int max_threads = 10;        // Coffer's MountOptions defaults
+  int max_idle_threads = 4;
   int secrets = 200;           // generated tree size when no --source
   std::string source;          // directory to copy into memory
   std::string fuse_opts;       // extra -o options
@@ -234,8 +240,8 @@ void floor_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_fil
   fuse_reply_buf(req, bytes.data() + off, n);
 }
 
-// A real read/write filesystem must implement FLUSH (Coffer commits writes there), so the
-// kernel sends it on every close; answering it keeps the floor's request count honest.
+// Coffer implements FLUSH (it commits writes there) but sets noflush on read-only opens; with
+// --flush the floor lets the kernel send FLUSH on every close, to show what that costs.
 void floor_flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
 
 void floor_release(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
@@ -303,13 +309,14 @@ const fuse_lowlevel_ops kOps = [] {
 void usage(FILE* out) {
   std::fprintf(out,
                "usage: bench_floor_fs [--cache] [--source DIR | --secrets N] [--max-threads N]\n"
-               "                      [--clone-fd] [--single-thread] [--noflush] [-o OPTS] "
-               "MOUNTPOINT\n"
+               "                      [--max-idle-threads N] [--clone-fd] [--single-thread]\n"
+               "                      [--flush] [-o OPTS] MOUNTPOINT\n"
                "  --cache          1 s entry/attr timeouts and page cache (default: timeouts 0,\n"
                "                   direct_io, as on Coffer's shared mounts)\n"
                "  --source DIR     serve a copy of DIR (default: generated secret/app/sNNN)\n"
                "  --secrets N      size of the generated tree (default 200)\n"
-               "  --noflush        set FOPEN_NOFLUSH on opens (no FLUSH request on close)\n"
+               "  --flush          no FOPEN_NOFLUSH: the kernel sends FLUSH on every close\n"
+               "  --max-threads N, --max-idle-threads N   MT loop limits (default 10, 4)\n"
                "Files NAME get hidden siblings NAME#KEY for each top-level JSON key.\n");
 }
 
@@ -334,8 +341,8 @@ int parse_args(int argc, char** argv, Options* opts) {
       opts->single_thread = true;
     } else if (arg == "--clone-fd") {
       opts->clone_fd = true;
-    } else if (arg == "--noflush") {
-      opts->noflush = true;
+    } else if (arg == "--flush") {
+      opts->noflush = false;
     } else if (arg == "--source") {
       const char* v = value();
       if (v == nullptr) return 2;
@@ -346,6 +353,9 @@ int parse_args(int argc, char** argv, Options* opts) {
     } else if (arg == "--max-threads") {
       const char* v = value();
       if (v == nullptr || !parse_int(v, 1, &opts->max_threads)) return 2;
+    } else if (arg == "--max-idle-threads") {
+      const char* v = value();
+      if (v == nullptr || !parse_int(v, 0, &opts->max_idle_threads)) return 2;
     } else if (arg == "-o") {
       const char* v = value();
       if (v == nullptr) return 2;
@@ -371,7 +381,7 @@ int run(const Options& opts) {
   g_floor.uid = getuid();
   g_floor.gid = getgid();
 
-  std::string mount_opts = "fsname=bench_floor,subtype=bench_floor";
+  std::string mount_opts = "fsname=bench_floor,subtype=bench_floor,noexec,nosuid,nodev";
   if (!opts.fuse_opts.empty()) mount_opts += "," + opts.fuse_opts;
   // The session takes argv-style options; keep the strings alive for the call.
   std::vector<std::string> arg_strings = {"bench_floor_fs", "-o", mount_opts};
@@ -400,6 +410,7 @@ int run(const Options& opts) {
         fuse_loop_config* cfg = fuse_loop_cfg_create();
         fuse_loop_cfg_set_clone_fd(cfg, opts.clone_fd ? 1 : 0);
         fuse_loop_cfg_set_max_threads(cfg, static_cast<unsigned>(opts.max_threads));
+        fuse_loop_cfg_set_idle_threads(cfg, static_cast<unsigned>(opts.max_idle_threads));
         rc = fuse_session_loop_mt(se, cfg);
         fuse_loop_cfg_destroy(cfg);
       }
