@@ -141,6 +141,7 @@ struct Options {
   int secrets = 200;
   double duration_s = 2.0;
   double warmup_s = 0.3;
+  int rounds = 1;
   uint64_t seed = 42;
   std::vector<int> threads = {1, 2};
   std::vector<Target> targets;  // empty: all that are available
@@ -161,13 +162,14 @@ void usage(FILE* out) {
       "  --token TOKEN         dev root token id (default root); passed as VAULT_TOKEN\n"
       "  --secrets N           number of secrets secret/app/sNNN (default 200)\n"
       "  --duration S          timed seconds per case (default 2)\n"
-      "  --warmup S            untimed seconds before each case (default 0.3)\n"
+      "  --warmup S            untimed seconds before each timed slice (default 0.3)\n"
+      "  --rounds R            split each case into R slices, targets interleaved (default 1)\n"
       "  --seed N              random seed for the secret choice (default 42)\n"
       "  --threads LIST        reader thread counts, e.g. 1,2 (default 1,2)\n"
       "  --targets LIST        of coffer,floor,floor-cached,tmpfs (default: all available)\n"
       "  --cases LIST          of read,field,ls (default all)\n"
       "  --profile CMD         shell command run during each coffer case, {pid} = cofferd's pid,\n"
-      "                        {case} = e.g. read-1; stopped with SIGINT. Example:\n"
+      "                        {case} = e.g. read-1-r1; stopped with SIGINT. Example:\n"
       "                        'perf record -g -o /tmp/coffer-{case}.data -p {pid}'\n"
       "  --workdir DIR         where the temp dir goes (default /tmp)\n"
       "  --json                print JSON instead of the table\n",
@@ -227,6 +229,8 @@ bool parse_args(int argc, char** argv, Options* o) {
       o->duration_s = parse_double(value(), "--duration");
     } else if (arg == "--warmup") {
       o->warmup_s = parse_double(value(), "--warmup");
+    } else if (arg == "--rounds") {
+      o->rounds = static_cast<int>(parse_int(value(), "--rounds", 1, 1000));
     } else if (arg == "--seed") {
       o->seed = static_cast<uint64_t>(parse_int(value(), "--seed", 0, INT64_MAX));
     } else if (arg == "--threads") {
@@ -640,6 +644,7 @@ struct Result {
   double p99_us = 0;
   double max_us = 0;
   std::string first_error;
+  std::vector<uint32_t> samples;  // ns, accumulated over rounds until finalize()
 };
 
 // One op: open + read until EOF + close; returns bytes read, or -errno.
@@ -718,47 +723,47 @@ double percentile_us(std::vector<uint32_t>& v, double q) {
   return v[k] / 1000.0;
 }
 
-Result measure(Case kind, Target target, int threads, const OpPaths& paths, const Options& o) {
+// Runs one slice (warm-up, then slice_s timed) and adds its samples to acc.
+void measure_slice(const OpPaths& paths, const Options& o, double slice_s, int round, Result* acc) {
   const auto start = Clock::now();
   const auto warm_end = start + std::chrono::duration_cast<Clock::duration>(
                                     std::chrono::duration<double>(o.warmup_s));
   const auto deadline = warm_end + std::chrono::duration_cast<Clock::duration>(
-                                       std::chrono::duration<double>(o.duration_s));
-  std::vector<ThreadStats> stats(static_cast<size_t>(threads));
+                                       std::chrono::duration<double>(slice_s));
+  std::vector<ThreadStats> stats(static_cast<size_t>(acc->threads));
   std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) {
-    // Same seed per thread index on every target: each target sees the same sequence.
-    pool.emplace_back(reader_thread, std::cref(paths), o.seed * 1000 + static_cast<uint64_t>(t),
-                      warm_end, deadline, &stats[static_cast<size_t>(t)]);
+  for (int t = 0; t < acc->threads; ++t) {
+    // Seeds depend on round and thread index only: every target sees the same sequence.
+    const uint64_t seed = o.seed * 1000 + static_cast<uint64_t>(round) * 64 + static_cast<uint64_t>(t);
+    pool.emplace_back(reader_thread, std::cref(paths), seed, warm_end, deadline,
+                      &stats[static_cast<size_t>(t)]);
   }
   for (auto& th : pool) th.join();
   check_interrupted();
 
-  Result r;
-  r.kind = kind;
-  r.target = target;
-  r.threads = threads;
-  std::vector<uint32_t> all;
   Clock::time_point end = warm_end;
-  for (auto& s : stats) {
-    all.insert(all.end(), s.latencies_ns.begin(), s.latencies_ns.end());
-    r.errors += s.errors;
-    if (s.errors > 0 && r.first_error.empty()) {
-      r.first_error = s.first_error_path + ": " +
-                      (s.first_error < 0 ? errno_text(static_cast<int>(-s.first_error))
-                                         : "got " + std::to_string(s.first_error) +
-                                               (paths.list ? " entries" : " bytes"));
+  for (auto& st : stats) {
+    acc->samples.insert(acc->samples.end(), st.latencies_ns.begin(), st.latencies_ns.end());
+    acc->errors += st.errors;
+    if (st.errors > 0 && acc->first_error.empty()) {
+      acc->first_error = st.first_error_path + ": " +
+                         (st.first_error < 0 ? errno_text(static_cast<int>(-st.first_error))
+                                             : "got " + std::to_string(st.first_error) +
+                                                   (paths.list ? " entries" : " bytes"));
     }
-    end = std::max(end, s.end);
+    end = std::max(end, st.end);
   }
-  r.ops = all.size();
-  r.seconds = std::chrono::duration<double>(end - warm_end).count();
-  r.ops_per_s = r.seconds > 0 ? static_cast<double>(r.ops) / r.seconds : 0;
-  r.p50_us = percentile_us(all, 0.50);
-  r.p90_us = percentile_us(all, 0.90);
-  r.p99_us = percentile_us(all, 0.99);
-  r.max_us = all.empty() ? 0 : *std::max_element(all.begin(), all.end()) / 1000.0;
-  return r;
+  acc->seconds += std::chrono::duration<double>(end - warm_end).count();
+}
+
+void finalize(Result* r) {
+  r->ops = r->samples.size();
+  r->ops_per_s = r->seconds > 0 ? static_cast<double>(r->ops) / r->seconds : 0;
+  r->p50_us = percentile_us(r->samples, 0.50);
+  r->p90_us = percentile_us(r->samples, 0.90);
+  r->p99_us = percentile_us(r->samples, 0.99);
+  r->max_us = r->samples.empty() ? 0 : *std::max_element(r->samples.begin(), r->samples.end()) / 1000.0;
+  r->samples = {};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -855,6 +860,13 @@ bool executable(const std::string& path) { return !path.empty() && access(path.c
 // ---------------------------------------------------------------------------------------------
 // Output
 
+// The 1/5/15-minute load: other work on a 2-CPU box shows up directly in the figures.
+std::string load_average() {
+  std::string text = read_file("/proc/loadavg");
+  const size_t cut = text.find(' ', text.find(' ', text.find(' ') + 1) + 1);
+  return cut == std::string::npos ? text : text.substr(0, cut);
+}
+
 std::string kernel_release() {
   utsname u{};
   return uname(&u) == 0 ? u.release : "?";
@@ -868,19 +880,19 @@ const Result* find_result(const std::vector<Result>& results, Case kind, Target 
 }
 
 void print_table(const Options& o, const std::vector<Secret>& secrets,
-                 const std::vector<Result>& results, const std::string& cofferd_note) {
+                 const std::vector<Result>& results, const std::vector<std::string>& notes) {
   size_t min_size = SIZE_MAX, max_size = 0;
   for (const auto& s : secrets) {
     min_size = std::min(min_size, s.content.size());
     max_size = std::max(max_size, s.content.size());
   }
-  std::printf("# bench_reads: %d secrets secret/app/sNNN (%zu-%zu B), %.1f s per case after %.1f s "
-              "warm-up, seed %" PRIu64 ", %u CPUs, Linux %s\n",
-              o.secrets, min_size, max_size, o.duration_s, o.warmup_s, o.seed,
+  std::printf("# bench_reads: %d secrets secret/app/sNNN (%zu-%zu B), %.1f s per case in %d "
+              "slice(s) each after %.1f s warm-up, seed %" PRIu64 ", %u CPUs, Linux %s\n",
+              o.secrets, min_size, max_size, o.duration_s, o.rounds, o.warmup_s, o.seed,
               std::thread::hardware_concurrency(), kernel_release().c_str());
   std::printf("# read = open+read to EOF+close of a random secret; field = same on NAME#password;"
               " ls = opendir+readdir+closedir of secret/app\n");
-  if (!cofferd_note.empty()) std::printf("# %s\n", cofferd_note.c_str());
+  for (const auto& note : notes) std::printf("# %s\n", note.c_str());
   std::printf("%-6s %-13s %3s %10s %9s %9s %9s %7s\n", "case", "target", "thr", "ops/s", "p50 us",
               "p90 us", "p99 us", "errors");
   for (const auto& r : results) {
@@ -908,16 +920,17 @@ void print_table(const Options& o, const std::vector<Secret>& secrets,
 }
 
 void print_json(const Options& o, const std::vector<Secret>& secrets, const std::vector<Result>& results,
-                const std::string& cofferd_note) {
+                const std::vector<std::string>& notes) {
   nlohmann::ordered_json out;
   out["config"] = {{"secrets", o.secrets},
                    {"duration_s", o.duration_s},
                    {"warmup_s", o.warmup_s},
+                   {"rounds", o.rounds},
                    {"seed", o.seed},
                    {"cpus", std::thread::hardware_concurrency()},
                    {"kernel", kernel_release()},
                    {"content_bytes", secrets.empty() ? 0 : secrets.front().content.size()}};
-  if (!cofferd_note.empty()) out["note"] = cofferd_note;
+  out["notes"] = notes;
   out["results"] = nlohmann::ordered_json::array();
   for (const auto& r : results) {
     nlohmann::ordered_json j = {{"case", case_name(r.kind)},      {"target", target_name(r.target)},
@@ -949,7 +962,7 @@ void print_json(const Options& o, const std::vector<Secret>& secrets, const std:
 int run(int argc, char** argv, Options& o) {
   // Decide which targets run. cofferd missing is not fatal unless asked for by name, so the
   // floor and tmpfs figures exist before the daemon does.
-  std::string cofferd_note;
+  std::vector<std::string> notes;
   if (!o.targets_explicit) o.targets.assign(std::begin(kAllTargets), std::end(kAllTargets));
   if (wants(o, Target::Coffer) && !executable(o.cofferd)) {
     const std::string why =
@@ -959,7 +972,7 @@ int run(int argc, char** argv, Options& o) {
             : "cofferd not found at '" + o.cofferd + "' (build target cofferd or pass --cofferd PATH)";
     if (o.targets_explicit) throw BenchError(why);
     std::fprintf(stderr, "bench_reads: %s; coffer line pending\n", why.c_str());
-    cofferd_note = "coffer: pending, " + why;
+    notes.push_back("coffer: pending, " + why);
     o.targets.erase(std::remove(o.targets.begin(), o.targets.end(), Target::Coffer), o.targets.end());
   }
   const bool need_floor = wants(o, Target::Floor) || wants(o, Target::FloorCached);
@@ -980,6 +993,7 @@ int run(int argc, char** argv, Options& o) {
   (void)argc;
 
   install_signal_handlers();
+  const std::string load_before = load_average();
   Fixture fx(o.workdir_base);
   std::fprintf(stderr, "bench_reads: work dir %s\n", fx.dir().c_str());
   std::vector<Secret> secrets = make_secrets(o.secrets, o.seed);
@@ -1030,28 +1044,47 @@ int run(int argc, char** argv, Options& o) {
   });
   for (const auto& t : roots) verify(t, secrets, o.cases);
 
+  // Rounds interleave the targets in short slices, so background load on this small box falls
+  // on every target alike instead of on whichever ran during a burst.
   std::vector<Result> results;
+  const double slice_s = o.duration_s / o.rounds;
   for (const Case kind : o.cases) {
     for (const int threads : o.threads) {
+      const size_t first = results.size();
       for (const auto& t : roots) {
-        const OpPaths paths = paths_for(kind, t, secrets);
-        std::fprintf(stderr, "bench_reads: %s %s x%d...\n", case_name(kind), target_name(t.target),
-                     threads);
-        if (t.target == Target::Coffer && !o.profile_cmd.empty()) {
-          const std::string label = std::string(case_name(kind)) + "-" + std::to_string(threads);
-          Profiler profiler(o.profile_cmd, cofferd_pid, label, fx.dir() + "/profile-" + label + ".log");
-          results.push_back(measure(kind, t.target, threads, paths, o));
-        } else {
-          results.push_back(measure(kind, t.target, threads, paths, o));
+        Result r;
+        r.kind = kind;
+        r.target = t.target;
+        r.threads = threads;
+        results.push_back(std::move(r));
+      }
+      for (int round = 0; round < o.rounds; ++round) {
+        for (size_t k = 0; k < roots.size(); ++k) {
+          const TargetRoot& t = roots[k];
+          const OpPaths paths = paths_for(kind, t, secrets);
+          std::fprintf(stderr, "bench_reads: %s %s x%d round %d/%d\n", case_name(kind),
+                       target_name(t.target), threads, round + 1, o.rounds);
+          if (t.target == Target::Coffer && !o.profile_cmd.empty()) {
+            const std::string label = std::string(case_name(kind)) + "-" +
+                                      std::to_string(threads) + "-r" + std::to_string(round + 1);
+            Profiler profiler(o.profile_cmd, cofferd_pid, label,
+                              fx.dir() + "/profile-" + label + ".log");
+            measure_slice(paths, o, slice_s, round, &results[first + k]);
+          } else {
+            measure_slice(paths, o, slice_s, round, &results[first + k]);
+          }
         }
       }
+      for (size_t k = first; k < results.size(); ++k) finalize(&results[k]);
     }
   }
 
+  notes.push_back("load average (1/5/15 min) at start: " + load_before + "; at end: " +
+                  load_average());
   if (o.json) {
-    print_json(o, secrets, results, cofferd_note);
+    print_json(o, secrets, results, notes);
   } else {
-    print_table(o, secrets, results, cofferd_note);
+    print_table(o, secrets, results, notes);
   }
   std::fflush(stdout);
   return 0;  // fx unmounts and removes the work dir
