@@ -148,7 +148,8 @@ struct Options {
   bool targets_explicit = false;
   std::vector<Case> cases = {Case::Read, Case::Field, Case::List};
   bool json = false;
-  std::string profile_cmd;  // run during the coffer cases; {pid} -> cofferd's pid
+  std::string profile_cmd;  // run during the cases of profile_target; {pid} -> its daemon's pid
+  Target profile_target = Target::Coffer;
   std::string workdir_base = "/tmp";
 };
 
@@ -171,6 +172,8 @@ void usage(FILE* out) {
       "  --profile CMD         shell command run during each coffer case, {pid} = cofferd's pid,\n"
       "                        {case} = e.g. read-1-r1; stopped with SIGINT. Example:\n"
       "                        'perf record -g -o /tmp/coffer-{case}.data -p {pid}'\n"
+      "  --profile-target T    whose daemon --profile watches: coffer (default), floor,\n"
+      "                        floor-cached\n"
       "  --workdir DIR         where the temp dir goes (default /tmp)\n"
       "  --json                print JSON instead of the table\n",
       *COFFER_CFFERD_PATH ? COFFER_CFFERD_PATH : "none, cofferd target absent at configure time",
@@ -257,6 +260,17 @@ bool parse_args(int argc, char** argv, Options* o) {
       }
     } else if (arg == "--profile") {
       o->profile_cmd = value();
+    } else if (arg == "--profile-target") {
+      const std::string name = value();
+      if (name == "coffer") {
+        o->profile_target = Target::Coffer;
+      } else if (name == "floor") {
+        o->profile_target = Target::Floor;
+      } else if (name == "floor-cached") {
+        o->profile_target = Target::FloorCached;
+      } else {
+        throw BenchError("--profile-target must be coffer, floor or floor-cached");
+      }
     } else if (arg == "--workdir") {
       o->workdir_base = value();
     } else if (arg == "--json") {
@@ -998,7 +1012,7 @@ int run(int argc, char** argv, Options& o) {
   std::fprintf(stderr, "bench_reads: work dir %s\n", fx.dir().c_str());
   std::vector<Secret> secrets = make_secrets(o.secrets, o.seed);
   std::vector<TargetRoot> roots;
-  pid_t cofferd_pid = -1;
+  pid_t daemon_pids[4] = {-1, -1, -1, -1};  // by Target
 
   if (wants(o, Target::Coffer)) {
     const std::string mnt = fx.make_dir("coffer");
@@ -1006,7 +1020,7 @@ int run(int argc, char** argv, Options& o) {
     args.insert(args.end(), o.cofferd_args.begin(), o.cofferd_args.end());
     args.push_back(mnt);
     const Mount& m = fx.start_daemon("cofferd", args, mnt);
-    cofferd_pid = m.pid;
+    daemon_pids[static_cast<int>(Target::Coffer)] = m.pid;
     std::fprintf(stderr, "bench_reads: cofferd pid %d on %s (log %s)\n", m.pid, mnt.c_str(),
                  m.log.c_str());
     std::fprintf(stderr, "bench_reads: writing %d secrets through cofferd\n", o.secrets);
@@ -1023,12 +1037,14 @@ int run(int argc, char** argv, Options& o) {
   write_tree(seed_dir, secrets, false);
   if (wants(o, Target::Floor)) {
     const std::string mnt = fx.make_dir("floor");
-    fx.start_daemon("floor", {o.floor_fs, "--source", seed_dir, mnt}, mnt);
+    daemon_pids[static_cast<int>(Target::Floor)] =
+        fx.start_daemon("floor", {o.floor_fs, "--source", seed_dir, mnt}, mnt).pid;
     roots.push_back({Target::Floor, mnt});
   }
   if (wants(o, Target::FloorCached)) {
     const std::string mnt = fx.make_dir("floor-cached");
-    fx.start_daemon("floor-cached", {o.floor_fs, "--cache", "--source", seed_dir, mnt}, mnt);
+    daemon_pids[static_cast<int>(Target::FloorCached)] =
+        fx.start_daemon("floor-cached", {o.floor_fs, "--cache", "--source", seed_dir, mnt}, mnt).pid;
     roots.push_back({Target::FloorCached, mnt});
   }
   if (wants(o, Target::Tmpfs)) {
@@ -1064,10 +1080,10 @@ int run(int argc, char** argv, Options& o) {
           const OpPaths paths = paths_for(kind, t, secrets);
           std::fprintf(stderr, "bench_reads: %s %s x%d round %d/%d\n", case_name(kind),
                        target_name(t.target), threads, round + 1, o.rounds);
-          if (t.target == Target::Coffer && !o.profile_cmd.empty()) {
+          if (t.target == o.profile_target && !o.profile_cmd.empty()) {
             const std::string label = std::string(case_name(kind)) + "-" +
                                       std::to_string(threads) + "-r" + std::to_string(round + 1);
-            Profiler profiler(o.profile_cmd, cofferd_pid, label,
+            Profiler profiler(o.profile_cmd, daemon_pids[static_cast<int>(t.target)], label,
                               fx.dir() + "/profile-" + label + ".log");
             measure_slice(paths, o, slice_s, round, &results[first + k]);
           } else {
