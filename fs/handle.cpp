@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: MPL-2.0
+#include "fs/handle.hpp"
+
+#include <cerrno>
+
+#include "fs/errno_map.hpp"
+#include "fs/write_policy.hpp"
+
+namespace fsd {
+
+Handle::Handle(std::string path, engine::WriteMode mode, engine::Caller caller)
+    : path_(std::move(path)), mode_(mode), caller_(std::move(caller)) {}
+
+int Handle::append(std::string_view data) {
+  has_written_ = true;
+  if (poisoned_) return EFBIG;
+  if (request_finished_) {
+    // A new request: the previous reply is no longer what this fd answers.
+    reply_.clear();
+    reply_cursor_ = 0;
+    last_error_.reset();
+    request_finished_ = false;
+  }
+  if (pending_.size() + data.size() > kMaxRequestBytes) {
+    pending_.clear();
+    pending_.shrink_to_fit();  // the zeroing allocator wipes the bytes
+    poisoned_ = true;
+    engine::Error error = engine::Error::too_large(
+        "request over " + std::to_string(kMaxRequestBytes) + " bytes; nothing was applied");
+    reply_ = error_reply_text(error);
+    reply_cursor_ = 0;
+    last_error_ = std::move(error);
+    return EFBIG;
+  }
+  pending_.append(data.data(), data.size());
+  return 0;
+}
+
+int Handle::finish_request(engine::Result<engine::SecureString> outcome) {
+  pending_.clear();
+  pending_.shrink_to_fit();
+  request_finished_ = true;
+  reply_cursor_ = 0;
+  if (outcome.ok()) {
+    reply_ = std::move(outcome).value();
+    last_error_.reset();
+    return 0;
+  }
+  engine::Error error = std::move(outcome).error();
+  reply_ = error_reply_text(error);
+  const int err = to_errno(error.code);
+  last_error_ = std::move(error);
+  return err;
+}
+
+std::string_view Handle::read_reply(std::size_t size) {
+  const std::string_view all = engine::as_view(reply_);
+  if (reply_cursor_ >= all.size()) return {};
+  const std::string_view part = all.substr(reply_cursor_, size);
+  reply_cursor_ += part.size();
+  return part;
+}
+
+std::string_view Handle::snapshot_slice(off_t off, std::size_t size) const {
+  const std::string_view all = engine::as_view(*snapshot_);
+  if (off < 0 || static_cast<std::size_t>(off) >= all.size()) return {};
+  return all.substr(static_cast<std::size_t>(off), size);
+}
+
+engine::SecureString error_reply_text(const engine::Error& error) {
+  engine::SecureString text = engine::to_secure(engine::to_string(error.code));
+  if (!error.message.empty()) {
+    text += ": ";
+    text += engine::to_secure(error.message);
+  }
+  text += '\n';
+  return text;
+}
+
+}  // namespace fsd

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MPL-2.0
+// Open-file state (fi->fh): the request being written, the reply to it, and
+// the content snapshot a reader sees (SPEC §2).
+//
+// - Writes append to pending(); the operations layer decides (write_policy)
+//   whether to apply now or at FLUSH, applies through the FileView, and hands
+//   the outcome to finish_request(). A write after a finished request starts
+//   a new one.
+// - Once this handle has written, reads return the reply of the last request
+//   (or its error message) from their own cursor, ignoring the file offset,
+//   which the write moved. Otherwise reads serve a snapshot of the contents
+//   rendered at the first read, by offset, so a reader sees one version.
+//
+// Not thread-safe by itself: the kernel may send requests on one handle from
+// several threads, so every use holds lock() for the whole request.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/common/error.hpp"
+#include "engine/common/secure.hpp"
+#include "engine/fileview/file_view.hpp"
+#include "fs/inode_table.hpp"
+
+namespace fsd {
+
+class Handle {
+ public:
+  Handle(std::string path, engine::WriteMode mode, engine::Caller caller);
+
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+
+  std::unique_lock<std::mutex> lock() { return std::unique_lock(mu_); }
+
+  const std::string& path() const { return path_; }
+  engine::WriteMode mode() const { return mode_; }
+  const engine::Caller& caller() const { return caller_; }
+
+  // Set when create() made this handle for a name nothing is stored at yet.
+  void set_created_ino(Ino ino) { created_ino_ = ino; }
+  Ino created_ino() const { return created_ino_; }
+
+  // --- writing ---------------------------------------------------------
+
+  // Appends data to the request being written; the first write after a
+  // finished request starts a new one (and forgets the old reply). EFBIG if
+  // the request would exceed kMaxRequestBytes: the buffer is dropped and the
+  // handle refuses further writes with EFBIG (the rest of that stream would
+  // be a request cut in half).
+  int append(std::string_view data);
+
+  std::string_view pending() const { return engine::as_view(pending_); }
+  bool has_pending() const { return !pending_.empty(); }
+  // True once any write reached this handle: reads then serve the reply.
+  bool has_written() const { return has_written_; }
+
+  // Records the outcome of applying pending(): the reply, or the error's
+  // message, becomes what reads return; the buffer is wiped. Returns 0 or the
+  // errno for the error.
+  int finish_request(engine::Result<engine::SecureString> outcome);
+
+  // The error of the last finished request, if it failed.
+  const std::optional<engine::Error>& last_error() const { return last_error_; }
+
+  // --- reading ---------------------------------------------------------
+
+  // Up to size bytes of the reply from its own cursor, advancing it.
+  std::string_view read_reply(std::size_t size);
+
+  bool has_snapshot() const { return snapshot_.has_value(); }
+  void set_snapshot(engine::SecureString content) { snapshot_ = std::move(content); }
+  // Up to size bytes of the snapshot at off (empty past the end). Requires
+  // has_snapshot().
+  std::string_view snapshot_slice(off_t off, std::size_t size) const;
+
+ private:
+  std::mutex mu_;
+  const std::string path_;
+  const engine::WriteMode mode_;
+  const engine::Caller caller_;
+  Ino created_ino_ = 0;
+
+  engine::SecureString pending_;
+  bool has_written_ = false;
+  bool request_finished_ = false;  // the next append starts a new request
+  bool poisoned_ = false;          // a request overflowed: refuse further writes
+  engine::SecureString reply_;
+  std::size_t reply_cursor_ = 0;
+  std::optional<engine::Error> last_error_;
+  std::optional<engine::SecureString> snapshot_;
+};
+
+// Open-directory state: the listing taken at opendir, so readdir offsets
+// stay valid however the directory changes meanwhile. Immutable once made.
+struct DirHandle {
+  std::string path;
+  std::vector<engine::DirEntry> entries;
+};
+
+// The text a reader gets after a failed write: "<category>: <message>\n".
+engine::SecureString error_reply_text(const engine::Error& error);
+
+}  // namespace fsd

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MPL-2.0
+// Inode numbers ↔ mount-relative paths, with the kernel's lookup counts.
+//
+// Every entry reply (lookup, create, mkdir, readdirplus) takes one reference
+// with lookup(); the kernel gives references back with FORGET. An entry lives
+// while its count is above zero; the root (ino 1, path "") lives forever.
+// Numbers are derived from a hash of the path, so the same path gets the same
+// st_ino again after it was forgotten (tools that compare inode numbers, and
+// watchers, see a stable file); a collision with a live entry probes onward.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace fsd {
+
+using Ino = std::uint64_t;
+
+inline constexpr Ino kRootIno = 1;
+
+class InodeTable {
+ public:
+  InodeTable();
+
+  // The inode for path, taking one lookup reference (creating the entry if
+  // it is not live). Thread-safe.
+  Ino lookup(std::string_view path);
+
+  // The inode path would get (or has, if live), taking no reference. For
+  // attributes of entries the kernel will not keep (readdir). Thread-safe.
+  Ino peek(std::string_view path) const;
+
+  // The path of a live inode, or nullopt. Thread-safe (shared lock).
+  std::optional<std::string> path_of(Ino ino) const;
+
+  // Gives back n references; the entry is dropped when none are left. Unknown
+  // inodes and the root are ignored (a FORGET may race a re-lookup; the root
+  // is never dropped). Thread-safe.
+  void forget(Ino ino, std::uint64_t n);
+
+  // Current reference count (0 if not live) and number of live entries, for
+  // tests and debug logs. Thread-safe.
+  std::uint64_t lookup_count(Ino ino) const;
+  std::size_t size() const;
+
+  // The preferred number for path (before collision probing). Pure.
+  static Ino hash_ino(std::string_view path) noexcept;
+
+ private:
+  struct Node {
+    std::string path;
+    std::uint64_t nlookup = 0;
+  };
+
+  // Next free number at or after the hash of path; requires mu_ held.
+  Ino free_ino_for(std::string_view path) const;
+
+  // Lets by_path_ be searched with a string_view (no allocation per lookup).
+  struct PathHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+
+  mutable std::shared_mutex mu_;
+  std::unordered_map<Ino, Node> by_ino_;
+  std::unordered_map<std::string, Ino, PathHash, std::equal_to<>> by_path_;
+};
+
+}  // namespace fsd

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: MPL-2.0
+#include "fs/mount.hpp"
+
+#include <dirent.h>
+#include <fuse_lowlevel.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "fs/log.hpp"
+
+namespace fsd {
+
+namespace {
+
+// Kernel mount options: nothing on the mount is executable or a device, and
+// no set-uid bit means anything (SPEC §3: exec from the mount is refused).
+std::string kernel_options(const MountOptions& o) {
+  std::string opts = "fsname=coffer,subtype=coffer,noexec,nosuid,nodev";
+  if (o.allow_other) opts += ",allow_other";
+  return opts;
+}
+
+}  // namespace
+
+engine::Status check_mountpoint(const std::string& path) {
+  if (path.empty()) return engine::Error::invalid("no mountpoint given");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == ENOTCONN) {
+      return engine::Error::invalid("mountpoint " + path +
+                                    " is a dead FUSE mount (a daemon exited without "
+                                    "unmounting); clear it with: fusermount3 -uz " + path);
+    }
+    return engine::Error::invalid("mountpoint " + path + ": " + std::strerror(err));
+  }
+  if (!S_ISDIR(st.st_mode)) return engine::Error::invalid("mountpoint " + path + " is not a directory");
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) {
+    return engine::Error::invalid("mountpoint " + path + ": " + std::strerror(errno));
+  }
+  bool empty = true;
+  while (const dirent* ent = ::readdir(dir)) {
+    if (std::strcmp(ent->d_name, ".") != 0 && std::strcmp(ent->d_name, "..") != 0) {
+      empty = false;
+      break;
+    }
+  }
+  ::closedir(dir);
+  if (!empty) return engine::Error::invalid("mountpoint " + path + " is not empty");
+  return engine::ok_status();
+}
+
+Mount::Mount(MountOptions options, std::unique_ptr<Filesystem> fs)
+    : options_(std::move(options)), fs_(std::move(fs)) {}
+
+engine::Result<std::unique_ptr<Mount>> Mount::create(engine::FileView& view, MountOptions options) {
+  if (auto st = check_mountpoint(options.mountpoint); !st.ok()) return std::move(st).error();
+
+  auto fs = std::make_unique<Filesystem>(view, options.fs, options.token);
+  std::unique_ptr<Mount> mount(new Mount(std::move(options), std::move(fs)));
+  const MountOptions& o = mount->options_;
+
+  // fuse_session_new parses mount options from an argv; fuse_opt may keep
+  // pointers into it until the session is made, so the strings outlive it.
+  std::vector<std::string> args = {"cofferd", "-o", kernel_options(o)};
+  if (o.fuse_debug) args.emplace_back("-d");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  fuse_args fargs = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+
+  mount->session_ = fuse_session_new(&fargs, &Filesystem::lowlevel_ops(),
+                                     sizeof(fuse_lowlevel_ops), mount->fs_.get());
+  fuse_opt_free_args(&fargs);
+  if (mount->session_ == nullptr) {
+    return engine::Error::internal("could not create the FUSE session (see libfuse's message)");
+  }
+  if (fuse_session_mount(mount->session_, o.mountpoint.c_str()) != 0) {
+    return engine::Error::internal("could not mount " + o.mountpoint +
+                                   " (see libfuse's message; is /dev/fuse there?)");
+  }
+  mount->mounted_ = true;
+  return mount;
+}
+
+engine::Status Mount::run(bool handle_signals) {
+  if (handle_signals && fuse_set_signal_handlers(session_) != 0) {
+    return engine::Error::internal("could not install signal handlers");
+  }
+  fuse_loop_config* config = fuse_loop_cfg_create();
+  // One /dev/fuse fd shared by the workers: clone_fd buys little at our
+  // request sizes and costs an fd per thread.
+  fuse_loop_cfg_set_clone_fd(config, 0);
+  fuse_loop_cfg_set_max_threads(config, options_.max_threads);
+  fuse_loop_cfg_set_idle_threads(config, options_.max_idle_threads);
+  const int ret = fuse_session_loop_mt(session_, config);
+  fuse_loop_cfg_destroy(config);
+  if (handle_signals) fuse_remove_signal_handlers(session_);
+  // ret: 0 (unmounted), a positive signal number (asked to stop), -errno.
+  if (ret < 0) {
+    return engine::Error::internal(std::string("FUSE loop failed: ") + std::strerror(-ret));
+  }
+  if (ret > 0) log_info("signal ", ret, " received, unmounting ", options_.mountpoint);
+  return engine::ok_status();
+}
+
+void Mount::unmount() {
+  if (!mounted_) return;
+  fuse_session_unmount(session_);
+  mounted_ = false;
+}
+
+Mount::~Mount() {
+  if (session_ == nullptr) return;
+  unmount();
+  fuse_session_destroy(session_);
+}
+
+}  // namespace fsd

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MPL-2.0
+// One FUSE mount: a fuse_session over a Filesystem, mounted at a directory,
+// served by libfuse's multithreaded loop, unmounted when done.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "engine/common/error.hpp"
+#include "engine/common/secure.hpp"
+#include "engine/fileview/file_view.hpp"
+#include "fs/operations.hpp"
+
+struct fuse_session;
+
+namespace fsd {
+
+struct MountOptions {
+  std::string mountpoint;
+  bool allow_other = false;      // let users other than the daemon's in
+  FsSettings fs;                 // owner, modes, chroot
+  engine::SecureString token;    // the token every request uses ("" = none)
+  unsigned max_threads = 10;     // libfuse's default worker cap
+  unsigned max_idle_threads = 4; // keep a few warm, let bursts' extras go
+  bool fuse_debug = false;       // libfuse's own request trace on stderr
+};
+
+class Mount {
+ public:
+  // Checks the mountpoint (an existing, empty directory; a stale FUSE mount
+  // left by a dead daemon is reported with the command that clears it),
+  // creates the session and mounts it. view must outlive the Mount.
+  // Errors: InvalidArgument (mountpoint), Internal (libfuse failed; it logs
+  // why on stderr).
+  static engine::Result<std::unique_ptr<Mount>> create(engine::FileView& view, MountOptions options);
+
+  ~Mount();  // unmounts (if still mounted) and destroys the session
+  Mount(const Mount&) = delete;
+  Mount& operator=(const Mount&) = delete;
+
+  // Serves requests until the filesystem is unmounted or, with
+  // handle_signals, SIGINT/SIGTERM/SIGHUP arrives (libfuse's handlers, which
+  // are process-wide: only one Mount may run with them at a time). Blocks the
+  // calling thread. Errors: Internal when the loop fails.
+  engine::Status run(bool handle_signals);
+
+  // Unmounts now (idempotent). Call after run() returns.
+  void unmount();
+
+  const std::string& mountpoint() const { return options_.mountpoint; }
+
+ private:
+  Mount(MountOptions options, std::unique_ptr<Filesystem> fs);
+
+  MountOptions options_;
+  std::unique_ptr<Filesystem> fs_;
+  fuse_session* session_ = nullptr;
+  bool mounted_ = false;
+};
+
+// Checks that path can be mounted on: an existing, empty directory.
+// Errors: InvalidArgument with a message naming the problem. Pure (reads the
+// filesystem only).
+engine::Status check_mountpoint(const std::string& path);
+
+}  // namespace fsd

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: MPL-2.0
+#include "mountd/options.hpp"
+
+#include <optional>
+#include <string_view>
+
+namespace mountd {
+
+namespace {
+
+// Splits "--name=value" into its parts; value is nullopt without '='.
+struct Arg {
+  std::string_view name;
+  std::optional<std::string_view> value;
+};
+
+Arg split_arg(std::string_view a) {
+  if (a.starts_with("--")) {
+    if (auto eq = a.find('='); eq != std::string_view::npos) {
+      return {a.substr(0, eq), a.substr(eq + 1)};
+    }
+  }
+  return {a, std::nullopt};
+}
+
+// The value of an option that takes one: inline (--x=v) or the next argv.
+engine::Result<std::string> take_value(const Arg& arg, const std::vector<std::string>& argv,
+                                       std::size_t& i) {
+  if (arg.value) {
+    if (arg.value->empty()) {
+      return engine::Error::invalid(std::string(arg.name) + " needs a value");
+    }
+    return std::string(*arg.value);
+  }
+  if (i + 1 >= argv.size() || argv[i + 1].empty()) {
+    return engine::Error::invalid(std::string(arg.name) + " needs a value");
+  }
+  return argv[++i];
+}
+
+}  // namespace
+
+std::string usage() {
+  return "usage: cofferd --dev [--dev-root-token-id ID] [options] MOUNTPOINT\n"
+         "       cofferd --storage FILE [--chroot NS] [--token-file F] [options] MOUNTPOINT\n"
+         "       cofferd --config FILE            (not supported yet)\n"
+         "options:\n"
+         "  --dev                    in-memory store, unsealed, one root token (default \"root\")\n"
+         "  --dev-root-token-id ID   the dev root token\n"
+         "  --storage FILE           the SQLite store\n"
+         "  --chroot NS              show namespace NS as the mount root\n"
+         "  --token-file F           make every request with the token in F\n"
+         "  --allow-other            let other users use the mount\n"
+         "  --log-level L            error, warn, info (default) or debug\n"
+         "  -f, --foreground         accepted; cofferd always stays in the foreground\n"
+         "  -h, --help               this text\n"
+         "  --version                the version\n";
+}
+
+engine::Result<Options> parse_options(const std::vector<std::string>& argv) {
+  Options o;
+  bool dev = false;
+  bool dev_token_given = false;
+  std::vector<std::string> positional;
+  bool only_positional = false;
+
+  for (std::size_t i = 1; i < argv.size(); ++i) {
+    const std::string& raw = argv[i];
+    if (only_positional || raw.empty() || raw[0] != '-' || raw == "-") {
+      positional.push_back(raw);
+      continue;
+    }
+    if (raw == "--") {
+      only_positional = true;
+      continue;
+    }
+    const Arg arg = split_arg(raw);
+    const bool takes_value = arg.name == "--dev-root-token-id" || arg.name == "--storage" ||
+                             arg.name == "--chroot" || arg.name == "--token-file" ||
+                             arg.name == "--log-level" || arg.name == "--config";
+    if (!takes_value && arg.value) {
+      return engine::Error::invalid(std::string(arg.name) + " takes no value");
+    }
+    if (arg.name == "-h" || arg.name == "--help") {
+      o.show_help = true;
+    } else if (arg.name == "--version") {
+      o.show_version = true;
+    } else if (arg.name == "-f" || arg.name == "--foreground") {
+      // Always in the foreground (systemd runs us so); kept for compatibility.
+    } else if (arg.name == "--dev") {
+      dev = true;
+    } else if (arg.name == "--allow-other") {
+      o.allow_other = true;
+    } else if (takes_value) {
+      auto value = take_value(arg, argv, i);
+      if (!value.ok()) return std::move(value).error();
+      std::string v = std::move(value).value();
+      if (arg.name == "--dev-root-token-id") {
+        o.dev_root_token = std::move(v);
+        dev_token_given = true;
+      } else if (arg.name == "--storage") {
+        o.storage_path = std::move(v);
+      } else if (arg.name == "--chroot") {
+        while (!v.empty() && v.back() == '/') v.pop_back();
+        while (!v.empty() && v.front() == '/') v.erase(v.begin());
+        if (v.empty()) return engine::Error::invalid("--chroot needs a namespace path");
+        o.chroot = std::move(v);
+      } else if (arg.name == "--token-file") {
+        o.token_file = std::move(v);
+      } else if (arg.name == "--log-level") {
+        auto level = fsd::parse_log_level(v);
+        if (!level) {
+          return engine::Error::invalid("--log-level must be error, warn, info or debug, not '" +
+                                        v + "'");
+        }
+        o.log_level = *level;
+      } else {  // --config
+        return engine::Error::unsupported("--config is not supported yet; use --dev or --storage");
+      }
+    } else {
+      return engine::Error::invalid("unknown option " + raw);
+    }
+  }
+
+  if (o.show_help || o.show_version) return o;
+
+  if (dev && !o.storage_path.empty()) {
+    return engine::Error::invalid("--dev and --storage exclude each other");
+  }
+  if (!dev && o.storage_path.empty()) {
+    return engine::Error::invalid("one of --dev or --storage FILE is needed");
+  }
+  if (!dev && dev_token_given) {
+    return engine::Error::invalid("--dev-root-token-id needs --dev");
+  }
+  if (dev && o.dev_root_token.empty()) {
+    return engine::Error::invalid("--dev-root-token-id must not be empty");
+  }
+  o.mode = dev ? Options::Mode::Dev : Options::Mode::Storage;
+
+  if (positional.empty()) return engine::Error::invalid("no mountpoint given");
+  if (positional.size() > 1) {
+    return engine::Error::invalid("one mountpoint expected, got " +
+                                  std::to_string(positional.size()) + " (" + positional[1] + "...)");
+  }
+  o.mountpoint = positional[0];
+  while (o.mountpoint.size() > 1 && o.mountpoint.back() == '/') o.mountpoint.pop_back();
+  return o;
+}
+
+}  // namespace mountd

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: MPL-2.0
+// cofferd's command line (SPEC §6), parsed into Options without side effects:
+// the parser never prints or exits, so it is unit-tested like any function.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/common/error.hpp"
+#include "fs/log.hpp"
+
+namespace mountd {
+
+struct Options {
+  enum class Mode { Dev, Storage };
+
+  Mode mode = Mode::Dev;
+  std::string dev_root_token = "root";  // --dev-root-token-id (dev only)
+  std::string storage_path;              // --storage FILE
+  std::string chroot;                    // --chroot NS ("" = root namespace)
+  std::string token_file;                // --token-file F: the mount's own token
+  bool allow_other = false;              // --allow-other
+  fsd::LogLevel log_level = fsd::LogLevel::Info;  // --log-level L
+  std::string mountpoint;
+
+  bool show_help = false;     // -h/--help: print usage, do nothing else
+  bool show_version = false;  // --version
+};
+
+// Parses argv (argv[0] is the program name). Accepts `--opt VALUE` and
+// `--opt=VALUE`. Errors: InvalidArgument with a message fit for the user
+// (unknown option, missing value or mountpoint, --dev with --storage...).
+// Unsupported (--config: not built yet).
+engine::Result<Options> parse_options(const std::vector<std::string>& argv);
+
+// The usage text for --help and errors.
+std::string usage();
+
+}  // namespace mountd

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MPL-2.0
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fs/inode_table.hpp"
+
+using fsd::InodeTable;
+using fsd::kRootIno;
+
+TEST_CASE("inode table: the root is ino 1, path \"\", and never forgotten", "[inode_table]") {
+  InodeTable t;
+  CHECK(t.path_of(kRootIno) == std::string());
+  t.forget(kRootIno, 1000);
+  CHECK(t.path_of(kRootIno) == std::string());
+  CHECK(t.size() == 1);
+}
+
+TEST_CASE("inode table: lookups count references, forget drops them", "[inode_table]") {
+  InodeTable t;
+  const auto a = t.lookup("secret/app/db");
+  CHECK(a != kRootIno);
+  CHECK(a != 0);
+  CHECK(t.path_of(a) == std::string("secret/app/db"));
+  CHECK(t.lookup("secret/app/db") == a);
+  CHECK(t.lookup_count(a) == 2);
+
+  t.forget(a, 1);
+  CHECK(t.lookup_count(a) == 1);
+  CHECK(t.path_of(a).has_value());
+
+  t.forget(a, 1);
+  CHECK(t.lookup_count(a) == 0);
+  CHECK_FALSE(t.path_of(a).has_value());
+  CHECK(t.size() == 1);
+}
+
+TEST_CASE("inode table: a forget larger than the count drops the entry", "[inode_table]") {
+  InodeTable t;
+  const auto a = t.lookup("x");
+  t.forget(a, 5);
+  CHECK_FALSE(t.path_of(a).has_value());
+  t.forget(a, 1);  // unknown now: ignored
+  t.forget(987654321, 1);
+  CHECK(t.size() == 1);
+}
+
+TEST_CASE("inode table: numbers are stable per path across forgets", "[inode_table]") {
+  InodeTable t;
+  const auto a = t.lookup("education/edu-secret/app/db#password");
+  t.forget(a, 1);
+  CHECK(t.lookup("education/edu-secret/app/db#password") == a);
+  CHECK(t.peek("education/edu-secret/app/db#password") == a);
+  CHECK(InodeTable::hash_ino("p") == InodeTable::hash_ino("p"));
+  CHECK(t.lookup("p") != t.lookup("q"));
+}
+
+TEST_CASE("inode table: peek takes no reference", "[inode_table]") {
+  InodeTable t;
+  const auto p = t.peek("a/b");
+  CHECK_FALSE(t.path_of(p).has_value());
+  CHECK(t.lookup("a/b") == p);
+  CHECK(t.lookup_count(p) == 1);
+}
+
+TEST_CASE("inode table: distinct live paths never share a number", "[inode_table]") {
+  InodeTable t;
+  std::vector<fsd::Ino> inos;
+  for (int i = 0; i < 2000; ++i) inos.push_back(t.lookup("dir/" + std::to_string(i)));
+  std::sort(inos.begin(), inos.end());
+  CHECK(std::adjacent_find(inos.begin(), inos.end()) == inos.end());
+  CHECK(t.size() == 2001);
+}
+
+TEST_CASE("inode table: concurrent lookups and forgets balance out", "[inode_table]") {
+  InodeTable t;
+  constexpr int kThreads = 8;
+  constexpr int kRounds = 2000;
+  std::vector<std::thread> threads;
+  std::atomic<bool> mismatch{false};
+  for (int n = 0; n < kThreads; ++n) {
+    threads.emplace_back([&, n] {
+      for (int i = 0; i < kRounds; ++i) {
+        const std::string path = "ns/kv/k" + std::to_string((i + n) % 17);
+        const auto ino = t.lookup(path);
+        if (t.path_of(ino) != path) mismatch = true;
+        t.forget(ino, 1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK_FALSE(mismatch);
+  CHECK(t.size() == 1);  // every reference given back: only the root is left
+}

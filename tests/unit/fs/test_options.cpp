@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MPL-2.0
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "mountd/options.hpp"
+
+using mountd::Options;
+using mountd::parse_options;
+
+namespace {
+
+engine::Result<Options> parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "cofferd");
+  return parse_options(args);
+}
+
+std::string error_of(std::vector<std::string> args) {
+  auto r = parse(std::move(args));
+  REQUIRE_FALSE(r.ok());
+  return r.error().message;
+}
+
+}  // namespace
+
+TEST_CASE("options: --dev with defaults", "[options]") {
+  auto o = parse({"--dev", "/tmp/m"});
+  REQUIRE(o.ok());
+  CHECK(o->mode == Options::Mode::Dev);
+  CHECK(o->dev_root_token == "root");
+  CHECK(o->mountpoint == "/tmp/m");
+  CHECK_FALSE(o->allow_other);
+  CHECK(o->log_level == fsd::LogLevel::Info);
+  CHECK(o->token_file.empty());
+}
+
+TEST_CASE("options: --dev with a root token id, both spellings", "[options]") {
+  auto a = parse({"--dev", "--dev-root-token-id", "s.abc", "/m"});
+  REQUIRE(a.ok());
+  CHECK(a->dev_root_token == "s.abc");
+  auto b = parse({"--dev-root-token-id=s.xyz", "--dev", "/m/"});
+  REQUIRE(b.ok());
+  CHECK(b->dev_root_token == "s.xyz");
+  CHECK(b->mountpoint == "/m");  // trailing slash dropped
+}
+
+TEST_CASE("options: --storage with everything", "[options]") {
+  auto o = parse({"--storage", "coffer.db", "--chroot", "/usa-hq/", "--token-file", "/run/t",
+                  "--allow-other", "--log-level=debug", "-f", "/run/coffer"});
+  REQUIRE(o.ok());
+  CHECK(o->mode == Options::Mode::Storage);
+  CHECK(o->storage_path == "coffer.db");
+  CHECK(o->chroot == "usa-hq");
+  CHECK(o->token_file == "/run/t");
+  CHECK(o->allow_other);
+  CHECK(o->log_level == fsd::LogLevel::Debug);
+  CHECK(o->mountpoint == "/run/coffer");
+}
+
+TEST_CASE("options: help and version need nothing else", "[options]") {
+  auto h = parse({"--help"});
+  REQUIRE(h.ok());
+  CHECK(h->show_help);
+  auto v = parse({"--version"});
+  REQUIRE(v.ok());
+  CHECK(v->show_version);
+  CHECK(mountd::usage().find("--dev") != std::string::npos);
+}
+
+TEST_CASE("options: bad command lines are errors, never exits", "[options]") {
+  CHECK(error_of({}).find("--dev or --storage") != std::string::npos);
+  CHECK(error_of({"/m"}).find("--dev or --storage") != std::string::npos);
+  CHECK(error_of({"--dev"}).find("mountpoint") != std::string::npos);
+  CHECK(error_of({"--dev", "/a", "/b"}).find("one mountpoint") != std::string::npos);
+  CHECK(error_of({"--dev", "--storage", "x.db", "/m"}).find("exclude") != std::string::npos);
+  CHECK(error_of({"--storage"}).find("needs a value") != std::string::npos);
+  CHECK(error_of({"--storage="}).find("needs a value") != std::string::npos);
+  CHECK(error_of({"--dev", "--bogus", "/m"}).find("unknown option") != std::string::npos);
+  CHECK(error_of({"--dev", "--log-level", "loud", "/m"}).find("--log-level") != std::string::npos);
+  CHECK(error_of({"--storage", "x.db", "--dev-root-token-id", "r", "/m"}).find("needs --dev") !=
+        std::string::npos);
+  CHECK(error_of({"--dev", "--allow-other=yes", "/m"}).find("takes no value") !=
+        std::string::npos);
+  CHECK(error_of({"--storage", "x.db", "--chroot", "/", "/m"}).find("--chroot") !=
+        std::string::npos);
+}
+
+TEST_CASE("options: --config is reserved", "[options]") {
+  auto r = parse({"--config", "coffer.hcl"});
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == engine::ErrorCode::Unsupported);
+  CHECK(r.error().message.find("not supported yet") != std::string::npos);
+}
+
+TEST_CASE("options: -- ends options", "[options]") {
+  auto o = parse({"--dev", "--", "-weird-dir"});
+  REQUIRE(o.ok());
+  CHECK(o->mountpoint == "-weird-dir");
+}
