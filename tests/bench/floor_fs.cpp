@@ -256,7 +256,9 @@ void floor_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, ENOTDIR);
     return;
   }
+  // Without keep_cache the kernel drops the cached listing at every opendir.
   fi->cache_readdir = g_floor.cache ? 1 : 0;
+  fi->keep_cache = g_floor.cache ? 1 : 0;
   fuse_reply_open(req, fi);
 }
 
