@@ -50,6 +50,7 @@ struct Error {
   static Error sealed() { return {ErrorCode::Sealed, "Vault is sealed"}; }
   static Error unsupported(std::string m) { return {ErrorCode::Unsupported, std::move(m)}; }
   static Error too_large(std::string m) { return {ErrorCode::TooLarge, std::move(m)}; }
+  static Error name_too_long(std::string m) { return {ErrorCode::NameTooLong, std::move(m)}; }
   static Error corrupt(std::string m) { return {ErrorCode::Corrupt, std::move(m)}; }
   static Error storage(std::string m) { return {ErrorCode::Storage, std::move(m)}; }
   static Error internal(std::string m) { return {ErrorCode::Internal, std::move(m)}; }

@@ -31,7 +31,11 @@ struct ZeroingAllocator {
   T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
   void deallocate(T* p, std::size_t n) noexcept {
     secure_zero(p, n * sizeof(T));
+#pragma GCC diagnostic push
+    // g++ 12 misreports vectors' end-pointer arithmetic as a non-heap free.
+#pragma GCC diagnostic ignored "-Wfree-nonheap-object"
     ::operator delete(p);
+#pragma GCC diagnostic pop
   }
   template <class U>
   bool operator==(const ZeroingAllocator<U>&) const noexcept { return true; }

@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,9 +83,25 @@ class FileView {
   // empty KV folder made by mkdir. NotEmpty otherwise.
   Status remove_dir(const Caller& caller, std::string_view path);
 
+  struct Located;  // where a path lands (file_view.cpp)
+
  private:
-  struct Impl;
+  Located locate(std::string_view path) const;
+  Result<Response> call(const Caller& caller, Operation op, std::string path, Json data = Json::object()) const;
+
+  Result<NodeInfo> stat_kv(const Caller& caller, const Located& at);
+  Result<std::vector<DirEntry>> list_kv(const Caller& caller, const Located& at);
+  Result<SecureString> read_kv(const Caller& caller, const Located& at);
+  Result<SecureString> write_kv(const Caller& caller, const Located& at, Json body, WriteMode mode);
+  Status remove_kv(const Caller& caller, const Located& at);
+  bool has_folder(const std::string& absolute) const;
+
   Core& core_;
+  TimePoint epoch_;  // mtime of things that have no time of their own
+  // Folders made by mkdir inside KV mounts, by absolute path ("ns/secret/a/");
+  // not stored: they exist until something is written below them.
+  mutable std::mutex folders_mu_;
+  std::set<std::string, std::less<>> folders_;
 };
 
 }  // namespace engine

@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: MPL-2.0
+// The request pipeline. Each hop is a named step so a reader can follow one
+// request from the top of handle() to the backend.
+#include "engine/core.hpp"
+
+#include <mutex>
+
+#include "engine/common/fields.hpp"
+#include "engine/common/time.hpp"
+#include "engine/core_impl.hpp"
+#include "engine/crypto/sodium.hpp"
+#include "engine/sys/sys_backend.hpp"
+
+namespace engine {
+namespace {
+
+// Endpoints that answer without a token and while sealed (root namespace).
+enum class SealEndpoint { None, Init, Unseal, SealStatus, Health };
+
+SealEndpoint seal_endpoint(std::string_view path) {
+  if (path == "sys/init") return SealEndpoint::Init;
+  if (path == "sys/unseal") return SealEndpoint::Unseal;
+  if (path == "sys/seal-status") return SealEndpoint::SealStatus;
+  if (path == "sys/health") return SealEndpoint::Health;
+  return SealEndpoint::None;
+}
+
+// Canonical request path: no leading '/', no empty or "." segments; ".."
+// is refused (a path never climbs). A List path ends in '/' (vault-semantics §1).
+Result<std::string> canonical_path(std::string_view path, Operation op) {
+  std::string out;
+  out.reserve(path.size() + 1);
+  std::size_t pos = 0;
+  while (pos < path.size()) {
+    std::size_t slash = path.find('/', pos);
+    std::string_view seg = path.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
+    pos = slash == std::string_view::npos ? path.size() : slash + 1;
+    if (seg.empty() || seg == ".") continue;
+    if (seg == "..") return Error::invalid("path must not contain \"..\"");
+    if (seg.find('\0') != std::string_view::npos) return Error::invalid("path must not contain NUL");
+    if (seg.size() > 255) return Error::name_too_long("path segment longer than 255 bytes");
+    if (!out.empty()) out.push_back('/');
+    out.append(seg);
+  }
+  if (op == Operation::List || (!path.empty() && path.back() == '/' && !out.empty())) out.push_back('/');
+  return out;
+}
+
+// Does this request change the namespace tree or a mount table?
+bool changes_topology(const Route& route, Operation op) {
+  if (op == Operation::Read || op == Operation::List) return false;
+  if (!route.mount || route.mount->entry.type != "system") return false;
+  return route.rel.starts_with("mounts") || route.rel.starts_with("namespaces") || route.rel == "seal";
+}
+
+}  // namespace
+
+Core::Impl::Impl(std::unique_ptr<Storage> physical_storage, CoreOptions options)
+    : opts(std::move(options)),
+      physical(std::move(physical_storage)),
+      barrier(*physical),
+      seal(*physical, barrier),
+      router(barrier),
+      tokens(barrier),
+      started(Clock::now()) {}
+
+Result<std::unique_ptr<Core>> Core::open(std::unique_ptr<Storage> physical, CoreOptions opts) {
+  crypto::init();
+  auto impl = std::make_unique<Impl>(std::move(physical), std::move(opts));
+  if (impl->opts.dev) {
+    // Dev store: one share, unsealed, the given root token, secret/ as kv-v2
+    // (what `vault server -dev` gives).
+    COFFER_TRY(auto shares, impl->seal.init(1, 1));
+    COFFER_TRY_STATUS(impl->tokens.open(/*create=*/true));
+    COFFER_TRY_STATUS(impl->router.bootstrap_root(Clock::now()));
+    std::string root_id = impl->opts.dev_root_token.empty() ? "root" : impl->opts.dev_root_token;
+    COFFER_TRY(auto token, impl->tokens.create_root(root_id, Clock::now()));
+    MountEntry secret;
+    secret.path = "secret/";
+    secret.type = "kv";
+    secret.options = {{"version", "2"}};
+    secret.description = "key/value secret storage";
+    COFFER_TRY(auto mount, impl->router.enable_mount(impl->router.root(), std::move(secret), Clock::now()));
+  } else if (impl->seal.status().initialized) {
+    // An existing store opens sealed; sys/unseal opens it.
+  }
+  return std::unique_ptr<Core>(new Core(std::move(impl)));
+}
+
+Core::Core(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Core::~Core() = default;
+
+bool Core::sealed() const { return impl_->barrier.sealed(); }
+
+Result<Response> Core::handle(const Request& req) { return impl_->handle(req); }
+
+Result<Response> Core::Impl::handle(const Request& req) {
+  COFFER_TRY(std::string path, canonical_path(req.path, req.op));
+  Request canonical{req.op, std::move(path), req.data, req.token};
+  if (!canonical.data.is_object()) return Error::invalid("request body must be a JSON object");
+
+  switch (seal_endpoint(canonical.path)) {
+    case SealEndpoint::Init: {
+      if (canonical.op == Operation::Read) return Response{{{"initialized", seal.status().initialized}}, {}, {}};
+      std::unique_lock lock(mu);
+      return init(canonical.data);
+    }
+    case SealEndpoint::Unseal: {
+      if (canonical.op == Operation::Read) return seal_status();
+      std::unique_lock lock(mu);
+      return unseal(canonical.data);
+    }
+    case SealEndpoint::SealStatus: return seal_status();
+    case SealEndpoint::Health: return health();
+    case SealEndpoint::None: break;
+  }
+
+  std::shared_lock shared(mu);
+  if (barrier.sealed() || !router.loaded()) return Error::sealed();
+  Route probe = router.resolve(router.root(), canonical.path);
+  if (!changes_topology(probe, canonical.op)) return handle_routed(canonical, nullptr);
+  shared.unlock();
+  std::unique_lock exclusive(mu);
+  if (barrier.sealed() || !router.loaded()) return Error::sealed();
+  return handle_routed(canonical, &exclusive);
+}
+
+// Steps after the seal check, under the core lock (shared, or exclusive for
+// topology changes).
+Result<Response> Core::Impl::handle_routed(const Request& req, std::unique_lock<std::shared_mutex>* exclusive) {
+  const TimePoint now = Clock::now();
+
+  // 1. Who is asking.
+  COFFER_TRY(auto entry, tokens.lookup(as_view(req.token)));
+  if (!entry) return Error::denied("permission denied: missing or invalid token");
+  Auth auth{std::move(*entry)};
+
+  // 2. Where the path lands.
+  Route route = router.resolve(router.root(), req.path);
+  const std::string absolute = req.path;  // namespace path + path below it
+
+  // 3. Create or update: ask the backend whether the target exists.
+  Operation op = req.op;
+  if (op == Operation::Update && route.mount && route.mount->backend) {
+    BackendRequest probe{op, route.rel, req.data, *route.mount->storage, now};
+    COFFER_TRY(bool exists, route.mount->backend->exists(probe));
+    if (!exists) op = Operation::Create;
+  }
+
+  // 4. Authorise on the absolute path, before the backend: a denied request
+  // learns nothing about what exists. Until policies arrive (access-control
+  // issue) only root tokens are allowed anything.
+  if (!auth.token.is_root()) return Error::denied();
+  (void)absolute;
+
+  // 5. Dispatch.
+  if (!route.mount) return Error::not_found("no handler for route \"" + req.path + "\"");
+  if (route.mount->entry.type == "system") {
+    SysContext ctx{*this, *route.ns, auth, now, exclusive != nullptr};
+    return handle_sys(ctx, op, route.rel, req.data);
+  }
+  if (!route.mount->backend) return Error::unsupported("\"" + route.mount->entry.path + "\" has no endpoints yet");
+  BackendRequest breq{op, route.rel, req.data, *route.mount->storage, now};
+  return route.mount->backend->handle(breq);
+}
+
+Result<Response> Core::Impl::init(const Json& body) {
+  COFFER_TRY_STATUS(fields::only(body, {"secret_shares", "secret_threshold"}));
+  COFFER_TRY(auto shares, fields::get_int(body, "secret_shares"));
+  COFFER_TRY(auto threshold, fields::get_int(body, "secret_threshold"));
+  int n = static_cast<int>(shares.value_or(5));
+  int t = static_cast<int>(threshold.value_or(n == 1 ? 1 : 3));
+  if (shares.value_or(5) > 255 || threshold.value_or(3) > 255) {
+    return Error::invalid("secret shares and threshold must be at most 255");
+  }
+  COFFER_TRY(InitOutput out, seal.init(n, t));
+  // Write the root token and the root namespace while the barrier is open,
+  // then seal: like Vault, a fresh store must be unsealed with its shares.
+  auto finish = [&]() -> Result<SecureString> {
+    COFFER_TRY_STATUS(tokens.open(/*create=*/true));
+    COFFER_TRY_STATUS(router.bootstrap_root(Clock::now()));
+    return tokens.create_root("", Clock::now());
+  };
+  auto root_token = finish();
+  seal_now();
+  if (!root_token.ok()) return std::move(root_token).error();
+  Response resp;
+  resp.data["keys"] = Json::array();
+  resp.data["keys_base64"] = Json::array();
+  for (const auto& k : out.keys_hex) resp.data["keys"].push_back(k);
+  for (const auto& k : out.keys_base64) resp.data["keys_base64"].push_back(k);
+  resp.data["root_token"] = root_token.value();
+  return resp;
+}
+
+Result<Response> Core::Impl::unseal(const Json& body) {
+  COFFER_TRY_STATUS(fields::only(body, {"key", "reset"}));
+  COFFER_TRY(auto reset, fields::get_bool(body, "reset"));
+  if (reset.value_or(false)) {
+    seal.reset();
+    return seal_status();
+  }
+  COFFER_TRY(auto key, fields::get_string(body, "key"));
+  if (!key || key->empty()) return Error::invalid("missing required input \"key\"");
+  bool was_sealed = barrier.sealed();
+  COFFER_TRY(SealStatus status, seal.submit_share(*key));
+  if (was_sealed && !status.sealed) COFFER_TRY_STATUS(finish_unseal());
+  return seal_status();
+}
+
+Status Core::Impl::finish_unseal() {
+  Status st = tokens.open(/*create=*/false);
+  if (st.ok()) st = router.load();
+  if (st.ok() && !router.loaded()) st = Error::corrupt("store has no root namespace");
+  if (!st.ok()) seal_now();
+  return st;
+}
+
+void Core::Impl::seal_now() {
+  router.clear();
+  tokens.close();
+  seal.seal();
+}
+
+Response Core::Impl::seal_status() const {
+  SealStatus s = seal.status();
+  Response resp;
+  resp.data = {{"type", "shamir"},       {"initialized", s.initialized}, {"sealed", s.sealed},
+               {"t", s.threshold},       {"n", s.shares},                {"progress", s.progress},
+               {"nonce", s.nonce},       {"version", kVersion},          {"migration", false},
+               {"recovery_seal", false}, {"storage_type", opts.dev ? "inmem" : "sqlite"}};
+  return resp;
+}
+
+Response Core::Impl::health() const {
+  SealStatus s = seal.status();
+  Response resp;
+  resp.data = {{"initialized", s.initialized},
+               {"sealed", s.sealed},
+               {"standby", false},
+               {"performance_standby", false},
+               {"replication_performance_mode", "disabled"},
+               {"replication_dr_mode", "disabled"},
+               {"server_time_utc", unix_seconds(Clock::now())},
+               {"version", kVersion}};
+  return resp;
+}
+
+}  // namespace engine

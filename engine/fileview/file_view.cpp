@@ -1,0 +1,633 @@
+// SPDX-License-Identifier: MPL-2.0
+// File paths → Vault API requests. Every access to data goes through
+// Core::handle, so it is authorised like any API request; only the shape of
+// the tree (which namespaces and mounts exist) is read from the router.
+#include "engine/fileview/file_view.hpp"
+
+#include <algorithm>
+#include <mutex>
+
+#include "engine/core_impl.hpp"
+#include "engine/fileview/body.hpp"
+
+namespace engine {
+
+struct FileView::Located {
+  enum class Kind { Missing, Sealed, Namespace, MountPrefix, Sys, Auth, Identity, Kv };
+  Kind kind = Kind::Missing;
+  std::string ns_path;      // "" or "a/b/"
+  std::string mount_path;   // Kv: "secret/"
+  int kv_version = 0;
+  std::string rel;          // below the mount, sys/, auth/ or identity/ (no trailing '/')
+  std::vector<DirEntry> entries;  // Namespace and MountPrefix: the listing
+};
+
+namespace {
+
+using Kind = FileView::Located::Kind;  // NOLINT: private type used in this file only
+
+std::string_view strip_slashes(std::string_view p) {
+  while (!p.empty() && p.front() == '/') p.remove_prefix(1);
+  while (!p.empty() && p.back() == '/') p.remove_suffix(1);
+  return p;
+}
+
+// The last segment of a path and what precedes it.
+std::pair<std::string_view, std::string_view> split_last(std::string_view rel) {
+  auto slash = rel.rfind('/');
+  if (slash == std::string_view::npos) return {{}, rel};
+  return {rel.substr(0, slash + 1), rel.substr(slash + 1)};
+}
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// A file name with its optional view and field: "db@3#password".
+struct Suffixed {
+  std::string name;
+  std::string view;
+  bool has_view = false;
+  std::string field;
+  bool has_field = false;
+};
+
+std::optional<Suffixed> parse_suffix(std::string_view segment) {
+  Suffixed out;
+  std::string_view rest = segment;
+  if (auto hash = rest.rfind('#'); hash != std::string_view::npos) {
+    out.field = std::string(rest.substr(hash + 1));
+    out.has_field = true;
+    rest = rest.substr(0, hash);
+  }
+  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+    out.view = std::string(rest.substr(at + 1));
+    out.has_view = true;
+    rest = rest.substr(0, at);
+  }
+  if (!out.has_view && !out.has_field) return std::nullopt;
+  if (rest.empty()) return std::nullopt;
+  out.name = std::string(rest);
+  return out;
+}
+
+// One top-level key of an object, raw: a string without quotes or newline,
+// anything else as compact JSON.
+Result<SecureString> field_of(const Json& object, std::string_view field) {
+  if (!object.is_object()) return Error::not_found("not an object: no field \"" + std::string(field) + "\"");
+  auto it = object.find(field);
+  if (it == object.end()) return Error::not_found("no field \"" + std::string(field) + "\"");
+  if (it->is_string()) return it->get_ref<const SecureString&>();
+  return it->dump();
+}
+
+Result<SecureString> render(const Json& value, const Suffixed* suffix) {
+  if (suffix != nullptr && suffix->has_field) return field_of(value, suffix->field);
+  return render_pretty(value);
+}
+
+SecureString reply_of(const Response& resp) {
+  if (resp.data.is_object() && resp.data.empty()) return {};
+  return render_pretty(resp.data);
+}
+
+// Sys paths that are directories whatever the store holds.
+bool is_static_sys_dir(std::string_view rel) { return rel.empty() || rel == "mounts" || rel == "namespaces"; }
+
+// sys file path → sys API path: "mounts/m@tune" → "mounts/m/tune".
+std::string sys_api_rel(std::string_view rel) {
+  if (rel.starts_with("mounts/") && rel.ends_with("@tune")) {
+    return std::string(rel.substr(0, rel.size() - 5)) + "/tune";
+  }
+  return std::string(rel);
+}
+
+// sys files that accept writes but have nothing to show.
+bool is_write_only_sys(std::string_view rel) { return rel == "seal"; }
+
+Status to_status(const Result<Response>& r) {
+  if (r.ok()) return {};
+  return r.error();
+}
+
+// Versions given as a JSON list, a number, or "1,2" from a key=value body.
+Result<Json> versions_body(Json body) {
+  auto it = body.find(std::string_view("versions"));
+  if (it == body.end()) return body;
+  if (it->is_string()) {
+    Json list = Json::array();
+    const SecureString& s = it->get_ref<const SecureString&>();
+    std::size_t pos = 0;
+    while (pos <= s.size()) {
+      std::size_t comma = s.find(',', pos);
+      std::string item(s.substr(pos, comma == SecureString::npos ? SecureString::npos : comma - pos));
+      if (!all_digits(item)) return Error::invalid("versions must be a list of version numbers");
+      list.push_back(std::stoll(item));
+      if (comma == SecureString::npos) break;
+      pos = comma + 1;
+    }
+    *it = std::move(list);
+  } else if (it->is_number_integer()) {
+    *it = Json::array({*it});
+  }
+  return body;
+}
+
+}  // namespace
+
+FileView::FileView(Core& core) : core_(core), epoch_(Clock::now()) {}
+
+Result<Response> FileView::call(const Caller& caller, Operation op, std::string path, Json data) const {
+  Request req;
+  req.op = op;
+  req.path = std::move(path);
+  req.data = std::move(data);
+  req.token = caller.token;
+  return core_.handle(req);
+}
+
+FileView::Located FileView::locate(std::string_view raw) const {
+  std::string_view path = strip_slashes(raw);
+  Core::Impl& impl = core_.impl();
+  std::shared_lock lock(impl.mu);
+  Located at;
+  if (impl.barrier.sealed() || !impl.router.loaded()) {
+    // A sealed store shows only what answers while sealed.
+    if (path.empty()) {
+      at.kind = Kind::Namespace;
+      at.entries = {{"sys", NodeKind::Directory}};
+    } else if (path == "sys" || path.starts_with("sys/")) {
+      at.kind = Kind::Sys;
+      at.rel = path.size() > 4 ? std::string(path.substr(4)) : std::string{};
+    } else {
+      at.kind = Kind::Sealed;
+    }
+    return at;
+  }
+  Router& router = impl.router;
+  Route route = router.resolve(router.root(), path);
+  at.ns_path = route.ns->record.path;
+  std::string_view rest = strip_slashes(route.rest);
+  if (rest.empty()) {
+    at.kind = Kind::Namespace;
+    for (const auto& [name, child] : route.ns->children) at.entries.push_back({name, NodeKind::Directory});
+    for (const auto& [mpath, mount] : route.ns->mounts) {
+      at.entries.push_back({mpath.substr(0, mpath.find('/')), NodeKind::Directory});
+    }
+    at.entries.push_back({"auth", NodeKind::Directory});
+    return at;
+  }
+  if (route.mount) {
+    const MountEntry& e = route.mount->entry;
+    at.rel = std::string(strip_slashes(route.rel));
+    if (e.type == "system") at.kind = Kind::Sys;
+    else if (e.type == "identity") at.kind = Kind::Identity;
+    else if (e.type == "kv") {
+      at.kind = Kind::Kv;
+      at.mount_path = e.path;
+      at.kv_version = e.kv_version();
+    }
+    return at;
+  }
+  if (rest == "auth" || rest.starts_with("auth/")) {
+    at.kind = Kind::Auth;
+    at.rel = rest.size() > 5 ? std::string(rest.substr(5)) : std::string{};
+    return at;
+  }
+  std::string prefix = std::string(rest) + "/";
+  if (Router::has_mount_below(*route.ns, prefix)) {
+    at.kind = Kind::MountPrefix;
+    for (auto it = route.ns->mounts.lower_bound(prefix);
+         it != route.ns->mounts.end() && it->first.starts_with(prefix); ++it) {
+      std::string_view below = std::string_view(it->first).substr(prefix.size());
+      at.entries.push_back({std::string(below.substr(0, below.find('/'))), NodeKind::Directory});
+    }
+  }
+  return at;
+}
+
+// Sorted, without duplicates (a namespace's mounts "a/x/" and "a/y/" both give "a").
+static std::vector<DirEntry> tidy(std::vector<DirEntry> entries) {
+  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  entries.erase(std::unique(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.name == b.name; }),
+                entries.end());
+  return entries;
+}
+
+// ---------------------------------------------------------------- public API
+
+Result<NodeInfo> FileView::stat(const Caller& caller, std::string_view path) {
+  Located at = locate(path);
+  switch (at.kind) {
+    case Kind::Missing: return Error::not_found("no such file or directory");
+    case Kind::Sealed: return Error::sealed();
+    case Kind::Namespace:
+    case Kind::MountPrefix:
+    case Kind::Identity: return NodeInfo{NodeKind::Directory, 0, epoch_};
+    case Kind::Auth:
+      if (at.rel.empty() || at.rel == "token") return NodeInfo{NodeKind::Directory, 0, epoch_};
+      return Error::not_found("no such auth path");
+    case Kind::Sys: {
+      if (is_static_sys_dir(at.rel)) return NodeInfo{NodeKind::Directory, 0, epoch_};
+      auto content = read(caller, path);
+      if (content.ok()) return NodeInfo{NodeKind::File, content->size(), epoch_};
+      if (content.error().code == ErrorCode::NotFound && at.rel.starts_with("mounts/")) {
+        auto listing = call(caller, Operation::List, at.ns_path + "sys/" + at.rel + "/");
+        if (listing.ok() && !listing->data["keys"].empty()) return NodeInfo{NodeKind::Directory, 0, epoch_};
+      }
+      return std::move(content).error();
+    }
+    case Kind::Kv: return stat_kv(caller, at);
+  }
+  return Error::internal("unreachable");
+}
+
+Result<std::vector<DirEntry>> FileView::list(const Caller& caller, std::string_view path) {
+  Located at = locate(path);
+  switch (at.kind) {
+    case Kind::Missing: return Error::not_found("no such directory");
+    case Kind::Sealed: return Error::sealed();
+    case Kind::Namespace:
+    case Kind::MountPrefix: return tidy(std::move(at.entries));
+    case Kind::Identity: return std::vector<DirEntry>{};
+    case Kind::Auth:
+      if (at.rel.empty()) return std::vector<DirEntry>{{"token", NodeKind::Directory}};
+      if (at.rel == "token") return std::vector<DirEntry>{};
+      return Error::not_found("no such auth path");
+    case Kind::Sys: {
+      if (!is_static_sys_dir(at.rel) && !at.rel.starts_with("mounts/")) {
+        return Error{ErrorCode::NotDirectory, "not a directory"};
+      }
+      COFFER_TRY(auto resp, call(caller, Operation::List, at.ns_path + "sys/" + at.rel + "/"));
+      std::vector<DirEntry> out;
+      for (const Json& key : resp.data["keys"]) {
+        std::string name = key.get<std::string>();
+        bool dir = !name.empty() && name.back() == '/';
+        if (dir) name.pop_back();
+        // sys/namespaces lists namespaces as files (their records).
+        out.push_back({name, dir && at.rel != "namespaces" ? NodeKind::Directory : NodeKind::File});
+      }
+      if (out.empty() && !is_static_sys_dir(at.rel)) return Error::not_found("no such directory");
+      return tidy(std::move(out));
+    }
+    case Kind::Kv: return list_kv(caller, at);
+  }
+  return Error::internal("unreachable");
+}
+
+Result<SecureString> FileView::read(const Caller& caller, std::string_view path) {
+  Located at = locate(path);
+  switch (at.kind) {
+    case Kind::Missing: return Error::not_found("no such file");
+    case Kind::Sealed: return Error::sealed();
+    case Kind::Namespace:
+    case Kind::MountPrefix:
+    case Kind::Identity:
+    case Kind::Auth: return Error{ErrorCode::IsDirectory, "is a directory"};
+    case Kind::Sys: {
+      if (is_static_sys_dir(at.rel)) return Error{ErrorCode::IsDirectory, "is a directory"};
+      if (is_write_only_sys(at.rel)) {
+        // Still authorised like a read, so stat tells nothing to the denied.
+        return SecureString{};
+      }
+      COFFER_TRY(auto resp, call(caller, Operation::Read, at.ns_path + "sys/" + sys_api_rel(at.rel)));
+      return render_pretty(resp.data);
+    }
+    case Kind::Kv: return read_kv(caller, at);
+  }
+  return Error::internal("unreachable");
+}
+
+Result<SecureString> FileView::write(const Caller& caller, std::string_view path, std::string_view body,
+                                     WriteMode mode) {
+  if (body.size() > kMaxBodyBytes) return Error::too_large("request body is larger than 1 MiB");
+  Located at = locate(path);
+  switch (at.kind) {
+    case Kind::Missing: return Error::not_found("no such file or directory");
+    case Kind::Sealed: {
+      return Error::sealed();
+    }
+    case Kind::Namespace:
+    case Kind::MountPrefix:
+    case Kind::Identity:
+    case Kind::Auth: return Error{ErrorCode::IsDirectory, "is a directory"};
+    case Kind::Sys: {
+      if (is_static_sys_dir(at.rel)) return Error{ErrorCode::IsDirectory, "is a directory"};
+      Json parsed;
+      std::string_view trimmed = body;
+      while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == ' ')) trimmed.remove_suffix(1);
+      if (at.rel == "unseal" && !trimmed.empty() && trimmed.find_first_of("={ \n") == std::string_view::npos) {
+        // `echo SHARE > sys/unseal`: a bare share is the key.
+        parsed = Json{{"key", SecureString(trimmed)}};
+      } else if (trimmed.empty() && (at.rel == "seal" || at.rel == "init")) {
+        parsed = Json::object();  // `: > sys/seal` or `echo > sys/init`: no parameters
+      } else {
+        COFFER_TRY(parsed, parse_body(body));
+      }
+      Operation op = mode == WriteMode::Append ? Operation::Patch : Operation::Update;
+      COFFER_TRY(auto resp, call(caller, op, at.ns_path + "sys/" + sys_api_rel(at.rel), std::move(parsed)));
+      return reply_of(resp);
+    }
+    case Kind::Kv: {
+      COFFER_TRY(Json parsed, parse_body(body));
+      return write_kv(caller, at, std::move(parsed), mode);
+    }
+  }
+  return Error::internal("unreachable");
+}
+
+bool FileView::is_complete(std::string_view path, std::string_view body) const {
+  (void)path;
+  return body_is_complete(body);
+}
+
+Status FileView::remove(const Caller& caller, std::string_view path) {
+  Located at = locate(path);
+  switch (at.kind) {
+    case Kind::Missing: return Error::not_found("no such file");
+    case Kind::Sealed: return Error::sealed();
+    case Kind::Namespace:
+    case Kind::MountPrefix:
+    case Kind::Identity:
+    case Kind::Auth: return Error{ErrorCode::IsDirectory, "is a directory"};
+    case Kind::Sys:
+      if (is_static_sys_dir(at.rel)) return Error{ErrorCode::IsDirectory, "is a directory"};
+      return to_status(call(caller, Operation::Delete, at.ns_path + "sys/" + sys_api_rel(at.rel)));
+    case Kind::Kv: return remove_kv(caller, at);
+  }
+  return Error::internal("unreachable");
+}
+
+Status FileView::make_dir(const Caller& caller, std::string_view path) {
+  std::string_view clean = strip_slashes(path);
+  auto [parent_path, name] = split_last(clean);
+  if (name.empty()) return Error::exists("the root exists");
+  if (locate(clean).kind != Kind::Missing) {
+    // Something is there already (a namespace, mount, or a KV folder/secret).
+    Located existing = locate(clean);
+    if (existing.kind != Kind::Kv || existing.rel.empty()) return Error::exists("file exists");
+    if (stat_kv(caller, existing).ok()) return Error::exists("file exists");
+    std::lock_guard lock(folders_mu_);
+    folders_.insert(existing.ns_path + existing.mount_path + existing.rel + "/");
+    return {};
+  }
+  Located parent = locate(parent_path);
+  if (parent.kind == Kind::Namespace) {
+    // mkdir in a namespace directory creates a child namespace.
+    return to_status(call(caller, Operation::Update, parent.ns_path + "sys/namespaces/" + std::string(name)));
+  }
+  return Error::unsupported("mkdir is possible in a namespace directory or inside a kv mount");
+}
+
+Status FileView::remove_dir(const Caller& caller, std::string_view path) {
+  std::string_view clean = strip_slashes(path);
+  Located at = locate(clean);
+  switch (at.kind) {
+    case Kind::Missing: return Error::not_found("no such directory");
+    case Kind::Sealed: return Error::sealed();
+    case Kind::Namespace: {
+      if (at.ns_path.empty()) return Error::invalid("cannot remove the root namespace");
+      if (strip_slashes(at.ns_path) != clean) return Error::not_found("no such directory");
+      {
+        Core::Impl& impl = core_.impl();
+        std::shared_lock lock(impl.mu);
+        NamespaceNode* ns = impl.router.find_namespace(impl.router.root(), at.ns_path);
+        if (ns == nullptr) return Error::not_found("no such namespace");
+        if (!ns->children.empty()) return Error::not_empty("namespace has child namespaces");
+        for (const auto& [mpath, mount] : ns->mounts) {
+          if (!mount->entry.builtin()) return Error::not_empty("namespace still has mount " + mpath);
+        }
+      }
+      std::string parent = parent_namespace_path(at.ns_path);
+      return to_status(call(caller, Operation::Delete,
+                            parent + "sys/namespaces/" + std::string(namespace_name(at.ns_path))));
+    }
+    case Kind::Kv: {
+      if (at.rel.empty()) return Error::invalid("a mount is removed with rm sys/mounts/PATH");
+      std::string key = at.ns_path + at.mount_path + at.rel + "/";
+      auto listing = list_kv(caller, at);
+      if (listing.ok() && !listing->empty()) return Error::not_empty("directory not empty");
+      std::lock_guard lock(folders_mu_);
+      if (folders_.erase(key) == 0) {
+        return listing.ok() ? Status{} : Status(std::move(listing).error());
+      }
+      return {};
+    }
+    default: return Error::unsupported("this directory cannot be removed");
+  }
+}
+
+// ------------------------------------------------------------------ kv files
+
+namespace {
+
+// API paths of a KV mount ("ns/secret/" + "data/" + rel for v2; no infix for v1).
+std::string kv_path(const std::string& mount_abs, int version, std::string_view endpoint, std::string_view rel) {
+  if (version == 1) return mount_abs + std::string(rel);
+  return mount_abs + std::string(endpoint) + "/" + std::string(rel);
+}
+
+}  // namespace
+
+bool FileView::has_folder(const std::string& absolute) const {
+  std::lock_guard lock(folders_mu_);
+  return folders_.contains(absolute);
+}
+
+Result<NodeInfo> FileView::stat_kv(const Caller& caller, const Located& at) {
+  if (at.rel.empty()) return NodeInfo{NodeKind::Directory, 0, epoch_};
+  const std::string mount_abs = at.ns_path + at.mount_path;
+  // A folder wins over a secret of the same name (the secret is then NAME@data).
+  if (has_folder(mount_abs + at.rel + "/")) return NodeInfo{NodeKind::Directory, 0, epoch_};
+  auto listing = call(caller, Operation::List, kv_path(mount_abs, at.kv_version, "metadata", at.rel + "/"));
+  if (listing.ok()) return NodeInfo{NodeKind::Directory, 0, epoch_};
+
+  auto content = read_kv(caller, at);
+  if (content.ok()) {
+    return NodeInfo{NodeKind::File, content->size(), epoch_};
+  }
+  if (content.error().code == ErrorCode::NotFound && at.kv_version == 2) {
+    // A secret whose current version is deleted still exists (its metadata
+    // does, and `ls` shows it): an empty file that cannot be read.
+    auto meta = call(caller, Operation::Read, kv_path(mount_abs, 2, "metadata", at.rel));
+    if (meta.ok()) return NodeInfo{NodeKind::File, 0, meta->modified.value_or(epoch_)};
+  }
+  if (content.error().code == ErrorCode::NotFound && !listing.ok() &&
+      listing.error().code == ErrorCode::PermissionDenied) {
+    return std::move(listing).error();
+  }
+  return std::move(content).error();
+}
+
+Result<std::vector<DirEntry>> FileView::list_kv(const Caller& caller, const Located& at) {
+  const std::string mount_abs = at.ns_path + at.mount_path;
+  std::string dir = at.rel.empty() ? std::string{} : at.rel + "/";
+  std::vector<DirEntry> out;
+  auto listing = call(caller, Operation::List, kv_path(mount_abs, at.kv_version, "metadata", dir));
+  if (listing.ok()) {
+    for (const Json& key : listing->data["keys"]) {
+      std::string name = key.get<std::string>();
+      bool is_dir = !name.empty() && name.back() == '/';
+      if (is_dir) name.pop_back();
+      out.push_back({name, is_dir ? NodeKind::Directory : NodeKind::File});
+    }
+  } else if (listing.error().code != ErrorCode::NotFound) {
+    return std::move(listing).error();
+  }
+  // Folders made by mkdir directly below this one.
+  std::string prefix = mount_abs + dir;
+  bool self_exists = at.rel.empty() || listing.ok();
+  {
+    std::lock_guard lock(folders_mu_);
+    for (auto it = folders_.lower_bound(prefix); it != folders_.end() && it->starts_with(prefix); ++it) {
+      std::string_view below = std::string_view(*it).substr(prefix.size());
+      if (below.empty()) {
+        self_exists = true;
+        continue;
+      }
+      out.push_back({std::string(below.substr(0, below.find('/'))), NodeKind::Directory});
+      self_exists = true;
+    }
+  }
+  if (!self_exists) {
+    // Not a folder: a secret, or nothing.
+    auto st = stat_kv(caller, at);
+    if (st.ok()) return Error{ErrorCode::NotDirectory, "not a directory"};
+    return std::move(listing).error();
+  }
+  // A name that is both a secret and a folder shows once, as the folder.
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.name != b.name ? a.name < b.name : a.kind == NodeKind::Directory && b.kind != NodeKind::Directory;
+  });
+  out.erase(std::unique(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name == b.name; }),
+            out.end());
+  return out;
+}
+
+Result<SecureString> FileView::read_kv(const Caller& caller, const Located& at) {
+  if (at.rel.empty()) return Error{ErrorCode::IsDirectory, "is a directory"};
+  const std::string mount_abs = at.ns_path + at.mount_path;
+  const int v = at.kv_version;
+
+  // Literal name first.
+  auto literal = call(caller, Operation::Read, kv_path(mount_abs, v, "data", at.rel));
+  if (literal.ok()) return render(v == 2 ? literal->data["data"] : literal->data, nullptr);
+  auto [dir, last] = split_last(at.rel);
+  auto suffix = parse_suffix(last);
+  if (!suffix || literal.error().code != ErrorCode::NotFound) return std::move(literal).error();
+
+  std::string rel = std::string(dir) + suffix->name;
+  const std::string& view = suffix->view;
+  if (suffix->has_view && view.empty()) {
+    // `cat NAME@`: the views of NAME.
+    Json views = Json::array();
+    if (v == 2) {
+      COFFER_TRY(auto meta, call(caller, Operation::Read, kv_path(mount_abs, 2, "metadata", rel)));
+      for (const auto& [num, info] : meta.data["versions"].items()) views.push_back(num);
+      for (const char* name : {"data", "delete", "destroy", "metadata", "subkeys", "undelete"}) views.push_back(name);
+    } else {
+      COFFER_TRY(auto data, call(caller, Operation::Read, kv_path(mount_abs, 1, "", rel)));
+      (void)data;
+      views.push_back("data");
+    }
+    return render(Json{{"views", views}}, suffix->has_field ? &*suffix : nullptr);
+  }
+  if (!suffix->has_view || view == "data") {
+    COFFER_TRY(auto resp, call(caller, Operation::Read, kv_path(mount_abs, v, "data", rel)));
+    return render(v == 2 ? resp.data["data"] : resp.data, &*suffix);
+  }
+  if (v == 1) return Error::not_found("kv v1 secrets have no view \"" + view + "\"");
+  if (all_digits(view)) {
+    COFFER_TRY(auto resp, call(caller, Operation::Read, kv_path(mount_abs, 2, "data", rel),
+                               Json{{"version", std::stoll(view)}}));
+    return render(resp.data["data"], &*suffix);
+  }
+  if (view == "metadata" || view == "subkeys") {
+    COFFER_TRY(auto resp, call(caller, Operation::Read, kv_path(mount_abs, 2, view, rel)));
+    return render(resp.data, &*suffix);
+  }
+  if (view == "delete" || view == "undelete" || view == "destroy") {
+    // Write-only endpoints: they exist while the secret's metadata does.
+    COFFER_TRY(auto meta, call(caller, Operation::Read, kv_path(mount_abs, 2, "metadata", rel)));
+    (void)meta;
+    return SecureString{};
+  }
+  return Error::not_found("no view \"" + view + "\" (cat NAME@ lists them)");
+}
+
+Result<SecureString> FileView::write_kv(const Caller& caller, const Located& at, Json body, WriteMode mode) {
+  if (at.rel.empty()) return Error{ErrorCode::IsDirectory, "is a directory"};
+  const std::string mount_abs = at.ns_path + at.mount_path;
+  const int v = at.kv_version;
+  auto [dir, last] = split_last(at.rel);
+  auto suffix = parse_suffix(last);
+  // A view only when no secret has the literal name.
+  if (suffix && call(caller, Operation::Read, kv_path(mount_abs, v, "data", at.rel)).ok()) suffix.reset();
+  std::string rel = suffix ? std::string(dir) + suffix->name : at.rel;
+  std::string view = suffix && suffix->has_view ? suffix->view : "data";
+  if (suffix && suffix->has_field) return Error::unsupported("a field is read-only: write the whole secret");
+
+  Result<Response> resp = Error::internal("unset");
+  if (v == 1) {
+    if (view != "data") return Error::not_found("kv v1 secrets have no view \"" + view + "\"");
+    if (mode == WriteMode::Append) return Error::unsupported("kv v1 has no patch: write the whole secret with >");
+    resp = call(caller, Operation::Update, kv_path(mount_abs, 1, "", rel), std::move(body));
+  } else if (view == "data") {
+    // The body is the secret's data, or Vault's envelope {"data":{..},"options":{..}}
+    // (for check-and-set) when it has exactly those two keys with object values.
+    bool envelope = body.size() == 2 && body.contains(std::string_view("data")) &&
+                    body.contains(std::string_view("options")) && body["data"].is_object() &&
+                    body["options"].is_object();
+    Json request = envelope ? std::move(body) : Json{{"data", std::move(body)}};
+    Operation op = mode == WriteMode::Append ? Operation::Patch : Operation::Update;
+    resp = call(caller, op, kv_path(mount_abs, 2, "data", rel), std::move(request));
+  } else if (view == "metadata") {
+    Operation op = mode == WriteMode::Append ? Operation::Patch : Operation::Update;
+    resp = call(caller, op, kv_path(mount_abs, 2, "metadata", rel), std::move(body));
+  } else if (view == "delete" || view == "undelete" || view == "destroy") {
+    COFFER_TRY(Json versions, versions_body(std::move(body)));
+    resp = call(caller, Operation::Update, kv_path(mount_abs, 2, view, rel), std::move(versions));
+  } else if (all_digits(view)) {
+    return Error::unsupported("a version is read-only: write the secret itself for a new version");
+  } else {
+    return Error::not_found("no view \"" + view + "\" (cat NAME@ lists them)");
+  }
+  if (!resp.ok()) return std::move(resp).error();
+  return reply_of(*resp);
+}
+
+Status FileView::remove_kv(const Caller& caller, const Located& at) {
+  if (at.rel.empty()) return Error{ErrorCode::IsDirectory, "is a directory"};
+  const std::string mount_abs = at.ns_path + at.mount_path;
+  const int v = at.kv_version;
+  auto [dir, last] = split_last(at.rel);
+  auto suffix = parse_suffix(last);
+  if (suffix) {
+    auto literal = call(caller, Operation::Read, kv_path(mount_abs, v, "data", at.rel));
+    if (literal.ok()) suffix.reset();
+  }
+  if (!suffix) {
+    if (v == 2) {
+      // rm of a secret soft-deletes its latest version; a missing one is ENOENT.
+      COFFER_TRY(auto meta, call(caller, Operation::Read, kv_path(mount_abs, 2, "metadata", at.rel)));
+      (void)meta;
+    } else {
+      COFFER_TRY(auto cur, call(caller, Operation::Read, kv_path(mount_abs, 1, "", at.rel)));
+      (void)cur;
+    }
+    return to_status(call(caller, Operation::Delete, kv_path(mount_abs, v, "data", at.rel)));
+  }
+  std::string rel = std::string(dir) + suffix->name;
+  if (suffix->has_field) return Error::unsupported("a field cannot be removed on its own");
+  if (v == 2 && suffix->view == "metadata") {
+    return to_status(call(caller, Operation::Delete, kv_path(mount_abs, 2, "metadata", rel)));
+  }
+  if (v == 2 && all_digits(suffix->view)) {
+    return to_status(call(caller, Operation::Update, kv_path(mount_abs, 2, "delete", rel),
+                          Json{{"versions", Json::array({std::stoll(suffix->view)})}}));
+  }
+  if (suffix->view == "data") return to_status(call(caller, Operation::Delete, kv_path(mount_abs, v, "data", rel)));
+  return Error::unsupported("this view cannot be removed");
+}
+
+}  // namespace engine

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MPL-2.0
+#include "engine/router/mount.hpp"
+
+#include "engine/backend/kv_v1.hpp"
+#include "engine/backend/kv_v2.hpp"
+
+namespace engine {
+
+int MountEntry::kv_version() const {
+  if (type != "kv") return 0;
+  auto it = options.find("version");
+  if (it == options.end() || it->second == "1" || it->second.empty()) return 1;
+  if (it->second == "2") return 2;
+  return 0;
+}
+
+std::string canonical_mount_path(std::string_view path) {
+  while (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  std::string out(path);
+  if (!out.empty() && out.back() != '/') out.push_back('/');
+  return out;
+}
+
+Status validate_mount_path(std::string_view path) {
+  if (path.empty() || path == "/") return Error::invalid("mount path must not be empty");
+  if (path.size() > 1024) return Error::name_too_long("mount path is too long");
+  for (std::string_view reserved : {"sys/", "auth/", "identity/", "cubbyhole/"}) {
+    if (path.starts_with(reserved)) {
+      return Error::invalid("cannot mount under reserved path \"" + std::string(reserved) + "\"");
+    }
+  }
+  std::string_view rest = path.substr(0, path.size() - 1);
+  while (true) {
+    auto slash = rest.find('/');
+    std::string_view seg = rest.substr(0, slash);
+    if (seg.empty() || seg == "." || seg == "..") {
+      return Error::invalid("invalid mount path \"" + std::string(path) + "\"");
+    }
+    if (seg.size() > 255) return Error::name_too_long("mount path segment longer than 255 bytes");
+    for (unsigned char c : seg) {
+      if (c < 0x20 || c == 0x7f) {
+        return Error::invalid("mount path \"" + std::string(path) +
+                              "\" contains a control character");
+      }
+    }
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  return {};
+}
+
+Result<std::unique_ptr<Backend>> make_backend(const MountEntry& entry) {
+  if (entry.type == "kv") {
+    switch (entry.kv_version()) {
+      case 1: return std::unique_ptr<Backend>(std::make_unique<KvV1Backend>());
+      case 2: return std::unique_ptr<Backend>(std::make_unique<KvV2Backend>());
+      default: return Error::invalid("kv version must be 1 or 2");
+    }
+  }
+  if (entry.builtin()) return std::unique_ptr<Backend>{};
+  return Error::invalid("unknown secrets engine type \"" + entry.type + "\" (supported: kv, kv-v2)");
+}
+
+}  // namespace engine

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MPL-2.0
+// Secret-engine mounts (sys/mounts): the persisted entry and its live form.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <cereal/types/map.hpp>
+#include <cereal/types/string.hpp>
+
+#include "engine/backend/backend.hpp"
+#include "engine/common/error.hpp"
+#include "engine/storage/view.hpp"
+
+namespace engine {
+
+// As stored at core/mounts/<namespace id>/<uuid>.
+struct MountEntry {
+  std::string uuid;
+  std::string accessor;     // "kv_1a2b3c4d", unique server-wide
+  std::string path;         // below the namespace, one trailing '/': "secret/", "team/kv/"
+  std::string type;         // "kv", "system", "identity"
+  std::string description;
+  std::map<std::string, std::string> options;  // kv: {"version": "1"|"2"}
+  std::int64_t default_lease_ttl = 0;          // seconds; 0 = system default
+  std::int64_t max_lease_ttl = 0;
+  std::string namespace_id;
+  std::int64_t created_unix_ns = 0;
+
+  // kv version (1 or 2); 0 for other types.
+  int kv_version() const;
+  // Built-in mounts every namespace has (sys/, identity/): not removable.
+  bool builtin() const { return type == "system" || type == "identity"; }
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(uuid, accessor, path, type, description, options, default_lease_ttl, max_lease_ttl,
+       namespace_id, created_unix_ns);
+  }
+};
+
+// A live mount: its entry, its own storage view (logical/<uuid>/) and backend
+// (null for built-in mounts, which the core serves itself).
+struct Mount {
+  MountEntry entry;
+  std::unique_ptr<View> storage;
+  std::unique_ptr<Backend> backend;
+};
+
+// Storage prefix of a mount's data.
+inline std::string mount_data_prefix(std::string_view uuid) {
+  return "logical/" + std::string(uuid) + "/";
+}
+
+// Checks a mount path (already canonical: one trailing '/'). InvalidArgument
+// for empty paths, "." / ".." segments, empty segments, and the reserved
+// prefixes sys/, auth/, identity/, cubbyhole/.
+Status validate_mount_path(std::string_view path);
+
+// Canonical mount path: strips leading '/', collapses nothing, adds the
+// trailing '/'.
+std::string canonical_mount_path(std::string_view path);
+
+// Creates the backend for a mount type. InvalidArgument for unknown types or
+// kv versions.
+Result<std::unique_ptr<Backend>> make_backend(const MountEntry& entry);
+
+}  // namespace engine
+
+CEREAL_CLASS_VERSION(engine::MountEntry, 1);

@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: MPL-2.0
+#include "engine/router/router.hpp"
+
+#include <algorithm>
+
+#include "engine/common/serial.hpp"
+#include "engine/crypto/sodium.hpp"
+
+namespace engine {
+namespace {
+
+constexpr std::string_view kNamespacePrefix = "core/namespaces/";
+constexpr std::string_view kMountPrefix = "core/mounts/";
+
+std::string namespace_key(std::string_view id) { return std::string(kNamespacePrefix) + std::string(id); }
+std::string mounts_prefix(std::string_view ns_id) { return std::string(kMountPrefix) + std::string(ns_id) + "/"; }
+std::string mount_key(const MountEntry& e) { return mounts_prefix(e.namespace_id) + e.uuid; }
+
+std::int64_t unix_ns(TimePoint t) { return t.time_since_epoch().count(); }
+
+WriteOp put_op(std::string key, SecureBytes value) {
+  return WriteOp{WriteOp::Kind::Put, std::move(key), std::move(value)};
+}
+
+// The first path segment of a mount path ("team" for "team/kv/").
+std::string_view first_segment(std::string_view path) { return path.substr(0, path.find('/')); }
+
+}  // namespace
+
+Router::Router(Storage& storage) : storage_(storage) {}
+
+void Router::clear() { root_.reset(); }
+
+Status Router::bootstrap_root(TimePoint now) {
+  COFFER_TRY(auto existing, storage_.get(namespace_key("root")));
+  if (existing) return load();
+  auto root = std::make_unique<NamespaceNode>();
+  root->record = NamespaceRecord{"root", "", {}, unix_ns(now)};
+  std::vector<WriteOp> batch;
+  batch.push_back(put_op(namespace_key("root"), encode_record(root->record)));
+  COFFER_TRY_STATUS(add_builtin_mounts(*root, batch, now));
+  COFFER_TRY_STATUS(storage_.apply(batch));
+  return load();
+}
+
+Status Router::load() {
+  root_.reset();
+  COFFER_TRY(auto ids, storage_.list(kNamespacePrefix));
+  std::vector<NamespaceRecord> records;
+  for (const std::string& id : ids) {
+    COFFER_TRY(auto bytes, storage_.get(namespace_key(id)));
+    if (!bytes) continue;
+    COFFER_TRY(auto rec, decode_record<NamespaceRecord>(*bytes, "namespace record"));
+    records.push_back(std::move(rec));
+  }
+  // Parents before children: a parent's path is a strict prefix, so shorter.
+  std::sort(records.begin(), records.end(),
+            [](const auto& a, const auto& b) { return a.path.size() < b.path.size(); });
+  std::map<std::string, NamespaceNode*, std::less<>> by_path;
+  for (NamespaceRecord& rec : records) {
+    auto node = std::make_unique<NamespaceNode>();
+    node->record = std::move(rec);
+    NamespaceNode* raw = node.get();
+    if (raw->record.path.empty()) {
+      root_ = std::move(node);
+    } else {
+      auto parent = by_path.find(parent_namespace_path(raw->record.path));
+      if (parent == by_path.end()) {
+        return Error::corrupt("namespace " + raw->record.path + " has no parent namespace");
+      }
+      raw->parent = parent->second;
+      parent->second->children.emplace(std::string(namespace_name(raw->record.path)), std::move(node));
+    }
+    by_path.emplace(raw->record.path, raw);
+  }
+  if (!root_) return {};  // not initialised yet
+  for (auto& [path, node] : by_path) {
+    const std::string prefix = mounts_prefix(node->record.id);
+    COFFER_TRY(auto uuids, storage_.list(prefix));
+    for (const std::string& uuid : uuids) {
+      COFFER_TRY(auto bytes, storage_.get(prefix + uuid));
+      if (!bytes) continue;
+      COFFER_TRY(auto entry, decode_record<MountEntry>(*bytes, "mount entry"));
+      COFFER_TRY(auto mount, instantiate(std::move(entry)));
+      node->mounts.emplace(mount->entry.path, std::move(mount));
+    }
+  }
+  return {};
+}
+
+Result<std::shared_ptr<Mount>> Router::instantiate(MountEntry entry) {
+  auto mount = std::make_shared<Mount>();
+  COFFER_TRY(mount->backend, make_backend(entry));
+  mount->storage = std::make_unique<View>(storage_, mount_data_prefix(entry.uuid));
+  mount->entry = std::move(entry);
+  return mount;
+}
+
+Status Router::add_builtin_mounts(NamespaceNode& ns, std::vector<WriteOp>& batch, TimePoint now) {
+  for (const auto& [path, type, description] :
+       {std::tuple{"sys/", "system", "system endpoints used for control, policy and debugging"},
+        std::tuple{"identity/", "identity", "identity store"}}) {
+    MountEntry entry;
+    entry.uuid = crypto::random_uuid();
+    entry.accessor = std::string(type) + "_" + crypto::random_hex(4);
+    entry.path = path;
+    entry.type = type;
+    entry.description = description;
+    entry.namespace_id = ns.record.id;
+    entry.created_unix_ns = unix_ns(now);
+    batch.push_back(put_op(mount_key(entry), encode_record(entry)));
+  }
+  return {};
+}
+
+Route Router::resolve(NamespaceNode& base, std::string_view path) const {
+  Route route;
+  NamespaceNode* ns = &base;
+  std::size_t pos = 0;
+  while (pos < path.size()) {
+    std::size_t slash = path.find('/', pos);
+    std::string_view seg = path.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
+    auto it = ns->children.find(seg);
+    if (it == ns->children.end()) break;
+    ns = it->second.get();
+    pos = slash == std::string_view::npos ? path.size() : slash + 1;
+  }
+  route.ns = ns;
+  route.rest = std::string(path.substr(pos));
+  // Longest mount path that is a prefix of rest ("secret" reaches "secret/").
+  std::size_t best = 0;
+  for (const auto& [mpath, mount] : ns->mounts) {
+    std::string_view bare = std::string_view(mpath).substr(0, mpath.size() - 1);
+    bool hit = route.rest.starts_with(mpath) || route.rest == bare;
+    if (hit && mpath.size() > best) {
+      best = mpath.size();
+      route.mount = mount;
+    }
+  }
+  if (route.mount) route.rel = best <= route.rest.size() ? route.rest.substr(best) : std::string{};
+  return route;
+}
+
+NamespaceNode* Router::find_namespace(NamespaceNode& base, std::string_view ns_path) const {
+  NamespaceNode* ns = &base;
+  while (!ns_path.empty()) {
+    std::size_t slash = ns_path.find('/');
+    auto it = ns->children.find(ns_path.substr(0, slash));
+    if (it == ns->children.end()) return nullptr;
+    ns = it->second.get();
+    ns_path = slash == std::string_view::npos ? std::string_view{} : ns_path.substr(slash + 1);
+  }
+  return ns;
+}
+
+bool Router::has_mount_below(const NamespaceNode& ns, std::string_view prefix) {
+  auto it = ns.mounts.lower_bound(prefix);
+  return it != ns.mounts.end() && std::string_view(it->first).starts_with(prefix);
+}
+
+void Router::collect_ids(const NamespaceNode& n, std::vector<std::string>& out) const {
+  out.push_back(n.record.id);
+  for (const auto& [name, child] : n.children) collect_ids(*child, out);
+}
+
+std::string Router::unique_namespace_id() const {
+  std::vector<std::string> ids;
+  if (root_) collect_ids(*root_, ids);
+  while (true) {
+    std::string id = crypto::random_base62(5);
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) return id;
+  }
+}
+
+Result<const NamespaceRecord*> Router::create_namespace(NamespaceNode& parent, std::string_view name,
+                                                        std::map<std::string, std::string> metadata,
+                                                        TimePoint now) {
+  COFFER_TRY_STATUS(validate_namespace_name(name));
+  if (parent.children.contains(name)) {
+    return Error::exists("namespace \"" + parent.record.path + std::string(name) + "/\" already exists");
+  }
+  for (const auto& [mpath, mount] : parent.mounts) {
+    if (first_segment(mpath) == name) return Error::invalid("new namespace conflicts with existing mount");
+  }
+  auto node = std::make_unique<NamespaceNode>();
+  node->parent = &parent;
+  node->record = NamespaceRecord{unique_namespace_id(), parent.record.path + std::string(name) + "/",
+                                 std::move(metadata), unix_ns(now)};
+  std::vector<WriteOp> batch;
+  batch.push_back(put_op(namespace_key(node->record.id), encode_record(node->record)));
+  COFFER_TRY_STATUS(add_builtin_mounts(*node, batch, now));
+  COFFER_TRY_STATUS(storage_.apply(batch));
+  // Instantiate the built-in mounts just written.
+  for (const WriteOp& op : batch) {
+    if (!op.key.starts_with(kMountPrefix)) continue;
+    COFFER_TRY(auto entry, decode_record<MountEntry>(op.value, "mount entry"));
+    COFFER_TRY(auto mount, instantiate(std::move(entry)));
+    node->mounts.emplace(mount->entry.path, std::move(mount));
+  }
+  auto [it, inserted] = parent.children.emplace(std::string(name), std::move(node));
+  return &it->second->record;
+}
+
+Status Router::set_namespace_metadata(NamespaceNode& ns, std::map<std::string, std::string> metadata) {
+  NamespaceRecord updated = ns.record;
+  updated.custom_metadata = std::move(metadata);
+  COFFER_TRY_STATUS(storage_.put(namespace_key(updated.id), encode_record(updated)));
+  ns.record = std::move(updated);
+  return {};
+}
+
+Status Router::delete_namespace(NamespaceNode& parent, std::string_view name, bool require_no_mounts) {
+  auto it = parent.children.find(name);
+  if (it == parent.children.end()) {
+    return Error::not_found("namespace \"" + parent.record.path + std::string(name) + "/\" not found");
+  }
+  NamespaceNode& ns = *it->second;
+  if (!ns.children.empty()) {
+    return Error::not_empty("unable to delete namespace containing child namespaces");
+  }
+  if (require_no_mounts) {
+    for (const auto& [mpath, mount] : ns.mounts) {
+      if (!mount->entry.builtin()) {
+        return Error::not_empty("namespace \"" + ns.record.path + "\" still has mount " + mpath);
+      }
+    }
+  }
+  std::vector<WriteOp> batch;
+  for (const auto& [mpath, mount] : ns.mounts) {
+    batch.push_back({WriteOp::Kind::DeletePrefix, mount_data_prefix(mount->entry.uuid), {}});
+  }
+  batch.push_back({WriteOp::Kind::DeletePrefix, mounts_prefix(ns.record.id), {}});
+  batch.push_back({WriteOp::Kind::DeletePrefix, "ns/" + ns.record.id + "/", {}});
+  batch.push_back({WriteOp::Kind::Delete, namespace_key(ns.record.id), {}});
+  COFFER_TRY_STATUS(storage_.apply(batch));
+  parent.children.erase(it);
+  return {};
+}
+
+Result<std::shared_ptr<Mount>> Router::enable_mount(NamespaceNode& ns, MountEntry entry, TimePoint now) {
+  entry.path = canonical_mount_path(entry.path);
+  COFFER_TRY_STATUS(validate_mount_path(entry.path));
+  for (const auto& [mpath, mount] : ns.mounts) {
+    if (entry.path.starts_with(mpath) || std::string_view(mpath).starts_with(entry.path)) {
+      return Error::exists("path is already in use at " + mpath);
+    }
+  }
+  if (ns.children.contains(first_segment(entry.path))) {
+    return Error::invalid("mount path conflicts with existing namespace \"" + ns.record.path +
+                          std::string(first_segment(entry.path)) + "/\"");
+  }
+  entry.uuid = crypto::random_uuid();
+  entry.accessor = entry.type + "_" + crypto::random_hex(4);
+  entry.namespace_id = ns.record.id;
+  entry.created_unix_ns = unix_ns(now);
+  COFFER_TRY(auto mount, instantiate(std::move(entry)));
+  COFFER_TRY_STATUS(storage_.put(mount_key(mount->entry), encode_record(mount->entry)));
+  ns.mounts.emplace(mount->entry.path, mount);
+  return mount;
+}
+
+Status Router::disable_mount(NamespaceNode& ns, std::string_view path) {
+  std::string canonical = canonical_mount_path(path);
+  auto it = ns.mounts.find(canonical);
+  if (it == ns.mounts.end()) return Error::not_found("no mount at " + ns.record.path + canonical);
+  if (it->second->entry.builtin()) return Error::invalid("cannot unmount \"" + canonical + "\"");
+  std::vector<WriteOp> batch;
+  batch.push_back({WriteOp::Kind::DeletePrefix, mount_data_prefix(it->second->entry.uuid), {}});
+  batch.push_back({WriteOp::Kind::Delete, mount_key(it->second->entry), {}});
+  COFFER_TRY_STATUS(storage_.apply(batch));
+  ns.mounts.erase(it);
+  return {};
+}
+
+Status Router::update_mount(NamespaceNode& ns, const MountEntry& entry) {
+  auto it = ns.mounts.find(entry.path);
+  if (it == ns.mounts.end()) return Error::not_found("no mount at " + ns.record.path + entry.path);
+  COFFER_TRY_STATUS(storage_.put(mount_key(entry), encode_record(entry)));
+  it->second->entry = entry;
+  return {};
+}
+
+}  // namespace engine

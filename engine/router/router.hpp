@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: MPL-2.0
+// The namespace tree and each namespace's mount table, loaded from storage at
+// unseal, and path resolution over them (vault-semantics §8.2): the longest
+// existing namespace prefix, then the longest mount prefix inside it.
+//
+// Not synchronised: the core reads it under a shared lock and changes it
+// under an exclusive one.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/common/request.hpp"
+#include "engine/namespace/namespace.hpp"
+#include "engine/router/mount.hpp"
+
+namespace engine {
+
+struct NamespaceNode {
+  NamespaceRecord record;
+  NamespaceNode* parent = nullptr;
+  std::map<std::string, std::unique_ptr<NamespaceNode>, std::less<>> children;  // by name
+  std::map<std::string, std::shared_ptr<Mount>, std::less<>> mounts;           // by path "a/b/"
+};
+
+// Where a path lands.
+struct Route {
+  NamespaceNode* ns = nullptr;
+  std::string rest;               // the path below the namespace: "secret/data/foo"
+  std::shared_ptr<Mount> mount;   // the mount holding `rest`, if any
+  std::string rel;                // the path below the mount: "data/foo"
+};
+
+class Router {
+ public:
+  // storage (the barrier) must outlive the router.
+  explicit Router(Storage& storage);
+
+  // Reads every namespace and mount from storage, replacing what is loaded.
+  Status load();
+  // Forgets everything (at seal).
+  void clear();
+
+  // Creates the root namespace's records (at init). Idempotent per store.
+  Status bootstrap_root(TimePoint now);
+
+  NamespaceNode& root() { return *root_; }
+  bool loaded() const { return root_ != nullptr; }
+
+  // Resolves path (relative to `base`, no leading '/').
+  Route resolve(NamespaceNode& base, std::string_view path) const;
+
+  // The namespace at canonical path ns_path below base ("" = base), or null.
+  NamespaceNode* find_namespace(NamespaceNode& base, std::string_view ns_path) const;
+
+  // Namespaces. Errors: InvalidArgument (name rules), AlreadyExists,
+  // InvalidArgument "new namespace conflicts with existing mount".
+  Result<const NamespaceRecord*> create_namespace(NamespaceNode& parent, std::string_view name,
+                                                  std::map<std::string, std::string> metadata,
+                                                  TimePoint now);
+  Status set_namespace_metadata(NamespaceNode& ns, std::map<std::string, std::string> metadata);
+  // Deletes a child namespace with all its mounts and data. NotEmpty while it
+  // has child namespaces; with require_no_mounts (rmdir) also while it has
+  // mounts of its own.
+  Status delete_namespace(NamespaceNode& parent, std::string_view name, bool require_no_mounts);
+
+  // Mounts. Errors: InvalidArgument (path, type), AlreadyExists ("path is
+  // already in use at X"), InvalidArgument for clashes with namespaces.
+  Result<std::shared_ptr<Mount>> enable_mount(NamespaceNode& ns, MountEntry entry, TimePoint now);
+  // Removes the mount and all its data. NotFound if there is none at path.
+  Status disable_mount(NamespaceNode& ns, std::string_view path);
+  // Persists a changed entry (tune). The mount must exist.
+  Status update_mount(NamespaceNode& ns, const MountEntry& entry);
+
+  // True if some mount path of ns starts with prefix (for intermediate dirs).
+  static bool has_mount_below(const NamespaceNode& ns, std::string_view prefix);
+
+ private:
+  Result<std::shared_ptr<Mount>> instantiate(MountEntry entry);
+  Status add_builtin_mounts(NamespaceNode& ns, std::vector<WriteOp>& batch, TimePoint now);
+  std::string unique_namespace_id() const;
+  void collect_ids(const NamespaceNode& n, std::vector<std::string>& out) const;
+
+  Storage& storage_;
+  std::unique_ptr<NamespaceNode> root_;
+};
+
+}  // namespace engine

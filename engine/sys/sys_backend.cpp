@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: MPL-2.0
+#include "engine/sys/sys_backend.hpp"
+
+#include "engine/common/fields.hpp"
+#include "engine/common/time.hpp"
+
+namespace engine {
+namespace {
+
+Error unsupported_path(std::string_view rel) {
+  return Error::unsupported("unsupported path: sys/" + std::string(rel));
+}
+
+bool is_root_namespace(const SysContext& ctx) { return ctx.ns.parent == nullptr; }
+
+// ---- sys/mounts ----------------------------------------------------------
+
+Json mount_info(const MountEntry& e) {
+  Json options = Json::object();
+  for (const auto& [k, v] : e.options) options[to_secure(k)] = v;
+  return Json{{"accessor", e.accessor},
+              {"config", {{"default_lease_ttl", e.default_lease_ttl},
+                          {"force_no_cache", false},
+                          {"max_lease_ttl", e.max_lease_ttl}}},
+              {"description", e.description},
+              {"external_entropy_access", false},
+              {"local", false},
+              {"options", e.type == "kv" ? options : Json(nullptr)},
+              {"plugin_version", ""},
+              {"running_plugin_version", ""},
+              {"running_sha256", ""},
+              {"seal_wrap", false},
+              {"type", e.type},
+              {"uuid", e.uuid}};
+}
+
+Json tune_info(const MountEntry& e) {
+  Json options = Json::object();
+  for (const auto& [k, v] : e.options) options[to_secure(k)] = v;
+  return Json{{"default_lease_ttl", e.default_lease_ttl},
+              {"description", e.description},
+              {"force_no_cache", false},
+              {"max_lease_ttl", e.max_lease_ttl},
+              {"options", options}};
+}
+
+// Entries of sys/mounts/<dir>: mounts one segment below dir are files, deeper
+// ones show their next segment as a folder.
+Response list_mounts(const NamespaceNode& ns, std::string_view dir) {
+  Json keys = Json::array();
+  std::string last;
+  for (const auto& [path, mount] : ns.mounts) {
+    if (!std::string_view(path).starts_with(dir)) continue;
+    std::string_view rest = std::string_view(path).substr(dir.size());
+    rest.remove_suffix(1);  // the mount path's trailing '/'
+    auto slash = rest.find('/');
+    std::string key = slash == std::string_view::npos ? std::string(rest) : std::string(rest.substr(0, slash + 1));
+    if (key != last) keys.push_back(key);
+    last = key;
+  }
+  Response resp;
+  resp.data["keys"] = std::move(keys);
+  return resp;
+}
+
+Result<std::int64_t> checked_ttl(const Json& body, std::string_view key, std::int64_t current) {
+  COFFER_TRY(auto v, fields::get_duration(body, key));
+  return v.value_or(current);
+}
+
+Result<Response> enable_mount(SysContext& ctx, std::string_view path, const Json& body) {
+  COFFER_TRY_STATUS(fields::only(body, {"type", "description", "config", "options", "version", "local", "seal_wrap",
+                                        "external_entropy_access", "plugin_name", "plugin_version"}));
+  COFFER_TRY(auto type, fields::get_string(body, "type"));
+  if (!type || type->empty()) return Error::invalid("missing required field \"type\"");
+  MountEntry entry;
+  entry.path = canonical_mount_path(path);
+  entry.type = *type;
+  COFFER_TRY(auto description, fields::get_string(body, "description"));
+  entry.description = description.value_or("");
+  COFFER_TRY(auto options, fields::get_string_map(body, "options"));
+  if (options) entry.options = *options;
+  for (const auto& [k, v] : entry.options) {
+    if (k != "version") return Error::invalid("unknown mount option \"" + k + "\"");
+  }
+  COFFER_TRY(auto version, fields::get_string(body, "version"));
+  if (version) entry.options["version"] = *version;
+  if (entry.type == "kv-v2") {
+    entry.type = "kv";
+    entry.options["version"] = "2";
+  }
+  if (entry.type == "kv" && !entry.options.contains("version")) entry.options["version"] = "1";
+  if (auto it = body.find(std::string_view("config")); it != body.end() && !it->is_null()) {
+    COFFER_TRY_STATUS(fields::only(*it, {"default_lease_ttl", "max_lease_ttl"}));
+    COFFER_TRY(entry.default_lease_ttl, checked_ttl(*it, "default_lease_ttl", 0));
+    COFFER_TRY(entry.max_lease_ttl, checked_ttl(*it, "max_lease_ttl", 0));
+  }
+  COFFER_TRY(auto mount, ctx.core.router.enable_mount(ctx.ns, std::move(entry), ctx.now));
+  (void)mount;
+  return Response{};
+}
+
+Result<Response> tune_mount(SysContext& ctx, const std::shared_ptr<Mount>& mount, Operation op, const Json& body) {
+  if (op == Operation::Read) return Response{tune_info(mount->entry), {}, {}};
+  if (op != Operation::Update && op != Operation::Create) return Error::unsupported("tune supports read and write");
+  COFFER_TRY_STATUS(fields::only(body, {"default_lease_ttl", "max_lease_ttl", "description", "options"}));
+  MountEntry updated = mount->entry;
+  COFFER_TRY(updated.default_lease_ttl, checked_ttl(body, "default_lease_ttl", updated.default_lease_ttl));
+  COFFER_TRY(updated.max_lease_ttl, checked_ttl(body, "max_lease_ttl", updated.max_lease_ttl));
+  COFFER_TRY(auto description, fields::get_string(body, "description"));
+  if (description) updated.description = *description;
+  COFFER_TRY(auto options, fields::get_string_map(body, "options"));
+  if (options) {
+    for (const auto& [k, v] : *options) {
+      if (k != "version") return Error::invalid("unknown mount option \"" + k + "\"");
+      if (v != updated.options["version"]) {
+        return Error::invalid("changing the kv version of a mount is not supported");
+      }
+    }
+  }
+  if (updated.max_lease_ttl != 0 && updated.default_lease_ttl > updated.max_lease_ttl) {
+    return Error::invalid("default lease TTL cannot be greater than the maximum lease TTL");
+  }
+  COFFER_TRY_STATUS(ctx.core.router.update_mount(ctx.ns, updated));
+  return Response{};
+}
+
+Result<Response> handle_mounts(SysContext& ctx, Operation op, std::string_view rel, const Json& body) {
+  // rel is "mounts", "mounts/", "mounts/<path>" or "mounts/<path>/tune".
+  std::string_view path = rel.size() > 7 ? rel.substr(7) : std::string_view{};
+  if (op == Operation::List) return list_mounts(ctx.ns, path);
+  if (path.empty()) {
+    if (op != Operation::Read) return unsupported_path(rel);
+    Response resp;
+    for (const auto& [mpath, mount] : ctx.ns.mounts) resp.data[to_secure(mpath)] = mount_info(mount->entry);
+    return resp;
+  }
+  auto find = [&](std::string_view p) -> std::shared_ptr<Mount> {
+    auto it = ctx.ns.mounts.find(canonical_mount_path(p));
+    return it == ctx.ns.mounts.end() ? nullptr : it->second;
+  };
+  // ".../tune" is the tune endpoint of the mount before it, when there is one.
+  if (path.ends_with("/tune")) {
+    if (auto mount = find(path.substr(0, path.size() - 5))) return tune_mount(ctx, mount, op, body);
+  }
+  switch (op) {
+    case Operation::Read: {
+      auto mount = find(path);
+      if (!mount) return Error::not_found("no mount at \"" + ctx.ns.record.path + std::string(path) + "\"");
+      return Response{mount_info(mount->entry), {}, {}};
+    }
+    case Operation::Create:
+    case Operation::Update:
+      return enable_mount(ctx, path, body);
+    case Operation::Delete:
+      COFFER_TRY_STATUS(ctx.core.router.disable_mount(ctx.ns, path));
+      return Response{};
+    default:
+      return unsupported_path(rel);
+  }
+}
+
+// ---- sys/namespaces ------------------------------------------------------
+
+Json namespace_info(const NamespaceRecord& rec) {
+  Json meta = Json::object();
+  for (const auto& [k, v] : rec.custom_metadata) meta[to_secure(k)] = v;
+  return Json{{"id", rec.id}, {"path", rec.path}, {"custom_metadata", meta}};
+}
+
+// custom_metadata of a create: an object of strings.
+Result<std::map<std::string, std::string>> metadata_of(const Json& body) {
+  COFFER_TRY_STATUS(fields::only(body, {"custom_metadata"}));
+  COFFER_TRY(auto meta, fields::get_string_map(body, "custom_metadata"));
+  return meta.value_or(std::map<std::string, std::string>{});
+}
+
+// JSON merge patch of custom_metadata (vault-semantics §8.4).
+Result<std::map<std::string, std::string>> patched_metadata(std::map<std::string, std::string> current,
+                                                            const Json& body) {
+  COFFER_TRY_STATUS(fields::only(body, {"custom_metadata"}));
+  auto it = body.find(std::string_view("custom_metadata"));
+  if (it == body.end()) return current;
+  if (it->is_null()) return std::map<std::string, std::string>{};
+  if (!it->is_object()) return Error::invalid("field \"custom_metadata\" must be an object");
+  for (const auto& [k, v] : it->items()) {
+    if (v.is_null()) current.erase(std::string(k));
+    else if (v.is_string()) current[std::string(k)] = v.get<std::string>();
+    else return Error::invalid("custom_metadata value for \"" + std::string(k) + "\" must be a string or null");
+  }
+  return current;
+}
+
+Result<Response> handle_namespaces(SysContext& ctx, Operation op, std::string_view rel, const Json& body) {
+  std::string_view name = rel.size() > 11 ? rel.substr(11) : std::string_view{};
+  if (!name.empty() && name.back() == '/') name.remove_suffix(1);
+  Router& router = ctx.core.router;
+  if (op == Operation::List || name.empty()) {
+    if (op != Operation::List && op != Operation::Read) return unsupported_path(rel);
+    Json keys = Json::array();
+    Json key_info = Json::object();
+    for (const auto& [child, node] : ctx.ns.children) {
+      keys.push_back(child + "/");
+      key_info[to_secure(child + "/")] = namespace_info(node->record);
+    }
+    Response resp;
+    resp.data = {{"keys", keys}, {"key_info", key_info}};
+    return resp;
+  }
+  if (name.find('/') != std::string_view::npos) {
+    return Error::invalid("namespace name must be a single path segment; create nested namespaces from their parent");
+  }
+  auto child = ctx.ns.children.find(name);
+  switch (op) {
+    case Operation::Read:
+      if (child == ctx.ns.children.end()) return Error::not_found("namespace \"" + std::string(name) + "\" not found");
+      return Response{namespace_info(child->second->record), {}, {}};
+    case Operation::Create:
+    case Operation::Update: {
+      COFFER_TRY(auto meta, metadata_of(body));
+      if (child != ctx.ns.children.end()) {
+        COFFER_TRY_STATUS(router.set_namespace_metadata(*child->second, std::move(meta)));
+        return Response{namespace_info(child->second->record), {}, {}};
+      }
+      COFFER_TRY(const NamespaceRecord* rec, router.create_namespace(ctx.ns, name, std::move(meta), ctx.now));
+      return Response{namespace_info(*rec), {}, {}};
+    }
+    case Operation::Patch: {
+      if (child == ctx.ns.children.end()) return Error::not_found("namespace \"" + std::string(name) + "\" not found");
+      COFFER_TRY(auto meta, patched_metadata(child->second->record.custom_metadata, body));
+      COFFER_TRY_STATUS(router.set_namespace_metadata(*child->second, std::move(meta)));
+      return Response{namespace_info(child->second->record), {}, {}};
+    }
+    case Operation::Delete:
+      COFFER_TRY_STATUS(router.delete_namespace(ctx.ns, name, /*require_no_mounts=*/false));
+      return Response{};
+    default:
+      return unsupported_path(rel);
+  }
+}
+
+// The entries `ls sys/` shows (a Coffer extension: Vault has no LIST sys/).
+Response list_sys(const SysContext& ctx) {
+  Json keys = Json::array({"mounts/", "namespaces/"});
+  if (is_root_namespace(ctx)) {
+    for (const char* k : {"health", "init", "seal", "seal-status", "unseal"}) keys.push_back(k);
+  }
+  Response resp;
+  resp.data["keys"] = std::move(keys);
+  return resp;
+}
+
+}  // namespace
+
+Result<Response> handle_sys(SysContext& ctx, Operation op, std::string_view rel, const Json& body) {
+  if (rel.empty() || rel == "/") {
+    if (op == Operation::List || op == Operation::Read) return list_sys(ctx);
+    return unsupported_path(rel);
+  }
+  if (rel == "mounts" || rel == "mounts/" || rel.starts_with("mounts/")) {
+    if (op != Operation::Read && op != Operation::List && !ctx.exclusive) return Error::internal("mount change without the core lock");
+    return handle_mounts(ctx, op, rel, body);
+  }
+  if (rel == "namespaces" || rel == "namespaces/" || rel.starts_with("namespaces/")) {
+    if (op != Operation::Read && op != Operation::List && !ctx.exclusive) return Error::internal("namespace change without the core lock");
+    return handle_namespaces(ctx, op, rel, body);
+  }
+  if (rel == "seal") {
+    if (!is_root_namespace(ctx)) return unsupported_path(rel);
+    if (op == Operation::Read) return Response{};
+    if (!ctx.exclusive) return Error::internal("seal without the core lock");
+    ctx.core.seal_now();
+    return Response{};
+  }
+  return unsupported_path(rel);
+}
+
+}  // namespace engine

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MPL-2.0
+#include <catch2/catch.hpp>
+
+#include "engine/core.hpp"
+#include "engine/fileview/file_view.hpp"
+#include "engine/storage/memory_storage.hpp"
+
+using engine::ErrorCode;
+using engine::Json;
+
+namespace {
+
+// A Storage that forwards to a shared MemoryStorage, so two cores can open
+// "the same store" one after the other.
+class Shared final : public engine::Storage {
+ public:
+  explicit Shared(engine::Storage& s) : s_(s) {}
+  engine::Result<std::optional<engine::SecureBytes>> get(std::string_view k) override { return s_.get(k); }
+  engine::Result<std::vector<std::string>> list(std::string_view p, std::size_t l = 0) override { return s_.list(p, l); }
+  engine::Status apply(std::span<const engine::WriteOp> b) override { return s_.apply(b); }
+
+ private:
+  engine::Storage& s_;
+};
+
+}  // namespace
+
+TEST_CASE("seal: init, unseal with threshold shares, data survives a new core", "[seal]") {
+  engine::MemoryStorage disk;
+  engine::Caller nobody;
+  std::string root_token;
+  std::vector<std::string> keys;
+  {
+    auto core = engine::Core::open(std::make_unique<Shared>(disk), {});
+    REQUIRE(core.ok());
+    engine::FileView files(**core);
+    CHECK(files.list(nobody, "").value().size() == 1);  // only sys/ while sealed
+    CHECK(files.read(nobody, "secret/x").error().code == ErrorCode::Sealed);
+    auto reply = files.write(nobody, "sys/init", R"({"secret_shares":3,"secret_threshold":2})",
+                             engine::WriteMode::Replace);
+    REQUIRE(reply.ok());
+    Json init = Json::parse(reply.value());
+    REQUIRE(init["keys"].size() == 3);
+    root_token = init["root_token"].get<std::string>();
+    CHECK(root_token.starts_with("hvs."));
+    for (const auto& k : init["keys"]) keys.push_back(k.get<std::string>());
+    CHECK((*core)->sealed());  // like Vault: initialised, still sealed
+    CHECK(files.write(nobody, "sys/init", "{}", engine::WriteMode::Replace).error().code == ErrorCode::AlreadyExists);
+
+    auto one = files.write(nobody, "sys/unseal", keys[0] + "\n", engine::WriteMode::Replace);
+    REQUIRE(one.ok());
+    CHECK(Json::parse(one.value())["progress"] == 1);
+    auto two = files.write(nobody, "sys/unseal", R"({"key":")" + keys[2] + R"("})", engine::WriteMode::Replace);
+    REQUIRE(two.ok());
+    CHECK(Json::parse(two.value())["sealed"] == false);
+
+    engine::Caller root{engine::to_secure(root_token)};
+    REQUIRE(files.write(root, "sys/mounts/kv", "type=kv-v2\n", engine::WriteMode::Replace).ok());
+    REQUIRE(files.write(root, "kv/app", "pw=hunter2\n", engine::WriteMode::Replace).ok());
+    REQUIRE(files.write(root, "sys/seal", "", engine::WriteMode::Replace).ok());
+    CHECK(files.read(root, "kv/app").error().code == ErrorCode::Sealed);
+  }
+  auto core = engine::Core::open(std::make_unique<Shared>(disk), {});
+  REQUIRE(core.ok());
+  CHECK((*core)->sealed());
+  engine::FileView files(**core);
+  // A wrong share at the threshold resets progress and leaves the store sealed.
+  REQUIRE(files.write(nobody, "sys/unseal", keys[1] + "\n", engine::WriteMode::Replace).ok());
+  std::string bogus(keys[0].size(), 'a');
+  CHECK_FALSE(files.write(nobody, "sys/unseal", bogus + "\n", engine::WriteMode::Replace).ok());
+  CHECK(Json::parse(files.read(nobody, "sys/seal-status").value())["progress"] == 0);
+  CHECK((*core)->sealed());
+  REQUIRE(files.write(nobody, "sys/unseal", keys[1] + "\n", engine::WriteMode::Replace).ok());
+  REQUIRE(files.write(nobody, "sys/unseal", keys[0] + "\n", engine::WriteMode::Replace).ok());
+  engine::Caller root{engine::to_secure(root_token)};
+  CHECK(engine::to_plain(files.read(root, "kv/app#pw").value()) == "hunter2");
+}
