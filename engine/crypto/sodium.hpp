@@ -20,6 +20,8 @@ void init();
 
 void random_bytes(void* out, std::size_t n);
 SecureBytes random_key();  // kKeySize random bytes
+// A uniformly random integer in [0, upper) (upper >= 1), without modulo bias.
+std::uint32_t random_uniform(std::uint32_t upper);
 
 // XChaCha20-Poly1305 (IETF). Output: 24-byte nonce || ciphertext || 16-byte tag.
 SecureBytes aead_seal(ByteView key, ByteView plaintext, std::string_view aad);
@@ -42,5 +44,10 @@ std::string to_hex(ByteView b);
 Result<SecureBytes> from_hex(std::string_view s);        // InvalidArgument on bad input
 std::string to_base64(ByteView b);                       // standard alphabet, padded
 Result<SecureBytes> from_base64(std::string_view s);     // InvalidArgument on bad input
+
+// The same encodings into zeroing memory, for secret bytes (unseal key
+// shares, generated tokens) that must not linger in a plain std::string.
+SecureString to_hex_secure(ByteView b);
+SecureString to_base64_secure(ByteView b);
 
 }  // namespace engine::crypto
