@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: MPL-2.0
+#include "engine/storage/sqlite_storage.hpp"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iterator>
+#include <set>
+#include <utility>
+
+namespace engine {
+namespace {
+
+// How long a connection waits for a lock held by another connection of this
+// process (checkpoints, WAL recovery) before reporting an error.
+constexpr int kBusyTimeoutMs = 5000;
+// Idle readers kept for reuse; more are closed when given back.
+constexpr std::size_t kMaxIdleReaders = 16;
+
+// Ordered migrations: kMigrations[i] takes the schema from version i to i+1.
+// A fresh file is version 0. Append, never edit: a store records how far it
+// got and open() runs the rest in one transaction.
+constexpr const char* kMigrations[] = {
+    // 0 → 1: the key/value table. WITHOUT ROWID stores rows in the primary
+    // key's b-tree, so a key lookup or range scan is one tree walk.
+    "CREATE TABLE kv (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID",
+};
+static_assert(std::size(kMigrations) == SqliteStorage::kSchemaVersion,
+              "one migration per schema version");
+
+Error sqlite_error(sqlite3* db, const std::string& what) {
+  return Error::storage(what + ": " + (db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
+}
+
+// Files this process has open as a store, by (device, inode). A second open
+// of the same file in this process must be refused *before* it opens its own
+// descriptor: closing any descriptor of a file drops every POSIX lock this
+// process holds on it, including the ones SQLite's connections rely on.
+std::mutex g_open_files_mu;
+std::set<std::pair<dev_t, ino_t>> g_open_files;
+
+// A sqlite3 handle, closed on destruction (after the statements that belong
+// to it, since it is declared before them in Connection).
+struct Db {
+  sqlite3* handle = nullptr;
+  Db() = default;
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+  ~Db() {
+    if (handle != nullptr) sqlite3_close_v2(handle);
+  }
+};
+
+// A prepared statement. Use it through a Use, which resets the statement and
+// clears its bindings when the scope ends: bindings point at caller memory
+// (SQLITE_STATIC), and a statement left mid-step would pin a read snapshot.
+class Statement {
+ public:
+  Statement() = default;
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement() { sqlite3_finalize(stmt_); }
+
+  Status prepare(sqlite3* db, const char* sql) {
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) != SQLITE_OK) {
+      return sqlite_error(db, std::string("cannot prepare \"") + sql + "\"");
+    }
+    return {};
+  }
+  sqlite3_stmt* get() const { return stmt_; }
+
+  class Use {
+   public:
+    explicit Use(Statement& s) : stmt_(s.stmt_) {}
+    Use(const Use&) = delete;
+    Use& operator=(const Use&) = delete;
+    ~Use() {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+    void bind_text(int i, std::string_view s) {
+      // A null pointer would bind SQL NULL; "" keeps an empty key a string.
+      sqlite3_bind_text(stmt_, i, s.data() != nullptr ? s.data() : "",
+                        static_cast<int>(s.size()), SQLITE_STATIC);
+    }
+    void bind_blob(int i, ByteView b) {
+      // Likewise, a null pointer would store NULL, not an empty value.
+      if (b.empty()) {
+        sqlite3_bind_zeroblob(stmt_, i, 0);
+      } else {
+        sqlite3_bind_blob(stmt_, i, b.data(), static_cast<int>(b.size()), SQLITE_STATIC);
+      }
+    }
+    int step() { return sqlite3_step(stmt_); }
+    void rewind() {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+    std::string_view column_text(int i) const {
+      const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
+      return {p != nullptr ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt_, i))};
+    }
+    ByteView column_blob(int i) const {
+      const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_, i));
+      const auto n = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, i));
+      return p != nullptr ? ByteView(p, n) : ByteView();
+    }
+
+   private:
+    sqlite3_stmt* stmt_;
+  };
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// Runs a statement that returns no rows.
+Status run(sqlite3* db, Statement& stmt, const char* what) {
+  Statement::Use use(stmt);
+  if (use.step() != SQLITE_DONE) return sqlite_error(db, what);
+  return {};
+}
+
+Status exec(sqlite3* db, const char* sql) {
+  if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return sqlite_error(db, std::string("\"") + sql + "\" failed");
+  }
+  return {};
+}
+
+// The smallest string greater than every string starting with prefix, or
+// nullopt when there is none (prefix empty or all 0xFF bytes).
+std::optional<std::string> prefix_successor(std::string_view prefix) {
+  std::string s(prefix);
+  while (!s.empty() && static_cast<unsigned char>(s.back()) == 0xFF) s.pop_back();
+  if (s.empty()) return std::nullopt;
+  s.back() = static_cast<char>(static_cast<unsigned char>(s.back()) + 1);
+  return s;
+}
+
+Result<sqlite3*> open_connection(const std::string& path, int flags) {
+  sqlite3* db = nullptr;
+  // NOMUTEX: a connection is only ever used by one thread at a time (the
+  // writer under write_mu_, a reader while leased from the pool).
+  const int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    Error err = sqlite_error(db, "cannot open store " + path);
+    sqlite3_close_v2(db);
+    return err;
+  }
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  return db;
+}
+
+// Reads the schema version recorded in the properties table (0 when none).
+Result<int> read_schema_version(sqlite3* db) {
+  Statement stmt;
+  COFFER_TRY_STATUS(stmt.prepare(db, "SELECT value FROM properties WHERE name = 'schema_version'"));
+  Statement::Use use(stmt);
+  const int rc = use.step();
+  if (rc == SQLITE_DONE) return 0;
+  if (rc != SQLITE_ROW) return sqlite_error(db, "cannot read schema version");
+  return sqlite3_column_int(stmt.get(), 0);
+}
+
+// Creates or migrates the schema inside one write transaction.
+Status prepare_schema(sqlite3* db, const std::string& path) {
+  COFFER_TRY_STATUS(exec(db, "BEGIN IMMEDIATE"));
+  auto body = [&]() -> Status {
+    COFFER_TRY_STATUS(exec(db,
+                           "CREATE TABLE IF NOT EXISTS properties ("
+                           "name TEXT PRIMARY KEY NOT NULL, value NOT NULL) WITHOUT ROWID"));
+    COFFER_TRY(int version, read_schema_version(db));
+    if (version > SqliteStorage::kSchemaVersion) {
+      return Error::storage("store " + path + " has schema version " + std::to_string(version) +
+                            ", newer than this cofferd supports (" +
+                            std::to_string(SqliteStorage::kSchemaVersion) +
+                            "); upgrade cofferd to open it");
+    }
+    if (version < 0) {
+      return Error::storage("store " + path + " has an invalid schema version");
+    }
+    for (int v = version; v < SqliteStorage::kSchemaVersion; ++v) {
+      COFFER_TRY_STATUS(exec(db, kMigrations[v]));
+    }
+    if (version != SqliteStorage::kSchemaVersion) {
+      Statement set;
+      COFFER_TRY_STATUS(set.prepare(
+          db, "INSERT OR REPLACE INTO properties(name, value) VALUES('schema_version', ?1)"));
+      sqlite3_bind_int(set.get(), 1, SqliteStorage::kSchemaVersion);
+      COFFER_TRY_STATUS(run(db, set, "cannot record schema version"));
+    }
+    return {};
+  };
+  Status st = body();
+  if (!st.ok()) {
+    (void)exec(db, "ROLLBACK");
+    return st;
+  }
+  return exec(db, "COMMIT");
+}
+
+}  // namespace
+
+struct SqliteStorage::Connection {
+  Db db;  // first, so it is closed after the statements are finalised
+  // Readers.
+  Statement get;
+  Statement seek;
+  Statement begin_read;
+  Statement end_read;
+  // Writer.
+  Statement begin_write;
+  Statement commit;
+  Statement rollback;
+  Statement put;
+  Statement del;
+  Statement del_range;  // key in [?1, ?2)
+  Statement del_from;   // key >= ?1 (prefix with no successor)
+
+  sqlite3* handle() const { return db.handle; }
+
+  Status prepare_reader() {
+    COFFER_TRY_STATUS(get.prepare(handle(), "SELECT value FROM kv WHERE key = ?1"));
+    COFFER_TRY_STATUS(seek.prepare(handle(), "SELECT key FROM kv WHERE key >= ?1 ORDER BY key"));
+    COFFER_TRY_STATUS(begin_read.prepare(handle(), "BEGIN"));
+    COFFER_TRY_STATUS(end_read.prepare(handle(), "COMMIT"));
+    return {};
+  }
+
+  Status prepare_writer() {
+    COFFER_TRY_STATUS(begin_write.prepare(handle(), "BEGIN IMMEDIATE"));
+    COFFER_TRY_STATUS(commit.prepare(handle(), "COMMIT"));
+    COFFER_TRY_STATUS(rollback.prepare(handle(), "ROLLBACK"));
+    COFFER_TRY_STATUS(
+        put.prepare(handle(), "INSERT OR REPLACE INTO kv(key, value) VALUES(?1, ?2)"));
+    COFFER_TRY_STATUS(del.prepare(handle(), "DELETE FROM kv WHERE key = ?1"));
+    COFFER_TRY_STATUS(del_range.prepare(handle(), "DELETE FROM kv WHERE key >= ?1 AND key < ?2"));
+    COFFER_TRY_STATUS(del_from.prepare(handle(), "DELETE FROM kv WHERE key >= ?1"));
+    return {};
+  }
+};
+
+SqliteStorage::SqliteStorage(std::string path, int lock_fd)
+    : path_(std::move(path)), lock_fd_(lock_fd) {}
+
+SqliteStorage::~SqliteStorage() {
+  // Every connection closes before the lock descriptor: closing it releases
+  // the flock, and must not happen while SQLite still holds POSIX locks.
+  idle_readers_.clear();
+  writer_.reset();
+  struct stat st {};
+  if (::fstat(lock_fd_, &st) == 0) {
+    std::lock_guard lock(g_open_files_mu);
+    g_open_files.erase({st.st_dev, st.st_ino});
+  }
+  ::close(lock_fd_);
+}
+
+Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const std::string& path) {
+  const std::string in_use = "store " + path + " is in use by another process";
+  std::unique_lock registry(g_open_files_mu);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && g_open_files.count({st.st_dev, st.st_ino}) != 0) {
+    return Error{ErrorCode::Locked, in_use};
+  }
+
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Error::storage("cannot open store " + path + ": " + std::strerror(errno));
+  }
+  // flock() locks are independent of the POSIX locks SQLite takes, and are
+  // held per open file description: the lock lives exactly as long as fd.
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int e = errno;
+    ::close(fd);
+    if (e == EWOULDBLOCK) return Error{ErrorCode::Locked, in_use};
+    return Error::storage("cannot lock store " + path + ": " + std::strerror(e));
+  }
+  if (::fstat(fd, &st) != 0) {
+    const int e = errno;
+    ::close(fd);
+    return Error::storage("cannot stat store " + path + ": " + std::strerror(e));
+  }
+  g_open_files.insert({st.st_dev, st.st_ino});
+  registry.unlock();
+  // From here the destructor releases the lock and the registry entry.
+  std::unique_ptr<SqliteStorage> storage(new SqliteStorage(path, fd));
+
+  COFFER_TRY(sqlite3 * db, open_connection(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+  storage->writer_ = std::make_unique<Connection>();
+  storage->writer_->db.handle = db;
+
+  // journal_mode=WAL is persistent in the file; it is also the first
+  // statement that reads the header, so a file that is not a database fails
+  // here.
+  {
+    Statement wal;
+    COFFER_TRY_STATUS(wal.prepare(db, "PRAGMA journal_mode=WAL"));
+    Statement::Use use(wal);
+    if (use.step() != SQLITE_ROW) return sqlite_error(db, "cannot open store " + path);
+    if (use.column_text(0) != "wal") {
+      return Error::storage("cannot open store " + path + ": WAL journal mode unavailable");
+    }
+  }
+  // FULL: each commit syncs the WAL, so an acknowledged apply() survives a
+  // power loss, not only a crash of this process.
+  COFFER_TRY_STATUS(exec(db, "PRAGMA synchronous=FULL"));
+  COFFER_TRY_STATUS(prepare_schema(db, path));
+  COFFER_TRY_STATUS(storage->writer_->prepare_writer());
+  return storage;
+}
+
+Result<std::unique_ptr<SqliteStorage::Connection>> SqliteStorage::acquire_reader() {
+  {
+    std::lock_guard lock(pool_mu_);
+    if (!idle_readers_.empty()) {
+      auto conn = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return conn;
+    }
+  }
+  COFFER_TRY(sqlite3 * db, open_connection(path_, SQLITE_OPEN_READWRITE));
+  auto conn = std::make_unique<Connection>();
+  conn->db.handle = db;
+  // query_only: a reader cannot write even by mistake; all writes go
+  // through the one writer connection.
+  COFFER_TRY_STATUS(exec(db, "PRAGMA query_only=1"));
+  COFFER_TRY_STATUS(conn->prepare_reader());
+  return conn;
+}
+
+void SqliteStorage::release_reader(std::unique_ptr<Connection> conn) {
+  std::lock_guard lock(pool_mu_);
+  if (idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(conn));
+}
+
+Result<std::optional<SecureBytes>> SqliteStorage::get(std::string_view key) {
+  COFFER_TRY(auto conn, acquire_reader());
+  auto result = [&]() -> Result<std::optional<SecureBytes>> {
+    Statement::Use use(conn->get);
+    use.bind_text(1, key);
+    const int rc = use.step();
+    if (rc == SQLITE_DONE) return std::optional<SecureBytes>{};
+    if (rc != SQLITE_ROW) return sqlite_error(conn->handle(), "cannot read " + std::string(key));
+    ByteView value = use.column_blob(0);
+    return std::optional<SecureBytes>{SecureBytes(value.begin(), value.end())};
+  }();
+  release_reader(std::move(conn));
+  return result;
+}
+
+Result<std::vector<std::string>> SqliteStorage::list(std::string_view prefix, std::size_t limit) {
+  COFFER_TRY(auto conn, acquire_reader());
+  sqlite3* db = conn->handle();
+  auto scan = [&]() -> Result<std::vector<std::string>> {
+    std::vector<std::string> out;
+    std::string from(prefix);  // bound SQLITE_STATIC: must outlive each step
+    Statement::Use use(conn->seek);
+    use.bind_text(1, from);
+    for (;;) {
+      const int rc = use.step();
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return sqlite_error(db, "cannot list " + std::string(prefix));
+      std::string_view key = use.column_text(0);
+      if (!key.starts_with(prefix)) break;
+      std::string_view rest = key.substr(prefix.size());
+      const auto slash = rest.find('/');
+      if (slash == std::string_view::npos) {
+        out.emplace_back(rest);
+      } else {
+        out.emplace_back(rest.substr(0, slash + 1));
+        // Seek past the whole subtree instead of stepping through it: the
+        // next candidate is at or after "<prefix><child>0" ('0' = '/' + 1).
+        std::string next = std::string(prefix) + out.back();
+        next.back() = '/' + 1;
+        use.rewind();
+        from = std::move(next);
+        use.bind_text(1, from);
+      }
+      if (limit != 0 && out.size() >= limit) break;
+    }
+    return out;
+  };
+  // One read transaction across the seeks, so the listing is one snapshot.
+  Status begun = run(db, conn->begin_read, "cannot begin read");
+  Result<std::vector<std::string>> result =
+      begun.ok() ? scan() : Result<std::vector<std::string>>(std::move(begun).error());
+  if (begun.ok()) {
+    Status end = run(db, conn->end_read, "cannot end read");
+    if (result.ok() && !end.ok()) result = std::move(end).error();
+  }
+  release_reader(std::move(conn));
+  return result;
+}
+
+Status SqliteStorage::apply(std::span<const WriteOp> batch) {
+  if (batch.empty()) return {};
+  std::lock_guard lock(write_mu_);
+  Connection& w = *writer_;
+  sqlite3* db = w.handle();
+  COFFER_TRY_STATUS(run(db, w.begin_write, "cannot begin write"));
+  auto body = [&]() -> Status {
+    for (const WriteOp& op : batch) {
+      switch (op.kind) {
+        case WriteOp::Kind::Put: {
+          Statement::Use use(w.put);
+          use.bind_text(1, op.key);
+          use.bind_blob(2, op.value);
+          if (use.step() != SQLITE_DONE) return sqlite_error(db, "cannot write " + op.key);
+          break;
+        }
+        case WriteOp::Kind::Delete: {
+          Statement::Use use(w.del);
+          use.bind_text(1, op.key);
+          if (use.step() != SQLITE_DONE) return sqlite_error(db, "cannot delete " + op.key);
+          break;
+        }
+        case WriteOp::Kind::DeletePrefix: {
+          // A range on the primary key, not LIKE/GLOB: exact for any bytes
+          // and served by the b-tree.
+          const std::optional<std::string> end = prefix_successor(op.key);
+          Statement::Use use(end ? w.del_range : w.del_from);
+          use.bind_text(1, op.key);
+          if (end) use.bind_text(2, *end);
+          if (use.step() != SQLITE_DONE) {
+            return sqlite_error(db, "cannot delete prefix " + op.key);
+          }
+          break;
+        }
+      }
+    }
+    return {};
+  };
+  Status st = body();
+  if (st.ok()) st = run(db, w.commit, "cannot commit");
+  // A failed statement or COMMIT can leave the transaction open; roll it
+  // back so the batch leaves nothing behind and the next apply() starts clean.
+  if (!st.ok() && sqlite3_get_autocommit(db) == 0) {
+    (void)run(db, w.rollback, "cannot roll back");
+  }
+  return st;
+}
+
+}  // namespace engine
