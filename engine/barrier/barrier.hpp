@@ -7,10 +7,17 @@
 // (the full path) as additional data, so a value cannot be moved to another
 // key. The keyring (terms → 32-byte keys) is itself stored at core/keyring,
 // encrypted under the root key.
+//
+// The physical keys the store keeps outside the barrier (core/keyring, and the
+// seal's core/root-key and core/seal-config) are reserved: through the
+// barrier, get/put/delete of them fail with InvalidArgument, list() hides
+// them, and a DeletePrefix that would cover one is refused, so no logical
+// write can clobber the keys that open the store.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <shared_mutex>
 
 #include "engine/storage/storage.hpp"
@@ -28,7 +35,9 @@ class Barrier final : public Storage {
 
   // Writes a fresh keyring (term 1) encrypted under root_key and leaves the
   // barrier unsealed. AlreadyExists if a keyring is stored already.
-  Status initialize(ByteView root_key);
+  // extra_physical ops (written as given, unencrypted) go into the same
+  // atomic batch as the keyring, so the seal's init is all-or-nothing.
+  Status initialize(ByteView root_key, std::span<const WriteOp> extra_physical = {});
 
   // Loads the keyring with root_key. Corrupt if root_key is wrong or the
   // keyring was tampered with; the barrier then stays sealed.
@@ -40,7 +49,10 @@ class Barrier final : public Storage {
   // Adds a new term and makes it the one new writes use; older terms stay
   // readable. Returns the new term.
   Result<std::uint32_t> rotate();
-  std::uint32_t active_term() const;
+  std::uint32_t active_term() const;  // 0 while sealed
+
+  // True for the physical keys reserved outside the barrier (see above).
+  static bool is_reserved_key(std::string_view key);
 
   // Storage. Every call fails with Sealed while sealed. get(): Corrupt when a
   // value does not authenticate (wrong key, moved, or tampered bytes).
