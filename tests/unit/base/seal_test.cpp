@@ -107,8 +107,10 @@ TEST_CASE("seal: init, seal, unseal with threshold shares", "[seal]") {
   }
 
   SECTION("malformed shares are rejected without counting") {
-    for (const std::string& bad : std::vector<std::string>{"", "not a key", "abcd", std::string(66, 'z'),
-                            engine::crypto::to_hex(engine::crypto::random_key())}) {
+    const std::vector<std::string> malformed = {
+        "", "not a key", "abcd", std::string(66, 'z'),
+        engine::crypto::to_hex(engine::crypto::random_key())};  // 32 bytes: one short
+    for (const std::string& bad : malformed) {
       auto r = seal.submit_share(bad);
       REQUIRE_FALSE(r.ok());
       CHECK(r.error().code == ErrorCode::InvalidArgument);
