@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: MPL-2.0
+#include "engine/backend/kv_common.hpp"
+
+#include <cmath>
+#include <ctime>
+#include <limits>
+
+namespace engine::kv {
+
+namespace {
+
+Status check_segments(std::string_view path) {
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    std::string_view seg = path.substr(start, end - start);
+    if (seg.empty()) {
+      return Error::invalid("invalid secret path \"" + std::string(path) +
+                            "\": empty path segment");
+    }
+    if (seg == "." || seg == "..") {
+      return Error::invalid("invalid secret path \"" + std::string(path) + "\": segment \"" +
+                            std::string(seg) + "\" is not allowed");
+    }
+    start = end + 1;
+  }
+  return ok_status();
+}
+
+bool all_digits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// Signed decimal integer, no overflow.
+bool parse_decimal(std::string_view s, std::int64_t& out) {
+  bool negative = false;
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
+    negative = s[0] == '-';
+    s.remove_prefix(1);
+  }
+  if (!all_digits(s)) return false;
+  std::int64_t v = 0;
+  for (char c : s) {
+    if (v > (std::numeric_limits<std::int64_t>::max() - (c - '0')) / 10) return false;
+    v = v * 10 + (c - '0');
+  }
+  out = negative ? -v : v;
+  return true;
+}
+
+// Go's time.ParseDuration, to nanoseconds as a long double (then truncated by
+// the caller). False on any syntax error.
+bool parse_go_duration(std::string_view s, long double& nanos) {
+  bool negative = false;
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
+    negative = s[0] == '-';
+    s.remove_prefix(1);
+  }
+  if (s == "0") {
+    nanos = 0;
+    return true;
+  }
+  if (s.empty()) return false;
+  long double total = 0;
+  while (!s.empty()) {
+    std::size_t i = 0;
+    long double value = 0;
+    bool any_digit = false;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+      value = value * 10 + (s[i] - '0');
+      ++i;
+      any_digit = true;
+    }
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      long double scale = 0.1L;
+      while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+        value += (s[i] - '0') * scale;
+        scale /= 10;
+        ++i;
+        any_digit = true;
+      }
+    }
+    if (!any_digit) return false;
+    std::size_t unit_start = i;
+    while (i < s.size() && !(s[i] >= '0' && s[i] <= '9') && s[i] != '.') ++i;
+    std::string_view unit = s.substr(unit_start, i - unit_start);
+    long double mult = 0;
+    if (unit == "ns") mult = 1;
+    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") mult = 1e3L;
+    else if (unit == "ms") mult = 1e6L;
+    else if (unit == "s") mult = 1e9L;
+    else if (unit == "m") mult = 60e9L;
+    else if (unit == "h") mult = 3600e9L;
+    else return false;
+    total += value * mult;
+    s.remove_prefix(i);
+  }
+  nanos = negative ? -total : total;
+  return true;
+}
+
+Error bad_duration(std::string_view field, const Json& value) {
+  return Error::invalid("invalid value for \"" + std::string(field) +
+                        "\": expected a duration (seconds or a string like \"3h\"), got " +
+                        to_plain(value.dump()));
+}
+
+}  // namespace
+
+Status check_secret_name(std::string_view name) {
+  if (name.empty()) return Error::invalid("missing path");
+  if (name.back() == '/') {
+    return Error::invalid("invalid secret path \"" + std::string(name) +
+                          "\": a secret name cannot end in '/'");
+  }
+  return check_segments(name);
+}
+
+Status check_folder(std::string_view folder) {
+  if (folder.empty()) return ok_status();
+  if (folder.back() != '/') {
+    return Error::invalid("invalid folder \"" + std::string(folder) + "\": must end in '/'");
+  }
+  return check_segments(folder.substr(0, folder.size() - 1));
+}
+
+Status reject_unknown_keys(const Json& body, std::initializer_list<std::string_view> allowed,
+                           std::string_view where) {
+  if (!body.is_object()) return Error::invalid(std::string(where) + ": body must be a JSON object");
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    std::string_view key = as_view(it.key());
+    bool known = false;
+    for (std::string_view a : allowed) known = known || a == key;
+    if (known) continue;
+    std::string msg = "unknown field " + go_quote(key) + " in " + std::string(where);
+    if (allowed.size() == 0) {
+      msg += " (it takes no fields)";
+    } else {
+      msg += " (allowed:";
+      for (std::string_view a : allowed) msg += " " + std::string(a);
+      msg += ")";
+    }
+    return Error::invalid(std::move(msg));
+  }
+  return ok_status();
+}
+
+Result<std::int64_t> parse_int(const Json& value, std::string_view field) {
+  if (value.is_number_integer()) {
+    if (value.is_number_unsigned() &&
+        value.get<std::uint64_t>() >
+            static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      return Error::invalid("invalid value for \"" + std::string(field) + "\": out of range");
+    }
+    return value.get<std::int64_t>();
+  }
+  if (value.is_number_float()) {
+    double d = value.get<double>();
+    if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) < 9.0e18) {
+      return static_cast<std::int64_t>(d);
+    }
+  }
+  if (value.is_string()) {
+    std::int64_t v = 0;
+    if (parse_decimal(as_view(value.get_ref<const SecureString&>()), v)) return v;
+  }
+  return Error::invalid("invalid value for \"" + std::string(field) +
+                        "\": expected an integer, got " + to_plain(value.dump()));
+}
+
+Result<bool> parse_bool(const Json& value, std::string_view field) {
+  if (value.is_boolean()) return value.get<bool>();
+  if (value.is_string()) {
+    std::string_view s = as_view(value.get_ref<const SecureString&>());
+    if (s == "1" || s == "t" || s == "T" || s == "true" || s == "TRUE" || s == "True") return true;
+    if (s == "0" || s == "f" || s == "F" || s == "false" || s == "FALSE" || s == "False") {
+      return false;
+    }
+  }
+  return Error::invalid("invalid value for \"" + std::string(field) +
+                        "\": expected a boolean, got " + to_plain(value.dump()));
+}
+
+Result<std::int64_t> parse_duration_seconds(const Json& value, std::string_view field) {
+  if (value.is_number()) return parse_int(value.is_number_float()
+                                              ? Json(std::trunc(value.get<double>()))
+                                              : value,
+                                          field);
+  if (!value.is_string()) return bad_duration(field, value);
+  std::string_view s = as_view(value.get_ref<const SecureString&>());
+  if (s.empty()) return std::int64_t{0};
+  std::int64_t v = 0;
+  if (parse_decimal(s, v)) return v;
+  if (s.back() == 'd') {
+    if (parse_decimal(s.substr(0, s.size() - 1), v) &&
+        std::llabs(v) < std::numeric_limits<std::int64_t>::max() / 86400) {
+      return v * 86400;
+    }
+    return bad_duration(field, value);
+  }
+  long double nanos = 0;
+  if (!parse_go_duration(s, nanos) || std::fabs(nanos) > 9.2e18L) return bad_duration(field, value);
+  return static_cast<std::int64_t>(nanos / 1e9L);
+}
+
+std::string format_duration_seconds(std::int64_t seconds) {
+  if (seconds == 0) return "0s";
+  std::string out;
+  std::uint64_t s = 0;
+  if (seconds < 0) {
+    out = "-";
+    s = static_cast<std::uint64_t>(-(seconds + 1)) + 1;
+  } else {
+    s = static_cast<std::uint64_t>(seconds);
+  }
+  std::uint64_t h = s / 3600, m = (s / 60) % 60, sec = s % 60;
+  if (h > 0) out += std::to_string(h) + "h";
+  if (h > 0 || m > 0) out += std::to_string(m) + "m";
+  out += std::to_string(sec) + "s";
+  return out;
+}
+
+std::string format_time(std::int64_t unix_nanos) {
+  std::int64_t secs = unix_nanos / 1000000000;
+  std::int64_t frac = unix_nanos % 1000000000;
+  if (frac < 0) {
+    frac += 1000000000;
+    --secs;
+  }
+  std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string out(buf, n);
+  if (frac != 0) {
+    char fbuf[16];
+    std::snprintf(fbuf, sizeof fbuf, ".%09lld", static_cast<long long>(frac));
+    std::string f(fbuf);
+    while (f.back() == '0') f.pop_back();
+    out += f;
+  }
+  out += 'Z';
+  return out;
+}
+
+std::int64_t to_unix_nanos(TimePoint t) { return t.time_since_epoch().count(); }
+
+TimePoint from_unix_nanos(std::int64_t unix_nanos) {
+  return TimePoint(std::chrono::nanoseconds(unix_nanos));
+}
+
+SecureBytes dump_secret(const Json& value) {
+  SecureString s = value.dump();
+  return SecureBytes(s.begin(), s.end());
+}
+
+Result<Json> parse_secret(const SecureBytes& bytes) {
+  try {
+    Json j = Json::parse(as_view(bytes));
+    if (!j.is_object()) return Error::corrupt("stored secret is not a JSON object");
+    return j;
+  } catch (const std::exception&) {
+    return Error::corrupt("stored secret is not valid JSON");
+  }
+}
+
+std::string go_quote(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\x%02x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace engine::kv

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: MPL-2.0
+// KV version 2: versioned secrets with Vault's paths and semantics
+// (vault-semantics §7.2, §7.3).
+#pragma once
+
+#include <mutex>
+
+#include "engine/backend/backend.hpp"
+
+namespace engine {
+
+// Paths (below the mount): data/<p>, delete/<p>, undelete/<p>, destroy/<p>,
+// metadata/<p>, metadata/<folder>/ (list), subkeys/<p>, config.
+//
+// Storage layout inside the mount's Storage:
+//   "config"              engine config record
+//   "meta/<p>"            key metadata record (versions, settings, key_id)
+//   "ver/<key_id>/<N>"    JSON of version N; key_id is random per key, so a
+//                         metadata delete drops every version with one
+//                         DeletePrefix and a re-created key never sees them.
+// Every change is one atomic Storage::apply batch.
+//
+// Thread-safe. Read-modify-write requests for the mount are serialised by
+// one mutex; reads take no lock (one get of metadata, then one of the data).
+class KvV2Backend final : public Backend {
+ public:
+  KvV2Backend() = default;
+
+  // Errors: NotFound (missing key, or a version that is deleted, destroyed,
+  // purged or never existed; the message says which), InvalidArgument
+  // (Vault's message where Vault has one; unknown body fields are rejected),
+  // CasMismatch, Unsupported (no such path or operation), storage errors.
+  // Differences from Vault: DELETE of data/<p> or metadata/<p> for a key
+  // that does not exist is NotFound (Vault: 204), so `rm` of a missing file
+  // fails as it should.
+  Result<Response> handle(const BackendRequest& req) override;
+
+  // data/<p>, metadata/<p>: the key's metadata exists (so a write after
+  // every version was deleted is still an update, as in Vault). Everything
+  // else: true.
+  Result<bool> exists(const BackendRequest& req) override;
+
+ private:
+  std::mutex write_mu_;
+};
+
+}  // namespace engine
