@@ -262,14 +262,21 @@ void op_read(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_fi
   guarded(req, "read", [&] {
     auto& fs = fs_of(req);
     Handle& h = *handle_of(fi);
-    auto lock = h.lock();
-    std::string_view out;
-    const int err = fs.do_read(h, size, off, out);
+    // Reply only after the handle's lock is released: once the reply is out
+    // the kernel may send RELEASE, and another thread frees the handle.
+    engine::SecureString copy;
+    int err = 0;
+    {
+      auto lock = h.lock();
+      std::string_view out;
+      err = fs.do_read(h, size, off, out);
+      if (err == 0) copy.assign(out.data(), out.size());
+    }
     if (err != 0) {
       fuse_reply_err(req, err);
       return;
     }
-    fuse_reply_buf(req, out.data(), out.size());
+    fuse_reply_buf(req, copy.data(), copy.size());
   });
 }
 
@@ -278,8 +285,11 @@ void op_write(fuse_req_t req, fuse_ino_t /*ino*/, const char* buf, size_t size, 
   guarded(req, "write", [&] {
     auto& fs = fs_of(req);
     Handle& h = *handle_of(fi);
-    auto lock = h.lock();
-    const int err = fs.do_write(h, std::string_view(buf, size));
+    int err = 0;
+    {
+      auto lock = h.lock();  // released before replying (see op_read)
+      err = fs.do_write(h, std::string_view(buf, size));
+    }
     if (err != 0) {
       fuse_reply_err(req, err);
       return;
@@ -292,8 +302,12 @@ void op_flush(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
   guarded(req, "flush", [&] {
     auto& fs = fs_of(req);
     Handle& h = *handle_of(fi);
-    auto lock = h.lock();
-    fuse_reply_err(req, fs.do_flush(h));
+    int err = 0;
+    {
+      auto lock = h.lock();  // released before replying (see op_read)
+      err = fs.do_flush(h);
+    }
+    fuse_reply_err(req, err);
   });
 }
 
