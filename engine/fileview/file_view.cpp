@@ -290,8 +290,15 @@ Result<SecureString> FileView::read(const Caller& caller, std::string_view path)
         // Still authorised like a read, so stat tells nothing to the denied.
         return SecureString{};
       }
-      COFFER_TRY(auto resp, call(caller, Operation::Read, at.ns_path + "sys/" + sys_api_rel(at.rel)));
-      return render_pretty(resp.data);
+      auto literal = call(caller, Operation::Read, at.ns_path + "sys/" + sys_api_rel(at.rel));
+      if (literal.ok()) return render_pretty(literal->data);
+      // NAME#KEY: one field of any JSON file.
+      auto hash = at.rel.rfind('#');
+      if (literal.error().code != ErrorCode::NotFound || hash == std::string::npos || hash == 0) {
+        return std::move(literal).error();
+      }
+      COFFER_TRY(auto whole, call(caller, Operation::Read, at.ns_path + "sys/" + sys_api_rel(at.rel.substr(0, hash))));
+      return field_of(whole.data, std::string_view(at.rel).substr(hash + 1));
     }
     case Kind::Kv: return read_kv(caller, at);
   }
@@ -593,7 +600,17 @@ Result<SecureString> FileView::write_kv(const Caller& caller, const Located& at,
     return Error::not_found("no view \"" + view + "\" (cat NAME@ lists them)");
   }
   if (!resp.ok()) return std::move(resp).error();
+  forget_folders_above(mount_abs + rel);
   return reply_of(*resp);
+}
+
+void FileView::forget_folders_above(std::string_view secret_path) {
+  // The secret now makes its folders; mkdir's placeholders have done their job.
+  std::lock_guard lock(folders_mu_);
+  for (auto slash = secret_path.find('/'); slash != std::string_view::npos;
+       slash = secret_path.find('/', slash + 1)) {
+    if (auto it = folders_.find(secret_path.substr(0, slash + 1)); it != folders_.end()) folders_.erase(it);
+  }
 }
 
 Status FileView::remove_kv(const Caller& caller, const Located& at) {

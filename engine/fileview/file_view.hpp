@@ -95,6 +95,7 @@ class FileView {
   Result<SecureString> write_kv(const Caller& caller, const Located& at, Json body, WriteMode mode);
   Status remove_kv(const Caller& caller, const Located& at);
   bool has_folder(const std::string& absolute) const;
+  void forget_folders_above(std::string_view secret_path);
 
   Core& core_;
   TimePoint epoch_;  // mtime of things that have no time of their own

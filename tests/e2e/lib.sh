@@ -1,0 +1,108 @@
+# SPDX-License-Identifier: MPL-2.0
+# Shared helpers for the end-to-end tests: each test mounts a real cofferd in
+# its own temporary directory, drives it with ordinary shell commands, and
+# always unmounts and stops what it started (trap on EXIT).
+# Exit codes: 0 pass, 1 fail, 77 skip (no /dev/fuse or fusermount3).
+set -euo pipefail
+
+: "${COFFERD:?set COFFERD to the cofferd binary}"
+[ -c /dev/fuse ] || { echo "SKIP: no /dev/fuse"; exit 77; }
+command -v fusermount3 >/dev/null || { echo "SKIP: fusermount3 missing (package fuse3)"; exit 77; }
+
+WORK=$(mktemp -d /tmp/coffer-e2e.XXXXXX)
+chmod 755 "$WORK"   # other uids (setpriv) must reach the mountpoint
+DAEMON_PID=""
+MOUNTS=()
+CHECKS=0
+
+cleanup() {
+  local mp
+  for mp in "${MOUNTS[@]}"; do
+    if mountpoint -q "$mp" 2>/dev/null; then
+      fusermount3 -u "$mp" 2>/dev/null || fusermount3 -uz "$mp" 2>/dev/null || true
+    fi
+  done
+  if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+    kill -KILL "$DAEMON_PID" 2>/dev/null || true
+  fi
+  if [ "${KEEP_WORK:-0}" != 1 ]; then rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  if [ -f "$WORK/cofferd.log" ]; then
+    echo "--- cofferd log (last 30 lines) ---" >&2
+    tail -n 30 "$WORK/cofferd.log" >&2
+  fi
+  exit 1
+}
+
+# start_cofferd MOUNTPOINT ARGS... : runs cofferd in the background (log in
+# $WORK/cofferd.log) and waits until MOUNTPOINT is mounted.
+start_cofferd() {
+  local mp=$1
+  shift
+  mkdir -p "$mp"
+  "$COFFERD" "$@" "$mp" >>"$WORK/cofferd.log" 2>&1 &
+  DAEMON_PID=$!
+  MOUNTS+=("$mp")
+  local i
+  for i in $(seq 1 100); do
+    mountpoint -q "$mp" && return 0
+    kill -0 "$DAEMON_PID" 2>/dev/null || fail "cofferd exited before mounting $mp"
+    sleep 0.05
+  done
+  fail "cofferd did not mount $mp within 5 s"
+}
+
+# stop_cofferd MOUNTPOINT : SIGTERM, which must unmount cleanly and exit 0.
+stop_cofferd() {
+  local mp=$1 rc=0
+  kill -TERM "$DAEMON_PID"
+  wait "$DAEMON_PID" || rc=$?
+  [ "$rc" = 0 ] || fail "cofferd exited with $rc on SIGTERM"
+  ! mountpoint -q "$mp" || fail "$mp still mounted after SIGTERM"
+  DAEMON_PID=""
+}
+
+# kill9_cofferd MOUNTPOINT : crash the daemon, then clear the dead mount.
+kill9_cofferd() {
+  local mp=$1
+  kill -KILL "$DAEMON_PID"
+  wait "$DAEMON_PID" 2>/dev/null || true
+  DAEMON_PID=""
+  fusermount3 -u "$mp" 2>/dev/null || fusermount3 -uz "$mp" 2>/dev/null || true
+}
+
+# expect_eq ACTUAL EXPECTED WHAT
+expect_eq() {
+  CHECKS=$((CHECKS + 1))
+  [ "$1" == "$2" ] || fail "$3: expected [$2], got [$1]"
+}
+
+# expect_ok WHAT CMD... : CMD must succeed.
+expect_ok() {
+  local what=$1
+  shift
+  CHECKS=$((CHECKS + 1))
+  "$@" >"$WORK/out" 2>"$WORK/err" || fail "$what: [$*] failed: $(cat "$WORK/err")"
+}
+
+# expect_err MESSAGE WHAT CMD... : CMD must fail and say MESSAGE (the strerror
+# text of the expected errno, e.g. "Invalid argument").
+expect_err() {
+  local message=$1 what=$2
+  shift 2
+  CHECKS=$((CHECKS + 1))
+  if "$@" >"$WORK/out" 2>"$WORK/err"; then fail "$what: [$*] succeeded, expected \"$message\""; fi
+  grep -q -- "$message" "$WORK/err" || fail "$what: expected \"$message\", got: $(cat "$WORK/err")"
+}
+
+# jqr FILTER FILE : one value from a JSON file, raw (jq -r).
+jqr() { jq -r "$1" "$2"; }
+
+# as_nobody CMD... : run CMD as uid/gid 65534 with no supplementary groups.
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
+
+pass() { echo "PASS: $(basename "$0") ($CHECKS checks)"; }
