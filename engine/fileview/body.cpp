@@ -91,10 +91,12 @@ Result<Json> parse_body(std::string_view body) {
 bool body_is_complete(std::string_view body) {
   std::string_view text = trim_left(body);
   if (text.empty()) return false;
-  if (text.front() == '{' || text.front() == '[' || text.front() == '"') {
-    return Json::accept(text.begin(), text.end());
-  }
-  return body.back() == '\n';
+  // A newline ends a request even when the JSON before it is broken: the
+  // error then comes back from write(2), which shells report, rather than
+  // from close(2), which they ignore.
+  if (body.back() == '\n') return true;
+  return (text.front() == '{' || text.front() == '[' || text.front() == '"') &&
+         Json::accept(text.begin(), text.end());
 }
 
 }  // namespace engine

@@ -19,8 +19,9 @@ inline constexpr std::size_t kMaxBodyBytes = 1 << 20;  // 1 MiB
 // never quote values (they may be secrets).
 Result<Json> parse_body(std::string_view body);
 
-// True if body is a whole request: a complete JSON document, or text ending
-// in a newline. Pure.
+// True if body is a whole request: a complete JSON document, or any text
+// ending in a newline (so `echo '{"a":' > f` fails at write(2), visibly).
+// Pure.
 bool body_is_complete(std::string_view body);
 
 }  // namespace engine

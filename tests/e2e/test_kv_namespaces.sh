@@ -79,9 +79,9 @@ expect_eq "$(ls "$NS/kv")" "$(printf 'reply\ntls')" "removed secret leaves no em
 
 # Check-and-set.
 echo '{"cas_required":true}' > "$NS/kv/cas@metadata"
-expect_err "Device or resource busy" "cas=1 on a new key" sh -c "echo '{\"data\":{\"v\":\"1\"},\"options\":{\"cas\":1}}' > '$NS/kv/cas'"
+expect_err "Device or resource busy" "cas=1 on a new key" bash -c "echo '{\"data\":{\"v\":\"1\"},\"options\":{\"cas\":1}}' > '$NS/kv/cas'"
 echo '{"data":{"v":"1"},"options":{"cas":0}}' > "$NS/kv/cas"
-expect_err "Invalid argument" "cas_required without cas" sh -c "echo v=2 > '$NS/kv/cas'"
+expect_err "Invalid argument" "cas_required without cas" bash -c "echo v=2 > '$NS/kv/cas'"
 expect_eq "$(cat "$NS/kv/cas#v")" "1" "failed writes change nothing"
 
 # A secret and a folder with the same name.
@@ -101,7 +101,7 @@ expect_err "not empty" "rmdir of a folder with secrets" rmdir "$NS/kv/empty"
 echo 'a=1 b=2' > "$NS/old/cfg"
 echo 'a=3' > "$NS/old/cfg"
 expect_eq "$(cat "$NS/old/cfg")" "$(printf '{\n  "a": "3"\n}')" "v1 write replaces"
-expect_err "not supported" "v1 has no patch" sh -c "echo c=1 >> '$NS/old/cfg'"
+expect_err "not supported" "v1 has no patch" bash -c "echo c=1 >> '$NS/old/cfg'"
 rm "$NS/old/cfg"
 expect_err "No such file" "v1 delete is permanent" cat "$NS/old/cfg"
 

@@ -29,4 +29,5 @@ TEST_CASE("body: completeness decides when a write applies", "[body]") {
   CHECK(engine::body_is_complete("a=b\n"));
   CHECK_FALSE(engine::body_is_complete("a=b"));
   CHECK_FALSE(engine::body_is_complete("\n"));
+  CHECK(engine::body_is_complete("{\"a\":\n"));  // broken, but the writer is done: fail now
 }
