@@ -12,7 +12,9 @@
 //   rendered at the first read, by offset, so a reader sees one version.
 //
 // Not thread-safe by itself: the kernel may send requests on one handle from
-// several threads, so every use holds lock() for the whole request.
+// several threads, so every use holds lock() for the whole request, and lets
+// go of it before replying: after the last reply the kernel may RELEASE (and
+// the fs free) the handle at once.
 #pragma once
 
 #include <sys/types.h>
