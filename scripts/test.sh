@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MPL-2.0
+# Runs every test from nothing: installs the packages, builds twice — once
+# with warnings as errors, once with AddressSanitizer and UBSan — and runs
+# the unit tests, the end-to-end tests on real mounts and the examples in both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+jobs=$(nproc)
+
+run_suite() {
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja -DCOFFER_WERROR=ON "$@" >/dev/null
+  ninja -C "$dir" -j "$jobs"
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs"
+}
+
+echo "== build and test (RelWithDebInfo, -Werror)"
+run_suite build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo
+echo "== build and test (AddressSanitizer + UBSan)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_suite build/asan -DCMAKE_BUILD_TYPE=Debug -DCOFFER_SANITIZE=address,undefined
