@@ -658,6 +658,8 @@ struct Result {
   double p99_us = 0;
   double max_us = 0;
   std::string first_error;
+  double daemon_cpu_s = 0;          // the serving daemon's CPU in the timed windows
+  double daemon_us_per_op = -1;     // -1: no daemon (tmpfs)
   std::vector<uint32_t> samples;  // ns, accumulated over rounds until finalize()
 };
 
@@ -738,7 +740,26 @@ double percentile_us(std::vector<uint32_t>& v, double q) {
 }
 
 // Runs one slice (warm-up, then slice_s timed) and adds its samples to acc.
-void measure_slice(const OpPaths& paths, const Options& o, double slice_s, int round, Result* acc) {
+// CPU seconds (user + system, all threads) used so far by pid, or -1 (e.g. no daemon).
+double process_cpu_s(pid_t pid) {
+  if (pid <= 0) return -1;
+  const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  const size_t paren = stat.rfind(')');  // the command name may contain spaces
+  if (paren == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(paren + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Runs one slice (warm-up, then slice_s timed) and adds its samples to acc. daemon: the pid
+// whose CPU time is charged to these ops (-1 for none).
+void measure_slice(const OpPaths& paths, const Options& o, double slice_s, int round, pid_t daemon,
+                   Result* acc) {
   const auto start = Clock::now();
   const auto warm_end = start + std::chrono::duration_cast<Clock::duration>(
                                     std::chrono::duration<double>(o.warmup_s));
@@ -752,8 +773,14 @@ void measure_slice(const OpPaths& paths, const Options& o, double slice_s, int r
     pool.emplace_back(reader_thread, std::cref(paths), seed, warm_end, deadline,
                       &stats[static_cast<size_t>(t)]);
   }
+  // The daemon's CPU over the timed window only (10 ms ticks: fine over a ~second window).
+  std::this_thread::sleep_until(warm_end);
+  const double cpu_before = process_cpu_s(daemon);
+  std::this_thread::sleep_until(deadline);
+  const double cpu_after = process_cpu_s(daemon);
   for (auto& th : pool) th.join();
   check_interrupted();
+  if (cpu_before >= 0 && cpu_after >= 0) acc->daemon_cpu_s += cpu_after - cpu_before;
 
   Clock::time_point end = warm_end;
   for (auto& st : stats) {
@@ -773,6 +800,9 @@ void measure_slice(const OpPaths& paths, const Options& o, double slice_s, int r
 void finalize(Result* r) {
   r->ops = r->samples.size();
   r->ops_per_s = r->seconds > 0 ? static_cast<double>(r->ops) / r->seconds : 0;
+  if (r->target != Target::Tmpfs && r->ops > 0) {
+    r->daemon_us_per_op = r->daemon_cpu_s * 1e6 / static_cast<double>(r->ops);
+  }
   r->p50_us = percentile_us(r->samples, 0.50);
   r->p90_us = percentile_us(r->samples, 0.90);
   r->p99_us = percentile_us(r->samples, 0.99);
@@ -919,11 +949,13 @@ void print_table(const Options& o, const std::vector<Secret>& secrets,
   std::printf("# read = open+read to EOF+close of a random secret; field = same on NAME#password;"
               " ls = opendir+readdir+closedir of secret/app\n");
   for (const auto& note : notes) std::printf("# %s\n", note.c_str());
-  std::printf("%-6s %-13s %3s %10s %9s %9s %9s %7s\n", "case", "target", "thr", "ops/s", "p50 us",
-              "p90 us", "p99 us", "errors");
+  std::printf("%-6s %-13s %3s %10s %9s %9s %9s %10s %7s\n", "case", "target", "thr", "ops/s",
+              "p50 us", "p90 us", "p99 us", "srv us/op", "errors");
   for (const auto& r : results) {
-    std::printf("%-6s %-13s %3d %10.0f %9.1f %9.1f %9.1f %7" PRIu64 "\n", case_name(r.kind),
-                target_name(r.target), r.threads, r.ops_per_s, r.p50_us, r.p90_us, r.p99_us,
+    char srv[32] = "-";
+    if (r.daemon_us_per_op >= 0) std::snprintf(srv, sizeof srv, "%.1f", r.daemon_us_per_op);
+    std::printf("%-6s %-13s %3d %10.0f %9.1f %9.1f %9.1f %10s %7" PRIu64 "\n", case_name(r.kind),
+                target_name(r.target), r.threads, r.ops_per_s, r.p50_us, r.p90_us, r.p99_us, srv,
                 r.errors);
     if (!r.first_error.empty()) std::printf("#   first error: %s\n", r.first_error.c_str());
   }
@@ -935,11 +967,13 @@ void print_table(const Options& o, const std::vector<Secret>& secrets,
       if (c == nullptr || f == nullptr || f->ops_per_s <= 0 || f->p50_us <= 0) continue;
       if (!header) {
         std::printf("\n# coffer/floor: ops/s ratio (<1 = slower than the floor), p50 ratio (>1 = "
-                    "slower)\n%-6s %3s %12s %10s\n", "case", "thr", "ops/s ratio", "p50 ratio");
+                    "slower), daemon CPU per op ratio\n%-6s %3s %12s %10s %14s\n", "case", "thr",
+                    "ops/s ratio", "p50 ratio", "srv cpu ratio");
         header = true;
       }
-      std::printf("%-6s %3d %12.2f %10.2f\n", case_name(kind), threads, c->ops_per_s / f->ops_per_s,
-                  c->p50_us / f->p50_us);
+      std::printf("%-6s %3d %12.2f %10.2f %14.2f\n", case_name(kind), threads,
+                  c->ops_per_s / f->ops_per_s, c->p50_us / f->p50_us,
+                  f->daemon_us_per_op > 0 ? c->daemon_us_per_op / f->daemon_us_per_op : 0.0);
     }
   }
   if (!header) std::printf("\n# coffer/floor ratios: pending (no coffer figures)\n");
@@ -964,6 +998,7 @@ void print_json(const Options& o, const std::vector<Secret>& secrets, const std:
                                 {"seconds", r.seconds},           {"ops_per_s", r.ops_per_s},
                                 {"p50_us", r.p50_us},             {"p90_us", r.p90_us},
                                 {"p99_us", r.p99_us},             {"max_us", r.max_us},
+                                {"daemon_cpu_us_per_op", r.daemon_us_per_op},
                                 {"errors", r.errors}};
     if (!r.first_error.empty()) j["first_error"] = r.first_error;
     out["results"].push_back(std::move(j));
@@ -977,7 +1012,11 @@ void print_json(const Options& o, const std::vector<Secret>& secrets, const std:
       out["ratios_coffer_over_floor"].push_back({{"case", case_name(kind)},
                                                  {"threads", threads},
                                                  {"ops_per_s", c->ops_per_s / f->ops_per_s},
-                                                 {"p50", c->p50_us / f->p50_us}});
+                                                 {"p50", c->p50_us / f->p50_us},
+                                                 {"daemon_cpu_per_op",
+                                                  f->daemon_us_per_op > 0
+                                                      ? c->daemon_us_per_op / f->daemon_us_per_op
+                                                      : 0.0}});
     }
   }
   std::printf("%s\n", out.dump(2).c_str());
@@ -1090,6 +1129,7 @@ int run(int argc, char** argv, Options& o) {
         for (size_t k = 0; k < roots.size(); ++k) {
           const TargetRoot& t = roots[k];
           const OpPaths paths = paths_for(kind, t, secrets);
+          const pid_t pid = daemon_pids[static_cast<int>(t.target)];
           std::fprintf(stderr, "bench_reads: %s %s x%d round %d/%d\n", case_name(kind),
                        target_name(t.target), threads, round + 1, o.rounds);
           if (t.target == o.profile_target && !o.profile_cmd.empty()) {
@@ -1097,9 +1137,9 @@ int run(int argc, char** argv, Options& o) {
                                       std::to_string(threads) + "-r" + std::to_string(round + 1);
             Profiler profiler(o.profile_cmd, daemon_pids[static_cast<int>(t.target)], label,
                               fx.dir() + "/profile-" + label + ".log");
-            measure_slice(paths, o, slice_s, round, &results[first + k]);
+            measure_slice(paths, o, slice_s, round, pid, &results[first + k]);
           } else {
-            measure_slice(paths, o, slice_s, round, &results[first + k]);
+            measure_slice(paths, o, slice_s, round, pid, &results[first + k]);
           }
         }
       }
