@@ -272,6 +272,32 @@ TEST_CASE("acl priority: a broad deny never overrides a more specific allow of a
   CHECK_FALSE(can(rev, Operation::Read, "secret/app/db"));
 }
 
+TEST_CASE("acl priority: OpenBao's segment-wildcard priority vectors", "[acl][3.3]") {
+  // (loser granted read, winner granted update, request path): the cases of
+  // OpenBao's TestACL_SegmentWildcardPriority, in this harness.
+  struct Case {
+    const char* read_rule;
+    const char* update_rule;
+    const char* path;
+  };
+  const Case cases[] = {
+      {"+/*", "*", "foo/bar/bar/baz"},                         // position / count edge
+      {"+/*", "foo/+/*", "foo/bar/bar/baz"},                   // first wildcard position
+      {"foo/+/+/*", "foo/+/bar/baz", "foo/bar/bar/baz"},       // wildcard count (prefix)
+      {"foo/+/+/baz", "foo/+/bar/baz", "foo/bar/bar/baz"},     // wildcard count
+      {"foo/+/(ar/baz", "foo/(ar/+/baz", "foo/(ar/(ar/baz"},   // lexicographic decoy
+      {"foo/bar/+/baz*", "foo/bar/+/baz", "foo/bar/bar/baz"},  // trailing glob loses
+      {"foo/bar/+/b*", "foo/bar/+/ba*", "foo/bar/bar/baz"},    // shorter loses
+  };
+  for (const auto& c : cases) {
+    INFO(c.read_rule << " vs " << c.update_rule << " on " << c.path);
+    const auto acl = acl_of(std::string("path \"") + c.read_rule + "\" { capabilities = [\"read\"] }\n" +
+                            "path \"" + c.update_rule + "\" { capabilities = [\"update\"] }\n");
+    CHECK(can(acl, Operation::Update, c.path));
+    CHECK_FALSE(can(acl, Operation::Read, c.path));
+  }
+}
+
 // ---------------------------------------------------------------------------
 // §3.1 steps 3-4: the list fallback, OpenBao order
 
