@@ -3,10 +3,14 @@
 
 #include <dirent.h>
 #include <fuse_lowlevel.h>
+#include <signal.h>
 #include <sys/stat.h>
 
+#include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "fs/log.hpp"
@@ -14,6 +18,55 @@
 namespace fsd {
 
 namespace {
+
+// The session the signal handler stops, and the signal that stopped it.
+std::atomic<fuse_session*> g_signalled_session{nullptr};
+std::atomic<int> g_stop_signal{0};
+
+extern "C" void stop_on_signal(int sig) {
+  g_stop_signal.store(sig);
+  // Only sets a flag (as libfuse's own handler does); the loop's wait is
+  // interrupted by this signal and sees it.
+  if (fuse_session* se = g_signalled_session.load()) fuse_session_exit(se);
+}
+
+// Installs stop_on_signal for SIGINT/SIGTERM/SIGHUP and ignores SIGPIPE,
+// saving the old actions. libfuse's fuse_set_signal_handlers() leaves a signal
+// alone when it was inherited as ignored, and a shell starts `cofferd &` with
+// SIGINT ignored, so `kill -INT` would be lost; only SIGHUP's inherited
+// SIG_IGN (nohup) is honoured here.
+class SignalGuard {
+ public:
+  explicit SignalGuard(fuse_session* se) {
+    g_stop_signal.store(0);
+    g_signalled_session.store(se);
+    struct sigaction sa {};
+    sa.sa_handler = stop_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: the loop's sem_wait must see EINTR
+    for (std::size_t i = 0; i < kSignals.size(); ++i) {
+      sigaction(kSignals[i], nullptr, &old_[i]);
+      if (kSignals[i] == SIGHUP && old_[i].sa_handler == SIG_IGN) continue;
+      sigaction(kSignals[i], &sa, nullptr);
+    }
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    sigaction(SIGPIPE, &ignore, &old_pipe_);
+  }
+  ~SignalGuard() {
+    for (std::size_t i = 0; i < kSignals.size(); ++i) sigaction(kSignals[i], &old_[i], nullptr);
+    sigaction(SIGPIPE, &old_pipe_, nullptr);
+    g_signalled_session.store(nullptr);
+  }
+  SignalGuard(const SignalGuard&) = delete;
+  SignalGuard& operator=(const SignalGuard&) = delete;
+
+ private:
+  static constexpr std::array<int, 3> kSignals = {SIGINT, SIGTERM, SIGHUP};
+  std::array<struct sigaction, 3> old_{};
+  struct sigaction old_pipe_ {};
+};
 
 // Kernel mount options: nothing on the mount is executable or a device, and
 // no set-uid bit means anything (SPEC §3: exec from the mount is refused).
@@ -87,9 +140,8 @@ engine::Result<std::unique_ptr<Mount>> Mount::create(engine::FileView& view, Mou
 }
 
 engine::Status Mount::run(bool handle_signals) {
-  if (handle_signals && fuse_set_signal_handlers(session_) != 0) {
-    return engine::Error::internal("could not install signal handlers");
-  }
+  std::optional<SignalGuard> signals;
+  if (handle_signals) signals.emplace(session_);
   fuse_loop_config* config = fuse_loop_cfg_create();
   // One /dev/fuse fd shared by the workers: clone_fd buys little at our
   // request sizes and costs an fd per thread.
@@ -98,12 +150,15 @@ engine::Status Mount::run(bool handle_signals) {
   fuse_loop_cfg_set_idle_threads(config, options_.max_idle_threads);
   const int ret = fuse_session_loop_mt(session_, config);
   fuse_loop_cfg_destroy(config);
-  if (handle_signals) fuse_remove_signal_handlers(session_);
-  // ret: 0 (unmounted), a positive signal number (asked to stop), -errno.
+  signals.reset();
+  // ret: 0 (unmounted, or stopped by our handler), -errno on failure.
+  if (const int sig = g_stop_signal.exchange(0); sig != 0) {
+    log_info("signal ", sig, " received, unmounting ", options_.mountpoint);
+    return engine::ok_status();
+  }
   if (ret < 0) {
     return engine::Error::internal(std::string("FUSE loop failed: ") + std::strerror(-ret));
   }
-  if (ret > 0) log_info("signal ", ret, " received, unmounting ", options_.mountpoint);
   return engine::ok_status();
 }
 

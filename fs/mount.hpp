@@ -39,8 +39,9 @@ class Mount {
   Mount& operator=(const Mount&) = delete;
 
   // Serves requests until the filesystem is unmounted or, with
-  // handle_signals, SIGINT/SIGTERM/SIGHUP arrives (libfuse's handlers, which
-  // are process-wide: only one Mount may run with them at a time). Blocks the
+  // handle_signals, SIGINT/SIGTERM/SIGHUP arrives (handlers are process-wide:
+  // only one Mount may run with them at a time; call from the main thread,
+  // which is where signals land: libfuse's workers block them). Blocks the
   // calling thread. Errors: Internal when the loop fails.
   engine::Status run(bool handle_signals);
 
