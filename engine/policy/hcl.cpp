@@ -744,6 +744,8 @@ Result<Value> parse_json(std::string_view text) {
 }
 
 Result<Value> parse(std::string_view text) {
+  // A leading UTF-8 byte-order mark (editors on Windows add one) is not text.
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
   for (const char c : text) {
     if (is_space(c)) continue;
     if (c == '{') return parse_json(text);

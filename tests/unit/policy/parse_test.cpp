@@ -81,6 +81,12 @@ path "a" { capabilities = ["create", "read", "update", "patch", "delete", "list"
         (cap::kCreate | cap::kRead | cap::kUpdate | cap::kPatch | cap::kDelete | cap::kList | cap::kSudo));
 }
 
+TEST_CASE("parse: a leading UTF-8 BOM and CRLF line ends are accepted", "[parse]") {
+  CHECK(only_rule(parse_ok("\xEF\xBB\xBFpath \"a\" {\r\n  capabilities = [\"read\"]\r\n}\r\n")).capabilities ==
+        cap::kRead);
+  CHECK(only_rule(parse_ok("\xEF\xBB\xBF{\"path\": {\"a\": {}}}")).path == "a");
+}
+
 TEST_CASE("parse: empty policy text and empty capabilities are legal", "[parse]") {
   CHECK(parse_ok("").paths.empty());
   CHECK(parse_ok("   \n# nothing\n").paths.empty());
