@@ -5,6 +5,7 @@
 #include <functional>
 #include <numeric>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "engine/policy/radix.hpp"
 
@@ -305,6 +306,11 @@ struct Acl::Impl {
   StringMapOf<std::uint32_t> exact;
   RadixTree prefix;
   SegmentIndex segments;
+  // has_capability_below(): every directory prefix ("a/", "a/b/") of a
+  // granting rule's literal part, and the literal starts of granting
+  // segment-wildcard rules (anything below them may match).
+  std::unordered_set<std::string> granting_dirs;
+  RadixTree segment_roots;
 
   // Highest-priority prefix/segment rule matching `path` (§3.2), or kNone.
   std::uint32_t non_exact(std::string_view path) const {
@@ -453,6 +459,24 @@ Result<Acl> Acl::compile(const std::vector<AclInput>& inputs) {
   }
   std::sort(ranked.begin(), ranked.end(),
             [](const auto& a, const auto& b) { return lower_priority(a.first, b.first); });
+  for (const Rule& r : impl->rules) {
+    if ((r.caps & ~cap::kDeny) == 0 || (r.caps & cap::kDeny) != 0) continue;
+    std::string_view literal = r.pattern;
+    if (r.kind == RuleKind::Prefix) literal.remove_suffix(1);  // the display form's '*'
+    if (r.kind == RuleKind::SegmentWildcard) {
+      literal = literal.substr(0, literal.find('+'));
+      impl->segment_roots.insert(literal) = 0;
+    }
+    impl->granting_dirs.emplace();
+    for (std::size_t slash = literal.find('/'); slash != std::string_view::npos; slash = literal.find('/', slash + 1)) {
+      impl->granting_dirs.emplace(literal.substr(0, slash + 1));
+    }
+    // An exact or prefix rule on the directory's own name ("secret") reaches
+    // its listing ("secret/") through the list fallback.
+    if (r.kind != RuleKind::SegmentWildcard && !literal.empty() && literal.back() != '/') {
+      impl->granting_dirs.emplace(std::string(literal) + "/");
+    }
+  }
   for (std::size_t i = 0; i < ranked.size(); ++i) {
     impl->rules[ranked[i].second].rank = static_cast<std::uint32_t>(i);
   }
@@ -578,6 +602,24 @@ std::vector<std::string> Acl::capabilities(std::string_view abs_path) const {
   while (!p.empty() && p.front() == '/') p.remove_prefix(1);
   if (impl_->root && impl_->root_covers(p)) return {"root"};
   return capability_names(capability_bits(p));
+}
+
+bool Acl::has_capability_below(std::string_view abs_prefix) const {
+  while (!abs_prefix.empty() && abs_prefix.front() == '/') abs_prefix.remove_prefix(1);
+  std::string dir(abs_prefix);
+  if (!dir.empty() && dir.back() != '/') dir.push_back('/');
+  const Impl& impl = *impl_;
+  if (impl.root) return impl.root_covers(dir);
+  // A rule somewhere below the directory.
+  if (impl.granting_dirs.contains(dir)) return true;
+  // A wider rule covering the directory itself (priority and deny included).
+  const std::uint32_t idx = impl.lookup(dir, /*list=*/true);
+  if (idx != kNone) {
+    const std::uint32_t caps = impl.rules[idx].caps;
+    if ((caps & cap::kDeny) == 0 && caps != 0) return true;
+  }
+  // A segment-wildcard rule starting at or above the directory.
+  return impl.segment_roots.longest_prefix(dir) != kNone;
 }
 
 bool Acl::is_root() const noexcept { return impl_->root; }

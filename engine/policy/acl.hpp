@@ -102,6 +102,14 @@ class Acl {
   // The same as bits (0 = nothing; root: every bit).
   std::uint32_t capability_bits(std::string_view abs_path) const;
 
+  // True when some rule grants a capability (other than deny) on a path at
+  // or below the directory `abs_prefix` ("ns1/secret/"; "" = everything):
+  // whether to show a namespace or mount directory to this caller (SPEC §4,
+  // Vault's resultant-ACL idea). O(prefix length). A conservative "may
+  // see": a segment-wildcard rule makes everything below its literal start
+  // visible; rules that only deny count for nothing.
+  bool has_capability_below(std::string_view abs_prefix) const;
+
   bool is_root() const noexcept;
   std::size_t rule_count() const noexcept;  // merged rules, all kinds
 
