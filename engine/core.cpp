@@ -10,6 +10,7 @@
 #include "engine/core_impl.hpp"
 #include "engine/crypto/sodium.hpp"
 #include "engine/sys/sys_backend.hpp"
+#include "engine/token/token_backend.hpp"
 
 namespace engine {
 namespace {
@@ -46,6 +47,42 @@ Result<std::string> canonical_path(std::string_view path, Operation op) {
   return out;
 }
 
+// sys/ endpoints that exist only in the root namespace (vault-semantics
+// §8.3); elsewhere Vault answers "unsupported path". `rel` is below sys/.
+bool root_only_sys(std::string_view rel) {
+  static constexpr std::string_view kExact[] = {
+      "audit", "audit-hash", "config/cors", "config/auditing", "config/reload", "config/state", "config/ui",
+      "generate-root", "generate-recovery-token", "health", "host-info", "in-flight-req", "init", "key-status",
+      "loggers", "metrics", "mfa/method", "monitor", "pprof", "raw", "rekey", "rekey-recovery-key",
+      "replication", "rotate", "seal", "seal-status", "sealwrap/rewrap", "step-down", "storage", "unseal",
+      "decode-token", "experiments", "managed-keys", "config/group-policy-application", "internal/counters",
+      "internal/inspect/router", "quotas"};
+  for (std::string_view e : kExact) {
+    if (rel == e || (rel.starts_with(e) && rel.size() > e.size() && rel[e.size()] == '/')) return true;
+  }
+  return false;
+}
+
+// Root-protected paths (vault-semantics §9.5): sudo is needed on top of the
+// operation's capability. `rest` is the path below the namespace.
+bool root_protected(std::string_view rest, Operation op) {
+  static constexpr std::string_view kPrefixes[] = {
+      "sys/auth/", "sys/audit", "sys/raw", "sys/rotate", "sys/leases/revoke-prefix/", "sys/leases/revoke-force/",
+      "sys/leases/lookup/", "sys/revoke-prefix/", "sys/revoke-force/", "sys/plugins/catalog/",
+      "sys/config/auditing/", "sys/config/ui/headers/", "auth/token/revoke-orphan/"};
+  static constexpr std::string_view kExact[] = {"sys/remount", "sys/seal", "sys/step-down", "sys/config/cors"};
+  for (std::string_view p : kPrefixes) {
+    if (rest.starts_with(p)) return true;
+  }
+  for (std::string_view e : kExact) {
+    if (rest == e) return true;
+  }
+  // Listing token accessors ("accessors*").
+  return op == Operation::List && rest.starts_with("auth/token/accessors");
+}
+
+bool is_token_store_path(std::string_view rest) { return rest == "auth/token" || rest.starts_with("auth/token/"); }
+
 // Does this request change the namespace tree or a mount table?
 bool changes_topology(const Route& route, Operation op) {
   if (op == Operation::Read || op == Operation::List) return false;
@@ -62,6 +99,8 @@ Core::Impl::Impl(std::unique_ptr<Storage> physical_storage, CoreOptions options)
       seal(*physical, barrier),
       router(barrier),
       tokens(barrier),
+      policies(barrier),
+      acls(policies),
       started(Clock::now()) {}
 
 Result<std::unique_ptr<Core>> Core::open(std::unique_ptr<Storage> physical, CoreOptions opts) {
@@ -125,19 +164,62 @@ Result<Response> Core::Impl::handle(const Request& req) {
   return handle_routed(canonical, &exclusive);
 }
 
+Result<std::shared_ptr<const policy::Acl>> Core::Impl::acl_of(const TokenEntry& token) {
+  auto ns_path_of = [this](std::string_view id) -> std::optional<std::string> {
+    NamespaceNode* ns = router.find_namespace_by_id(id);
+    if (ns == nullptr) return std::nullopt;
+    return ns->record.path;
+  };
+  return acls.for_source(AclSource{token.namespace_id, token.policies}, ns_path_of);
+}
+
+Result<Auth> Core::Impl::authenticate(const SecureString& token, TimePoint now) {
+  COFFER_TRY(TokenPtr entry, tokens.lookup(as_view(token), now));
+  // A spent use-limited token (num_uses -1) waits for its revocation.
+  if (!entry || entry->num_uses < 0) return Error::denied("permission denied");
+  Auth auth;
+  auth.token_id = token;
+  auto source = [&] { return AclSource{entry->namespace_id, entry->policies}; };
+  auto ns_path_of = [this](std::string_view id) -> std::optional<std::string> {
+    NamespaceNode* ns = router.find_namespace_by_id(id);
+    if (ns == nullptr) return std::nullopt;
+    return ns->record.path;
+  };
+  COFFER_TRY(auth.acl, acls.for_token(entry->hash, source, ns_path_of));
+  auth.token = std::move(entry);
+  return auth;
+}
+
+Result<std::uint32_t> Core::Impl::capability_bits(const SecureString& token, std::string_view abs_path) {
+  std::shared_lock lock(mu);
+  if (barrier.sealed() || !router.loaded()) return Error::sealed();
+  COFFER_TRY(Auth auth, authenticate(token, Clock::now()));
+  return auth.acl->capability_bits(abs_path);
+}
+
+Result<bool> Core::Impl::may_see(const SecureString& token, std::string_view abs_prefix) {
+  std::shared_lock lock(mu);
+  if (barrier.sealed() || !router.loaded()) return Error::sealed();
+  COFFER_TRY(Auth auth, authenticate(token, Clock::now()));
+  return auth.acl->has_capability_below(abs_prefix);
+}
+
 // Steps after the seal check, under the core lock (shared, or exclusive for
 // topology changes).
 Result<Response> Core::Impl::handle_routed(const Request& req, std::unique_lock<std::shared_mutex>* exclusive) {
   const TimePoint now = Clock::now();
 
   // 1. Who is asking.
-  COFFER_TRY(auto entry, tokens.lookup(as_view(req.token)));
-  if (!entry) return Error::denied("permission denied: missing or invalid token");
-  Auth auth{std::move(*entry)};
+  COFFER_TRY(Auth auth, authenticate(req.token, now));
 
-  // 2. Where the path lands.
+  // 2. Where the path lands. Root-only sys endpoints do not exist in other
+  // namespaces (Vault: 404 "unsupported path"), whoever asks.
   Route route = router.resolve(router.root(), req.path);
-  const std::string absolute = req.path;  // namespace path + path below it
+  const std::string_view rest = route.rest;
+  if (route.ns->parent != nullptr && rest.starts_with("sys/") && root_only_sys(rest.substr(4))) {
+    return Error::unsupported("unsupported path: " + std::string(rest));
+  }
+  const std::string& absolute = req.path;  // namespace path + path below it
 
   // 3. Create or update: ask the backend whether the target exists.
   Operation op = req.op;
@@ -148,12 +230,39 @@ Result<Response> Core::Impl::handle_routed(const Request& req, std::unique_lock<
   }
 
   // 4. Authorise on the absolute path, before the backend: a denied request
-  // learns nothing about what exists. Until policies arrive (access-control
-  // issue) only root tokens are allowed anything.
-  if (!auth.token.is_root()) return Error::denied();
-  (void)absolute;
+  // learns nothing about what exists.
+  policy::AclDecision decision =
+      auth.acl->allow(op, absolute, req.data, std::nullopt, root_protected(rest, op));
+  if (!decision.allowed) return Error::denied("permission denied");
+  auth.sudo = decision.root_privs;
 
-  // 5. Dispatch.
+  // A use-limited token spends one use per authorised request; the request
+  // that spends the last one still runs, then the token is revoked.
+  bool last_use = false;
+  if (auth.token->num_uses > 0) {
+    COFFER_TRY(TokenPtr used, tokens.use(auth.token->hash));
+    if (used) {
+      last_use = used->num_uses < 0;
+      auth.token = std::move(used);
+    }
+  }
+  auto result = dispatch(route, op, req, auth, now, exclusive);
+  if (last_use) {
+    Status revoked = tokens.revoke_tree(auth.token->hash);
+    acls.forget_token(auth.token->hash);
+    if (!revoked.ok() && result.ok()) return std::move(revoked).error();
+  }
+  return result;
+}
+
+// 5. Dispatch to the backend that owns the path.
+Result<Response> Core::Impl::dispatch(const Route& route, Operation op, const Request& req, const Auth& auth,
+                                      TimePoint now, std::unique_lock<std::shared_mutex>* exclusive) {
+  if (!route.mount && is_token_store_path(route.rest)) {
+    TokenContext ctx{*this, *route.ns, auth, now};
+    std::string_view rel = std::string_view(route.rest).substr(std::min<std::size_t>(route.rest.size(), 11));
+    return handle_token(ctx, op, rel, req.data);
+  }
   if (!route.mount) return Error::not_found("no handler for route \"" + req.path + "\"");
   if (route.mount->entry.type == "system") {
     SysContext ctx{*this, *route.ns, auth, now, exclusive != nullptr};
@@ -219,6 +328,8 @@ Status Core::Impl::finish_unseal() {
 void Core::Impl::seal_now() {
   router.clear();
   tokens.close();
+  policies.forget_all();
+  acls.clear();
   seal.seal();
 }
 

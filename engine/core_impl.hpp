@@ -5,6 +5,8 @@
 
 #include <shared_mutex>
 
+#include "engine/authz/acl_cache.hpp"
+#include "engine/authz/policy_store.hpp"
 #include "engine/barrier/barrier.hpp"
 #include "engine/core.hpp"
 #include "engine/router/router.hpp"
@@ -13,9 +15,13 @@
 
 namespace engine {
 
-// The token and policies a request is made with, once authenticated.
+// The token and policies a request is made with, once authenticated and
+// authorised.
 struct Auth {
-  TokenEntry token;
+  TokenPtr token;                            // never null once authenticated
+  SecureString token_id;                     // the raw token (lookup-self shows it)
+  std::shared_ptr<const policy::Acl> acl;    // the token's compiled ACL
+  bool sudo = false;                         // the deciding rule grants sudo (or root)
 };
 
 struct Core::Impl {
@@ -27,6 +33,8 @@ struct Core::Impl {
   SealManager seal;
   Router router;
   TokenStore tokens;
+  PolicyStore policies;
+  AclCache acls;
   TimePoint started;
 
   // Guards the router's contents and seal transitions. Requests hold it
@@ -46,8 +54,24 @@ struct Core::Impl {
   // After the barrier opens: load tokens and topology (or seal again).
   Status finish_unseal();
 
+  // The token's entry and compiled ACL, or PermissionDenied (missing,
+  // unknown, expired, revoked or spent token). Takes no core lock; callers
+  // hold mu (shared) when they need the namespace tree to stay put.
+  Result<Auth> authenticate(const SecureString& token, TimePoint now);
+  // The ACL of any token entry (capabilities-accessor). Caller holds mu.
+  Result<std::shared_ptr<const policy::Acl>> acl_of(const TokenEntry& token);
+
+  // For the file view: capability bits of the caller on an absolute path
+  // (list-style fallback, as sys/capabilities), and whether the caller has
+  // any capability at or below an absolute directory prefix ("ns1/secret/").
+  // Unauthenticated callers get PermissionDenied. Take mu shared.
+  Result<std::uint32_t> capability_bits(const SecureString& token, std::string_view abs_path);
+  Result<bool> may_see(const SecureString& token, std::string_view abs_prefix);
+
  private:
   Result<Response> handle_routed(const Request& req, std::unique_lock<std::shared_mutex>* exclusive);
+  Result<Response> dispatch(const Route& route, Operation op, const Request& req, const Auth& auth, TimePoint now,
+                            std::unique_lock<std::shared_mutex>* exclusive);
 };
 
 // Vault-style version string reported by sys/health and seal-status.

@@ -9,6 +9,7 @@
 
 #include "engine/core_impl.hpp"
 #include "engine/fileview/body.hpp"
+#include "engine/policy/policy.hpp"
 
 namespace engine {
 
@@ -92,7 +93,14 @@ SecureString reply_of(const Response& resp) {
 }
 
 // Sys paths that are directories whatever the store holds.
-bool is_static_sys_dir(std::string_view rel) { return rel.empty() || rel == "mounts" || rel == "namespaces"; }
+bool is_static_sys_dir(std::string_view rel) {
+  return rel.empty() || rel == "mounts" || rel == "namespaces" || rel == "policies" || rel == "policies/acl";
+}
+
+// sys/policies/acl/NAME: the file is the policy text itself (SPEC §1).
+bool is_policy_file(std::string_view rel) {
+  return rel.starts_with("policies/acl/") && rel.size() > 13 && rel.find('/', 13) == std::string_view::npos;
+}
 
 // sys file path → sys API path: "mounts/m@tune" → "mounts/m/tune".
 std::string sys_api_rel(std::string_view rel) {
@@ -103,7 +111,29 @@ std::string sys_api_rel(std::string_view rel) {
 }
 
 // sys files that accept writes but have nothing to show.
-bool is_write_only_sys(std::string_view rel) { return rel == "seal"; }
+bool is_write_only_sys(std::string_view rel) {
+  return rel == "seal" || rel == "capabilities" || rel == "capabilities-self" || rel == "capabilities-accessor";
+}
+
+// auth/token/ files (below "token/"): lookup-self is read; the rest are
+// write-with-reply control files; accessors/ is a directory.
+constexpr std::string_view kTokenFiles[] = {"create",         "create-orphan",   "lookup",       "lookup-accessor",
+                                            "lookup-self",    "renew",           "renew-accessor", "renew-self",
+                                            "revoke",         "revoke-accessor", "revoke-orphan", "revoke-self"};
+bool is_token_file(std::string_view name) {
+  for (std::string_view f : kTokenFiles) {
+    if (f == name) return true;
+  }
+  return false;
+}
+
+// Endpoints whose write needs no body: `: > revoke-self`, `echo > create`.
+bool body_optional(std::string_view api_rel) {
+  return api_rel == "token/create" || api_rel == "token/create-orphan" || api_rel == "token/renew-self" ||
+         api_rel == "token/revoke-self" || api_rel == "token/lookup-self";
+}
+
+bool grants_something(std::uint32_t bits) { return bits != 0 && (bits & policy::cap::kDeny) == 0; }
 
 Status to_status(const Result<Response>& r) {
   if (r.ok()) return {};
@@ -136,6 +166,12 @@ Result<Json> versions_body(Json body) {
 }  // namespace
 
 FileView::FileView(Core& core) : core_(core), epoch_(Clock::now()) {}
+
+Status FileView::may_touch(const Caller& caller, const std::string& abs_path) const {
+  COFFER_TRY(auto bits, core_.impl().capability_bits(caller.token, abs_path));
+  if (!grants_something(bits)) return Error::denied();
+  return {};
+}
 
 Result<Response> FileView::call(const Caller& caller, Operation op, std::string path, Json data) const {
   Request req;
@@ -224,9 +260,16 @@ Result<NodeInfo> FileView::stat(const Caller& caller, std::string_view path) {
     case Kind::Namespace:
     case Kind::MountPrefix:
     case Kind::Identity: return NodeInfo{NodeKind::Directory, 0, epoch_};
-    case Kind::Auth:
+    case Kind::Auth: {
       if (at.rel.empty() || at.rel == "token") return NodeInfo{NodeKind::Directory, 0, epoch_};
-      return Error::not_found("no such auth path");
+      if (at.rel == "token/accessors") {
+        COFFER_TRY(auto bits, core_.impl().capability_bits(caller.token, at.ns_path + "auth/token/accessors/"));
+        if (!grants_something(bits)) return Error::denied();
+        return NodeInfo{NodeKind::Directory, 0, epoch_};
+      }
+      COFFER_TRY(auto content, read(caller, path));
+      return NodeInfo{NodeKind::File, content.size(), epoch_};
+    }
     case Kind::Sys: {
       if (is_static_sys_dir(at.rel)) return NodeInfo{NodeKind::Directory, 0, epoch_};
       auto content = read(caller, path);
@@ -248,12 +291,38 @@ Result<std::vector<DirEntry>> FileView::list(const Caller& caller, std::string_v
     case Kind::Missing: return Error::not_found("no such directory");
     case Kind::Sealed: return Error::sealed();
     case Kind::Namespace:
-    case Kind::MountPrefix: return tidy(std::move(at.entries));
+    case Kind::MountPrefix: {
+      // Only what the caller has some capability at or below (SPEC §4). A
+      // sealed store shows its sys/ to everyone (seal-status, unseal).
+      if (core_.sealed()) return tidy(std::move(at.entries));
+      std::string dir = std::string(strip_slashes(path));
+      if (!dir.empty()) dir.push_back('/');
+      std::vector<DirEntry> shown;
+      for (auto& e : tidy(std::move(at.entries))) {
+        COFFER_TRY(bool visible, core_.impl().may_see(caller.token, dir + e.name + "/"));
+        if (visible) shown.push_back(std::move(e));
+      }
+      return shown;
+    }
     case Kind::Identity: return std::vector<DirEntry>{};
-    case Kind::Auth:
+    case Kind::Auth: {
       if (at.rel.empty()) return std::vector<DirEntry>{{"token", NodeKind::Directory}};
-      if (at.rel == "token") return std::vector<DirEntry>{};
+      if (at.rel == "token") {
+        std::vector<DirEntry> out{{"accessors", NodeKind::Directory}};
+        for (std::string_view f : kTokenFiles) out.push_back({std::string(f), NodeKind::File});
+        return tidy(std::move(out));
+      }
+      if (at.rel == "token/accessors") {
+        COFFER_TRY(auto resp, call(caller, Operation::List, at.ns_path + "auth/token/accessors/"));
+        std::vector<DirEntry> out;
+        for (const Json& key : resp.data["keys"]) out.push_back({key.get<std::string>(), NodeKind::File});
+        return tidy(std::move(out));
+      }
+      if (at.rel.starts_with("token/") && is_token_file(std::string_view(at.rel).substr(6))) {
+        return Error{ErrorCode::NotDirectory, "not a directory"};
+      }
       return Error::not_found("no such auth path");
+    }
     case Kind::Sys: {
       if (!is_static_sys_dir(at.rel) && !at.rel.starts_with("mounts/")) {
         return Error{ErrorCode::NotDirectory, "not a directory"};
@@ -282,19 +351,43 @@ Result<SecureString> FileView::read(const Caller& caller, std::string_view path)
     case Kind::Sealed: return Error::sealed();
     case Kind::Namespace:
     case Kind::MountPrefix:
-    case Kind::Identity:
-    case Kind::Auth: return Error{ErrorCode::IsDirectory, "is a directory"};
+    case Kind::Identity: return Error{ErrorCode::IsDirectory, "is a directory"};
+    case Kind::Auth: {
+      if (at.rel.empty() || at.rel == "token" || at.rel == "token/accessors") {
+        return Error{ErrorCode::IsDirectory, "is a directory"};
+      }
+      std::string_view name = at.rel.starts_with("token/") ? std::string_view(at.rel).substr(6) : std::string_view{};
+      auto hash = name.find('#');
+      std::string_view base = name.substr(0, hash);
+      if (!is_token_file(base)) return Error::not_found("no such auth path");
+      if (base == "lookup-self") {
+        COFFER_TRY(auto resp, call(caller, Operation::Read, at.ns_path + "auth/token/lookup-self"));
+        if (hash != std::string_view::npos) return field_of(resp.data, name.substr(hash + 1));
+        return render_pretty(resp.data);
+      }
+      if (hash != std::string_view::npos) return Error::not_found("a control file has no fields");
+      COFFER_TRY_STATUS(may_touch(caller, at.ns_path + "auth/token/" + std::string(base)));
+      return SecureString{};
+    }
     case Kind::Sys: {
       if (is_static_sys_dir(at.rel)) return Error{ErrorCode::IsDirectory, "is a directory"};
+      if (at.rel == "seal") return SecureString{};  // answers while sealed too
       if (is_write_only_sys(at.rel)) {
-        // Still authorised like a read, so stat tells nothing to the denied.
+        // Authorised, so stat tells nothing to the denied.
+        COFFER_TRY_STATUS(may_touch(caller, at.ns_path + "sys/" + at.rel));
         return SecureString{};
+      }
+      if (is_policy_file(at.rel)) {
+        COFFER_TRY(auto resp, call(caller, Operation::Read, at.ns_path + "sys/" + at.rel));
+        return field_of(resp.data, "policy");
       }
       auto literal = call(caller, Operation::Read, at.ns_path + "sys/" + sys_api_rel(at.rel));
       if (literal.ok()) return render_pretty(literal->data);
       // NAME#KEY: one field of any JSON file.
       auto hash = at.rel.rfind('#');
-      if (literal.error().code != ErrorCode::NotFound || hash == std::string::npos || hash == 0) {
+      const ErrorCode literal_code = literal.error().code;
+      if ((literal_code != ErrorCode::NotFound && literal_code != ErrorCode::PermissionDenied) ||
+          hash == std::string::npos || hash == 0) {
         return std::move(literal).error();
       }
       COFFER_TRY(auto whole, call(caller, Operation::Read, at.ns_path + "sys/" + sys_api_rel(at.rel.substr(0, hash))));
@@ -316,10 +409,29 @@ Result<SecureString> FileView::write(const Caller& caller, std::string_view path
     }
     case Kind::Namespace:
     case Kind::MountPrefix:
-    case Kind::Identity:
-    case Kind::Auth: return Error{ErrorCode::IsDirectory, "is a directory"};
+    case Kind::Identity: return Error{ErrorCode::IsDirectory, "is a directory"};
+    case Kind::Auth: {
+      if (!at.rel.starts_with("token/") || !is_token_file(std::string_view(at.rel).substr(6))) {
+        if (at.rel.empty() || at.rel == "token" || at.rel == "token/accessors") {
+          return Error{ErrorCode::IsDirectory, "is a directory"};
+        }
+        return Error::not_found("no such auth path");
+      }
+      Json parsed = Json::object();
+      if (!body_optional(at.rel) || body.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+        COFFER_TRY(parsed, parse_body(body));
+      }
+      COFFER_TRY(auto resp, call(caller, Operation::Update, at.ns_path + "auth/" + at.rel, std::move(parsed)));
+      return reply_of(resp);
+    }
     case Kind::Sys: {
       if (is_static_sys_dir(at.rel)) return Error{ErrorCode::IsDirectory, "is a directory"};
+      if (is_policy_file(at.rel)) {
+        // The body is the policy itself (HCL, JSON or base64), not a request.
+        COFFER_TRY(auto resp, call(caller, Operation::Update, at.ns_path + "sys/" + at.rel,
+                                   Json{{"policy", SecureString(body)}}));
+        return reply_of(resp);
+      }
       Json parsed;
       std::string_view trimmed = body;
       while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == ' ')) trimmed.remove_suffix(1);
@@ -344,7 +456,12 @@ Result<SecureString> FileView::write(const Caller& caller, std::string_view path
 }
 
 bool FileView::is_complete(std::string_view path, std::string_view body) const {
-  (void)path;
+  // A policy is text, not a request: its end is known only at close (a
+  // newline inside it proves nothing).
+  std::string_view p = strip_slashes(path);
+  if (auto at = p.find("sys/policies/acl/"); at != std::string_view::npos && (at == 0 || p[at - 1] == '/')) {
+    return false;
+  }
   return body_is_complete(body);
 }
 
@@ -521,45 +638,59 @@ Result<SecureString> FileView::read_kv(const Caller& caller, const Located& at) 
   if (literal.ok()) return render(v == 2 ? literal->data["data"] : literal->data, nullptr);
   auto [dir, last] = split_last(at.rel);
   auto suffix = parse_suffix(last);
-  if (!suffix || literal.error().code != ErrorCode::NotFound) return std::move(literal).error();
-
-  std::string rel = std::string(dir) + suffix->name;
-  const std::string& view = suffix->view;
-  if (suffix->has_view && view.empty()) {
-    // `cat NAME@`: the views of NAME.
-    Json views = Json::array();
-    if (v == 2) {
-      COFFER_TRY(auto meta, call(caller, Operation::Read, kv_path(mount_abs, 2, "metadata", rel)));
-      for (const auto& [num, info] : meta.data["versions"].items()) views.push_back(num);
-      for (const char* name : {"data", "delete", "destroy", "metadata", "subkeys", "undelete"}) views.push_back(name);
-    } else {
-      COFFER_TRY(auto data, call(caller, Operation::Read, kv_path(mount_abs, 1, "", rel)));
-      (void)data;
-      views.push_back("data");
+  // A literal name that is absent, or that the caller may not read (a rule
+  // names "app", never "app#v"), gives way to the suffix reading.
+  const ErrorCode literal_code = literal.error().code;
+  if (!suffix || (literal_code != ErrorCode::NotFound && literal_code != ErrorCode::PermissionDenied)) {
+    return std::move(literal).error();
+  }
+  // The suffix reading: NAME@VIEW, NAME#FIELD, NAME@VIEW#FIELD.
+  auto by_suffix = [&]() -> Result<SecureString> {
+    std::string rel = std::string(dir) + suffix->name;
+    const std::string& view = suffix->view;
+    if (suffix->has_view && view.empty()) {
+      // `cat NAME@`: the views of NAME.
+      Json views = Json::array();
+      if (v == 2) {
+        COFFER_TRY(auto meta, call(caller, Operation::Read, kv_path(mount_abs, 2, "metadata", rel)));
+        for (const auto& [num, info] : meta.data["versions"].items()) views.push_back(num);
+        for (const char* name : {"data", "delete", "destroy", "metadata", "subkeys", "undelete"}) views.push_back(name);
+      } else {
+        COFFER_TRY(auto data, call(caller, Operation::Read, kv_path(mount_abs, 1, "", rel)));
+        (void)data;
+        views.push_back("data");
+      }
+      return render(Json{{"views", views}}, suffix->has_field ? &*suffix : nullptr);
     }
-    return render(Json{{"views", views}}, suffix->has_field ? &*suffix : nullptr);
+    if (!suffix->has_view || view == "data") {
+      COFFER_TRY(auto resp, call(caller, Operation::Read, kv_path(mount_abs, v, "data", rel)));
+      return render(v == 2 ? resp.data["data"] : resp.data, &*suffix);
+    }
+    if (v == 1) return Error::not_found("kv v1 secrets have no view \"" + view + "\"");
+    if (all_digits(view)) {
+      COFFER_TRY(auto resp, call(caller, Operation::Read, kv_path(mount_abs, 2, "data", rel),
+                                 Json{{"version", std::stoll(view)}}));
+      return render(resp.data["data"], &*suffix);
+    }
+    if (view == "metadata" || view == "subkeys") {
+      COFFER_TRY(auto resp, call(caller, Operation::Read, kv_path(mount_abs, 2, view, rel)));
+      return render(resp.data, &*suffix);
+    }
+    if (view == "delete" || view == "undelete" || view == "destroy") {
+      // Write-only endpoints: they exist while the secret's metadata does.
+      COFFER_TRY(auto meta, call(caller, Operation::Read, kv_path(mount_abs, 2, "metadata", rel)));
+      (void)meta;
+      return SecureString{};
+    }
+    return Error::not_found("no view \"" + view + "\" (cat NAME@ lists them)");
+};
+  if (literal_code == ErrorCode::PermissionDenied) {
+    auto via_suffix = by_suffix();
+    // Denied stays denied when the suffix reading finds nothing either.
+    if (!via_suffix.ok() && via_suffix.error().code == ErrorCode::NotFound) return std::move(literal).error();
+    return via_suffix;
   }
-  if (!suffix->has_view || view == "data") {
-    COFFER_TRY(auto resp, call(caller, Operation::Read, kv_path(mount_abs, v, "data", rel)));
-    return render(v == 2 ? resp.data["data"] : resp.data, &*suffix);
-  }
-  if (v == 1) return Error::not_found("kv v1 secrets have no view \"" + view + "\"");
-  if (all_digits(view)) {
-    COFFER_TRY(auto resp, call(caller, Operation::Read, kv_path(mount_abs, 2, "data", rel),
-                               Json{{"version", std::stoll(view)}}));
-    return render(resp.data["data"], &*suffix);
-  }
-  if (view == "metadata" || view == "subkeys") {
-    COFFER_TRY(auto resp, call(caller, Operation::Read, kv_path(mount_abs, 2, view, rel)));
-    return render(resp.data, &*suffix);
-  }
-  if (view == "delete" || view == "undelete" || view == "destroy") {
-    // Write-only endpoints: they exist while the secret's metadata does.
-    COFFER_TRY(auto meta, call(caller, Operation::Read, kv_path(mount_abs, 2, "metadata", rel)));
-    (void)meta;
-    return SecureString{};
-  }
-  return Error::not_found("no view \"" + view + "\" (cat NAME@ lists them)");
+  return by_suffix();
 }
 
 Result<SecureString> FileView::write_kv(const Caller& caller, const Located& at, Json body, WriteMode mode) {

@@ -88,6 +88,9 @@ class FileView {
  private:
   Located locate(std::string_view path) const;
   Result<Response> call(const Caller& caller, Operation op, std::string path, Json data = Json::object()) const;
+  // PermissionDenied unless the caller holds some capability on abs_path
+  // (control files: seen only by those who may use them).
+  Status may_touch(const Caller& caller, const std::string& abs_path) const;
 
   Result<NodeInfo> stat_kv(const Caller& caller, const Located& at);
   Result<std::vector<DirEntry>> list_kv(const Caller& caller, const Located& at);

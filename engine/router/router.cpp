@@ -153,6 +153,18 @@ NamespaceNode* Router::find_namespace(NamespaceNode& base, std::string_view ns_p
   return ns;
 }
 
+NamespaceNode* Router::find_namespace_by_id(std::string_view id) const {
+  if (!root_) return nullptr;
+  std::vector<NamespaceNode*> pending{root_.get()};
+  while (!pending.empty()) {
+    NamespaceNode* n = pending.back();
+    pending.pop_back();
+    if (n->record.id == id) return n;
+    for (const auto& [name, child] : n->children) pending.push_back(child.get());
+  }
+  return nullptr;
+}
+
 bool Router::has_mount_below(const NamespaceNode& ns, std::string_view prefix) {
   auto it = ns.mounts.lower_bound(prefix);
   return it != ns.mounts.end() && std::string_view(it->first).starts_with(prefix);

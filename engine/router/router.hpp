@@ -56,6 +56,9 @@ class Router {
   // The namespace at canonical path ns_path below base ("" = base), or null.
   NamespaceNode* find_namespace(NamespaceNode& base, std::string_view ns_path) const;
 
+  // The namespace with id `id`, or null. O(namespaces): for cache misses.
+  NamespaceNode* find_namespace_by_id(std::string_view id) const;
+
   // Namespaces. Errors: InvalidArgument (name rules), AlreadyExists,
   // InvalidArgument "new namespace conflicts with existing mount".
   Result<const NamespaceRecord*> create_namespace(NamespaceNode& parent, std::string_view name,

@@ -3,6 +3,7 @@
 
 #include "engine/common/fields.hpp"
 #include "engine/common/time.hpp"
+#include "engine/policy/policy.hpp"
 
 namespace engine {
 namespace {
@@ -233,15 +234,132 @@ Result<Response> handle_namespaces(SysContext& ctx, Operation op, std::string_vi
     }
     case Operation::Delete:
       COFFER_TRY_STATUS(router.delete_namespace(ctx.ns, name, /*require_no_mounts=*/false));
+      // Its policies are gone from storage; cached ones and compiled ACLs go too.
+      ctx.core.policies.forget_all();
       return Response{};
     default:
       return unsupported_path(rel);
   }
 }
 
+// ---- sys/policies/acl, sys/policy ----------------------------------------
+
+Json string_list(const std::vector<std::string>& v) {
+  Json out = Json::array();
+  for (const auto& s : v) out.push_back(s);
+  return out;
+}
+
+// The policy text of a write body: "policy" (or legacy "rules").
+Result<std::string> policy_text(const Json& body, bool legacy) {
+  COFFER_TRY_STATUS(legacy ? fields::only(body, {"policy", "rules", "name"}) : fields::only(body, {"policy", "name"}));
+  COFFER_TRY(auto text, fields::get_string(body, "policy"));
+  if (!text && legacy) {
+    COFFER_TRY(text, fields::get_string(body, "rules"));
+  }
+  if (!text || text->find_first_not_of(" \t\r\n") == std::string::npos) {
+    return Error::invalid("'policy' parameter not supplied or empty");
+  }
+  return std::move(*text);
+}
+
+// `rel` below sys/: "policies/acl[/<name>]" or (legacy) "policy[/<name>]".
+Result<Response> handle_policies(SysContext& ctx, Operation op, std::string_view rel, const Json& body) {
+  const bool legacy = rel.starts_with("policy");
+  std::string_view raw = legacy ? rel.substr(6) : rel.substr(12);
+  if (!raw.empty() && raw.front() == '/') raw.remove_prefix(1);
+  if (!raw.empty() && raw.back() == '/') raw.remove_suffix(1);
+  PolicyStore& store = ctx.core.policies;
+  const std::string& ns_id = ctx.ns.record.id;
+  if (raw.empty()) {
+    if (op != Operation::List && !(legacy && op == Operation::Read)) return unsupported_path(rel);
+    COFFER_TRY(auto names, store.list(ns_id, is_root_namespace(ctx)));
+    Response resp;
+    resp.data["keys"] = string_list(names);
+    if (legacy) resp.data["policies"] = string_list(names);
+    return resp;
+  }
+  const std::string name = policy::normalize_policy_name(raw);
+  switch (op) {
+    case Operation::Read: {
+      if (name == policy::kRootPolicyName) return Error::not_found("policy \"root\" has no text: it grants everything");
+      COFFER_TRY(auto text, store.text(ns_id, name));
+      Response resp;
+      resp.data = Json{{"name", name}, {legacy ? "rules" : "policy", text}};
+      return resp;
+    }
+    case Operation::Create:
+    case Operation::Update: {
+      COFFER_TRY(auto text, policy_text(body, legacy));
+      COFFER_TRY_STATUS(store.set(ns_id, ctx.ns.record.path, name, text, ctx.now));
+      return Response{};
+    }
+    case Operation::Delete:
+      COFFER_TRY_STATUS(store.remove(ns_id, name));
+      return Response{};
+    default:
+      return unsupported_path(rel);
+  }
+}
+
+// ---- sys/capabilities, -self, -accessor ------------------------------------
+
+// Paths of a capabilities request: "paths" (list or comma string) or "path".
+Result<std::vector<std::string>> capability_paths(const Json& body) {
+  COFFER_TRY(auto paths, fields::get_string_list(body, "paths"));
+  if (!paths || paths->empty()) {
+    COFFER_TRY(paths, fields::get_string_list(body, "path"));
+  }
+  if (!paths || paths->empty()) return Error::invalid("missing paths");
+  return std::move(*paths);
+}
+
+Result<Response> capabilities_reply(SysContext& ctx, const policy::Acl& acl, const std::vector<std::string>& paths) {
+  Response resp;
+  for (const auto& p : paths) {
+    std::string_view rel = p;
+    while (!rel.empty() && rel.front() == '/') rel.remove_prefix(1);
+    // Paths are relative to the namespace of the request.
+    resp.data[to_secure(p)] = string_list(acl.capabilities(ctx.ns.record.path + std::string(rel)));
+  }
+  if (paths.size() == 1) resp.data["capabilities"] = resp.data[to_secure(paths.front())];
+  return resp;
+}
+
+Result<Response> handle_capabilities(SysContext& ctx, Operation op, std::string_view rel, const Json& body) {
+  if (op != Operation::Create && op != Operation::Update) return unsupported_path(rel);
+  if (rel == "capabilities-self") {
+    COFFER_TRY_STATUS(fields::only(body, {"paths", "path", "token"}));
+    COFFER_TRY(auto paths, capability_paths(body));
+    return capabilities_reply(ctx, *ctx.auth.acl, paths);
+  }
+  if (rel == "capabilities") {
+    COFFER_TRY_STATUS(fields::only(body, {"paths", "path", "token"}));
+    COFFER_TRY(auto paths, capability_paths(body));
+    auto it = body.find(std::string_view("token"));
+    if (it == body.end() || !it->is_string() || it->get_ref<const SecureString&>().empty()) {
+      return Error::invalid("missing token");
+    }
+    COFFER_TRY(auto entry, ctx.core.tokens.lookup(as_view(it->get_ref<const SecureString&>()), ctx.now));
+    if (!entry) return Error::invalid("invalid token");
+    COFFER_TRY(auto acl, ctx.core.acl_of(*entry));
+    return capabilities_reply(ctx, *acl, paths);
+  }
+  // capabilities-accessor
+  COFFER_TRY_STATUS(fields::only(body, {"paths", "path", "accessor"}));
+  COFFER_TRY(auto paths, capability_paths(body));
+  COFFER_TRY(auto accessor, fields::get_string(body, "accessor"));
+  if (!accessor || accessor->empty()) return Error::invalid("missing accessor");
+  COFFER_TRY(auto entry, ctx.core.tokens.lookup_accessor(*accessor, ctx.now));
+  if (!entry) return Error::invalid("invalid accessor");
+  COFFER_TRY(auto acl, ctx.core.acl_of(*entry));
+  return capabilities_reply(ctx, *acl, paths);
+}
+
 // The entries `ls sys/` shows (a Coffer extension: Vault has no LIST sys/).
 Response list_sys(const SysContext& ctx) {
-  Json keys = Json::array({"mounts/", "namespaces/"});
+  Json keys = Json::array({"capabilities", "capabilities-accessor", "capabilities-self", "mounts/", "namespaces/",
+                           "policies/"});
   if (is_root_namespace(ctx)) {
     for (const char* k : {"health", "init", "seal", "seal-status", "unseal"}) keys.push_back(k);
   }
@@ -264,6 +382,18 @@ Result<Response> handle_sys(SysContext& ctx, Operation op, std::string_view rel,
   if (rel == "namespaces" || rel == "namespaces/" || rel.starts_with("namespaces/")) {
     if (op != Operation::Read && op != Operation::List && !ctx.exclusive) return Error::internal("namespace change without the core lock");
     return handle_namespaces(ctx, op, rel, body);
+  }
+  if (rel == "policies" || rel == "policies/") {
+    if (op != Operation::List && op != Operation::Read) return unsupported_path(rel);
+    Response resp;
+    resp.data["keys"] = Json::array({"acl/"});
+    return resp;
+  }
+  if (rel == "policies/acl" || rel.starts_with("policies/acl/") || rel == "policy" || rel.starts_with("policy/")) {
+    return handle_policies(ctx, op, rel, body);
+  }
+  if (rel == "capabilities" || rel == "capabilities-self" || rel == "capabilities-accessor") {
+    return handle_capabilities(ctx, op, rel, body);
   }
   if (rel == "seal") {
     if (!is_root_namespace(ctx)) return unsupported_path(rel);

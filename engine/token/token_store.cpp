@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
 #include "engine/token/token_store.hpp"
 
+#include <algorithm>
+
 #include "engine/common/serial.hpp"
 #include "engine/crypto/sodium.hpp"
 
@@ -8,6 +10,20 @@ namespace engine {
 namespace {
 constexpr std::string_view kSaltKey = "core/token/salt";
 constexpr std::string_view kIdPrefix = "core/token/id/";
+constexpr std::string_view kAccessorPrefix = "core/token/accessor/";
+constexpr std::string_view kParentPrefix = "core/token/parent/";
+
+std::string id_key(std::string_view hash) { return std::string(kIdPrefix) + std::string(hash); }
+std::string children_prefix(std::string_view parent) { return std::string(kParentPrefix) + std::string(parent) + "/"; }
+std::string child_key(std::string_view parent, std::string_view hash) {
+  return children_prefix(parent) + std::string(hash);
+}
+
+WriteOp put_op(std::string key, SecureBytes value) { return {WriteOp::Kind::Put, std::move(key), std::move(value)}; }
+WriteOp del_op(std::string key) { return {WriteOp::Kind::Delete, std::move(key), {}}; }
+
+SecureBytes bytes_from(std::string_view s) { return SecureBytes(s.begin(), s.end()); }
+
 }  // namespace
 
 TokenStore::TokenStore(Storage& storage) : storage_(storage) {}
@@ -20,40 +36,216 @@ Status TokenStore::open(bool create) {
     COFFER_TRY_STATUS(storage_.put(kSaltKey, fresh));
     salt = std::move(fresh);
   }
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(salt_mu_);
   salt_ = std::move(*salt);
   return {};
 }
 
 void TokenStore::close() {
-  std::lock_guard lock(mu_);
-  salt_.clear();
-  salt_.shrink_to_fit();
+  {
+    std::unique_lock lock(salt_mu_);
+    salt_.clear();
+    salt_.shrink_to_fit();
+  }
+  std::unique_lock lock(cache_mu_);
+  cache_.clear();
 }
 
 std::string TokenStore::hashed(std::string_view token) const {
-  std::lock_guard lock(mu_);
+  std::shared_lock lock(salt_mu_);
   return crypto::keyed_hash_hex(salt_, token);
 }
 
 Result<SecureString> TokenStore::create_root(std::string_view custom_id, TimePoint now) {
-  SecureString id = custom_id.empty() ? to_secure("hvs." + crypto::random_base62(24)) : to_secure(custom_id);
   TokenEntry entry;
-  entry.accessor = crypto::random_base62(24);
   entry.policies = {"root"};
   entry.display_name = "root";
   entry.path = "auth/token/root";
   entry.creation_unix = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  COFFER_TRY_STATUS(storage_.put(std::string(kIdPrefix) + hashed(as_view(id)), encode_record(entry)));
-  return id;
+  entry.orphan = true;
+  COFFER_TRY(auto created, create(std::move(entry), custom_id));
+  return std::move(created.first);
 }
 
-Result<std::optional<TokenEntry>> TokenStore::lookup(std::string_view token) {
-  if (token.empty()) return std::optional<TokenEntry>{};
-  COFFER_TRY(auto bytes, storage_.get(std::string(kIdPrefix) + hashed(token)));
-  if (!bytes) return std::optional<TokenEntry>{};
+Result<std::pair<SecureString, TokenPtr>> TokenStore::create(TokenEntry entry, std::string_view custom_id) {
+  const std::string suffix = entry.namespace_id == "root" ? std::string{} : "." + entry.namespace_id;
+  SecureString id = custom_id.empty() ? to_secure("hvs." + crypto::random_base62(24) + suffix) : to_secure(custom_id);
+  entry.accessor = crypto::random_base62(24) + suffix;
+  entry.hash = hashed(as_view(id));
+  entry.orphan = entry.parent.empty();
+  std::lock_guard write(write_mu_);
+  if (!custom_id.empty()) {
+    COFFER_TRY(auto existing, storage_.get(id_key(entry.hash)));
+    if (existing) return Error::exists("cannot create a token with a duplicate ID");
+  }
+  std::vector<WriteOp> batch;
+  batch.push_back(put_op(id_key(entry.hash), encode_record(entry)));
+  batch.push_back(put_op(std::string(kAccessorPrefix) + hashed(entry.accessor), bytes_from(entry.hash)));
+  if (!entry.parent.empty()) batch.push_back(put_op(child_key(entry.parent, entry.hash), {}));
+  COFFER_TRY_STATUS(storage_.apply(batch));
+  auto ptr = std::make_shared<const TokenEntry>(std::move(entry));
+  {
+    std::unique_lock lock(cache_mu_);
+    cache_[ptr->hash] = ptr;
+  }
+  return std::pair<SecureString, TokenPtr>{std::move(id), std::move(ptr)};
+}
+
+Result<TokenPtr> TokenStore::load_locked(const std::string& hash) {
+  COFFER_TRY(auto bytes, storage_.get(id_key(hash)));
+  if (!bytes) return TokenPtr{};
   COFFER_TRY(auto entry, decode_record<TokenEntry>(*bytes, "token entry"));
-  return std::optional<TokenEntry>{std::move(entry)};
+  entry.hash = hash;
+  return std::make_shared<const TokenEntry>(std::move(entry));
+}
+
+Result<TokenPtr> TokenStore::lookup(std::string_view token, TimePoint now) {
+  if (token.empty()) return TokenPtr{};
+  return lookup_hash(hashed(token), now);
+}
+
+Result<TokenPtr> TokenStore::lookup_hash(const std::string& hash, TimePoint now) {
+  TokenPtr entry;
+  {
+    std::shared_lock lock(cache_mu_);
+    if (auto it = cache_.find(hash); it != cache_.end()) entry = it->second;
+  }
+  if (!entry) {
+    COFFER_TRY(entry, load_locked(hash));
+    if (!entry) return TokenPtr{};
+    std::unique_lock lock(cache_mu_);
+    cache_.emplace(hash, entry);
+  }
+  if (entry->expired(now)) {
+    // Expired tokens stop working at once, and take their subtree with them.
+    COFFER_TRY_STATUS(revoke_tree(hash));
+    return TokenPtr{};
+  }
+  return entry;
+}
+
+Result<TokenPtr> TokenStore::lookup_accessor(std::string_view accessor, TimePoint now) {
+  if (accessor.empty()) return TokenPtr{};
+  COFFER_TRY(auto target, storage_.get(std::string(kAccessorPrefix) + hashed(accessor)));
+  if (!target) return TokenPtr{};
+  return lookup_hash(std::string(as_view(*target)), now);
+}
+
+Result<TokenPtr> TokenStore::use(const std::string& hash) {
+  std::lock_guard write(write_mu_);
+  TokenPtr current;
+  {
+    std::shared_lock lock(cache_mu_);
+    if (auto it = cache_.find(hash); it != cache_.end()) current = it->second;
+  }
+  if (!current) {
+    COFFER_TRY(current, load_locked(hash));
+  }
+  // Spent or revoked meanwhile by a concurrent request: this one is denied.
+  if (!current || current->num_uses < 0) return Error::denied("permission denied");
+  if (current->num_uses == 0) return TokenPtr{};
+  TokenEntry next = *current;
+  next.num_uses -= 1;
+  const bool last = next.num_uses == 0;
+  if (last) {
+    // Spent: kept only until the request that spent it ends (the caller
+    // revokes it); -1 marks it so no other request can use it meanwhile.
+    next.num_uses = -1;
+  }
+  COFFER_TRY_STATUS(storage_.put(id_key(hash), encode_record(next)));
+  auto ptr = std::make_shared<const TokenEntry>(std::move(next));
+  std::unique_lock lock(cache_mu_);
+  cache_[hash] = ptr;
+  return ptr;
+}
+
+Status TokenStore::collect_tree(const std::string& hash, std::vector<std::string>& out) {
+  std::vector<std::string> pending{hash};
+  while (!pending.empty()) {
+    std::string h = std::move(pending.back());
+    pending.pop_back();
+    COFFER_TRY(auto kids, storage_.list(children_prefix(h)));
+    for (auto& k : kids) {
+      if (!k.empty() && k.back() != '/') pending.push_back(std::move(k));
+    }
+    out.push_back(std::move(h));
+  }
+  return {};
+}
+
+Status TokenStore::revoke_tree(const std::string& hash) {
+  std::lock_guard write(write_mu_);
+  std::vector<std::string> doomed;
+  COFFER_TRY_STATUS(collect_tree(hash, doomed));
+  std::vector<WriteOp> batch;
+  for (const auto& h : doomed) {
+    COFFER_TRY(auto entry, load_locked(h));
+    if (entry) {
+      batch.push_back(del_op(std::string(kAccessorPrefix) + hashed(entry->accessor)));
+      if (!entry->parent.empty() && h == hash) batch.push_back(del_op(child_key(entry->parent, h)));
+    }
+    batch.push_back(del_op(id_key(h)));
+    batch.push_back({WriteOp::Kind::DeletePrefix, children_prefix(h), {}});
+  }
+  COFFER_TRY_STATUS(storage_.apply(batch));
+  std::unique_lock lock(cache_mu_);
+  for (const auto& h : doomed) cache_.erase(h);
+  return {};
+}
+
+Status TokenStore::revoke_orphan(const std::string& hash) {
+  std::lock_guard write(write_mu_);
+  COFFER_TRY(auto entry, load_locked(hash));
+  if (!entry) return {};
+  COFFER_TRY(auto kids, storage_.list(children_prefix(hash)));
+  std::vector<WriteOp> batch;
+  std::vector<TokenPtr> orphaned;
+  for (const auto& k : kids) {
+    if (k.empty() || k.back() == '/') continue;
+    COFFER_TRY(auto child, load_locked(k));
+    if (!child) continue;
+    TokenEntry updated = *child;
+    updated.parent.clear();
+    updated.orphan = true;
+    batch.push_back(put_op(id_key(k), encode_record(updated)));
+    orphaned.push_back(std::make_shared<const TokenEntry>(std::move(updated)));
+  }
+  batch.push_back(del_op(std::string(kAccessorPrefix) + hashed(entry->accessor)));
+  if (!entry->parent.empty()) batch.push_back(del_op(child_key(entry->parent, hash)));
+  batch.push_back(del_op(id_key(hash)));
+  batch.push_back({WriteOp::Kind::DeletePrefix, children_prefix(hash), {}});
+  COFFER_TRY_STATUS(storage_.apply(batch));
+  std::unique_lock lock(cache_mu_);
+  cache_.erase(hash);
+  for (auto& c : orphaned) cache_[c->hash] = c;
+  return {};
+}
+
+Status TokenStore::update(const TokenEntry& entry) {
+  std::lock_guard write(write_mu_);
+  COFFER_TRY(auto current, load_locked(entry.hash));
+  if (!current) return Error::invalid("invalid token");
+  COFFER_TRY_STATUS(storage_.put(id_key(entry.hash), encode_record(entry)));
+  std::unique_lock lock(cache_mu_);
+  cache_[entry.hash] = std::make_shared<const TokenEntry>(entry);
+  return {};
+}
+
+Result<std::vector<std::string>> TokenStore::accessors(std::string_view namespace_id) {
+  COFFER_TRY(auto hashes, storage_.list(kIdPrefix));
+  std::vector<std::string> out;
+  for (const auto& h : hashes) {
+    if (h.empty() || h.back() == '/') continue;
+    COFFER_TRY(auto entry, load_locked(h));
+    if (entry && entry->namespace_id == namespace_id) out.push_back(entry->accessor);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void TokenStore::forget(const std::string& hash) {
+  std::unique_lock lock(cache_mu_);
+  cache_.erase(hash);
 }
 
 }  // namespace engine

@@ -1,15 +1,27 @@
 // SPDX-License-Identifier: MPL-2.0
-// Tokens, stored only as keyed hashes (vault-semantics §9.5): the raw token
-// never reaches storage. This first cut knows root tokens; the access-control
-// work adds service tokens, accessors, TTLs and the parent/child tree.
+// Service tokens (vault-semantics §9.5), stored only under a keyed hash: the
+// raw token never reaches storage.
+//
+//   core/token/id/<hash>                    the entry (cereal)
+//   core/token/accessor/<hash of accessor>  -> <hash> of the token
+//   core/token/parent/<parent hash>/<hash>  the parent/child tree, for revoke
+//
+// Entries are cached in memory by hash (a FUSE op must not pay a storage get
+// and a decrypt); the cache is updated on every change made through this
+// store. Expiry is checked on every lookup. Thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include <cereal/types/map.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 
@@ -18,6 +30,9 @@
 
 namespace engine {
 
+inline constexpr std::int64_t kDefaultTokenTtlSeconds = 768 * 3600;  // 32 days, Vault's system default
+inline constexpr std::int64_t kMaxTokenTtlSeconds = 768 * 3600;
+
 struct TokenEntry {
   std::string accessor;
   std::vector<std::string> policies;
@@ -25,18 +40,40 @@ struct TokenEntry {
   std::string display_name;
   std::string path;  // creation path
   std::int64_t creation_unix = 0;
-  std::int64_t ttl_seconds = 0;  // 0 = never expires
+  std::int64_t ttl_seconds = 0;  // creation TTL; 0 = never expires
+  // Version 2.
+  std::map<std::string, std::string> meta;
+  std::int64_t num_uses = 0;          // 0 = unlimited
+  std::int64_t explicit_max_ttl = 0;  // seconds; 0 = none
+  std::int64_t period = 0;            // seconds; 0 = not periodic
+  std::int64_t expire_unix_ns = 0;    // 0 = never
+  std::int64_t last_renewal_unix = 0;
+  bool renewable = false;
+  bool orphan = true;
+  std::string parent;  // storage hash of the parent token; "" for orphans
+  std::string entity_id;
+  std::string type = "service";
+
+  // Not stored: the entry's own storage hash, filled by lookups.
+  std::string hash;
 
   bool is_root() const {
     for (const auto& p : policies) if (p == "root") return true;
     return false;
   }
+  bool expired(TimePoint now) const { return expire_unix_ns != 0 && now.time_since_epoch().count() >= expire_unix_ns; }
 
   template <class Archive>
-  void serialize(Archive& ar, std::uint32_t /*version*/) {
+  void serialize(Archive& ar, std::uint32_t version) {
     ar(accessor, policies, namespace_id, display_name, path, creation_unix, ttl_seconds);
+    if (version >= 2) {
+      ar(meta, num_uses, explicit_max_ttl, period, expire_unix_ns, last_renewal_unix, renewable, orphan, parent,
+         entity_id, type);
+    }
   }
 };
+
+using TokenPtr = std::shared_ptr<const TokenEntry>;
 
 class TokenStore {
  public:
@@ -45,24 +82,59 @@ class TokenStore {
 
   // Loads the hashing key, creating it when create is set (at init).
   Status open(bool create);
-  // Forgets the hashing key (at seal).
+  // Forgets the hashing key and the cache (at seal).
   void close();
 
   // Creates a root token. custom_id "" → a random "hvs." + 24 base62 id.
   // Returns the token id (shown once, never stored).
   Result<SecureString> create_root(std::string_view custom_id, TimePoint now);
 
-  // The entry for a token, or nullopt if there is none.
-  Result<std::optional<TokenEntry>> lookup(std::string_view token);
+  // Stores a new token built from `entry` (its accessor, hash and parent
+  // link are filled here; entry.parent is the parent's hash or ""). The id is
+  // custom_id, or "hvs." + 24 base62 with ".<namespace id>" outside root;
+  // the accessor is 24 base62 (+ ".<namespace id>"). AlreadyExists for a
+  // custom id in use. Returns the id and the stored entry.
+  Result<std::pair<SecureString, TokenPtr>> create(TokenEntry entry, std::string_view custom_id);
 
- private:
+  // The live entry for a token, or nullptr (unknown, revoked, or expired;
+  // an expired token is revoked here, with its subtree).
+  Result<TokenPtr> lookup(std::string_view token, TimePoint now);
+  Result<TokenPtr> lookup_hash(const std::string& hash, TimePoint now);
+  Result<TokenPtr> lookup_accessor(std::string_view accessor, TimePoint now);
+
+  // Counts one use of a use-limited token and returns the updated entry
+  // (num_uses -1 when that was its last use: the caller revokes it after
+  // the request). nullptr, and nothing done, for unlimited tokens.
+  Result<TokenPtr> use(const std::string& hash);
+
+  // Revokes the token and every descendant. Unknown hashes succeed.
+  Status revoke_tree(const std::string& hash);
+  // Revokes the token alone; its children become orphans.
+  Status revoke_orphan(const std::string& hash);
+  // Stores a renewed entry (new expiry and last renewal).
+  Status update(const TokenEntry& entry);
+
+  // Accessors of the tokens of one namespace (auth/token/accessors), sorted.
+  Result<std::vector<std::string>> accessors(std::string_view namespace_id);
+
+  // The storage hash of a token.
   std::string hashed(std::string_view token) const;
 
+ private:
+  Result<TokenPtr> load_locked(const std::string& hash);
+  Status collect_tree(const std::string& hash, std::vector<std::string>& out);
+  void forget(const std::string& hash);
+
   Storage& storage_;
-  mutable std::mutex mu_;
+  mutable std::shared_mutex salt_mu_;
   SecureBytes salt_;
+  // Serialises changes (create, use, revoke, renew) so read-modify-write
+  // sequences do not interleave.
+  std::mutex write_mu_;
+  mutable std::shared_mutex cache_mu_;
+  std::unordered_map<std::string, TokenPtr> cache_;
 };
 
 }  // namespace engine
 
-CEREAL_CLASS_VERSION(engine::TokenEntry, 1);
+CEREAL_CLASS_VERSION(engine::TokenEntry, 2);

@@ -9,7 +9,8 @@ using V = std::vector<std::string>;
 TEST_CASE("file view: a dev root shows sys, auth, identity and secret", "[fileview]") {
   DevCore d;
   CHECK(d.ls("") == V{"auth/", "identity/", "secret/", "sys/"});
-  CHECK(d.ls("sys") == V{"health", "init", "mounts/", "namespaces/", "seal", "seal-status", "unseal"});
+  CHECK(d.ls("sys") == V{"capabilities", "capabilities-accessor", "capabilities-self", "health", "init", "mounts/",
+                         "namespaces/", "policies/", "seal", "seal-status", "unseal"});
   CHECK(d.ls("sys/mounts") == V{"identity", "secret", "sys"});
 }
 

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: MPL-2.0
+#include "engine/authz/acl_cache.hpp"
+
+#include <algorithm>
+
+namespace engine {
+namespace {
+
+// Bounds on the memo tables: beyond them they are simply emptied (a rebuild
+// costs one compile, and memory stays bounded under token churn).
+constexpr std::size_t kMaxTokens = 100'000;
+constexpr std::size_t kMaxSets = 10'000;
+
+std::string set_key(const AclSource& s) {
+  std::vector<std::string> names = s.policies;
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  std::string key = s.namespace_id;
+  for (const auto& n : names) {
+    key.push_back('\0');
+    key.append(n);
+  }
+  return key;
+}
+
+}  // namespace
+
+AclCache::AclCache(PolicyStore& policies) : policies_(policies) {}
+
+void AclCache::sync_generation_locked(std::uint64_t gen) {
+  if (gen == generation_) return;
+  by_token_.clear();
+  by_set_.clear();
+  generation_ = gen;
+}
+
+Result<std::shared_ptr<const policy::Acl>> AclCache::for_token(
+    const std::string& token_key, const std::function<AclSource()>& source,
+    const std::function<std::optional<std::string>(std::string_view)>& ns_path_of) {
+  const std::uint64_t gen = policies_.generation();
+  {
+    std::shared_lock lock(mu_);
+    if (generation_ == gen) {
+      if (auto it = by_token_.find(token_key); it != by_token_.end()) return it->second;
+    }
+  }
+  COFFER_TRY(auto acl, for_source(source(), ns_path_of));
+  std::unique_lock lock(mu_);
+  sync_generation_locked(gen);
+  if (generation_ == policies_.generation()) {
+    if (by_token_.size() >= kMaxTokens) by_token_.clear();
+    by_token_[token_key] = acl;
+  }
+  return acl;
+}
+
+Result<std::shared_ptr<const policy::Acl>> AclCache::for_source(
+    const AclSource& source, const std::function<std::optional<std::string>(std::string_view)>& ns_path_of) {
+  const std::uint64_t gen = policies_.generation();
+  const std::string key = set_key(source);
+  {
+    std::shared_lock lock(mu_);
+    if (generation_ == gen) {
+      if (auto it = by_set_.find(key); it != by_set_.end()) return it->second;
+    }
+  }
+  std::vector<std::shared_ptr<const policy::Policy>> held;
+  if (auto ns_path = ns_path_of(source.namespace_id)) {
+    std::vector<std::string> names = source.policies;
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    for (const auto& name : names) {
+      COFFER_TRY(auto p, policies_.get(source.namespace_id, *ns_path, name));
+      if (p) held.push_back(std::move(p));
+    }
+  }
+  std::vector<policy::AclInput> inputs;
+  inputs.reserve(held.size());
+  for (const auto& p : held) inputs.push_back({p.get(), nullptr});
+  COFFER_TRY(auto acl, policy::Acl::compile(inputs));
+  auto shared = std::make_shared<const policy::Acl>(std::move(acl));
+  std::unique_lock lock(mu_);
+  sync_generation_locked(gen);
+  if (generation_ == policies_.generation()) {
+    if (by_set_.size() >= kMaxSets) by_set_.clear();
+    by_set_[key] = shared;
+  }
+  return shared;
+}
+
+void AclCache::forget_token(const std::string& token_key) {
+  std::unique_lock lock(mu_);
+  by_token_.erase(token_key);
+}
+
+void AclCache::clear() {
+  std::unique_lock lock(mu_);
+  by_token_.clear();
+  by_set_.clear();
+}
+
+}  // namespace engine

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MPL-2.0
+// Compiled ACLs, cached so one request's decision is a hash lookup plus
+// Acl::allow (O(path length)), however many policies and rules there are.
+//
+// Two levels: per token (by the token's storage hash: O(1), no work over
+// the token's policy list) and per (namespace, policy set), shared by every
+// token with the same policies. Both are keyed by the policy store's
+// generation, so any policy change drops them before the next request.
+// Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/authz/policy_store.hpp"
+#include "engine/policy/acl.hpp"
+
+namespace engine {
+
+// What an ACL is built from: policy names looked up in one namespace.
+struct AclSource {
+  std::string namespace_id;
+  std::vector<std::string> policies;
+};
+
+class AclCache {
+ public:
+  // policies must outlive the cache.
+  explicit AclCache(PolicyStore& policies);
+
+  // The ACL for the token with storage hash `token_key`, built from
+  // `source()` (called only on a miss) in the namespace whose path
+  // `ns_path_of(id)` gives (nullopt: the namespace is gone → an ACL that
+  // grants nothing). Policy names that do not exist are skipped (Vault
+  // accepts them on tokens). Errors: storage errors, Corrupt.
+  Result<std::shared_ptr<const policy::Acl>> for_token(
+      const std::string& token_key, const std::function<AclSource()>& source,
+      const std::function<std::optional<std::string>(std::string_view)>& ns_path_of);
+
+  // The ACL of a policy set, uncached by token (capabilities-accessor).
+  Result<std::shared_ptr<const policy::Acl>> for_source(
+      const AclSource& source, const std::function<std::optional<std::string>(std::string_view)>& ns_path_of);
+
+  // Drops a token's memo (revoked tokens).
+  void forget_token(const std::string& token_key);
+  void clear();
+
+ private:
+  // Drops everything when the policy store changed since the last build.
+  void sync_generation_locked(std::uint64_t gen);
+
+  PolicyStore& policies_;
+  std::shared_mutex mu_;
+  std::uint64_t generation_ = 0;
+  std::unordered_map<std::string, std::shared_ptr<const policy::Acl>> by_token_;
+  std::unordered_map<std::string, std::shared_ptr<const policy::Acl>> by_set_;
+};
+
+}  // namespace engine
