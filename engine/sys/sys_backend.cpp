@@ -271,9 +271,11 @@ Result<Response> handle_policies(SysContext& ctx, Operation op, std::string_view
   if (!raw.empty() && raw.back() == '/') raw.remove_suffix(1);
   PolicyStore& store = ctx.core.policies;
   const std::string& ns_id = ctx.ns.record.id;
-  if (raw.empty()) {
+  if (raw.empty() || op == Operation::List) {
     if (op != Operation::List && !(legacy && op == Operation::Read)) return unsupported_path(rel);
     COFFER_TRY(auto names, store.list(ns_id, is_root_namespace(ctx)));
+    // LIST sys/policies/acl/<prefix>: the names starting with it.
+    std::erase_if(names, [&](const std::string& n) { return !n.starts_with(raw); });
     Response resp;
     resp.data["keys"] = string_list(names);
     if (legacy) resp.data["policies"] = string_list(names);

@@ -24,6 +24,10 @@ TEST_CASE("policy files hold the policy text itself", "[policy_store]") {
   CHECK(api_read->data["policy"] == kTeam);
   CHECK(d.ls("sys/policies/acl") == std::vector<std::string>{"default", "root", "team"});
   CHECK(d.ls("sys/policies") == std::vector<std::string>{"acl/"});
+  // LIST with a prefix.
+  auto prefixed = api(d, "root", Operation::List, "sys/policies/acl/te");
+  REQUIRE(prefixed.ok());
+  CHECK(prefixed->data["keys"] == engine::Json::array({"team"}));
 }
 
 TEST_CASE("policy names are trimmed and lower-cased", "[policy_store]") {
