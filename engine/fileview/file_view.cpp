@@ -490,7 +490,11 @@ Status FileView::make_dir(const Caller& caller, std::string_view path) {
     // Something is there already (a namespace, mount, or a KV folder/secret).
     Located existing = locate(clean);
     if (existing.kind != Kind::Kv || existing.rel.empty()) return Error::exists("file exists");
-    if (stat_kv(caller, existing).ok()) return Error::exists("file exists");
+    // A folder may share its name with a secret (the secret is then NAME@data),
+    // so only an existing folder makes mkdir fail.
+    auto st = stat_kv(caller, existing);
+    if (st.ok() && st->kind == NodeKind::Directory) return Error::exists("file exists");
+    if (!st.ok() && st.error().code != ErrorCode::NotFound) return std::move(st).error();
     std::lock_guard lock(folders_mu_);
     folders_.insert(existing.ns_path + existing.mount_path + existing.rel + "/");
     return {};
