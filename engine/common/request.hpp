@@ -43,6 +43,10 @@ struct Response {
   // When the thing read last changed (for file mtimes); unset when the
   // endpoint has no such notion.
   std::optional<TimePoint> modified;
+  // A token this request issued for the caller to use from now on (a login
+  // through an auth method): the fs binds it to the caller's session on the
+  // mount. The reply body carries it too (auth.client_token), as Vault's does.
+  std::optional<SecureString> issued_token;
 };
 
 }  // namespace engine

@@ -399,7 +399,7 @@ Result<SecureString> FileView::read(const Caller& caller, std::string_view path)
 }
 
 Result<SecureString> FileView::write(const Caller& caller, std::string_view path, std::string_view body,
-                                     WriteMode mode) {
+                                     WriteMode mode, SecureString* issued) {
   if (body.size() > kMaxBodyBytes) return Error::too_large("request body is larger than 1 MiB");
   Located at = locate(path);
   switch (at.kind) {
@@ -422,6 +422,7 @@ Result<SecureString> FileView::write(const Caller& caller, std::string_view path
         COFFER_TRY(parsed, parse_body(body));
       }
       COFFER_TRY(auto resp, call(caller, Operation::Update, at.ns_path + "auth/" + at.rel, std::move(parsed)));
+      if (issued != nullptr && resp.issued_token) *issued = *resp.issued_token;
       return reply_of(resp);
     }
     case Kind::Sys: {

@@ -64,9 +64,10 @@ class FileView {
 
   // Applies body (a whole request: JSON object, `key=value` lines, or for
   // policies the policy text) to path and returns the reply to show on the
-  // same file handle ("" when the endpoint replies nothing).
+  // same file handle ("" when the endpoint replies nothing). When the request
+  // issued a token for the caller (a login), it is also stored in *issued.
   Result<SecureString> write(const Caller& caller, std::string_view path, std::string_view body,
-                             WriteMode mode);
+                             WriteMode mode, SecureString* issued = nullptr);
 
   // True if body already forms a whole request for path (so a write(2) can be
   // applied at once rather than at close). Pure: no state is read or changed.
