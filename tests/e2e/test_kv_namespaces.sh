@@ -84,12 +84,18 @@ echo '{"data":{"v":"1"},"options":{"cas":0}}' > "$NS/kv/cas"
 expect_err "Invalid argument" "cas_required without cas" bash -c "echo v=2 > '$NS/kv/cas'"
 expect_eq "$(cat "$NS/kv/cas#v")" "1" "failed writes change nothing"
 
-# A secret and a folder with the same name.
-echo 'k=secret' > "$NS/kv/both"
+# A secret and a folder with the same name. The kernel refuses mkdir over an
+# existing file by itself (EEXIST), so the folder comes first and the secret
+# is written as NAME@data.
+echo 'k=lone' > "$NS/kv/lone"
+expect_err "File exists" "mkdir over a secret" mkdir "$NS/kv/lone"
 mkdir "$NS/kv/both"
 echo 'k=child' > "$NS/kv/both/child"
+echo 'k=secret' > "$NS/kv/both@data"
 [ -d "$NS/kv/both" ] || fail "the folder wins the name"
 expect_eq "$(cat "$NS/kv/both@data#k")" "secret" "NAME@data is the secret"
+expect_eq "$(cat "$NS/kv/both/child#k")" "child" "the folder's secret"
+expect_eq "$(ls "$NS/kv" | grep -c '^both$')" "1" "ls shows the name once"
 
 # mkdir in a kv mount: a folder that exists until something is written below.
 expect_ok "mkdir in kv" mkdir "$NS/kv/empty"
