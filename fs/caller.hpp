@@ -10,6 +10,8 @@
 
 #include <fuse_lowlevel.h>
 
+#include <functional>
+
 #include "engine/common/secure.hpp"
 #include "engine/fileview/file_view.hpp"
 
@@ -19,13 +21,16 @@ class CallerResolver {
  public:
   // mount_token: the token every request uses ("" = none: only the
   // unauthenticated endpoints answer).
-  explicit CallerResolver(engine::SecureString mount_token);
+  explicit CallerResolver(engine::SecureString mount_token,
+                          std::function<engine::SecureString()> mount_token_source = {});
 
   // The caller for req. Thread-safe; never blocks.
   engine::Caller caller_for(fuse_req_t req) const;
 
  private:
   const engine::SecureString mount_token_;
+  // When set, the mount's token is asked for at each request (token files).
+  const std::function<engine::SecureString()> mount_token_source_;
 };
 
 }  // namespace fsd

@@ -80,4 +80,12 @@ std::size_t InodeTable::size() const {
   return by_ino_.size();
 }
 
+std::vector<std::pair<Ino, std::string>> InodeTable::entries() const {
+  std::shared_lock lock(mu_);
+  std::vector<std::pair<Ino, std::string>> out;
+  out.reserve(by_ino_.size());
+  for (const auto& [ino, node] : by_ino_) out.emplace_back(ino, node.path);
+  return out;
+}
+
 }  // namespace fsd

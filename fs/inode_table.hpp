@@ -16,6 +16,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace fsd {
 
@@ -47,6 +49,8 @@ class InodeTable {
   // tests and debug logs. Thread-safe.
   std::uint64_t lookup_count(Ino ino) const;
   std::size_t size() const;
+  // A copy of every live (inode, path), for cache invalidation. Thread-safe.
+  std::vector<std::pair<Ino, std::string>> entries() const;
 
   // The preferred number for path (before collision probing). Pure.
   static Ino hash_ino(std::string_view path) noexcept;

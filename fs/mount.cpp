@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <optional>
 #include <vector>
 
@@ -113,6 +114,7 @@ Mount::Mount(MountOptions options, std::unique_ptr<Filesystem> fs)
 engine::Result<std::unique_ptr<Mount>> Mount::create(engine::FileView& view, MountOptions options) {
   if (auto st = check_mountpoint(options.mountpoint); !st.ok()) return std::move(st).error();
 
+  options.fs.cache = options.cache;
   auto fs = std::make_unique<Filesystem>(view, options.fs, options.token);
   std::unique_ptr<Mount> mount(new Mount(std::move(options), std::move(fs)));
   const MountOptions& o = mount->options_;
@@ -136,10 +138,54 @@ engine::Result<std::unique_ptr<Mount>> Mount::create(engine::FileView& view, Mou
                                    " (see libfuse's message; is /dev/fuse there?)");
   }
   mount->mounted_ = true;
+
+  if (o.cache) {
+    // Changes made through any mount of the view reach this one's kernel
+    // cache from the invalidator's own thread.
+    mount->invalidator_ = std::make_unique<Invalidator>(mount->fs_->inodes(), o.fs.chroot);
+    mount->invalidator_->start(mount->session_);
+    mount->view_ = &view;
+    Invalidator* inv = mount->invalidator_.get();
+    mount->listener_id_ = view.add_change_listener([inv](const engine::Change& c) { inv->post(c); });
+  }
   return mount;
 }
 
+void Mount::post_everything() {
+  if (invalidator_) invalidator_->post(engine::Change{{}, true});
+}
+
+namespace {
+extern "C" void wake_only(int /*sig*/) {}
+}  // namespace
+
+void Mount::install_wake_handler() {
+  struct sigaction sa {};
+  sa.sa_handler = wake_only;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: the loop's sem_wait must see EINTR
+  sigaction(kWakeSignal, &sa, nullptr);
+}
+
+void Mount::stop() {
+  // The loop checks the exit flag each time its wait is interrupted; the
+  // signal may land just before it waits, so it is repeated until run()
+  // has returned.
+  while (running_.load()) {
+    fuse_session_exit(session_);
+    pthread_kill(loop_thread_, kWakeSignal);
+    struct timespec pause {0, 20'000'000};
+    nanosleep(&pause, nullptr);
+  }
+}
+
 engine::Status Mount::run(bool handle_signals) {
+  loop_thread_ = pthread_self();
+  running_.store(true);
+  struct Running {
+    std::atomic<bool>& flag;
+    ~Running() { flag.store(false); }
+  } running{running_};
   std::optional<SignalGuard> signals;
   if (handle_signals) signals.emplace(session_);
   fuse_loop_config* config = fuse_loop_cfg_create();
@@ -163,6 +209,11 @@ engine::Status Mount::run(bool handle_signals) {
 }
 
 void Mount::unmount() {
+  if (view_ != nullptr) {
+    view_->remove_change_listener(listener_id_);
+    view_ = nullptr;
+  }
+  if (invalidator_) invalidator_->stop();
   if (!mounted_) return;
   fuse_session_unmount(session_);
   mounted_ = false;

@@ -12,6 +12,7 @@
 #include <typeinfo>
 
 #include "fs/errno_map.hpp"
+#include "fs/invalidator.hpp"
 #include "fs/write_policy.hpp"
 
 namespace fsd {
@@ -27,6 +28,11 @@ constexpr std::size_t kNameMax = 255;
 constexpr int kFmodeExec = 0x20;
 
 constexpr double kNoCache = 0.0;  // entry/attr timeouts: see SPEC §4
+
+// How long a request that changed something waits for the invalidations it
+// caused on caching mounts (normally microseconds; bounded so a stuck
+// kernel lock can never hang a writer).
+constexpr std::chrono::milliseconds kInvalidationWait{2000};
 
 timespec to_timespec(engine::TimePoint t) {
   const auto ns = t.time_since_epoch().count();
@@ -147,7 +153,7 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* /*fi*/) {
       fuse_reply_err(req, err);
       return;
     }
-    fuse_reply_attr(req, &st, kNoCache);
+    fuse_reply_attr(req, &st, fs.cache_timeout(ino));
   });
 }
 
@@ -161,7 +167,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
       fuse_reply_err(req, err);
       return;
     }
-    fuse_reply_attr(req, &st, kNoCache);
+    fuse_reply_attr(req, &st, fs.cache_timeout(ino));
   });
 }
 
@@ -452,7 +458,7 @@ Filesystem::Filesystem(engine::FileView& view, FsSettings settings,
                        engine::SecureString mount_token)
     : view_(view),
       settings_(std::move(settings)),
-      callers_(std::move(mount_token)),
+      callers_(std::move(mount_token), settings_.mount_token_source),
       started_(engine::Clock::now()) {}
 
 const fuse_lowlevel_ops& Filesystem::lowlevel_ops() {
@@ -542,8 +548,15 @@ void Filesystem::fill_entry(fuse_entry_param& e, Ino ino, const engine::NodeInfo
   e.ino = ino;
   e.generation = 0;
   e.attr = make_attr(ino, info);
-  e.attr_timeout = kNoCache;
-  e.entry_timeout = kNoCache;
+  e.attr_timeout = cache_timeout(ino);
+  e.entry_timeout = e.attr_timeout;
+}
+
+double Filesystem::cache_timeout(Ino ino) const {
+  if (!settings_.cache) return kNoCache;
+  auto path = inodes_.path_of(ino);
+  if (!path || !view_.cacheable(engine_path(*path))) return kNoCache;
+  return settings_.cache_seconds;
 }
 
 bool Filesystem::is_created_and_open(Ino ino) const {
@@ -692,6 +705,16 @@ int Filesystem::do_open(const engine::Caller& caller, Ino ino, fuse_file_info& f
   out = std::make_unique<Handle>(std::move(path), mode, caller);
   fi.direct_io = 1;   // no page cache: contents depend on the caller
   fi.keep_cache = 0;
+  if (settings_.cache && (fi.flags & O_ACCMODE) == O_RDONLY &&
+      view_.cacheable(engine_path(out->path()))) {
+    // A bound, caching mount: the kernel may serve the data it already has
+    // (dropped by the Invalidator on change). The open itself still asks
+    // the engine, so a revoked or expired token stops reads at once.
+    auto info = view_.stat(caller, engine_path(out->path()));
+    if (!info.ok()) return fail("open", out->path(), info.error());
+    fi.direct_io = 0;
+    fi.keep_cache = 1;
+  }
   // A read-only handle never has anything to apply at close.
   if ((fi.flags & O_ACCMODE) == O_RDONLY) fi.noflush = 1;
   return 0;
@@ -745,6 +768,10 @@ int Filesystem::apply_pending(Handle& h) {
     return fail("write", h.path(), error);
   }
   log_debug("write /", h.path(), ": applied");
+  // Caching mounts drop what this changed before the writer hears back, so
+  // it never reads the old data afterwards (this mount's too: a write holds
+  // no kernel lock its invalidations need).
+  Invalidator::wait_for_all(nullptr, kInvalidationWait);
   return 0;
 }
 
@@ -784,6 +811,9 @@ int Filesystem::do_mkdir(const engine::Caller& caller, Ino parent, const char* n
   if (auto st = view_.make_dir(caller, engine_path(path)); !st.ok()) {
     return fail("mkdir", path, st.error());
   }
+  // Not this mount's invalidations: the kernel holds the directory lock
+  // they need until we reply.
+  Invalidator::wait_for_all(&inodes_, kInvalidationWait);
   auto info = view_.stat(caller, engine_path(path));
   fill_entry(e, inodes_.lookup(path), info.ok() ? *info : synthetic_dir());
   return 0;
@@ -795,6 +825,9 @@ int Filesystem::do_unlink(const engine::Caller& caller, Ino parent, const char* 
   if (auto st = view_.remove(caller, engine_path(path)); !st.ok()) {
     return fail("unlink", path, st.error());
   }
+  // Not this mount's invalidations: the kernel holds the directory lock
+  // they need until we reply.
+  Invalidator::wait_for_all(&inodes_, kInvalidationWait);
   return 0;
 }
 
@@ -804,6 +837,9 @@ int Filesystem::do_rmdir(const engine::Caller& caller, Ino parent, const char* n
   if (auto st = view_.remove_dir(caller, engine_path(path)); !st.ok()) {
     return fail("rmdir", path, st.error());
   }
+  // Not this mount's invalidations: the kernel holds the directory lock
+  // they need until we reply.
+  Invalidator::wait_for_all(&inodes_, kInvalidationWait);
   return 0;
 }
 

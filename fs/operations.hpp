@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -42,6 +43,15 @@ struct FsSettings {
   // Answer READDIRPLUS. Off by default: with zero timeouts the attributes it
   // carries are never reused, so it only costs a stat per entry.
   bool readdirplus = false;
+  // Bound mounts only (SPEC §4): the kernel may keep entries, attributes and
+  // the data of read-only opens of nodes that change only through the view
+  // (FileView::cacheable) for cache_seconds; the mount's Invalidator drops
+  // them on every change. Off: timeouts 0 and direct I/O everywhere.
+  bool cache = false;
+  double cache_seconds = 60.0;
+  // Token-file mounts: asked for the mount's token at each request (so a
+  // rotated file is used at once); empty = the fixed mount token.
+  std::function<engine::SecureString()> mount_token_source;
 };
 
 class Filesystem {
@@ -103,6 +113,9 @@ class Filesystem {
   int child_path(const char* op, Ino parent, std::string_view name, std::string& out) const;
   // The path handed to the engine for a mount-relative path (chroot applied).
   std::string engine_path(std::string_view path) const;
+  // Entry and attribute timeout for a node: 0 unless the mount caches and
+  // the node is cacheable.
+  double cache_timeout(Ino ino) const;
   // Attributes for a node, per mount settings.
   struct stat make_attr(Ino ino, const engine::NodeInfo& info) const;
 

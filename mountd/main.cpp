@@ -1,115 +1,331 @@
 // SPDX-License-Identifier: MPL-2.0
-// cofferd: parses options, opens the store and the engine, mounts, serves
-// until unmounted or signalled (SIGINT/SIGTERM/SIGHUP unmount cleanly), exits.
-#include <sys/stat.h>
+// cofferd: reads its options (command line, or a config file with any number
+// of mounts), opens the store and the engine once, serves every mount from
+// its own FUSE session and thread loop, and waits for signals:
+// SIGINT/SIGTERM unmount everything and exit, SIGHUP reloads the log level
+// from the config file. A mount that cannot start is logged and skipped;
+// the others serve.
+#include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
-#include <cstdio>
-#include <fstream>
+#include <atomic>
+#include <cstring>
 #include <iostream>
-#include <iterator>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/core.hpp"
+#include "engine/core_impl.hpp"
 #include "engine/crypto/sodium.hpp"
 #include "engine/fileview/file_view.hpp"
 #include "engine/storage/memory_storage.hpp"
 #include "engine/storage/sqlite_storage.hpp"
 #include "fs/log.hpp"
 #include "fs/mount.hpp"
+#include "fs/token_file.hpp"
+#include "mountd/config.hpp"
 #include "mountd/options.hpp"
 
 namespace {
 
 constexpr const char* kVersion = "cofferd 0.1.0";
 
-// Reads the mount's token: the file's contents without trailing whitespace.
-engine::Result<engine::SecureString> read_token_file(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    return engine::Error::invalid("token file " + path + " cannot be read");
-  }
-  if (st.st_mode & 077) {
-    fsd::log_warn("token file ", path, " is accessible to group or others (chmod 600 it)");
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return engine::Error::invalid("token file " + path + " cannot be opened");
-  engine::SecureString token{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' ||
-                            token.back() == ' ' || token.back() == '\t')) {
-    token.pop_back();
-  }
-  if (token.empty()) return engine::Error::invalid("token file " + path + " is empty");
-  return token;
+// What to serve, from the command line or the config file.
+struct MountSpec {
+  std::string mountpoint;
+  std::string chroot;
+  std::string token_file;
+  bool allow_other = false;
+  bool cache = false;
+};
+
+struct Plan {
+  bool dev = false;
+  std::string dev_root_token;
+  std::string storage_path;
+  std::string config_path;  // "" = command line (SIGHUP has nothing to reload)
+  fsd::LogLevel log_level = fsd::LogLevel::Info;
+  bool mlock = false;
+  std::vector<MountSpec> mounts;
+};
+
+Plan plan_of(const mountd::Options& o) {
+  Plan p;
+  p.dev = o.mode == mountd::Options::Mode::Dev;
+  p.dev_root_token = o.dev_root_token;
+  p.storage_path = o.storage_path;
+  p.log_level = o.log_level;
+  p.mounts.push_back({o.mountpoint, o.chroot, o.token_file, o.allow_other, o.cache});
+  return p;
 }
 
-engine::Result<std::unique_ptr<engine::Storage>> open_storage(const mountd::Options& o) {
-  if (o.mode == mountd::Options::Mode::Dev) {
-    return std::unique_ptr<engine::Storage>(std::make_unique<engine::MemoryStorage>());
+Plan plan_of(const mountd::Config& c) {
+  Plan p;
+  p.storage_path = c.storage_path;
+  p.config_path = c.file;
+  p.log_level = c.log_level;
+  p.mlock = !c.disable_mlock;
+  for (const auto& m : c.mounts) {
+    p.mounts.push_back({m.mountpoint, m.chroot_namespace, m.token_file, m.allow_other, m.cache});
   }
-  auto sqlite = engine::SqliteStorage::open(o.storage_path);
+  return p;
+}
+
+engine::Result<std::unique_ptr<engine::Storage>> open_storage(const Plan& p) {
+  if (p.dev) return std::unique_ptr<engine::Storage>(std::make_unique<engine::MemoryStorage>());
+  auto sqlite = engine::SqliteStorage::open(p.storage_path);
   if (!sqlite.ok()) return std::move(sqlite).error();
   return std::unique_ptr<engine::Storage>(std::move(sqlite).value());
 }
 
-int fail(const std::string& what, const engine::Error& error) {
-  std::cerr << "cofferd: " << what << ": " << error.message << "\n";
-  return 1;
+// What can only be checked on an unsealed store: the chroot namespace
+// exists and the mount's token is alive. Ok while sealed (checked again
+// after the unseal).
+engine::Status check_target(engine::Core& core, const MountSpec& spec,
+                            const engine::SecureString& token, bool* checked) {
+  *checked = false;
+  engine::Core::Impl& impl = core.impl();
+  std::shared_lock lock(impl.mu);
+  if (impl.barrier.sealed() || !impl.router.loaded()) return engine::ok_status();
+  *checked = true;
+  if (!spec.chroot.empty() &&
+      impl.router.find_namespace(impl.router.root(), spec.chroot + "/") == nullptr) {
+    return engine::Error::not_found("chroot namespace " + spec.chroot + " does not exist");
+  }
+  if (!spec.token_file.empty()) {
+    auto auth = impl.authenticate(token, engine::Clock::now());
+    if (!auth.ok()) {
+      return engine::Error::denied("the token in " + spec.token_file +
+                                   " is not valid (unknown, revoked or expired)");
+    }
+  }
+  return engine::ok_status();
 }
 
-int run(const mountd::Options& o) {
-  fsd::set_log_level(o.log_level);
-  engine::crypto::init();
+// One mount being served, on its own thread.
+struct Served {
+  MountSpec spec;
+  std::unique_ptr<fsd::TokenFile> token_file;
+  std::unique_ptr<fsd::Mount> mount;
+  std::thread thread;
+  std::atomic<bool> done{false};
+  engine::Status result = engine::ok_status();
+  std::atomic<bool> target_checked{false};
+  bool joined = false;
+};
 
-  auto storage = open_storage(o);
-  if (!storage.ok()) return fail("cannot open storage " + o.storage_path, storage.error());
+std::string describe(const Plan& p, const MountSpec& m) {
+  std::string d = p.dev ? "dev, in memory, root token: " + p.dev_root_token
+                        : "storage " + p.storage_path;
+  if (!m.chroot.empty()) d += ", chroot " + m.chroot;
+  if (!m.token_file.empty()) d += ", token from " + m.token_file;
+  if (m.cache) d += ", cached";
+  return d;
+}
 
-  engine::CoreOptions core_options;
-  core_options.dev = o.mode == mountd::Options::Mode::Dev;
-  if (core_options.dev) core_options.dev_root_token = o.dev_root_token;
-  auto core = engine::Core::open(std::move(storage).value(), core_options);
-  if (!core.ok()) return fail("cannot open the store", core.error());
-  engine::FileView view(**core);
+// Creates and mounts spec; on failure says why on stderr and returns null.
+std::unique_ptr<Served> start_mount(const Plan& p, engine::Core& core, engine::FileView& view,
+                                    const MountSpec& spec) {
+  auto served = std::make_unique<Served>();
+  served->spec = spec;
+  auto refuse = [&](const std::string& why) -> std::unique_ptr<Served> {
+    std::cerr << "cofferd: cannot mount " << spec.mountpoint << ": " << why << std::endl;
+    fsd::log_error("mount ", spec.mountpoint, " not started: ", why);
+    return nullptr;
+  };
 
   fsd::MountOptions mo;
-  mo.mountpoint = o.mountpoint;
-  mo.allow_other = o.allow_other;
+  mo.mountpoint = spec.mountpoint;
+  mo.allow_other = spec.allow_other;
+  mo.cache = spec.cache;
   mo.fs.uid = ::getuid();
   mo.fs.gid = ::getgid();
-  mo.fs.chroot = o.chroot;
-  if (!o.token_file.empty()) {
-    auto token = read_token_file(o.token_file);
-    if (!token.ok()) return fail("cannot use the token file", token.error());
-    mo.token = std::move(token).value();
-  } else if (core_options.dev) {
-    mo.token = engine::to_secure(o.dev_root_token);
+  mo.fs.chroot = spec.chroot;
+  if (!spec.token_file.empty()) {
+    auto file = fsd::TokenFile::open(spec.token_file);
+    if (!file.ok()) return refuse(file.error().message);
+    served->token_file = std::move(file).value();
+    mo.token = served->token_file->current();
+    fsd::TokenFile* source = served->token_file.get();
+    mo.fs.mount_token_source = [source] { return source->current(); };
+  } else if (p.dev) {
+    // Not bound: like `vault server -dev` with the root token in
+    // ~/.vault-token, callers with no VAULT_TOKEN and no session use it.
+    mo.token = engine::to_secure(p.dev_root_token);
   }
-  // else: no token; only the unauthenticated endpoints (init, unseal,
-  // seal-status, health, logins) answer.
-  mo.fuse_debug = false;
+  bool checked = false;
+  if (auto st = check_target(core, spec, mo.token, &checked); !st.ok()) {
+    return refuse(st.error().message);
+  }
+  served->target_checked = checked;
 
   auto mount = fsd::Mount::create(view, std::move(mo));
-  if (!mount.ok()) return fail("cannot mount " + o.mountpoint, mount.error());
-
-  if (core_options.dev) {
-    // Like `vault server -dev`: the dev token is printed so it can be used.
-    std::cout << "cofferd: mounted " << o.mountpoint << " (dev, in memory, root token: "
-              << o.dev_root_token << ")" << std::endl;
-  } else {
-    std::cout << "cofferd: mounted " << o.mountpoint << " (storage " << o.storage_path
-              << (o.chroot.empty() ? "" : ", chroot " + o.chroot)
-              << (o.token_file.empty() ? "" : ", token from " + o.token_file) << ")" << std::endl;
+  if (!mount.ok()) return refuse(mount.error().message);
+  served->mount = std::move(mount).value();
+  if (served->token_file) {
+    fsd::Mount* m = served->mount.get();
+    served->token_file->on_change([m] { m->post_everything(); });
   }
-  fsd::log_info("serving ", o.mountpoint);
+  std::cout << "cofferd: mounted " << spec.mountpoint << " (" << describe(p, spec) << ")"
+            << std::endl;
+  fsd::log_info("serving ", spec.mountpoint);
+  return served;
+}
 
-  const engine::Status served = (*mount)->run(/*handle_signals=*/true);
-  (*mount)->unmount();
-  mount->reset();
-  if (!served.ok()) return fail("serving " + o.mountpoint, served.error());
-  std::cout << "cofferd: unmounted " << o.mountpoint << std::endl;
-  return 0;
+// Runs a mount's loop on its own thread; tells main (SIGUSR2) when it ends.
+void serve(Served& s) {
+  s.thread = std::thread([&s] {
+    s.result = s.mount->run(/*handle_signals=*/false);
+    s.done.store(true);
+    ::kill(::getpid(), SIGUSR2);
+  });
+}
+
+void finish(Served& s) {
+  if (s.joined) return;
+  if (s.thread.joinable()) s.thread.join();
+  s.joined = true;
+  s.mount->unmount();
+  if (!s.result.ok()) {
+    std::cerr << "cofferd: serving " << s.spec.mountpoint << ": " << s.result.error().message
+              << std::endl;
+  } else {
+    std::cout << "cofferd: unmounted " << s.spec.mountpoint << std::endl;
+  }
+}
+
+void reload(const Plan& p) {
+  if (p.config_path.empty()) {
+    fsd::log_info("SIGHUP: no config file to reload (started without --config)");
+    return;
+  }
+  auto config = mountd::load_config(p.config_path);
+  if (!config.ok()) {
+    fsd::log_error("SIGHUP: config not reloaded: ", config.error().message);
+    return;
+  }
+  fsd::set_log_level(config->log_level);
+  // Written whatever the new level: the operator asked for it.
+  fsd::log_line(fsd::LogLevel::Info, std::string("SIGHUP: log level is now ") +
+                                         fsd::to_string(config->log_level) +
+                                         " (mounts and storage change only with a restart)");
+}
+
+int run(const Plan& p) {
+  fsd::set_log_level(p.log_level);
+  engine::crypto::init();
+  if (p.mlock && ::mlockall(MCL_CURRENT | MCL_FUTURE) != 0) {
+    std::cerr << "cofferd: cannot lock memory (mlockall: " << std::strerror(errno)
+              << "); give cofferd CAP_IPC_LOCK, or set disable_mlock = true if swap is "
+                 "encrypted or off"
+              << std::endl;
+    return 1;
+  }
+
+  auto storage = open_storage(p);
+  if (!storage.ok()) {
+    std::cerr << "cofferd: cannot open storage " << p.storage_path << ": "
+              << storage.error().message << std::endl;
+    return 1;
+  }
+  engine::CoreOptions core_options;
+  core_options.dev = p.dev;
+  if (p.dev) core_options.dev_root_token = p.dev_root_token;
+  auto core_result = engine::Core::open(std::move(storage).value(), core_options);
+  if (!core_result.ok()) {
+    std::cerr << "cofferd: cannot open the store: " << core_result.error().message << std::endl;
+    return 1;
+  }
+  engine::Core& core = **core_result;
+  engine::FileView view(core);
+
+  // Signals are taken by this thread with sigwait; every thread started
+  // from here on (mount loops, FUSE workers, invalidators) blocks them.
+  sigset_t waited;
+  sigemptyset(&waited);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR2}) sigaddset(&waited, sig);
+  pthread_sigmask(SIG_BLOCK, &waited, nullptr);
+  // An ignored signal is dropped even while blocked, and a shell starts
+  // `cofferd &` with SIGINT ignored (nohup: SIGHUP): take them back.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR2}) sigaction(sig, &dfl, nullptr);
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  sigaction(SIGPIPE, &ignore, nullptr);
+  fsd::Mount::install_wake_handler();
+
+  std::vector<std::unique_ptr<Served>> served;
+  for (const MountSpec& spec : p.mounts) {
+    if (auto s = start_mount(p, core, view, spec)) served.push_back(std::move(s));
+  }
+  if (served.empty()) {
+    std::cerr << "cofferd: no mount could be started" << std::endl;
+    return 1;
+  }
+
+  // A store unsealed through a mount: check what could not be checked
+  // while sealed, once, and say which mounts cannot work.
+  std::mutex check_mu;
+  const std::uint64_t listener = view.add_change_listener([&](const engine::Change& c) {
+    if (!c.everything || core.sealed()) return;
+    std::lock_guard lock(check_mu);
+    for (auto& s : served) {
+      if (s->target_checked) continue;
+      const engine::SecureString token =
+          s->token_file ? s->token_file->current() : engine::SecureString();
+      bool checked = false;
+      const engine::Status st = check_target(core, s->spec, token, &checked);
+      s->target_checked = checked;
+      if (!st.ok()) {
+        fsd::log_error("mount ", s->spec.mountpoint, ": ", st.error().message,
+                       "; its requests will fail until this is fixed");
+      }
+    }
+  });
+
+  for (auto& s : served) serve(*s);
+
+  int exit_code = 0;
+  while (true) {
+    int sig = 0;
+    if (sigwait(&waited, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      reload(p);
+      continue;
+    }
+    if (sig == SIGINT || sig == SIGTERM) {
+      fsd::log_info("signal ", sig, " received, unmounting everything");
+      for (auto& s : served) {
+        if (!s->done.load()) s->mount->stop();
+      }
+      break;
+    }
+    // SIGUSR2: a loop ended (unmounted from outside, or failed).
+    bool all_done = true;
+    for (auto& s : served) {
+      if (s->done.load()) {
+        finish(*s);
+      } else {
+        all_done = false;
+      }
+    }
+    if (all_done) break;
+  }
+  for (auto& s : served) {
+    finish(*s);
+    if (!s->result.ok()) exit_code = 1;
+  }
+  view.remove_change_listener(listener);
+  served.clear();
+  return exit_code;
 }
 
 }  // namespace
@@ -131,7 +347,15 @@ int main(int argc, char** argv) {
       std::cout << kVersion << "\n";
       return 0;
     }
-    return run(*options);
+    if (options->mode == mountd::Options::Mode::Config) {
+      auto config = mountd::load_config(options->config_path);
+      if (!config.ok()) {
+        std::cerr << "cofferd: " << config.error().message << "\n";
+        return 2;
+      }
+      return run(plan_of(*config));
+    }
+    return run(plan_of(*options));
   } catch (const std::exception& e) {
     std::cerr << "cofferd: fatal: " << e.what() << "\n";
     return 1;

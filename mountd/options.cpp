@@ -43,7 +43,7 @@ engine::Result<std::string> take_value(const Arg& arg, const std::vector<std::st
 std::string usage() {
   return "usage: cofferd --dev [--dev-root-token-id ID] [options] MOUNTPOINT\n"
          "       cofferd --storage FILE [--chroot NS] [--token-file F] [options] MOUNTPOINT\n"
-         "       cofferd --config FILE            (not supported yet)\n"
+         "       cofferd [-f] --config FILE     (every setting from the file; see examples/coffer.hcl)\n"
          "options:\n"
          "  --dev                    in-memory store, unsealed, one root token (default \"root\")\n"
          "  --dev-root-token-id ID   the dev root token\n"
@@ -51,6 +51,7 @@ std::string usage() {
          "  --chroot NS              show namespace NS as the mount root\n"
          "  --token-file F           make every request with the token in F\n"
          "  --allow-other            let other users use the mount\n"
+         "  --cache                  let the kernel cache a --token-file mount (invalidated on change)\n"
          "  --log-level L            error, warn, info (default) or debug\n"
          "  -f, --foreground         accepted; cofferd always stays in the foreground\n"
          "  -h, --help               this text\n"
@@ -63,6 +64,7 @@ engine::Result<Options> parse_options(const std::vector<std::string>& argv) {
   bool dev_token_given = false;
   std::vector<std::string> positional;
   bool only_positional = false;
+  bool cli_mount_option = false;  // anything --config excludes
 
   for (std::size_t i = 1; i < argv.size(); ++i) {
     const std::string& raw = argv[i];
@@ -91,10 +93,15 @@ engine::Result<Options> parse_options(const std::vector<std::string>& argv) {
       dev = true;
     } else if (arg.name == "--allow-other") {
       o.allow_other = true;
+      cli_mount_option = true;
+    } else if (arg.name == "--cache") {
+      o.cache = true;
+      cli_mount_option = true;
     } else if (takes_value) {
       auto value = take_value(arg, argv, i);
       if (!value.ok()) return std::move(value).error();
       std::string v = std::move(value).value();
+      if (arg.name != "--config") cli_mount_option = true;
       if (arg.name == "--dev-root-token-id") {
         o.dev_root_token = std::move(v);
         dev_token_given = true;
@@ -115,7 +122,7 @@ engine::Result<Options> parse_options(const std::vector<std::string>& argv) {
         }
         o.log_level = *level;
       } else {  // --config
-        return engine::Error::unsupported("--config is not supported yet; use --dev or --storage");
+        o.config_path = std::move(v);
       }
     } else {
       return engine::Error::invalid("unknown option " + raw);
@@ -123,6 +130,16 @@ engine::Result<Options> parse_options(const std::vector<std::string>& argv) {
   }
 
   if (o.show_help || o.show_version) return o;
+
+  if (!o.config_path.empty()) {
+    if (dev || cli_mount_option || !positional.empty()) {
+      return engine::Error::invalid(
+          "--config takes every setting from the file: give no other option (but -f) and no "
+          "mountpoint");
+    }
+    o.mode = Options::Mode::Config;
+    return o;
+  }
 
   if (dev && !o.storage_path.empty()) {
     return engine::Error::invalid("--dev and --storage exclude each other");
@@ -142,6 +159,10 @@ engine::Result<Options> parse_options(const std::vector<std::string>& argv) {
   if (positional.size() > 1) {
     return engine::Error::invalid("one mountpoint expected, got " +
                                   std::to_string(positional.size()) + " (" + positional[1] + "...)");
+  }
+  if (o.cache && o.token_file.empty()) {
+    return engine::Error::invalid("--cache needs --token-file (a mount shared by several callers "
+                                  "caches nothing)");
   }
   o.mountpoint = positional[0];
   while (o.mountpoint.size() > 1 && o.mountpoint.back() == '/') o.mountpoint.pop_back();

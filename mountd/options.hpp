@@ -12,7 +12,7 @@
 namespace mountd {
 
 struct Options {
-  enum class Mode { Dev, Storage };
+  enum class Mode { Dev, Storage, Config };
 
   Mode mode = Mode::Dev;
   std::string dev_root_token = "root";  // --dev-root-token-id (dev only)
@@ -20,6 +20,8 @@ struct Options {
   std::string chroot;                    // --chroot NS ("" = root namespace)
   std::string token_file;                // --token-file F: the mount's own token
   bool allow_other = false;              // --allow-other
+  bool cache = false;                    // --cache (needs --token-file)
+  std::string config_path;               // --config FILE: everything else comes from it
   fsd::LogLevel log_level = fsd::LogLevel::Info;  // --log-level L
   std::string mountpoint;
 
@@ -29,8 +31,8 @@ struct Options {
 
 // Parses argv (argv[0] is the program name). Accepts `--opt VALUE` and
 // `--opt=VALUE`. Errors: InvalidArgument with a message fit for the user
-// (unknown option, missing value or mountpoint, --dev with --storage...).
-// Unsupported (--config: not built yet).
+// (unknown option, missing value or mountpoint, --dev with --storage,
+// --config with any option other than -f...).
 engine::Result<Options> parse_options(const std::vector<std::string>& argv);
 
 // The usage text for --help and errors.

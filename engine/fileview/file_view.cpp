@@ -167,6 +167,68 @@ Result<Json> versions_body(Json body) {
 
 FileView::FileView(Core& core) : core_(core), epoch_(Clock::now()) {}
 
+// ------------------------------------------------------- change notification
+
+std::uint64_t FileView::add_change_listener(ChangeListener listener) {
+  std::lock_guard lock(listeners_mu_);
+  const std::uint64_t id = next_listener_++;
+  listeners_.emplace_back(id, std::move(listener));
+  return id;
+}
+
+void FileView::remove_change_listener(std::uint64_t id) {
+  std::lock_guard lock(listeners_mu_);
+  std::erase_if(listeners_, [id](const auto& entry) { return entry.first == id; });
+}
+
+bool FileView::cacheable(std::string_view path) const {
+  const auto kind = locate(path).kind;
+  return kind == Kind::Kv || kind == Kind::Namespace || kind == Kind::MountPrefix;
+}
+
+void FileView::notify(const Change& change) const {
+  std::lock_guard lock(listeners_mu_);
+  for (const auto& [id, listener] : listeners_) listener(change);
+}
+
+namespace {
+
+// Only a KV secret's own files change when one is written or removed; any
+// other write (policies, tokens, identity, mounts, namespaces, seal) may
+// change what anyone sees.
+Change change_of(FileView::Located::Kind kind, std::string_view path) {
+  if (kind == FileView::Located::Kind::Kv) return Change{std::string(path), false};
+  return Change{{}, true};
+}
+
+}  // namespace
+
+Result<SecureString> FileView::write(const Caller& caller, std::string_view path, std::string_view body,
+                                     WriteMode mode, SecureString* issued) {
+  auto out = write_unnotified(caller, path, body, mode, issued);
+  if (out.ok()) notify(change_of(locate(path).kind, path));
+  return out;
+}
+
+Status FileView::remove(const Caller& caller, std::string_view path) {
+  const auto kind = locate(path).kind;  // before: the secret is gone after
+  auto st = remove_unnotified(caller, path);
+  if (st.ok()) notify(change_of(kind, path));
+  return st;
+}
+
+Status FileView::make_dir(const Caller& caller, std::string_view path) {
+  auto st = make_dir_unnotified(caller, path);
+  if (st.ok()) notify(Change{{}, true});
+  return st;
+}
+
+Status FileView::remove_dir(const Caller& caller, std::string_view path) {
+  auto st = remove_dir_unnotified(caller, path);
+  if (st.ok()) notify(Change{{}, true});
+  return st;
+}
+
 Status FileView::may_touch(const Caller& caller, const std::string& abs_path) const {
   COFFER_TRY(auto bits, core_.impl().capability_bits(caller.token, abs_path));
   if (!grants_something(bits)) return Error::denied();
@@ -398,7 +460,7 @@ Result<SecureString> FileView::read(const Caller& caller, std::string_view path)
   return Error::internal("unreachable");
 }
 
-Result<SecureString> FileView::write(const Caller& caller, std::string_view path, std::string_view body,
+Result<SecureString> FileView::write_unnotified(const Caller& caller, std::string_view path, std::string_view body,
                                      WriteMode mode, SecureString* issued) {
   if (body.size() > kMaxBodyBytes) return Error::too_large("request body is larger than 1 MiB");
   Located at = locate(path);
@@ -466,7 +528,7 @@ bool FileView::is_complete(std::string_view path, std::string_view body) const {
   return body_is_complete(body);
 }
 
-Status FileView::remove(const Caller& caller, std::string_view path) {
+Status FileView::remove_unnotified(const Caller& caller, std::string_view path) {
   Located at = locate(path);
   switch (at.kind) {
     case Kind::Missing: return Error::not_found("no such file");
@@ -483,7 +545,7 @@ Status FileView::remove(const Caller& caller, std::string_view path) {
   return Error::internal("unreachable");
 }
 
-Status FileView::make_dir(const Caller& caller, std::string_view path) {
+Status FileView::make_dir_unnotified(const Caller& caller, std::string_view path) {
   std::string_view clean = strip_slashes(path);
   auto [parent_path, name] = split_last(clean);
   if (name.empty()) return Error::exists("the root exists");
@@ -508,7 +570,7 @@ Status FileView::make_dir(const Caller& caller, std::string_view path) {
   return Error::unsupported("mkdir is possible in a namespace directory or inside a kv mount");
 }
 
-Status FileView::remove_dir(const Caller& caller, std::string_view path) {
+Status FileView::remove_dir_unnotified(const Caller& caller, std::string_view path) {
   std::string_view clean = strip_slashes(path);
   Located at = locate(clean);
   switch (at.kind) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -44,6 +45,17 @@ enum class WriteMode { Replace, Append };
 struct Caller {
   SecureString token;  // "" = no token
 };
+
+// A change made through the view, for listeners that cache what it shows
+// (the fs layer's kernel cache invalidation). path: the KV secret file that
+// was written or removed, as given to the view ("ns/secret/app/db@destroy"),
+// when nothing else changed; everything: anything may look different now
+// (a policy, token, identity, mount, namespace or seal change), path empty.
+struct Change {
+  std::string path;
+  bool everything = false;
+};
+using ChangeListener = std::function<void(const Change&)>;
 
 class FileView {
  public:
@@ -84,6 +96,22 @@ class FileView {
   // empty KV folder made by mkdir. NotEmpty otherwise.
   Status remove_dir(const Caller& caller, std::string_view path);
 
+  // True when what path shows changes only through this view's mutators
+  // (KV secrets and folders, namespace and mount directories), so a cache
+  // dropped on change notifications stays exact. False for sys/, auth/,
+  // identity/ and other API files (token TTLs, health... change by
+  // themselves), and while sealed. Thread-safe.
+  bool cacheable(std::string_view path) const;
+
+  // Change listeners: called after every successful write, remove,
+  // make_dir and remove_dir made through this view, on the caller's thread,
+  // once the change is applied and no engine lock is held. A listener must
+  // be quick (queue work; never block on FUSE) and must not call
+  // add/remove_change_listener. Returns an id for remove_change_listener.
+  // Thread-safe.
+  std::uint64_t add_change_listener(ChangeListener listener);
+  void remove_change_listener(std::uint64_t id);
+
   struct Located;  // where a path lands (file_view.cpp)
 
  private:
@@ -100,6 +128,18 @@ class FileView {
   Status remove_kv(const Caller& caller, const Located& at);
   bool has_folder(const std::string& absolute) const;
   void forget_folders_above(std::string_view secret_path);
+
+  // The public mutators, before change notification.
+  Result<SecureString> write_unnotified(const Caller& caller, std::string_view path, std::string_view body,
+                                        WriteMode mode, SecureString* issued);
+  Status remove_unnotified(const Caller& caller, std::string_view path);
+  Status make_dir_unnotified(const Caller& caller, std::string_view path);
+  Status remove_dir_unnotified(const Caller& caller, std::string_view path);
+  void notify(const Change& change) const;
+
+  mutable std::mutex listeners_mu_;
+  std::vector<std::pair<std::uint64_t, ChangeListener>> listeners_;
+  std::uint64_t next_listener_ = 1;
 
   Core& core_;
   TimePoint epoch_;  // mtime of things that have no time of their own

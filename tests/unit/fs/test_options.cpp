@@ -86,11 +86,30 @@ TEST_CASE("options: bad command lines are errors, never exits", "[options]") {
         std::string::npos);
 }
 
-TEST_CASE("options: --config is reserved", "[options]") {
-  auto r = parse({"--config", "coffer.hcl"});
-  REQUIRE_FALSE(r.ok());
-  CHECK(r.error().code == engine::ErrorCode::Unsupported);
-  CHECK(r.error().message.find("not supported yet") != std::string::npos);
+TEST_CASE("options: --config takes everything from the file", "[options]") {
+  auto o = parse({"--config", "coffer.hcl"});
+  REQUIRE(o.ok());
+  CHECK(o->mode == Options::Mode::Config);
+  CHECK(o->config_path == "coffer.hcl");
+  auto f = parse({"-f", "--config=/etc/coffer/coffer.hcl"});
+  REQUIRE(f.ok());
+  CHECK(f->config_path == "/etc/coffer/coffer.hcl");
+
+  CHECK(error_of({"--config", "c.hcl", "/m"}).find("no mountpoint") != std::string::npos);
+  CHECK(error_of({"--config", "c.hcl", "--dev"}).find("--config") != std::string::npos);
+  CHECK(error_of({"--config", "c.hcl", "--storage", "x.db"}).find("--config") != std::string::npos);
+  CHECK(error_of({"--config", "c.hcl", "--allow-other"}).find("--config") != std::string::npos);
+  CHECK(error_of({"--config", "c.hcl", "--log-level", "debug"}).find("--config") !=
+        std::string::npos);
+  CHECK(error_of({"--config"}).find("needs a value") != std::string::npos);
+}
+
+TEST_CASE("options: --cache needs --token-file", "[options]") {
+  auto o = parse({"--storage", "x.db", "--token-file", "t", "--cache", "/m"});
+  REQUIRE(o.ok());
+  CHECK(o->cache);
+  CHECK(error_of({"--storage", "x.db", "--cache", "/m"}).find("--cache needs --token-file") !=
+        std::string::npos);
 }
 
 TEST_CASE("options: -- ends options", "[options]") {

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MPL-2.0
+#include "fs/invalidator.hpp"
+
+#include <fuse_lowlevel.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include "fs/log.hpp"
+
+namespace fsd {
+
+namespace {
+
+// Every started invalidator, for wait_for_all.
+std::mutex g_registry_mu;
+std::set<Invalidator*> g_registry;
+
+// "NAME", "NAME@x", "NAME#k", "NAME@x#k" of the last segment share the base
+// "NAME": a write to any of them may change all of them.
+std::string_view base_of(std::string_view path) {
+  const auto slash = path.rfind('/');
+  const std::size_t start = slash == std::string_view::npos ? 0 : slash + 1;
+  const auto mark = path.find_first_of("@#", start);
+  return mark == std::string_view::npos ? path : path.substr(0, mark);
+}
+
+std::string_view parent_of(std::string_view path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
+}
+
+std::string_view name_of(std::string_view path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+Invalidator::Invalidator(const InodeTable& inodes, std::string chroot)
+    : inodes_(inodes), chroot_(std::move(chroot)) {}
+
+Invalidator::~Invalidator() { stop(); }
+
+void Invalidator::start(fuse_session* se) {
+  std::lock_guard lock(mu_);
+  if (started_) return;
+  session_ = se;
+  started_ = true;
+  // The thread must not take the daemon's signals (they belong to main).
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  thread_ = std::thread([this] { run(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  std::lock_guard registry(g_registry_mu);
+  g_registry.insert(this);
+}
+
+void Invalidator::stop() {
+  {
+    std::lock_guard registry(g_registry_mu);
+    g_registry.erase(this);
+  }
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  sent_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Invalidator::post(const engine::Change& change) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    // A queued "everything" covers whatever follows it until it is sent.
+    // A queued "everything" not yet sent covers this change too: waiting for
+    // posted_ waits for it.
+    if (!queue_.empty() && queue_.back().everything) return;
+    queue_.push_back(change);
+    ++posted_;
+  }
+  work_cv_.notify_one();
+}
+
+bool Invalidator::wait_sent(std::uint64_t target, std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  return sent_cv_.wait_until(lock, deadline, [&] { return sent_ >= target || stopping_; });
+}
+
+bool Invalidator::wait_for_all(const InodeTable* skip, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::lock_guard registry(g_registry_mu);
+  bool all = true;
+  for (Invalidator* inv : g_registry) {
+    if (&inv->inodes_ == skip) continue;
+    std::uint64_t target = 0;
+    {
+      std::lock_guard lock(inv->mu_);
+      target = inv->posted_;
+    }
+    if (!inv->wait_sent(target, deadline)) all = false;
+  }
+  if (!all) {
+    log_warn("kernel cache invalidations still pending after ", timeout.count(),
+             " ms; a caching mount may serve the old data until they are sent");
+  }
+  return all;
+}
+
+std::vector<std::pair<Ino, std::string>> Invalidator::affected(
+    const std::vector<std::pair<Ino, std::string>>& entries, const engine::Change& change,
+    std::string_view chroot) {
+  std::vector<std::pair<Ino, std::string>> out;
+  if (change.everything) {
+    for (const auto& e : entries) {
+      if (e.first != kRootIno) out.push_back(e);
+    }
+    return out;
+  }
+  std::string_view path = change.path;
+  while (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  if (!chroot.empty()) {
+    if (!path.starts_with(chroot) || path.size() <= chroot.size() || path[chroot.size()] != '/') {
+      return out;  // outside this mount's root
+    }
+    path.remove_prefix(chroot.size() + 1);
+  }
+  const std::string_view base = base_of(path);
+  for (const auto& e : entries) {
+    const std::string_view p = e.second;
+    if (p == base || (p.size() > base.size() && p.starts_with(base) &&
+                      (p[base.size()] == '@' || p[base.size()] == '#'))) {
+      out.push_back(e);
+    }
+  }
+  return out;
+}
+
+void Invalidator::send(const engine::Change& change) {
+  const auto targets = affected(inodes_.entries(), change, chroot_);
+  for (const auto& [ino, path] : targets) {
+    // Attributes and every cached page of the node.
+    const int r = fuse_lowlevel_notify_inval_inode(session_, ino, 0, 0);
+    if (r != 0 && r != -ENOENT) {
+      log_debug("invalidate inode /", path, ": ", std::strerror(-r));
+    }
+    // The name: the node may be gone, or be another kind now.
+    const std::string_view name = name_of(path);
+    const Ino parent = parent_of(path).empty() ? kRootIno : inodes_.peek(parent_of(path));
+    const int e = fuse_lowlevel_notify_inval_entry(session_, parent, name.data(), name.size());
+    if (e != 0 && e != -ENOENT) {
+      log_debug("invalidate entry /", path, ": ", std::strerror(-e));
+    }
+  }
+  if (change.everything) fuse_lowlevel_notify_inval_inode(session_, kRootIno, -1, 0);
+  log_debug("cache: ", targets.size(), " node(s) invalidated",
+            change.everything ? " (everything changed)" : "");
+}
+
+void Invalidator::run() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (stopping_) return;
+    engine::Change change = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    try {
+      send(change);
+    } catch (const std::exception& e) {
+      log_error("cache invalidation failed: ", e.what());
+    }
+    lock.lock();
+    ++sent_;
+    sent_cv_.notify_all();
+  }
+}
+
+}  // namespace fsd

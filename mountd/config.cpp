@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: MPL-2.0
+#include "mountd/config.hpp"
+
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "engine/policy/hcl.hpp"
+
+namespace mountd {
+
+namespace {
+
+namespace hcl = engine::policy::hcl;
+
+constexpr std::size_t kMaxConfigBytes = 1 << 20;
+
+// Collects "FILE:LINE: message" errors; the first one is returned.
+struct Where {
+  std::string_view file;
+  engine::Error at(int line, const std::string& what) const {
+    return engine::Error::invalid(std::string(file) + ":" + std::to_string(line) + ": " + what);
+  }
+};
+
+std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+// A labelled block (`mount "/p" { }`) arrives as one item with keys
+// ["mount", "/p"] in HCL, and as {"mount": {"/p": {...}}} in JSON (and in
+// HCL's `mount = { "/p" = {...} }`). Both become (label, body) pairs here.
+struct Block {
+  std::string label;
+  int line = 0;
+  const hcl::Value* body = nullptr;
+};
+
+engine::Result<std::vector<Block>> labelled_blocks(const hcl::Item& item, const Where& where,
+                                                   std::string_view example) {
+  const std::string& kind = item.keys[0];
+  std::vector<Block> out;
+  if (item.keys.size() == 2) {
+    if (item.value.kind != hcl::Value::Kind::Object) {
+      return where.at(item.line, kind + " " + quoted(item.keys[1]) + " must be a block { ... }");
+    }
+    out.push_back({item.keys[1], item.line, &item.value});
+    return out;
+  }
+  if (item.keys.size() > 2) {
+    return where.at(item.line, kind + " takes one label, as in " + std::string(example));
+  }
+  if (item.value.kind == hcl::Value::Kind::Object) {
+    for (const hcl::Item& sub : item.value.items) {
+      if (sub.keys.size() != 1 || sub.value.kind != hcl::Value::Kind::Object) {
+        return where.at(sub.line, kind + " needs a label, as in " + std::string(example));
+      }
+      out.push_back({sub.keys[0], sub.line, &sub.value});
+    }
+    if (!out.empty()) return out;
+  }
+  return where.at(item.line, kind + " needs a label, as in " + std::string(example));
+}
+
+// Typed reads of `key = value`, each naming the line on a wrong type.
+engine::Result<std::string> string_value(const hcl::Item& item, const Where& where,
+                                         std::string_view context) {
+  if (item.value.kind != hcl::Value::Kind::String) {
+    return where.at(item.line, quoted(item.keys[0]) + std::string(context) + " must be a string, not a " +
+                                   hcl::kind_name(item.value.kind));
+  }
+  return item.value.text;
+}
+
+engine::Result<bool> bool_value(const hcl::Item& item, const Where& where,
+                                std::string_view context) {
+  if (item.value.kind == hcl::Value::Kind::Bool) return item.value.bool_value;
+  // Vault's config decoder takes "true"/"false" strings too.
+  if (item.value.kind == hcl::Value::Kind::String) {
+    if (item.value.text == "true") return true;
+    if (item.value.text == "false") return false;
+  }
+  return where.at(item.line, quoted(item.keys[0]) + std::string(context) +
+                                 " must be true or false");
+}
+
+// Checks an item is a plain `key = value` (not a block with labels) and is
+// not repeated in its block.
+engine::Status plain_key(const hcl::Item& item, const Where& where, std::set<std::string>& seen,
+                         std::string_view context) {
+  if (item.keys.size() != 1) {
+    return where.at(item.line, "unknown block " + quoted(item.keys[0]) + std::string(context));
+  }
+  if (!seen.insert(item.keys[0]).second) {
+    return where.at(item.line, quoted(item.keys[0]) + std::string(context) + " is set twice");
+  }
+  return engine::ok_status();
+}
+
+// "usa-hq", "/usa-hq/", "a/b/" -> "usa-hq", "a/b". Empty segments, "." and
+// ".." are refused: a chroot must name one namespace, plainly.
+engine::Result<std::string> namespace_path(const hcl::Item& item, const Where& where,
+                                           std::string_view context) {
+  COFFER_TRY(std::string v, string_value(item, where, context));
+  while (!v.empty() && v.back() == '/') v.pop_back();
+  while (!v.empty() && v.front() == '/') v.erase(v.begin());
+  if (v.empty()) {
+    return where.at(item.line, quoted(item.keys[0]) + std::string(context) +
+                                   " must name a namespace (leave it out for the root)");
+  }
+  std::stringstream segments(v);
+  std::string seg;
+  while (std::getline(segments, seg, '/')) {
+    if (seg.empty() || seg == "." || seg == ".." ||
+        seg.find_first_of(" \t\r\n") != std::string::npos) {
+      return where.at(item.line, quoted(item.keys[0]) + std::string(context) + ": " + quoted(v) +
+                                     " is not a namespace path");
+    }
+  }
+  return v;
+}
+
+engine::Result<MountConfig> parse_mount(const Block& block, const Where& where) {
+  MountConfig m;
+  m.line = block.line;
+  m.mountpoint = block.label;
+  if (m.mountpoint.empty() || m.mountpoint.front() != '/') {
+    return where.at(block.line, "mount " + quoted(block.label) +
+                                    ": the label must be an absolute path (the mountpoint)");
+  }
+  while (m.mountpoint.size() > 1 && m.mountpoint.back() == '/') m.mountpoint.pop_back();
+  const std::string context = " in mount " + quoted(m.mountpoint);
+  std::set<std::string> seen;
+  bool cache_set = false;
+  for (const hcl::Item& item : block.body->items) {
+    COFFER_TRY_STATUS(plain_key(item, where, seen, context));
+    const std::string& key = item.keys[0];
+    if (key == "chroot_namespace") {
+      COFFER_TRY(m.chroot_namespace, namespace_path(item, where, context));
+    } else if (key == "token_file") {
+      COFFER_TRY(m.token_file, string_value(item, where, context));
+      if (m.token_file.empty()) return where.at(item.line, "\"token_file\"" + context + " is empty");
+    } else if (key == "allow_other") {
+      COFFER_TRY(m.allow_other, bool_value(item, where, context));
+    } else if (key == "cache") {
+      COFFER_TRY(m.cache, bool_value(item, where, context));
+      cache_set = m.cache;
+    } else {
+      return where.at(item.line, "unknown key " + quoted(key) + context +
+                                     " (known: chroot_namespace, token_file, allow_other, cache)");
+    }
+  }
+  if (cache_set && m.token_file.empty()) {
+    return where.at(block.line, "mount " + quoted(m.mountpoint) +
+                                    ": cache = true needs token_file (a mount shared by several "
+                                    "callers caches nothing)");
+  }
+  return m;
+}
+
+engine::Status parse_storage(const Block& block, const Where& where, Config& c) {
+  if (block.label != "sqlite") {
+    return where.at(block.line, "storage " + quoted(block.label) +
+                                    " is not supported (only \"sqlite\")");
+  }
+  const std::string context = " in storage \"sqlite\"";
+  std::set<std::string> seen;
+  for (const hcl::Item& item : block.body->items) {
+    COFFER_TRY_STATUS(plain_key(item, where, seen, context));
+    if (item.keys[0] != "path") {
+      return where.at(item.line, "unknown key " + quoted(item.keys[0]) + context + " (known: path)");
+    }
+    COFFER_TRY(c.storage_path, string_value(item, where, context));
+    if (c.storage_path.empty()) return where.at(item.line, "\"path\"" + context + " is empty");
+  }
+  if (c.storage_path.empty()) {
+    return where.at(block.line, "storage \"sqlite\" needs path = \"FILE\"");
+  }
+  return engine::ok_status();
+}
+
+}  // namespace
+
+engine::Result<Config> parse_config(std::string_view text, std::string_view file) {
+  const Where where{file};
+  auto doc = hcl::parse(text);
+  if (!doc.ok()) {
+    // The parser says "At LINE:COL: what"; make it "FILE:LINE:COL: what".
+    std::string message = doc.error().message;
+    if (message.rfind("At ", 0) == 0) message.erase(0, 3);
+    return engine::Error::invalid(std::string(file) + ":" + message);
+  }
+
+  Config c;
+  c.file = std::string(file);
+  std::set<std::string> seen;
+  int storage_line = 0;
+  std::map<std::string, int> mount_lines;
+  for (const hcl::Item& item : doc->items) {
+    const std::string& key = item.keys[0];
+    if (key == "storage") {
+      COFFER_TRY(std::vector<Block> blocks,
+                 labelled_blocks(item, where, "storage \"sqlite\" { path = \"...\" }"));
+      for (const Block& b : blocks) {
+        if (storage_line != 0) {
+          return where.at(b.line, "a second storage block (the first is on line " +
+                                      std::to_string(storage_line) + ")");
+        }
+        storage_line = b.line;
+        COFFER_TRY_STATUS(parse_storage(b, where, c));
+      }
+    } else if (key == "mount") {
+      COFFER_TRY(std::vector<Block> blocks,
+                 labelled_blocks(item, where, "mount \"/run/coffer\" { ... }"));
+      for (const Block& b : blocks) {
+        COFFER_TRY(MountConfig m, parse_mount(b, where));
+        auto [it, fresh] = mount_lines.emplace(m.mountpoint, m.line);
+        if (!fresh) {
+          return where.at(m.line, "mount " + quoted(m.mountpoint) + " is declared twice (also on line " +
+                                      std::to_string(it->second) + ")");
+        }
+        c.mounts.push_back(std::move(m));
+      }
+    } else if (key == "administrative_namespace_path" || key == "log_level" ||
+               key == "disable_mlock") {
+      COFFER_TRY_STATUS(plain_key(item, where, seen, ""));
+      if (key == "administrative_namespace_path") {
+        COFFER_TRY(std::string ns, namespace_path(item, where, ""));
+        c.administrative_namespace_path = ns + "/";
+      } else if (key == "log_level") {
+        COFFER_TRY(std::string level, string_value(item, where, ""));
+        auto parsed = fsd::parse_log_level(level);
+        if (!parsed) {
+          return where.at(item.line, "\"log_level\" must be error, warn, info or debug, not " +
+                                         quoted(level));
+        }
+        c.log_level = *parsed;
+      } else {
+        COFFER_TRY(c.disable_mlock, bool_value(item, where, ""));
+      }
+    } else {
+      return where.at(item.line, "unknown key " + quoted(key) +
+                                     " (known: storage, mount, administrative_namespace_path, "
+                                     "log_level, disable_mlock)");
+    }
+  }
+  if (storage_line == 0) {
+    return engine::Error::invalid(std::string(file) +
+                                  ": no storage block (storage \"sqlite\" { path = \"...\" })");
+  }
+  if (c.mounts.empty()) {
+    return engine::Error::invalid(std::string(file) + ": no mount block (mount \"/run/coffer\" { })");
+  }
+  return c;
+}
+
+engine::Result<Config> load_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return engine::Error::invalid("cannot read the config file " + path);
+  std::string text;
+  text.reserve(4096);
+  char buf[4096];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    text.append(buf, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxConfigBytes) {
+      return engine::Error::invalid("config file " + path + " is over 1 MiB");
+    }
+  }
+  if (in.bad()) return engine::Error::invalid("cannot read the config file " + path);
+  return parse_config(text, path);
+}
+
+}  // namespace mountd

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: MPL-2.0
+// cofferd's configuration file (SPEC §6), in HCL like Vault's server config:
+//
+//   storage "sqlite" { path = "/var/lib/coffer/coffer.db" }
+//   mount "/run/coffer" { allow_other = true }
+//   mount "/run/coffer-hq" { chroot_namespace = "usa-hq" }
+//   mount "/run/app/secrets" { token_file = "/etc/app/token", cache = true }
+//   administrative_namespace_path = "admin/"
+//   log_level = "info"
+//   disable_mlock = false
+//
+// The JSON form of the same document is accepted too (as Vault does).
+// Parsing has no side effects (it reads no other file), so it is unit-tested
+// like any function; every error names the file and the line.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/common/error.hpp"
+#include "fs/log.hpp"
+
+namespace mountd {
+
+// One `mount "PATH" { ... }` block: a FUSE mount, like a Vault listener.
+struct MountConfig {
+  std::string mountpoint;        // the block's label, without trailing '/'
+  int line = 0;                  // line of the block, for messages
+  std::string chroot_namespace;  // "" = the root namespace; else "usa-hq" (no slashes at the ends)
+  std::string token_file;        // "" = not bound: callers bring their own tokens
+  bool allow_other = false;
+  // Let the kernel cache entries, attributes and data (bound mounts only:
+  // a mount shared by several identities must cache nothing, SPEC §4).
+  bool cache = false;
+};
+
+struct Config {
+  std::string file;          // where it was read from (messages, SIGHUP reload)
+  std::string storage_path;  // storage "sqlite" { path }
+  std::vector<MountConfig> mounts;
+  // "admin/" form (one trailing slash) or "" when not set. Kept for the
+  // administrative namespace (vault-semantics §11).
+  std::string administrative_namespace_path;
+  fsd::LogLevel log_level = fsd::LogLevel::Info;
+  bool disable_mlock = false;
+};
+
+// Parses a config document. file names the source in messages
+// ("coffer.hcl:7: unknown key \"chroot\" in mount \"/run/coffer\"").
+// Errors: InvalidArgument for syntax errors, unknown keys, values of the
+// wrong type or out of range, a missing or repeated storage block, no mount,
+// two mounts on the same path.
+engine::Result<Config> parse_config(std::string_view text, std::string_view file);
+
+// Reads and parses the file at path. Errors: InvalidArgument (unreadable
+// file, or as parse_config).
+engine::Result<Config> load_config(const std::string& path);
+
+}  // namespace mountd

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: MPL-2.0
+// What a config's mounts rely on at run time: token files re-read when they
+// change (rotation), and which cached nodes a change makes stale.
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "fs/invalidator.hpp"
+#include "fs/token_file.hpp"
+
+namespace {
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/coffer-unit-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
+};
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+std::string str(const engine::SecureString& s) { return std::string(s.data(), s.size()); }
+
+using Entries = std::vector<std::pair<fsd::Ino, std::string>>;
+
+std::vector<std::string> paths(const Entries& e) {
+  std::vector<std::string> out;
+  for (const auto& [ino, p] : e) out.push_back(p);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("token file: read, trimmed, errors name the file", "[config][token_file]") {
+  TempDir dir;
+  const std::string f = dir.path + "/token";
+  write_file(f, "hvs.abc\n\n");
+  ::chmod(f.c_str(), 0600);
+  auto t = fsd::read_token_file(f);
+  REQUIRE(t.ok());
+  CHECK(str(*t) == "hvs.abc");
+
+  auto missing = fsd::read_token_file(dir.path + "/none");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().message == "token file " + dir.path + "/none: No such file or directory");
+  write_file(f, " \n");
+  auto empty = fsd::read_token_file(f);
+  REQUIRE_FALSE(empty.ok());
+  CHECK(empty.error().message == "token file " + f + " is empty");
+  write_file(f, std::string(5000, 'a'));
+  auto big = fsd::read_token_file(f);
+  REQUIRE_FALSE(big.ok());
+  CHECK(big.error().message == "token file " + f + " is over 4 KiB");
+  CHECK_FALSE(fsd::TokenFile::open(dir.path + "/none").ok());
+}
+
+TEST_CASE("token file: rotation in place and by rename; bad files keep the last token",
+          "[config][token_file]") {
+  TempDir dir;
+  const std::string f = dir.path + "/token";
+  write_file(f, "first\n");
+  auto opened = fsd::TokenFile::open(f);
+  REQUIRE(opened.ok());
+  fsd::TokenFile& file = **opened;
+  int changes = 0;
+  file.on_change([&] { ++changes; });
+  CHECK(str(file.current()) == "first");
+  CHECK(changes == 0);
+
+  write_file(f, "second-longer\n");  // rewritten in place (size differs)
+  CHECK(str(file.current()) == "second-longer");
+  CHECK(changes == 1);
+  CHECK(str(file.current()) == "second-longer");
+  CHECK(changes == 1);
+
+  write_file(dir.path + "/token.new", "third\n");  // an agent's atomic rename
+  REQUIRE(std::rename((dir.path + "/token.new").c_str(), f.c_str()) == 0);
+  CHECK(str(file.current()) == "third");
+  CHECK(changes == 2);
+
+  write_file(f, "");  // emptied: refused, the last good token stays
+  CHECK(str(file.current()) == "third");
+  REQUIRE(std::remove(f.c_str()) == 0);  // gone: the same
+  CHECK(str(file.current()) == "third");
+  CHECK(changes == 2);
+  write_file(f, "fourth\n");
+  CHECK(str(file.current()) == "fourth");
+  CHECK(changes == 3);
+}
+
+TEST_CASE("invalidation: a secret's own files, within the mount's chroot", "[config][cache]") {
+  const Entries live = {{1, ""},
+                        {2, "secret"},
+                        {3, "secret/app"},
+                        {4, "secret/app/db"},
+                        {5, "secret/app/db#password"},
+                        {6, "secret/app/db@metadata"},
+                        {7, "secret/app/db2"},
+                        {8, "secret/app/dbx#password"},
+                        {9, "secret/app/db@3#password"}};
+  using C = engine::Change;
+  const std::vector<std::string> family = {"secret/app/db", "secret/app/db#password",
+                                           "secret/app/db@3#password", "secret/app/db@metadata"};
+  CHECK(paths(fsd::Invalidator::affected(live, C{"secret/app/db", false}, "")) == family);
+  CHECK(paths(fsd::Invalidator::affected(live, C{"secret/app/db@destroy", false}, "")) == family);
+  CHECK(paths(fsd::Invalidator::affected(live, C{"secret/app/db#password", false}, "")) == family);
+  CHECK(paths(fsd::Invalidator::affected(live, C{"secret/app/none", false}, "")).empty());
+
+  // A mount chrooted to usa-hq sees usa-hq/secret/app/db as secret/app/db,
+  // and nothing of other namespaces.
+  CHECK(paths(fsd::Invalidator::affected(live, C{"usa-hq/secret/app/db", false}, "usa-hq")) ==
+        family);
+  CHECK(paths(fsd::Invalidator::affected(live, C{"secret/app/db", false}, "usa-hq")).empty());
+  CHECK(paths(fsd::Invalidator::affected(live, C{"usa-hq-2/secret/app/db", false}, "usa-hq"))
+            .empty());
+
+  // Everything: every node but the root (which cannot go away).
+  CHECK(fsd::Invalidator::affected(live, C{{}, true}, "").size() == live.size() - 1);
+  CHECK(fsd::Invalidator::affected(live, C{{}, true}, "usa-hq").size() == live.size() - 1);
+}
