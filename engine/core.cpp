@@ -9,6 +9,7 @@
 #include "engine/common/time.hpp"
 #include "engine/core_impl.hpp"
 #include "engine/crypto/sodium.hpp"
+#include "engine/identity/identity_backend.hpp"
 #include "engine/sys/sys_backend.hpp"
 #include "engine/token/token_backend.hpp"
 
@@ -100,8 +101,11 @@ Core::Impl::Impl(std::unique_ptr<Storage> physical_storage, CoreOptions options)
       router(barrier),
       tokens(barrier),
       policies(barrier),
+      identity(barrier),
       acls(policies),
-      started(Clock::now()) {}
+      started(Clock::now()) {
+  acls.watch_generation([this] { return identity.generation(); });
+}
 
 Result<std::unique_ptr<Core>> Core::open(std::unique_ptr<Storage> physical, CoreOptions opts) {
   crypto::init();
@@ -120,6 +124,7 @@ Result<std::unique_ptr<Core>> Core::open(std::unique_ptr<Storage> physical, Core
     secret.options = {{"version", "2"}};
     secret.description = "key/value secret storage";
     COFFER_TRY(auto mount, impl->router.enable_mount(impl->router.root(), std::move(secret), Clock::now()));
+    COFFER_TRY_STATUS(impl->load_identity());
   } else if (impl->seal.status().initialized) {
     // An existing store opens sealed; sys/unseal opens it.
   }
@@ -164,28 +169,64 @@ Result<Response> Core::Impl::handle(const Request& req) {
   return handle_routed(canonical, &exclusive);
 }
 
-Result<std::shared_ptr<const policy::Acl>> Core::Impl::acl_of(const TokenEntry& token) {
-  auto ns_path_of = [this](std::string_view id) -> std::optional<std::string> {
+namespace {
+std::function<std::optional<std::string>(std::string_view)> namespace_paths(Router& router) {
+  return [&router](std::string_view id) -> std::optional<std::string> {
     NamespaceNode* ns = router.find_namespace_by_id(id);
     if (ns == nullptr) return std::nullopt;
     return ns->record.path;
   };
-  return acls.for_source(AclSource{token.namespace_id, token.policies}, ns_path_of);
 }
+}  // namespace
+
+EntityPolicies Core::Impl::identity_policies_of(const TokenEntry& token) {
+  if (token.entity_id.empty()) return {};
+  return identity.policies_for(token.namespace_id, token.entity_id, namespace_paths(router));
+}
+
+AclSource Core::Impl::acl_source(const TokenEntry& token) {
+  AclSource source{token.namespace_id, token.policies, {}, nullptr, {}};
+  if (token.entity_id.empty()) return source;
+  EntityPolicies from_entity = identity_policies_of(token);
+  if (!from_entity.found) return source;  // a deleted entity: the token keeps its own policies
+  source.identity_policies = std::move(from_entity.by_namespace);
+  source.identity = std::move(from_entity.identity);
+  source.entity_id = token.entity_id;
+  return source;
+}
+
+Status Core::Impl::load_identity() {
+  std::vector<std::string> ids;
+  std::vector<const NamespaceNode*> todo{&router.root()};
+  while (!todo.empty()) {
+    const NamespaceNode* ns = todo.back();
+    todo.pop_back();
+    ids.push_back(ns->record.id);
+    for (const auto& [name, child] : ns->children) todo.push_back(child.get());
+  }
+  return identity.load(ids);
+}
+
+Result<std::shared_ptr<const policy::Acl>> Core::Impl::acl_of(const TokenEntry& token) {
+  return acls.for_source(acl_source(token), namespace_paths(router));
+}
+
 
 Result<Auth> Core::Impl::authenticate(const SecureString& token, TimePoint now) {
   COFFER_TRY(TokenPtr entry, tokens.lookup(as_view(token), now));
   // A spent use-limited token (num_uses -1) waits for its revocation.
   if (!entry || entry->num_uses < 0) return Error::denied("permission denied");
+  // Tokens of a disabled entity are refused (not revoked: enabling the
+  // entity again brings them back, as in Vault).
+  if (!entry->entity_id.empty()) {
+    if (EntityPtr entity = identity.entity_by_id(entry->entity_id); entity && entity->disabled) {
+      return Error::denied("permission denied");
+    }
+  }
   Auth auth;
   auth.token_id = token;
-  auto source = [&] { return AclSource{entry->namespace_id, entry->policies}; };
-  auto ns_path_of = [this](std::string_view id) -> std::optional<std::string> {
-    NamespaceNode* ns = router.find_namespace_by_id(id);
-    if (ns == nullptr) return std::nullopt;
-    return ns->record.path;
-  };
-  COFFER_TRY(auth.acl, acls.for_token(entry->hash, source, ns_path_of));
+  auto source = [&] { return acl_source(*entry); };
+  COFFER_TRY(auth.acl, acls.for_token(entry->hash, source, namespace_paths(router)));
   auth.token = std::move(entry);
   return auth;
 }
@@ -268,6 +309,10 @@ Result<Response> Core::Impl::dispatch(const Route& route, Operation op, const Re
     SysContext ctx{*this, *route.ns, auth, now, exclusive != nullptr};
     return handle_sys(ctx, op, route.rel, req.data);
   }
+  if (route.mount->entry.type == "identity") {
+    IdentityApiContext ctx{*this, *route.ns, now};
+    return handle_identity(ctx, op, route.rel, req.data);
+  }
   if (!route.mount->backend) return Error::unsupported("\"" + route.mount->entry.path + "\" has no endpoints yet");
   BackendRequest breq{op, route.rel, req.data, *route.mount->storage, now};
   return route.mount->backend->handle(breq);
@@ -321,6 +366,7 @@ Status Core::Impl::finish_unseal() {
   Status st = tokens.open(/*create=*/false);
   if (st.ok()) st = router.load();
   if (st.ok() && !router.loaded()) st = Error::corrupt("store has no root namespace");
+  if (st.ok()) st = load_identity();
   if (!st.ok()) seal_now();
   return st;
 }
@@ -329,6 +375,7 @@ void Core::Impl::seal_now() {
   router.clear();
   tokens.close();
   policies.forget_all();
+  identity.clear();
   acls.clear();
   seal.seal();
 }

@@ -9,6 +9,7 @@
 #include "engine/authz/policy_store.hpp"
 #include "engine/barrier/barrier.hpp"
 #include "engine/core.hpp"
+#include "engine/identity/identity_store.hpp"
 #include "engine/router/router.hpp"
 #include "engine/seal/seal.hpp"
 #include "engine/token/token_store.hpp"
@@ -34,6 +35,7 @@ struct Core::Impl {
   Router router;
   TokenStore tokens;
   PolicyStore policies;
+  IdentityStore identity;  // entities, groups, aliases (identity/ of every namespace)
   AclCache acls;
   TimePoint started;
 
@@ -60,6 +62,14 @@ struct Core::Impl {
   Result<Auth> authenticate(const SecureString& token, TimePoint now);
   // The ACL of any token entry (capabilities-accessor). Caller holds mu.
   Result<std::shared_ptr<const policy::Acl>> acl_of(const TokenEntry& token);
+  // What a token's ACL is built from: its policies and its entity's
+  // identity policies (vault-semantics §9.3). Caller holds mu.
+  AclSource acl_source(const TokenEntry& token);
+  // The identity policies of a token's entity, by namespace id (token
+  // lookup's identity_policies / external_namespace_policies). Caller holds mu.
+  EntityPolicies identity_policies_of(const TokenEntry& token);
+  // Loads the identity store for every namespace of the loaded router.
+  Status load_identity();
 
   // For the file view: capability bits of the caller on an absolute path
   // (list-style fallback, as sys/capabilities), and whether the caller has

@@ -20,6 +20,19 @@ std::string set_key(const AclSource& s) {
     key.push_back('\0');
     key.append(n);
   }
+  // Identity policies and templates make the ACL the entity's own.
+  if (!s.entity_id.empty() || !s.identity_policies.empty()) {
+    key.push_back('\x01');
+    key.append(s.entity_id);
+    for (const auto& [ns, list] : s.identity_policies) {
+      key.push_back('\x02');
+      key.append(ns);
+      for (const auto& n : list) {
+        key.push_back('\0');
+        key.append(n);
+      }
+    }
+  }
   return key;
 }
 
@@ -37,7 +50,7 @@ void AclCache::sync_generation_locked(std::uint64_t gen) {
 Result<std::shared_ptr<const policy::Acl>> AclCache::for_token(
     const std::string& token_key, const std::function<AclSource()>& source,
     const std::function<std::optional<std::string>(std::string_view)>& ns_path_of) {
-  const std::uint64_t gen = policies_.generation();
+  const std::uint64_t gen = current_generation();
   {
     std::shared_lock lock(mu_);
     if (generation_ == gen) {
@@ -47,7 +60,7 @@ Result<std::shared_ptr<const policy::Acl>> AclCache::for_token(
   COFFER_TRY(auto acl, for_source(source(), ns_path_of));
   std::unique_lock lock(mu_);
   sync_generation_locked(gen);
-  if (generation_ == policies_.generation()) {
+  if (generation_ == current_generation()) {
     if (by_token_.size() >= kMaxTokens) by_token_.clear();
     by_token_[token_key] = acl;
   }
@@ -56,7 +69,7 @@ Result<std::shared_ptr<const policy::Acl>> AclCache::for_token(
 
 Result<std::shared_ptr<const policy::Acl>> AclCache::for_source(
     const AclSource& source, const std::function<std::optional<std::string>(std::string_view)>& ns_path_of) {
-  const std::uint64_t gen = policies_.generation();
+  const std::uint64_t gen = current_generation();
   const std::string key = set_key(source);
   {
     std::shared_lock lock(mu_);
@@ -64,24 +77,42 @@ Result<std::shared_ptr<const policy::Acl>> AclCache::for_source(
       if (auto it = by_set_.find(key); it != by_set_.end()) return it->second;
     }
   }
+  // (namespace id -> names): the token's own, then its entity's; each policy
+  // is looked up in, and relative to, the namespace that owns it (§9.1).
+  std::map<std::string, std::vector<std::string>> by_ns = source.identity_policies;
+  auto& own = by_ns[source.namespace_id];
+  own.insert(own.end(), source.policies.begin(), source.policies.end());
   std::vector<std::shared_ptr<const policy::Policy>> held;
-  if (auto ns_path = ns_path_of(source.namespace_id)) {
-    std::vector<std::string> names = source.policies;
+  for (auto& [ns_id, names] : by_ns) {
+    auto ns_path = ns_path_of(ns_id);
+    if (!ns_path) continue;
     std::sort(names.begin(), names.end());
     names.erase(std::unique(names.begin(), names.end()), names.end());
     for (const auto& name : names) {
-      COFFER_TRY(auto p, policies_.get(source.namespace_id, *ns_path, name));
+      COFFER_TRY(auto p, policies_.get(ns_id, *ns_path, name));
       if (p) held.push_back(std::move(p));
     }
   }
+  // Templates see the entity; `identity.groups.names` looks in the policy's
+  // own namespace (template.hpp), so each templated policy gets its copy.
+  std::vector<policy::IdentityContext> per_policy;
+  per_policy.reserve(held.size());
   std::vector<policy::AclInput> inputs;
   inputs.reserve(held.size());
-  for (const auto& p : held) inputs.push_back({p.get(), nullptr});
+  for (const auto& p : held) {
+    if (!source.identity || !p->templated) {
+      inputs.push_back({p.get(), source.identity.get()});
+      continue;
+    }
+    per_policy.push_back(*source.identity);
+    per_policy.back().namespace_id = p->namespace_id;
+    inputs.push_back({p.get(), &per_policy.back()});
+  }
   COFFER_TRY(auto acl, policy::Acl::compile(inputs));
   auto shared = std::make_shared<const policy::Acl>(std::move(acl));
   std::unique_lock lock(mu_);
   sync_generation_locked(gen);
-  if (generation_ == policies_.generation()) {
+  if (generation_ == current_generation()) {
     if (by_set_.size() >= kMaxSets) by_set_.clear();
     by_set_[key] = shared;
   }

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -23,10 +24,17 @@
 
 namespace engine {
 
-// What an ACL is built from: policy names looked up in one namespace.
+// What an ACL is built from: policy names looked up in one namespace, plus
+// the identity policies of the token's entity (vault-semantics §9.3).
 struct AclSource {
   std::string namespace_id;
   std::vector<std::string> policies;
+  // Namespace id -> policy names of that namespace, from the entity and its
+  // groups (already filtered by the group policy application mode).
+  std::map<std::string, std::vector<std::string>> identity_policies;
+  // The entity and its groups, for templated policies; null: no entity.
+  std::shared_ptr<const policy::IdentityContext> identity;
+  std::string entity_id;  // "" without an entity (part of the set key)
 };
 
 class AclCache {
@@ -47,6 +55,11 @@ class AclCache {
   Result<std::shared_ptr<const policy::Acl>> for_source(
       const AclSource& source, const std::function<std::optional<std::string>(std::string_view)>& ns_path_of);
 
+  // Another source of change the cached ACLs depend on (the identity
+  // store's generation): any move drops every memo, like a policy change.
+  // Call before use; `gen` must be monotonic and thread-safe.
+  void watch_generation(std::function<std::uint64_t()> gen) { extra_generation_ = std::move(gen); }
+
   // Drops a token's memo (revoked tokens).
   void forget_token(const std::string& token_key);
   void clear();
@@ -55,7 +68,12 @@ class AclCache {
   // Drops everything when the policy store changed since the last build.
   void sync_generation_locked(std::uint64_t gen);
 
+  std::uint64_t current_generation() const {
+    return policies_.generation() + (extra_generation_ ? extra_generation_() : 0);
+  }
+
   PolicyStore& policies_;
+  std::function<std::uint64_t()> extra_generation_;
   std::shared_mutex mu_;
   std::uint64_t generation_ = 0;
   std::unordered_map<std::string, std::shared_ptr<const policy::Acl>> by_token_;

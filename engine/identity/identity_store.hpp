@@ -152,6 +152,7 @@ class IdentityStore {
  public:
   // storage (the barrier) must outlive the store.
   explicit IdentityStore(Storage& storage);
+  ~IdentityStore();
 
   // Loads the records of the given namespaces and the config (at unseal),
   // replacing what is in memory. Storage/Corrupt errors.

@@ -232,11 +232,14 @@ Result<Response> handle_namespaces(SysContext& ctx, Operation op, std::string_vi
       COFFER_TRY_STATUS(router.set_namespace_metadata(*child->second, std::move(meta)));
       return Response{namespace_info(child->second->record), {}, {}};
     }
-    case Operation::Delete:
+    case Operation::Delete: {
+      const std::string gone_id = child != ctx.ns.children.end() ? child->second->record.id : std::string();
       COFFER_TRY_STATUS(router.delete_namespace(ctx.ns, name, /*require_no_mounts=*/false));
       // Its policies are gone from storage; cached ones and compiled ACLs go too.
       ctx.core.policies.forget_all();
+      if (!gone_id.empty()) ctx.core.identity.forget_namespace(gone_id);  // its entities and groups
       return Response{};
+    }
     default:
       return unsupported_path(rel);
   }
@@ -396,6 +399,20 @@ Result<Response> handle_sys(SysContext& ctx, Operation op, std::string_view rel,
   }
   if (rel == "capabilities" || rel == "capabilities-self" || rel == "capabilities-accessor") {
     return handle_capabilities(ctx, op, rel, body);
+  }
+  if (rel == "config/group-policy-application") {
+    // Root namespace only (the core answers "unsupported path" elsewhere).
+    if (!is_root_namespace(ctx)) return unsupported_path(rel);
+    if (op == Operation::Read) {
+      Response resp;
+      resp.data["group_policy_application_mode"] = ctx.core.identity.group_policy_application_mode();
+      return resp;
+    }
+    if (op != Operation::Update && op != Operation::Create && op != Operation::Patch) return unsupported_path(rel);
+    COFFER_TRY_STATUS(fields::only(body, {"group_policy_application_mode"}));
+    COFFER_TRY(auto mode, fields::get_string(body, "group_policy_application_mode"));
+    if (mode) COFFER_TRY_STATUS(ctx.core.identity.set_group_policy_application_mode(*mode));
+    return Response{};
   }
   if (rel == "seal") {
     if (!is_root_namespace(ctx)) return unsupported_path(rel);

@@ -259,6 +259,18 @@ Json token_lookup_data(Core::Impl& core, const TokenEntry& e, std::string_view i
   if (e.namespace_id != "root") {
     if (NamespaceNode* ns = core.router.find_namespace_by_id(e.namespace_id)) data["namespace_path"] = ns->record.path;
   }
+  // Identity policies (vault-semantics §9.3): the token's own namespace's
+  // under identity_policies, the others by namespace id.
+  EntityPolicies from_entity = core.identity_policies_of(e);
+  if (auto own = from_entity.by_namespace.find(e.namespace_id); own != from_entity.by_namespace.end()) {
+    if (!own->second.empty()) data["identity_policies"] = string_list(own->second);
+    from_entity.by_namespace.erase(own);
+  }
+  if (!from_entity.by_namespace.empty()) {
+    Json external = Json::object();
+    for (const auto& [ns_id, names] : from_entity.by_namespace) external[to_secure(ns_id)] = string_list(names);
+    data["external_namespace_policies"] = std::move(external);
+  }
   return data;
 }
 
