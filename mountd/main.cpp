@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <memory>
@@ -219,6 +220,12 @@ void reload(const Plan& p) {
 int run(const Plan& p) {
   fsd::set_log_level(p.log_level);
   engine::crypto::init();
+  if (p.mlock) {
+    // Locked memory includes every thread's whole stack: libfuse's workers
+    // get 1 MiB (FUSE_THREAD_STACK) rather than the 8 MiB default, unless
+    // the operator set it.
+    ::setenv("FUSE_THREAD_STACK", "1048576", /*overwrite=*/0);
+  }
   if (p.mlock && ::mlockall(MCL_CURRENT | MCL_FUTURE) != 0) {
     std::cerr << "cofferd: cannot lock memory (mlockall: " << std::strerror(errno)
               << "); give cofferd CAP_IPC_LOCK, or set disable_mlock = true if swap is "

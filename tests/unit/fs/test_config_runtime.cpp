@@ -28,6 +28,7 @@ struct TempDir {
 };
 
 void write_file(const std::string& path, const std::string& text) {
+  ::umask(077);  // token files are private (a readable one is warned about)
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
 }
