@@ -219,6 +219,17 @@ cp "$WORK/narrow.hcl" "$A/sys/policies/acl/app-read"
 expect_err "Permission denied" "a narrowed policy denies what was cached" cat "$P/secret/app/db"
 cp "$WORK/app-read.hcl" "$A/sys/policies/acl/app-read"
 expect_eq "$(cat "$P/secret/app/db#password")" "back" "policy restored"
+# Revoking the mount's token stops cached reads at once; a new token in the
+# file brings them back.
+echo "token=$(cat "$WORK/app.token")" > "$A/auth/token/revoke"
+expect_err "Permission denied" "cached data is not served with a revoked token" cat "$P/secret/app/db#password"
+exec 3<>"$A/auth/token/create"
+echo '{"policies":["app-read"],"no_default_policy":true}' >&3
+cat <&3 > "$WORK/app2.json"
+exec 3>&-
+printf '%s\n' "$(jqr .auth.client_token "$WORK/app2.json")" > "$WORK/app.token.new"
+mv "$WORK/app.token.new" "$WORK/app.token"
+expect_eq "$(cat "$P/secret/app/db#password")" "back" "a fresh token in the file"
 
 # --- SIGHUP reloads the log level; a backup while running ---------------------------
 sed -i 's/log_level     = "info"/log_level     = "debug"/' "$WORK/coffer.hcl"
