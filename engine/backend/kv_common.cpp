@@ -294,4 +294,11 @@ std::string go_quote(std::string_view s) {
   return out;
 }
 
+std::size_t list_limit(const Json& data) {
+  auto it = data.find(std::string_view("limit"));
+  if (it == data.end() || !it->is_number_integer()) return 0;
+  auto n = it->get<std::int64_t>();
+  return n > 0 ? static_cast<std::size_t>(n) : 0;
+}
+
 }  // namespace engine::kv

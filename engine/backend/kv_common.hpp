@@ -54,4 +54,8 @@ Result<Json> parse_secret(const SecureBytes& bytes);
 // Go's %q for a string (used in Vault's messages): quoted, with escapes.
 std::string go_quote(std::string_view s);
 
+// The key limit of a LIST (the file view's "is this a folder?" probe asks for
+// one key): a positive integer "limit" in the request, else 0 (all keys).
+std::size_t list_limit(const Json& data);
+
 }  // namespace engine::kv

@@ -45,7 +45,7 @@ Result<Response> list_folder(const BackendRequest& req) {
   std::string folder = req.path;
   if (!folder.empty() && folder.back() != '/') folder.push_back('/');
   COFFER_TRY_STATUS(kv::check_folder(folder));
-  COFFER_TRY(auto keys, req.storage.list(data_key(folder)));
+  COFFER_TRY(auto keys, req.storage.list(data_key(folder), kv::list_limit(req.data)));
   if (keys.empty()) return Error::not_found("no secrets under " + (folder.empty() ? "/" : folder));
   Response resp;
   Json list = Json::array();

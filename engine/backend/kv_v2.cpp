@@ -752,7 +752,7 @@ Result<Response> delete_metadata(const BackendRequest& req, std::string_view nam
 }
 
 Result<Response> list_metadata(const BackendRequest& req, std::string_view folder) {
-  COFFER_TRY(auto keys, req.storage.list(meta_key(folder)));
+  COFFER_TRY(auto keys, req.storage.list(meta_key(folder), kv::list_limit(req.data)));
   if (keys.empty()) {
     return Error::not_found("no secrets under " + (folder.empty() ? "/" : std::string(folder)));
   }

@@ -14,13 +14,16 @@
 namespace engine {
 
 struct FileView::Located {
-  enum class Kind { Missing, Sealed, Namespace, MountPrefix, Sys, Auth, Identity, Kv };
+  // Api: any other mount (identity/, auth methods other than auth/token/),
+  // shown generically: files are what Read answers, directories what List
+  // answers, NAME@VIEW the sub-endpoint NAME/VIEW.
+  enum class Kind { Missing, Sealed, Namespace, MountPrefix, Sys, Auth, Api, Kv };
   Kind kind = Kind::Missing;
   std::string ns_path;      // "" or "a/b/"
-  std::string mount_path;   // Kv: "secret/"
+  std::string mount_path;   // Kv and Api: "secret/", "auth/userpass/", "identity/"
   int kv_version = 0;
   std::string rel;          // below the mount, sys/, auth/ or identity/ (no trailing '/')
-  std::vector<DirEntry> entries;  // Namespace and MountPrefix: the listing
+  std::vector<DirEntry> entries;  // Namespace, MountPrefix and the auth/ directory: the listing
 };
 
 namespace {
@@ -94,7 +97,8 @@ SecureString reply_of(const Response& resp) {
 
 // Sys paths that are directories whatever the store holds.
 bool is_static_sys_dir(std::string_view rel) {
-  return rel.empty() || rel == "mounts" || rel == "namespaces" || rel == "policies" || rel == "policies/acl";
+  return rel.empty() || rel == "mounts" || rel == "namespaces" || rel == "policies" || rel == "policies/acl" ||
+         rel == "audit" || rel == "audit-hash";
 }
 
 // sys/policies/acl/NAME: the file is the policy text itself (SPEC §1).
@@ -112,7 +116,8 @@ std::string sys_api_rel(std::string_view rel) {
 
 // sys files that accept writes but have nothing to show.
 bool is_write_only_sys(std::string_view rel) {
-  return rel == "seal" || rel == "capabilities" || rel == "capabilities-self" || rel == "capabilities-accessor";
+  return rel == "seal" || rel == "capabilities" || rel == "capabilities-self" || rel == "capabilities-accessor" ||
+         rel.starts_with("audit-hash/");
 }
 
 // auth/token/ files (below "token/"): lookup-self is read; the rest are
@@ -241,6 +246,7 @@ Result<Response> FileView::call(const Caller& caller, Operation op, std::string 
   req.path = std::move(path);
   req.data = std::move(data);
   req.token = caller.token;
+  req.uses = caller.uses;
   return core_.handle(req);
 }
 
@@ -278,18 +284,43 @@ FileView::Located FileView::locate(std::string_view raw) const {
   if (route.mount) {
     const MountEntry& e = route.mount->entry;
     at.rel = std::string(strip_slashes(route.rel));
-    if (e.type == "system") at.kind = Kind::Sys;
-    else if (e.type == "identity") at.kind = Kind::Identity;
-    else if (e.type == "kv") {
+    if (e.type == "system") {
+      at.kind = Kind::Sys;
+    } else if (e.type == "kv") {
       at.kind = Kind::Kv;
       at.mount_path = e.path;
       at.kv_version = e.kv_version();
+    } else if (e.type == "token") {
+      at.kind = Kind::Auth;
+      at.rel = "token" + (at.rel.empty() ? std::string{} : "/" + at.rel);
+    } else {
+      at.kind = Kind::Api;
+      at.mount_path = e.path;
     }
     return at;
   }
   if (rest == "auth" || rest.starts_with("auth/")) {
     at.kind = Kind::Auth;
     at.rel = rest.size() > 5 ? std::string(rest.substr(5)) : std::string{};
+    if (at.rel.empty()) {
+      // auth/: the token store and every auth method mounted here.
+      at.entries.push_back({"token", NodeKind::Directory});
+      for (auto it = route.ns->mounts.lower_bound("auth/");
+           it != route.ns->mounts.end() && it->first.starts_with("auth/"); ++it) {
+        std::string_view below = std::string_view(it->first).substr(5);
+        at.entries.push_back({std::string(below.substr(0, below.find('/'))), NodeKind::Directory});
+      }
+    } else if (at.rel != "token" && !at.rel.starts_with("token/") &&
+               Router::has_mount_below(*route.ns, std::string(rest) + "/")) {
+      // auth/a/ when an auth method is mounted at auth/a/b/.
+      at.kind = Kind::MountPrefix;
+      std::string prefix = std::string(rest) + "/";
+      for (auto it = route.ns->mounts.lower_bound(prefix);
+           it != route.ns->mounts.end() && it->first.starts_with(prefix); ++it) {
+        std::string_view below = std::string_view(it->first).substr(prefix.size());
+        at.entries.push_back({std::string(below.substr(0, below.find('/'))), NodeKind::Directory});
+      }
+    }
     return at;
   }
   std::string prefix = std::string(rest) + "/";
@@ -320,8 +351,8 @@ Result<NodeInfo> FileView::stat(const Caller& caller, std::string_view path) {
     case Kind::Missing: return Error::not_found("no such file or directory");
     case Kind::Sealed: return Error::sealed();
     case Kind::Namespace:
-    case Kind::MountPrefix:
-    case Kind::Identity: return NodeInfo{NodeKind::Directory, 0, epoch_};
+    case Kind::MountPrefix: return NodeInfo{NodeKind::Directory, 0, epoch_};
+    case Kind::Api: return stat_api(caller, at);
     case Kind::Auth: {
       if (at.rel.empty() || at.rel == "token") return NodeInfo{NodeKind::Directory, 0, epoch_};
       if (at.rel == "token/accessors") {
@@ -366,9 +397,17 @@ Result<std::vector<DirEntry>> FileView::list(const Caller& caller, std::string_v
       }
       return shown;
     }
-    case Kind::Identity: return std::vector<DirEntry>{};
+    case Kind::Api: return list_api(caller, at);
     case Kind::Auth: {
-      if (at.rel.empty()) return std::vector<DirEntry>{{"token", NodeKind::Directory}};
+      if (at.rel.empty()) {
+        std::string dir = std::string(strip_slashes(path)) + "/";
+        std::vector<DirEntry> shown;
+        for (auto& e : tidy(std::move(at.entries))) {
+          COFFER_TRY(bool visible, core_.impl().may_see(caller.token, dir + e.name + "/"));
+          if (visible || e.name == "token") shown.push_back(std::move(e));
+        }
+        return shown;
+      }
       if (at.rel == "token") {
         std::vector<DirEntry> out{{"accessors", NodeKind::Directory}};
         for (std::string_view f : kTokenFiles) out.push_back({std::string(f), NodeKind::File});
@@ -412,8 +451,8 @@ Result<SecureString> FileView::read(const Caller& caller, std::string_view path)
     case Kind::Missing: return Error::not_found("no such file");
     case Kind::Sealed: return Error::sealed();
     case Kind::Namespace:
-    case Kind::MountPrefix:
-    case Kind::Identity: return Error{ErrorCode::IsDirectory, "is a directory"};
+    case Kind::MountPrefix: return Error{ErrorCode::IsDirectory, "is a directory"};
+    case Kind::Api: return read_api(caller, at);
     case Kind::Auth: {
       if (at.rel.empty() || at.rel == "token" || at.rel == "token/accessors") {
         return Error{ErrorCode::IsDirectory, "is a directory"};
@@ -470,8 +509,14 @@ Result<SecureString> FileView::write_unnotified(const Caller& caller, std::strin
       return Error::sealed();
     }
     case Kind::Namespace:
-    case Kind::MountPrefix:
-    case Kind::Identity: return Error{ErrorCode::IsDirectory, "is a directory"};
+    case Kind::MountPrefix: return Error{ErrorCode::IsDirectory, "is a directory"};
+    case Kind::Api: {
+      Json parsed = Json::object();
+      if (body.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+        COFFER_TRY(parsed, parse_body(body));
+      }
+      return write_api(caller, at, std::move(parsed), mode, issued);
+    }
     case Kind::Auth: {
       if (!at.rel.starts_with("token/") || !is_token_file(std::string_view(at.rel).substr(6))) {
         if (at.rel.empty() || at.rel == "token" || at.rel == "token/accessors") {
@@ -535,12 +580,16 @@ Status FileView::remove_unnotified(const Caller& caller, std::string_view path) 
     case Kind::Sealed: return Error::sealed();
     case Kind::Namespace:
     case Kind::MountPrefix:
-    case Kind::Identity:
     case Kind::Auth: return Error{ErrorCode::IsDirectory, "is a directory"};
     case Kind::Sys:
       if (is_static_sys_dir(at.rel)) return Error{ErrorCode::IsDirectory, "is a directory"};
       return to_status(call(caller, Operation::Delete, at.ns_path + "sys/" + sys_api_rel(at.rel)));
     case Kind::Kv: return remove_kv(caller, at);
+    case Kind::Api: {
+      if (at.rel.empty()) return Error{ErrorCode::IsDirectory, "is a directory"};
+      COFFER_TRY(std::string api, api_path(caller, at, nullptr));
+      return to_status(call(caller, Operation::Delete, std::move(api)));
+    }
   }
   return Error::internal("unreachable");
 }
@@ -552,6 +601,10 @@ Status FileView::make_dir_unnotified(const Caller& caller, std::string_view path
   if (locate(clean).kind != Kind::Missing) {
     // Something is there already (a namespace, mount, or a KV folder/secret).
     Located existing = locate(clean);
+    if (existing.kind == Kind::Api && !existing.rel.empty()) {
+      if (stat_api(caller, existing).ok()) return Error::exists("file exists");
+      return Error::unsupported("directories here are made by the API, not by mkdir");
+    }
     if (existing.kind != Kind::Kv || existing.rel.empty()) return Error::exists("file exists");
     // A folder may share its name with a secret (the secret is then NAME@data),
     // so only an existing folder makes mkdir fail.
@@ -608,6 +661,115 @@ Status FileView::remove_dir_unnotified(const Caller& caller, std::string_view pa
   }
 }
 
+// ----------------------------------------------------------------- api files
+
+namespace {
+
+// Auth method paths anyone may write without a token: logins.
+bool is_login_path(const std::string& mount_path, std::string_view rel) {
+  return mount_path.starts_with("auth/") && (rel == "login" || rel.starts_with("login/") || rel.starts_with("login@"));
+}
+
+}  // namespace
+
+Result<std::string> FileView::api_path(const Caller& caller, const Located& at, std::string* field) const {
+  const std::string abs = at.ns_path + at.mount_path + at.rel;
+  auto [dir, last] = split_last(at.rel);
+  auto suffix = parse_suffix(last);
+  if (!suffix) return abs;
+  // A literal name always wins over suffix parsing.
+  auto literal = call(caller, Operation::Read, abs);
+  if (literal.ok() || literal.error().code != ErrorCode::NotFound) return abs;
+  if (suffix->has_field) {
+    if (field == nullptr) return Error::unsupported("a field is read-only");
+    *field = suffix->field;
+  }
+  std::string api = at.ns_path + at.mount_path + std::string(dir) + suffix->name;
+  if (suffix->has_view) api += "/" + suffix->view;
+  return api;
+}
+
+Result<NodeInfo> FileView::stat_api(const Caller& caller, const Located& at) {
+  if (at.rel.empty()) return NodeInfo{NodeKind::Directory, 0, epoch_};
+  // A login endpoint is there for everyone, token or not.
+  if (is_login_path(at.mount_path, at.rel)) return NodeInfo{NodeKind::File, 0, epoch_};
+  std::string field;
+  COFFER_TRY(std::string api, api_path(caller, at, &field));
+  auto content = read_api(caller, at);
+  if (content.ok()) return NodeInfo{NodeKind::File, content->size(), epoch_};
+  const ErrorCode code = content.error().code;
+  if (field.empty() && (code == ErrorCode::NotFound || code == ErrorCode::Unsupported)) {
+    auto listing = call(caller, Operation::List, api + "/");
+    if (listing.ok()) return NodeInfo{NodeKind::Directory, 0, epoch_};
+  }
+  // Endpoints that only take writes (role/r@secret-id) are empty files.
+  if (code == ErrorCode::Unsupported) return NodeInfo{NodeKind::File, 0, epoch_};
+  return std::move(content).error();
+}
+
+Result<std::vector<DirEntry>> FileView::list_api(const Caller& caller, const Located& at) {
+  std::string dir = at.ns_path + at.mount_path + at.rel;
+  if (!at.rel.empty()) dir.push_back('/');
+  auto listing = call(caller, Operation::List, dir);
+  if (!listing.ok()) {
+    if (listing.error().code == ErrorCode::NotFound || listing.error().code == ErrorCode::Unsupported) {
+      // A file, or nothing at all.
+      auto read = call(caller, Operation::Read, dir.substr(0, dir.size() - 1));
+      if (read.ok()) return Error{ErrorCode::NotDirectory, "not a directory"};
+      if (at.rel.empty()) return std::vector<DirEntry>{};
+    }
+    return std::move(listing).error();
+  }
+  std::vector<DirEntry> out;
+  const Json& keys = listing->data["keys"];
+  if (keys.is_array()) {
+    for (const Json& key : keys) {
+      if (!key.is_string()) continue;
+      std::string name = key.get<std::string>();
+      bool is_dir = !name.empty() && name.back() == '/';
+      if (is_dir) name.pop_back();
+      if (name.empty() || name.find('/') != std::string::npos) continue;
+      out.push_back({name, is_dir ? NodeKind::Directory : NodeKind::File});
+    }
+  }
+  return tidy(std::move(out));
+}
+
+Result<SecureString> FileView::read_api(const Caller& caller, const Located& at) {
+  if (at.rel.empty()) return Error{ErrorCode::IsDirectory, "is a directory"};
+  if (is_login_path(at.mount_path, at.rel)) return SecureString{};
+  std::string field;
+  COFFER_TRY(std::string api, api_path(caller, at, &field));
+  auto resp = call(caller, Operation::Read, api);
+  if (!resp.ok()) {
+    if (resp.error().code == ErrorCode::Unsupported || resp.error().code == ErrorCode::NotFound) {
+      auto listing = call(caller, Operation::List, api + "/");
+      if (listing.ok()) return Error{ErrorCode::IsDirectory, "is a directory"};
+    }
+    // An endpoint that only takes writes reads as empty (its reply is read
+    // from the handle that wrote).
+    if (resp.error().code == ErrorCode::Unsupported && field.empty()) return SecureString{};
+    return std::move(resp).error();
+  }
+  if (!field.empty()) return field_of(resp->data, field);
+  return render_pretty(resp->data);
+}
+
+Result<SecureString> FileView::write_api(const Caller& caller, const Located& at, Json body, WriteMode mode,
+                                         SecureString* issued) {
+  if (at.rel.empty()) return Error{ErrorCode::IsDirectory, "is a directory"};
+  std::string api;
+  if (is_login_path(at.mount_path, at.rel)) {
+    api = at.ns_path + at.mount_path + at.rel;  // no lookups on the way: the caller may have no token
+  } else {
+    COFFER_TRY(api, api_path(caller, at, nullptr));
+  }
+  Operation op = mode == WriteMode::Append ? Operation::Patch : Operation::Update;
+  COFFER_TRY(auto resp, call(caller, op, std::move(api), std::move(body)));
+  if (issued != nullptr && resp.issued_token) *issued = *resp.issued_token;
+  return reply_of(resp);
+}
+
 // ------------------------------------------------------------------ kv files
 
 namespace {
@@ -630,7 +792,9 @@ Result<NodeInfo> FileView::stat_kv(const Caller& caller, const Located& at) {
   const std::string mount_abs = at.ns_path + at.mount_path;
   // A folder wins over a secret of the same name (the secret is then NAME@data).
   if (has_folder(mount_abs + at.rel + "/")) return NodeInfo{NodeKind::Directory, 0, epoch_};
-  auto listing = call(caller, Operation::List, kv_path(mount_abs, at.kv_version, "metadata", at.rel + "/"));
+  // One key is enough to know a folder is there.
+  auto listing = call(caller, Operation::List, kv_path(mount_abs, at.kv_version, "metadata", at.rel + "/"),
+                      Json{{"limit", 1}});
   if (listing.ok()) return NodeInfo{NodeKind::Directory, 0, epoch_};
 
   auto content = read_kv(caller, at);
@@ -843,6 +1007,121 @@ Status FileView::remove_kv(const Caller& caller, const Located& at) {
   }
   if (suffix->view == "data") return to_status(call(caller, Operation::Delete, kv_path(mount_abs, v, "data", rel)));
   return Error::unsupported("this view cannot be removed");
+}
+
+// ------------------------------------------------------------------- access(2)
+
+Status FileView::check_token(const Caller& caller) {
+  Core::Impl& impl = core_.impl();
+  std::shared_lock lock(impl.mu);
+  if (impl.barrier.sealed() || !impl.router.loaded()) return Error::sealed();
+  COFFER_TRY(Auth auth, impl.authenticate(caller.token, Clock::now()));
+  (void)auth;
+  return {};
+}
+
+Status FileView::check_access(const Caller& caller, std::string_view path, NodeKind kind, bool read, bool write) {
+  Located at = locate(path);
+  if (at.kind == Kind::Missing) return Error::not_found("no such file or directory");
+  if (at.kind == Kind::Sealed) return Error::sealed();
+  const bool dir = kind == NodeKind::Directory;
+  Core::Impl& impl = core_.impl();
+  auto bits_of = [&](const std::string& abs) { return impl.capability_bits(caller.token, abs); };
+  auto need = [&](const std::string& abs, std::uint32_t wanted) -> Status {
+    COFFER_TRY(auto bits, bits_of(abs));
+    if (!grants_something(bits) || (wanted != 0 && (bits & wanted) == 0)) return Error::denied();
+    return {};
+  };
+  constexpr std::uint32_t kWrite = policy::cap::kCreate | policy::cap::kUpdate | policy::cap::kPatch;
+  // The last segment without its #field, and its @view.
+  std::string rel = at.rel;
+  std::string view;
+  bool field = false;
+  if (auto [head, last] = split_last(rel); auto suffix = parse_suffix(last)) {
+    rel = std::string(head) + suffix->name;
+    view = suffix->view;
+    field = suffix->has_field;
+  }
+  std::string read_path;   // "" = visible to anyone who sees the tree
+  std::string write_path;  // "" = never writable
+  std::uint32_t read_caps = dir ? policy::cap::kList : policy::cap::kRead;
+  switch (at.kind) {
+    case Kind::Namespace:
+    case Kind::MountPrefix: {
+      std::string d = std::string(strip_slashes(path));
+      if (read && !d.empty()) {
+        COFFER_TRY(bool visible, impl.may_see(caller.token, d + "/"));
+        if (!visible) return Error::denied();
+      }
+      if (!write) return check_token(caller);
+      if (at.kind == Kind::MountPrefix) return Error::denied();
+      return need(at.ns_path + "sys/namespaces/", kWrite);
+    }
+    case Kind::Kv: {
+      const std::string mount = at.ns_path + at.mount_path;
+      if (at.kv_version == 1) {
+        read_path = write_path = mount + rel + (dir ? "/" : "");
+      } else if (dir) {
+        read_path = mount + "metadata/" + rel + (rel.empty() ? "" : "/");
+        write_path = mount + "data/" + rel + (rel.empty() ? "" : "/");
+      } else {
+        const bool other_view = view == "metadata" || view == "delete" || view == "undelete" || view == "destroy";
+        read_path = write_path = mount + (other_view ? view : std::string("data")) + "/" + rel;
+      }
+      break;
+    }
+    case Kind::Sys: {
+      if (dir && at.rel.empty()) {
+        read_path = "";
+        write_path = "";
+      } else {
+        read_path = write_path = at.ns_path + "sys/" + sys_api_rel(at.rel) + (dir ? "/" : "");
+        if (!dir && is_write_only_sys(at.rel)) read_caps = 0;
+      }
+      break;
+    }
+    case Kind::Auth: {
+      if (at.rel.empty() || at.rel == "token") {
+        read_path = "";
+      } else {
+        read_path = write_path = at.ns_path + "auth/" + at.rel + (dir ? "/" : "");
+        if (!dir && at.rel != "token/lookup-self") read_caps = 0;  // control files: any capability
+      }
+      break;
+    }
+    default: {
+      // Any other mount (identity/, auth methods): below a namespace the
+      // file path is the API path, a view NAME@V being NAME/V.
+      auto [head, last] = split_last(strip_slashes(path));
+      std::string abs(head);
+      if (auto suffix = parse_suffix(last)) {
+        abs += suffix->name;
+        if (suffix->has_view) abs += "/" + suffix->view;
+      } else {
+        abs += last;
+      }
+      const std::string_view below_ns = std::string_view(abs).substr(std::min(abs.size(), at.ns_path.size()));
+      if (below_ns.starts_with("auth/") && below_ns.find("/login") != std::string_view::npos) {
+        // Logins answer everyone, token or not.
+        return {};
+      }
+      read_path = write_path = abs + (dir ? "/" : "");
+      break;
+    }
+  }
+  if (read) {
+    if (read_path.empty()) {
+      COFFER_TRY_STATUS(check_token(caller));
+    } else {
+      COFFER_TRY_STATUS(need(read_path, read_caps));
+    }
+  }
+  if (write) {
+    if (write_path.empty() || field) return Error::denied();
+    COFFER_TRY_STATUS(need(write_path, kWrite));
+  }
+  if (!read && !write) COFFER_TRY_STATUS(check_token(caller));
+  return {};
 }
 
 }  // namespace engine

@@ -44,6 +44,10 @@ enum class WriteMode { Replace, Append };
 // Who is asking: the token every request of this call is made with.
 struct Caller {
   SecureString token;  // "" = no token
+  // The use allowance of the file operation this call belongs to (see
+  // Request::uses): one file operation spends at most one use of a
+  // use-limited token. nullptr: every API request made spends one.
+  UseBudget* uses = nullptr;
 };
 
 // A change made through the view, for listeners that cache what it shows
@@ -61,6 +65,9 @@ class FileView {
  public:
   // core must outlive the view. Thread-safe.
   explicit FileView(Core& core);
+
+  // The core this view serves (for the fs's sys/monitor streams).
+  Core& core() const { return core_; }
 
   // Kind, size and mtime of path. Checked like a read: a caller that may not
   // read it gets PermissionDenied whether or not it exists. NotFound if absent.
@@ -96,6 +103,18 @@ class FileView {
   // empty KV folder made by mkdir. NotEmpty otherwise.
   Status remove_dir(const Caller& caller, std::string_view path);
 
+  // access(2) per caller (SPEC §4): ok when the ACL lets the caller read
+  // (files: read the content; directories: list or, for namespace and mount
+  // directories, see something below) and/or write (create or update what
+  // the file writes to; in a directory, something below it) path, whose
+  // kind the caller already knows. PermissionDenied otherwise, and for a
+  // dead token. Login endpoints are writable by anyone. Spends no token use.
+  Status check_access(const Caller& caller, std::string_view path, NodeKind kind, bool read, bool write);
+
+  // Ok while caller.token is a live token (known, not revoked, expired or
+  // spent); PermissionDenied otherwise. Spends no use.
+  Status check_token(const Caller& caller);
+
   // True when what path shows changes only through this view's mutators
   // (KV secrets and folders, namespace and mount directories), so a cache
   // dropped on change notifications stays exact. False for sys/, auth/,
@@ -127,6 +146,14 @@ class FileView {
   Result<SecureString> write_kv(const Caller& caller, const Located& at, Json body, WriteMode mode);
   Status remove_kv(const Caller& caller, const Located& at);
   bool has_folder(const std::string& absolute) const;
+  // Generic mounts (identity/, auth methods): the API path a file stands for
+  // (NAME@VIEW → NAME/VIEW) and, for NAME#KEY, the field in *field.
+  Result<std::string> api_path(const Caller& caller, const Located& at, std::string* field) const;
+  Result<NodeInfo> stat_api(const Caller& caller, const Located& at);
+  Result<std::vector<DirEntry>> list_api(const Caller& caller, const Located& at);
+  Result<SecureString> read_api(const Caller& caller, const Located& at);
+  Result<SecureString> write_api(const Caller& caller, const Located& at, Json body, WriteMode mode,
+                                 SecureString* issued);
   void forget_folders_above(std::string_view secret_path);
 
   // The public mutators, before change notification.
