@@ -5,6 +5,8 @@
 
 #include <mutex>
 
+#include "engine/audit/audit_api.hpp"
+#include "engine/audit/audit_trail.hpp"
 #include "engine/common/fields.hpp"
 #include "engine/common/time.hpp"
 #include "engine/core_impl.hpp"
@@ -68,10 +70,10 @@ bool root_only_sys(std::string_view rel) {
 // operation's capability. `rest` is the path below the namespace.
 bool root_protected(std::string_view rest, Operation op) {
   static constexpr std::string_view kPrefixes[] = {
-      "sys/auth/", "sys/audit", "sys/raw", "sys/rotate", "sys/leases/revoke-prefix/", "sys/leases/revoke-force/",
+      "sys/auth/", "sys/audit/", "sys/raw", "sys/rotate", "sys/leases/revoke-prefix/", "sys/leases/revoke-force/",
       "sys/leases/lookup/", "sys/revoke-prefix/", "sys/revoke-force/", "sys/plugins/catalog/",
       "sys/config/auditing/", "sys/config/ui/headers/", "auth/token/revoke-orphan/"};
-  static constexpr std::string_view kExact[] = {"sys/remount", "sys/seal", "sys/step-down", "sys/config/cors"};
+  static constexpr std::string_view kExact[] = {"sys/audit", "sys/remount", "sys/seal", "sys/step-down", "sys/config/cors"};
   for (std::string_view p : kPrefixes) {
     if (rest.starts_with(p)) return true;
   }
@@ -103,6 +105,7 @@ Core::Impl::Impl(std::unique_ptr<Storage> physical_storage, CoreOptions options)
       policies(barrier),
       identity(barrier),
       acls(policies),
+      audit(barrier),
       started(Clock::now()) {
   acls.watch_generation([this] { return identity.generation(); });
 }
@@ -250,15 +253,25 @@ Result<bool> Core::Impl::may_see(const SecureString& token, std::string_view abs
 Result<Response> Core::Impl::handle_routed(const Request& req, std::unique_lock<std::shared_mutex>* exclusive) {
   const TimePoint now = Clock::now();
 
+  AuditEvent event = audit_event(req);  // what the audit trail says of it
+
   // 1. Who is asking.
-  COFFER_TRY(Auth auth, authenticate(req.token, now));
+  auto authenticated = authenticate(req.token, now);
+  if (!authenticated.ok()) {
+    audit_route(event, router.resolve(router.root(), req.path));
+    return audit_refused(audit, event, std::move(authenticated).error());
+  }
+  Auth auth = std::move(authenticated).value();
+  audit_auth(event, *this, auth);
 
   // 2. Where the path lands. Root-only sys endpoints do not exist in other
   // namespaces (Vault: 404 "unsupported path"), whoever asks.
   Route route = router.resolve(router.root(), req.path);
   const std::string_view rest = route.rest;
-  if (route.ns->parent != nullptr && rest.starts_with("sys/") && root_only_sys(rest.substr(4))) {
-    return Error::unsupported("unsupported path: " + std::string(rest));
+  audit_route(event, route);
+  if (route.ns->parent != nullptr && rest.starts_with("sys/") && root_only_sys(rest.substr(4)) &&
+      !admin_namespace_allows(opts, route.ns->record.path, rest.substr(4))) {
+    return audit_refused(audit, event, Error::unsupported("unsupported path: " + std::string(rest)));
   }
   const std::string& absolute = req.path;  // namespace path + path below it
 
@@ -274,8 +287,13 @@ Result<Response> Core::Impl::handle_routed(const Request& req, std::unique_lock<
   // learns nothing about what exists.
   policy::AclDecision decision =
       auth.acl->allow(op, absolute, req.data, std::nullopt, root_protected(rest, op));
-  if (!decision.allowed) return Error::denied("permission denied");
+  event.op = op;
+  if (!decision.allowed) return audit_refused(audit, event, Error::denied("permission denied"));
   auth.sudo = decision.root_privs;
+
+  // Audited before anything happens: when no device can log the request,
+  // it fails and changes nothing (vault-semantics §12).
+  COFFER_TRY_STATUS(audit.log_request(event, nullptr));
 
   // A use-limited token spends one use per authorised request; the request
   // that spends the last one still runs, then the token is revoked.
@@ -291,9 +309,9 @@ Result<Response> Core::Impl::handle_routed(const Request& req, std::unique_lock<
   if (last_use) {
     Status revoked = tokens.revoke_tree(auth.token->hash);
     acls.forget_token(auth.token->hash);
-    if (!revoked.ok() && result.ok()) return std::move(revoked).error();
+    if (!revoked.ok() && result.ok()) return audit_result(audit, event, std::move(revoked).error());
   }
-  return result;
+  return audit_result(audit, event, std::move(result));
 }
 
 // 5. Dispatch to the backend that owns the path.
@@ -307,6 +325,7 @@ Result<Response> Core::Impl::dispatch(const Route& route, Operation op, const Re
   if (!route.mount) return Error::not_found("no handler for route \"" + req.path + "\"");
   if (route.mount->entry.type == "system") {
     SysContext ctx{*this, *route.ns, auth, now, exclusive != nullptr};
+    if (is_audit_sys_path(route.rel)) return handle_audit_sys(ctx, op, route.rel, req.data);
     return handle_sys(ctx, op, route.rel, req.data);
   }
   if (route.mount->entry.type == "identity") {
@@ -367,6 +386,7 @@ Status Core::Impl::finish_unseal() {
   if (st.ok()) st = router.load();
   if (st.ok() && !router.loaded()) st = Error::corrupt("store has no root namespace");
   if (st.ok()) st = load_identity();
+  if (st.ok()) st = audit.load();
   if (!st.ok()) seal_now();
   return st;
 }
@@ -377,6 +397,7 @@ void Core::Impl::seal_now() {
   policies.forget_all();
   identity.clear();
   acls.clear();
+  audit.clear();
   seal.seal();
 }
 

@@ -22,6 +22,9 @@ struct CoreOptions {
   // Root token id to use for a dev store (initialised at open).
   std::string dev_root_token;
   bool dev = false;  // in-memory store, initialised and unsealed at open
+  // The administrative namespace (vault-semantics §11), "admin/" style
+  // ("" = none): requests in it may use sys/audit-hash and sys/monitor.
+  std::string administrative_namespace_path{};
 };
 
 class Core {

@@ -5,6 +5,7 @@
 
 #include <shared_mutex>
 
+#include "engine/audit/audit_broker.hpp"
 #include "engine/authz/acl_cache.hpp"
 #include "engine/authz/policy_store.hpp"
 #include "engine/barrier/barrier.hpp"
@@ -37,6 +38,7 @@ struct Core::Impl {
   PolicyStore policies;
   IdentityStore identity;  // entities, groups, aliases (identity/ of every namespace)
   AclCache acls;
+  AuditBroker audit;  // audit devices (sys/audit), engine/audit/
   TimePoint started;
 
   // Guards the router's contents and seal transitions. Requests hold it

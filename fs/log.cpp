@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "engine/audit/log_hub.hpp"
+
 namespace fsd {
 
 namespace {
@@ -36,6 +38,8 @@ void set_log_level(LogLevel level) noexcept { g_level.store(static_cast<int>(lev
 
 LogLevel log_level() noexcept { return static_cast<LogLevel>(g_level.load()); }
 
+int monitor_log_level() noexcept { return engine::LogHub::instance().wanted_level(); }
+
 std::optional<LogLevel> parse_log_level(std::string_view name) {
   if (name == "error") return LogLevel::Error;
   if (name == "warn" || name == "warning") return LogLevel::Warn;
@@ -62,6 +66,10 @@ void log_line(LogLevel level, std::string_view message) noexcept {
     line += ": ";
     line += message;
     line += '\n';
+    // sys/monitor readers get every line up to their level; stderr does not
+    // get lines only a monitor asked for.
+    engine::LogHub::instance().publish(static_cast<int>(level), line);
+    if (static_cast<int>(level) > g_level.load() && static_cast<int>(level) <= monitor_log_level()) return;
     // One write(2) per line: atomic enough on a pipe or tty that lines from
     // several FUSE worker threads do not interleave, and no lock is taken.
     const char* p = line.data();

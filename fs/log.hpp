@@ -16,8 +16,11 @@ enum class LogLevel { Error = 0, Warn = 1, Info = 2, Debug = 3 };
 // The most verbose level that is written (default Info). Thread-safe.
 void set_log_level(LogLevel level) noexcept;
 LogLevel log_level() noexcept;
+// The most verbose level an open sys/monitor file wants (-1: none): lines
+// up to it are formatted for the monitor even when stderr does not get them.
+int monitor_log_level() noexcept;
 inline bool log_enabled(LogLevel level) noexcept {
-  return static_cast<int>(level) <= static_cast<int>(log_level());
+  return static_cast<int>(level) <= static_cast<int>(log_level()) || static_cast<int>(level) <= monitor_log_level();
 }
 
 // "error", "warn", "info", "debug" (also "warning", "trace" = debug).

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fs/log.hpp"
+#include "fs/monitor.hpp"
 
 namespace fsd {
 
@@ -26,6 +27,7 @@ std::atomic<int> g_stop_signal{0};
 
 extern "C" void stop_on_signal(int sig) {
   g_stop_signal.store(sig);
+  fsd::stop_monitors();  // blocked sys/monitor reads end, so workers can be joined
   // Only sets a flag (as libfuse's own handler does); the loop's wait is
   // interrupted by this signal and sees it.
   if (fuse_session* se = g_signalled_session.load()) fuse_session_exit(se);
@@ -171,6 +173,7 @@ void Mount::stop() {
   // The loop checks the exit flag each time its wait is interrupted; the
   // signal may land just before it waits, so it is repeated until run()
   // has returned.
+  stop_monitors();  // blocked sys/monitor reads end, so workers can be joined
   while (running_.load()) {
     fuse_session_exit(session_);
     pthread_kill(loop_thread_, kWakeSignal);

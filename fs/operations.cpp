@@ -12,7 +12,9 @@
 #include <typeinfo>
 
 #include "fs/errno_map.hpp"
+#include "engine/audit/monitor.hpp"
 #include "fs/invalidator.hpp"
+#include "fs/monitor.hpp"
 #include "fs/write_policy.hpp"
 
 namespace fsd {
@@ -268,6 +270,13 @@ void op_read(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_fi
   guarded(req, "read", [&] {
     auto& fs = fs_of(req);
     Handle& h = *handle_of(fi);
+    if (is_monitor(&h)) {  // sys/monitor: blocks until log lines come (fs/monitor.hpp)
+      std::string lines;
+      const int merr = read_monitor(req, &h, size, lines);
+      if (merr != 0) fuse_reply_err(req, merr);
+      else fuse_reply_buf(req, lines.data(), lines.size());
+      return;
+    }
     // Reply only after the handle's lock is released: once the reply is out
     // the kernel may send RELEASE, and another thread frees the handle.
     engine::SecureString copy;
@@ -703,6 +712,16 @@ int Filesystem::do_open(const engine::Caller& caller, Ino ino, fuse_file_info& f
   // alone deletes nothing. O_APPEND makes writes patches.
   const auto mode = (fi.flags & O_APPEND) ? engine::WriteMode::Append : engine::WriteMode::Replace;
   out = std::make_unique<Handle>(std::move(path), mode, caller);
+  if (bool monitor = false; engine::is_monitor_path(out->path())) {  // sys/monitor streams (fs/monitor.hpp)
+    auto st = open_monitor(view_.core(), caller, engine_path(out->path()), out.get(), monitor);
+    if (!st.ok()) return fail("open", out->path(), st.error());
+    if (monitor) {
+      fi.direct_io = 1;
+      fi.nonseekable = 1;
+      fi.noflush = 1;
+      return 0;
+    }
+  }
   fi.direct_io = 1;   // no page cache: contents depend on the caller
   fi.keep_cache = 0;
   if (settings_.cache && (fi.flags & O_ACCMODE) == O_RDONLY &&
@@ -791,6 +810,7 @@ int Filesystem::do_flush(Handle& h) {
 
 void Filesystem::do_release(std::unique_ptr<Handle> h) {
   if (!h) return;
+  close_monitor(h.get());
   if (h->has_pending()) {
     // Only possible if bytes were written after the last close's FLUSH (a
     // dup'd fd). Applying now would fail silently; say so instead.

@@ -46,7 +46,7 @@ struct Response {
   // A token this request issued for the caller to use from now on (a login
   // through an auth method): the fs binds it to the caller's session on the
   // mount. The reply body carries it too (auth.client_token), as Vault's does.
-  std::optional<SecureString> issued_token;
+  std::optional<SecureString> issued_token{};
 };
 
 }  // namespace engine
