@@ -698,6 +698,7 @@ Result<NodeInfo> FileView::stat_api(const Caller& caller, const Located& at) {
   auto content = read_api(caller, at);
   if (content.ok()) return NodeInfo{NodeKind::File, content->size(), epoch_};
   const ErrorCode code = content.error().code;
+  if (code == ErrorCode::IsDirectory) return NodeInfo{NodeKind::Directory, 0, epoch_};  // read_api listed it
   if (field.empty() && (code == ErrorCode::NotFound || code == ErrorCode::Unsupported)) {
     auto listing = call(caller, Operation::List, api + "/");
     if (listing.ok()) return NodeInfo{NodeKind::Directory, 0, epoch_};
