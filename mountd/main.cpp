@@ -52,6 +52,7 @@ struct Plan {
   std::string config_path;  // "" = command line (SIGHUP has nothing to reload)
   fsd::LogLevel log_level = fsd::LogLevel::Info;
   bool mlock = false;
+  std::string admin_namespace;  // administrative_namespace_path ("admin/"), config only
   std::vector<MountSpec> mounts;
 };
 
@@ -71,6 +72,7 @@ Plan plan_of(const mountd::Config& c) {
   p.config_path = c.file;
   p.log_level = c.log_level;
   p.mlock = !c.disable_mlock;
+  p.admin_namespace = c.administrative_namespace_path;
   for (const auto& m : c.mounts) {
     p.mounts.push_back({m.mountpoint, m.chroot_namespace, m.token_file, m.allow_other, m.cache});
   }
@@ -243,6 +245,7 @@ int run(const Plan& p) {
   engine::CoreOptions core_options;
   core_options.dev = p.dev;
   if (p.dev) core_options.dev_root_token = p.dev_root_token;
+  core_options.administrative_namespace_path = p.admin_namespace;
   auto core_result = engine::Core::open(std::move(storage).value(), core_options);
   if (!core_result.ok()) {
     std::cerr << "cofferd: cannot open the store: " << core_result.error().message << std::endl;
