@@ -375,3 +375,23 @@ TEST_CASE("the identity store persists and reloads its records", "[identity]") {
   });
   CHECK(policies.by_namespace["root"] == std::vector<std::string>{"gp", "p"});
 }
+
+TEST_CASE("identity through the file view: echo, cat, ls, >>, rm", "[identity]") {
+  DevCore d;
+  d.put("identity/entity/name/zed", "policies=a metadata=team=x");
+  CHECK(reply(d.cat("identity/entity/name/zed"))["policies"] == nlohmann::json::array({"a"}));
+  CHECK(d.cat("identity/entity/name/zed#name") == "zed");
+  d.put("identity/entity/name/zed", "disabled=true", engine::WriteMode::Append);
+  CHECK(d.cat("identity/entity/name/zed#disabled") == "true");
+  CHECK(reply(d.cat("identity/entity/name/zed"))["policies"] == nlohmann::json::array({"a"}));  // kept
+  const std::string id = d.cat("identity/entity/name/zed#id");
+  d.put("identity/group/name/g", "{\"member_entity_ids\":[\"" + id + "\"]}");
+  CHECK(d.ls("identity") == std::vector<std::string>{"entity/", "entity-alias/", "group/", "group-alias/", "lookup/"});
+  CHECK(d.ls("identity/group/name") == std::vector<std::string>{"g"});
+  CHECK(d.ls("identity/entity/id") == std::vector<std::string>{id});
+  CHECK(d.put_error("identity/group/name/bad", "policies=root") == ErrorCode::InvalidArgument);
+  CHECK(d.cat_error("identity/group/name/bad") == ErrorCode::NotFound);
+  REQUIRE(d.files->remove(d.root, "identity/entity/id/" + id).ok());
+  CHECK(d.cat_error("identity/entity/name/zed") == ErrorCode::NotFound);
+  CHECK(d.ls("identity/entity/id").empty());
+}
