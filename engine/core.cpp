@@ -4,9 +4,12 @@
 #include "engine/core.hpp"
 
 #include <mutex>
+#include <thread>
 
 #include "engine/audit/audit_api.hpp"
 #include "engine/audit/audit_trail.hpp"
+#include "engine/auth/auth_method.hpp"
+#include "engine/auth/login.hpp"
 #include "engine/common/fields.hpp"
 #include "engine/common/time.hpp"
 #include "engine/core_impl.hpp"
@@ -90,7 +93,8 @@ bool is_token_store_path(std::string_view rest) { return rest == "auth/token" ||
 bool changes_topology(const Route& route, Operation op) {
   if (op == Operation::Read || op == Operation::List) return false;
   if (!route.mount || route.mount->entry.type != "system") return false;
-  return route.rel.starts_with("mounts") || route.rel.starts_with("namespaces") || route.rel == "seal";
+  return route.rel.starts_with("mounts") || route.rel.starts_with("namespaces") || route.rel == "seal" ||
+         route.rel == "auth" || route.rel.starts_with("auth/");
 }
 
 }  // namespace
@@ -139,16 +143,29 @@ Core::~Core() = default;
 
 bool Core::sealed() const { return impl_->barrier.sealed(); }
 
-Result<Response> Core::handle(const Request& req) { return impl_->handle(req); }
+Result<Response> Core::handle(const Request& req) {
+  bool failed_login = false;
+  const auto started = std::chrono::steady_clock::now();
+  auto result = impl_->handle(req, &failed_login);
+  // A failed login answers no sooner than failed_login_delay after it
+  // began: guessing is slow, an unknown user costs what a wrong password
+  // costs, and the wait holds no lock, so other callers go on meanwhile.
+  if (failed_login) std::this_thread::sleep_until(started + impl_->opts.failed_login_delay);
+  return result;
+}
 
-Result<Response> Core::Impl::handle(const Request& req) {
+Result<Response> Core::Impl::handle(const Request& req, bool* failed_login) {
   COFFER_TRY(std::string path, canonical_path(req.path, req.op));
-  Request canonical{req.op, std::move(path), req.data, req.token};
+  Request canonical{req.op, std::move(path), req.data, req.token, req.uses};
   if (!canonical.data.is_object()) return Error::invalid("request body must be a JSON object");
 
   switch (seal_endpoint(canonical.path)) {
     case SealEndpoint::Init: {
-      if (canonical.op == Operation::Read) return Response{{{"initialized", seal.status().initialized}}, {}, {}};
+      if (canonical.op == Operation::Read) {
+        Response resp;
+        resp.data = {{"initialized", seal.status().initialized}};
+        return resp;
+      }
       std::unique_lock lock(mu);
       return init(canonical.data);
     }
@@ -165,6 +182,16 @@ Result<Response> Core::Impl::handle(const Request& req) {
   std::shared_lock shared(mu);
   if (barrier.sealed() || !router.loaded()) return Error::sealed();
   Route probe = router.resolve(router.root(), canonical.path);
+  if (probe.mount && probe.mount->backend && probe.mount->entry.is_auth() &&
+      (canonical.op == Operation::Update || canonical.op == Operation::Create) &&
+      auth::is_login_path(probe.mount->entry, probe.rel)) {
+    AuditEvent event = audit_event(canonical);
+    audit_route(event, probe);
+    COFFER_TRY_STATUS(audit.log_request(event, nullptr));  // none could log it: the login is not tried
+    auto result = login(probe, canonical);
+    if (!result.ok() && failed_login != nullptr) *failed_login = true;
+    return audit_result(audit, event, std::move(result));
+  }
   if (!changes_topology(probe, canonical.op)) return handle_routed(canonical, nullptr);
   shared.unlock();
   std::unique_lock exclusive(mu);
@@ -213,7 +240,6 @@ Status Core::Impl::load_identity() {
 Result<std::shared_ptr<const policy::Acl>> Core::Impl::acl_of(const TokenEntry& token) {
   return acls.for_source(acl_source(token), namespace_paths(router));
 }
-
 
 Result<Auth> Core::Impl::authenticate(const SecureString& token, TimePoint now) {
   COFFER_TRY(TokenPtr entry, tokens.lookup(as_view(token), now));
@@ -297,8 +323,11 @@ Result<Response> Core::Impl::handle_routed(const Request& req, std::unique_lock<
 
   // A use-limited token spends one use per authorised request; the request
   // that spends the last one still runs, then the token is revoked.
+  // A file operation that already spent its use makes no further spending
+  // (Request::uses).
   bool last_use = false;
-  if (auth.token->num_uses > 0) {
+  if (auth.token->num_uses > 0 && (req.uses == nullptr || !req.uses->spent)) {
+    if (req.uses != nullptr) req.uses->spent = true;
     COFFER_TRY(TokenPtr used, tokens.use(auth.token->hash));
     if (used) {
       last_use = used->num_uses < 0;
@@ -312,6 +341,17 @@ Result<Response> Core::Impl::handle_routed(const Request& req, std::unique_lock<
     if (!revoked.ok() && result.ok()) return audit_result(audit, event, std::move(revoked).error());
   }
   return audit_result(audit, event, std::move(result));
+}
+
+// A login: answered without a token and outside the ACL (Vault's
+// unauthenticated paths). The auth method checks the credentials; a login
+// it accepts becomes a token of the mount's namespace.
+Result<Response> Core::Impl::login(const Route& route, const Request& req) {
+  const TimePoint now = Clock::now();
+  BackendRequest breq{req.op, route.rel, req.data, *route.mount->storage, now};
+  COFFER_TRY(Response resp, route.mount->backend->handle(breq));
+  if (!resp.login) return Error::internal("login endpoint \"" + req.path + "\" reported no login");
+  return auth::finish_login(*this, *route.ns, *route.mount, route.rest, std::move(*resp.login), now);
 }
 
 // 5. Dispatch to the backend that owns the path.

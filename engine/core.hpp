@@ -9,6 +9,7 @@
 // Thread-safe: any number of handle() calls may run at once.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,9 @@ struct CoreOptions {
   // Root token id to use for a dev store (initialised at open).
   std::string dev_root_token;
   bool dev = false;  // in-memory store, initialised and unsealed at open
+  // A failed login answers no sooner than this after it began (slows
+  // guessing; spent outside every lock).
+  std::chrono::milliseconds failed_login_delay{250};
   // The administrative namespace (vault-semantics §11), "admin/" style
   // ("" = none): requests in it may use sys/audit-hash and sys/monitor.
   std::string administrative_namespace_path{};

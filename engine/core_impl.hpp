@@ -46,7 +46,9 @@ struct Core::Impl {
   // under a backend; topology changes and seal/unseal hold it exclusively.
   mutable std::shared_mutex mu;
 
-  Result<Response> handle(const Request& req);
+  // *failed_login is set when the request was a login that failed (the
+  // caller slows it down, outside the lock).
+  Result<Response> handle(const Request& req, bool* failed_login = nullptr);
 
   // Seal endpoints, answered also while sealed (root namespace only).
   Result<Response> init(const Json& body);
@@ -81,6 +83,7 @@ struct Core::Impl {
   Result<bool> may_see(const SecureString& token, std::string_view abs_prefix);
 
  private:
+  Result<Response> login(const Route& route, const Request& req);
   Result<Response> handle_routed(const Request& req, std::unique_lock<std::shared_mutex>* exclusive);
   Result<Response> dispatch(const Route& route, Operation op, const Request& req, const Auth& auth, TimePoint now,
                             std::unique_lock<std::shared_mutex>* exclusive);

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,11 @@ const char* to_string(Operation op) noexcept;
 using Clock = std::chrono::system_clock;
 using TimePoint = std::chrono::time_point<Clock, std::chrono::nanoseconds>;
 
+// One file operation's allowance of token uses (see Request::uses).
+struct UseBudget {
+  bool spent = false;
+};
+
 struct Request {
   Operation op = Operation::Read;
   // Path relative to the root the caller sees (a chroot mount's namespace, or
@@ -33,6 +39,37 @@ struct Request {
   Json data = Json::object();
   // The client token ("" = none). Never logged.
   SecureString token;
+  // Use accounting for use-limited tokens (num_uses). nullptr: this request
+  // spends one use, as every Vault API request does. Otherwise the request
+  // spends one only while !uses->spent, and sets it when it does: the file
+  // view makes several API requests for one file operation, which must cost
+  // one use at most (a budget already marked spent makes them free).
+  UseBudget* uses = nullptr;
+};
+
+// A successful login, as an auth method reports it (Vault's logical.Auth).
+// The core turns it into a token of the mount's namespace, with the entity
+// found (or created) for the alias; see engine/auth/login.hpp.
+struct LoginAuth {
+  std::vector<std::string> policies;  // token_policies as configured ("default" added unless no_default_policy)
+  bool no_default_policy = false;
+  // Seconds; 0 = the mount's, then the system's default.
+  std::int64_t ttl = 0;
+  std::int64_t max_ttl = 0;
+  std::int64_t explicit_max_ttl = 0;
+  std::int64_t period = 0;
+  std::int64_t num_uses = 0;  // 0 = unlimited
+  bool renewable = true;
+  // Appended to the mount path for the token's display name: "bob" on
+  // auth/userpass/ gives "userpass-bob"; "" gives "approle".
+  std::string display_name;
+  std::map<std::string, std::string> metadata;  // the token's meta
+  // The entity alias: its name on this mount (username, role_id) and the
+  // metadata the method sets at each login.
+  std::string alias_name;
+  std::map<std::string, std::string> alias_metadata;
+  // External group names the method reports (LDAP); userpass and AppRole none.
+  std::vector<std::string> group_aliases;
 };
 
 struct Response {
@@ -47,6 +84,9 @@ struct Response {
   // through an auth method): the fs binds it to the caller's session on the
   // mount. The reply body carries it too (auth.client_token), as Vault's does.
   std::optional<SecureString> issued_token{};
+  // Set by an auth method's login endpoint (never by other backends): the
+  // core makes the token, fills the reply's "auth" block and issued_token.
+  std::optional<LoginAuth> login{};
 };
 
 }  // namespace engine

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 #include "engine/router/mount.hpp"
 
+#include "engine/auth/auth_method.hpp"
 #include "engine/backend/kv_v1.hpp"
 #include "engine/backend/kv_v2.hpp"
 
@@ -58,6 +59,7 @@ Result<std::unique_ptr<Backend>> make_backend(const MountEntry& entry) {
     }
   }
   if (entry.builtin()) return std::unique_ptr<Backend>{};
+  if (entry.is_auth()) return auth::make_auth_backend(entry);
   return Error::invalid("unknown secrets engine type \"" + entry.type + "\" (supported: kv, kv-v2)");
 }
 

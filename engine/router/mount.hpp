@@ -21,8 +21,8 @@ namespace engine {
 struct MountEntry {
   std::string uuid;
   std::string accessor;     // "kv_1a2b3c4d", unique server-wide
-  std::string path;         // below the namespace, one trailing '/': "secret/", "team/kv/"
-  std::string type;         // "kv", "system", "identity"
+  std::string path;         // below the namespace, one trailing '/': "secret/", "team/kv/", "auth/userpass/"
+  std::string type;         // "kv", "system", "identity"; auth mounts "userpass", "approle"
   std::string description;
   std::map<std::string, std::string> options;  // kv: {"version": "1"|"2"}
   std::int64_t default_lease_ttl = 0;          // seconds; 0 = system default
@@ -34,6 +34,9 @@ struct MountEntry {
   int kv_version() const;
   // Built-in mounts every namespace has (sys/, identity/): not removable.
   bool builtin() const { return type == "system" || type == "identity"; }
+  // An auth method (sys/auth) rather than a secrets engine (sys/mounts):
+  // secret mount paths never start with "auth/".
+  bool is_auth() const { return path.starts_with("auth/"); }
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t /*version*/) {

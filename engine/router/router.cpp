@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "engine/auth/auth_method.hpp"
 #include "engine/common/serial.hpp"
 #include "engine/crypto/sodium.hpp"
 
@@ -263,6 +264,28 @@ Result<std::shared_ptr<Mount>> Router::enable_mount(NamespaceNode& ns, MountEntr
   }
   entry.uuid = crypto::random_uuid();
   entry.accessor = entry.type + "_" + crypto::random_hex(4);
+  entry.namespace_id = ns.record.id;
+  entry.created_unix_ns = unix_ns(now);
+  COFFER_TRY(auto mount, instantiate(std::move(entry)));
+  COFFER_TRY_STATUS(storage_.put(mount_key(mount->entry), encode_record(mount->entry)));
+  ns.mounts.emplace(mount->entry.path, mount);
+  return mount;
+}
+
+Result<std::shared_ptr<Mount>> Router::enable_auth(NamespaceNode& ns, MountEntry entry, TimePoint now) {
+  std::string below = canonical_mount_path(entry.path);
+  COFFER_TRY_STATUS(auth::validate_auth_path(below));
+  if (!auth::is_enableable_type(entry.type)) {
+    return Error::invalid("unknown auth method type \"" + entry.type + "\" (supported: userpass, approle)");
+  }
+  entry.path = "auth/" + below;
+  for (const auto& [mpath, mount] : ns.mounts) {
+    if (entry.path.starts_with(mpath) || std::string_view(mpath).starts_with(entry.path)) {
+      return Error::exists("path is already in use at " + mpath.substr(5));
+    }
+  }
+  entry.uuid = crypto::random_uuid();
+  entry.accessor = "auth_" + entry.type + "_" + crypto::random_hex(4);
   entry.namespace_id = ns.record.id;
   entry.created_unix_ns = unix_ns(now);
   COFFER_TRY(auto mount, instantiate(std::move(entry)));

@@ -73,6 +73,11 @@ class Router {
   // Mounts. Errors: InvalidArgument (path, type), AlreadyExists ("path is
   // already in use at X"), InvalidArgument for clashes with namespaces.
   Result<std::shared_ptr<Mount>> enable_mount(NamespaceNode& ns, MountEntry entry, TimePoint now);
+  // Auth methods (sys/auth): entry.path is below auth/ ("userpass/"); the
+  // mount lands at "auth/userpass/" with accessor "auth_<type>_<8 hex>".
+  // Errors as enable_mount, plus InvalidArgument for unknown types and
+  // "token/".
+  Result<std::shared_ptr<Mount>> enable_auth(NamespaceNode& ns, MountEntry entry, TimePoint now);
   // Removes the mount and all its data. NotFound if there is none at path.
   Status disable_mount(NamespaceNode& ns, std::string_view path);
   // Persists a changed entry (tune). The mount must exist.

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
 #include "engine/sys/sys_backend.hpp"
 
+#include "engine/auth/auth_method.hpp"
+#include "engine/auth/login.hpp"
 #include "engine/common/fields.hpp"
 #include "engine/common/time.hpp"
 #include "engine/policy/policy.hpp"
@@ -47,11 +49,12 @@ Json tune_info(const MountEntry& e) {
 
 // Entries of sys/mounts/<dir>: mounts one segment below dir are files, deeper
 // ones show their next segment as a folder.
-Response list_mounts(const NamespaceNode& ns, std::string_view dir) {
+// `auth` lists the auth mounts instead (dir then starts with "auth/").
+Response list_mounts(const NamespaceNode& ns, std::string_view dir, bool auth = false) {
   Json keys = Json::array();
   std::string last;
   for (const auto& [path, mount] : ns.mounts) {
-    if (!std::string_view(path).starts_with(dir)) continue;
+    if (mount->entry.is_auth() != auth || !std::string_view(path).starts_with(dir)) continue;
     std::string_view rest = std::string_view(path).substr(dir.size());
     rest.remove_suffix(1);  // the mount path's trailing '/'
     auto slash = rest.find('/');
@@ -133,12 +136,14 @@ Result<Response> handle_mounts(SysContext& ctx, Operation op, std::string_view r
   if (path.empty()) {
     if (op != Operation::Read) return unsupported_path(rel);
     Response resp;
-    for (const auto& [mpath, mount] : ctx.ns.mounts) resp.data[to_secure(mpath)] = mount_info(mount->entry);
+    for (const auto& [mpath, mount] : ctx.ns.mounts) {
+      if (!mount->entry.is_auth()) resp.data[to_secure(mpath)] = mount_info(mount->entry);
+    }
     return resp;
   }
   auto find = [&](std::string_view p) -> std::shared_ptr<Mount> {
     auto it = ctx.ns.mounts.find(canonical_mount_path(p));
-    return it == ctx.ns.mounts.end() ? nullptr : it->second;
+    return it == ctx.ns.mounts.end() || it->second->entry.is_auth() ? nullptr : it->second;
   };
   // ".../tune" is the tune endpoint of the mount before it, when there is one.
   if (path.ends_with("/tune")) {
@@ -154,8 +159,122 @@ Result<Response> handle_mounts(SysContext& ctx, Operation op, std::string_view r
     case Operation::Update:
       return enable_mount(ctx, path, body);
     case Operation::Delete:
+      if (!find(path)) return Error::not_found("no mount at " + ctx.ns.record.path + canonical_mount_path(path));
       COFFER_TRY_STATUS(ctx.core.router.disable_mount(ctx.ns, path));
       return Response{};
+    default:
+      return unsupported_path(rel);
+  }
+}
+
+// ---- sys/auth ------------------------------------------------------------
+// Auth methods live in the namespace's mount table at "auth/<path>"; this
+// API shows and takes paths below auth/ ("userpass/"), as Vault's.
+
+Json auth_info(const MountEntry& e) {
+  Json info = mount_info(e);
+  info["options"] = nullptr;
+  info["config"]["token_type"] = "default-service";
+  return info;
+}
+
+// The token store's line in sys/auth: it is no mount entry (the core
+// serves auth/token/ itself), so its accessor derives from the sys/ mount.
+MountEntry token_entry(const NamespaceNode& ns) {
+  MountEntry e;
+  e.path = "auth/token/";
+  e.type = "token";
+  e.description = "token based credentials";
+  e.namespace_id = ns.record.id;
+  if (auto sys = ns.mounts.find(std::string_view("sys/")); sys != ns.mounts.end()) {
+    e.accessor = auth::token_accessor(sys->second->entry.uuid);
+  }
+  return e;
+}
+
+Result<Response> enable_auth(SysContext& ctx, std::string_view path, const Json& body) {
+  COFFER_TRY_STATUS(fields::only(body, {"type", "description", "config", "options", "local", "seal_wrap",
+                                        "external_entropy_access", "plugin_name", "plugin_version"}));
+  COFFER_TRY(auto type, fields::get_string(body, "type"));
+  if (!type || type->empty()) return Error::invalid("missing required field \"type\"");
+  MountEntry entry;
+  entry.path = canonical_mount_path(path);
+  entry.type = *type;
+  COFFER_TRY(auto description, fields::get_string(body, "description"));
+  entry.description = description.value_or("");
+  COFFER_TRY(auto options, fields::get_string_map(body, "options"));
+  if (options && !options->empty()) return Error::invalid("auth method \"" + entry.type + "\" takes no options");
+  if (auto it = body.find(std::string_view("config")); it != body.end() && !it->is_null()) {
+    COFFER_TRY_STATUS(fields::only(*it, {"default_lease_ttl", "max_lease_ttl"}));
+    COFFER_TRY(entry.default_lease_ttl, checked_ttl(*it, "default_lease_ttl", 0));
+    COFFER_TRY(entry.max_lease_ttl, checked_ttl(*it, "max_lease_ttl", 0));
+    if (entry.max_lease_ttl != 0 && entry.default_lease_ttl > entry.max_lease_ttl) {
+      return Error::invalid("default lease TTL cannot be greater than the maximum lease TTL");
+    }
+  }
+  COFFER_TRY(auto mount, ctx.core.router.enable_auth(ctx.ns, std::move(entry), ctx.now));
+  (void)mount;
+  return Response{};
+}
+
+Result<Response> handle_auth(SysContext& ctx, Operation op, std::string_view rel, const Json& body) {
+  // rel is "auth", "auth/", "auth/<path>" or "auth/<path>/tune".
+  std::string_view path = rel.size() > 5 ? rel.substr(5) : std::string_view{};
+  auto find = [&](std::string_view p) -> std::shared_ptr<Mount> {
+    auto it = ctx.ns.mounts.find("auth/" + canonical_mount_path(p));
+    return it == ctx.ns.mounts.end() ? nullptr : it->second;
+  };
+  if (op == Operation::List || path.empty()) {
+    if (op == Operation::List) {
+      Response listed = list_mounts(ctx.ns, "auth/" + std::string(path), /*auth=*/true);
+      if (path.empty() || path == "/") {
+        Json keys = Json::array();
+        bool placed = false;
+        for (const auto& k : listed.data["keys"]) {
+          if (!placed && as_view(k.get_ref<const SecureString&>()) > "token") {
+            keys.push_back("token");
+            placed = true;
+          }
+          keys.push_back(k);
+        }
+        if (!placed) keys.push_back("token");
+        listed.data["keys"] = std::move(keys);
+      }
+      return listed;
+    }
+    if (op != Operation::Read) return unsupported_path(rel);
+    Response resp;
+    resp.data["token/"] = auth_info(token_entry(ctx.ns));
+    for (const auto& [mpath, mount] : ctx.ns.mounts) {
+      if (mount->entry.is_auth()) resp.data[to_secure(mpath.substr(5))] = auth_info(mount->entry);
+    }
+    return resp;
+  }
+  if (path.ends_with("/tune")) {
+    if (auto mount = find(path.substr(0, path.size() - 5))) return tune_mount(ctx, mount, op, body);
+  }
+  if (canonical_mount_path(path) == "token/") {
+    if (op == Operation::Read) return Response{auth_info(token_entry(ctx.ns)), {}, {}};
+    if (op == Operation::Delete) return Error::invalid("token credential backend cannot be disabled");
+  }
+  switch (op) {
+    case Operation::Read: {
+      auto mount = find(path);
+      if (!mount) return Error::not_found("no auth method at \"" + ctx.ns.record.path + "auth/" + std::string(path) + "\"");
+      return Response{auth_info(mount->entry), {}, {}};
+    }
+    case Operation::Create:
+    case Operation::Update:
+      return enable_auth(ctx, path, body);
+    case Operation::Delete: {
+      auto mount = find(path);
+      // Vault: disabling a path with nothing mounted succeeds.
+      if (!mount) return Response{};
+      // Its tokens go first, then its data and entry.
+      COFFER_TRY_STATUS(auth::revoke_mount_tokens(ctx.core, ctx.ns, mount->entry, ctx.now));
+      COFFER_TRY_STATUS(ctx.core.router.disable_mount(ctx.ns, mount->entry.path));
+      return Response{};
+    }
     default:
       return unsupported_path(rel);
   }
@@ -383,6 +502,10 @@ Result<Response> handle_sys(SysContext& ctx, Operation op, std::string_view rel,
   if (rel == "mounts" || rel == "mounts/" || rel.starts_with("mounts/")) {
     if (op != Operation::Read && op != Operation::List && !ctx.exclusive) return Error::internal("mount change without the core lock");
     return handle_mounts(ctx, op, rel, body);
+  }
+  if (rel == "auth" || rel == "auth/" || rel.starts_with("auth/")) {
+    if (op != Operation::Read && op != Operation::List && !ctx.exclusive) return Error::internal("auth mount change without the core lock");
+    return handle_auth(ctx, op, rel, body);
   }
   if (rel == "namespaces" || rel == "namespaces/" || rel.starts_with("namespaces/")) {
     if (op != Operation::Read && op != Operation::List && !ctx.exclusive) return Error::internal("namespace change without the core lock");

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: MPL-2.0
+#include "engine/auth/userpass.hpp"
+
+#include <algorithm>
+
+#include "engine/auth/password.hpp"
+#include "engine/auth/records.hpp"
+#include "engine/common/fields.hpp"
+
+namespace engine::auth {
+namespace {
+
+constexpr const char* kInvalidLogin = "invalid username or password";
+
+std::string user_key(std::string_view name) { return "user/" + std::string(name); }
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+Error unsupported_path(std::string_view rel) { return Error::unsupported("unsupported path: " + std::string(rel)); }
+
+Response keys_reply(Json keys) {
+  Response resp;
+  resp.data["keys"] = std::move(keys);
+  return resp;
+}
+
+// The password of a write, if any: a non-empty string.
+Result<std::optional<SecureString>> password_of(const Json& body) {
+  auto it = body.find(std::string_view("password"));
+  if (it == body.end() || it->is_null()) return std::optional<SecureString>{};
+  if (!it->is_string()) return Error::invalid("field \"password\" must be a string");
+  return std::optional<SecureString>{it->get_ref<const SecureString&>()};
+}
+
+// "users/NAME[/sub]" → (NAME, sub).
+std::pair<std::string, std::string_view> split_user(std::string_view rest) {
+  auto slash = rest.find('/');
+  if (slash == std::string_view::npos) return {lower(rest), {}};
+  return {lower(rest.substr(0, slash)), rest.substr(slash + 1)};
+}
+
+}  // namespace
+
+bool UserpassBackend::is_login_path(std::string_view rel) {
+  return rel.starts_with("login/") && rel.size() > 6 && rel.find('/', 6) == std::string_view::npos;
+}
+
+Result<bool> UserpassBackend::exists(const BackendRequest& req) {
+  if (!req.path.starts_with("users/")) return true;
+  auto [name, sub] = split_user(std::string_view(req.path).substr(6));
+  if (!sub.empty() || name.empty()) return true;
+  COFFER_TRY(auto bytes, req.storage.get(user_key(name)));
+  return bytes.has_value();
+}
+
+Result<Response> UserpassBackend::handle(const BackendRequest& req) {
+  std::string_view rel = req.path;
+  const bool write = req.op == Operation::Create || req.op == Operation::Update;
+  if (rel.empty() || rel == "/") {
+    // Not in Vault: lets `ls auth/userpass/` show where things are.
+    if (req.op != Operation::List && req.op != Operation::Read) return unsupported_path(rel);
+    return keys_reply(Json::array({"login/", "users/"}));
+  }
+  if (rel == "login" || rel == "login/") {
+    if (req.op != Operation::List) return unsupported_path(rel);
+    return keys_reply(Json::array());  // who may log in is not listed here
+  }
+  if (is_login_path(rel)) {
+    if (!write) return unsupported_path(rel);
+    return login(req, lower(rel.substr(6)));
+  }
+  if (rel == "users" || rel == "users/") {
+    if (req.op != Operation::List) return unsupported_path(rel);
+    COFFER_TRY(auto names, req.storage.list("user/"));
+    Json keys = Json::array();
+    for (const auto& n : names) {
+      if (!n.empty() && n.back() != '/') keys.push_back(n);
+    }
+    return keys_reply(std::move(keys));
+  }
+  if (!rel.starts_with("users/")) return unsupported_path(rel);
+  auto [name, sub] = split_user(rel.substr(6));
+  if (req.op == Operation::List) {
+    return Error::not_found("no users under \"" + std::string(rel) + "\"");
+  }
+  COFFER_TRY_STATUS(check_name(name, "username"));
+  if (sub.empty()) {
+    switch (req.op) {
+      case Operation::Read: {
+        COFFER_TRY(auto user, get_record<UserEntry>(req.storage, user_key(name), "userpass user"));
+        if (!user) return Error::not_found("user \"" + name + "\" not found");
+        Response resp;
+        show_token_params(user->token, resp.data);
+        return resp;
+      }
+      case Operation::Create:
+      case Operation::Update:
+        return write_user(req, name);
+      case Operation::Delete: {
+        std::lock_guard lock(write_mu_);
+        COFFER_TRY_STATUS(req.storage.del(user_key(name)));
+        return Response{};
+      }
+      default:
+        return unsupported_path(rel);
+    }
+  }
+  if (!write) return unsupported_path(rel);
+  if (sub == "password") {
+    COFFER_TRY_STATUS(fields::only(req.data, {"password"}));
+    COFFER_TRY(auto password, password_of(req.data));
+    if (!password || password->empty()) return Error::invalid("missing password");
+    COFFER_TRY(std::string hash, hash_password(as_view(*password)));
+    std::lock_guard lock(write_mu_);
+    COFFER_TRY(auto user, get_record<UserEntry>(req.storage, user_key(name), "userpass user"));
+    if (!user) return Error::not_found("username does not exist");
+    user->password_hash = std::move(hash);
+    COFFER_TRY_STATUS(put_record(req.storage, user_key(name), *user));
+    return Response{};
+  }
+  if (sub == "policies") {
+    COFFER_TRY_STATUS(fields::only(req.data, {"policies", "token_policies"}));
+    std::lock_guard lock(write_mu_);
+    COFFER_TRY(auto user, get_record<UserEntry>(req.storage, user_key(name), "userpass user"));
+    if (!user) return Error::not_found("username does not exist");
+    COFFER_TRY_STATUS(parse_token_params(req.data, user->token));
+    COFFER_TRY_STATUS(put_record(req.storage, user_key(name), *user));
+    return Response{};
+  }
+  return unsupported_path(rel);
+}
+
+Result<Response> UserpassBackend::write_user(const BackendRequest& req, const std::string& name) {
+  COFFER_TRY_STATUS(only_with_token_params(req.data, {"password", "username"}));
+  COFFER_TRY(auto password, password_of(req.data));
+  // Hash before taking the lock: Argon2id is the slow part.
+  std::optional<std::string> hash;
+  if (password && !password->empty()) {
+    COFFER_TRY(auto h, hash_password(as_view(*password)));
+    hash = std::move(h);
+  }
+  std::lock_guard lock(write_mu_);
+  COFFER_TRY(auto existing, get_record<UserEntry>(req.storage, user_key(name), "userpass user"));
+  UserEntry user = existing.value_or(UserEntry{});
+  if (!existing && !hash) return Error::invalid("missing password");
+  if (hash) user.password_hash = std::move(*hash);
+  COFFER_TRY_STATUS(parse_token_params(req.data, user.token));
+  COFFER_TRY_STATUS(put_record(req.storage, user_key(name), user));
+  return Response{};
+}
+
+Result<Response> UserpassBackend::login(const BackendRequest& req, const std::string& name) {
+  COFFER_TRY_STATUS(fields::only(req.data, {"password", "username"}));
+  COFFER_TRY(auto password, password_of(req.data));
+  if (!password || password->empty()) return Error::invalid("missing password");
+  std::optional<UserEntry> user;
+  if (check_name(name, "username").ok()) {
+    COFFER_TRY(user, get_record<UserEntry>(req.storage, user_key(name), "userpass user"));
+  }
+  if (!user) {
+    // Same cost as a wrong password, so timing does not tell who exists.
+    verify_dummy_password(as_view(*password));
+    return Error::invalid(kInvalidLogin);
+  }
+  if (!verify_password(user->password_hash, as_view(*password))) return Error::invalid(kInvalidLogin);
+  LoginAuth login;
+  fill_login(user->token, login);
+  login.display_name = name;
+  login.metadata = {{"username", name}};
+  login.alias_name = name;
+  Response resp;
+  resp.login = std::move(login);
+  return resp;
+}
+
+}  // namespace engine::auth
