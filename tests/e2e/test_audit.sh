@@ -5,7 +5,8 @@
 # as JSON lines with no secret or token in clear, sys/audit-hash matching the
 # log, the device reloaded after a restart, an unwritable audit file making
 # requests fail with nothing changed, and sys/monitor streaming log lines
-# while it is open (`timeout 2 cat`), refused outside the root namespace.
+# while it is open (`timeout 2 cat`), refused outside the root and the
+# administrative namespace (which also gets sys/audit-hash, not sys/audit).
 source "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null || { echo "SKIP: jq missing"; exit 77; }
 
@@ -58,6 +59,7 @@ cat > "$WORK/coffer.hcl" <<EOF
 storage "sqlite" { path = "$DB" }
 mount "$M" { token_file = "$WORK/root.token" }
 mount "$W" { token_file = "$WORK/weak.token" }
+administrative_namespace_path = "admin/"
 EOF
 mkdir -p "$W"
 MOUNTS+=("$W")
@@ -131,8 +133,20 @@ timeout 2 cat "$M/sys/monitor@error" > "$WORK/monitor-error.out" || true
 wait "$probe"
 if grep -q 'monitor-probe2' "$WORK/monitor-error.out"; then fail "sys/monitor@error showed an info line"; fi
 CHECKS=$((CHECKS + 1))
-mkdir "$M/other"
+mkdir "$M/other" "$M/admin"
 expect_err "Operation not supported" "monitor outside root/admin" cat "$M/other/sys/monitor"
+# The administrative namespace gets sys/monitor and sys/audit-hash, not sys/audit.
+( sleep 0.7; ln -s nowhere "$M/monitor-probe3" 2>/dev/null || true ) &
+probe=$!
+timeout 2 cat "$M/admin/sys/monitor" > "$WORK/monitor-admin.out" || true
+wait "$probe"
+grep -q 'symlink monitor-probe3' "$WORK/monitor-admin.out" || fail "admin/sys/monitor did not stream: $(cat "$WORK/monitor-admin.out")"
+CHECKS=$((CHECKS + 1))
+exec 3<>"$M/admin/sys/audit-hash/f"
+echo "input=$SECRET" >&3
+expect_eq "$(cat <&3 | jq -r .hash)" "$SECRET_HASH" "admin/sys/audit-hash answers with the root device's hash"
+exec 3>&-
+expect_err "Operation not supported" "sys/audit stays root-only" cat "$M/admin/sys/audit/f"
 expect_err "Permission denied" "monitor for a token without the policy" cat "$W/sys/monitor"
 
 # --- an unwritable audit file: requests fail, nothing changes ----------------------
