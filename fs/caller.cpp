@@ -1,16 +1,280 @@
 // SPDX-License-Identifier: MPL-2.0
 #include "fs/caller.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "fs/log.hpp"
+
 namespace fsd {
 
-CallerResolver::CallerResolver(engine::SecureString mount_token,
-                               std::function<engine::SecureString()> mount_token_source)
-    : mount_token_(std::move(mount_token)), mount_token_source_(std::move(mount_token_source)) {}
+namespace {
 
-engine::Caller CallerResolver::caller_for(fuse_req_t req) const {
-  (void)req;  // uid/pid-based resolution (SPEC §3 steps 2-3) is not built yet
-  if (mount_token_source_) return engine::Caller{mount_token_source_()};
-  return engine::Caller{mount_token_};
+constexpr std::size_t kMaxEnviron = 1 << 20;  // a bigger environ is read only this far
+constexpr std::string_view kTokenVar = "VAULT_TOKEN";
+
+// Closes an fd on scope exit.
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f) : fd(f) {}
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+};
+
+// Reads up to max bytes of a file opened relative to dirfd.
+template <class String>
+bool read_at(int dirfd, const char* name, std::size_t max, String& out) {
+  Fd f(::openat(dirfd, name, O_RDONLY | O_CLOEXEC));
+  if (f.fd < 0) return false;
+  out.clear();
+  std::size_t chunk = 4096;
+  while (out.size() < max) {
+    const std::size_t old = out.size();
+    out.resize(std::min(max, old + chunk));
+    const ssize_t n = ::read(f.fd, out.data() + old, out.size() - old);
+    if (n < 0) {
+      if (errno == EINTR) {
+        out.resize(old);
+        continue;
+      }
+      out.resize(old);
+      return false;
+    }
+    out.resize(old + static_cast<std::size_t>(n));
+    if (n == 0) break;
+    chunk *= 2;
+  }
+  return true;
+}
+
+// What the helper thread found.
+struct EnvRead {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  bool ok = false;  // the process was readable and owned by the uid
+  std::uint64_t start_time = 0;
+  std::optional<engine::SecureString> token;
+};
+
+// One read of /proc/TID: the directory fd pins the process, so stat, owner
+// and environ all belong to it even if the tid is reused meanwhile (openat on
+// a dead process's directory fails).
+void read_process(const std::string& proc_root, pid_t tid, uid_t uid, EnvRead& out) {
+  const std::string dir = proc_root + "/" + std::to_string(tid);
+  Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (d.fd < 0) return;
+  std::string stat_text;
+  if (!read_at(d.fd, "stat", 4096, stat_text)) return;
+  auto start = stat_start_time(stat_text);
+  if (!start) return;
+  out.start_time = *start;
+  struct stat st {};
+  if (::fstat(d.fd, &st) != 0) return;
+  out.ok = true;  // from here on the answer is cached for this process
+  if (st.st_uid != uid) {
+    log_info("caller: process ", tid, " is not owned by the asking uid ", uid, "; its VAULT_TOKEN is not used");
+    return;
+  }
+  engine::SecureString environ;
+  if (!read_at(d.fd, "environ", kMaxEnviron, environ)) return;
+  // The owner again: a setuid exec between the two reads changes it.
+  if (::fstat(d.fd, &st) != 0 || st.st_uid != uid) return;
+  out.token = environ_value(engine::as_view(environ), kTokenVar);
+  if (out.token && out.token->empty()) out.token.reset();
+}
+
+}  // namespace
+
+const char* to_string(TokenSource source) noexcept {
+  switch (source) {
+    case TokenSource::Mount: return "mount token";
+    case TokenSource::Env: return "VAULT_TOKEN";
+    case TokenSource::Session: return "session";
+    case TokenSource::Fallback: return "dev root token";
+    case TokenSource::None: return "no token";
+  }
+  return "?";
+}
+
+std::optional<engine::SecureString> environ_value(std::string_view environ, std::string_view name) {
+  std::size_t pos = 0;
+  while (pos < environ.size()) {
+    std::size_t end = environ.find('\0', pos);
+    if (end == std::string_view::npos) end = environ.size();
+    std::string_view entry = environ.substr(pos, end - pos);
+    if (entry.size() > name.size() && entry.starts_with(name) && entry[name.size()] == '=') {
+      return engine::to_secure(entry.substr(name.size() + 1));
+    }
+    pos = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> stat_start_time(std::string_view stat) {
+  const auto paren = stat.rfind(')');
+  if (paren == std::string_view::npos) return std::nullopt;
+  // After ") " come fields 3 (state), 4, ... ; starttime is field 22.
+  std::string_view rest = stat.substr(paren + 1);
+  int field = 2;
+  std::size_t pos = 0;
+  while (pos < rest.size()) {
+    while (pos < rest.size() && rest[pos] == ' ') ++pos;
+    if (pos >= rest.size()) break;
+    std::size_t end = rest.find(' ', pos);
+    if (end == std::string_view::npos) end = rest.size();
+    ++field;
+    if (field == 22) {
+      std::string_view v = rest.substr(pos, end - pos);
+      while (!v.empty() && (v.back() == '\n')) v.remove_suffix(1);
+      if (v.empty() || v.size() > 20) return std::nullopt;
+      std::uint64_t out = 0;
+      for (char c : v) {
+        if (c < '0' || c > '9') return std::nullopt;
+        out = out * 10 + static_cast<std::uint64_t>(c - '0');
+      }
+      return out;
+    }
+    pos = end;
+  }
+  return std::nullopt;
+}
+
+CallerResolver::CallerResolver(CallerSettings settings) : settings_(std::move(settings)) {}
+
+Who CallerResolver::who(fuse_req_t req, ReadsEnv reads_env) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  return who(ctx->pid, ctx->uid, reads_env);
+}
+
+Who CallerResolver::who(pid_t tid, uid_t uid, ReadsEnv reads_env) {
+  Who w;
+  w.uid = uid;
+  if (!settings_.mount_token.empty()) {
+    w.caller.token =
+        settings_.mount_token_source ? settings_.mount_token_source() : settings_.mount_token;
+    w.source = TokenSource::Mount;
+    return w;
+  }
+  if (settings_.env_token && tid > 0) {
+    std::optional<engine::SecureString> token;
+    bool known = false;
+    if (auto start = start_time_of(tid)) {
+      const ProcessKey key{tid, *start, uid};
+      std::lock_guard lock(env_mu_);
+      if (auto it = env_cache_.find(key); it != env_cache_.end()) {
+        known = true;
+        token = it->second;
+      }
+    }
+    if (!known && reads_env == ReadsEnv::Yes) token = env_token(tid, uid);
+    if (token) {
+      w.caller.token = std::move(*token);
+      w.source = TokenSource::Env;
+      return w;
+    }
+  }
+  if (auto session = session_of(uid)) {
+    w.caller.token = std::move(*session);
+    w.source = TokenSource::Session;
+    return w;
+  }
+  if (!settings_.fallback_token.empty()) {
+    w.caller.token = settings_.fallback_token;
+    w.source = TokenSource::Fallback;
+  }
+  return w;
+}
+
+std::optional<std::uint64_t> CallerResolver::start_time_of(pid_t tid) const {
+  const std::string path = settings_.proc_root + "/" + std::to_string(tid) + "/stat";
+  Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (f.fd < 0) return std::nullopt;
+  char buf[1024];
+  const ssize_t n = ::read(f.fd, buf, sizeof buf);
+  if (n <= 0) return std::nullopt;
+  return stat_start_time(std::string_view(buf, static_cast<std::size_t>(n)));
+}
+
+std::optional<engine::SecureString> CallerResolver::env_token(pid_t tid, uid_t uid) {
+  ProcessKey key{tid, 0, uid};
+  auto token = read_env(tid, uid, key);
+  if (key.start_time == 0) return std::nullopt;  // unreadable or timed out: not cached
+  std::lock_guard lock(env_mu_);
+  // Bounded: when full, forget everything (dead processes' entries included)
+  // and re-read as processes come back.
+  if (env_cache_.size() >= kMaxCached) env_cache_.clear();
+  env_cache_[key] = token;
+  return token;
+}
+
+std::optional<engine::SecureString> CallerResolver::read_env(pid_t tid, uid_t uid, ProcessKey& key) const {
+  // The read runs on its own thread so a process whose memory is locked
+  // (exec'ing, or faulting on this very mount) cannot hold this request:
+  // after env_timeout the request goes on without the environ, and the
+  // helper finishes (and is forgotten) whenever the kernel lets it.
+  auto state = std::make_shared<EnvRead>();
+  try {
+    std::thread([state, root = settings_.proc_root, tid, uid] {
+      EnvRead local;
+      read_process(root, tid, uid, local);
+      std::lock_guard lock(state->mu);
+      state->ok = local.ok;
+      state->start_time = local.start_time;
+      state->token = std::move(local.token);
+      state->done = true;
+      state->cv.notify_all();
+    }).detach();
+  } catch (const std::system_error&) {
+    log_warn("caller: cannot start a thread to read /proc/", tid, "/environ");
+    return std::nullopt;
+  }
+  std::unique_lock lock(state->mu);
+  if (!state->cv.wait_for(lock, settings_.env_timeout, [&] { return state->done; })) {
+    log_warn("caller: reading /proc/", tid, "/environ timed out; using the uid's session");
+    return std::nullopt;
+  }
+  if (!state->ok) {
+    log_debug("caller: /proc/", tid, " not readable as uid ", uid, "; no VAULT_TOKEN");
+    return std::nullopt;
+  }
+  key.start_time = state->start_time;
+  return std::move(state->token);
+}
+
+std::size_t CallerResolver::cached_processes() const {
+  std::lock_guard lock(env_mu_);
+  return env_cache_.size();
+}
+
+void CallerResolver::bind_session(uid_t uid, engine::SecureString token) {
+  std::lock_guard lock(session_mu_);
+  sessions_[uid] = std::move(token);
+}
+
+void CallerResolver::end_session(uid_t uid, const engine::SecureString* token) {
+  std::lock_guard lock(session_mu_);
+  auto it = sessions_.find(uid);
+  if (it == sessions_.end()) return;
+  if (token != nullptr && it->second != *token) return;
+  sessions_.erase(it);
+}
+
+std::optional<engine::SecureString> CallerResolver::session_of(uid_t uid) const {
+  std::lock_guard lock(session_mu_);
+  auto it = sessions_.find(uid);
+  if (it == sessions_.end()) return std::nullopt;
+  return it->second;
 }
 
 }  // namespace fsd

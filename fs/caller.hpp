@@ -1,36 +1,129 @@
 // SPDX-License-Identifier: MPL-2.0
-// Who is asking (SPEC §3): turns a FUSE request into the engine::Caller whose
-// token the request is made with.
-//
-// For now every request uses the mount's own token (a fixed root token in
-// --dev, the --token-file token, or none). The order SPEC §3 describes
-// (VAULT_TOKEN from /proc/PID/environ, then per-uid login sessions) goes in
-// here later; nothing else in fs/ looks at the request's uid or pid.
+// Who is asking (SPEC §3): turns a FUSE request into the token it is made
+// with, in this order:
+//   1. the mount's own token (--token-file): every request uses it;
+//   2. VAULT_TOKEN from the calling thread's /proc/TID/environ (unless
+//      --no-env-token), read only on open-type requests (see ReadsEnv),
+//      cached by (tid, start time from /proc/TID/stat field 22, uid) so a
+//      reused pid is never confused, and only when /proc/TID belongs to the
+//      request's uid (another user's process never lends its token);
+//   3. the uid's session on this mount: set by a login through the mount
+//      (a write that issues a token) or by writing a token to the session
+//      file MOUNT/auth/token/session; ended by revoke-self, by `rm` or an
+//      empty write of the session file, or when its token is found dead;
+//   4. the fallback token (the dev root token in --dev), else none: only the
+//      login and seal endpoints answer.
+// Sessions live in the daemon's memory only.
 #pragma once
 
 #include <fuse_lowlevel.h>
+#include <sys/types.h>
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <tuple>
+#include <unordered_map>
 
 #include "engine/common/secure.hpp"
 #include "engine/fileview/file_view.hpp"
 
 namespace fsd {
 
+// Where a caller's token came from.
+enum class TokenSource { Mount, Env, Session, Fallback, None };
+const char* to_string(TokenSource source) noexcept;
+
+// One request's caller: the engine's view of it (the token) plus what the
+// fs needs to bind sessions.
+struct Who {
+  engine::Caller caller;
+  uid_t uid = 0;
+  TokenSource source = TokenSource::None;
+};
+
+// Does this request read the caller's environ on a cache miss? Requests that
+// name a node do (lookup, getattr, access, open, opendir, create, mkdir,
+// unlink, rmdir): every path a process uses starts with a lookup, and a
+// process handed an open fd (`cat <&3`) first fstat()s it. The others never
+// wait on /proc: reads, writes and flushes use the token the file was opened
+// with, readdir and setattr use the cache (or fall through to the session).
+// An exec from the mount, during which reading the exec'ing process's
+// environ would block, is refused at open, and every read has a timeout.
+enum class ReadsEnv { No, Yes };
+
+// --- parsing, public for tests -----------------------------------------------
+
+// The value of NAME in an environ block ("K=V\0K=V\0..."), as getenv finds it
+// (the first match); nullopt if absent. An entry cut short by a truncated read
+// (no final NUL) is still considered.
+std::optional<engine::SecureString> environ_value(std::string_view environ, std::string_view name);
+
+// The start time (field 22, clock ticks since boot) in the text of
+// /proc/PID/stat; nullopt if malformed. comm (field 2) may hold spaces and
+// ')', so fields are counted after the last ')'.
+std::optional<std::uint64_t> stat_start_time(std::string_view stat);
+
+// The key a process's VAULT_TOKEN is cached under.
+struct ProcessKey {
+  pid_t tid = 0;
+  std::uint64_t start_time = 0;
+  uid_t uid = 0;
+  bool operator<(const ProcessKey& o) const {
+    return std::tie(tid, start_time, uid) < std::tie(o.tid, o.start_time, o.uid);
+  }
+};
+
+struct CallerSettings {
+  engine::SecureString mount_token;     // 1. ("" = not bound)
+  // 1. for token-file mounts: asked at each request instead of mount_token
+  // (which must be set too), so a rotated token file is used at once.
+  std::function<engine::SecureString()> mount_token_source;
+  bool env_token = true;                // 2. read VAULT_TOKEN from callers
+  engine::SecureString fallback_token;  // 4. ("" = none)
+  std::chrono::milliseconds env_timeout{200};
+  std::string proc_root = "/proc";      // tests may point elsewhere
+};
+
 class CallerResolver {
  public:
-  // mount_token: the token every request uses ("" = none: only the
-  // unauthenticated endpoints answer).
-  explicit CallerResolver(engine::SecureString mount_token,
-                          std::function<engine::SecureString()> mount_token_source = {});
+  explicit CallerResolver(CallerSettings settings);
 
-  // The caller for req. Thread-safe; never blocks.
-  engine::Caller caller_for(fuse_req_t req) const;
+  // The caller of req. Thread-safe. With ReadsEnv::Yes it may read
+  // /proc/TID/{stat,environ} (bounded by env_timeout; on timeout or any
+  // error the process counts as having no VAULT_TOKEN for this request).
+  Who who(fuse_req_t req, ReadsEnv reads_env);
+  // The same for a known (tid, uid); tid 0 = unknown process.
+  Who who(pid_t tid, uid_t uid, ReadsEnv reads_env);
+
+  bool mount_bound() const { return !settings_.mount_token.empty(); }
+
+  // --- sessions (per uid, this mount only) ---
+  void bind_session(uid_t uid, engine::SecureString token);
+  // Ends uid's session; with token, only if that is still the session's token.
+  void end_session(uid_t uid, const engine::SecureString* token = nullptr);
+  std::optional<engine::SecureString> session_of(uid_t uid) const;
+
+  // VAULT_TOKEN of a process by key, reading /proc if not cached (tests).
+  std::optional<engine::SecureString> env_token(pid_t tid, uid_t uid);
+  std::size_t cached_processes() const;
 
  private:
-  const engine::SecureString mount_token_;
-  // When set, the mount's token is asked for at each request (token files).
-  const std::function<engine::SecureString()> mount_token_source_;
+  // Reads /proc/TID/stat and environ through one directory fd (so both
+  // belong to the same process), checking its owner. key.start_time is set.
+  std::optional<engine::SecureString> read_env(pid_t tid, uid_t uid, ProcessKey& key) const;
+  std::optional<std::uint64_t> start_time_of(pid_t tid) const;
+
+  const CallerSettings settings_;
+  static constexpr std::size_t kMaxCached = 4096;
+  mutable std::mutex env_mu_;
+  std::map<ProcessKey, std::optional<engine::SecureString>> env_cache_;
+  mutable std::mutex session_mu_;
+  std::unordered_map<uid_t, engine::SecureString> sessions_;
 };
 
 }  // namespace fsd

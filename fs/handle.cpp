@@ -8,8 +8,8 @@
 
 namespace fsd {
 
-Handle::Handle(std::string path, engine::WriteMode mode, engine::Caller caller)
-    : path_(std::move(path)), mode_(mode), caller_(std::move(caller)) {}
+Handle::Handle(std::string path, engine::WriteMode mode, Who who)
+    : path_(std::move(path)), mode_(mode), who_(std::move(who)) {}
 
 int Handle::append(std::string_view data) {
   has_written_ = true;

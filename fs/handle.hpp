@@ -29,13 +29,18 @@
 #include "engine/common/error.hpp"
 #include "engine/common/secure.hpp"
 #include "engine/fileview/file_view.hpp"
+#include "fs/caller.hpp"
 #include "fs/inode_table.hpp"
 
 namespace fsd {
 
 class Handle {
  public:
-  Handle(std::string path, engine::WriteMode mode, engine::Caller caller);
+  // who: the caller that opened the file; its token is used for every read
+  // and write on this handle (SPEC §3: an open file keeps its token).
+  Handle(std::string path, engine::WriteMode mode, Who who);
+  Handle(std::string path, engine::WriteMode mode, engine::Caller caller)
+      : Handle(std::move(path), mode, Who{std::move(caller), 0, TokenSource::Mount}) {}
 
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
@@ -44,7 +49,8 @@ class Handle {
 
   const std::string& path() const { return path_; }
   engine::WriteMode mode() const { return mode_; }
-  const engine::Caller& caller() const { return caller_; }
+  const engine::Caller& caller() const { return who_.caller; }
+  const Who& who() const { return who_; }
 
   // Set when create() made this handle for a name nothing is stored at yet.
   void set_created_ino(Ino ino) { created_ino_ = ino; }
@@ -87,7 +93,7 @@ class Handle {
   std::mutex mu_;
   const std::string path_;
   const engine::WriteMode mode_;
-  const engine::Caller caller_;
+  const Who who_;
   Ino created_ino_ = 0;
 
   engine::SecureString pending_;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -75,6 +76,27 @@ DirHandle* dir_handle_of(const fuse_file_info* fi) {
   return reinterpret_cast<DirHandle*>(fi->fh);
 }
 
+// One request's caller and its token-use allowance (see engine::Request::
+// uses): requests the kernel makes on its own to walk and stat (lookup,
+// getattr, setattr, access, readdir) spend no use of a use-limited token;
+// the others (opendir's listing, mkdir, unlink, rmdir, and each read or
+// write reaching the engine through an open file) spend one at most.
+struct Asking {
+  Who who;
+  engine::UseBudget budget;
+  Asking(Filesystem& fs, fuse_req_t req, ReadsEnv env, bool free) : who(fs.callers().who(req, env)) {
+    budget.spent = free;
+    who.caller.uses = &budget;
+  }
+  Asking(Who from, bool free) : who(std::move(from)) {
+    budget.spent = free;
+    who.caller.uses = &budget;
+  }
+  Asking(const Asking&) = delete;
+  Asking& operator=(const Asking&) = delete;
+  const engine::Caller& caller() const { return who.caller; }
+};
+
 // Runs body; any exception becomes EIO and one log line, since unwinding into
 // libfuse's C frames is undefined. Only the exception's type is logged: a
 // what() from a parser may quote the bytes it choked on, which may be a
@@ -118,7 +140,9 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   guarded(req, "lookup", [&] {
     auto& fs = fs_of(req);
     fuse_entry_param e{};
-    const int err = fs.do_lookup(fs.callers().caller_for(req), parent, name, e);
+    Asking asking(fs, req, ReadsEnv::Yes, /*free=*/true);
+    const int err = fs.do_lookup(asking.caller(), parent, name, e);
+    fs.note_denied(asking.who, err);
     if (err != 0) {
       fuse_reply_err(req, err);
       return;
@@ -146,11 +170,17 @@ void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
   fuse_reply_none(req);
 }
 
-void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* /*fi*/) {
+void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   guarded(req, "getattr", [&] {
     auto& fs = fs_of(req);
     struct stat st {};
-    const int err = fs.do_getattr(fs.callers().caller_for(req), ino, st);
+    // fstat of an open regular file (the kernel sends its handle only for
+    // those) is asked with the token the file was opened with, whichever
+    // process holds the fd now.
+    Asking asking = fi != nullptr ? Asking(handle_of(fi)->who(), /*free=*/true)
+                                  : Asking(fs, req, ReadsEnv::Yes, /*free=*/true);
+    const int err = fs.do_getattr(asking.caller(), ino, st);
+    fs.note_denied(asking.who, err);
     if (err != 0) {
       fuse_reply_err(req, err);
       return;
@@ -164,7 +194,8 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
   guarded(req, "setattr", [&] {
     auto& fs = fs_of(req);
     struct stat st {};
-    const int err = fs.do_setattr(fs.callers().caller_for(req), ino, *attr, to_set, st);
+    Asking asking(fs, req, ReadsEnv::No, /*free=*/true);
+    const int err = fs.do_setattr(asking.caller(), ino, *attr, to_set, st);
     if (err != 0) {
       fuse_reply_err(req, err);
       return;
@@ -176,7 +207,10 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
 void op_access(fuse_req_t req, fuse_ino_t ino, int mask) {
   guarded(req, "access", [&] {
     auto& fs = fs_of(req);
-    fuse_reply_err(req, fs.do_access(fs.callers().caller_for(req), ino, mask));
+    Asking asking(fs, req, ReadsEnv::Yes, /*free=*/true);
+    const int err = fs.do_access(asking.caller(), ino, mask);
+    fs.note_denied(asking.who, err);
+    fuse_reply_err(req, err);
   });
 }
 
@@ -184,7 +218,9 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   guarded(req, "opendir", [&] {
     auto& fs = fs_of(req);
     std::unique_ptr<DirHandle> dir;
-    const int err = fs.do_opendir(fs.callers().caller_for(req), ino, dir);
+    Asking asking(fs, req, ReadsEnv::Yes, /*free=*/false);
+    const int err = fs.do_opendir(asking.caller(), ino, dir);
+    fs.note_denied(asking.who, err);
     if (err != 0) {
       fuse_reply_err(req, err);
       return;
@@ -202,7 +238,8 @@ void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse
     auto& fs = fs_of(req);
     std::vector<char> buf(size);
     std::size_t used = 0;
-    const int err = fs.do_readdir(req, fs.callers().caller_for(req), ino, *dir_handle_of(fi), off,
+    Asking asking(fs, req, ReadsEnv::No, /*free=*/true);
+    const int err = fs.do_readdir(req, asking.caller(), ino, *dir_handle_of(fi), off,
                                   plus, buf.data(), buf.size(), used);
     if (err != 0) {
       fuse_reply_err(req, err);
@@ -231,7 +268,9 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   guarded(req, "open", [&] {
     auto& fs = fs_of(req);
     std::unique_ptr<Handle> h;
-    const int err = fs.do_open(fs.callers().caller_for(req), ino, *fi, h);
+    Asking asking(fs, req, ReadsEnv::Yes, /*free=*/true);
+    const int err = fs.do_open(asking.who, ino, *fi, h);
+    fs.note_denied(asking.who, err);
     if (err != 0) {
       fuse_reply_err(req, err);
       return;
@@ -251,7 +290,8 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t /*mod
     auto& fs = fs_of(req);
     std::unique_ptr<Handle> h;
     fuse_entry_param e{};
-    const int err = fs.do_create(fs.callers().caller_for(req), parent, name, *fi, h, e);
+    Asking asking(fs, req, ReadsEnv::Yes, /*free=*/true);
+    const int err = fs.do_create(asking.who, parent, name, *fi, h, e);
     if (err != 0) {
       fuse_reply_err(req, err);
       return;
@@ -343,7 +383,9 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t /*mode
   guarded(req, "mkdir", [&] {
     auto& fs = fs_of(req);
     fuse_entry_param e{};
-    const int err = fs.do_mkdir(fs.callers().caller_for(req), parent, name, e);
+    Asking asking(fs, req, ReadsEnv::Yes, /*free=*/false);
+    const int err = fs.do_mkdir(asking.caller(), parent, name, e);
+    fs.note_denied(asking.who, err);
     if (err != 0) {
       fuse_reply_err(req, err);
       return;
@@ -355,14 +397,20 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t /*mode
 void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   guarded(req, "unlink", [&] {
     auto& fs = fs_of(req);
-    fuse_reply_err(req, fs.do_unlink(fs.callers().caller_for(req), parent, name));
+    Asking asking(fs, req, ReadsEnv::Yes, /*free=*/false);
+    const int err = fs.do_unlink(asking.who, parent, name);
+    fs.note_denied(asking.who, err);
+    fuse_reply_err(req, err);
   });
 }
 
 void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   guarded(req, "rmdir", [&] {
     auto& fs = fs_of(req);
-    fuse_reply_err(req, fs.do_rmdir(fs.callers().caller_for(req), parent, name));
+    Asking asking(fs, req, ReadsEnv::Yes, /*free=*/false);
+    const int err = fs.do_rmdir(asking.caller(), parent, name);
+    fs.note_denied(asking.who, err);
+    fuse_reply_err(req, err);
   });
 }
 
@@ -463,11 +511,33 @@ fuse_lowlevel_ops make_ops() {
 
 // --- Filesystem -------------------------------------------------------------
 
+namespace {
+
+CallerSettings caller_settings(const FsSettings& fs, engine::SecureString mount_token) {
+  CallerSettings c;
+  c.mount_token = std::move(mount_token);
+  c.mount_token_source = fs.mount_token_source;
+  c.env_token = fs.env_token;
+  c.fallback_token = fs.fallback_token;
+  return c;
+}
+
+// The session file (SPEC §3): writing a token binds it to the writer's uid on
+// this mount; an empty write or rm ends the session. At the mount root only,
+// where auth/ is always the root (or chroot) namespace's auth directory.
+constexpr std::string_view kSessionFile = "auth/token/session";
+
+bool is_revoke_self(std::string_view path) {
+  return path == "auth/token/revoke-self" || path.ends_with("/auth/token/revoke-self");
+}
+
+}  // namespace
+
 Filesystem::Filesystem(engine::FileView& view, FsSettings settings,
                        engine::SecureString mount_token)
     : view_(view),
       settings_(std::move(settings)),
-      callers_(std::move(mount_token), settings_.mount_token_source),
+      callers_(caller_settings(settings_, std::move(mount_token))),
       started_(engine::Clock::now()) {}
 
 const fuse_lowlevel_ops& Filesystem::lowlevel_ops() {
@@ -577,6 +647,10 @@ int Filesystem::do_lookup(const engine::Caller& caller, Ino parent, const char* 
                           fuse_entry_param& e) {
   std::string path;
   if (int err = child_path("lookup", parent, name, path)) return err;
+  if (path == kSessionFile) {
+    fill_entry(e, inodes_.lookup(path), synthetic_file());
+    return 0;
+  }
   auto info = view_.stat(caller, engine_path(path));
   if (!info.ok()) return fail("lookup", path, info.error());
   fill_entry(e, inodes_.lookup(path), *info);
@@ -586,6 +660,10 @@ int Filesystem::do_lookup(const engine::Caller& caller, Ino parent, const char* 
 int Filesystem::do_getattr(const engine::Caller& caller, Ino ino, struct stat& st) {
   std::string path;
   if (int err = path_of("getattr", ino, path)) return err;
+  if (path == kSessionFile) {
+    st = make_attr(ino, synthetic_file());
+    return 0;
+  }
   auto info = view_.stat(caller, engine_path(path));
   if (info.ok()) {
     st = make_attr(ino, *info);
@@ -626,17 +704,29 @@ int Filesystem::do_setattr(const engine::Caller& caller, Ino ino, const struct s
 int Filesystem::do_access(const engine::Caller& caller, Ino ino, int mask) {
   std::string path;
   if (int err = path_of("access", ino, path)) return err;
-  if (ino == kRootIno) return 0;
-  auto info = view_.stat(caller, engine_path(path));
-  if (!info.ok()) {
-    if (info.error().code == engine::ErrorCode::NotFound && is_created_and_open(ino)) return 0;
-    return fail("access", path, info.error());
+  if (path == kSessionFile) {
+    return (mask & X_OK) ? reject("access", path, EACCES, "nothing on the mount is executable") : 0;
   }
-  if ((mask & X_OK) && info->kind == engine::NodeKind::File) {
+  engine::NodeKind kind = engine::NodeKind::Directory;
+  if (ino != kRootIno) {
+    auto info = view_.stat(caller, engine_path(path));
+    if (!info.ok()) {
+      if (info.error().code == engine::ErrorCode::NotFound && is_created_and_open(ino)) return 0;
+      return fail("access", path, info.error());
+    }
+    kind = info->kind;
+  }
+  if ((mask & X_OK) && kind == engine::NodeKind::File) {
     return reject("access", path, EACCES, "nothing on the mount is executable");
   }
-  // Approximation until the ACL can be asked per capability: a caller that
-  // may stat (read) a node is told it may do what it asks.
+  // The ACL answers per caller (SPEC §4): R_OK needs read (files) or list
+  // (directories), W_OK create or update, on the path the file maps to.
+  const bool want_read = (mask & R_OK) != 0;
+  const bool want_write = (mask & W_OK) != 0;
+  if (ino == kRootIno && !want_write) return 0;  // the way to unseal and log in
+  if (!want_read && !want_write && ino != kRootIno) return 0;  // stat said it may be seen
+  auto st = view_.check_access(caller, engine_path(path), kind, want_read, want_write);
+  if (!st.ok()) return fail("access", path, st.error());
   return 0;
 }
 
@@ -703,7 +793,7 @@ int Filesystem::do_readdir(fuse_req_t req, const engine::Caller& caller, Ino ino
   return 0;
 }
 
-int Filesystem::do_open(const engine::Caller& caller, Ino ino, fuse_file_info& fi,
+int Filesystem::do_open(const Who& who, Ino ino, fuse_file_info& fi,
                         std::unique_ptr<Handle>& out) {
   std::string path;
   if (int err = path_of("open", ino, path)) return err;
@@ -711,9 +801,9 @@ int Filesystem::do_open(const engine::Caller& caller, Ino ino, fuse_file_info& f
   // O_TRUNC needs nothing here: a Replace-mode write replaces, and truncation
   // alone deletes nothing. O_APPEND makes writes patches.
   const auto mode = (fi.flags & O_APPEND) ? engine::WriteMode::Append : engine::WriteMode::Replace;
-  out = std::make_unique<Handle>(std::move(path), mode, caller);
+  out = std::make_unique<Handle>(std::move(path), mode, who);
   if (bool monitor = false; engine::is_monitor_path(out->path())) {  // sys/monitor streams (fs/monitor.hpp)
-    auto st = open_monitor(view_.core(), caller, engine_path(out->path()), out.get(), monitor);
+    auto st = open_monitor(view_.core(), who.caller, engine_path(out->path()), out.get(), monitor);
     if (!st.ok()) return fail("open", out->path(), st.error());
     if (monitor) {
       fi.direct_io = 1;
@@ -729,7 +819,7 @@ int Filesystem::do_open(const engine::Caller& caller, Ino ino, fuse_file_info& f
     // A bound, caching mount: the kernel may serve the data it already has
     // (dropped by the Invalidator on change). The open itself still asks
     // the engine, so a revoked or expired token stops reads at once.
-    auto info = view_.stat(caller, engine_path(out->path()));
+    auto info = view_.stat(who.caller, engine_path(out->path()));
     if (!info.ok()) return fail("open", out->path(), info.error());
     fi.direct_io = 0;
     fi.keep_cache = 1;
@@ -739,19 +829,27 @@ int Filesystem::do_open(const engine::Caller& caller, Ino ino, fuse_file_info& f
   return 0;
 }
 
-int Filesystem::do_create(const engine::Caller& caller, Ino parent, const char* name,
+int Filesystem::do_create(const Who& who, Ino parent, const char* name,
                           fuse_file_info& fi, std::unique_ptr<Handle>& out, fuse_entry_param& e) {
+  const engine::Caller& caller = who.caller;
   std::string path;
   if (int err = child_path("create", parent, name, path)) return err;
   if (fi.flags & kFmodeExec) return reject("create", path, EACCES, "exec from the mount is refused");
   // Nothing is stored until a write applies: the name exists only for this
   // handle until then (a lone `touch` leaves nothing behind).
-  auto info = view_.stat(caller, engine_path(path));
+  auto info = path == kSessionFile ? engine::Result<engine::NodeInfo>(synthetic_file())
+                                    : view_.stat(caller, engine_path(path));
   const engine::NodeInfo attrs = info.ok() ? *info : synthetic_file();
   const Ino ino = inodes_.lookup(path);
   fill_entry(e, ino, attrs);
   const auto mode = (fi.flags & O_APPEND) ? engine::WriteMode::Append : engine::WriteMode::Replace;
-  out = std::make_unique<Handle>(std::move(path), mode, caller);
+  const bool session_file = path == kSessionFile;
+  out = std::make_unique<Handle>(std::move(path), mode, who);
+  if (session_file) {
+    fi.direct_io = 1;
+    fi.keep_cache = 0;
+    return 0;
+  }
   out->set_created_ino(ino);
   {
     std::lock_guard lock(created_mu_);
@@ -763,6 +861,14 @@ int Filesystem::do_create(const engine::Caller& caller, Ino parent, const char* 
 }
 
 int Filesystem::do_read(Handle& h, std::size_t size, off_t off, std::string_view& out) {
+  // The token the file was opened with, spending at most one use here.
+  engine::UseBudget budget;
+  engine::Caller caller = h.caller();
+  caller.uses = &budget;
+  if (h.path() == kSessionFile && !h.has_written()) {
+    out = {};  // write-only: the session shows in auth/token/lookup-self
+    return 0;
+  }
   if (h.has_written()) {
     // The write moved the fd offset past the request; the reply has its own
     // cursor (SPEC §2).
@@ -770,20 +876,40 @@ int Filesystem::do_read(Handle& h, std::size_t size, off_t off, std::string_view
     return 0;
   }
   if (!h.has_snapshot()) {
-    auto content = view_.read(h.caller(), engine_path(h.path()));
-    if (!content.ok()) return fail("read", h.path(), content.error());
+    auto content = view_.read(caller, engine_path(h.path()));
+    if (!content.ok()) {
+      note_denied(h.who(), to_errno(content.error().code));
+      return fail("read", h.path(), content.error());
+    }
     h.set_snapshot(std::move(content).value());
+  } else if (!caller.token.empty() && !h.snapshot_slice(off, size).empty()) {
+    // Every read of content asks the engine again whether the token is still
+    // live, so revoking it (or its parent) stops an already open file at
+    // once. The read at the end returns nothing and is not checked: the
+    // request that spent a token's last use still completes, as in Vault.
+    auto allowed = view_.check_token(caller);
+    if (!allowed.ok()) {
+      note_denied(h.who(), to_errno(allowed.error().code));
+      return fail("read", h.path(), allowed.error());
+    }
   }
   out = h.snapshot_slice(off, size);
   return 0;
 }
 
 int Filesystem::apply_pending(Handle& h) {
+  if (h.path() == kSessionFile) return apply_session(h);
   const std::string target = engine_path(h.path());
-  auto outcome = view_.write(h.caller(), target, h.pending(), h.mode());
+  engine::UseBudget budget;  // one use for this request
+  engine::Caller caller = h.caller();
+  caller.uses = &budget;
+  engine::SecureString issued;
+  auto outcome = view_.write(caller, target, h.pending(), h.mode(), &issued);
+  const bool ok = outcome.ok();
   const int err = h.finish_request(std::move(outcome));
   if (err != 0) {
     const engine::Error& error = *h.last_error();
+    note_denied(h.who(), err);
     return fail("write", h.path(), error);
   }
   log_debug("write /", h.path(), ": applied");
@@ -791,14 +917,56 @@ int Filesystem::apply_pending(Handle& h) {
   // it never reads the old data afterwards (this mount's too: a write holds
   // no kernel lock its invalidations need).
   Invalidator::wait_for_all(nullptr, kInvalidationWait);
+  if (ok && !issued.empty()) {
+    // A login through the mount: the token is the uid's session from now on.
+    callers_.bind_session(h.who().uid, std::move(issued));
+    log_info("session: uid ", h.who().uid, " logged in through /", h.path());
+  } else if (ok && is_revoke_self(h.path()) && h.who().source == TokenSource::Session) {
+    callers_.end_session(h.who().uid, &h.caller().token);
+    log_info("session: uid ", h.who().uid, " ended by revoke-self");
+  }
   return 0;
+}
+
+int Filesystem::apply_session(Handle& h) {
+  std::string_view text = h.pending();
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  const uid_t uid = h.who().uid;
+  if (text.empty()) {
+    callers_.end_session(uid);
+    log_info("session: uid ", uid, " ended through the session file");
+    return h.finish_request(engine::SecureString{});
+  }
+  if (text.find_first_of(" \t\r\n=") != std::string_view::npos) {
+    const int err = h.finish_request(engine::Error::invalid("the session file takes one token"));
+    return reject("write", h.path(), err, "the session file takes one token");
+  }
+  engine::Caller candidate{engine::to_secure(text)};
+  if (auto st = view_.check_token(candidate); !st.ok()) {
+    const int err = h.finish_request(engine::Error::denied("permission denied: not a live token"));
+    return reject("write", h.path(), err, "not a live token; the session is unchanged");
+  }
+  callers_.bind_session(uid, std::move(candidate.token));
+  log_info("session: uid ", uid, " bound through the session file");
+  return h.finish_request(engine::SecureString{});
+}
+
+void Filesystem::note_denied(const Who& who, int err) {
+  if (err != EACCES || who.source != TokenSource::Session) return;
+  auto st = view_.check_token(who.caller);
+  if (st.ok() || st.error().code != engine::ErrorCode::PermissionDenied) return;
+  callers_.end_session(who.uid, &who.caller.token);
+  log_info("session: uid ", who.uid, " ended: its token is no longer valid");
 }
 
 int Filesystem::do_write(Handle& h, std::string_view data) {
   if (int err = h.append(data)) {
     return reject("write", h.path(), err, "request over 1 MiB; nothing was applied");
   }
-  const bool complete = view_.is_complete(engine_path(h.path()), h.pending());
+  const bool complete = h.path() == kSessionFile
+                            ? h.pending().find('\n') != std::string_view::npos
+                            : view_.is_complete(engine_path(h.path()), h.pending());
   if (!should_apply_now(complete, data.size())) return 0;  // applied at FLUSH
   return apply_pending(h);
 }
@@ -839,9 +1007,15 @@ int Filesystem::do_mkdir(const engine::Caller& caller, Ino parent, const char* n
   return 0;
 }
 
-int Filesystem::do_unlink(const engine::Caller& caller, Ino parent, const char* name) {
+int Filesystem::do_unlink(const Who& who, Ino parent, const char* name) {
+  const engine::Caller& caller = who.caller;
   std::string path;
   if (int err = child_path("unlink", parent, name, path)) return err;
+  if (path == kSessionFile) {
+    callers_.end_session(who.uid);
+    log_info("session: uid ", who.uid, " ended by rm of the session file");
+    return 0;
+  }
   if (auto st = view_.remove(caller, engine_path(path)); !st.ok()) {
     return fail("unlink", path, st.error());
   }

@@ -52,6 +52,11 @@ struct FsSettings {
   // Token-file mounts: asked for the mount's token at each request (so a
   // rotated file is used at once); empty = the fixed mount token.
   std::function<engine::SecureString()> mount_token_source;
+  // Who is asking (fs/caller.hpp): read callers' VAULT_TOKEN (off with
+  // --no-env-token), and the token of callers that have none of their own
+  // ("" = none; the dev root token in --dev).
+  bool env_token = true;
+  engine::SecureString fallback_token;
 };
 
 class Filesystem {
@@ -68,7 +73,10 @@ class Filesystem {
 
   const FsSettings& settings() const { return settings_; }
   InodeTable& inodes() { return inodes_; }
-  const CallerResolver& callers() const { return callers_; }
+  CallerResolver& callers() { return callers_; }
+  // After a request of who failed with err: a session whose token the engine
+  // no longer knows (revoked, expired, spent) is ended.
+  void note_denied(const Who& who, int err);
 
   // --- compute halves: 0 or a positive errno; reasons are logged here ---
 
@@ -87,9 +95,11 @@ class Filesystem {
   int do_readdir(fuse_req_t req, const engine::Caller& caller, Ino ino, const DirHandle& dir,
                  off_t off, bool plus, char* buf, std::size_t size, std::size_t& out_size);
 
-  int do_open(const engine::Caller& caller, Ino ino, fuse_file_info& fi,
+  // The handle keeps who: reads and writes on it use the token it was opened
+  // with, and each read asks the engine again (revocation stops it at once).
+  int do_open(const Who& who, Ino ino, fuse_file_info& fi,
               std::unique_ptr<Handle>& out);
-  int do_create(const engine::Caller& caller, Ino parent, const char* name, fuse_file_info& fi,
+  int do_create(const Who& who, Ino parent, const char* name, fuse_file_info& fi,
                 std::unique_ptr<Handle>& out, fuse_entry_param& e);
   // Requires h.lock() held; out points into h and stays valid while it is.
   int do_read(Handle& h, std::size_t size, off_t off, std::string_view& out);
@@ -102,7 +112,7 @@ class Filesystem {
   void do_release(std::unique_ptr<Handle> h);
 
   int do_mkdir(const engine::Caller& caller, Ino parent, const char* name, fuse_entry_param& e);
-  int do_unlink(const engine::Caller& caller, Ino parent, const char* name);
+  int do_unlink(const Who& who, Ino parent, const char* name);
   int do_rmdir(const engine::Caller& caller, Ino parent, const char* name);
 
   // --- helpers, public for tests ---
@@ -127,6 +137,7 @@ class Filesystem {
              LogLevel level = LogLevel::Info) const;
   int path_of(const char* op, Ino ino, std::string& out) const;
   int apply_pending(Handle& h);
+  int apply_session(Handle& h);
   engine::NodeInfo synthetic_dir() const;
   engine::NodeInfo synthetic_file() const;
   void fill_entry(fuse_entry_param& e, Ino ino, const engine::NodeInfo& info) const;
@@ -134,7 +145,7 @@ class Filesystem {
 
   engine::FileView& view_;
   const FsSettings settings_;
-  const CallerResolver callers_;
+  CallerResolver callers_;
   InodeTable inodes_;
   const engine::TimePoint started_;
 

@@ -53,6 +53,7 @@ struct Plan {
   fsd::LogLevel log_level = fsd::LogLevel::Info;
   bool mlock = false;
   std::string admin_namespace;  // administrative_namespace_path ("admin/"), config only
+  bool env_token = true;  // read callers' VAULT_TOKEN (off: --no-env-token)
   std::vector<MountSpec> mounts;
 };
 
@@ -62,6 +63,7 @@ Plan plan_of(const mountd::Options& o) {
   p.dev_root_token = o.dev_root_token;
   p.storage_path = o.storage_path;
   p.log_level = o.log_level;
+  p.env_token = !o.no_env_token;
   p.mounts.push_back({o.mountpoint, o.chroot, o.token_file, o.allow_other, o.cache});
   return p;
 }
@@ -159,8 +161,9 @@ std::unique_ptr<Served> start_mount(const Plan& p, engine::Core& core, engine::F
   } else if (p.dev) {
     // Not bound: like `vault server -dev` with the root token in
     // ~/.vault-token, callers with no VAULT_TOKEN and no session use it.
-    mo.token = engine::to_secure(p.dev_root_token);
+    mo.fs.fallback_token = engine::to_secure(p.dev_root_token);
   }
+  mo.fs.env_token = p.env_token;
   bool checked = false;
   if (auto st = check_target(core, spec, mo.token, &checked); !st.ok()) {
     return refuse(st.error().message);

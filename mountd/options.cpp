@@ -51,6 +51,7 @@ std::string usage() {
          "  --chroot NS              show namespace NS as the mount root\n"
          "  --token-file F           make every request with the token in F\n"
          "  --allow-other            let other users use the mount\n"
+         "  --no-env-token           ignore callers' VAULT_TOKEN (sessions and logins only)\n"
          "  --cache                  let the kernel cache a --token-file mount (invalidated on change)\n"
          "  --log-level L            error, warn, info (default) or debug\n"
          "  -f, --foreground         accepted; cofferd always stays in the foreground\n"
@@ -91,6 +92,8 @@ engine::Result<Options> parse_options(const std::vector<std::string>& argv) {
       // Always in the foreground (systemd runs us so); kept for compatibility.
     } else if (arg.name == "--dev") {
       dev = true;
+    } else if (arg.name == "--no-env-token") {
+      o.no_env_token = true;
     } else if (arg.name == "--allow-other") {
       o.allow_other = true;
       cli_mount_option = true;

@@ -20,6 +20,7 @@ struct Options {
   std::string chroot;                    // --chroot NS ("" = root namespace)
   std::string token_file;                // --token-file F: the mount's own token
   bool allow_other = false;              // --allow-other
+  bool no_env_token = false;             // --no-env-token: ignore callers' VAULT_TOKEN
   bool cache = false;                    // --cache (needs --token-file)
   std::string config_path;               // --config FILE: everything else comes from it
   fsd::LogLevel log_level = fsd::LogLevel::Info;  // --log-level L

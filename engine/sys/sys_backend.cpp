@@ -357,6 +357,8 @@ Result<Response> handle_namespaces(SysContext& ctx, Operation op, std::string_vi
       // Its policies are gone from storage; cached ones and compiled ACLs go too.
       ctx.core.policies.forget_all();
       if (!gone_id.empty()) ctx.core.identity.forget_namespace(gone_id);  // its entities and groups
+      // Its tokens die with it (with their subtrees), as in Vault.
+      if (!gone_id.empty()) COFFER_TRY_STATUS(ctx.core.tokens.revoke_namespace(gone_id));
       return Response{};
     }
     default:

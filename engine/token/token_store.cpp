@@ -231,6 +231,24 @@ Status TokenStore::update(const TokenEntry& entry) {
   return {};
 }
 
+Result<std::size_t> TokenStore::revoke_namespace(std::string_view namespace_id) {
+  std::vector<std::string> doomed;
+  {
+    std::lock_guard write(write_mu_);
+    COFFER_TRY(auto hashes, storage_.list(kIdPrefix));
+    for (const auto& h : hashes) {
+      if (h.empty() || h.back() == '/') continue;
+      COFFER_TRY(auto entry, load_locked(h));
+      if (entry && entry->namespace_id == namespace_id) doomed.push_back(h);
+    }
+  }
+  // One at a time: a subtree may reach other namespaces (tokens made for a
+  // child namespace by a parent's token), and an earlier revoke may already
+  // have taken a later one (revoking an unknown hash succeeds).
+  for (const auto& h : doomed) COFFER_TRY_STATUS(revoke_tree(h));
+  return doomed.size();
+}
+
 Result<std::vector<std::string>> TokenStore::accessors(std::string_view namespace_id) {
   COFFER_TRY(auto hashes, storage_.list(kIdPrefix));
   std::vector<std::string> out;

@@ -114,6 +114,11 @@ class TokenStore {
   // Stores a renewed entry (new expiry and last renewal).
   Status update(const TokenEntry& entry);
 
+  // Revokes every token of a namespace, each with its subtree (the namespace
+  // is being deleted: Vault revokes its tokens). Returns how many tokens of
+  // that namespace there were.
+  Result<std::size_t> revoke_namespace(std::string_view namespace_id);
+
   // Accessors of the tokens of one namespace (auth/token/accessors), sorted.
   Result<std::vector<std::string>> accessors(std::string_view namespace_id);
 

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: MPL-2.0
+// Who is asking (fs/caller.hpp): environ and stat parsing, the order of token
+// sources, the (tid, start time, uid) cache and the owner check. Processes
+// are faked with a directory laid out like /proc (proc_root), so pid reuse
+// and other users' processes are deterministic.
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "fs/caller.hpp"
+#include "tests/unit/base/temp_dir.hpp"
+
+using engine::SecureString;
+using engine::to_secure;
+using fsd::CallerResolver;
+using fsd::CallerSettings;
+using fsd::ReadsEnv;
+using fsd::TokenSource;
+
+namespace {
+
+std::string stat_line(std::string_view comm, std::uint64_t start) {
+  // Fields 1..52 of /proc/PID/stat with starttime (22) set.
+  std::string s = "4242 (" + std::string(comm) + ") S";
+  for (int field = 4; field <= 52; ++field) {
+    s += ' ';
+    s += field == 22 ? std::to_string(start) : std::to_string(field);
+  }
+  return s + "\n";
+}
+
+// A fake /proc/TID with the given start time and environ, owned by uid.
+void fake_process(const testing::TempDir& proc, pid_t tid, std::uint64_t start, std::string_view environ,
+                  uid_t uid = ::getuid()) {
+  const std::string dir = proc.file(std::to_string(tid));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/stat") << stat_line("cat", start);
+  std::ofstream(dir + "/environ", std::ios::binary) << environ;
+  REQUIRE(::chown(dir.c_str(), uid, ::getgid()) == 0);
+}
+
+std::string env(std::initializer_list<std::string_view> entries) {
+  std::string out;
+  for (auto e : entries) {
+    out += e;
+    out += '\0';
+  }
+  return out;
+}
+
+CallerSettings settings_for(const testing::TempDir& proc) {
+  CallerSettings s;
+  s.proc_root = proc.file("");
+  while (!s.proc_root.empty() && s.proc_root.back() == '/') s.proc_root.pop_back();
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("environ: VAULT_TOKEN is found as getenv would", "[caller]") {
+  using fsd::environ_value;
+  CHECK(environ_value(env({"PATH=/bin", "VAULT_TOKEN=hvs.abc", "HOME=/"}), "VAULT_TOKEN") == to_secure("hvs.abc"));
+  // The first of two wins (getenv's order).
+  CHECK(environ_value(env({"VAULT_TOKEN=one", "VAULT_TOKEN=two"}), "VAULT_TOKEN") == to_secure("one"));
+  // A longer or shorter name is another variable.
+  CHECK_FALSE(environ_value(env({"VAULT_TOKEN_X=no", "XVAULT_TOKEN=no", "VAULT_TOKE=no"}), "VAULT_TOKEN"));
+  CHECK_FALSE(environ_value(env({"VAULT_TOKEN"}), "VAULT_TOKEN"));  // no '='
+  CHECK(environ_value(env({"VAULT_TOKEN="}), "VAULT_TOKEN") == to_secure(""));
+  // A value may hold '='; a block cut short still yields its last entry.
+  CHECK(environ_value(env({"VAULT_TOKEN=a=b"}), "VAULT_TOKEN") == to_secure("a=b"));
+  const std::string cut("A=1\0VAULT_TOKEN=cut", 19);
+  CHECK(environ_value(cut, "VAULT_TOKEN") == to_secure("cut"));
+  CHECK_FALSE(environ_value("", "VAULT_TOKEN"));
+}
+
+TEST_CASE("stat: the start time is field 22, counted after the last ')'", "[caller]") {
+  using fsd::stat_start_time;
+  CHECK(stat_start_time(stat_line("cat", 123456)) == 123456u);
+  // comm may hold spaces and parentheses.
+  CHECK(stat_start_time(stat_line("a) b (c", 77)) == 77u);
+  CHECK(stat_start_time(stat_line(") ) )", 9)) == 9u);
+  CHECK_FALSE(stat_start_time("4242 (cat) S 1 2 3"));
+  CHECK_FALSE(stat_start_time("no parenthesis at all"));
+  CHECK_FALSE(stat_start_time(""));
+  std::string bad = stat_line("cat", 999999);
+  bad.replace(bad.find(" 999999 "), 8, " 99x999 ");
+  CHECK_FALSE(stat_start_time(bad));
+}
+
+TEST_CASE("caller: the mount token wins over everything", "[caller]") {
+  testing::TempDir proc;
+  fake_process(proc, 100, 1, env({"VAULT_TOKEN=from-env"}));
+  CallerSettings s = settings_for(proc);
+  s.mount_token = to_secure("mount");
+  s.fallback_token = to_secure("fallback");
+  CallerResolver r(s);
+  r.bind_session(::getuid(), to_secure("session"));
+  auto who = r.who(100, ::getuid(), ReadsEnv::Yes);
+  CHECK(who.source == TokenSource::Mount);
+  CHECK(who.caller.token == to_secure("mount"));
+  CHECK(r.cached_processes() == 0);  // /proc is never read
+}
+
+TEST_CASE("caller: VAULT_TOKEN, then the uid's session, then the fallback, then none", "[caller]") {
+  testing::TempDir proc;
+  const uid_t me = ::getuid();
+  fake_process(proc, 100, 1, env({"HOME=/", "VAULT_TOKEN=from-env"}));
+  fake_process(proc, 101, 1, env({"HOME=/"}));
+  CallerSettings s = settings_for(proc);
+  s.fallback_token = to_secure("fallback");
+  CallerResolver r(s);
+  r.bind_session(me, to_secure("session"));
+
+  auto env_who = r.who(100, me, ReadsEnv::Yes);
+  CHECK(env_who.source == TokenSource::Env);
+  CHECK(env_who.caller.token == to_secure("from-env"));
+  auto session_who = r.who(101, me, ReadsEnv::Yes);
+  CHECK(session_who.source == TokenSource::Session);
+  CHECK(session_who.caller.token == to_secure("session"));
+  r.end_session(me);
+  CHECK(r.who(101, me, ReadsEnv::Yes).source == TokenSource::Fallback);
+  CHECK(r.who(0, me, ReadsEnv::Yes).source == TokenSource::Fallback);  // unknown process
+
+  CallerResolver bare(settings_for(proc));
+  auto none = bare.who(101, me, ReadsEnv::Yes);
+  CHECK(none.source == TokenSource::None);
+  CHECK(none.caller.token.empty());
+}
+
+TEST_CASE("caller: the environ is read only on open-type requests, then cached", "[caller]") {
+  testing::TempDir proc;
+  const uid_t me = ::getuid();
+  fake_process(proc, 100, 1, env({"VAULT_TOKEN=first"}));
+  CallerResolver r(settings_for(proc));
+  // A getattr from a process never seen: no environ read.
+  CHECK(r.who(100, me, ReadsEnv::No).source == TokenSource::None);
+  CHECK(r.cached_processes() == 0);
+  CHECK(r.who(100, me, ReadsEnv::Yes).caller.token == to_secure("first"));
+  CHECK(r.cached_processes() == 1);
+  // Cached: a later change of the file is not seen (the kernel's environ of
+  // a running process does not change either), and getattr uses the cache.
+  fake_process(proc, 100, 1, env({"VAULT_TOKEN=changed"}));
+  CHECK(r.who(100, me, ReadsEnv::Yes).caller.token == to_secure("first"));
+  CHECK(r.who(100, me, ReadsEnv::No).caller.token == to_secure("first"));
+}
+
+TEST_CASE("caller: a reused pid (new start time) is a new process", "[caller]") {
+  testing::TempDir proc;
+  const uid_t me = ::getuid();
+  fake_process(proc, 100, 1000, env({"VAULT_TOKEN=old-process"}));
+  CallerResolver r(settings_for(proc));
+  CHECK(r.who(100, me, ReadsEnv::Yes).caller.token == to_secure("old-process"));
+  // The process exits and pid 100 is reused by one without VAULT_TOKEN.
+  fake_process(proc, 100, 2000, env({"HOME=/"}));
+  CHECK(r.who(100, me, ReadsEnv::No).source == TokenSource::None);
+  CHECK(r.who(100, me, ReadsEnv::Yes).source == TokenSource::None);
+  // And again by one with another token.
+  fake_process(proc, 100, 3000, env({"VAULT_TOKEN=new-process"}));
+  CHECK(r.who(100, me, ReadsEnv::Yes).caller.token == to_secure("new-process"));
+}
+
+TEST_CASE("caller: another user's process never lends its token", "[caller]") {
+  if (::getuid() != 0) {
+    WARN("skipped: needs root to chown the fake /proc entry");
+    return;
+  }
+  testing::TempDir proc;
+  fake_process(proc, 100, 1, env({"VAULT_TOKEN=roots-token"}), /*uid=*/0);
+  CallerResolver r(settings_for(proc));
+  // A request made as uid 1000 by (what claims to be) pid 100, owned by root.
+  auto who = r.who(100, 1000, ReadsEnv::Yes);
+  CHECK(who.source == TokenSource::None);
+  CHECK(who.caller.token.empty());
+  r.bind_session(1000, to_secure("thousands-session"));
+  CHECK(r.who(100, 1000, ReadsEnv::Yes).caller.token == to_secure("thousands-session"));
+  // The owner itself gets it.
+  CHECK(r.who(100, 0, ReadsEnv::Yes).caller.token == to_secure("roots-token"));
+}
+
+TEST_CASE("caller: --no-env-token ignores VAULT_TOKEN", "[caller]") {
+  testing::TempDir proc;
+  fake_process(proc, 100, 1, env({"VAULT_TOKEN=from-env"}));
+  CallerSettings s = settings_for(proc);
+  s.env_token = false;
+  CallerResolver r(s);
+  CHECK(r.who(100, ::getuid(), ReadsEnv::Yes).source == TokenSource::None);
+}
+
+TEST_CASE("caller: sessions are per uid; end_session with a token ends only that one", "[caller]") {
+  testing::TempDir proc;
+  CallerResolver r(settings_for(proc));
+  r.bind_session(1000, to_secure("a"));
+  r.bind_session(1001, to_secure("b"));
+  CHECK(r.who(0, 1000, ReadsEnv::No).caller.token == to_secure("a"));
+  CHECK(r.who(0, 1001, ReadsEnv::No).caller.token == to_secure("b"));
+  const SecureString stale = to_secure("old");
+  r.end_session(1000, &stale);  // a newer login replaced it: kept
+  CHECK(r.session_of(1000) == to_secure("a"));
+  const SecureString current = to_secure("a");
+  r.end_session(1000, &current);
+  CHECK_FALSE(r.session_of(1000));
+  CHECK(r.session_of(1001) == to_secure("b"));
+}
+
+TEST_CASE("caller: the real /proc of this process is read", "[caller]") {
+  CallerResolver r(CallerSettings{});
+  // Our own environ has no VAULT_TOKEN unless the test runner set one.
+  const char* mine = std::getenv("VAULT_TOKEN");
+  auto who = r.who(::getpid(), ::getuid(), ReadsEnv::Yes);
+  if (mine == nullptr || *mine == '\0') {
+    CHECK(who.source == TokenSource::None);
+  } else {
+    CHECK(who.caller.token == to_secure(mine));
+  }
+  CHECK(r.cached_processes() == 1);
+}
