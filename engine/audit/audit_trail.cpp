@@ -57,10 +57,58 @@ Error audit_refused(AuditBroker& broker, AuditEvent& event, Error error) {
   return error;
 }
 
+namespace {
+
+std::vector<std::string> strings_of(const Json& v) {
+  std::vector<std::string> out;
+  if (!v.is_array()) return out;
+  for (const auto& s : v) {
+    if (s.is_string()) out.emplace_back(as_view(s.get_ref<const SecureString&>()));
+  }
+  return out;
+}
+
+std::string string_of(const Json& obj, std::string_view key) {
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_string()) return {};
+  return std::string(as_view(it->get_ref<const SecureString&>()));
+}
+
+// A login's response entry carries the new token in its auth block (as
+// Vault's does), from the reply's "auth" object.
+void auth_of_login(AuditAuth& a, const SecureString& token, const Json& data) {
+  auto it = data.find(std::string_view("auth"));
+  if (it == data.end() || !it->is_object()) return;
+  const Json& auth = *it;
+  a.present = true;
+  a.client_token = token;
+  a.accessor = string_of(auth, "accessor");
+  a.display_name = string_of(auth, "display_name");
+  a.entity_id = string_of(auth, "entity_id");
+  a.token_type = string_of(auth, "token_type");
+  if (auto p = auth.find(std::string_view("policies")); p != auth.end()) a.policies = strings_of(*p);
+  if (auto p = auth.find(std::string_view("token_policies")); p != auth.end()) a.token_policies = strings_of(*p);
+  if (auto p = auth.find(std::string_view("identity_policies")); p != auth.end()) a.identity_policies = strings_of(*p);
+  if (auto m = auth.find(std::string_view("metadata")); m != auth.end() && m->is_object()) {
+    for (const auto& [k, v] : m->items()) {
+      if (v.is_string()) a.metadata[std::string(k)] = std::string(as_view(v.get_ref<const SecureString&>()));
+    }
+  }
+}
+
+}  // namespace
+
 Result<Response> audit_result(AuditBroker& broker, const AuditEvent& event, Result<Response> result) {
   if (!broker.enabled()) return result;
-  Status logged = result.ok() ? broker.log_response(event, &result.value(), nullptr)
-                              : broker.log_response(event, nullptr, &result.error());
+  const AuditEvent* entry = &event;
+  AuditEvent login;
+  if (result.ok() && result->issued_token && !event.auth.present) {
+    login = event;
+    auth_of_login(login.auth, *result->issued_token, result->data);
+    entry = &login;
+  }
+  Status logged = result.ok() ? broker.log_response(*entry, &result.value(), nullptr)
+                              : broker.log_response(*entry, nullptr, &result.error());
   if (!logged.ok() && event.devices_at_request > 0) return std::move(logged).error();
   return result;
 }

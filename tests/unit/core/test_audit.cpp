@@ -422,3 +422,39 @@ TEST_CASE("monitor: a subscription sees the lines published at its level", "[aud
   CHECK(small->next(std::chrono::milliseconds(0)) == "line 3\nline 4\n");
   CHECK(small->dropped() == 3);
 }
+
+TEST_CASE("audit: a login is logged with its password and new token hashed", "[audit]") {
+  TempDir dir;
+  engine::CoreOptions opts;
+  opts.failed_login_delay = std::chrono::milliseconds(0);
+  AuditCore d(opts);
+  const std::string log = dir.path + "/a.log";
+  d.put("sys/audit/file", "type=file file_path=" + log);
+  REQUIRE(api(d, kRootToken, Operation::Update, "sys/auth/userpass", engine::Json{{"type", "userpass"}}).ok());
+  REQUIRE(api(d, kRootToken, Operation::Update, "auth/userpass/users/bob",
+              engine::Json{{"password", "horse-battery-77"}, {"token_policies", "default"}})
+              .ok());
+  auto login = api(d, "", Operation::Update, "auth/userpass/login/bob", engine::Json{{"password", "horse-battery-77"}});
+  REQUIRE(login.ok());
+  const std::string token(engine::as_view(login->data["auth"]["client_token"].get_ref<const engine::SecureString&>()));
+  CHECK(code_of(api(d, "", Operation::Update, "auth/userpass/login/bob", engine::Json{{"password", "wrong-one"}})) ==
+        ErrorCode::InvalidArgument);
+
+  const std::string text = slurp(log);
+  CHECK(text.find("horse-battery-77") == std::string::npos);
+  CHECK(text.find(token) == std::string::npos);
+  auto entries = entries_of(log);
+  auto requests = find(entries, "request", "auth/userpass/login/bob");
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[0]["request"]["data"]["password"] == audit_hash(d, "file", "horse-battery-77"));
+  CHECK(requests[0]["auth"].empty());  // no token yet
+  auto responses = find(entries, "response", "auth/userpass/login/bob");
+  REQUIRE(responses.size() == 2);
+  const auto& ok = responses[0];
+  CHECK(ok["auth"]["client_token"] == audit_hash(d, "file", token));
+  CHECK(ok["response"]["data"]["auth"]["client_token"] == audit_hash(d, "file", token));
+  CHECK(ok["auth"]["accessor"].get<std::string>().rfind("hmac-sha256:", 0) == 0);
+  CHECK(ok["auth"]["policies"] == nlohmann::json::array({"default"}));
+  CHECK(ok["auth"]["metadata"]["username"] == "bob");
+  CHECK(responses[1]["error"] == "invalid username or password");
+}
