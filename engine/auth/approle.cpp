@@ -145,7 +145,12 @@ Result<Response> AppRoleBackend::handle(const BackendRequest& req) {
   auto slash = rest.find('/');
   std::string name(rest.substr(0, slash));
   std::string_view sub = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
-  COFFER_TRY_STATUS(check_name(name, "role_name"));
+  if (auto bad = check_name(name, "role_name"); !bad.ok()) {
+    // No such role can exist: reads say not found (the file view then tries
+    // NAME@VIEW#FIELD suffixes); writes say why the name is refused.
+    if (req.op == Operation::Read || req.op == Operation::List) return Error::not_found("role not found");
+    return std::move(bad).error();
+  }
   return handle_role(req, name, sub);
 }
 
@@ -168,9 +173,8 @@ Result<Response> AppRoleBackend::handle_role(const BackendRequest& req, const st
       case Operation::Create:
       case Operation::Update: return write_role(req, name);
       case Operation::Delete: return delete_role(req, name);
-      case Operation::List:
-        // `ls role/NAME`: the role's sub-endpoints (not in Vault).
-        return keys_reply(Json::array({"custom-secret-id", "role-id", "secret-id", "secret-id-accessor/"}));
+      // No LIST of role/NAME: the file view takes a listable path for a
+      // directory, and a role is a file (its sub-endpoints are NAME@VIEW).
       default: return unsupported_path(req.path);
     }
   }
@@ -191,7 +195,10 @@ Result<Response> AppRoleBackend::handle_role(const BackendRequest& req, const st
     return set_role_id(req, name, as_view(*role_id));
   }
   if (sub == "secret-id" || sub == "secret-id/") {
-    if (req.op == Operation::List) {
+    // LIST (Vault) and, as a Coffer extension, Read: the secret ids'
+    // accessors. Read makes `role/NAME@secret-id` a file in the file view
+    // (a listable-only path would be a directory), and shows what exists.
+    if (req.op == Operation::List || req.op == Operation::Read) {
       COFFER_TRY(auto hashes, req.storage.list(secrets_prefix(name)));
       Json keys = Json::array();
       for (const auto& h : hashes) {

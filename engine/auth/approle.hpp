@@ -4,7 +4,7 @@
 //   role/                               LIST role names
 //   role/NAME                           read, write, delete
 //   role/NAME/role-id                   read; write {role_id} (a custom one)
-//   role/NAME/secret-id                 write → new secret_id + accessor; LIST accessors
+//   role/NAME/secret-id                 write → new secret_id + accessor; LIST (or read) accessors
 //   role/NAME/custom-secret-id          write {secret_id}
 //   role/NAME/secret-id/lookup|destroy  write {secret_id} (destroy also DELETE)
 //   role/NAME/secret-id-accessor/lookup|destroy   write {secret_id_accessor}

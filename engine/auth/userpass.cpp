@@ -87,7 +87,12 @@ Result<Response> UserpassBackend::handle(const BackendRequest& req) {
   if (req.op == Operation::List) {
     return Error::not_found("no users under \"" + std::string(rel) + "\"");
   }
-  COFFER_TRY_STATUS(check_name(name, "username"));
+  if (auto bad = check_name(name, "username"); !bad.ok()) {
+    // No such user can exist: reads say not found (the file view then tries
+    // NAME@VIEW#FIELD suffixes); writes say why the name is refused.
+    if (req.op == Operation::Read) return Error::not_found("user not found");
+    return std::move(bad).error();
+  }
   if (sub.empty()) {
     switch (req.op) {
       case Operation::Read: {

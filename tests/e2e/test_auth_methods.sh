@@ -10,6 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null || { echo "SKIP: jq missing"; exit 77; }
 
+
 M=$WORK/mnt
 start_cofferd "$M" --dev
 [ -d "$M/sys/auth" ] || { echo "SKIP: this file view does not show sys/auth as a directory yet"; exit 77; }
@@ -17,13 +18,13 @@ NS=$M/edu/training
 mkdir -p "$NS"
 
 # --- enable -------------------------------------------------------------------
-expect_ok "enable userpass" sh -c "echo type=userpass > '$NS/sys/auth/userpass'"
-expect_ok "enable approle" sh -c "echo 'type=approle description=machines' > '$NS/sys/auth/approle'"
+expect_ok "enable userpass" bash -c "echo type=userpass > '$NS/sys/auth/userpass'"
+expect_ok "enable approle" bash -c "echo 'type=approle description=machines' > '$NS/sys/auth/approle'"
 expect_eq "$(ls "$NS/sys/auth" | tr '\n' ' ')" "approle token userpass " "ls sys/auth"
 [[ "$(cat "$NS/sys/auth/userpass#accessor")" =~ ^auth_userpass_[0-9a-f]{8}$ ]] || fail "userpass accessor: $(cat "$NS/sys/auth/userpass#accessor")"
 expect_eq "$(cat "$NS/sys/auth/approle#description")" "machines" "description"
-expect_err "File exists" "enable twice" sh -c "echo type=userpass > '$NS/sys/auth/userpass'"
-expect_err "Invalid argument" "unknown type" sh -c "echo type=nope > '$NS/sys/auth/x'"
+expect_err "File exists" "enable twice" bash -c "echo type=userpass > '$NS/sys/auth/userpass'"
+expect_err "Invalid argument" "unknown type" bash -c "echo type=nope > '$NS/sys/auth/x'"
 [ ! -e "$M/edu/sys/auth/userpass" ] || fail "the parent namespace sees the child's auth method"
 
 # --- something to protect -------------------------------------------------------
@@ -33,8 +34,8 @@ echo 'v=2' > "$NS/kv/other"
 printf 'path "kv/data/app" {\n  capabilities = ["read"]\n}\n' > "$NS/sys/policies/acl/app"
 
 # --- userpass ---------------------------------------------------------------------
-expect_err "Invalid argument" "user without password" sh -c "echo token_policies=app > '$NS/auth/userpass/users/bob'"
-expect_ok "create user" sh -c "echo 'password=correct-horse token_policies=app token_ttl=1h' > '$NS/auth/userpass/users/bob'"
+expect_err "Invalid argument" "user without password" bash -c "echo token_policies=app > '$NS/auth/userpass/users/bob'"
+expect_ok "create user" bash -c "echo 'password=correct-horse token_policies=app token_ttl=1h' > '$NS/auth/userpass/users/bob'"
 expect_eq "$(ls "$NS/auth/userpass/users")" "bob" "ls users"
 expect_eq "$(jq -c .token_policies "$NS/auth/userpass/users/bob")" '["app"]' "user policies"
 expect_eq "$(jq 'has("password")' "$NS/auth/userpass/users/bob")" "false" "password never shown"
@@ -50,12 +51,12 @@ expect_eq "$(jqr .auth.metadata.username "$WORK/bob.json")" "bob" "login metadat
 expect_eq "$(jqr .auth.lease_duration "$WORK/bob.json")" "3600" "login ttl"
 [ -n "$(jqr .auth.entity_id "$WORK/bob.json")" ] || fail "login made no entity"
 
-expect_err "Invalid argument" "wrong password" sh -c "echo password=wrong > '$NS/auth/userpass/login/bob'"
-expect_err "Invalid argument" "unknown user" sh -c "echo password=x > '$NS/auth/userpass/login/nobody'"
+expect_err "Invalid argument" "wrong password" bash -c "echo password=wrong > '$NS/auth/userpass/login/bob'"
+expect_err "Invalid argument" "unknown user" bash -c "echo password=x > '$NS/auth/userpass/login/nobody'"
 grep -q "invalid username or password" "$WORK/cofferd.log" || fail "the log does not say why a login failed"
 
 # --- AppRole --------------------------------------------------------------------
-expect_ok "create role" sh -c "echo 'token_policies=app secret_id_num_uses=1' > '$NS/auth/approle/role/web'"
+expect_ok "create role" bash -c "echo 'token_policies=app secret_id_num_uses=1' > '$NS/auth/approle/role/web'"
 ROLE_ID=$(cat "$NS/auth/approle/role/web@role-id#role_id")
 [[ "$ROLE_ID" =~ ^[0-9a-f-]{36}$ ]] || fail "role id: $ROLE_ID"
 exec 4<>"$NS/auth/approle/role/web@secret-id"
@@ -73,9 +74,9 @@ exec 5>&-
 WEB=$(jqr .auth.client_token "$WORK/web.json")
 expect_eq "$(jqr .auth.metadata.role_name "$WORK/web.json")" "web" "approle metadata"
 # One use only: the second login is refused.
-expect_err "Invalid argument" "used-up secret id" sh -c \
+expect_err "Invalid argument" "used-up secret id" bash -c \
   "printf '{\"role_id\":\"%s\",\"secret_id\":\"%s\"}\n' '$ROLE_ID' '$SECRET_ID' > '$NS/auth/approle/login'"
-expect_err "Invalid argument" "empty role id" sh -c "echo role_id= > '$NS/auth/approle/login'"
+expect_err "Invalid argument" "empty role id" bash -c "echo role_id= > '$NS/auth/approle/login'"
 
 # --- the tokens ------------------------------------------------------------------
 lookup() {  # lookup TOKEN FIELD : a field of the token, as root sees it (fails for a dead token)
@@ -100,19 +101,21 @@ if [ "$(VAULT_TOKEN=$BOB cat "$NS/auth/token/lookup-self#display_name" 2>/dev/nu
   expect_eq "$(VAULT_TOKEN=$BOB cat "$NS/kv/app#v")" "1" "bob reads the app secret"
   expect_err "Permission denied" "bob reads the other" env VAULT_TOKEN="$BOB" cat "$NS/kv/other"
   expect_eq "$(VAULT_TOKEN=$WEB cat "$NS/kv/app#v")" "1" "the app reads its secret"
-  expect_err "Permission denied" "bob makes users" env VAULT_TOKEN="$BOB" sh -c "echo password=x > '$NS/auth/userpass/users/eve'"
+  expect_err "Permission denied" "bob makes users" env VAULT_TOKEN="$BOB" bash -c "echo password=x > '$NS/auth/userpass/users/eve'"
 else
   echo "note: this mount does not use VAULT_TOKEN yet; tokens checked through lookup and capabilities only"
 fi
 
 # --- failed logins do not stall others --------------------------------------------
+GUESSERS=()
 for i in 1 2 3 4; do
   ( for j in $(seq 1 10); do echo "role_id=guess-$i-$j secret_id=x" > "$NS/auth/approle/login" 2>/dev/null || true; done ) &
+  GUESSERS+=($!)
 done
 for k in $(seq 1 30); do
   expect_eq "$(cat "$NS/kv/app#v")" "1" "read $k during a login burst"
 done
-wait
+wait "${GUESSERS[@]}"
 
 # --- disable: the method's tokens go with it ----------------------------------------
 expect_ok "disable userpass" rm "$NS/sys/auth/userpass"
