@@ -14,11 +14,13 @@ Result<std::unique_ptr<Backend>> make_auth_backend(const MountEntry& entry) {
   return Error::invalid("unknown auth method type \"" + entry.type + "\" (supported: userpass, approle)");
 }
 
-bool is_login_path(const MountEntry& entry, std::string_view rel) {
-  if (entry.type == "userpass") return UserpassBackend::is_login_path(rel);
-  if (entry.type == "approle") return AppRoleBackend::is_login_path(rel);
+bool is_login_path(std::string_view type, std::string_view rel) {
+  if (type == "userpass") return UserpassBackend::is_login_path(rel);
+  if (type == "approle") return AppRoleBackend::is_login_path(rel);
   return false;
 }
+
+bool is_login_path(const MountEntry& entry, std::string_view rel) { return is_login_path(entry.type, rel); }
 
 std::string token_accessor(std::string_view sys_mount_uuid) {
   return "auth_token_" + std::string(sys_mount_uuid.substr(0, 8));

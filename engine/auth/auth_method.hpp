@@ -25,7 +25,9 @@ bool is_enableable_type(std::string_view type);
 Result<std::unique_ptr<Backend>> make_auth_backend(const MountEntry& entry);
 
 // Is rel (the path below the auth mount) a login endpoint of its type?
+// userpass: "login/NAME" (so "login" is a directory); approle: "login".
 bool is_login_path(const MountEntry& entry, std::string_view rel);
+bool is_login_path(std::string_view type, std::string_view rel);
 
 // The accessor sys/auth shows for a namespace's token store: derived from
 // its sys/ mount's uuid, so it is stable and needs no record of its own.

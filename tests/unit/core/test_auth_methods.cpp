@@ -225,6 +225,10 @@ TEST_CASE("approle: roles, role ids, secret ids, logins", "[auth]") {
   const std::string accessor = str(sid["secret_id_accessor"]);
   CHECK(sid["secret_id_num_uses"] == 2);
   CHECK(ok(api(d, "root", Operation::List, base + "role/web/secret-id/"))["keys"] == Json::array({accessor}));
+  // Read says the same (so role/web@secret-id is a file in the file view).
+  CHECK(ok(api(d, "root", Operation::Read, base + "role/web/secret-id"))["keys"] == Json::array({accessor}));
+  // A name no role can have reads as not found (the file view then tries suffixes).
+  CHECK(code_of(api(d, "root", Operation::Read, base + "role/web@role-id#role_id")) == ErrorCode::NotFound);
 
   // Use 1 of 2.
   auto r = login(d, base + "login", Json{{"role_id", role_id}, {"secret_id", secret_id}});
