@@ -31,7 +31,11 @@ expect_false() {
 
 start_cofferd "$M" --dev --dev-root-token-id root --allow-other
 export VAULT_TOKEN=root
-[ -d "$M/identity/entity/name" ] || { echo "SKIP: this file view does not show identity/ directories yet"; exit 77; }
+if [ ! -d "$M/identity/entity/name" ]; then
+  stop_cofferd "$M"
+  echo "SKIP: this file view does not show identity/ directories yet"
+  exit 77
+fi
 
 # --- as root: a secret, a policy, userpass with alice ---------------------------------
 echo 'type=kv-v2' > "$M/sys/mounts/kv"
@@ -64,6 +68,7 @@ rm "$M/identity/group/name/staff" "$M/identity/group/name/ldap-devs"
 
 # --- logins: needs auth methods on the mount (sys/auth) ---------------------------------------
 if [ ! -d "$M/sys/auth" ]; then
+  stop_cofferd "$M"
   echo "SKIP (login part): this file view does not show sys/auth as a directory yet ($CHECKS checks passed)"
   exit 77
 fi
