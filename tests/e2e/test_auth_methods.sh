@@ -7,12 +7,16 @@
 # the mount honours VAULT_TOKEN), wrong credentials refused, an auth method
 # disabled with rm (its tokens die), and a burst of failed logins that
 # leaves the daemon serving everyone else.
+# This shell acts as root through VAULT_TOKEN (it opens files itself with
+# exec, and the fs reads a process's environment as it started): its own
+# logins below bind uid 0's session, and VAULT_TOKEN comes before a session.
+[ "${VAULT_TOKEN:-}" == root ] || exec env VAULT_TOKEN=root bash "$0" "$@"
 source "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null || { echo "SKIP: jq missing"; exit 77; }
 
 
 M=$WORK/mnt
-start_cofferd "$M" --dev
+start_cofferd "$M" --dev --dev-root-token-id root --allow-other
 [ -d "$M/sys/auth" ] || { echo "SKIP: this file view does not show sys/auth as a directory yet"; exit 77; }
 NS=$M/edu/training
 mkdir -p "$NS"
@@ -97,6 +101,16 @@ cat <&7 > "$WORK/caps.json"
 exec 7>&-
 expect_eq "$(jq -c '."kv/data/app"' "$WORK/caps.json")" '["read"]' "bob may read the app secret"
 expect_eq "$(jq -c '."kv/data/other"' "$WORK/caps.json")" '["deny"]' "bob may not read the other"
+# The login binds the caller's uid on this mount: a user with no token (in
+# --dev, the root token until then) logs in and then uses the mount as bob.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+  U=61021
+  as_user() { setpriv --reuid="$U" --regid="$U" --clear-groups -- env -i PATH="$PATH" "$@"; }
+  expect_ok "login as another uid" as_user bash -c "echo password=correct-horse > '$NS/auth/userpass/login/bob'"
+  expect_eq "$(as_user cat "$NS/auth/token/lookup-self#display_name")" "userpass-bob" "the uid's session is bob"
+  expect_eq "$(as_user cat "$NS/kv/app#v")" "1" "bob's session reads the app secret"
+  expect_err "Permission denied" "bob's session reads the other" as_user cat "$NS/kv/other"
+fi
 if [ "$(VAULT_TOKEN=$BOB cat "$NS/auth/token/lookup-self#display_name" 2>/dev/null)" == userpass-bob ]; then
   expect_eq "$(VAULT_TOKEN=$BOB cat "$NS/kv/app#v")" "1" "bob reads the app secret"
   expect_err "Permission denied" "bob reads the other" env VAULT_TOKEN="$BOB" cat "$NS/kv/other"
