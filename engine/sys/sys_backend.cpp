@@ -484,10 +484,13 @@ Result<Response> handle_capabilities(SysContext& ctx, Operation op, std::string_
 
 // The entries `ls sys/` shows (a Coffer extension: Vault has no LIST sys/).
 Response list_sys(const SysContext& ctx) {
-  Json keys = Json::array({"capabilities", "capabilities-accessor", "capabilities-self", "mounts/", "namespaces/",
-                           "policies/"});
+  Json keys = Json::array({"auth/", "capabilities", "capabilities-accessor", "capabilities-self", "mounts/",
+                           "namespaces/", "policies/"});
   if (is_root_namespace(ctx)) {
-    for (const char* k : {"health", "init", "seal", "seal-status", "unseal"}) keys.push_back(k);
+    for (const char* k : {"audit/", "audit-hash/", "config/", "health", "init", "monitor", "seal", "seal-status",
+                          "unseal"}) {
+      keys.push_back(k);
+    }
   }
   Response resp;
   resp.data["keys"] = std::move(keys);

@@ -9,8 +9,11 @@ using V = std::vector<std::string>;
 TEST_CASE("file view: a dev root shows sys, auth, identity and secret", "[fileview]") {
   DevCore d;
   CHECK(d.ls("") == V{"auth/", "identity/", "secret/", "sys/"});
-  CHECK(d.ls("sys") == V{"capabilities", "capabilities-accessor", "capabilities-self", "health", "init", "mounts/",
-                         "namespaces/", "policies/", "seal", "seal-status", "unseal"});
+  CHECK(d.ls("sys") == V{"audit/", "audit-hash/", "auth/", "capabilities", "capabilities-accessor", "capabilities-self",
+                         "config/", "health", "init", "monitor", "mounts/", "namespaces/", "policies/", "seal",
+                         "seal-status", "unseal"});
+  CHECK(d.ls("sys/config") == V{"group-policy-application"});
+  CHECK(d.ls("sys/auth") == V{"token"});
   CHECK(d.ls("sys/mounts") == V{"identity", "secret", "sys"});
 }
 
