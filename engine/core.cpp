@@ -147,12 +147,15 @@ Result<Response> Core::handle(const Request& req) {
   bool failed_login = false;
   const auto started = std::chrono::steady_clock::now();
   auto result = impl_->handle(req, &failed_login);
+  if (req.op != Operation::Read && req.op != Operation::List) impl_->generation.fetch_add(1, std::memory_order_acq_rel);
   // A failed login answers no sooner than failed_login_delay after it
   // began: guessing is slow, an unknown user costs what a wrong password
   // costs, and the wait holds no lock, so other callers go on meanwhile.
   if (failed_login) std::this_thread::sleep_until(started + impl_->opts.failed_login_delay);
   return result;
 }
+
+std::uint64_t Core::generation() const { return impl_->generation.load(std::memory_order_acquire); }
 
 Result<Response> Core::Impl::handle(const Request& req, bool* failed_login) {
   COFFER_TRY(std::string path, canonical_path(req.path, req.op));

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -44,6 +45,11 @@ class Core {
   Result<Response> handle(const Request& req);
 
   bool sealed() const;
+
+  // Moves whenever a request that may change state has run (any operation
+  // other than Read and List, whatever its outcome): while it stands still,
+  // a caller's view of the store is what it was.
+  std::uint64_t generation() const;
 
   struct Impl;
   Impl& impl() { return *impl_; }

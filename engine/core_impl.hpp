@@ -3,6 +3,7 @@
 // backend (sys/) and the file view. Internal to the engine.
 #pragma once
 
+#include <atomic>
 #include <shared_mutex>
 
 #include "engine/audit/audit_broker.hpp"
@@ -45,6 +46,8 @@ struct Core::Impl {
   // shared for their whole run, so a mount or namespace cannot disappear
   // under a backend; topology changes and seal/unseal hold it exclusively.
   mutable std::shared_mutex mu;
+  // Core::generation().
+  std::atomic<std::uint64_t> generation{0};
 
   // *failed_login is set when the request was a login that failed (the
   // caller slows it down, outside the lock).

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "engine/auth/auth_method.hpp"
 #include "engine/core_impl.hpp"
 #include "engine/fileview/body.hpp"
 #include "engine/policy/policy.hpp"
@@ -21,6 +22,7 @@ struct FileView::Located {
   Kind kind = Kind::Missing;
   std::string ns_path;      // "" or "a/b/"
   std::string mount_path;   // Kv and Api: "secret/", "auth/userpass/", "identity/"
+  std::string mount_type;   // Api: "identity", "userpass", "approle"...
   int kv_version = 0;
   std::string rel;          // below the mount, sys/, auth/ or identity/ (no trailing '/')
   std::vector<DirEntry> entries;  // Namespace, MountPrefix and the auth/ directory: the listing
@@ -97,18 +99,24 @@ SecureString reply_of(const Response& resp) {
 
 // Sys paths that are directories whatever the store holds.
 bool is_static_sys_dir(std::string_view rel) {
-  return rel.empty() || rel == "mounts" || rel == "namespaces" || rel == "policies" || rel == "policies/acl" ||
-         rel == "audit" || rel == "audit-hash";
+  return rel.empty() || rel == "mounts" || rel == "auth" || rel == "namespaces" || rel == "policies" ||
+         rel == "policies/acl" || rel == "audit" || rel == "audit-hash" || rel == "config";
 }
+
+// sys/mounts/... and sys/auth/...: mount tables, whose paths may nest.
+bool is_mount_table_path(std::string_view rel) { return rel.starts_with("mounts/") || rel.starts_with("auth/"); }
+
+// sys/config/ holds settings files, not a listable API directory.
+constexpr std::string_view kSysConfigFiles[] = {"group-policy-application"};
 
 // sys/policies/acl/NAME: the file is the policy text itself (SPEC §1).
 bool is_policy_file(std::string_view rel) {
   return rel.starts_with("policies/acl/") && rel.size() > 13 && rel.find('/', 13) == std::string_view::npos;
 }
 
-// sys file path → sys API path: "mounts/m@tune" → "mounts/m/tune".
+// sys file path → sys API path: "mounts/m@tune" → "mounts/m/tune" (also auth/).
 std::string sys_api_rel(std::string_view rel) {
-  if (rel.starts_with("mounts/") && rel.ends_with("@tune")) {
+  if (is_mount_table_path(rel) && rel.ends_with("@tune")) {
     return std::string(rel.substr(0, rel.size() - 5)) + "/tune";
   }
   return std::string(rel);
@@ -296,6 +304,7 @@ FileView::Located FileView::locate(std::string_view raw) const {
     } else {
       at.kind = Kind::Api;
       at.mount_path = e.path;
+      at.mount_type = e.type;
     }
     return at;
   }
@@ -367,13 +376,13 @@ Result<NodeInfo> FileView::stat(const Caller& caller, std::string_view path) {
       if (is_static_sys_dir(at.rel)) return NodeInfo{NodeKind::Directory, 0, epoch_};
       auto content = read(caller, path);
       if (content.ok()) return NodeInfo{NodeKind::File, content->size(), epoch_};
-      if (content.error().code == ErrorCode::NotFound && at.rel.starts_with("mounts/")) {
+      if (content.error().code == ErrorCode::NotFound && is_mount_table_path(at.rel)) {
         auto listing = call(caller, Operation::List, at.ns_path + "sys/" + at.rel + "/");
         if (listing.ok() && !listing->data["keys"].empty()) return NodeInfo{NodeKind::Directory, 0, epoch_};
       }
       return std::move(content).error();
     }
-    case Kind::Kv: return stat_kv(caller, at);
+    case Kind::Kv: return stat_kv_remembered(caller, path, at);
   }
   return Error::internal("unreachable");
 }
@@ -425,8 +434,13 @@ Result<std::vector<DirEntry>> FileView::list(const Caller& caller, std::string_v
       return Error::not_found("no such auth path");
     }
     case Kind::Sys: {
-      if (!is_static_sys_dir(at.rel) && !at.rel.starts_with("mounts/")) {
+      if (!is_static_sys_dir(at.rel) && !is_mount_table_path(at.rel)) {
         return Error{ErrorCode::NotDirectory, "not a directory"};
+      }
+      if (at.rel == "config") {
+        std::vector<DirEntry> out;
+        for (std::string_view f : kSysConfigFiles) out.push_back({std::string(f), NodeKind::File});
+        return out;
       }
       COFFER_TRY(auto resp, call(caller, Operation::List, at.ns_path + "sys/" + at.rel + "/"));
       std::vector<DirEntry> out;
@@ -613,6 +627,7 @@ Status FileView::make_dir_unnotified(const Caller& caller, std::string_view path
     if (!st.ok() && st.error().code != ErrorCode::NotFound) return std::move(st).error();
     std::lock_guard lock(folders_mu_);
     folders_.insert(existing.ns_path + existing.mount_path + existing.rel + "/");
+    folders_gen_.fetch_add(1, std::memory_order_acq_rel);
     return {};
   }
   Located parent = locate(parent_path);
@@ -652,6 +667,7 @@ Status FileView::remove_dir_unnotified(const Caller& caller, std::string_view pa
       auto listing = list_kv(caller, at);
       if (listing.ok() && !listing->empty()) return Error::not_empty("directory not empty");
       std::lock_guard lock(folders_mu_);
+      folders_gen_.fetch_add(1, std::memory_order_acq_rel);
       if (folders_.erase(key) == 0) {
         return listing.ok() ? Status{} : Status(std::move(listing).error());
       }
@@ -665,9 +681,16 @@ Status FileView::remove_dir_unnotified(const Caller& caller, std::string_view pa
 
 namespace {
 
-// Auth method paths anyone may write without a token: logins.
-bool is_login_path(const std::string& mount_path, std::string_view rel) {
-  return mount_path.starts_with("auth/") && (rel == "login" || rel.starts_with("login/") || rel.starts_with("login@"));
+// Auth method paths anyone may write without a token: logins ("login" for
+// AppRole, "login/NAME" for userpass, as each method says).
+bool is_login_file(const FileView::Located& at) {
+  return at.mount_path.starts_with("auth/") && auth::is_login_path(at.mount_type, at.rel);
+}
+
+// The directory that holds a method's login files (userpass's "login").
+bool is_login_dir(const FileView::Located& at) {
+  return at.mount_path.starts_with("auth/") && !at.rel.empty() && !auth::is_login_path(at.mount_type, at.rel) &&
+         auth::is_login_path(at.mount_type, at.rel + "/x");
 }
 
 }  // namespace
@@ -692,7 +715,8 @@ Result<std::string> FileView::api_path(const Caller& caller, const Located& at, 
 Result<NodeInfo> FileView::stat_api(const Caller& caller, const Located& at) {
   if (at.rel.empty()) return NodeInfo{NodeKind::Directory, 0, epoch_};
   // A login endpoint is there for everyone, token or not.
-  if (is_login_path(at.mount_path, at.rel)) return NodeInfo{NodeKind::File, 0, epoch_};
+  if (is_login_file(at)) return NodeInfo{NodeKind::File, 0, epoch_};
+  if (is_login_dir(at)) return NodeInfo{NodeKind::Directory, 0, epoch_};
   std::string field;
   COFFER_TRY(std::string api, api_path(caller, at, &field));
   auto content = read_api(caller, at);
@@ -709,6 +733,7 @@ Result<NodeInfo> FileView::stat_api(const Caller& caller, const Located& at) {
 }
 
 Result<std::vector<DirEntry>> FileView::list_api(const Caller& caller, const Located& at) {
+  if (is_login_dir(at)) return std::vector<DirEntry>{};  // logins are not listed: any name may log in
   std::string dir = at.ns_path + at.mount_path + at.rel;
   if (!at.rel.empty()) dir.push_back('/');
   auto listing = call(caller, Operation::List, dir);
@@ -738,7 +763,8 @@ Result<std::vector<DirEntry>> FileView::list_api(const Caller& caller, const Loc
 
 Result<SecureString> FileView::read_api(const Caller& caller, const Located& at) {
   if (at.rel.empty()) return Error{ErrorCode::IsDirectory, "is a directory"};
-  if (is_login_path(at.mount_path, at.rel)) return SecureString{};
+  if (is_login_file(at)) return SecureString{};
+  if (is_login_dir(at)) return Error{ErrorCode::IsDirectory, "is a directory"};
   std::string field;
   COFFER_TRY(std::string api, api_path(caller, at, &field));
   auto resp = call(caller, Operation::Read, api);
@@ -760,7 +786,7 @@ Result<SecureString> FileView::write_api(const Caller& caller, const Located& at
                                          SecureString* issued) {
   if (at.rel.empty()) return Error{ErrorCode::IsDirectory, "is a directory"};
   std::string api;
-  if (is_login_path(at.mount_path, at.rel)) {
+  if (is_login_file(at)) {
     api = at.ns_path + at.mount_path + at.rel;  // no lookups on the way: the caller may have no token
   } else {
     COFFER_TRY(api, api_path(caller, at, nullptr));
@@ -788,6 +814,41 @@ bool FileView::has_folder(const std::string& absolute) const {
   return folders_.contains(absolute);
 }
 
+// A `cat` asks for the same attributes twice (LOOKUP, then GETATTR for
+// fstat), and each costs a folder probe and a decrypt. The answer is kept
+// for the same token and path while nothing has changed since: no request
+// that may change state has run (Core::generation), no mkdir/rmdir folder
+// came or went, and at most kStatMemoFor has passed. The token is still
+// checked each time, so a revoked or expired token gets nothing from it.
+// Only kind, size and mtime are kept, never contents.
+Result<NodeInfo> FileView::stat_kv_remembered(const Caller& caller, std::string_view path, const Located& at) {
+  constexpr auto kStatMemoFor = std::chrono::milliseconds(500);
+  constexpr std::size_t kStatMemoMax = 4096;
+  const std::uint64_t gen = core_.generation();
+  const std::uint64_t folders_gen = folders_gen_.load(std::memory_order_acquire);
+  const auto now = std::chrono::steady_clock::now();
+  std::string key(strip_slashes(path));
+  {
+    std::lock_guard lock(memo_mu_);
+    if (auto it = stat_memo_.find(key); it != stat_memo_.end()) {
+      const StatMemo& m = it->second;
+      if (m.generation == gen && m.folders_generation == folders_gen && now - m.at < kStatMemoFor &&
+          m.token == caller.token) {
+        NodeInfo info = m.info;
+        COFFER_TRY_STATUS(check_token(caller));
+        return info;
+      }
+    }
+  }
+  auto info = stat_kv(caller, at);
+  if (info.ok()) {
+    std::lock_guard lock(memo_mu_);
+    if (stat_memo_.size() >= kStatMemoMax) stat_memo_.clear();
+    stat_memo_[std::move(key)] = StatMemo{caller.token, *info, gen, folders_gen, now};
+  }
+  return info;
+}
+
 Result<NodeInfo> FileView::stat_kv(const Caller& caller, const Located& at) {
   if (at.rel.empty()) return NodeInfo{NodeKind::Directory, 0, epoch_};
   const std::string mount_abs = at.ns_path + at.mount_path;
@@ -808,8 +869,14 @@ Result<NodeInfo> FileView::stat_kv(const Caller& caller, const Located& at) {
     auto meta = call(caller, Operation::Read, kv_path(mount_abs, 2, "metadata", at.rel));
     if (meta.ok()) return NodeInfo{NodeKind::File, 0, meta->modified.value_or(epoch_)};
   }
-  if (content.error().code == ErrorCode::NotFound && !listing.ok() &&
-      listing.error().code == ErrorCode::PermissionDenied) {
+  if (!listing.ok() && listing.error().code == ErrorCode::PermissionDenied &&
+      (content.error().code == ErrorCode::NotFound || content.error().code == ErrorCode::PermissionDenied)) {
+    // A folder the caller may not list is still a directory to a caller
+    // who may reach something below it: a config file names
+    // kv/db/postgres#password, and its reader holds only read on that secret.
+    std::string below = at.kv_version == 2 ? mount_abs + "data/" + at.rel + "/" : mount_abs + at.rel + "/";
+    COFFER_TRY(bool reachable, core_.impl().may_see(caller.token, below));
+    if (reachable) return NodeInfo{NodeKind::Directory, 0, epoch_};
     return std::move(listing).error();
   }
   return std::move(content).error();

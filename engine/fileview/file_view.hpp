@@ -8,12 +8,15 @@
 // "education/edu-secret/app/db#password" a field of a KV secret.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/common/error.hpp"
@@ -141,6 +144,7 @@ class FileView {
   Status may_touch(const Caller& caller, const std::string& abs_path) const;
 
   Result<NodeInfo> stat_kv(const Caller& caller, const Located& at);
+  Result<NodeInfo> stat_kv_remembered(const Caller& caller, std::string_view path, const Located& at);
   Result<std::vector<DirEntry>> list_kv(const Caller& caller, const Located& at);
   Result<SecureString> read_kv(const Caller& caller, const Located& at);
   Result<SecureString> write_kv(const Caller& caller, const Located& at, Json body, WriteMode mode);
@@ -174,6 +178,18 @@ class FileView {
   // not stored: they exist until something is written below them.
   mutable std::mutex folders_mu_;
   std::set<std::string, std::less<>> folders_;
+  std::atomic<std::uint64_t> folders_gen_{0};  // moves when folders_ does
+
+  // stat_kv_remembered's memo, by mount-relative path.
+  struct StatMemo {
+    SecureString token;
+    NodeInfo info;
+    std::uint64_t generation = 0;
+    std::uint64_t folders_generation = 0;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::mutex memo_mu_;
+  std::unordered_map<std::string, StatMemo> stat_memo_;
 };
 
 }  // namespace engine
