@@ -189,7 +189,7 @@ Who CallerResolver::who(pid_t tid, uid_t uid, ReadsEnv reads_env) {
     w.source = TokenSource::Session;
     return w;
   }
-  if (!settings_.fallback_token.empty()) {
+  if (!settings_.fallback_token.empty() && uid == settings_.fallback_uid) {
     w.caller.token = settings_.fallback_token;
     w.source = TokenSource::Fallback;
   }

@@ -84,7 +84,8 @@ struct CallerSettings {
   // (which must be set too), so a rotated token file is used at once.
   std::function<engine::SecureString()> mount_token_source;
   bool env_token = true;                // 2. read VAULT_TOKEN from callers
-  engine::SecureString fallback_token;  // 4. ("" = none)
+  engine::SecureString fallback_token;  // 4. ("" = none), for fallback_uid only
+  uid_t fallback_uid = 0;               // whose token it is (the daemon's owner)
   std::chrono::milliseconds env_timeout{200};
   std::string proc_root = "/proc";      // tests may point elsewhere
 };

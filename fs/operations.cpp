@@ -519,6 +519,7 @@ CallerSettings caller_settings(const FsSettings& fs, engine::SecureString mount_
   c.mount_token_source = fs.mount_token_source;
   c.env_token = fs.env_token;
   c.fallback_token = fs.fallback_token;
+  c.fallback_uid = fs.fallback_uid;
   return c;
 }
 

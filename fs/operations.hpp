@@ -57,6 +57,7 @@ struct FsSettings {
   // ("" = none; the dev root token in --dev).
   bool env_token = true;
   engine::SecureString fallback_token;
+  uid_t fallback_uid = 0;  // the only uid the fallback token serves (the daemon's owner)
 };
 
 class Filesystem {

@@ -159,9 +159,11 @@ std::unique_ptr<Served> start_mount(const Plan& p, engine::Core& core, engine::F
     fsd::TokenFile* source = served->token_file.get();
     mo.fs.mount_token_source = [source] { return source->current(); };
   } else if (p.dev) {
-    // Not bound: like `vault server -dev` with the root token in
-    // ~/.vault-token, callers with no VAULT_TOKEN and no session use it.
+    // Not bound: like `vault server -dev` with the root token in the
+    // operator's ~/.vault-token, the daemon owner's callers with no
+    // VAULT_TOKEN and no session use it; other uids have no token.
     mo.fs.fallback_token = engine::to_secure(p.dev_root_token);
+    mo.fs.fallback_uid = getuid();
   }
   mo.fs.env_token = p.env_token;
   bool checked = false;

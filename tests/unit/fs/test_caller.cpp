@@ -113,6 +113,7 @@ TEST_CASE("caller: VAULT_TOKEN, then the uid's session, then the fallback, then 
   fake_process(proc, 101, 1, env({"HOME=/"}));
   CallerSettings s = settings_for(proc);
   s.fallback_token = to_secure("fallback");
+  s.fallback_uid = me;
   CallerResolver r(s);
   r.bind_session(me, to_secure("session"));
 
@@ -125,6 +126,10 @@ TEST_CASE("caller: VAULT_TOKEN, then the uid's session, then the fallback, then 
   r.end_session(me);
   CHECK(r.who(101, me, ReadsEnv::Yes).source == TokenSource::Fallback);
   CHECK(r.who(0, me, ReadsEnv::Yes).source == TokenSource::Fallback);  // unknown process
+  // The fallback is the daemon owner's: another uid without a token has none.
+  auto stranger = r.who(0, me + 1, ReadsEnv::Yes);
+  CHECK(stranger.source == TokenSource::None);
+  CHECK(stranger.caller.token.empty());
 
   CallerResolver bare(settings_for(proc));
   auto none = bare.who(101, me, ReadsEnv::Yes);
