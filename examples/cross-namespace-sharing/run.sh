@@ -75,9 +75,10 @@ done
 
 # Who is who. Coffer knows a caller by the VAULT_TOKEN in its environment,
 # or else by the session its uid opened with a login through the mount.
-# (In dev mode, a caller with neither acts with the dev root token, like
-# `vault server -dev` leaving the root token in ~/.vault-token. That is how
-# this script's own shell is the operator below; everyone else logs in.)
+# (In dev mode, the daemon owner's uid with neither acts with the dev root
+# token, like `vault server -dev` leaving it in ~/.vault-token: that is how
+# this script's own shell is the operator below. Any other uid with neither
+# is anonymous, so everyone else logs in or is handed a token.)
 declare -A UID_OF=([devex-admin]=62100 [secm-admin]=62200 [alice]=62201 [bob]=62202 [scanner]=62203)
 declare -A TOKEN_OF=()
 # as PERSON COMMAND : run the shell line COMMAND as PERSON: their own uid, in
