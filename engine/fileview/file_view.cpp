@@ -501,7 +501,8 @@ Result<SecureString> FileView::read(const Caller& caller, std::string_view path)
       // NAME#KEY: one field of any JSON file.
       auto hash = at.rel.rfind('#');
       const ErrorCode literal_code = literal.error().code;
-      if ((literal_code != ErrorCode::NotFound && literal_code != ErrorCode::PermissionDenied) ||
+      if ((literal_code != ErrorCode::NotFound && literal_code != ErrorCode::PermissionDenied &&
+           literal_code != ErrorCode::Unsupported) ||
           hash == std::string::npos || hash == 0) {
         return std::move(literal).error();
       }

@@ -78,8 +78,9 @@ cd "$MOUNT"
 
 # Who is who. Coffer knows a caller by the VAULT_TOKEN in its environment,
 # or else by the session its uid opened with a login through the mount. (In
-# dev mode a caller with neither acts with the dev root token: that is how
-# this script's own shell is the operator.) bob and alice are uids that log
+# dev mode the daemon owner's uid, with neither, acts with the dev root
+# token: that is how this script's own shell is the operator. Other uids
+# with neither have no token at all.) bob and alice are uids that log
 # in through the mount; their logins bind their uid to their token.
 declare -A UID_OF=([bob]=62301 [alice]=62302 [carol]=62303)
 # as PERSON COMMAND : the shell line COMMAND as PERSON (their uid, in the
@@ -130,8 +131,9 @@ login carol carol-pw >/dev/null
 check "bob's session is bob" "$(as bob 'cat education/auth/token/lookup-self#display_name')" "userpass-bob"
 check "alice's session is alice" "$(as alice 'cat education/auth/token/lookup-self#display_name')" "userpass-alice"
 # A wrong password gets only Vault's message, as EINVAL (Vault: HTTP 400).
-if as carol 'echo password=guess > education/auth/userpass/login/bob' 2>/dev/null; then fail "a wrong password was accepted"; fi
-echo "  ok: a wrong password is refused"
+wrong=$(as carol 'echo password=guess > education/auth/userpass/login/bob' 2>&1) && fail "a wrong password was accepted"
+case "$wrong" in *"Invalid argument"*) ;; *) fail "a wrong password: expected Invalid argument, got: $wrong" ;; esac
+echo "  ok: a wrong password is refused (Invalid argument)"
 
 # ===========================================================================
 step "4. Bob becomes the organisation admin: a policy on his entity"

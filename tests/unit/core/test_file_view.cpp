@@ -13,6 +13,8 @@ TEST_CASE("file view: a dev root shows sys, auth, identity and secret", "[filevi
                          "config/", "health", "init", "monitor", "mounts/", "namespaces/", "policies/", "seal",
                          "seal-status", "unseal"});
   CHECK(d.ls("sys/config") == V{"group-policy-application"});
+  // #field on a sys file whose literal name the sys backend calls unsupported.
+  CHECK(d.cat("sys/config/group-policy-application#group_policy_application_mode") == "within_namespace_hierarchy");
   CHECK(d.ls("sys/auth") == V{"token"});
   CHECK(d.ls("sys/mounts") == V{"identity", "secret", "sys"});
 }
