@@ -238,9 +238,16 @@ void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse
     auto& fs = fs_of(req);
     std::vector<char> buf(size);
     std::size_t used = 0;
-    Asking asking(fs, req, ReadsEnv::No, /*free=*/true);
-    const int err = fs.do_readdir(req, asking.caller(), ino, *dir_handle_of(fi), off,
-                                  plus, buf.data(), buf.size(), used);
+    int err = 0;
+    if (plus) {
+      // READDIRPLUS stats each entry, as its caller.
+      Asking asking(fs, req, ReadsEnv::No, /*free=*/true);
+      err = fs.do_readdir(req, asking.caller(), ino, *dir_handle_of(fi), off, plus, buf.data(), buf.size(), used);
+    } else {
+      // The entries were read and authorised at OPENDIR, as the opener: a
+      // plain READDIR only pages through them, so it asks nobody anything.
+      err = fs.do_readdir(req, engine::Caller{}, ino, *dir_handle_of(fi), off, plus, buf.data(), buf.size(), used);
+    }
     if (err != 0) {
       fuse_reply_err(req, err);
       return;
