@@ -143,6 +143,8 @@ Core::~Core() = default;
 
 bool Core::sealed() const { return impl_->barrier.sealed(); }
 
+Status Core::reopen_audit_files() { return impl_->audit.reopen(); }
+
 Result<Response> Core::handle(const Request& req) {
   bool failed_login = false;
   const auto started = std::chrono::steady_clock::now();

@@ -46,6 +46,10 @@ class Core {
 
   bool sealed() const;
 
+  // Reopens the audit devices' files (log rotation; cofferd does it on
+  // SIGHUP). The first file that cannot be opened is the error.
+  Status reopen_audit_files();
+
   // Moves whenever a request that may change state has run (any operation
   // other than Read and List, whatever its outcome): while it stands still,
   // a caller's view of the store is what it was.

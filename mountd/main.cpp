@@ -207,7 +207,13 @@ void finish(Served& s) {
   }
 }
 
-void reload(const Plan& p) {
+void reload(const Plan& p, engine::Core& core) {
+  // Audit files first: a log rotation sends SIGHUP whatever the config.
+  if (auto st = core.reopen_audit_files(); !st.ok()) {
+    fsd::log_error("SIGHUP: ", st.error().message);
+  } else {
+    fsd::log_info("SIGHUP: audit files reopened");
+  }
   if (p.config_path.empty()) {
     fsd::log_info("SIGHUP: no config file to reload (started without --config)");
     return;
@@ -313,7 +319,7 @@ int run(const Plan& p) {
     int sig = 0;
     if (sigwait(&waited, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      reload(p);
+      reload(p, core);
       continue;
     }
     if (sig == SIGINT || sig == SIGTERM) {

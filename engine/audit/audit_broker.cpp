@@ -292,6 +292,16 @@ Status AuditBroker::enable(const std::string& path, const std::string& type, con
   return ok_status();
 }
 
+Status AuditBroker::reopen() {
+  Status first = ok_status();
+  for (const auto& dev : snapshot()) {
+    std::lock_guard lock(dev->file_mu);
+    Status opened = dev->open_file();
+    if (!opened.ok() && first.ok()) first = opened;
+  }
+  return first;
+}
+
 Status AuditBroker::disable(const std::string& path) {
   std::lock_guard change(change_mu_);
   auto devices = snapshot();

@@ -96,6 +96,11 @@ class AuditBroker {
   // Storage. Thread-safe.
   Status enable(const std::string& path, const std::string& type, const std::string& description,
                 std::map<std::string, std::string> options, bool local);
+  // Reopens every device's file (after log rotation moved it away: SIGHUP,
+  // as Vault's file device). A file that cannot be opened keeps its old
+  // descriptor and is retried at its next write; the first such error is
+  // returned. Thread-safe.
+  Status reopen();
   // Disables the device at path; NotFound when none. Thread-safe.
   Status disable(const std::string& path);
   std::vector<AuditDeviceInfo> list() const;

@@ -3,8 +3,10 @@
 // JSON line per request and response with every string HMAC'd, blocking
 // when no device can log, sys/audit-hash; the administrative namespace
 // (§11) and sys/monitor's log hub.
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -457,4 +459,29 @@ TEST_CASE("audit: a login is logged with its password and new token hashed", "[a
   CHECK(ok["auth"]["policies"] == nlohmann::json::array({"default"}));
   CHECK(ok["auth"]["metadata"]["username"] == "bob");
   CHECK(responses[1]["error"] == "invalid username or password");
+}
+
+TEST_CASE("audit: reopening after log rotation writes to the new file", "[audit]") {
+  TempDir dir;
+  AuditCore d;
+  const std::string log = dir.path + "/audit.log";
+  d.put("sys/audit/file", "type=file file_path=" + log);
+  d.put("secret/before", "k=v");
+  // logrotate moves the file away, then sends SIGHUP (Core::reopen_audit_files).
+  REQUIRE(std::rename(log.c_str(), (log + ".1").c_str()) == 0);
+  d.put("secret/moved", "k=v");  // still written to the moved file: the fd follows it
+  CHECK(find(entries_of(log + ".1"), "request", "secret/data/moved").size() == 1);
+  REQUIRE(d.core->reopen_audit_files().ok());
+  d.put("secret/after", "k=v");
+  auto fresh = entries_of(log);
+  CHECK(find(fresh, "request", "secret/data/after").size() == 1);
+  CHECK(find(fresh, "request", "secret/data/before").empty());
+  CHECK(find(entries_of(log + ".1"), "request", "secret/data/after").empty());
+
+  // A file that cannot be opened is an error and the old file keeps serving.
+  REQUIRE(std::rename(log.c_str(), (log + ".2").c_str()) == 0);
+  REQUIRE(::mkdir(log.c_str(), 0700) == 0);  // a directory where the file was
+  CHECK_FALSE(d.core->reopen_audit_files().ok());
+  d.put("secret/still", "k=v");
+  CHECK(find(entries_of(log + ".2"), "request", "secret/data/still").size() == 1);
 }
