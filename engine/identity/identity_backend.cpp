@@ -421,6 +421,20 @@ Json alias_list_info(Core::Impl& core, const AliasRecord& a) {
   return entry;
 }
 
+// LIST entity-alias/id or group-alias/id: the ids, with each alias's info.
+// owned_aliases: (owner, alias) pairs.
+template <class Pairs>
+Result<Response> list_alias_ids(Core::Impl& core, const Pairs& owned_aliases) {
+  std::vector<std::string> keys;
+  Json info = Json::object();
+  for (const auto& owned : owned_aliases) {
+    const AliasRecord& a = owned.second;
+    keys.push_back(a.id);
+    info[to_secure(a.id)] = alias_list_info(core, a);
+  }
+  return keys_response(keys, std::move(info));
+}
+
 // ---- Groups --------------------------------------------------------------------------------
 
 const std::initializer_list<std::string_view> kGroupFields = {"id",       "type",             "name",
@@ -719,13 +733,7 @@ Result<Response> handle_identity(IdentityApiContext& ctx, Operation op, std::str
     if (seg[1] != "id") return unsupported_path(rel);
     if (seg.size() == 2) {
       if (!list) return unsupported_path(rel);
-      std::vector<std::string> keys;
-      Json info = Json::object();
-      for (const auto& [e, a] : ctx.core.identity.entity_aliases_of(ctx.ns.record.id)) {
-        keys.push_back(a.id);
-        info[to_secure(a.id)] = alias_list_info(ctx.core, a);
-      }
-      return keys_response(keys, std::move(info));
+      return list_alias_ids(ctx.core, ctx.core.identity.entity_aliases_of(ctx.ns.record.id));
     }
     if (seg.size() != 3 || list) return unsupported_path(rel);
     return entity_alias_item(ctx, op, seg[2], body);
@@ -753,13 +761,7 @@ Result<Response> handle_identity(IdentityApiContext& ctx, Operation op, std::str
     if (seg[1] != "id") return unsupported_path(rel);
     if (seg.size() == 2) {
       if (!list) return unsupported_path(rel);
-      std::vector<std::string> keys;
-      Json info = Json::object();
-      for (const auto& [g, a] : ctx.core.identity.group_aliases_of(ctx.ns.record.id)) {
-        keys.push_back(a.id);
-        info[to_secure(a.id)] = alias_list_info(ctx.core, a);
-      }
-      return keys_response(keys, std::move(info));
+      return list_alias_ids(ctx.core, ctx.core.identity.group_aliases_of(ctx.ns.record.id));
     }
     if (seg.size() != 3 || list) return unsupported_path(rel);
     return group_alias_item(ctx, op, seg[2], body);

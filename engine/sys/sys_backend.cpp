@@ -72,9 +72,8 @@ Result<std::int64_t> checked_ttl(const Json& body, std::string_view key, std::in
   return v.value_or(current);
 }
 
-Result<Response> enable_mount(SysContext& ctx, std::string_view path, const Json& body) {
-  COFFER_TRY_STATUS(fields::only(body, {"type", "description", "config", "options", "version", "local", "seal_wrap",
-                                        "external_entropy_access", "plugin_name", "plugin_version"}));
+// What sys/mounts/PATH and sys/auth/PATH share: path, type (required) and description.
+Result<MountEntry> entry_from_body(std::string_view path, const Json& body) {
   COFFER_TRY(auto type, fields::get_string(body, "type"));
   if (!type || type->empty()) return Error::invalid("missing required field \"type\"");
   MountEntry entry;
@@ -82,6 +81,13 @@ Result<Response> enable_mount(SysContext& ctx, std::string_view path, const Json
   entry.type = *type;
   COFFER_TRY(auto description, fields::get_string(body, "description"));
   entry.description = description.value_or("");
+  return entry;
+}
+
+Result<Response> enable_mount(SysContext& ctx, std::string_view path, const Json& body) {
+  COFFER_TRY_STATUS(fields::only(body, {"type", "description", "config", "options", "version", "local", "seal_wrap",
+                                        "external_entropy_access", "plugin_name", "plugin_version"}));
+  COFFER_TRY(MountEntry entry, entry_from_body(path, body));
   COFFER_TRY(auto options, fields::get_string_map(body, "options"));
   if (options) entry.options = *options;
   for (const auto& [k, v] : entry.options) {
@@ -195,13 +201,7 @@ MountEntry token_entry(const NamespaceNode& ns) {
 Result<Response> enable_auth(SysContext& ctx, std::string_view path, const Json& body) {
   COFFER_TRY_STATUS(fields::only(body, {"type", "description", "config", "options", "local", "seal_wrap",
                                         "external_entropy_access", "plugin_name", "plugin_version"}));
-  COFFER_TRY(auto type, fields::get_string(body, "type"));
-  if (!type || type->empty()) return Error::invalid("missing required field \"type\"");
-  MountEntry entry;
-  entry.path = canonical_mount_path(path);
-  entry.type = *type;
-  COFFER_TRY(auto description, fields::get_string(body, "description"));
-  entry.description = description.value_or("");
+  COFFER_TRY(MountEntry entry, entry_from_body(path, body));
   COFFER_TRY(auto options, fields::get_string_map(body, "options"));
   if (options && !options->empty()) return Error::invalid("auth method \"" + entry.type + "\" takes no options");
   if (auto it = body.find(std::string_view("config")); it != body.end() && !it->is_null()) {
