@@ -193,7 +193,7 @@ Result<Response> Core::Impl::handle(const Request& req, bool* failed_login) {
     AuditEvent event = audit_event(canonical);
     audit_route(event, probe);
     COFFER_TRY_STATUS(audit.log_request(event, nullptr));  // none could log it: the login is not tried
-    auto result = login(probe, canonical);
+    auto result = login(probe, canonical, shared);
     if (!result.ok() && failed_login != nullptr) *failed_login = true;
     return audit_result(audit, event, std::move(result));
   }
@@ -351,12 +351,37 @@ Result<Response> Core::Impl::handle_routed(const Request& req, std::unique_lock<
 // A login: answered without a token and outside the ACL (Vault's
 // unauthenticated paths). The auth method checks the credentials; a login
 // it accepts becomes a token of the mount's namespace.
-Result<Response> Core::Impl::login(const Route& route, const Request& req) {
+//
+// A method that asks an outside server (LDAP) hands back a PendingLogin: its
+// wait runs with `lock` released, so a slow or dead server holds up nobody
+// else; then the lock is taken again and the route resolved afresh, since
+// the namespace or the auth method may have gone meanwhile.
+Result<Response> Core::Impl::login(const Route& route, const Request& req, std::shared_lock<std::shared_mutex>& lock) {
   const TimePoint now = Clock::now();
   BackendRequest breq{req.op, route.rel, req.data, *route.mount->storage, now};
-  COFFER_TRY(Response resp, route.mount->backend->handle(breq));
+  COFFER_TRY(auto pending, route.mount->backend->begin_login(breq));
+  Response resp;
+  Route current = route;
+  if (pending) {
+    const std::string mount_uuid = route.mount->entry.uuid;
+    lock.unlock();
+    Status ran = pending->run();
+    lock.lock();
+    if (barrier.sealed() || !router.loaded()) return Error::sealed();
+    current = router.resolve(router.root(), req.path);
+    if (!current.mount || current.mount->entry.uuid != mount_uuid || !current.mount->backend) {
+      return Error::not_found("the auth method at \"" + route.mount->entry.path + "\" was disabled during the login");
+    }
+    if (!ran.ok()) return std::move(ran).error();
+    BackendRequest again{req.op, current.rel, req.data, *current.mount->storage, Clock::now()};
+    COFFER_TRY(resp, pending->finish(again));
+  } else {
+    COFFER_TRY(resp, route.mount->backend->handle(breq));
+  }
   if (!resp.login) return Error::internal("login endpoint \"" + req.path + "\" reported no login");
-  return auth::finish_login(*this, *route.ns, *route.mount, route.rest, std::move(*resp.login), now);
+  COFFER_TRY(Response out, auth::finish_login(*this, *current.ns, *current.mount, current.rest, std::move(*resp.login), now));
+  out.warnings = std::move(resp.warnings);
+  return out;
 }
 
 // 5. Dispatch to the backend that owns the path.

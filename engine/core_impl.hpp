@@ -86,7 +86,7 @@ struct Core::Impl {
   Result<bool> may_see(const SecureString& token, std::string_view abs_prefix);
 
  private:
-  Result<Response> login(const Route& route, const Request& req);
+  Result<Response> login(const Route& route, const Request& req, std::shared_lock<std::shared_mutex>& lock);
   Result<Response> handle_routed(const Request& req, std::unique_lock<std::shared_mutex>* exclusive);
   Result<Response> dispatch(const Route& route, Operation op, const Request& req, const Auth& auth, TimePoint now,
                             std::unique_lock<std::shared_mutex>* exclusive);

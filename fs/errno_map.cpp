@@ -26,6 +26,8 @@ std::optional<int> errno_entry(ErrorCode code) noexcept {
     case ErrorCode::Corrupt: return EIO;
     case ErrorCode::Storage: return EIO;
     case ErrorCode::Internal: return EIO;
+    case ErrorCode::Unavailable: return ECONNREFUSED;
+    case ErrorCode::TimedOut: return ETIMEDOUT;
   }
   return std::nullopt;
 }

@@ -7,8 +7,9 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libfuse3-dev fuse3 libsqlite3-dev libsodium-dev libcereal-dev nlohmann-json3-dev
-  libgfshare-dev catch2
+  libgfshare-dev catch2 libldap-dev
   sqlite3 jq util-linux procps
+  slapd ldap-utils openssl
 )
 
 missing=()

@@ -2,21 +2,24 @@
 #include "engine/auth/auth_method.hpp"
 
 #include "engine/auth/approle.hpp"
+#include "engine/auth/ldap.hpp"
 #include "engine/auth/userpass.hpp"
 
 namespace engine::auth {
 
-bool is_enableable_type(std::string_view type) { return type == "userpass" || type == "approle"; }
+bool is_enableable_type(std::string_view type) { return type == "userpass" || type == "approle" || type == "ldap"; }
 
 Result<std::unique_ptr<Backend>> make_auth_backend(const MountEntry& entry) {
   if (entry.type == "userpass") return std::unique_ptr<Backend>(std::make_unique<UserpassBackend>());
   if (entry.type == "approle") return std::unique_ptr<Backend>(std::make_unique<AppRoleBackend>());
-  return Error::invalid("unknown auth method type \"" + entry.type + "\" (supported: userpass, approle)");
+  if (entry.type == "ldap") return std::unique_ptr<Backend>(std::make_unique<LdapBackend>());
+  return Error::invalid("unknown auth method type \"" + entry.type + "\" (supported: userpass, approle, ldap)");
 }
 
 bool is_login_path(std::string_view type, std::string_view rel) {
   if (type == "userpass") return UserpassBackend::is_login_path(rel);
   if (type == "approle") return AppRoleBackend::is_login_path(rel);
+  if (type == "ldap") return LdapBackend::is_login_path(rel);
   return false;
 }
 

@@ -17,7 +17,7 @@
 
 namespace engine::auth {
 
-// "userpass", "approle": the types sys/auth may enable.
+// "userpass", "approle", "ldap": the types sys/auth may enable.
 bool is_enableable_type(std::string_view type);
 
 // The backend of an auth mount (entry.type userpass or approle).
@@ -25,7 +25,7 @@ bool is_enableable_type(std::string_view type);
 Result<std::unique_ptr<Backend>> make_auth_backend(const MountEntry& entry);
 
 // Is rel (the path below the auth mount) a login endpoint of its type?
-// userpass: "login/NAME" (so "login" is a directory); approle: "login".
+// userpass and ldap: "login/NAME" (so "login" is a directory); approle: "login".
 bool is_login_path(const MountEntry& entry, std::string_view rel);
 bool is_login_path(std::string_view type, std::string_view rel);
 

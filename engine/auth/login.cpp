@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "engine/auth/auth_method.hpp"
 #include "engine/common/time.hpp"
 #include "engine/policy/policy.hpp"
 
@@ -34,8 +35,10 @@ std::string display_name_of(const MountEntry& mount, std::string_view name) {
   return source;
 }
 
+}  // namespace
+
 // Token policies: sanitized, "default" added unless refused, sorted.
-std::vector<std::string> token_policies(const LoginAuth& login) {
+std::vector<std::string> login_token_policies(const LoginAuth& login) {
   std::vector<std::string> out;
   for (const auto& p : login.policies) {
     std::string n = policy::normalize_policy_name(p);
@@ -46,6 +49,8 @@ std::vector<std::string> token_policies(const LoginAuth& login) {
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
+
+namespace {
 
 // The token's TTL in seconds (Vault's CalculateTTL): the period for
 // periodic tokens; else the login's TTL or the mount's default or the
@@ -75,8 +80,8 @@ Status attach_entity(Core::Impl& core, NamespaceNode& ns, const Mount& mount, co
   // Vault refuses logins of a disabled entity.
   if (who.disabled) return Error::denied("permission denied");
   entry.entity_id = who.id;
-  if (!login.group_aliases.empty()) {
-    COFFER_TRY_STATUS(core.identity.set_external_groups(who.id, mount.entry.accessor, login.group_aliases, now));
+  if (login.group_aliases) {
+    COFFER_TRY_STATUS(core.identity.set_external_groups(who.id, mount.entry.accessor, *login.group_aliases, now));
   }
   EntityPolicies from_identity = core.identity_policies_of(entry);
   if (auto it = from_identity.by_namespace.find(ns.record.id); it != from_identity.by_namespace.end()) {
@@ -89,7 +94,7 @@ Status attach_entity(Core::Impl& core, NamespaceNode& ns, const Mount& mount, co
 
 Result<Response> finish_login(Core::Impl& core, NamespaceNode& ns, const Mount& mount, std::string_view login_path,
                               LoginAuth login, TimePoint now) {
-  std::vector<std::string> policies = token_policies(login);
+  std::vector<std::string> policies = login_token_policies(login);
   if (std::find(policies.begin(), policies.end(), "root") != policies.end()) {
     return Error::invalid("auth methods cannot create root tokens");
   }
@@ -108,6 +113,7 @@ Result<Response> finish_login(Core::Impl& core, NamespaceNode& ns, const Mount& 
   entry.creation_unix = unix_seconds(now);
   entry.expire_unix_ns = entry.ttl_seconds > 0 ? unix_ns(now) + entry.ttl_seconds * 1'000'000'000 : 0;
   entry.orphan = true;  // login tokens have no parent
+  entry.login_secret = std::move(login.renew_secret);
 
   // The entity behind the alias (created on first login).
   std::vector<std::string> identity_policies;
@@ -138,6 +144,35 @@ Result<Response> finish_login(Core::Impl& core, NamespaceNode& ns, const Mount& 
   resp.data = Json{{"auth", std::move(auth)}};
   resp.issued_token = created.first;
   return resp;
+}
+
+Status renew_login_token(Core::Impl& core, const TokenEntry& token, TimePoint now) {
+  NamespaceNode* ns = core.router.find_namespace_by_id(token.namespace_id);
+  if (ns == nullptr) return {};
+  Route route = core.router.resolve(*ns, token.path);
+  if (!route.mount || !route.mount->backend || !route.mount->entry.is_auth() ||
+      !is_login_path(route.mount->entry, route.rel)) {
+    return {};  // not a login token, or its auth method is gone
+  }
+  const Json body = Json::object();
+  BackendRequest req{Operation::Update, route.rel, body, *route.mount->storage, now};
+  COFFER_TRY(auto login, route.mount->backend->renew_login(req, token.meta, as_view(token.login_secret)));
+  if (!login) return {};
+  // Vault's policyutil.EquivalentPolicies: the same set, "default" aside.
+  auto without_default = [](std::vector<std::string> v) {
+    std::erase(v, std::string(policy::kDefaultPolicyName));
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+    return v;
+  };
+  if (without_default(login_token_policies(*login)) != without_default(token.policies)) {
+    return Error::invalid("policies have changed, not renewing");
+  }
+  if (login->group_aliases && !token.entity_id.empty()) {
+    COFFER_TRY_STATUS(
+        core.identity.set_external_groups(token.entity_id, route.mount->entry.accessor, *login->group_aliases, now));
+  }
+  return {};
 }
 
 Status revoke_mount_tokens(Core::Impl& core, const NamespaceNode& ns, const MountEntry& mount, TimePoint now) {

@@ -21,6 +21,18 @@ namespace engine::auth {
 Result<Response> finish_login(Core::Impl& core, NamespaceNode& ns, const Mount& mount, std::string_view login_path,
                               LoginAuth login, TimePoint now);
 
+// The policies a login's token gets: its policies sanitized, "default"
+// added unless refused, sorted, without duplicates.
+std::vector<std::string> login_token_policies(const LoginAuth& login);
+
+// Vault's renewal of a login token: the token's auth method checks the
+// login again (LDAP binds as the user and reads their groups); the renewal
+// is refused when that fails or the token's policies would now differ
+// ("policies have changed, not renewing"), and the entity's external groups
+// on the mount follow what the method reports. Tokens of methods with
+// nothing to check pass. Caller holds core.mu (shared).
+Status renew_login_token(Core::Impl& core, const TokenEntry& token, TimePoint now);
+
 // Revokes every token made by a login through `mount` (their subtrees too),
 // as Vault does when an auth method is disabled. Caller holds core.mu.
 Status revoke_mount_tokens(Core::Impl& core, const NamespaceNode& ns, const MountEntry& mount, TimePoint now);

@@ -3,7 +3,11 @@
 // of a request path below its mount point.
 #pragma once
 
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "engine/common/error.hpp"
 #include "engine/common/request.hpp"
@@ -17,6 +21,19 @@ struct BackendRequest {
   const Json& data;   // request body or read parameters; always an object
   Storage& storage;   // this mount's own keys (a view; encrypted underneath)
   TimePoint now;      // one clock reading per request
+};
+
+// A login that must ask a server outside Coffer (a directory): the core
+// runs it in two steps so the wait holds no lock.
+class PendingLogin {
+ public:
+  virtual ~PendingLogin() = default;
+  // Talks to the outside; runs with no core lock held, so it may only use
+  // what the pending login copied when it was made.
+  virtual Status run() = 0;
+  // With the lock held again and the mount still in place: the login, as
+  // handle() would have answered it (Response::login set).
+  virtual Result<Response> finish(const BackendRequest& req) = 0;
 };
 
 class Backend {
@@ -35,6 +52,25 @@ class Backend {
   virtual Result<bool> exists(const BackendRequest& req) {
     (void)req;
     return true;
+  }
+  // Logins that talk to an outside server answer here instead of in
+  // handle(): a PendingLogin the core runs without its lock. nullptr: the
+  // login is answered by handle().
+  virtual Result<std::unique_ptr<PendingLogin>> begin_login(const BackendRequest& req) {
+    (void)req;
+    return std::unique_ptr<PendingLogin>{};
+  }
+  // Vault's renew callback for a login token: the login checked again as
+  // it stands now (req.path is the token's login path below the mount;
+  // meta the token's metadata; secret what the login kept for this), or an
+  // error that refuses the renewal. nullopt: nothing to check.
+  virtual Result<std::optional<LoginAuth>> renew_login(const BackendRequest& req,
+                                                       const std::map<std::string, std::string>& meta,
+                                                       std::string_view secret) {
+    (void)req;
+    (void)meta;
+    (void)secret;
+    return std::optional<LoginAuth>{};
   }
 };
 

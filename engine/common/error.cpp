@@ -21,6 +21,8 @@ const char* to_string(ErrorCode code) noexcept {
     case ErrorCode::Corrupt: return "corrupt data";
     case ErrorCode::Storage: return "storage error";
     case ErrorCode::Internal: return "internal error";
+    case ErrorCode::Unavailable: return "server unavailable";
+    case ErrorCode::TimedOut: return "timed out";
   }
   return "unknown error";
 }

@@ -30,6 +30,8 @@ enum class ErrorCode {
   Corrupt,           // EIO: authentication of stored bytes failed, bad record
   Storage,           // EIO: the storage layer failed
   Internal,          // EIO: a bug; always logged
+  Unavailable,       // ECONNREFUSED: a server Coffer asks (LDAP) cannot be reached
+  TimedOut,          // ETIMEDOUT: a server Coffer asks did not answer in time
 };
 
 // Human-readable name of a code ("not found"), for logs and replies.
@@ -54,6 +56,8 @@ struct Error {
   static Error corrupt(std::string m) { return {ErrorCode::Corrupt, std::move(m)}; }
   static Error storage(std::string m) { return {ErrorCode::Storage, std::move(m)}; }
   static Error internal(std::string m) { return {ErrorCode::Internal, std::move(m)}; }
+  static Error unavailable(std::string m) { return {ErrorCode::Unavailable, std::move(m)}; }
+  static Error timed_out(std::string m) { return {ErrorCode::TimedOut, std::move(m)}; }
 };
 
 // A value or an Error. [[nodiscard]] so an ignored failure is a warning.

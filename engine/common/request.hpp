@@ -68,8 +68,14 @@ struct LoginAuth {
   // metadata the method sets at each login.
   std::string alias_name;
   std::map<std::string, std::string> alias_metadata;
-  // External group names the method reports (LDAP); userpass and AppRole none.
-  std::vector<std::string> group_aliases;
+  // External group names the method reports (LDAP): the entity's external
+  // groups on this mount are set to exactly these at every login and
+  // renewal. nullopt for methods without groups (userpass, AppRole).
+  std::optional<std::vector<std::string>> group_aliases;
+  // What the method needs to check the login again at renewal (LDAP: the
+  // password, as Vault keeps it). Kept in the token's record, which the
+  // barrier encrypts; never shown.
+  SecureString renew_secret;
 };
 
 struct Response {

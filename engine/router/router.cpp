@@ -276,7 +276,7 @@ Result<std::shared_ptr<Mount>> Router::enable_auth(NamespaceNode& ns, MountEntry
   std::string below = canonical_mount_path(entry.path);
   COFFER_TRY_STATUS(auth::validate_auth_path(below));
   if (!auth::is_enableable_type(entry.type)) {
-    return Error::invalid("unknown auth method type \"" + entry.type + "\" (supported: userpass, approle)");
+    return Error::invalid("unknown auth method type \"" + entry.type + "\" (supported: userpass, approle, ldap)");
   }
   entry.path = "auth/" + below;
   for (const auto& [mpath, mount] : ns.mounts) {

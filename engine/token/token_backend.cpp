@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "engine/auth/login.hpp"
 #include "engine/common/fields.hpp"
 #include "engine/common/time.hpp"
 #include "engine/policy/policy.hpp"
@@ -208,6 +209,8 @@ Result<Response> renew(TokenContext& ctx, const TokenPtr& target, const SecureSt
   TokenEntry next = *target;
   if (next.expire_unix_ns != 0) {
     if (!next.renewable) return Error::invalid("lease is not renewable");
+    // A login token: its auth method checks the login again first.
+    COFFER_TRY_STATUS(auth::renew_login_token(ctx.core, *target, ctx.now));
     std::int64_t ttl = next.period > 0 ? next.period : increment.value_or(0) > 0 ? *increment : next.ttl_seconds;
     std::int64_t new_expire = unix_ns(ctx.now) + ttl * 1'000'000'000;
     if (next.period == 0) {

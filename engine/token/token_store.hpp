@@ -53,6 +53,10 @@ struct TokenEntry {
   std::string parent;  // storage hash of the parent token; "" for orphans
   std::string entity_id;
   std::string type = "service";
+  // Version 3. What the login's auth method keeps to check the login again
+  // at renewal (LDAP: the password, as Vault's InternalData). Encrypted by
+  // the barrier with the rest of the record; never shown.
+  SecureString login_secret;
 
   // Not stored: the entry's own storage hash, filled by lookups.
   std::string hash;
@@ -70,6 +74,7 @@ struct TokenEntry {
       ar(meta, num_uses, explicit_max_ttl, period, expire_unix_ns, last_renewal_unix, renewable, orphan, parent,
          entity_id, type);
     }
+    if (version >= 3) ar(login_secret);
   }
 };
 
@@ -142,4 +147,4 @@ class TokenStore {
 
 }  // namespace engine
 
-CEREAL_CLASS_VERSION(engine::TokenEntry, 2);
+CEREAL_CLASS_VERSION(engine::TokenEntry, 3);

@@ -24,6 +24,7 @@ const std::map<ErrorCode, int>& expected_table() {
       {ErrorCode::IsDirectory, EISDIR},      {ErrorCode::NotDirectory, ENOTDIR},
       {ErrorCode::Locked, EWOULDBLOCK},      {ErrorCode::Corrupt, EIO},
       {ErrorCode::Storage, EIO},             {ErrorCode::Internal, EIO},
+      {ErrorCode::Unavailable, ECONNREFUSED}, {ErrorCode::TimedOut, ETIMEDOUT},
   };
   return table;
 }
