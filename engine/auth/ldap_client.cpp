@@ -64,6 +64,7 @@ Status check_urls(std::string_view list) {
     const int rc = ldap_url_parse(url.c_str(), &desc);
     std::string scheme = desc != nullptr && desc->lud_scheme != nullptr ? desc->lud_scheme : "";
     if (desc != nullptr) ldap_free_urldesc(desc);
+    if (rc == LDAP_URL_ERR_BADSCHEME) return Error::invalid("invalid LDAP scheme in url \"" + url + "\"");
     if (rc != LDAP_URL_SUCCESS) return Error::invalid("error parsing url \"" + url + "\"");
     if (scheme != "ldap" && scheme != "ldaps") return Error::invalid("invalid LDAP scheme in url \"" + url + "\"");
   }
