@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MPL-2.0
+# shellcheck shell=bash
 # A throwaway OpenLDAP directory for tests and examples (Debian 12's slapd
 # 2.5). Source this file from bash; it only defines functions:
 #
@@ -56,16 +57,17 @@ ldap__bin() {
 # real test is slapd's bind, retried on failure).
 ldap__port_free() {
   if command -v ss >/dev/null 2>&1; then
-    ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
-  else
-    ! (exec 9<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+    if ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; then return 1; fi
+  elif (exec 9<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+    return 1
   fi
+  return 0
 }
 
 # ldap__random_port : a free-looking port in 20000..59999.
 ldap__random_port() {
-  local p i
-  for i in $(seq 1 50); do
+  local p
+  for _ in $(seq 1 50); do
     p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
     if ldap__port_free "$p"; then echo "$p"; return 0; fi
   done
@@ -213,8 +215,8 @@ ldap_start() {
   fi
 
   # Start on two free ports; a port taken meanwhile makes slapd exit: retry.
-  local attempt p1 p2 pid i up=0
-  for attempt in 1 2 3 4 5 6 7 8; do
+  local p1 p2 pid up=0
+  for _ in 1 2 3 4 5 6 7 8; do
     p1=$(ldap__random_port) && p2=$(ldap__random_port) || return 1
     [ "$p1" != "$p2" ] || continue
     : >"$d/slapd.log"
@@ -222,7 +224,7 @@ ldap_start() {
       -h "ldap://127.0.0.1:$p1/ ldaps://127.0.0.1:$p2/" >>"$d/slapd.log" 2>&1 </dev/null &
     pid=$!
     up=0
-    for i in $(seq 1 200); do
+    for _ in $(seq 1 200); do
       if LDAPNOINIT=1 ldapsearch -x -H "ldap://127.0.0.1:$p1" -s base -b dc=example,dc=org \
           -LLL description 2>/dev/null | grep -qxF "description: $marker"; then
         up=1
@@ -294,14 +296,14 @@ ldap_resume() {
 
 ldap_stop() {
   [ $# = 1 ] || { ldap__fail "usage: ldap_stop DIR"; return 1; }
-  local d=$1 LDAP_URL LDAP_ADMIN_DN LDAP_ADMIN_PW LDAPS_URL LDAP_CA LDAP_WRONG_CA LDAP_BASE LDAP_PID i
+  local d=$1 LDAP_URL LDAP_ADMIN_DN LDAP_ADMIN_PW LDAPS_URL LDAP_CA LDAP_WRONG_CA LDAP_BASE LDAP_PID
   [ -f "$d/env" ] || return 0           # never started (or a failed start): nothing runs
   d=$(cd "$d" 2>/dev/null && pwd) || return 0
   ldap__env "$d" || return 0
   if ldap__alive "$LDAP_PID" "$d"; then
     kill -CONT "$LDAP_PID" 2>/dev/null || true   # a paused slapd cannot handle SIGTERM
     kill -TERM "$LDAP_PID" 2>/dev/null || true
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
       ldap__alive "$LDAP_PID" "$d" || break
       sleep 0.05
     done
