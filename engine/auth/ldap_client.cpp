@@ -2,10 +2,13 @@
 #include "engine/auth/ldap_client.hpp"
 
 #include <ldap.h>
+#include <malloc.h>
+#include <sodium.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <set>
@@ -86,6 +89,29 @@ Result<std::optional<std::string>> get_text(const Json& body, std::string_view k
 }
 
 // ---- The libldap side ----------------------------------------------------------------
+
+// liblber's buffers hold the encoded bind requests, passwords included:
+// every block it frees is zeroed first. Installed once, before any login;
+// blocks liblber took from malloc earlier are freed the same way.
+void* ber_plain_malloc(ber_len_t size, void* /*ctx*/) { return std::malloc(size); }
+void* ber_plain_calloc(ber_len_t n, ber_len_t size, void* /*ctx*/) { return std::calloc(n, size); }
+void ber_zeroing_free(void* p, void* /*ctx*/) {
+  if (p == nullptr) return;
+  sodium_memzero(p, malloc_usable_size(p));
+  std::free(p);
+}
+void* ber_zeroing_realloc(void* p, ber_len_t size, void* ctx) {
+  if (p == nullptr) return std::malloc(size);
+  void* moved = std::malloc(size == 0 ? 1 : size);
+  if (moved == nullptr) return nullptr;
+  std::memcpy(moved, p, std::min<std::size_t>(malloc_usable_size(p), size));
+  ber_zeroing_free(p, ctx);
+  return moved;
+}
+const bool kBerZeroing = [] {
+  static BerMemoryFunctions fns{ber_plain_malloc, ber_plain_calloc, ber_zeroing_realloc, ber_zeroing_free};
+  return ber_set_option(nullptr, LBER_OPT_MEMORY_FNS, &fns) == LBER_OPT_SUCCESS;
+}();
 
 struct LdapCloser {
   void operator()(LDAP* ld) const { ldap_unbind_ext_s(ld, nullptr, nullptr); }
@@ -217,6 +243,7 @@ Result<LdapPtr> connect_one(const LdapConfig& cfg, const std::string& url) {
 // Vault's DialLDAP: each URL in turn, the first that connects wins; when
 // none does, every failure is reported (timed out if any timed out).
 Result<LdapPtr> connect(const LdapConfig& cfg) {
+  if (!kBerZeroing) return Error::internal("cannot make liblber zero the memory it frees");
   std::string errors;
   bool timed_out = false;
   for (const auto& url : split_urls(cfg.url)) {
