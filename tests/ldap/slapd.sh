@@ -110,15 +110,15 @@ include /etc/ldap/schema/nis.schema
 include /etc/ldap/schema/inetorgperson.schema
 include /etc/ldap/schema/dyngroup.schema
 
-pidfile $d/slapd.pid
-argsfile $d/slapd.args
+pidfile "$d/slapd.pid"
+argsfile "$d/slapd.args"
 modulepath $mods
 moduleload back_mdb
 moduleload dynlist
 
-TLSCACertificateFile $d/ca.pem
-TLSCertificateFile $d/server.pem
-TLSCertificateKeyFile $d/server.key
+TLSCACertificateFile "$d/ca.pem"
+TLSCertificateFile "$d/server.pem"
+TLSCertificateKeyFile "$d/server.key"
 
 loglevel none
 sizelimit unlimited
@@ -130,7 +130,7 @@ database mdb
 suffix "dc=example,dc=org"
 rootdn "cn=admin,dc=example,dc=org"
 rootpw $LDAP__ADMIN_PW
-directory $d/db
+directory "$d/db"
 maxsize 67108864
 dbnosync
 index objectClass,uid,cn,member eq
@@ -255,16 +255,16 @@ ldap_start() {
     return 1
   fi
 
-  cat >"$d/env" <<EOF
-LDAP_URL=ldap://127.0.0.1:$p1
-LDAPS_URL=ldaps://127.0.0.1:$p2
-LDAP_CA=$d/ca.pem
-LDAP_WRONG_CA=$d/wrong-ca.pem
-LDAP_BASE=dc=example,dc=org
-LDAP_ADMIN_DN=cn=admin,dc=example,dc=org
-LDAP_ADMIN_PW=$LDAP__ADMIN_PW
-LDAP_PID=$pid
-EOF
+  {
+    printf 'LDAP_URL=%q\n' "ldap://127.0.0.1:$p1"
+    printf 'LDAPS_URL=%q\n' "ldaps://127.0.0.1:$p2"
+    printf 'LDAP_CA=%q\n' "$d/ca.pem"
+    printf 'LDAP_WRONG_CA=%q\n' "$d/wrong-ca.pem"
+    printf 'LDAP_BASE=%q\n' dc=example,dc=org
+    printf 'LDAP_ADMIN_DN=%q\n' cn=admin,dc=example,dc=org
+    printf 'LDAP_ADMIN_PW=%q\n' "$LDAP__ADMIN_PW"
+    printf 'LDAP_PID=%q\n' "$pid"
+  } >"$d/env"
   export LDAP_URL="ldap://127.0.0.1:$p1" LDAPS_URL="ldaps://127.0.0.1:$p2" \
     LDAP_CA="$d/ca.pem" LDAP_WRONG_CA="$d/wrong-ca.pem" LDAP_BASE=dc=example,dc=org \
     LDAP_ADMIN_DN=cn=admin,dc=example,dc=org LDAP_ADMIN_PW="$LDAP__ADMIN_PW" LDAP_PID="$pid"
