@@ -65,6 +65,10 @@ expect_eq "$(LDAPTLS_CACERT=$LDAP_CA ldapsearch -ZZ -H "$LDAP_URL" "${USER_SEARC
   "dn: uid=alice,$PEOPLE" "ldapsearch with StartTLS and the CA"
 expect_false "ldapsearch over ldaps with the wrong CA" \
   env LDAPTLS_CACERT="$LDAP_WRONG_CA" ldapsearch -H "$LDAPS_URL" "${USER_SEARCH[@]}" '(uid=alice)' dn
+expect_false "ldapsearch over ldaps to a name the certificate does not hold" \
+  env LDAPTLS_CACERT="$LDAP_CA" ldapsearch -H "$LDAPS_MISMATCH_URL" "${USER_SEARCH[@]}" '(uid=alice)' dn
+expect_eq "$(LDAPTLS_REQCERT=never ldapsearch -H "$LDAPS_MISMATCH_URL" "${USER_SEARCH[@]}" '(uid=alice)' dn)" \
+  "dn: uid=alice,$PEOPLE" "the mismatching name answers when the certificate is not checked"
 expect_eq "$(ldapsearch -H "$LDAP_URL" "${USER_SEARCH[@]}" '(uid=alice)' memberOf | grep '^memberOf' | sort | tr '\n' ' ')" \
   "memberOf: cn=dev,$GROUPS_DN memberOf: cn=engineering,$GROUPS_DN " "alice's nested memberOf"
 
@@ -140,6 +144,9 @@ CHECKS=$((CHECKS + 1))
 expect_err "Invalid argument" "unknown config key" \
   bash -c "echo '{\"url\":\"ldap://127.0.0.1:1\",\"no_such_key\":1}' > '$NS/auth/ldap/config'"
 expect_eq "$(jqr .url "$NS/auth/ldap/config")" "$LDAP_URL" "the refused config write changed nothing"
+expect_err "Invalid argument" "use_token_groups (Active Directory) is refused" write_config '{"use_token_groups":true}'
+expect_err "Invalid argument" "a url that is not ldap:// or ldaps://" write_config '{"url":"http://127.0.0.1:1"}'
+expect_eq "$(jqr .url "$NS/auth/ldap/config")" "$LDAP_URL" "the refused config writes changed nothing"
 CHECKS=$((CHECKS + 1))
 ! grep -qF "$LDAP_ADMIN_PW" "$WORK/cofferd.log" || fail "the bind password is in the daemon's log"
 
@@ -355,6 +362,10 @@ expect_eq "$(session_of $U_EVE)" "ldap-carol" "ldaps login session"
 expect_ok "ldaps with the wrong CA: config" write_config "$WRONG_JSON"
 expect_err "Connection refused" "ldaps with the wrong CA" login $U_DAVE carol carol-pw
 expect_reply "error connecting to host" "ldaps with the wrong CA"
+MISMATCH_JSON=$(jq -n --rawfile ca "$LDAP_CA" --arg url "$LDAPS_MISMATCH_URL" '{url: $url, certificate: $ca}')
+expect_ok "ldaps to a name the certificate does not hold: config" write_config "$MISMATCH_JSON"
+expect_err "Connection refused" "ldaps with a certificate for another name" login $U_DAVE carol carol-pw
+expect_reply "error connecting to host" "ldaps with a certificate for another name"
 expect_ok "ldaps without a CA: config" write_config "{\"url\":\"$LDAPS_URL\"}"
 expect_err "Connection refused" "ldaps with the system CAs (unknown issuer)" login $U_DAVE carol carol-pw
 expect_ok "insecure_tls: config" write_config "{\"url\":\"$LDAPS_URL\",\"insecure_tls\":true}"

@@ -13,7 +13,9 @@
 #                             loopback ports (ldap:// with StartTLS, ldaps://)
 #                             and wait until it answers. Exports LDAP_URL,
 #                             LDAPS_URL, LDAP_CA, LDAP_WRONG_CA, LDAP_BASE,
-#                             LDAP_ADMIN_DN, LDAP_ADMIN_PW, LDAP_PID.
+#                             LDAP_ADMIN_DN, LDAP_ADMIN_PW, LDAP_PID, and
+#                             LDAPS_MISMATCH_URL: the same ldaps:// port on
+#                             127.0.0.2, a name the certificate does not hold.
 #   ldap_modify DIR           ldapmodify as the admin, LDIF on stdin.
 #   ldap_pause DIR            SIGSTOP slapd: it accepts TCP connections (the
 #                             kernel does) and never answers.
@@ -221,7 +223,7 @@ ldap_start() {
     [ "$p1" != "$p2" ] || continue
     : >"$d/slapd.log"
     "$slapd" -d none -f "$d/slapd.conf" \
-      -h "ldap://127.0.0.1:$p1/ ldaps://127.0.0.1:$p2/" >>"$d/slapd.log" 2>&1 </dev/null &
+      -h "ldap://127.0.0.1:$p1/ ldaps://127.0.0.1:$p2/ ldaps://127.0.0.2:$p2/" >>"$d/slapd.log" 2>&1 </dev/null &
     pid=$!
     up=0
     for _ in $(seq 1 200); do
@@ -258,6 +260,7 @@ ldap_start() {
   {
     printf 'LDAP_URL=%q\n' "ldap://127.0.0.1:$p1"
     printf 'LDAPS_URL=%q\n' "ldaps://127.0.0.1:$p2"
+    printf 'LDAPS_MISMATCH_URL=%q\n' "ldaps://127.0.0.2:$p2"
     printf 'LDAP_CA=%q\n' "$d/ca.pem"
     printf 'LDAP_WRONG_CA=%q\n' "$d/wrong-ca.pem"
     printf 'LDAP_BASE=%q\n' dc=example,dc=org
@@ -266,13 +269,14 @@ ldap_start() {
     printf 'LDAP_PID=%q\n' "$pid"
   } >"$d/env"
   export LDAP_URL="ldap://127.0.0.1:$p1" LDAPS_URL="ldaps://127.0.0.1:$p2" \
+    LDAPS_MISMATCH_URL="ldaps://127.0.0.2:$p2" \
     LDAP_CA="$d/ca.pem" LDAP_WRONG_CA="$d/wrong-ca.pem" LDAP_BASE=dc=example,dc=org \
     LDAP_ADMIN_DN=cn=admin,dc=example,dc=org LDAP_ADMIN_PW="$LDAP__ADMIN_PW" LDAP_PID="$pid"
 }
 
 ldap_modify() {
   [ $# = 1 ] || { ldap__fail "usage: ldap_modify DIR < LDIF"; return 1; }
-  local d=$1 LDAP_URL LDAP_ADMIN_DN LDAP_ADMIN_PW LDAPS_URL LDAP_CA LDAP_WRONG_CA LDAP_BASE LDAP_PID
+  local d=$1 LDAP_URL LDAP_ADMIN_DN LDAP_ADMIN_PW LDAPS_URL LDAPS_MISMATCH_URL LDAP_CA LDAP_WRONG_CA LDAP_BASE LDAP_PID
   ldap__env "$d" || return 1
   LDAPNOINIT=1 ldapmodify -x -H "$LDAP_URL" -D "$LDAP_ADMIN_DN" -w "$LDAP_ADMIN_PW" >/dev/null \
     || ldap__fail "ldapmodify failed"
@@ -280,7 +284,7 @@ ldap_modify() {
 
 ldap_pause() {
   [ $# = 1 ] || { ldap__fail "usage: ldap_pause DIR"; return 1; }
-  local d=$1 LDAP_URL LDAP_ADMIN_DN LDAP_ADMIN_PW LDAPS_URL LDAP_CA LDAP_WRONG_CA LDAP_BASE LDAP_PID
+  local d=$1 LDAP_URL LDAP_ADMIN_DN LDAP_ADMIN_PW LDAPS_URL LDAPS_MISMATCH_URL LDAP_CA LDAP_WRONG_CA LDAP_BASE LDAP_PID
   ldap__env "$d" || return 1
   ldap__alive "$LDAP_PID" "$d" || { ldap__fail "slapd of $d is not running"; return 1; }
   kill -STOP "$LDAP_PID"
@@ -288,7 +292,7 @@ ldap_pause() {
 
 ldap_resume() {
   [ $# = 1 ] || { ldap__fail "usage: ldap_resume DIR"; return 1; }
-  local d=$1 LDAP_URL LDAP_ADMIN_DN LDAP_ADMIN_PW LDAPS_URL LDAP_CA LDAP_WRONG_CA LDAP_BASE LDAP_PID
+  local d=$1 LDAP_URL LDAP_ADMIN_DN LDAP_ADMIN_PW LDAPS_URL LDAPS_MISMATCH_URL LDAP_CA LDAP_WRONG_CA LDAP_BASE LDAP_PID
   ldap__env "$d" || return 1
   ldap__alive "$LDAP_PID" "$d" || { ldap__fail "slapd of $d is not running"; return 1; }
   kill -CONT "$LDAP_PID"
@@ -296,7 +300,7 @@ ldap_resume() {
 
 ldap_stop() {
   [ $# = 1 ] || { ldap__fail "usage: ldap_stop DIR"; return 1; }
-  local d=$1 LDAP_URL LDAP_ADMIN_DN LDAP_ADMIN_PW LDAPS_URL LDAP_CA LDAP_WRONG_CA LDAP_BASE LDAP_PID
+  local d=$1 LDAP_URL LDAP_ADMIN_DN LDAP_ADMIN_PW LDAPS_URL LDAPS_MISMATCH_URL LDAP_CA LDAP_WRONG_CA LDAP_BASE LDAP_PID
   [ -f "$d/env" ] || return 0           # never started (or a failed start): nothing runs
   d=$(cd "$d" 2>/dev/null && pwd) || return 0
   ldap__env "$d" || return 0
