@@ -186,6 +186,11 @@ group_alias "$NS" "$EXT_ID" dev "$ACCESSOR" > "$WORK/alias.json"
 [ "$(jqr .id "$WORK/alias.json")" != null ] || fail "no alias id in the reply: $(cat "$WORK/alias.json")"
 expect_eq "$(jq -r '.alias.name + " on " + .alias.mount_accessor' "$NS/identity/group/name/ldap-dev")" \
   "dev on $ACCESSOR" "the external group's alias"
+# ldap-admins: the directory group admins (bob) and carol, whose users/
+# entry adds the group admins.
+echo 'type=external' > "$NS/identity/group/name/ldap-admins"
+ADMINS_ID=$(cat "$NS/identity/group/name/ldap-admins#id")
+group_alias "$NS" "$ADMINS_ID" admins "$ACCESSOR" > /dev/null
 echo "{\"policies\":\"team-read\",\"member_group_ids\":[\"$EXT_ID\"]}" > "$TEAM/identity/group/name/team-readers"
 expect_eq "$(jq -c .member_group_ids "$TEAM/identity/group/name/team-readers")" "[\"$EXT_ID\"]" "team-readers holds ldap-dev"
 
@@ -215,11 +220,19 @@ BOB_EID=$(jqr .auth.entity_id "$WORK/out")
 expect_eq "$(as_user $U_BOB cat "$TEAM/kv/app#v")" "team-secret" "bob reads the team secret"
 
 expect_ok "carol logs in" login $U_CAROL carol carol-pw
+CAROL_EID=$(jqr .auth.entity_id "$WORK/out")
 expect_eq "$(jq -c .auth.token_policies "$WORK/out")" '["admin-pol","base-read","carol-pol","default"]' \
   "carol's policies: users/carol and its local group"
 expect_err "Permission denied" "carol (not in dev) cannot read the team secret" as_user $U_CAROL cat "$TEAM/kv/app"
 expect_eq "$(as_user $U_CAROL jq -c .external_namespace_policies "$NS/auth/token/lookup-self")" "null" \
   "carol has no external_namespace_policies"
+expect_eq "$(jq -c '.member_entity_ids | sort' "$NS/identity/group/name/ldap-admins")" \
+  "$(jq -cn --arg b "$BOB_EID" --arg c "$CAROL_EID" '[$b, $c] | sort')" \
+  "ldap-admins: bob from the directory, carol from users/carol"
+# The alias is the entry's uid, whatever case was typed: ALICE is alice.
+expect_ok "ALICE logs in" login $U_EVE ALICE alice-pw
+expect_eq "$(jqr .auth.entity_id "$WORK/out")" "$ALICE_EID" "ALICE is alice's entity"
+expect_ok "end eve's session" as_user $U_EVE bash -c "echo '{}' > '$NS/auth/token/revoke-self'"
 
 # Nested groups through memberOf (the harness's dynlist overlay): alice is in
 # dev directly and in engineering through dev.
@@ -391,6 +404,12 @@ expect_eq "$(as_user $U_ALICE cat "$TEAM/kv/app#v")" "team-secret" "and its grou
 expect_err "Connection refused" "renew-self fails with the server down" as_user $U_ALICE bash -c "echo '{}' > '$NS/auth/token/renew-self'"
 expect_eq "$(as_user $U_ALICE cat "$NS/kv/common#v")" "common" "a failed renewal leaves the token working"
 expect_eq "$(cat "$M/org/kv/common#v")" "common" "root still reads"
+# Disabling the method revokes the tokens its logins made.
+U_DAVE2=61207
+expect_ok "dave logs in with userpass" as_user $U_DAVE2 bash -c "echo password=dave-pw > '$NS/auth/userpass/login/dave'"
+expect_ok "disable ldap" rm "$NS/sys/auth/ldap"
+expect_err "Permission denied" "alice's token died with the method" as_user $U_ALICE cat "$NS/kv/common"
+expect_eq "$(as_user $U_DAVE2 cat "$NS/kv/common#v")" "common" "other methods' tokens live on"
 
 # Vault shows a users/ entry's groups as one comma-separated string.
 expect_eq "$(jq -c .groups "$NS/auth/ldap/users/carol")" '"admins"' "users/carol groups"
