@@ -328,34 +328,53 @@ EOF
 expect_ok "alice logs in again" login $U_ALICE alice alice-pw
 expect_eq "$(as_user $U_ALICE cat "$TEAM/kv/app#v")" "team-secret" "back in dev: the team secret again"
 
-# --- a slow server: the login times out, nobody else waits -----------------------------------
+# --- a slow server: nobody else waits; the login times out --------------------------------------
+# slapd stopped (SIGSTOP) still accepts connections (the kernel does) and never
+# answers. First, with long timeouts, a login waits on it in the background
+# while a userpass login and another uid's read complete; the login still
+# waits after them (kill -0), then ends well when slapd goes on (SIGCONT).
+# Then, with 2 s timeouts, a login to the stopped server ends with ETIMEDOUT.
 echo type=userpass > "$NS/sys/auth/userpass"
 echo 'password=dave-pw token_policies=base-read' > "$NS/auth/userpass/users/dave"
-expect_ok "short timeouts" write_config '{"request_timeout":2,"connection_timeout":2}'
-expect_eq "$(jqr .request_timeout "$NS/auth/ldap/config")" "2" "request_timeout"
 LDAP_PORT=${LDAP_URL##*:}
 conns() { ss -Htn state established "( dport = :$LDAP_PORT )" | wc -l; }
-CONNS=$(conns)
+# slow_login UID USER PASSWORD : starts the login in the background (SLOW is
+# its pid) and returns once the daemon holds a new connection to slapd.
+slow_login() {
+  local before
+  before=$(conns)
+  login "$@" >"$WORK/slow.out" 2>"$WORK/slow.err" &
+  SLOW=$!
+  for _ in $(seq 1 200); do
+    [ "$(conns)" -gt "$before" ] && break
+    kill -0 $SLOW 2>/dev/null || break
+    sleep 0.05
+  done
+  CHECKS=$((CHECKS + 1))
+  [ "$(conns)" -gt "$before" ] || fail "the slow login never reached the server: $(cat "$WORK/slow.err")"
+}
+expect_ok "long timeouts" write_config '{"request_timeout":60,"connection_timeout":60}'
 ldap_pause "$LDIR" || fail "ldap_pause failed"
-login $U_BOB bob bob-pw >"$WORK/slow.out" 2>"$WORK/slow.err" &
-SLOW=$!
-# Wait until the daemon opened a new connection to the stopped server (the
-# kernel accepted it; slapd will never answer): the login now waits on LDAP.
-for _ in $(seq 1 200); do
-  [ "$(conns)" -gt "$CONNS" ] && break
-  kill -0 $SLOW 2>/dev/null || break
-  sleep 0.05
-done
-CHECKS=$((CHECKS + 1))
-[ "$(conns)" -gt "$CONNS" ] || fail "the slow login never reached the server"
+slow_login $U_BOB bob bob-pw
 as_user $U_DAVE bash -c "echo password=dave-pw > '$NS/auth/userpass/login/dave'" 2>"$WORK/err" ||
   fail "a userpass login during the slow ldap login: $(cat "$WORK/err")"
 DAVE_SESSION=$(session_of $U_DAVE)
 COMMON=$(as_user $U_ALICE cat "$NS/kv/common#v")
 CHECKS=$((CHECKS + 1))
-kill -0 $SLOW 2>/dev/null || fail "the slow ldap login ended before the other login and read were done"
+kill -0 $SLOW 2>/dev/null || fail "the slow ldap login ended before the other login and read were done: $(cat "$WORK/slow.err")"
 expect_eq "$DAVE_SESSION" "userpass-dave" "a userpass login completed while the ldap login waited"
 expect_eq "$COMMON" "common" "another uid read a secret while the ldap login waited"
+ldap_resume "$LDIR" || fail "ldap_resume failed"
+rc=0
+wait $SLOW || rc=$?
+expect_eq "$rc" "0" "the waiting login completes once slapd answers ($(cat "$WORK/slow.err"))"
+expect_eq "$(jqr .auth.metadata.username "$WORK/slow.out")" "bob" "the waiting login's reply"
+
+expect_ok "short timeouts" write_config '{"request_timeout":2,"connection_timeout":2}'
+expect_eq "$(jqr .request_timeout "$NS/auth/ldap/config")" "2" "request_timeout"
+ldap_pause "$LDIR" || fail "ldap_pause failed"
+slow_login $U_BOB bob bob-pw
+expect_eq "$(as_user $U_ALICE cat "$NS/kv/common#v")" "common" "a read while the login waits"
 rc=0
 wait $SLOW || rc=$?
 CHECKS=$((CHECKS + 1))
