@@ -370,6 +370,27 @@ wait $SLOW || rc=$?
 expect_eq "$rc" "0" "the waiting login completes once slapd answers ($(cat "$WORK/slow.err"))"
 expect_eq "$(jqr .auth.metadata.username "$WORK/slow.out")" "bob" "the waiting login's reply"
 
+# A renewal binds again too: it waits on the stopped server the same way,
+# and reads go on meanwhile.
+ldap_pause "$LDIR" || fail "ldap_pause failed"
+before=$(conns)
+as_user $U_ALICE bash -c "echo '{}' > '$NS/auth/token/renew-self'" 2>"$WORK/renew.err" &
+RENEW=$!
+for _ in $(seq 1 200); do
+  [ "$(conns)" -gt "$before" ] && break
+  kill -0 $RENEW 2>/dev/null || break
+  sleep 0.05
+done
+CHECKS=$((CHECKS + 1))
+[ "$(conns)" -gt "$before" ] || fail "the renewal never reached the server: $(cat "$WORK/renew.err")"
+expect_eq "$(as_user $U_DAVE cat "$NS/kv/common#v")" "common" "a read while a renewal waits on the directory"
+CHECKS=$((CHECKS + 1))
+kill -0 $RENEW 2>/dev/null || fail "the renewal ended before the read was done: $(cat "$WORK/renew.err")"
+ldap_resume "$LDIR" || fail "ldap_resume failed"
+rc=0
+wait $RENEW || rc=$?
+expect_eq "$rc" "0" "the waiting renewal completes once slapd answers ($(cat "$WORK/renew.err"))"
+
 expect_ok "short timeouts" write_config '{"request_timeout":2,"connection_timeout":2}'
 expect_eq "$(jqr .request_timeout "$NS/auth/ldap/config")" "2" "request_timeout"
 ldap_pause "$LDIR" || fail "ldap_pause failed"
