@@ -253,7 +253,12 @@ Result<Response> LdapBackend::mapping(const BackendRequest& req, std::string_vie
       if (!record) return Error::not_found(std::string(what) + " \"" + name + "\" not found");
       Response resp;
       resp.data["policies"] = string_list(record->policies);
-      if (users) resp.data["groups"] = string_list(record->groups);
+      if (users) {
+        // Vault shows a user's groups as one comma-separated string.
+        std::string joined;
+        for (const auto& g : record->groups) joined += (joined.empty() ? "" : ",") + g;
+        resp.data["groups"] = joined;
+      }
       return resp;
     }
     case Operation::Create:

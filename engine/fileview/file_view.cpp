@@ -77,6 +77,16 @@ std::optional<Suffixed> parse_suffix(std::string_view segment) {
   return out;
 }
 
+// The API path of NAME@VIEW below an API mount: NAME/VIEW, except NAME@data,
+// which is the endpoint NAME itself where NAME is also a directory (Vault's
+// create-by-POST collections: identity/group-alias, identity/entity...), as
+// a KV secret that shares its name with a folder is NAME@data.
+std::string api_view_path(std::string prefix, const Suffixed& s) {
+  std::string out = std::move(prefix) + s.name;
+  if (s.has_view && s.view != "data") out += "/" + s.view;
+  return out;
+}
+
 // One top-level key of an object, raw: a string without quotes or newline,
 // anything else as compact JSON.
 Result<SecureString> field_of(const Json& object, std::string_view field) {
@@ -686,6 +696,12 @@ namespace {
 
 // Auth method paths anyone may write without a token: logins ("login" for
 // AppRole, "login/NAME" for userpass, as each method says).
+// NAME@data on an API mount: a collection's create endpoint (api_view_path).
+bool is_collection_endpoint(const FileView::Located& at) {
+  auto suffix = parse_suffix(split_last(at.rel).second);
+  return suffix && suffix->has_view && suffix->view == "data";
+}
+
 bool is_login_file(const FileView::Located& at) {
   return at.mount_path.starts_with("auth/") && auth::is_login_path(at.mount_type, at.rel);
 }
@@ -704,15 +720,18 @@ Result<std::string> FileView::api_path(const Caller& caller, const Located& at, 
   auto suffix = parse_suffix(last);
   if (!suffix) return abs;
   // A literal name always wins over suffix parsing.
+  // A literal the caller may not read, or that cannot be read, does not
+  // stand in the way: the suffixed path gets its own ACL check.
   auto literal = call(caller, Operation::Read, abs);
-  if (literal.ok() || literal.error().code != ErrorCode::NotFound) return abs;
+  if (literal.ok() || (literal.error().code != ErrorCode::NotFound && literal.error().code != ErrorCode::Unsupported &&
+                       literal.error().code != ErrorCode::PermissionDenied)) {
+    return abs;
+  }
   if (suffix->has_field) {
     if (field == nullptr) return Error::unsupported("a field is read-only");
     *field = suffix->field;
   }
-  std::string api = at.ns_path + at.mount_path + std::string(dir) + suffix->name;
-  if (suffix->has_view) api += "/" + suffix->view;
-  return api;
+  return api_view_path(at.ns_path + at.mount_path + std::string(dir), *suffix);
 }
 
 Result<NodeInfo> FileView::stat_api(const Caller& caller, const Located& at) {
@@ -726,7 +745,7 @@ Result<NodeInfo> FileView::stat_api(const Caller& caller, const Located& at) {
   if (content.ok()) return NodeInfo{NodeKind::File, content->size(), epoch_};
   const ErrorCode code = content.error().code;
   if (code == ErrorCode::IsDirectory) return NodeInfo{NodeKind::Directory, 0, epoch_};  // read_api listed it
-  if (field.empty() && (code == ErrorCode::NotFound || code == ErrorCode::Unsupported)) {
+  if (field.empty() && !is_collection_endpoint(at) && (code == ErrorCode::NotFound || code == ErrorCode::Unsupported)) {
     auto listing = call(caller, Operation::List, api + "/");
     if (listing.ok()) return NodeInfo{NodeKind::Directory, 0, epoch_};
   }
@@ -772,6 +791,10 @@ Result<SecureString> FileView::read_api(const Caller& caller, const Located& at)
   COFFER_TRY(std::string api, api_path(caller, at, &field));
   auto resp = call(caller, Operation::Read, api);
   if (!resp.ok()) {
+    if (is_collection_endpoint(at) && field.empty() &&
+        (resp.error().code == ErrorCode::Unsupported || resp.error().code == ErrorCode::NotFound)) {
+      return SecureString{};  // a create endpoint: written, its reply read from the same handle
+    }
     if (resp.error().code == ErrorCode::Unsupported || resp.error().code == ErrorCode::NotFound) {
       auto listing = call(caller, Operation::List, api + "/");
       if (listing.ok()) return Error{ErrorCode::IsDirectory, "is a directory"};
@@ -1167,8 +1190,7 @@ Status FileView::check_access(const Caller& caller, std::string_view path, NodeK
       auto [head, last] = split_last(strip_slashes(path));
       std::string abs(head);
       if (auto suffix = parse_suffix(last)) {
-        abs += suffix->name;
-        if (suffix->has_view) abs += "/" + suffix->view;
+        abs = api_view_path(std::move(abs), *suffix);
       } else {
         abs += last;
       }

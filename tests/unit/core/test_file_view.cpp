@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MPL-2.0
-#include "support.hpp"
+#include "authz_support.hpp"
 
 using coffer_test::DevCore;
 using engine::ErrorCode;
@@ -186,4 +186,33 @@ TEST_CASE("file view: a wrong token is denied, whether or not the path exists", 
   CHECK(d.files->write(stranger, "secret/s", "a=2\n", WriteMode::Replace).error().code ==
         ErrorCode::PermissionDenied);
   CHECK(d.cat("secret/s#a") == "1");
+}
+
+TEST_CASE("file view: NAME@data is the create endpoint of a collection that is also a directory",
+          "[fileview][identity]") {
+  DevCore d;
+  // identity/entity is a directory (LIST) and Vault's create-by-POST endpoint.
+  CHECK(d.files->stat(d.root, "identity/entity").value().kind == engine::NodeKind::Directory);
+  CHECK(d.files->stat(d.root, "identity/entity@data").value().kind == engine::NodeKind::File);
+  CHECK(d.cat("identity/entity@data").empty());  // nothing to read: the reply comes from the write
+  const std::string reply = d.put("identity/entity@data", "name=zed policies=team\n");
+  CHECK(reply.find("\"name\": \"zed\"") != std::string::npos);
+  CHECK(d.cat("identity/entity/name/zed#policies") == "[\"team\"]");
+
+  d.put("sys/auth/userpass", "type=userpass\n");
+  const std::string accessor = d.cat("sys/auth/userpass#accessor");
+  d.put("identity/group/name/devs", "type=external\n");
+  const std::string group = d.cat("identity/group/name/devs#id");
+  d.put("identity/group-alias@data", "name=dev mount_accessor=" + accessor + " canonical_id=" + group + "\n");
+  CHECK(d.cat("identity/group/name/devs#alias").find("\"name\":\"dev\"") != std::string::npos);
+  // Bad input changes nothing.
+  CHECK(d.put_error("identity/group-alias@data", "name=dev\n") == ErrorCode::InvalidArgument);
+
+  // The ACL is asked about the endpoint itself, not a "data" below it.
+  const std::string writer =
+      coffer_test::make_token(d, "{\"policies\":[\"entity-writer\"]}");
+  d.put("sys/policies/acl/entity-writer", "path \"identity/entity\" { capabilities = [\"update\"] }\n");
+  CHECK(d.files->write(coffer_test::as(writer), "identity/entity@data", "name=amy\n", WriteMode::Replace).ok());
+  CHECK(d.files->write(coffer_test::as(writer), "identity/group@data", "name=g\n", WriteMode::Replace).error().code ==
+        ErrorCode::PermissionDenied);
 }

@@ -51,8 +51,9 @@ class Directory {
     REQUIRE(mkdtemp(tmpl) != nullptr);
     dir_ = tmpl;
     REQUIRE(harness("ldap_start " + shell_quote(dir_ + "/d") + " " +
-                    shell_quote(std::string(COFFER_SOURCE_DIR) + "/tests/ldap/directory.ldif") + " >/dev/null") == 0);
-    std::ifstream env(dir_ + "/d/env");
+                    shell_quote(std::string(COFFER_SOURCE_DIR) + "/tests/ldap/directory.ldif") +
+                    " >/dev/null && env | grep -E '^LDAPS?_' > " + shell_quote(dir_ + "/vars")) == 0);
+    std::ifstream env(dir_ + "/vars");
     std::string line;
     while (std::getline(env, line)) {
       auto eq = line.find('=');
