@@ -173,11 +173,12 @@ echo 'type=external' > "$NS/identity/group/name/ldap-dev"
 EXT_ID=$(cat "$NS/identity/group/name/ldap-dev#id")
 # group_alias NS GROUP_ID NAME ACCESSOR : Vault's `vault write identity/group-alias
 # name=NAME mount_accessor=ACCESSOR canonical_id=GROUP_ID` in NS; the reply
-# (the alias id) on stdout.
+# (the alias id) on stdout. identity/group-alias is a directory (of id/), so
+# its create endpoint is the file group-alias@data.
 group_alias() {
   local body
   body=$(jq -cn --arg n "$3" --arg a "$4" --arg g "$2" '{name: $n, mount_accessor: $a, canonical_id: $g}')
-  exec 4<>"$1/identity/group-alias" || fail "cannot open $1/identity/group-alias to make a group alias"
+  exec 4<>"$1/identity/group-alias@data" || fail "cannot open $1/identity/group-alias@data to make a group alias"
   echo "$body" >&4 || fail "group alias write refused: $(cat <&4)"
   cat <&4
   exec 4>&-
@@ -444,15 +445,15 @@ expect_eq "$(as_user $U_ALICE cat "$TEAM/kv/app#v")" "team-secret" "and its grou
 expect_err "Connection refused" "renew-self fails with the server down" as_user $U_ALICE bash -c "echo '{}' > '$NS/auth/token/renew-self'"
 expect_eq "$(as_user $U_ALICE cat "$NS/kv/common#v")" "common" "a failed renewal leaves the token working"
 expect_eq "$(cat "$M/org/kv/common#v")" "common" "root still reads"
+# Vault shows a users/ entry's groups as one comma-separated string.
+expect_eq "$(jq -c .groups "$NS/auth/ldap/users/carol")" '"admins"' "users/carol groups"
+
 # Disabling the method revokes the tokens its logins made.
 U_DAVE2=61207
 expect_ok "dave logs in with userpass" as_user $U_DAVE2 bash -c "echo password=dave-pw > '$NS/auth/userpass/login/dave'"
 expect_ok "disable ldap" rm "$NS/sys/auth/ldap"
 expect_err "Permission denied" "alice's token died with the method" as_user $U_ALICE cat "$NS/kv/common"
 expect_eq "$(as_user $U_DAVE2 cat "$NS/kv/common#v")" "common" "other methods' tokens live on"
-
-# Vault shows a users/ entry's groups as one comma-separated string.
-expect_eq "$(jq -c .groups "$NS/auth/ldap/users/carol")" '"admins"' "users/carol groups"
 
 stop_cofferd "$M"
 pass
