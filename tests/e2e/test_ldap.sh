@@ -7,10 +7,13 @@
 # bad; directory groups mapped by a group alias onto an external group whose
 # internal parent group lives in a child namespace (external_namespace_policies,
 # a real secret read with it); local groups/ and users/ mappings; a directory
-# change seen at the next login and at renew-self; a slow server (SIGSTOP)
-# timing a login out while other logins and reads go on; ldaps, StartTLS, a
-# wrong CA, insecure_tls; usernames that try LDAP filter injection; the
-# server down (a clear error, earlier tokens keep working).
+# change seen at the next login and at renew-self (and a renewal refused when
+# the policies changed); a stopped server (SIGSTOP): other logins and reads go
+# on while a login or a renewal waits on it, and a login times out
+# (ETIMEDOUT); ldaps, StartTLS, a wrong CA, a certificate for another name,
+# insecure_tls; usernames that try LDAP filter injection; the server down (a
+# clear error, earlier tokens keep working); the method disabled (its tokens
+# revoked).
 # Skips (77) when slapd or the ldap-utils are not installed.
 # This shell acts as root through VAULT_TOKEN (it opens files itself with
 # exec, and the fs reads a process's environment as it started).
