@@ -89,12 +89,13 @@ Result<Json> parse_body(std::string_view body) {
 }
 
 bool body_is_complete(std::string_view body) {
-  std::string_view text = trim_left(body);
-  if (text.empty()) return false;
-  // A newline ends a request even when the JSON before it is broken: the
+  // A newline ends a request even when the JSON before it is broken, or
+  // when nothing came before it (`echo > renew-self`: an empty body): the
   // error then comes back from write(2), which shells report, rather than
   // from close(2), which they ignore.
-  if (body.back() == '\n') return true;
+  if (!body.empty() && body.back() == '\n') return true;
+  std::string_view text = trim_left(body);
+  if (text.empty()) return false;
   return (text.front() == '{' || text.front() == '[' || text.front() == '"') &&
          Json::accept(text.begin(), text.end());
 }

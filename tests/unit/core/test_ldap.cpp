@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <future>
 #include <map>
 #include <sstream>
@@ -70,7 +71,17 @@ class Directory {
   Directory& operator=(const Directory&) = delete;
 
   const std::string& operator[](const std::string& name) { return vars_.at(name); }
-  void pause() { REQUIRE(harness("ldap_pause " + shell_quote(dir_ + "/d")) == 0); }
+  void pause() {
+    REQUIRE(harness("ldap_pause " + shell_quote(dir_ + "/d")) == 0);
+    REQUIRE(state() == 'T');  // stopped: it answers nothing from now on
+  }
+  // slapd's process state, from /proc/PID/stat ('T' when stopped).
+  char state() {
+    std::ifstream stat("/proc/" + vars_.at("LDAP_PID") + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    auto close = text.rfind(')');
+    return close == std::string::npos || close + 2 >= text.size() ? '?' : text[close + 2];
+  }
   void resume() { REQUIRE(harness("ldap_resume " + shell_quote(dir_ + "/d")) == 0); }
   void modify(const std::string& ldif) {
     REQUIRE(harness("ldap_modify " + shell_quote(dir_ + "/d") + " <<'LDIF'\n" + ldif + "\nLDIF") == 0);
@@ -205,8 +216,10 @@ TEST_CASE("ldap: a login waits on the directory without the core lock", "[ldap][
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   ok(api(d, "root", Operation::Update, "sys/mounts/kv", Json{{"type", "kv-v2"}}));
   ok(api(d, "root", Operation::Update, "sys/namespaces/team"));
+  INFO("slapd state " << dir.state());
   CHECK(stuck.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready);
   auto result = stuck.get();
+  INFO("the login: " << (result.ok() ? std::string("succeeded") : result.error().message));
   REQUIRE_FALSE(result.ok());
   CHECK(result.error().code == ErrorCode::TimedOut);
   dir.resume();
