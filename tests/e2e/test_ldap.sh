@@ -458,5 +458,12 @@ expect_ok "disable ldap" rm "$NS/sys/auth/ldap"
 expect_err "Permission denied" "alice's token died with the method" as_user $U_ALICE cat "$NS/kv/common"
 expect_eq "$(as_user $U_DAVE2 cat "$NS/kv/common#v")" "common" "other methods' tokens live on"
 
+# The renewal now applies at write(2): a bare `echo >` reports its error too.
+expect_err "Permission denied" "a dead token cannot renew" as_user $U_ALICE bash -c "echo > '$NS/auth/token/renew-self'"
+
 stop_cofferd "$M"
+# No user's password reached the daemon's log, whatever failed on the way.
+for pw in alice-pw bob-pw carol-pw frank-pw star-pw; do
+  ! grep -qF -- "$pw" "$WORK/cofferd.log" || fail "the password $pw is in the daemon's log"
+done
 pass
