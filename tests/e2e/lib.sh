@@ -103,6 +103,22 @@ expect_err() {
 jqr() { jq -r "$1" "$2"; }
 
 # as_nobody CMD... : run CMD as uid/gid 65534 with no supplementary groups.
+# as_user UID CMD... : CMD as UID with an empty environment (no VAULT_TOKEN:
+# the uid's login session on the mount is its token).
+as_user() {
+  local uid=$1
+  shift
+  setpriv --reuid="$uid" --regid="$uid" --clear-groups -- env -i PATH="$PATH" "$@"
+}
+
+# expect_false WHAT CMD... : CMD must fail (any error).
+expect_false() {
+  local what=$1
+  shift
+  CHECKS=$((CHECKS + 1))
+  if "$@" >"$WORK/out" 2>"$WORK/err"; then fail "$what: expected a failure, got: $(cat "$WORK/out")"; fi
+}
+
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
 
 pass() { echo "PASS: $(basename "$0") ($CHECKS checks)"; }

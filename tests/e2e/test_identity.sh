@@ -13,22 +13,6 @@ command -v setpriv >/dev/null || { echo "SKIP: setpriv missing (util-linux)"; ex
 M=$WORK/mnt
 U1=61011
 
-# as_user UID CMD... : CMD as UID with an empty environment (no VAULT_TOKEN:
-# the uid's login session on the mount is its token).
-as_user() {
-  local uid=$1
-  shift
-  setpriv --reuid="$uid" --regid="$uid" --clear-groups -- env -i PATH="$PATH" "$@"
-}
-
-# expect_false WHAT CMD... : CMD must fail.
-expect_false() {
-  local what=$1
-  shift
-  CHECKS=$((CHECKS + 1))
-  if "$@" 2>/dev/null; then fail "$what: expected a failure"; fi
-}
-
 start_cofferd "$M" --dev --dev-root-token-id root --allow-other
 export VAULT_TOKEN=root
 if [ ! -d "$M/identity/entity/name" ]; then

@@ -37,22 +37,6 @@ ldap_start "$LDIR" "$ROOT/tests/ldap/directory.ldif" || fail "ldap_start failed"
 PEOPLE=ou=people,$LDAP_BASE
 GROUPS_DN=ou=groups,$LDAP_BASE
 
-# as_user UID CMD... : CMD as UID with an empty environment (no VAULT_TOKEN:
-# the uid's login session on the mount is its token).
-as_user() {
-  local uid=$1
-  shift
-  setpriv --reuid="$uid" --regid="$uid" --clear-groups -- env -i PATH="$PATH" "$@"
-}
-
-# expect_false WHAT CMD... : CMD must fail (any error).
-expect_false() {
-  local what=$1
-  shift
-  CHECKS=$((CHECKS + 1))
-  if "$@" >"$WORK/out" 2>"$WORK/err"; then fail "$what: expected a failure, got: $(cat "$WORK/out")"; fi
-}
-
 # expect_reply TEXT WHAT : the reply of the last expect_err'd login ($WORK/out)
 # holds TEXT.
 expect_reply() {
