@@ -283,3 +283,58 @@ TEST_CASE("ldap: renewal binds again and brings the groups up to date", "[ldap][
   CHECK(silent.error().code == ErrorCode::TimedOut);
   ok(api(d, token, Operation::Read, "auth/token/lookup-self"));
 }
+
+TEST_CASE("ldap: names, aliases and binds follow Vault's settings", "[ldap][slapd]") {
+  Directory dir;
+  DevCore d;
+  enable_ldap(d, dir);
+  auto policies_of = [](const Json& auth) {
+    std::vector<std::string> out;
+    for (const auto& p : auth["token_policies"]) out.push_back(str(p));
+    return out;
+  };
+  using V = std::vector<std::string>;
+
+  // Local names are lower-cased unless case_sensitive_names.
+  ok(api(d, "root", Operation::Update, "auth/ldap/groups/DEV", Json{{"policies", "dev-policy"}}));
+  CHECK(ok(api(d, "root", Operation::List, "auth/ldap/groups"))["keys"] == Json::array({"dev"}));
+
+  // The alias is the directory's uid, however the name was typed; the
+  // metadata keeps the name as typed.
+  const Json upper = ok(ldap_login(d, "ALICE", "alice-pw"))["auth"];
+  const Json lower = ok(ldap_login(d, "alice", "alice-pw"))["auth"];
+  CHECK(upper["entity_id"] == lower["entity_id"]);
+  CHECK(str(upper["metadata"]["username"]) == "ALICE");
+  CHECK(policies_of(upper) == V{"default", "dev-policy"});
+
+  // username_as_alias: the typed name is the alias, so another entity.
+  ok(api(d, "root", Operation::Update, "auth/ldap/config", Json{{"username_as_alias", true}}));
+  CHECK(ok(ldap_login(d, "ALICE", "alice-pw"))["auth"]["entity_id"] != lower["entity_id"]);
+
+  // case_sensitive_names: "DEV" is its own mapping and matches no directory group.
+  ok(api(d, "root", Operation::Update, "auth/ldap/config",
+         Json{{"case_sensitive_names", true}, {"username_as_alias", false}}));
+  ok(api(d, "root", Operation::Update, "auth/ldap/groups/DEV", Json{{"policies", "upper-policy"}}));
+  CHECK(ok(api(d, "root", Operation::List, "auth/ldap/groups"))["keys"] == Json::array({"DEV", "dev"}));
+  CHECK(policies_of(ok(ldap_login(d, "alice", "alice-pw"))["auth"]) == V{"default", "dev-policy"});
+
+  // discoverdn without a binddn: the user is found by an anonymous search.
+  ok(api(d, "root", Operation::Update, "auth/ldap/config",
+         Json{{"binddn", ""}, {"bindpass", ""}, {"discoverdn", true}}));
+  ok(ldap_login(d, "alice", "alice-pw"));
+  auto wrong = ldap_login(d, "alice", "nope");
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(wrong.error().message == kLdapBindFailed);
+
+  // deny_null_bind off: an empty password is an unauthenticated bind, which
+  // the directory refuses; with it on (the default) no server is asked.
+  ok(api(d, "root", Operation::Update, "auth/ldap/config", Json{{"deny_null_bind", false}}));
+  auto unauthenticated = ldap_login(d, "alice", "");
+  REQUIRE_FALSE(unauthenticated.ok());
+  CHECK(unauthenticated.error().message == kLdapBindFailed);
+  ok(api(d, "root", Operation::Update, "auth/ldap/config", Json{{"deny_null_bind", true}}));
+  dir.pause();
+  auto refused = ldap_login(d, "alice", "");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message == "password cannot be of zero length when passwordless binds are being denied");
+}
