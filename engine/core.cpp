@@ -159,6 +159,50 @@ Result<Response> Core::handle(const Request& req) {
 
 std::uint64_t Core::generation() const { return impl_->generation.load(std::memory_order_acquire); }
 
+namespace {
+
+// renew-self of a login token whose auth method checks the login again
+// against a server: that check, run with `lock` released (taken again
+// before returning). nullopt when there is nothing to check ahead: no such
+// token, or a method without such a check; the request then goes its usual
+// way, which also gives the errors.
+std::optional<auth::PreparedRenewal> prepare_renewal(Core::Impl& core, const Request& req,
+                                                     std::shared_lock<std::shared_mutex>& lock) {
+  if (req.token.empty()) return std::nullopt;
+  auto found = core.tokens.lookup(as_view(req.token), Clock::now());
+  if (!found.ok() || !*found) return std::nullopt;
+  const TokenPtr token = *found;
+  if (token->expire_unix_ns == 0 || !token->renewable) return std::nullopt;
+  Route route = auth::login_route_of(core, *token);
+  if (!route.mount) return std::nullopt;
+  const Json body = Json::object();
+  BackendRequest breq{Operation::Update, route.rel, body, *route.mount->storage, Clock::now()};
+  auto pending = route.mount->backend->begin_renewal(breq, token->meta, as_view(token->login_secret));
+  if (!pending.ok() || !*pending) return std::nullopt;  // the usual way reports the error
+
+  auth::PreparedRenewal prepared;
+  prepared.token_hash = token->hash;
+  prepared.mount_uuid = route.mount->entry.uuid;
+  lock.unlock();
+  prepared.status = (*pending)->run();
+  lock.lock();
+  if (!prepared.status.ok()) return prepared;
+  // The method may have been disabled or remounted meanwhile: finish only
+  // where it still is (else the request finds no login route and passes).
+  Route again = auth::login_route_of(core, *token);
+  if (!again.mount || again.mount->entry.uuid != prepared.mount_uuid) return std::nullopt;
+  BackendRequest finish{Operation::Update, again.rel, body, *again.mount->storage, Clock::now()};
+  auto resp = (*pending)->finish(finish);
+  if (!resp.ok()) {
+    prepared.status = std::move(resp).error();
+  } else {
+    prepared.login = std::move(resp->login);
+  }
+  return prepared;
+}
+
+}  // namespace
+
 Result<Response> Core::Impl::handle(const Request& req, bool* failed_login) {
   COFFER_TRY(std::string path, canonical_path(req.path, req.op));
   Request canonical{req.op, std::move(path), req.data, req.token, req.uses};
@@ -197,7 +241,17 @@ Result<Response> Core::Impl::handle(const Request& req, bool* failed_login) {
     if (!result.ok() && failed_login != nullptr) *failed_login = true;
     return audit_result(audit, event, std::move(result));
   }
-  if (!changes_topology(probe, canonical.op)) return handle_routed(canonical, nullptr);
+  if (!changes_topology(probe, canonical.op)) {
+    if (!probe.mount && probe.rest == "auth/token/renew-self" &&
+        (canonical.op == Operation::Update || canonical.op == Operation::Create)) {
+      // A login token's renewal may wait on a server (LDAP binds again):
+      // that wait runs now, without the lock, and the request uses it.
+      std::optional<auth::PreparedRenewal> renewal = prepare_renewal(*this, canonical, shared);
+      if (barrier.sealed() || !router.loaded()) return Error::sealed();
+      return handle_routed(canonical, nullptr, renewal ? &*renewal : nullptr);
+    }
+    return handle_routed(canonical, nullptr);
+  }
   shared.unlock();
   std::unique_lock exclusive(mu);
   if (barrier.sealed() || !router.loaded()) return Error::sealed();
@@ -281,7 +335,8 @@ Result<bool> Core::Impl::may_see(const SecureString& token, std::string_view abs
 
 // Steps after the seal check, under the core lock (shared, or exclusive for
 // topology changes).
-Result<Response> Core::Impl::handle_routed(const Request& req, std::unique_lock<std::shared_mutex>* exclusive) {
+Result<Response> Core::Impl::handle_routed(const Request& req, std::unique_lock<std::shared_mutex>* exclusive,
+                                           const auth::PreparedRenewal* renewal) {
   const TimePoint now = Clock::now();
 
   AuditEvent event = audit_event(req);  // what the audit trail says of it
@@ -339,7 +394,7 @@ Result<Response> Core::Impl::handle_routed(const Request& req, std::unique_lock<
       auth.token = std::move(used);
     }
   }
-  auto result = dispatch(route, op, req, auth, now, exclusive);
+  auto result = dispatch(route, op, req, auth, now, exclusive, renewal);
   if (last_use) {
     Status revoked = tokens.revoke_tree(auth.token->hash);
     acls.forget_token(auth.token->hash);
@@ -386,9 +441,10 @@ Result<Response> Core::Impl::login(const Route& route, const Request& req, std::
 
 // 5. Dispatch to the backend that owns the path.
 Result<Response> Core::Impl::dispatch(const Route& route, Operation op, const Request& req, const Auth& auth,
-                                      TimePoint now, std::unique_lock<std::shared_mutex>* exclusive) {
+                                      TimePoint now, std::unique_lock<std::shared_mutex>* exclusive,
+                                      const auth::PreparedRenewal* renewal) {
   if (!route.mount && is_token_store_path(route.rest)) {
-    TokenContext ctx{*this, *route.ns, auth, now};
+    TokenContext ctx{*this, *route.ns, auth, now, renewal};
     std::string_view rel = std::string_view(route.rest).substr(std::min<std::size_t>(route.rest.size(), 11));
     return handle_token(ctx, op, rel, req.data);
   }

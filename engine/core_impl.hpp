@@ -18,6 +18,10 @@
 
 namespace engine {
 
+namespace auth {
+struct PreparedRenewal;
+}
+
 // The token and policies a request is made with, once authenticated and
 // authorised.
 struct Auth {
@@ -87,9 +91,10 @@ struct Core::Impl {
 
  private:
   Result<Response> login(const Route& route, const Request& req, std::shared_lock<std::shared_mutex>& lock);
-  Result<Response> handle_routed(const Request& req, std::unique_lock<std::shared_mutex>* exclusive);
+  Result<Response> handle_routed(const Request& req, std::unique_lock<std::shared_mutex>* exclusive,
+                                 const auth::PreparedRenewal* renewal = nullptr);
   Result<Response> dispatch(const Route& route, Operation op, const Request& req, const Auth& auth, TimePoint now,
-                            std::unique_lock<std::shared_mutex>* exclusive);
+                            std::unique_lock<std::shared_mutex>* exclusive, const auth::PreparedRenewal* renewal);
 };
 
 // Vault-style version string reported by sys/health and seal-status.

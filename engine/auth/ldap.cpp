@@ -173,16 +173,13 @@ Result<std::unique_ptr<PendingLogin>> LdapBackend::begin_login(const BackendRequ
       std::make_unique<LdapPendingLogin>(std::move(cfg), std::string(req.path.substr(6)), std::move(password)));
 }
 
-Result<std::optional<LoginAuth>> LdapBackend::renew_login(const BackendRequest& req,
-                                                          const std::map<std::string, std::string>& meta,
-                                                          std::string_view secret) {
+Result<std::unique_ptr<PendingLogin>> LdapBackend::begin_renewal(const BackendRequest& req,
+                                                                 const std::map<std::string, std::string>& meta,
+                                                                 std::string_view secret) {
   COFFER_TRY(LdapConfig cfg, configured(req.storage));
   auto it = meta.find("username");
   if (it == meta.end()) return Error::invalid("token has no username to renew with");
-  const SecureString password = to_secure(secret);
-  COFFER_TRY(DirectoryUser user, ldap_login(cfg, it->second, secret));
-  COFFER_TRY(LoginAuth login, complete_login(req.storage, cfg, it->second, password, user));
-  return std::optional<LoginAuth>{std::move(login)};
+  return std::unique_ptr<PendingLogin>(std::make_unique<LdapPendingLogin>(std::move(cfg), it->second, to_secure(secret)));
 }
 
 Result<Response> LdapBackend::handle(const BackendRequest& req) {

@@ -44,8 +44,9 @@ class LdapBackend final : public Backend {
   Result<Response> handle(const BackendRequest& req) override;
   Result<bool> exists(const BackendRequest& req) override;
   Result<std::unique_ptr<PendingLogin>> begin_login(const BackendRequest& req) override;
-  Result<std::optional<LoginAuth>> renew_login(const BackendRequest& req, const std::map<std::string, std::string>& meta,
-                                               std::string_view secret) override;
+  Result<std::unique_ptr<PendingLogin>> begin_renewal(const BackendRequest& req,
+                                                      const std::map<std::string, std::string>& meta,
+                                                      std::string_view secret) override;
 
   static bool is_login_path(std::string_view rel);
 

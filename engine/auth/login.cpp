@@ -146,17 +146,33 @@ Result<Response> finish_login(Core::Impl& core, NamespaceNode& ns, const Mount& 
   return resp;
 }
 
-Status renew_login_token(Core::Impl& core, const TokenEntry& token, TimePoint now) {
+Route login_route_of(Core::Impl& core, const TokenEntry& token) {
   NamespaceNode* ns = core.router.find_namespace_by_id(token.namespace_id);
   if (ns == nullptr) return {};
   Route route = core.router.resolve(*ns, token.path);
   if (!route.mount || !route.mount->backend || !route.mount->entry.is_auth() ||
       !is_login_path(route.mount->entry, route.rel)) {
-    return {};  // not a login token, or its auth method is gone
+    route.mount.reset();  // not a login token, or its auth method is gone
   }
-  const Json body = Json::object();
-  BackendRequest req{Operation::Update, route.rel, body, *route.mount->storage, now};
-  COFFER_TRY(auto login, route.mount->backend->renew_login(req, token.meta, as_view(token.login_secret)));
+  return route;
+}
+
+Status renew_login_token(Core::Impl& core, const TokenEntry& token, TimePoint now, const PreparedRenewal* prepared) {
+  Route route = login_route_of(core, token);
+  if (!route.mount) return {};
+  std::optional<LoginAuth> login;
+  if (prepared != nullptr && prepared->token_hash == token.hash && prepared->mount_uuid == route.mount->entry.uuid) {
+    if (!prepared->status.ok()) return prepared->status;
+    login = prepared->login;
+  } else {
+    const Json body = Json::object();
+    BackendRequest req{Operation::Update, route.rel, body, *route.mount->storage, now};
+    COFFER_TRY(auto pending, route.mount->backend->begin_renewal(req, token.meta, as_view(token.login_secret)));
+    if (!pending) return {};
+    COFFER_TRY_STATUS(pending->run());
+    COFFER_TRY(Response resp, pending->finish(req));
+    login = std::move(resp.login);
+  }
   if (!login) return {};
   // Vault's policyutil.EquivalentPolicies: the same set, "default" aside.
   auto without_default = [](std::vector<std::string> v) {

@@ -25,13 +25,29 @@ Result<Response> finish_login(Core::Impl& core, NamespaceNode& ns, const Mount& 
 // added unless refused, sorted, without duplicates.
 std::vector<std::string> login_token_policies(const LoginAuth& login);
 
+// A login token's renewal check, done ahead of the request with the core
+// lock released while the method waits on its server (renew-self).
+struct PreparedRenewal {
+  std::string token_hash;  // the token it was made for
+  std::string mount_uuid;  // the auth method that made it
+  Status status;           // the check's failure, if it failed
+  std::optional<LoginAuth> login;
+};
+
+// The auth mount whose login made `token` (route.mount null when none:
+// not a login token, or its method is gone). Caller holds core.mu.
+Route login_route_of(Core::Impl& core, const TokenEntry& token);
+
 // Vault's renewal of a login token: the token's auth method checks the
 // login again (LDAP binds as the user and reads their groups); the renewal
 // is refused when that fails or the token's policies would now differ
 // ("policies have changed, not renewing"), and the entity's external groups
 // on the mount follow what the method reports. Tokens of methods with
-// nothing to check pass. Caller holds core.mu (shared).
-Status renew_login_token(Core::Impl& core, const TokenEntry& token, TimePoint now);
+// nothing to check pass. `prepared`, when it was made for this token and
+// mount, is used instead of asking the method now. Caller holds core.mu
+// (shared).
+Status renew_login_token(Core::Impl& core, const TokenEntry& token, TimePoint now,
+                         const PreparedRenewal* prepared = nullptr);
 
 // Revokes every token made by a login through `mount` (their subtrees too),
 // as Vault does when an auth method is disabled. Caller holds core.mu.

@@ -60,17 +60,18 @@ class Backend {
     (void)req;
     return std::unique_ptr<PendingLogin>{};
   }
-  // Vault's renew callback for a login token: the login checked again as
+  // Vault's renew callback for a login token: the login to check again as
   // it stands now (req.path is the token's login path below the mount;
-  // meta the token's metadata; secret what the login kept for this), or an
-  // error that refuses the renewal. nullopt: nothing to check.
-  virtual Result<std::optional<LoginAuth>> renew_login(const BackendRequest& req,
-                                                       const std::map<std::string, std::string>& meta,
-                                                       std::string_view secret) {
+  // meta the token's metadata; secret what the login kept for this). Its
+  // finish() answers with the login (Response::login), or an error that
+  // refuses the renewal. nullptr: nothing to check.
+  virtual Result<std::unique_ptr<PendingLogin>> begin_renewal(const BackendRequest& req,
+                                                              const std::map<std::string, std::string>& meta,
+                                                              std::string_view secret) {
     (void)req;
     (void)meta;
     (void)secret;
-    return std::optional<LoginAuth>{};
+    return std::unique_ptr<PendingLogin>{};
   }
 };
 

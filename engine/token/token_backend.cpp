@@ -210,7 +210,7 @@ Result<Response> renew(TokenContext& ctx, const TokenPtr& target, const SecureSt
   if (next.expire_unix_ns != 0) {
     if (!next.renewable) return Error::invalid("lease is not renewable");
     // A login token: its auth method checks the login again first.
-    COFFER_TRY_STATUS(auth::renew_login_token(ctx.core, *target, ctx.now));
+    COFFER_TRY_STATUS(auth::renew_login_token(ctx.core, *target, ctx.now, ctx.renewal));
     std::int64_t ttl = next.period > 0 ? next.period : increment.value_or(0) > 0 ? *increment : next.ttl_seconds;
     std::int64_t new_expire = unix_ns(ctx.now) + ttl * 1'000'000'000;
     if (next.period == 0) {

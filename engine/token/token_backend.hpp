@@ -8,6 +8,7 @@
 
 #include <string_view>
 
+#include "engine/auth/login.hpp"
 #include "engine/core_impl.hpp"
 
 namespace engine {
@@ -17,6 +18,9 @@ struct TokenContext {
   NamespaceNode& ns;   // the namespace whose auth/token/ this is
   const Auth& auth;    // the caller
   TimePoint now;
+  // A renewal check made ahead, without the lock (renew-self of a login
+  // token whose method asks a server); null otherwise.
+  const auth::PreparedRenewal* renewal = nullptr;
 };
 
 // Serves `auth/token/<rel>` in ctx.ns. Errors: InvalidArgument with Vault's

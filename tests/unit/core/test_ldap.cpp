@@ -73,6 +73,8 @@ class Directory {
   const std::string& operator[](const std::string& name) { return vars_.at(name); }
   void pause() {
     REQUIRE(harness("ldap_pause " + shell_quote(dir_ + "/d")) == 0);
+    // SIGSTOP takes effect when slapd's threads next run: wait for it.
+    for (int i = 0; i < 500 && state() != 'T'; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     REQUIRE(state() == 'T');  // stopped: it answers nothing from now on
   }
   // slapd's process state, from /proc/PID/stat ('T' when stopped).
@@ -337,4 +339,24 @@ TEST_CASE("ldap: names, aliases and binds follow Vault's settings", "[ldap][slap
   auto refused = ldap_login(d, "alice", "");
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().message == "password cannot be of zero length when passwordless binds are being denied");
+}
+
+TEST_CASE("ldap: a renewal waits on the directory without the core lock", "[ldap][slapd]") {
+  Directory dir;
+  DevCore d;
+  enable_ldap(d, dir, Json{{"request_timeout", 4}, {"connection_timeout", 4}});
+  const std::string token = str(ok(ldap_login(d, "bob", "bob-pw"))["auth"]["client_token"]);
+  dir.pause();
+  auto stuck = std::async(std::launch::async, [&] { return api(d, token, Operation::Update, "auth/token/renew-self"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // (order, not time: see above)
+  ok(api(d, "root", Operation::Update, "sys/mounts/kv", Json{{"type", "kv-v2"}}));
+  INFO("slapd state " << dir.state());
+  CHECK(stuck.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready);
+  auto result = stuck.get();
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().code == ErrorCode::TimedOut);
+  dir.resume();
+  ok(api(d, token, Operation::Update, "auth/token/renew-self"));
+  // renew (by id) checks the same way, with the lock held: it still works.
+  ok(api(d, "root", Operation::Update, "auth/token/renew", Json{{"token", token}}));
 }
