@@ -4,22 +4,32 @@
 #
 # The story: two teams each have their own namespace, `devex` and `secm`,
 # side by side under the root. The devex team owns a database password. The
-# secm team's people (alice and bob, who log in with a username and password)
-# and one of its machines (a scanner, which logs in with AppRole) need to read
-# that one password. devex shares it without copying it and without handing
-# secm any power over it: devex makes a group in its own namespace, gives the
-# group a read-only policy, and puts the secm members it chooses into the
-# group. devex can take someone out again, or change the password, at any
-# time; the next read shows it, with no re-login on the secm side.
+# secm team's application people and one of its machines (a scanner, which
+# logs in with AppRole) need to read that one password. devex shares it
+# without copying it and without handing secm any power over it: devex makes
+# a group in its own namespace, gives the group a read-only policy, and puts
+# into it what it chooses: the scanner, and secm's application team.
 #
-# Run it as root (it mounts FUSE and acts as several users with setpriv):
+# Who is in that team is secm's business, kept where secm keeps its people:
+# its company directory (LDAP). secm's people log in with their directory
+# password through the `ldap` auth method of secm, and an *external* group
+# in secm, whose group alias names the directory group secm-app-team, holds
+# whoever the directory says is in it at their login. That external group is
+# what devex puts into its own group. So the directory moves people in and
+# out (it shows at their next login), and devex can take the whole team out,
+# or change the password, at any time (it shows at the next read).
+#
+# Run it as root (it mounts FUSE, starts a throwaway OpenLDAP server on a
+# loopback port, and acts as several users with setpriv):
 #
 #   COFFERD=build/release/mountd/cofferd examples/cross-namespace-sharing/run.sh
 #
 # It starts its own in-memory dev daemon (root token "root") on a temporary
-# mountpoint and removes it at the end. Every step checks its outcome and the
-# script stops with an error at the first surprise, so CTest runs this file
-# as a test. Semantics: Vault's (vault-semantics.md §8-§10).
+# mountpoint and secm's directory (tests/ldap/slapd.sh, loaded with
+# directory.ldif next to this file), and removes both at the end. Every step
+# checks its outcome and the script stops with an error at the first
+# surprise, so CTest runs this file as a test. Semantics: Vault's
+# (vault-semantics.md §8-§10).
 set -euo pipefail
 
 # ---------------------------------------------------------------------------
@@ -43,27 +53,34 @@ refused() {
 
 [ "$(id -u)" = 0 ] || { echo "SKIP: run as root (mounts FUSE, acts as other uids)"; exit 77; }
 [ -c /dev/fuse ] || { echo "SKIP: no /dev/fuse"; exit 77; }
-for tool in jq setpriv fusermount3; do
+for tool in jq setpriv fusermount3 ldapmodify openssl; do
   command -v $tool >/dev/null || { echo "SKIP: $tool missing"; exit 77; }
 done
+command -v slapd >/dev/null || [ -x /usr/sbin/slapd ] || { echo "SKIP: slapd missing (Debian package slapd)"; exit 77; }
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/../../tests/ldap/slapd.sh"   # ldap_start, ldap_modify, ldap_stop
 
 # ---------------------------------------------------------------------------
-# A dev daemon. --allow-other lets the other users below use the mount.
+# A dev daemon (--allow-other lets the other users below use the mount) and
+# secm's directory.
 # ---------------------------------------------------------------------------
-COFFERD=${COFFERD:-$(dirname "$0")/../../build/release/mountd/cofferd}
+COFFERD=${COFFERD:-$HERE/../../build/release/mountd/cofferd}
 TMP=$(mktemp -d)
 chmod 755 "$TMP"                      # the other uids must reach the mountpoint
 MOUNT=$TMP/mnt
 mkdir "$MOUNT"
-"$COFFERD" --dev --dev-root-token-id root --allow-other "$MOUNT" >"$TMP/cofferd.log" 2>&1 &
-PID=$!
+PID=
 cleanup() {
   cd /
-  kill -TERM $PID 2>/dev/null && wait $PID 2>/dev/null
+  [ -n "$PID" ] && kill -TERM $PID 2>/dev/null && wait $PID 2>/dev/null
   mountpoint -q "$MOUNT" 2>/dev/null && fusermount3 -u "$MOUNT" 2>/dev/null
+  ldap_stop "$TMP/ldap"
   rm -rf "$TMP"
 }
 trap cleanup EXIT
+ldap_start "$TMP/ldap" "$HERE/directory.ldif" || fail "the test directory did not start"
+"$COFFERD" --dev --dev-root-token-id root --allow-other "$MOUNT" >"$TMP/cofferd.log" 2>&1 &
+PID=$!
 for _ in $(seq 100); do mountpoint -q "$MOUNT" && break; sleep 0.05; done
 mountpoint -q "$MOUNT" || fail "cofferd did not mount $MOUNT"
 cd "$MOUNT"
@@ -152,15 +169,39 @@ check "group db-readers grants read-db" "$(as devex-admin 'jq -c .policies devex
 # ===========================================================================
 step "3. secm sets up how its people and machines log in (in secm)"
 # ===========================================================================
-# People: userpass. Machines: AppRole. Both auth methods live in secm; their
-# users get no policy from secm for devex's secret (only "default").
-as secm-admin 'echo type=userpass > secm/sys/auth/userpass'
+# People: LDAP, against secm's directory (directory.ldif). The method finds
+# a person by uid with its own search account, binds as them with the
+# password they give (over StartTLS, trusting the directory's CA), and reads
+# the cn of every group whose member they are. Machines: AppRole. Both auth
+# methods live in secm; their logins get no policy from secm for devex's
+# secret (only "default").
+as secm-admin 'echo type=ldap > secm/sys/auth/ldap' 2>/dev/null \
+  || { echo "SKIP: this cofferd has no ldap auth method yet"; exit 77; }
 as secm-admin 'echo type=approle > secm/sys/auth/approle'
 as secm-admin 'ls secm/sys/auth'
-as secm-admin 'echo password=alice-pw-1 > secm/auth/userpass/users/alice'
-as secm-admin 'echo password=bob-pw-1 > secm/auth/userpass/users/bob'
+jq -nc --arg url "$LDAP_URL" --rawfile ca "$LDAP_CA" '{
+    url: $url, starttls: true, certificate: $ca,
+    binddn: "cn=coffer,ou=services,dc=example,dc=org", bindpass: "coffer-search-pw",
+    userdn: "ou=people,dc=example,dc=org", userattr: "uid",
+    groupdn: "ou=groups,dc=example,dc=org", groupattr: "cn",
+    groupfilter: "(&(objectClass=groupOfNames)(member={{.UserDN}}))"
+  }' | as secm-admin 'cat > secm/auth/ldap/config'
+check "the directory is configured, its search password never shown" \
+  "$(as secm-admin 'jq -c "[.url, has(\"bindpass\")]" secm/auth/ldap/config')" "[\"$LDAP_URL\",false]"
 as secm-admin 'echo "token_ttl=1h secret_id_ttl=24h" > secm/auth/approle/role/scanner'
-check "users alice and bob exist" "$(as secm-admin 'ls secm/auth/userpass/users' | tr '\n' ' ')" "alice bob "
+
+# The application team, as Coffer sees it: an external group in secm. It has
+# no members of its own; at each login the ldap method puts the person into
+# it when the directory has them in secm-app-team (the group alias's name on
+# secm's ldap mount), and takes them out when it no longer does.
+as secm-admin 'echo type=external > secm/identity/group/name/app-team'
+SECM_TEAM_ID=$(as secm-admin 'cat secm/identity/group/name/app-team#id')
+LDAP_ACCESSOR=$(as secm-admin 'cat secm/sys/auth/ldap#accessor')
+as secm-admin "exec 3<>secm/identity/group-alias@data &&
+  echo '{\"name\":\"secm-app-team\",\"mount_accessor\":\"$LDAP_ACCESSOR\",\"canonical_id\":\"$SECM_TEAM_ID\"}' >&3" \
+  || fail "secm could not give app-team its group alias"
+check "app-team is the directory's secm-app-team" \
+  "$(as secm-admin 'jq -r .alias.name secm/identity/group/name/app-team')" "secm-app-team"
 
 # The machine's credentials: a role id (fixed) and a secret id (issued now;
 # in real life delivered to the machine by the deployment pipeline).
@@ -177,67 +218,79 @@ step "4. alice, bob and the scanner log in, each in secm, each as their own uid"
 # uid's later commands need no VAULT_TOKEN. (The password is on a command
 # line here only because this is a demo.) The first login of each creates
 # their entity in secm: the identity that groups can name.
-as alice 'exec 3<>secm/auth/userpass/login/alice; echo password=alice-pw-1 >&3; cat <&3' > "$TMP/alice.json"
-as bob 'exec 3<>secm/auth/userpass/login/bob; echo password=bob-pw-1 >&3; cat <&3' > "$TMP/bob.json"
+ldap_login() {  # ldap_login PERSON PASSWORD : PERSON logs in with LDAP, as their uid
+  as "$1" "exec 3<>secm/auth/ldap/login/$1; echo password=$2 >&3; cat <&3"
+}
+ldap_login alice alice-ldap-pw > "$TMP/alice.json"
+ldap_login bob bob-ldap-pw > "$TMP/bob.json"
 as scanner "exec 3<>secm/auth/approle/login; echo 'role_id=$SCANNER_ROLE_ID secret_id=$SCANNER_SECRET_ID' >&3; cat <&3" \
   > "$TMP/scanner.json"
 # A machine usually gets its token in its environment: from now on the
 # scanner's commands run with VAULT_TOKEN set to the token it just received.
 TOKEN_OF[scanner]=$(jq -r .auth.client_token "$TMP/scanner.json")
-check "alice's session is alice" "$(as alice 'cat secm/auth/token/lookup-self#display_name')" "userpass-alice"
-check "bob's session is bob" "$(as bob 'cat secm/auth/token/lookup-self#display_name')" "userpass-bob"
+check "alice's session is alice" "$(as alice 'cat secm/auth/token/lookup-self#display_name')" "ldap-alice"
+check "bob's session is bob" "$(as bob 'cat secm/auth/token/lookup-self#display_name')" "ldap-bob"
 check "the scanner's VAULT_TOKEN is the AppRole token" \
   "$(as scanner 'cat secm/auth/token/lookup-self#display_name')" "approle"
+ALICE_ID=$(jq -r .auth.entity_id "$TMP/alice.json")
+BOB_ID=$(jq -r .auth.entity_id "$TMP/bob.json")
+check "the directory put alice (not bob) into app-team" \
+  "$(as secm-admin 'jq -c .member_entity_ids secm/identity/group/name/app-team')" "[\"$ALICE_ID\"]"
+# A wrong password gets only Vault's message, as EINVAL (Vault: HTTP 400).
+wrong=$(as bob 'echo password=guess > secm/auth/ldap/login/alice' 2>&1) && fail "a wrong password was accepted"
+case "$wrong" in *"Invalid argument"*) ;; *) fail "a wrong password: expected Invalid argument, got: $wrong" ;; esac
+echo "  ok: a wrong password is refused (Invalid argument)"
 
 # Logged in, but nothing is shared yet.
 refused "alice cannot read devex's password yet" alice 'cat devex/kv/db/postgres#password'
 refused "the scanner cannot read it yet" scanner 'cat devex/kv/db/postgres#password'
 
 # ===========================================================================
-step "5. devex puts alice and the scanner (not bob) into db-readers"
+step "5. devex puts secm's application team and the scanner into db-readers"
 # ===========================================================================
-# devex needs their entity ids. Each person can read their own from
-# lookup-self; secm's admin can also look an entity up by its login alias
-# (mount accessor + alias name; for AppRole the alias name is the role id).
-ALICE_ID=$(as alice 'cat secm/auth/token/lookup-self#entity_id')
-BOB_ID=$(as bob 'cat secm/auth/token/lookup-self#entity_id')
+# devex needs two ids from secm: the team's group (secm's admin hands it
+# over) and the scanner's entity. secm's admin can look an entity up by its
+# login alias (mount accessor + alias name; for AppRole the alias name is
+# the role id), and the scanner can read its own from lookup-self.
 APPROLE_ACCESSOR=$(as secm-admin 'cat secm/sys/auth/approle#accessor')
 SCANNER_ID=$(as secm-admin "exec 3<>secm/identity/lookup/entity
   echo '{\"alias_name\":\"$SCANNER_ROLE_ID\",\"alias_mount_accessor\":\"$APPROLE_ACCESSOR\"}' >&3
   jq -r .id <&3")
 check "the scanner's entity, by lookup and by its own token" \
   "$SCANNER_ID" "$(as scanner 'cat secm/auth/token/lookup-self#entity_id')"
-check "the entities live in secm" "$(as secm-admin "jq -r .namespace_id secm/identity/entity/id/$ALICE_ID")" \
+check "the team and the entities live in secm" \
+  "$(as secm-admin "jq -r .namespace_id secm/identity/entity/id/$ALICE_ID secm/identity/group/id/$SECM_TEAM_ID" | sort -u)" \
   "$(cat sys/namespaces/secm#id)"
 
-# The full scenario brings secm's people in through an *external* group (fed
-# by LDAP group membership at login). Until Coffer has an LDAP auth method,
-# the userpass entities are named here directly, as members of devex's
-# internal group; the scanner's entity is named the same way in both cases.
-# Entities of another namespace may be members of a group (Vault allows it).
-as devex-admin "echo '{\"member_entity_ids\":[\"$ALICE_ID\",\"$SCANNER_ID\"]}' > devex/identity/group/name/db-readers"
-check "db-readers has alice and the scanner" \
-  "$(as devex-admin 'jq -c ".member_entity_ids | length" devex/identity/group/name/db-readers')" "2"
+# Groups and entities of another namespace may be members of a group (Vault
+# allows it). devex names secm's group, not secm's people: who is in the
+# team stays secm's (and its directory's) business.
+as devex-admin "echo '{\"member_group_ids\":[\"$SECM_TEAM_ID\"],\"member_entity_ids\":[\"$SCANNER_ID\"]}' \
+  > devex/identity/group/name/db-readers"
+check "db-readers has secm's team and the scanner" \
+  "$(as devex-admin 'jq -c "[.member_group_ids, .member_entity_ids]" devex/identity/group/name/db-readers')" \
+  "[[\"$SECM_TEAM_ID\"],[\"$SCANNER_ID\"]]"
 
 # ===========================================================================
 step "6. Who can read what now (nobody logged in again)"
 # ===========================================================================
-check "alice reads the password" "$(as alice 'cat devex/kv/db/postgres#password')" "first-pass-1"
+check "alice (in the team) reads the password" "$(as alice 'cat devex/kv/db/postgres#password')" "first-pass-1"
 check "the scanner reads the password" "$(as scanner 'cat devex/kv/db/postgres#password')" "first-pass-1"
-refused "bob (not in the group) cannot" bob 'cat devex/kv/db/postgres#password'
+refused "bob (not in the team) cannot" bob 'cat devex/kv/db/postgres#password'
 refused "alice cannot change it" alice 'echo password=mine > devex/kv/db/postgres'
 check "the password is unchanged" "$(as devex-admin 'cat devex/kv/db/postgres#password')" "first-pass-1"
 refused "alice cannot read the secret next to it" alice 'cat devex/kv/db/mysql'
 refused "alice cannot read devex's other secrets" alice 'cat devex/kv/payments/stripe'
 refused "alice cannot add bob to the group" alice \
-  "echo '{\"member_entity_ids\":[\"$ALICE_ID\",\"$BOB_ID\",\"$SCANNER_ID\"]}' > devex/identity/group/name/db-readers"
+  "echo '{\"member_entity_ids\":[\"$BOB_ID\",\"$SCANNER_ID\"]}' > devex/identity/group/name/db-readers"
 check "the group is unchanged" \
-  "$(as devex-admin 'jq -c ".member_entity_ids | length" devex/identity/group/name/db-readers')" "2"
+  "$(as devex-admin 'jq -c .member_entity_ids devex/identity/group/name/db-readers')" "[\"$SCANNER_ID\"]"
 refused "secm's admin (no entity, not a member) cannot read it" secm-admin 'cat devex/kv/db/postgres'
-refused "devex's admin cannot touch secm's users" devex-admin 'cat secm/auth/userpass/users/alice'
+refused "devex's admin cannot touch secm's directory config" devex-admin 'cat secm/auth/ldap/config'
 
 # Where alice's access comes from: her token's own policies are only
-# "default"; devex's group adds read-db, listed under the devex namespace id.
+# "default"; devex's group adds read-db (through secm's app-team, a member
+# of it), listed under the devex namespace id.
 check "alice's token policies" "$(as alice 'jq -c .policies secm/auth/token/lookup-self')" '["default"]'
 check "alice's policies from devex" \
   "$(as alice 'jq -c .external_namespace_policies secm/auth/token/lookup-self')" "{\"$DEVEX_NS_ID\":[\"read-db\"]}"
@@ -250,22 +303,53 @@ echo 'group_policy_application_mode=any' > sys/config/group-policy-application
 check "back in mode any, alice reads again" "$(as alice 'cat devex/kv/db/postgres#password')" "first-pass-1"
 
 # ===========================================================================
-step "7. devex stays in control: it takes alice out of the group"
+step "7. secm's directory changes: alice leaves the team, bob joins it"
 # ===========================================================================
-as devex-admin "echo '{\"member_entity_ids\":[\"$SCANNER_ID\"]}' > devex/identity/group/name/db-readers"
-# Alice keeps her session and her token; her very next read is refused.
-check "alice is still logged in" "$(as alice 'cat secm/auth/token/lookup-self#display_name')" "userpass-alice"
-refused "alice's next read is refused" alice 'cat devex/kv/db/postgres#password'
-check "the scanner still reads" "$(as scanner 'cat devex/kv/db/postgres#password')" "first-pass-1"
+# Whoever runs secm's directory moves bob into secm-app-team and alice out
+# of it. Coffer learns a person's directory groups when they log in and when
+# their token is renewed (the ldap method asks the directory again), so each
+# change shows at that person's next login or renewal; until then their
+# tokens act with the groups of their last one.
+ldap_modify "$TMP/ldap" <<'LDIF'
+dn: cn=secm-app-team,ou=groups,dc=example,dc=org
+changetype: modify
+add: member
+member: uid=bob,ou=people,dc=example,dc=org
+-
+delete: member
+member: uid=alice,ou=people,dc=example,dc=org
+LDIF
+check "until her token is renewed, alice still reads" "$(as alice 'cat devex/kv/db/postgres#password')" "first-pass-1"
+refused "until he logs in again, bob still cannot" bob 'cat devex/kv/db/postgres#password'
+# alice renews her token (as a long-running session would); bob logs in again.
+as alice 'echo > secm/auth/token/renew-self' || fail "alice's token was not renewed"
+refused "renewed, alice is refused" alice 'cat devex/kv/db/postgres#password'
+check "alice is still logged in (only the team is gone)" \
+  "$(as alice 'cat secm/auth/token/lookup-self#display_name')" "ldap-alice"
+ldap_login bob bob-ldap-pw > "$TMP/bob.json"
+check "bob's new login is the same entity" "$(jq -r .auth.entity_id "$TMP/bob.json")" "$BOB_ID"
+check "bob reads the password" "$(as bob 'cat devex/kv/db/postgres#password')" "first-pass-1"
+check "app-team now holds bob only" \
+  "$(as secm-admin 'jq -c .member_entity_ids secm/identity/group/name/app-team')" "[\"$BOB_ID\"]"
 
 # ===========================================================================
-step "8. devex rotates the password; the scanner reads the new one"
+step "8. devex rotates the password; the readers get the new one"
 # ===========================================================================
 # A write is a new version of the secret; readers get the latest.
 as devex-admin 'echo "username=app password=second-pass-2" > devex/kv/db/postgres'
 check "the scanner reads the new password" "$(as scanner 'cat devex/kv/db/postgres#password')" "second-pass-2"
+check "bob reads the new password" "$(as bob 'cat devex/kv/db/postgres#password')" "second-pass-2"
 refused "alice still cannot" alice 'cat devex/kv/db/postgres#password'
-refused "bob still cannot" bob 'cat devex/kv/db/postgres#password'
+
+# ===========================================================================
+step "9. devex stays in control: it takes secm's team out of db-readers"
+# ===========================================================================
+# A write to a group by name updates the fields it names (Vault's upsert).
+as devex-admin "echo '{\"member_group_ids\":[]}' > devex/identity/group/name/db-readers"
+# bob keeps his session and his token; his very next read is refused.
+check "bob is still logged in" "$(as bob 'cat secm/auth/token/lookup-self#display_name')" "ldap-bob"
+refused "bob's next read is refused" bob 'cat devex/kv/db/postgres#password'
+check "the scanner still reads" "$(as scanner 'cat devex/kv/db/postgres#password')" "second-pass-2"
 
 echo
 echo "Cross-namespace sharing: every check passed."

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MPL-2.0
 # Delegated administration with namespaces, with ordinary shell commands on a
 # mount (the scenario of Vault's "secure multi-tenancy with namespaces"
-# tutorial).
+# tutorial, with its people coming from the company directory as the
+# tutorial's LDAP section sets it up).
 #
 # The story: an `education` organisation has two teams, `training` and
 # `certification`, each a namespace inside `education`. The operator (root
@@ -11,19 +12,27 @@
 #     and in both teams;
 #   - alice is the training team's admin: she manages education/training and
 #     nothing else — not education itself, not certification.
-# Both log in with a username and password (userpass, enabled in
-# education). Bob's power comes from a policy on his identity entity in
-# education; alice's from a group in education/training whose member she
-# is. Nobody gets the root token.
+# Nobody gets the root token, and nobody's power is written down person by
+# person: people log in with their directory (LDAP) password through the
+# `ldap` auth method of the root namespace, and what they may do follows the
+# directory groups they are in. A directory group reaches Coffer through an
+# *external* group in the root namespace whose group alias names it
+# (edu_admins -> education_admin_root, ops_training -> training_admin_root);
+# that external group is a member of an internal group in the namespace it
+# administers ("Education Admin" in education, "Training Admin" in
+# education/training), which carries the policy. When the directory changes,
+# Coffer follows at each person's next login.
 #
-# Run it as root (it mounts FUSE and acts as other uids with setpriv):
+# Run it as root (it mounts FUSE, starts a throwaway OpenLDAP server on a
+# loopback port, and acts as other uids with setpriv):
 #
 #   COFFERD=build/release/mountd/cofferd examples/delegated-admin/run.sh
 #
 # It starts its own in-memory dev daemon (root token "root") on a temporary
-# mountpoint and removes it at the end. Every step checks who can and who
-# cannot, and the script stops at the first surprise, so CTest runs it as a
-# test. Semantics: Vault's (vault-semantics.md §8-§10).
+# mountpoint and its own directory (tests/ldap/slapd.sh, loaded with
+# directory.ldif next to this file), and removes both at the end. Every step
+# checks who can and who cannot, and the script stops at the first surprise,
+# so CTest runs it as a test. Semantics: Vault's (vault-semantics.md §8-§10).
 set -euo pipefail
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -50,27 +59,34 @@ refused() {
 
 [ "$(id -u)" = 0 ] || { echo "SKIP: run as root (mounts FUSE, acts as other uids)"; exit 77; }
 [ -c /dev/fuse ] || { echo "SKIP: no /dev/fuse"; exit 77; }
-for tool in jq setpriv fusermount3; do
+for tool in jq setpriv fusermount3 ldapmodify openssl; do
   command -v $tool >/dev/null || { echo "SKIP: $tool missing"; exit 77; }
 done
+command -v slapd >/dev/null || [ -x /usr/sbin/slapd ] || { echo "SKIP: slapd missing (Debian package slapd)"; exit 77; }
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/../../tests/ldap/slapd.sh"   # ldap_start, ldap_modify, ldap_stop
 
 # ---------------------------------------------------------------------------
-# A dev daemon. --allow-other lets the other users below use the mount.
+# A dev daemon (--allow-other lets the other users below use the mount) and
+# the company directory.
 # ---------------------------------------------------------------------------
-COFFERD=${COFFERD:-$(dirname "$0")/../../build/release/mountd/cofferd}
+COFFERD=${COFFERD:-$HERE/../../build/release/mountd/cofferd}
 TMP=$(mktemp -d)
 chmod 755 "$TMP"                      # the other uids must reach the mountpoint
 MOUNT=$TMP/mnt
 mkdir "$MOUNT"
-"$COFFERD" --dev --dev-root-token-id root --allow-other "$MOUNT" >"$TMP/cofferd.log" 2>&1 &
-PID=$!
+PID=
 cleanup() {
   cd /
-  kill -TERM $PID 2>/dev/null && wait $PID 2>/dev/null
+  [ -n "$PID" ] && kill -TERM $PID 2>/dev/null && wait $PID 2>/dev/null
   mountpoint -q "$MOUNT" 2>/dev/null && fusermount3 -u "$MOUNT" 2>/dev/null
+  ldap_stop "$TMP/ldap"
   rm -rf "$TMP"
 }
 trap cleanup EXIT
+ldap_start "$TMP/ldap" "$HERE/directory.ldif" || fail "the test directory did not start"
+"$COFFERD" --dev --dev-root-token-id root --allow-other "$MOUNT" >"$TMP/cofferd.log" 2>&1 &
+PID=$!
 for _ in $(seq 100); do mountpoint -q "$MOUNT" && break; sleep 0.05; done
 mountpoint -q "$MOUNT" || fail "cofferd did not mount $MOUNT"
 cd "$MOUNT"
@@ -80,8 +96,8 @@ cd "$MOUNT"
 # or else by the session its uid opened with a login through the mount. (In
 # dev mode the daemon owner's uid, with neither, acts with the dev root
 # token: that is how this script's own shell is the operator. Other uids
-# with neither have no token at all.) bob and alice are uids that log
-# in through the mount; their logins bind their uid to their token.
+# with neither have no token at all.) bob, alice and carol are uids that
+# log in through the mount; their logins bind their uid to their token.
 declare -A UID_OF=([bob]=62301 [alice]=62302 [carol]=62303)
 # as PERSON COMMAND : the shell line COMMAND as PERSON (their uid, in the
 # mount, with nothing from this environment but PATH).
@@ -96,6 +112,8 @@ step "1. The operator makes the organisation and its two teams"
 mkdir -p education/training education/certification
 ls education
 check "training is inside education" "$(cat education/sys/namespaces/training#path)" "education/training/"
+EDU_NS_ID=$(cat sys/namespaces/education#id)
+TRAINING_NS_ID=$(cat education/sys/namespaces/training#id)
 
 # ===========================================================================
 step "2. Two policies: one for the organisation admin, one for a team admin"
@@ -111,60 +129,115 @@ printf 'path "*" {\n  capabilities = ["create", "read", "update", "delete", "lis
 ls education/sys/policies/acl education/training/sys/policies/acl
 
 # ===========================================================================
-step "3. People log in with userpass, enabled in education"
+step "3. People log in with LDAP, enabled once in the root namespace"
 # ===========================================================================
-echo 'type=userpass description=education-people' > education/sys/auth/userpass
-ls education/sys/auth
-echo 'password=bob-training-pw' > education/auth/userpass/users/bob
-echo 'password=alice-training-pw' > education/auth/userpass/users/alice
-echo 'password=carol-pw' > education/auth/userpass/users/carol
-ls education/auth/userpass/users
+# The directory (directory.ldif): people under ou=people, groups under
+# ou=groups. The ldap auth method finds a person by uid with its own search
+# account, binds as them with the password they give (over StartTLS, trusting
+# the directory's CA), and reads the cn of every group whose member they are.
+echo 'type=ldap description=company-directory' > sys/auth/ldap 2>/dev/null \
+  || { echo "SKIP: this cofferd has no ldap auth method yet"; exit 77; }
+jq -nc --arg url "$LDAP_URL" --rawfile ca "$LDAP_CA" '{
+    url: $url, starttls: true, certificate: $ca,
+    binddn: "cn=coffer,ou=services,dc=example,dc=org", bindpass: "coffer-search-pw",
+    userdn: "ou=people,dc=example,dc=org", userattr: "uid",
+    groupdn: "ou=groups,dc=example,dc=org", groupattr: "cn",
+    groupfilter: "(&(objectClass=groupOfNames)(member={{.UserDN}}))"
+  }' > auth/ldap/config
+check "the config is stored, its password is never shown" \
+  "$(jq -c '[.userattr, .groupattr, has("bindpass")]' auth/ldap/config)" '["uid","cn",false]'
+LDAP_ACCESSOR=$(cat sys/auth/ldap#accessor)
 
-# A first login makes each person's identity entity (named entity_<hex>),
-# with an alias on this userpass mount. The reply is read on the same fd.
-login() {  # login PERSON PASSWORD : logs PERSON in as their uid; prints the entity id
-  as "$1" "exec 3<>education/auth/userpass/login/$1; echo password=$2 >&3; jq -r .auth.entity_id <&3"
+# ===========================================================================
+step "4. Directory groups become Coffer groups: external groups in the root namespace"
+# ===========================================================================
+# An external group has no members of its own: the auth method fills it at
+# each login with the people the directory puts in the group its alias
+# names. The alias is the directory group's name on this ldap mount.
+# group_alias GROUP DIRECTORY-GROUP : gives the root external group GROUP the
+# alias DIRECTORY-GROUP on the ldap mount.
+group_alias() {
+  local id
+  id=$(cat "identity/group/name/$1#id")
+  exec 3<>identity/group-alias@data || fail "cannot open identity/group-alias@data to make a group alias"
+  echo "{\"name\":\"$2\",\"mount_accessor\":\"$LDAP_ACCESSOR\",\"canonical_id\":\"$id\"}" >&3 \
+    || fail "the group alias $2 was refused: $(cat <&3)"
+  exec 3>&-
 }
-BOB_ENTITY=$(login bob bob-training-pw)
-ALICE_ENTITY=$(login alice alice-training-pw)
-login carol carol-pw >/dev/null
-check "bob's session is bob" "$(as bob 'cat education/auth/token/lookup-self#display_name')" "userpass-bob"
-check "alice's session is alice" "$(as alice 'cat education/auth/token/lookup-self#display_name')" "userpass-alice"
+echo 'type=external' > identity/group/name/education_admin_root
+echo 'type=external' > identity/group/name/training_admin_root
+group_alias education_admin_root edu_admins
+group_alias training_admin_root ops_training
+check "training_admin_root is the directory's ops_training" \
+  "$(jq -r '.alias.name + " on " + .alias.mount_accessor' identity/group/name/training_admin_root)" \
+  "ops_training on $LDAP_ACCESSOR"
+EDU_ROOT_ID=$(cat identity/group/name/education_admin_root#id)
+TRAINING_ROOT_ID=$(cat identity/group/name/training_admin_root#id)
+
+# ===========================================================================
+step "5. Each external group joins the internal group that carries the power"
+# ===========================================================================
+# "Education Admin" lives in education, with edu-admin; "Training Admin"
+# lives in education/training, with training-admin. Groups may hold groups
+# of other namespaces: here each holds its root external group. The policies
+# reach tokens of the root namespace, where the ldap logins happen, because
+# education and training are below it (group_policy_application_mode
+# within_namespace_hierarchy, the default); they still only grant paths in
+# their own namespace.
+echo "policies=edu-admin member_group_ids=$EDU_ROOT_ID" > "education/identity/group/name/Education Admin"
+echo "policies=training-admin member_group_ids=$TRAINING_ROOT_ID" \
+  > "education/training/identity/group/name/Training Admin"
+check "Training Admin holds training_admin_root" \
+  "$(jq -c .member_group_ids "education/training/identity/group/name/Training Admin")" "[\"$TRAINING_ROOT_ID\"]"
+
+# ===========================================================================
+step "6. bob, alice and carol log in with their directory passwords"
+# ===========================================================================
+# A login is a write to the login path; the reply (with the token) is read
+# on the same fd. The first login makes each person's identity entity in
+# the root namespace (alias: their uid on the ldap mount) and puts it into
+# the external groups of their directory groups.
+login() {  # login PERSON PASSWORD : logs PERSON in as their uid; prints the entity id
+  as "$1" "exec 3<>auth/ldap/login/$1; echo password=$2 >&3; jq -r .auth.entity_id <&3"
+}
+BOB_ENTITY=$(login bob bob-ldap-pw)
+ALICE_ENTITY=$(login alice alice-ldap-pw)
+CAROL_ENTITY=$(login carol carol-ldap-pw)
+check "bob's session is bob" "$(as bob 'cat auth/token/lookup-self#display_name')" "ldap-bob"
+check "alice's session is alice" "$(as alice 'cat auth/token/lookup-self#display_name')" "ldap-alice"
+check "the directory put alice into training_admin_root" \
+  "$(jq -c .member_entity_ids identity/group/name/training_admin_root)" "[\"$ALICE_ENTITY\"]"
+check "and bob into education_admin_root" \
+  "$(jq -c .member_entity_ids identity/group/name/education_admin_root)" "[\"$BOB_ENTITY\"]"
+# Their tokens carry only "default"; the rest comes from the groups, listed
+# by the id of the namespace that grants it (as in the tutorial's output).
+check "bob's token policies" "$(as bob 'jq -c .policies auth/token/lookup-self')" '["default"]'
+check "bob gets edu-admin from education" \
+  "$(as bob 'jq -c .external_namespace_policies auth/token/lookup-self')" "{\"$EDU_NS_ID\":[\"edu-admin\"]}"
+check "alice gets training-admin from education/training" \
+  "$(as alice 'jq -c .external_namespace_policies auth/token/lookup-self')" \
+  "{\"$TRAINING_NS_ID\":[\"training-admin\"]}"
+check "carol gets nothing more" \
+  "$(as carol 'jq -c .external_namespace_policies auth/token/lookup-self')" "null"
 # A wrong password gets only Vault's message, as EINVAL (Vault: HTTP 400).
-wrong=$(as carol 'echo password=guess > education/auth/userpass/login/bob' 2>&1) && fail "a wrong password was accepted"
+wrong=$(as carol 'echo password=guess > auth/ldap/login/bob' 2>&1) && fail "a wrong password was accepted"
 case "$wrong" in *"Invalid argument"*) ;; *) fail "a wrong password: expected Invalid argument, got: $wrong" ;; esac
 echo "  ok: a wrong password is refused (Invalid argument)"
 
 # ===========================================================================
-step "4. Bob becomes the organisation admin: a policy on his entity"
-# ===========================================================================
-echo 'policies=edu-admin' >> education/identity/entity/id/$BOB_ENTITY   # >> patches: name and aliases stay
-check "bob's entity carries edu-admin" "$(jq -c .policies education/identity/entity/id/$BOB_ENTITY)" '["edu-admin"]'
-
-# ===========================================================================
-step "5. Alice becomes the training admin: a group in education/training"
-# ===========================================================================
-# The group lives in the team's namespace and holds alice's entity from
-# education. Its policy (training-admin, a training policy) reaches alice's
-# token because training is below education, where her token lives
-# (group_policy_application_mode within_namespace_hierarchy, the default).
-echo "policies=training-admin member_entity_ids=$ALICE_ENTITY" \
-  > education/training/identity/group/name/training-admins
-check "the group holds alice" "$(jq -r '.member_entity_ids[0]' education/training/identity/group/name/training-admins)" "$ALICE_ENTITY"
-
-# ===========================================================================
-step "6. What bob, the organisation admin, can do (on his next request: no re-login)"
+step "7. What bob, the organisation admin, can do"
 # ===========================================================================
 allowed "bob makes a namespace for a new team" bob "mkdir education/marketing"
 allowed "bob writes a policy in certification" bob \
   "printf 'path \"kv/*\" {\n  capabilities = [\"read\"]\n}\n' > education/certification/sys/policies/acl/reader"
 allowed "bob enables a secrets engine in certification" bob "echo type=kv-v2 > education/certification/sys/mounts/kv"
-allowed "bob adds a user to education's userpass" bob "echo password=dave-pw > education/auth/userpass/users/dave"
+allowed "bob enables an auth method in education" bob "echo type=approle > education/sys/auth/approle"
 refused "bob cannot touch the root namespace's policies" bob "cat sys/policies/acl/default"
 refused "bob cannot make namespaces beside education" bob "mkdir other-org"
+refused "bob cannot read the root namespace's ldap config" bob "cat auth/ldap/config"
 
 # ===========================================================================
-step "7. What alice, the training admin, can and cannot do"
+step "8. What alice, the training admin, can and cannot do"
 # ===========================================================================
 allowed "alice enables a secrets engine in training" alice "echo type=kv-v2 > education/training/sys/mounts/team"
 allowed "alice writes a training secret" alice "echo password=s3cret > education/training/team/db"
@@ -173,21 +246,53 @@ allowed "alice writes a training policy" alice \
 check "alice reads the training secret" "$(as alice 'cat education/training/team/db#password')" "s3cret"
 refused "alice cannot read education's policies" alice "cat education/sys/policies/acl/edu-admin"
 refused "alice cannot manage certification" alice "echo type=kv-v2 > education/certification/sys/mounts/x"
-refused "alice cannot give herself more in education" alice "echo policies=edu-admin >> education/identity/entity/id/$ALICE_ENTITY"
+refused "alice cannot put herself into Education Admin" alice \
+  "echo '{\"member_group_ids\":[\"$EDU_ROOT_ID\",\"$TRAINING_ROOT_ID\"]}' > 'education/identity/group/name/Education Admin'"
+refused "alice cannot give her entity policies" alice "echo policies=edu-admin >> identity/entity/id/$ALICE_ENTITY"
 
 # ===========================================================================
-step "8. Carol, with no admin role, can do neither"
+step "9. Carol, in no directory group, can do neither"
 # ===========================================================================
 refused "carol cannot read the training secret" carol "cat education/training/team/db"
 refused "carol cannot write training policies" carol "echo 'path \"*\" { capabilities = [\"read\"] }' > education/training/sys/policies/acl/mine"
 
 # ===========================================================================
-step "9. Bob takes alice out of the group: her power ends on her next request"
+step "10. The directory changes: carol takes over training from alice"
 # ===========================================================================
-# A write to a group by name updates the fields it names (Vault's upsert).
-as bob "echo '{\"member_entity_ids\":[]}' > education/training/identity/group/name/training-admins"
+# Only the directory decides who is in an external group: not even the
+# operator can put carol into training_admin_root by hand (Vault's rule,
+# EINVAL: HTTP 400).
+err=$(echo "{\"member_entity_ids\":[\"$CAROL_ENTITY\"]}" 2>&1 > identity/group/name/training_admin_root) \
+  && fail "an external group took a member by hand"
+case "$err" in *"Invalid argument"*) ;; *) fail "an external group by hand: expected Invalid argument, got: $err" ;; esac
+echo "  ok: an external group takes no members by hand (Invalid argument)"
+
+# Whoever runs the directory moves carol into ops_training and alice out of
+# it. Coffer learns a person's directory groups when they log in (and when
+# their token is renewed), so each change shows at that person's next login.
+ldap_modify "$TMP/ldap" <<'LDIF'
+dn: cn=ops_training,ou=groups,dc=example,dc=org
+changetype: modify
+add: member
+member: uid=carol,ou=people,dc=example,dc=org
+-
+delete: member
+member: uid=alice,ou=people,dc=example,dc=org
+LDIF
+refused "until she logs in again, carol still cannot read the training secret" carol \
+  "cat education/training/team/db"
+check "and alice still can" "$(as alice 'cat education/training/team/db#password')" "s3cret"
+check "carol logs in again (same entity)" "$(login carol carol-ldap-pw)" "$CAROL_ENTITY"
+check "carol now reads the training secret" "$(as carol 'cat education/training/team/db#password')" "s3cret"
+allowed "carol manages training" carol "echo password=n3w > education/training/team/db"
+check "alice logs in again (same entity)" "$(login alice alice-ldap-pw)" "$ALICE_ENTITY"
 refused "alice no longer reads the training secret" alice "cat education/training/team/db"
-allowed "bob still can" bob "cat education/training/team/db"
+refused "alice no longer writes training policies" alice \
+  "echo 'path \"*\" { capabilities = [\"read\"] }' > education/training/sys/policies/acl/mine"
+check "training_admin_root now holds carol only" \
+  "$(jq -c .member_entity_ids identity/group/name/training_admin_root)" "[\"$CAROL_ENTITY\"]"
+check "bob, the organisation admin, reads carol's new password" \
+  "$(as bob 'cat education/training/team/db#password')" "n3w"
 
 echo
 echo "delegated-admin: all checks passed"
