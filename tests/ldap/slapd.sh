@@ -282,21 +282,19 @@ ldap_modify() {
     || ldap__fail "ldapmodify failed"
 }
 
-ldap_pause() {
-  [ $# = 1 ] || { ldap__fail "usage: ldap_pause DIR"; return 1; }
+# ldap__signal USAGE SIGNAL DIR : sends SIGNAL to DIR's running slapd.
+ldap__signal() {
+  local usage=$1 sig=$2
+  shift 2
+  [ $# = 1 ] || { ldap__fail "usage: $usage DIR"; return 1; }
   local d=$1 LDAP_URL LDAP_ADMIN_DN LDAP_ADMIN_PW LDAPS_URL LDAPS_MISMATCH_URL LDAP_CA LDAP_WRONG_CA LDAP_BASE LDAP_PID
   ldap__env "$d" || return 1
   ldap__alive "$LDAP_PID" "$d" || { ldap__fail "slapd of $d is not running"; return 1; }
-  kill -STOP "$LDAP_PID"
+  kill "-$sig" "$LDAP_PID"
 }
 
-ldap_resume() {
-  [ $# = 1 ] || { ldap__fail "usage: ldap_resume DIR"; return 1; }
-  local d=$1 LDAP_URL LDAP_ADMIN_DN LDAP_ADMIN_PW LDAPS_URL LDAPS_MISMATCH_URL LDAP_CA LDAP_WRONG_CA LDAP_BASE LDAP_PID
-  ldap__env "$d" || return 1
-  ldap__alive "$LDAP_PID" "$d" || { ldap__fail "slapd of $d is not running"; return 1; }
-  kill -CONT "$LDAP_PID"
-}
+ldap_pause() { ldap__signal ldap_pause STOP "$@"; }
+ldap_resume() { ldap__signal ldap_resume CONT "$@"; }
 
 ldap_stop() {
   [ $# = 1 ] || { ldap__fail "usage: ldap_stop DIR"; return 1; }
