@@ -187,7 +187,10 @@ as secm-admin 'echo "token_ttl=1h secret_id_ttl=24h" > secm/auth/approle/role/sc
 # The application team, as Coffer sees it: an external group in secm. It has
 # no members of its own; at each login the ldap method puts the person into
 # it when the directory has them in secm-app-team (the group alias's name on
-# secm's ldap mount), and takes them out when it no longer does.
+# secm's ldap mount), and takes them out when it no longer does. (The alias
+# is made as Vault's `vault write identity/group-alias ...`; the directory
+# identity/group-alias lists aliases, so its create endpoint is the file
+# identity/group-alias@data.)
 as secm-admin 'echo type=external > secm/identity/group/name/app-team'
 SECM_TEAM_ID=$(as secm-admin 'cat secm/identity/group/name/app-team#id')
 LDAP_ACCESSOR=$(as secm-admin 'cat secm/sys/auth/ldap#accessor')

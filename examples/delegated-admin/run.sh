@@ -153,7 +153,10 @@ step "4. Directory groups become Coffer groups: external groups in the root name
 # each login with the people the directory puts in the group its alias
 # names. The alias is the directory group's name on this ldap mount.
 # group_alias GROUP DIRECTORY-GROUP : gives the root external group GROUP the
-# alias DIRECTORY-GROUP on the ldap mount.
+# alias DIRECTORY-GROUP on the ldap mount (Vault's `vault write
+# identity/group-alias name=... mount_accessor=... canonical_id=...`; the
+# directory identity/group-alias lists aliases, so its create endpoint is
+# the file identity/group-alias@data).
 group_alias() {
   local id
   id=$(cat "identity/group/name/$1#id")
