@@ -97,8 +97,6 @@ login() {
   as_user "$1" bash -c 'exec 3<>"$1" || exit 99; rc=0; printf "%s\n" "$2" >&3 || rc=$?; cat <&3; exit $rc' \
     _ "$NS/auth/ldap/login/$2" "password=$3"
 }
-# renew-self is written {} rather than an empty line: an empty line is applied
-# at close, whose error the shell's redirection drops.
 # session_of UID : the display name of UID's session token in org (fails without one).
 session_of() { as_user "$1" cat "$NS/auth/token/lookup-self#display_name"; }
 
