@@ -15,6 +15,7 @@
 #include "engine/core_impl.hpp"
 #include "engine/crypto/sodium.hpp"
 #include "engine/identity/identity_backend.hpp"
+#include "engine/policy/policy.hpp"
 #include "engine/sys/sys_backend.hpp"
 #include "engine/token/token_backend.hpp"
 
@@ -161,15 +162,41 @@ std::uint64_t Core::generation() const { return impl_->generation.load(std::memo
 
 namespace {
 
-// renew-self of a login token whose auth method checks the login again
+// The renewal requests of a token store: "renew-self", "renew" (body
+// token), "renew-accessor" (body accessor); "" for anything else.
+std::string_view renewal_endpoint(const Route& probe, Operation op) {
+  if (probe.mount || (op != Operation::Update && op != Operation::Create)) return {};
+  for (std::string_view e : {"renew-self", "renew", "renew-accessor"}) {
+    if (probe.rest.size() == 11 + e.size() && probe.rest.starts_with("auth/token/") && probe.rest.ends_with(e)) return e;
+  }
+  return {};
+}
+
+// The renewal of a login token whose auth method checks the login again
 // against a server: that check, run with `lock` released (taken again
 // before returning). nullopt when there is nothing to check ahead: no such
-// token, or a method without such a check; the request then goes its usual
-// way, which also gives the errors.
-std::optional<auth::PreparedRenewal> prepare_renewal(Core::Impl& core, const Request& req,
+// token, a method without such a check, or a caller the ACL does not let
+// renew another token (nobody sets off directory binds they may not ask
+// for); the request then goes its usual way, which also gives the errors.
+std::optional<auth::PreparedRenewal> prepare_renewal(Core::Impl& core, const Request& req, std::string_view endpoint,
                                                      std::shared_lock<std::shared_mutex>& lock) {
   if (req.token.empty()) return std::nullopt;
-  auto found = core.tokens.lookup(as_view(req.token), Clock::now());
+  const TimePoint now = Clock::now();
+  Result<TokenPtr> found = TokenPtr{};
+  if (endpoint == "renew-self") {
+    found = core.tokens.lookup(as_view(req.token), now);
+  } else {
+    auto caller = core.authenticate(req.token, now);
+    if (!caller.ok() || (caller->acl->capability_bits(req.path) & (policy::cap::kUpdate | policy::cap::kCreate)) == 0) {
+      return std::nullopt;
+    }
+    const char* key = endpoint == "renew" ? "token" : "accessor";
+    auto it = req.data.find(std::string_view(key));
+    if (it == req.data.end() || !it->is_string()) return std::nullopt;
+    const SecureString& value = it->get_ref<const SecureString&>();
+    found = endpoint == "renew" ? core.tokens.lookup(as_view(value), now)
+                                : core.tokens.lookup_accessor(as_view(value), now);
+  }
   if (!found.ok() || !*found) return std::nullopt;
   const TokenPtr token = *found;
   if (token->expire_unix_ns == 0 || !token->renewable) return std::nullopt;
@@ -242,11 +269,10 @@ Result<Response> Core::Impl::handle(const Request& req, bool* failed_login) {
     return audit_result(audit, event, std::move(result));
   }
   if (!changes_topology(probe, canonical.op)) {
-    if (!probe.mount && probe.rest == "auth/token/renew-self" &&
-        (canonical.op == Operation::Update || canonical.op == Operation::Create)) {
+    if (std::string_view endpoint = renewal_endpoint(probe, canonical.op); !endpoint.empty()) {
       // A login token's renewal may wait on a server (LDAP binds again):
       // that wait runs now, without the lock, and the request uses it.
-      std::optional<auth::PreparedRenewal> renewal = prepare_renewal(*this, canonical, shared);
+      std::optional<auth::PreparedRenewal> renewal = prepare_renewal(*this, canonical, endpoint, shared);
       if (barrier.sealed() || !router.loaded()) return Error::sealed();
       return handle_routed(canonical, nullptr, renewal ? &*renewal : nullptr);
     }
