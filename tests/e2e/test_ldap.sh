@@ -324,6 +324,17 @@ echo type=userpass > "$NS/sys/auth/userpass"
 echo 'password=dave-pw token_policies=base-read' > "$NS/auth/userpass/users/dave"
 LDAP_PORT=${LDAP_URL##*:}
 conns() { ss -Htn state established "( dport = :$LDAP_PORT )" | wc -l; }
+# reached_server BEFORE PID WHAT ERRFILE : waits until the daemon holds more
+# connections to slapd than BEFORE (PID, in the background, got that far).
+reached_server() {
+  for _ in $(seq 1 200); do
+    [ "$(conns)" -gt "$1" ] && break
+    kill -0 "$2" 2>/dev/null || break
+    sleep 0.05
+  done
+  CHECKS=$((CHECKS + 1))
+  [ "$(conns)" -gt "$1" ] || fail "the $3 never reached the server: $(cat "$4")"
+}
 # slow_login UID USER PASSWORD : starts the login in the background (SLOW is
 # its pid) and returns once the daemon holds a new connection to slapd.
 slow_login() {
@@ -331,13 +342,7 @@ slow_login() {
   before=$(conns)
   login "$@" >"$WORK/slow.out" 2>"$WORK/slow.err" &
   SLOW=$!
-  for _ in $(seq 1 200); do
-    [ "$(conns)" -gt "$before" ] && break
-    kill -0 $SLOW 2>/dev/null || break
-    sleep 0.05
-  done
-  CHECKS=$((CHECKS + 1))
-  [ "$(conns)" -gt "$before" ] || fail "the slow login never reached the server: $(cat "$WORK/slow.err")"
+  reached_server "$before" $SLOW "slow login" "$WORK/slow.err"
 }
 expect_ok "long timeouts" write_config '{"request_timeout":60,"connection_timeout":60}'
 ldap_pause "$LDIR" || fail "ldap_pause failed"
@@ -362,13 +367,7 @@ ldap_pause "$LDIR" || fail "ldap_pause failed"
 before=$(conns)
 as_user $U_ALICE bash -c "echo '{}' > '$NS/auth/token/renew-self'" 2>"$WORK/renew.err" &
 RENEW=$!
-for _ in $(seq 1 200); do
-  [ "$(conns)" -gt "$before" ] && break
-  kill -0 $RENEW 2>/dev/null || break
-  sleep 0.05
-done
-CHECKS=$((CHECKS + 1))
-[ "$(conns)" -gt "$before" ] || fail "the renewal never reached the server: $(cat "$WORK/renew.err")"
+reached_server "$before" $RENEW renewal "$WORK/renew.err"
 expect_eq "$(as_user $U_DAVE cat "$NS/kv/common#v")" "common" "a read while a renewal waits on the directory"
 CHECKS=$((CHECKS + 1))
 kill -0 $RENEW 2>/dev/null || fail "the renewal ended before the read was done: $(cat "$WORK/renew.err")"
