@@ -31,59 +31,8 @@
 # surprise, so CTest runs this file as a test. Semantics: Vault's
 # (vault-semantics.md §8-§10).
 set -euo pipefail
-
-# ---------------------------------------------------------------------------
-# Small helpers: a heading per step, one line per check.
-# ---------------------------------------------------------------------------
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-fail() {
-  echo "cross-namespace-sharing: FAILED: $*" >&2
-  [ -f "${TMP:-}/cofferd.log" ] && { echo "--- cofferd log (last 20 lines) ---" >&2; tail -n 20 "$TMP/cofferd.log" >&2; }
-  exit 1
-}
-# check WHAT ACTUAL EXPECTED
-check() { [ "$2" == "$3" ] && echo "  ok: $1" || fail "$1: expected [$3], got [$2]"; }
-# refused WHAT PERSON COMMAND : PERSON running COMMAND must get "Permission denied".
-refused() {
-  local what=$1 err
-  if err=$(as "$2" "$3" 2>&1 >/dev/null); then fail "$what: it was allowed"; fi
-  [[ "$err" == *"Permission denied"* ]] || fail "$what: expected Permission denied, got: $err"
-  echo "  ok: $what (Permission denied)"
-}
-
-[ "$(id -u)" = 0 ] || { echo "SKIP: run as root (mounts FUSE, acts as other uids)"; exit 77; }
-[ -c /dev/fuse ] || { echo "SKIP: no /dev/fuse"; exit 77; }
-for tool in jq setpriv fusermount3 ldapmodify openssl; do
-  command -v $tool >/dev/null || { echo "SKIP: $tool missing"; exit 77; }
-done
-command -v slapd >/dev/null || [ -x /usr/sbin/slapd ] || { echo "SKIP: slapd missing (Debian package slapd)"; exit 77; }
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../tests/ldap/slapd.sh"   # ldap_start, ldap_modify, ldap_stop
-
-# ---------------------------------------------------------------------------
-# A dev daemon (--allow-other lets the other users below use the mount) and
-# secm's directory.
-# ---------------------------------------------------------------------------
-COFFERD=${COFFERD:-$HERE/../../build/release/mountd/cofferd}
-TMP=$(mktemp -d)
-chmod 755 "$TMP"                      # the other uids must reach the mountpoint
-MOUNT=$TMP/mnt
-mkdir "$MOUNT"
-PID=
-cleanup() {
-  cd /
-  [ -n "$PID" ] && kill -TERM $PID 2>/dev/null && wait $PID 2>/dev/null
-  mountpoint -q "$MOUNT" 2>/dev/null && fusermount3 -u "$MOUNT" 2>/dev/null
-  ldap_stop "$TMP/ldap"
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-ldap_start "$TMP/ldap" "$HERE/directory.ldif" || fail "the test directory did not start"
-"$COFFERD" --dev --dev-root-token-id root --allow-other "$MOUNT" >"$TMP/cofferd.log" 2>&1 &
-PID=$!
-for _ in $(seq 100); do mountpoint -q "$MOUNT" && break; sleep 0.05; done
-mountpoint -q "$MOUNT" || fail "cofferd did not mount $MOUNT"
-cd "$MOUNT"
+source "$(dirname "$0")/../lib.sh"   # step, check, as, allowed, refused, start_scenario
+start_scenario
 
 # Who is who. Coffer knows a caller by the VAULT_TOKEN in its environment,
 # or else by the session its uid opened with a login through the mount.
@@ -92,16 +41,6 @@ cd "$MOUNT"
 # this script's own shell is the operator below. Any other uid with neither
 # is anonymous, so everyone else logs in or is handed a token.)
 declare -A UID_OF=([devex-admin]=62100 [secm-admin]=62200 [alice]=62201 [bob]=62202 [scanner]=62203)
-declare -A TOKEN_OF=()
-# as PERSON COMMAND : run the shell line COMMAND as PERSON: their own uid, in
-# the mount, with nothing from this environment but PATH (and VAULT_TOKEN
-# when PERSON was handed a token).
-as() {
-  local who=$1 uid=${UID_OF[$1]}
-  local envs=(PATH="$PATH")
-  [ -n "${TOKEN_OF[$who]:-}" ] && envs+=(VAULT_TOKEN="${TOKEN_OF[$who]}")
-  setpriv --reuid="$uid" --regid="$uid" --clear-groups -- env -i "${envs[@]}" bash -c "cd '$MOUNT' && $2"
-}
 
 # ===========================================================================
 step "1. The operator (root token) makes the two team namespaces"
