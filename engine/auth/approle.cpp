@@ -3,6 +3,7 @@
 
 #include "engine/auth/records.hpp"
 #include "engine/common/fields.hpp"
+#include "engine/common/json_values.hpp"
 #include "engine/common/time.hpp"
 #include "engine/crypto/sodium.hpp"
 
@@ -18,14 +19,6 @@ std::string secret_key(std::string_view role, std::string_view hash) { return se
 std::string accessor_key(std::string_view accessor) { return "accessor/" + std::string(accessor); }
 
 std::int64_t unix_ns(TimePoint t) { return t.time_since_epoch().count(); }
-
-Error unsupported_path(std::string_view rel) { return Error::unsupported("unsupported path: " + std::string(rel)); }
-
-Response keys_reply(Json keys) {
-  Response resp;
-  resp.data["keys"] = std::move(keys);
-  return resp;
-}
 
 // A required id-like string (role_id, secret_id): present, not empty, not huge.
 Result<std::optional<SecureString>> id_field(const Json& body, std::string_view key) {
@@ -60,12 +53,6 @@ Result<std::map<std::string, std::string>> metadata_of(const Json& body) {
     if (!v.is_string()) return Error::invalid("metadata values must be strings");
     out[std::string(k.data(), k.size())] = v.get<std::string>();
   }
-  return out;
-}
-
-Json string_map(const std::map<std::string, std::string>& m) {
-  Json out = Json::object();
-  for (const auto& [k, v] : m) out[to_secure(k)] = v;
   return out;
 }
 

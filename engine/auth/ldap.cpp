@@ -6,20 +6,13 @@
 
 #include "engine/auth/records.hpp"
 #include "engine/common/fields.hpp"
+#include "engine/common/json_values.hpp"
 #include "engine/policy/policy.hpp"
 
 namespace engine::auth {
 namespace {
 
 constexpr const char* kNotConfigured = "ldap backend not configured";
-
-Error unsupported_path(std::string_view rel) { return Error::unsupported("unsupported path: " + std::string(rel)); }
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 std::string canonical(std::string_view name, const LdapConfig& cfg) {
   return cfg.case_sensitive_names ? std::string(name) : lower(name);
@@ -52,18 +45,6 @@ Status check_mapping_name(std::string_view name, std::string_view what) {
 
 std::string mapping_key(std::string_view kind, std::string_view name) {
   return std::string(kind == "groups" ? "group/" : "user/") + std::string(name);
-}
-
-Json string_list(const std::vector<std::string>& v) {
-  Json out = Json::array();
-  for (const auto& s : v) out.push_back(s);
-  return out;
-}
-
-Response keys_reply(Json keys) {
-  Response resp;
-  resp.data["keys"] = std::move(keys);
-  return resp;
 }
 
 // The password of a login body: a string (possibly empty: the directory

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "engine/auth/auth_method.hpp"
+#include "engine/common/json_values.hpp"
 #include "engine/common/time.hpp"
 #include "engine/policy/policy.hpp"
 
@@ -11,19 +12,6 @@ namespace engine::auth {
 namespace {
 
 std::int64_t unix_ns(TimePoint t) { return t.time_since_epoch().count(); }
-
-Json string_list(const std::vector<std::string>& v) {
-  Json out = Json::array();
-  for (const auto& s : v) out.push_back(s);
-  return out;
-}
-
-Json string_map(const std::map<std::string, std::string>& m) {
-  if (m.empty()) return nullptr;
-  Json out = Json::object();
-  for (const auto& [k, v] : m) out[to_secure(k)] = v;
-  return out;
-}
 
 // Vault: source = mount path below auth/ with '/' → '-', then the method's
 // display name, trailing '-' trimmed.
@@ -131,7 +119,7 @@ Result<Response> finish_login(Core::Impl& core, NamespaceNode& ns, const Mount& 
             {"accessor", token.accessor},
             {"policies", string_list(all)},
             {"token_policies", string_list(token.policies)},
-            {"metadata", string_map(token.meta)},
+            {"metadata", string_map_or_null(token.meta)},
             {"lease_duration", token.ttl_seconds},
             {"renewable", token.renewable},
             {"entity_id", token.entity_id},

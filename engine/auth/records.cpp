@@ -1,7 +1,24 @@
 // SPDX-License-Identifier: MPL-2.0
 #include "engine/auth/records.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 namespace engine::auth {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+Error unsupported_path(std::string_view rel) { return Error::unsupported("unsupported path: " + std::string(rel)); }
+
+Response keys_reply(Json keys) {
+  Response resp;
+  resp.data["keys"] = std::move(keys);
+  return resp;
+}
 
 Status check_name(std::string_view name, std::string_view what) {
   if (name.empty()) return Error::invalid("missing " + std::string(what));

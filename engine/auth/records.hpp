@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "engine/common/error.hpp"
+#include "engine/common/request.hpp"
 #include "engine/common/serial.hpp"
 #include "engine/storage/storage.hpp"
 
@@ -26,6 +27,16 @@ Status put_record(Storage& storage, std::string_view key, const T& record) {
   SecureBytes bytes = encode_record(record);
   return storage.put(key, ByteView(bytes.data(), bytes.size()));
 }
+
+// ASCII lower case (user and group names of userpass and ldap).
+std::string lower(std::string_view s);
+
+// Unsupported "unsupported path: REL", Vault's answer for a path or
+// operation a backend does not have.
+Error unsupported_path(std::string_view rel);
+
+// A LIST reply: {"keys": keys}.
+Response keys_reply(Json keys);
 
 // Vault's GenericNameWithAtRegex: letters, digits, '_', '-', '.', '@', not
 // empty, at most 255 bytes. InvalidArgument naming `what` otherwise.

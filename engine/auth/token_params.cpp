@@ -4,16 +4,11 @@
 #include <algorithm>
 
 #include "engine/common/fields.hpp"
+#include "engine/common/json_values.hpp"
 #include "engine/policy/policy.hpp"
 
 namespace engine::auth {
 namespace {
-
-Json string_list(const std::vector<std::string>& v) {
-  Json out = Json::array();
-  for (const auto& s : v) out.push_back(s);
-  return out;
-}
 
 bool present(const Json& body, std::string_view key) {
   auto it = body.find(key);

@@ -14,20 +14,6 @@ constexpr const char* kInvalidLogin = "invalid username or password";
 
 std::string user_key(std::string_view name) { return "user/" + std::string(name); }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-Error unsupported_path(std::string_view rel) { return Error::unsupported("unsupported path: " + std::string(rel)); }
-
-Response keys_reply(Json keys) {
-  Response resp;
-  resp.data["keys"] = std::move(keys);
-  return resp;
-}
-
 // The password of a write, if any: a non-empty string.
 Result<std::optional<SecureString>> password_of(const Json& body) {
   auto it = body.find(std::string_view("password"));

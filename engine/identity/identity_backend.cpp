@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "engine/common/fields.hpp"
+#include "engine/common/json_values.hpp"
 #include "engine/common/time.hpp"
 
 namespace engine {
@@ -14,26 +15,6 @@ Error unsupported_path(std::string_view rel) {
 }
 
 std::string time_of(std::int64_t unix_ns) { return format_time(TimePoint(std::chrono::nanoseconds(unix_ns))); }
-
-Json string_list_or_null(const std::vector<std::string>& v) {
-  if (v.empty()) return nullptr;
-  Json out = Json::array();
-  for (const auto& s : v) out.push_back(s);
-  return out;
-}
-
-Json string_list(const std::vector<std::string>& v) {
-  Json out = Json::array();
-  for (const auto& s : v) out.push_back(s);
-  return out;
-}
-
-Json string_map_or_null(const std::map<std::string, std::string>& m) {
-  if (m.empty()) return nullptr;
-  Json out = Json::object();
-  for (const auto& [k, v] : m) out[to_secure(k)] = v;
-  return out;
-}
 
 bool is_write(Operation op) { return op == Operation::Create || op == Operation::Update || op == Operation::Patch; }
 

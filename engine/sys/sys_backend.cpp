@@ -4,6 +4,7 @@
 #include "engine/auth/auth_method.hpp"
 #include "engine/auth/login.hpp"
 #include "engine/common/fields.hpp"
+#include "engine/common/json_values.hpp"
 #include "engine/common/time.hpp"
 #include "engine/policy/policy.hpp"
 
@@ -367,12 +368,6 @@ Result<Response> handle_namespaces(SysContext& ctx, Operation op, std::string_vi
 }
 
 // ---- sys/policies/acl, sys/policy ----------------------------------------
-
-Json string_list(const std::vector<std::string>& v) {
-  Json out = Json::array();
-  for (const auto& s : v) out.push_back(s);
-  return out;
-}
 
 // The policy text of a write body: "policy" (or legacy "rules").
 Result<std::string> policy_text(const Json& body, bool legacy) {

@@ -5,6 +5,7 @@
 
 #include "engine/auth/login.hpp"
 #include "engine/common/fields.hpp"
+#include "engine/common/json_values.hpp"
 #include "engine/common/time.hpp"
 #include "engine/policy/policy.hpp"
 
@@ -21,19 +22,6 @@ std::int64_t remaining_ttl(const TokenEntry& e, TimePoint now) {
   return std::max<std::int64_t>(left, 0);
 }
 
-Json meta_json(const TokenEntry& e) {
-  if (e.meta.empty()) return nullptr;
-  Json m = Json::object();
-  for (const auto& [k, v] : e.meta) m[to_secure(k)] = v;
-  return m;
-}
-
-Json string_list(const std::vector<std::string>& v) {
-  Json out = Json::array();
-  for (const auto& s : v) out.push_back(s);
-  return out;
-}
-
 std::vector<std::string> sorted(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());
   v.erase(std::unique(v.begin(), v.end()), v.end());
@@ -46,7 +34,7 @@ Json auth_block(const TokenEntry& e, const SecureString* id, TimePoint now) {
             {"accessor", e.accessor},
             {"policies", string_list(sorted(e.policies))},
             {"token_policies", string_list(sorted(e.policies))},
-            {"metadata", meta_json(e)},
+            {"metadata", string_map_or_null(e.meta)},
             {"lease_duration", remaining_ttl(e, now)},
             {"renewable", e.renewable},
             {"entity_id", e.entity_id},
@@ -250,7 +238,7 @@ Json token_lookup_data(Core::Impl& core, const TokenEntry& e, std::string_view i
             {"explicit_max_ttl", e.explicit_max_ttl},
             {"id", to_secure(id)},
             {"issue_time", format_time(TimePoint(std::chrono::seconds(e.creation_unix)))},
-            {"meta", meta_json(e)},
+            {"meta", string_map_or_null(e.meta)},
             {"num_uses", std::max<std::int64_t>(e.num_uses, 0)},
             {"orphan", e.orphan},
             {"path", e.path},
