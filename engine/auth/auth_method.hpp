@@ -19,6 +19,8 @@ namespace engine::auth {
 
 // "userpass", "approle", "ldap": the types sys/auth may enable.
 bool is_enableable_type(std::string_view type);
+// Those types as error messages list them.
+inline constexpr std::string_view kEnableableTypes = "userpass, approle, ldap";
 
 // The backend of an auth mount (entry.type userpass or approle).
 // InvalidArgument for other types.

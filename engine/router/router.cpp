@@ -262,21 +262,15 @@ Result<std::shared_ptr<Mount>> Router::enable_mount(NamespaceNode& ns, MountEntr
     return Error::invalid("mount path conflicts with existing namespace \"" + ns.record.path +
                           std::string(first_segment(entry.path)) + "/\"");
   }
-  entry.uuid = crypto::random_uuid();
-  entry.accessor = entry.type + "_" + crypto::random_hex(4);
-  entry.namespace_id = ns.record.id;
-  entry.created_unix_ns = unix_ns(now);
-  COFFER_TRY(auto mount, instantiate(std::move(entry)));
-  COFFER_TRY_STATUS(storage_.put(mount_key(mount->entry), encode_record(mount->entry)));
-  ns.mounts.emplace(mount->entry.path, mount);
-  return mount;
+  const std::string prefix = entry.type + "_";
+  return install(ns, std::move(entry), prefix, now);
 }
 
 Result<std::shared_ptr<Mount>> Router::enable_auth(NamespaceNode& ns, MountEntry entry, TimePoint now) {
   std::string below = canonical_mount_path(entry.path);
   COFFER_TRY_STATUS(auth::validate_auth_path(below));
   if (!auth::is_enableable_type(entry.type)) {
-    return Error::invalid("unknown auth method type \"" + entry.type + "\" (supported: userpass, approle, ldap)");
+    return Error::invalid("unknown auth method type \"" + entry.type + "\" (supported: " + std::string(auth::kEnableableTypes) + ")");
   }
   entry.path = "auth/" + below;
   for (const auto& [mpath, mount] : ns.mounts) {
@@ -284,8 +278,14 @@ Result<std::shared_ptr<Mount>> Router::enable_auth(NamespaceNode& ns, MountEntry
       return Error::exists("path is already in use at " + mpath.substr(5));
     }
   }
+  const std::string prefix = "auth_" + entry.type + "_";
+  return install(ns, std::move(entry), prefix, now);
+}
+
+Result<std::shared_ptr<Mount>> Router::install(NamespaceNode& ns, MountEntry entry, const std::string& accessor_prefix,
+                                               TimePoint now) {
   entry.uuid = crypto::random_uuid();
-  entry.accessor = "auth_" + entry.type + "_" + crypto::random_hex(4);
+  entry.accessor = accessor_prefix + crypto::random_hex(4);
   entry.namespace_id = ns.record.id;
   entry.created_unix_ns = unix_ns(now);
   COFFER_TRY(auto mount, instantiate(std::move(entry)));

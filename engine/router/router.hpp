@@ -88,6 +88,10 @@ class Router {
 
  private:
   Result<std::shared_ptr<Mount>> instantiate(MountEntry entry);
+  // Gives a checked new entry its uuid, accessor (prefix + 8 hex), namespace
+  // and time, makes its backend, stores it and adds it to ns.
+  Result<std::shared_ptr<Mount>> install(NamespaceNode& ns, MountEntry entry, const std::string& accessor_prefix,
+                                         TimePoint now);
   Status add_builtin_mounts(NamespaceNode& ns, std::vector<WriteOp>& batch, TimePoint now);
   std::string unique_namespace_id() const;
   void collect_ids(const NamespaceNode& n, std::vector<std::string>& out) const;

@@ -261,13 +261,13 @@ expect_err "Permission denied" "alice's token writes a group mapping" \
   as_user $U_ALICE bash -c "echo policies=root-ish > '$NS/auth/ldap/groups/dev'"
 
 # --- directory changes ----------------------------------------------------------------------
+# dev_member add|delete UID : the directory adds UID to the group dev, or takes it out.
+dev_member() {
+  printf 'dn: cn=dev,%s\nchangetype: modify\n%s: member\nmember: uid=%s,%s\n' "$GROUPS_DN" "$1" "$2" "$PEOPLE" |
+    ldap_modify "$LDIR" || fail "ldap_modify failed ($1 $2)"
+}
 # bob leaves dev: his next login drops him from the external group and dev-pol.
-ldap_modify "$LDIR" <<EOF || fail "ldap_modify failed"
-dn: cn=dev,$GROUPS_DN
-changetype: modify
-delete: member
-member: uid=bob,$PEOPLE
-EOF
+dev_member delete bob
 expect_ok "bob logs in again" login $U_BOB bob bob-pw
 expect_eq "$(jq -c .auth.token_policies "$WORK/out")" '["admin-pol","base-read","default"]' "bob lost dev-pol at his next login"
 expect_eq "$(jq -c .member_entity_ids "$NS/identity/group/name/ldap-dev")" "[\"$ALICE_EID\"]" \
@@ -290,12 +290,7 @@ expect_eq "$(session_of $U_CAROL)" "ldap-carol" "the refused renewal leaves caro
 expect_ok "rm groups/dev" rm "$NS/auth/ldap/groups/dev"
 expect_ok "alice logs in without groups/dev" login $U_ALICE alice alice-pw
 expect_eq "$(jq -c .auth.token_policies "$WORK/out")" '["base-read","default"]' "alice's policies without groups/dev"
-ldap_modify "$LDIR" <<EOF || fail "ldap_modify failed"
-dn: cn=dev,$GROUPS_DN
-changetype: modify
-delete: member
-member: uid=alice,$PEOPLE
-EOF
+dev_member delete alice
 expect_eq "$(as_user $U_ALICE cat "$TEAM/kv/app#v")" "team-secret" "before the renewal alice is still in the group"
 expect_ok "alice renews her token" as_user $U_ALICE bash -c "echo '{}' > '$NS/auth/token/renew-self'"
 expect_eq "$(jq '(.member_entity_ids // []) | index("'"$ALICE_EID"'") != null' "$NS/identity/group/name/ldap-dev")" \
@@ -305,12 +300,7 @@ expect_eq "$(as_user $U_ALICE jq -c .external_namespace_policies "$NS/auth/token
   "alice's external_namespace_policies are gone"
 expect_eq "$(as_user $U_ALICE cat "$NS/kv/common#v")" "common" "alice's token itself lives on"
 # Back into dev: the next login restores the mapping.
-ldap_modify "$LDIR" <<EOF || fail "ldap_modify failed"
-dn: cn=dev,$GROUPS_DN
-changetype: modify
-add: member
-member: uid=alice,$PEOPLE
-EOF
+dev_member add alice
 expect_ok "alice logs in again" login $U_ALICE alice alice-pw
 expect_eq "$(as_user $U_ALICE cat "$TEAM/kv/app#v")" "team-secret" "back in dev: the team secret again"
 
