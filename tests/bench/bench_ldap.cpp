@@ -13,43 +13,27 @@
 // Prints ops/s and microseconds per login, and ldap/directory as a ratio.
 //
 //   bench_ldap [--seconds S] [--rounds R]
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <functional>
-#include <map>
+#include <stdexcept>
 #include <string>
-#include <vector>
 
 #include "engine/auth/ldap_client.hpp"
 #include "engine/core.hpp"
 #include "engine/storage/memory_storage.hpp"
+#include "tests/ldap/test_directory.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-int harness(const std::string& command) {
-  const std::string script = "source " + quote(std::string(COFFER_SOURCE_DIR) + "/tests/ldap/slapd.sh") + " && " + command;
-  return std::system(("bash -c " + quote(script)).c_str());
-}
-
-engine::Response must(engine::Result<engine::Response> r, const char* what) {
-  if (!r.ok()) {
-    std::fprintf(stderr, "bench_ldap: %s: %s\n", what, r.error().message.c_str());
-    std::exit(1);
-  }
+// Failures throw, so the test directory is stopped on the way out.
+template <class T>
+T must(engine::Result<T> r, const char* what) {
+  if (!r.ok()) throw std::runtime_error(std::string(what) + ": " + r.error().message);
   return std::move(r).value();
 }
 
@@ -75,38 +59,11 @@ double rate(double seconds, const std::function<void()>& one) {
   return static_cast<double>(n) / std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  double seconds = 2;
-  int rounds = 3;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::atof(argv[i + 1]);
-    else if (std::strcmp(argv[i], "--rounds") == 0) rounds = std::atoi(argv[i + 1]);
-  }
-
-  char tmpl[] = "/tmp/coffer-bench-ldap.XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) return 1;
-  const std::string dir = std::string(tmpl) + "/d";
-  if (harness("ldap_start " + quote(dir) + " " + quote(std::string(COFFER_SOURCE_DIR) + "/tests/ldap/directory.ldif") +
-              " >/dev/null && env | grep -E '^LDAPS?_' > " + quote(std::string(tmpl) + "/vars")) != 0) {
-    std::fprintf(stderr, "bench_ldap: the test directory did not start\n");
-    return 1;
-  }
-  std::map<std::string, std::string> vars;
+void run(double seconds, int rounds) {
+  const coffer_test::TestDirectory vars;
   {
-    std::ifstream in(std::string(tmpl) + "/vars");
-    std::string line;
-    while (std::getline(in, line)) {
-      if (auto eq = line.find('='); eq != std::string::npos) vars[line.substr(0, eq)] = line.substr(eq + 1);
-    }
-  }
-
-  int status = 0;
-  {
-    auto opened = engine::Core::open(std::make_unique<engine::MemoryStorage>(), {"root", true});
-    if (!opened.ok()) return 1;
-    engine::Core& core = *opened.value();
+    auto core_owner = must(engine::Core::open(std::make_unique<engine::MemoryStorage>(), {"root", true}), "dev core");
+    engine::Core& core = *core_owner;
     using engine::Json;
     using engine::Operation;
     Json cfg{{"url", vars["LDAP_URL"]},
@@ -124,15 +81,9 @@ int main(int argc, char** argv) {
          "userpass user");
 
     engine::auth::LdapConfig direct;
-    if (!engine::auth::parse_ldap_config(cfg, direct).ok()) return 1;
+    if (!engine::auth::parse_ldap_config(cfg, direct).ok()) throw std::runtime_error("the config does not parse");
 
-    auto directory = [&] {
-      auto r = engine::auth::ldap_login(direct, "alice", "alice-pw");
-      if (!r.ok()) {
-        std::fprintf(stderr, "bench_ldap: directory: %s\n", r.error().message.c_str());
-        std::exit(1);
-      }
-    };
+    auto directory = [&] { must(engine::auth::ldap_login(direct, "alice", "alice-pw"), "directory"); };
     auto ldap = [&] {
       must(request(core, "", Operation::Update, "auth/ldap/login/alice", Json{{"password", "alice-pw"}}), "ldap login");
     };
@@ -158,8 +109,22 @@ int main(int argc, char** argv) {
     std::printf("per login: directory %.0f us, ldap %.0f us (Coffer's share %.0f us), userpass %.0f us\n", 1e6 / d,
                 1e6 / l, 1e6 / l - 1e6 / d, 1e6 / u);
   }
-  if (harness("ldap_stop " + quote(dir)) != 0) status = 1;
-  std::error_code ec;
-  std::filesystem::remove_all(tmpl, ec);
-  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  double seconds = 2;
+  int rounds = 3;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::atof(argv[i + 1]);
+    else if (std::strcmp(argv[i], "--rounds") == 0) rounds = std::atoi(argv[i + 1]);
+  }
+  try {
+    run(seconds, rounds);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_ldap: %s\n", e.what());
+    return 1;
+  }
+  return 0;
 }

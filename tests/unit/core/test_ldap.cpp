@@ -4,20 +4,17 @@
 // against a real slapd (tests/ldap/slapd.sh, a throwaway directory on
 // loopback): the directory wait holds no core lock, an auth method
 // disabled meanwhile makes no token, and renewal re-reads the groups.
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
+#include <chrono>
 #include <future>
-#include <map>
-#include <sstream>
+#include <string>
+#include <thread>
 #include <tuple>
-#include <unistd.h>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
 #include "engine/auth/ldap_client.hpp"
+#include "tests/ldap/test_directory.hpp"
 #include "tests/unit/core/authz_support.hpp"
 
 using namespace coffer_test;
@@ -37,68 +34,9 @@ Json ok(const engine::Result<engine::Response>& r) {
 
 // ---- A real directory --------------------------------------------------------------
 
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// The test directory of tests/ldap (users alice, bob, carol; groups dev
-// (alice, bob), engineering (dev), admins (bob)), started in a fresh
-// temporary folder and stopped at the end of the test.
-class Directory {
- public:
-  Directory() {
-    char tmpl[] = "/tmp/coffer-unit-ldap.XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    dir_ = tmpl;
-    REQUIRE(harness("ldap_start " + shell_quote(dir_ + "/d") + " " +
-                    shell_quote(std::string(COFFER_SOURCE_DIR) + "/tests/ldap/directory.ldif") +
-                    " >/dev/null && env | grep -E '^LDAPS?_' > " + shell_quote(dir_ + "/vars")) == 0);
-    std::ifstream env(dir_ + "/vars");
-    std::string line;
-    while (std::getline(env, line)) {
-      auto eq = line.find('=');
-      if (eq != std::string::npos) vars_[line.substr(0, eq)] = line.substr(eq + 1);
-    }
-    REQUIRE(vars_.count("LDAP_URL") == 1);
-  }
-  ~Directory() {
-    harness("ldap_resume " + shell_quote(dir_ + "/d") + " 2>/dev/null; ldap_stop " + shell_quote(dir_ + "/d"));
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  Directory(const Directory&) = delete;
-  Directory& operator=(const Directory&) = delete;
-
-  const std::string& operator[](const std::string& name) { return vars_.at(name); }
-  void pause() {
-    REQUIRE(harness("ldap_pause " + shell_quote(dir_ + "/d")) == 0);
-    // SIGSTOP takes effect when slapd's threads next run: wait for it.
-    for (int i = 0; i < 500 && state() != 'T'; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    REQUIRE(state() == 'T');  // stopped: it answers nothing from now on
-  }
-  // slapd's process state, from /proc/PID/stat ('T' when stopped).
-  char state() {
-    std::ifstream stat("/proc/" + vars_.at("LDAP_PID") + "/stat");
-    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-    auto close = text.rfind(')');
-    return close == std::string::npos || close + 2 >= text.size() ? '?' : text[close + 2];
-  }
-  void resume() { REQUIRE(harness("ldap_resume " + shell_quote(dir_ + "/d")) == 0); }
-  void modify(const std::string& ldif) {
-    REQUIRE(harness("ldap_modify " + shell_quote(dir_ + "/d") + " <<'LDIF'\n" + ldif + "\nLDIF") == 0);
-  }
-
- private:
-  static int harness(const std::string& command) {
-    const std::string script =
-        "source " + shell_quote(std::string(COFFER_SOURCE_DIR) + "/tests/ldap/slapd.sh") + " && " + command;
-    return std::system(("bash -c " + shell_quote(script)).c_str());
-  }
-  std::string dir_;
-  std::map<std::string, std::string> vars_;
-};
+// The test directory of tests/ldap (users alice, bob, carol, frank, "alice*";
+// groups dev (alice, bob, frank), engineering (dev), admins (bob)).
+using Directory = coffer_test::TestDirectory;
 
 // ldap enabled at auth/ldap/ in the root namespace, pointed at dir.
 void enable_ldap(DevCore& d, Directory& dir, Json extra = Json::object()) {
