@@ -189,14 +189,7 @@ Result<Response> LdapBackend::handle(const BackendRequest& req) {
     if (req.op != Operation::List) return unsupported_path(rel);
     return keys_reply(Json::array());  // who may log in is the directory's business
   }
-  if (is_login_path(rel)) {
-    // The core runs logins through begin_login() without its lock; this is
-    // the same login in one go, for callers that hold none.
-    if (!write) return unsupported_path(rel);
-    COFFER_TRY(auto pending, begin_login(req));
-    COFFER_TRY_STATUS(pending->run());
-    return pending->finish(req);
-  }
+  // login/NAME is answered through begin_login(), never here.
   for (std::string_view kind : {"groups", "users"}) {
     if (rel == kind || (rel.starts_with(kind) && rel.substr(kind.size()) == "/")) {
       if (req.op != Operation::List) return unsupported_path(rel);
