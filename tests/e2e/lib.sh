@@ -103,6 +103,17 @@ expect_err() {
 jqr() { jq -r "$1" "$2"; }
 
 # as_nobody CMD... : run CMD as uid/gid 65534 with no supplementary groups.
+# init_store MOUNT [BODY] : sys/init through MOUNT (one share unless BODY
+# says otherwise); the reply (keys, root_token) lands in $WORK/init.json.
+init_store() {
+  local body='{"secret_shares":1,"secret_threshold":1}'
+  [ $# -lt 2 ] || body=$2
+  exec 3<>"$1/sys/init"
+  echo "$body" >&3
+  cat <&3 > "$WORK/init.json"
+  exec 3>&-
+}
+
 # as_user UID CMD... : CMD as UID with an empty environment (no VAULT_TOKEN:
 # the uid's login session on the mount is its token).
 as_user() {

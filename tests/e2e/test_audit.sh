@@ -20,10 +20,7 @@ mkdir -p "$WORK/auditdir"
 
 # --- init, a bound root mount ------------------------------------------------
 start_cofferd "$M" --storage "$DB"
-exec 3<>"$M/sys/init"
-echo '{"secret_shares":1,"secret_threshold":1}' >&3
-cat <&3 > "$WORK/init.json"
-exec 3>&-
+init_store "$M"
 K1=$(jqr '.keys[0]' "$WORK/init.json")
 ROOT_TOKEN=$(jqr .root_token "$WORK/init.json")
 printf '%s\n' "$ROOT_TOKEN" > "$WORK/root.token"

@@ -51,10 +51,7 @@ mktoken() {
 
 # --- init and unseal: no token needed --------------------------------------------
 start_cofferd "$M" --storage "$DB" --allow-other
-exec 3<>"$M/sys/init"
-echo '{"secret_shares":1,"secret_threshold":1}' >&3
-cat <&3 > "$WORK/init.json"
-exec 3>&-
+init_store "$M"
 jqr '.keys[0]' "$WORK/init.json" > "$M/sys/unseal"
 ROOT=$(jqr .root_token "$WORK/init.json")
 expect_eq "$(jqr .sealed "$M/sys/seal-status")" "false" "unsealed"

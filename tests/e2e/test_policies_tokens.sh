@@ -21,10 +21,7 @@ start_unsealed() {
 
 # --- init ------------------------------------------------------------------------
 start_cofferd "$M" --storage "$DB"
-exec 3<>"$M/sys/init"
-echo '{"secret_shares":1,"secret_threshold":1}' >&3
-cat <&3 > "$WORK/init.json"
-exec 3>&-
+init_store "$M"
 K1=$(jqr '.keys[0]' "$WORK/init.json")
 printf '%s\n' "$(jqr .root_token "$WORK/init.json")" > "$WORK/root.token"
 stop_cofferd "$M"

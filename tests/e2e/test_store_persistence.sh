@@ -15,10 +15,7 @@ expect_eq "$(jqr .initialized "$M/sys/init")" "false" "not initialised"
 expect_eq "$(ls "$M")" "sys" "a sealed store shows only sys/"
 expect_err "Input/output error" "secrets while sealed" cat "$M/secret/x"
 
-exec 3<>"$M/sys/init"
-echo '{"secret_shares":3,"secret_threshold":2}' >&3
-cat <&3 > "$WORK/init.json"
-exec 3>&-
+init_store "$M" '{"secret_shares":3,"secret_threshold":2}'
 expect_eq "$(jqr '.keys | length' "$WORK/init.json")" "3" "three shares"
 ROOT=$(jqr .root_token "$WORK/init.json")
 K1=$(jqr '.keys[0]' "$WORK/init.json")
