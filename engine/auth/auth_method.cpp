@@ -30,26 +30,9 @@ std::string token_accessor(std::string_view sys_mount_uuid) {
 }
 
 Status validate_auth_path(std::string_view path) {
-  if (path.empty() || path == "/") return Error::invalid("auth method path must not be empty");
   if (path == "token/" || path.starts_with("token/")) return Error::invalid("path is already in use at token/");
-  if (path.size() > 1024) return Error::name_too_long("auth method path is too long");
-  std::string_view rest = path.substr(0, path.size() - 1);
-  while (true) {
-    auto slash = rest.find('/');
-    std::string_view seg = rest.substr(0, slash);
-    if (seg.empty() || seg == "." || seg == "..") {
-      return Error::invalid("invalid auth method path \"" + std::string(path) + "\"");
-    }
-    if (seg.size() > 255) return Error::name_too_long("auth method path segment longer than 255 bytes");
-    for (unsigned char c : seg) {
-      if (c < 0x20 || c == 0x7f || c == '@' || c == '#') {
-        return Error::invalid("auth method path \"" + std::string(path) + "\" contains a control character, '@' or '#'");
-      }
-    }
-    if (slash == std::string_view::npos) break;
-    rest.remove_prefix(slash + 1);
-  }
-  return {};
+  COFFER_TRY_STATUS(check_path_size(path, "auth method path"));
+  return check_path_segments(path, "auth method path", "@#");
 }
 
 }  // namespace engine::auth

@@ -22,32 +22,45 @@ std::string canonical_mount_path(std::string_view path) {
   return out;
 }
 
-Status validate_mount_path(std::string_view path) {
-  if (path.empty() || path == "/") return Error::invalid("mount path must not be empty");
-  if (path.size() > 1024) return Error::name_too_long("mount path is too long");
-  for (std::string_view reserved : {"sys/", "auth/", "identity/", "cubbyhole/"}) {
-    if (path.starts_with(reserved)) {
-      return Error::invalid("cannot mount under reserved path \"" + std::string(reserved) + "\"");
-    }
+Status check_path_size(std::string_view path, std::string_view what) {
+  if (path.empty() || path == "/") return Error::invalid(std::string(what) + " must not be empty");
+  if (path.size() > 1024) return Error::name_too_long(std::string(what) + " is too long");
+  return {};
+}
+
+Status check_path_segments(std::string_view path, std::string_view what, std::string_view forbidden) {
+  // "contains a control character, '@' or '#'" for forbidden "@#".
+  std::string also;
+  for (std::size_t i = 0; i < forbidden.size(); ++i) {
+    also += (i + 1 == forbidden.size() ? " or '" : ", '") + std::string(1, forbidden[i]) + "'";
   }
   std::string_view rest = path.substr(0, path.size() - 1);
   while (true) {
     auto slash = rest.find('/');
     std::string_view seg = rest.substr(0, slash);
     if (seg.empty() || seg == "." || seg == "..") {
-      return Error::invalid("invalid mount path \"" + std::string(path) + "\"");
+      return Error::invalid("invalid " + std::string(what) + " \"" + std::string(path) + "\"");
     }
-    if (seg.size() > 255) return Error::name_too_long("mount path segment longer than 255 bytes");
+    if (seg.size() > 255) return Error::name_too_long(std::string(what) + " segment longer than 255 bytes");
     for (unsigned char c : seg) {
-      if (c < 0x20 || c == 0x7f) {
-        return Error::invalid("mount path \"" + std::string(path) +
-                              "\" contains a control character");
+      if (c < 0x20 || c == 0x7f || forbidden.find(static_cast<char>(c)) != std::string_view::npos) {
+        return Error::invalid(std::string(what) + " \"" + std::string(path) + "\" contains a control character" + also);
       }
     }
     if (slash == std::string_view::npos) break;
     rest.remove_prefix(slash + 1);
   }
   return {};
+}
+
+Status validate_mount_path(std::string_view path) {
+  COFFER_TRY_STATUS(check_path_size(path, "mount path"));
+  for (std::string_view reserved : {"sys/", "auth/", "identity/", "cubbyhole/"}) {
+    if (path.starts_with(reserved)) {
+      return Error::invalid("cannot mount under reserved path \"" + std::string(reserved) + "\"");
+    }
+  }
+  return check_path_segments(path, "mount path");
 }
 
 Result<std::unique_ptr<Backend>> make_backend(const MountEntry& entry) {

@@ -63,6 +63,13 @@ inline std::string mount_data_prefix(std::string_view uuid) {
 // prefixes sys/, auth/, identity/, cubbyhole/.
 Status validate_mount_path(std::string_view path);
 
+// The checks mount and auth method paths share (canonical, one trailing
+// '/'), with `what` ("mount path") in the messages: not empty, at most 1024
+// bytes; then each segment not empty, "." or "..", at most 255 bytes, and
+// without control characters or any of `forbidden`.
+Status check_path_size(std::string_view path, std::string_view what);
+Status check_path_segments(std::string_view path, std::string_view what, std::string_view forbidden = {});
+
 // Canonical mount path: strips leading '/', collapses nothing, adds the
 // trailing '/'.
 std::string canonical_mount_path(std::string_view path);
