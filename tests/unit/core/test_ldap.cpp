@@ -4,7 +4,10 @@
 // against a real slapd (tests/ldap/slapd.sh, a throwaway directory on
 // loopback): the directory wait holds no core lock, an auth method
 // disabled meanwhile makes no token, and renewal re-reads the groups.
+#include <lber.h>
+
 #include <chrono>
+#include <cstdlib>
 #include <future>
 #include <string>
 #include <thread>
@@ -103,6 +106,16 @@ TEST_CASE("ldap: a group's name is the first CN of its DN (Vault's getCN)", "[ld
   CHECK(ldap_group_cn("ou=teams,dc=x") == "ou=teams,dc=x");  // no CN: the DN itself
   CHECK(ldap_group_cn("dev") == "dev");                      // not a DN: as is
   CHECK(ldap_group_cn("cn=a\\,b,dc=x") == "a,b");
+}
+
+TEST_CASE("ldap: liblber frees its buffers through Coffer's zeroing functions", "[ldap]") {
+  // ldap_client.cpp installs them before main; liblber takes memory
+  // functions only once, so a second set is refused if they are in place.
+  BerMemoryFunctions plain{[](ber_len_t n, void*) { return std::malloc(n); },
+                           [](ber_len_t n, ber_len_t size, void*) { return std::calloc(n, size); },
+                           [](void* p, ber_len_t n, void*) { return std::realloc(p, n); },
+                           [](void* p, void*) { std::free(p); }};
+  CHECK(ber_set_option(nullptr, LBER_OPT_MEMORY_FNS, &plain) == LBER_OPT_ERROR);
 }
 
 TEST_CASE("ldap: config writes are checked and bindpass is never shown", "[ldap]") {
