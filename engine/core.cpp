@@ -11,7 +11,9 @@
 #include "engine/auth/auth_method.hpp"
 #include "engine/auth/login.hpp"
 #include "engine/common/fields.hpp"
+#include "engine/common/json_text.hpp"
 #include "engine/common/time.hpp"
+#include "engine/common/utf8.hpp"
 #include "engine/core_impl.hpp"
 #include "engine/crypto/sodium.hpp"
 #include "engine/identity/identity_backend.hpp"
@@ -47,6 +49,8 @@ Result<std::string> canonical_path(std::string_view path, Operation op) {
     if (seg == "..") return Error::invalid("path must not contain \"..\"");
     if (seg.find('\0') != std::string_view::npos) return Error::invalid("path must not contain NUL");
     if (seg.size() > 255) return Error::name_too_long("path segment longer than 255 bytes");
+    // Paths end up in JSON (listings, errors, audit lines): text only.
+    if (!utf8::valid(seg)) return Error::invalid("path is not valid UTF-8");
     if (!out.empty()) out.push_back('/');
     out.append(seg);
   }
@@ -147,6 +151,14 @@ bool Core::sealed() const { return impl_->barrier.sealed(); }
 Status Core::reopen_audit_files() { return impl_->audit.reopen(); }
 
 Result<Response> Core::handle(const Request& req) {
+  // Every later step copies or walks the body recursively. Text from outside
+  // was bounded by parse_json already; this bounds a body built any other
+  // way, before any of those steps. Twice the parser's bound: callers wrap
+  // a parsed body ({"data": body}), and 128 levels are still a shallow stack.
+  constexpr int kMaxRequestDepth = 2 * kMaxJsonDepth;
+  if (!json_depth_within(req.data, kMaxRequestDepth)) {
+    return Error::invalid("request body nested too deep (more than " + std::to_string(kMaxRequestDepth) + " levels)");
+  }
   bool failed_login = false;
   const auto started = std::chrono::steady_clock::now();
   auto result = impl_->handle(req, &failed_login);

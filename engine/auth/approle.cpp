@@ -3,6 +3,7 @@
 
 #include "engine/auth/records.hpp"
 #include "engine/common/fields.hpp"
+#include "engine/common/json_text.hpp"
 #include "engine/common/json_values.hpp"
 #include "engine/common/time.hpp"
 #include "engine/crypto/sodium.hpp"
@@ -42,8 +43,9 @@ Result<std::map<std::string, std::string>> metadata_of(const Json& body) {
   if (it->is_string()) {
     const SecureString& s = it->get_ref<const SecureString&>();
     if (s.empty()) return std::map<std::string, std::string>{};
-    object = Json::parse(s, nullptr, false);
-    if (object.is_discarded()) return Error::invalid("failed to parse metadata: not a JSON object");
+    auto parsed = parse_json(as_view(s), "metadata");
+    if (!parsed.ok()) return Error::invalid("failed to parse metadata: " + parsed.error().message);
+    object = std::move(*parsed);
   } else {
     object = *it;
   }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "engine/common/names.hpp"
 #include "engine/common/serial.hpp"
 
 namespace engine {
@@ -76,6 +77,7 @@ Status PolicyStore::set(std::string_view ns_id, std::string_view ns_path, std::s
     return Error::invalid("cannot update \"" + std::string(name) + "\" policy");
   }
   if (name.find('/') != std::string_view::npos) return Error::invalid("policy name must not contain '/'");
+  COFFER_TRY_STATUS(check_name_text(name, "policy name"));
   COFFER_TRY(auto parsed, policy::parse_policy(name, text, ns_path));
   PolicyRecord rec{std::string(name), parsed.raw, now.time_since_epoch().count()};
   std::unique_lock lock(mu_);

@@ -5,6 +5,8 @@
 #include <ctime>
 #include <limits>
 
+#include "engine/common/json_text.hpp"
+
 namespace engine::kv {
 
 namespace {
@@ -262,13 +264,10 @@ SecureBytes dump_secret(const Json& value) {
 }
 
 Result<Json> parse_secret(const SecureBytes& bytes) {
-  try {
-    Json j = Json::parse(as_view(bytes));
-    if (!j.is_object()) return Error::corrupt("stored secret is not a JSON object");
-    return j;
-  } catch (const std::exception&) {
-    return Error::corrupt("stored secret is not valid JSON");
-  }
+  auto j = parse_json(as_view(bytes), "stored secret");
+  if (!j.ok()) return Error::corrupt(j.error().message);
+  if (!j->is_object()) return Error::corrupt("stored secret is not a JSON object");
+  return std::move(*j);
 }
 
 std::string go_quote(std::string_view s) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 #include "engine/common/fields.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace engine::fields {
@@ -40,9 +41,20 @@ Result<std::optional<std::string>> get_string(const Json& body, std::string_view
 Result<std::optional<std::int64_t>> get_int(const Json& body, std::string_view key) {
   const Json* v = find(body, key);
   if (v == nullptr) return std::optional<std::int64_t>{};
+  if (v->is_number_unsigned()) {
+    // A JSON number above INT64_MAX would wrap to a negative one.
+    if (v->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
+      return Error::invalid("field \"" + std::string(key) + "\" is out of range");
+    }
+    return std::optional<std::int64_t>{static_cast<std::int64_t>(v->get<std::uint64_t>())};
+  }
   if (v->is_number_integer()) return std::optional<std::int64_t>{v->get<std::int64_t>()};
   if (v->is_number_float()) {
-    double d = v->get<double>();
+    // Range-check before the cast: converting an out-of-range double is undefined.
+    const double d = v->get<double>();
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {
+      return Error::invalid("field \"" + std::string(key) + "\" is out of range");
+    }
     if (d == static_cast<double>(static_cast<std::int64_t>(d))) {
       return std::optional<std::int64_t>{static_cast<std::int64_t>(d)};
     }
@@ -52,6 +64,9 @@ Result<std::optional<std::int64_t>> get_int(const Json& body, std::string_view k
     std::int64_t n = 0;
     auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
     if (ec == std::errc() && ptr == s.data() + s.size() && !s.empty()) return std::optional<std::int64_t>{n};
+    if (ec == std::errc::result_out_of_range) {
+      return Error::invalid("field \"" + std::string(key) + "\" is out of range");
+    }
   }
   return wrong_type(key, "an integer");
 }
@@ -66,6 +81,20 @@ Result<std::optional<bool>> get_bool(const Json& body, std::string_view key) {
     if (s == "false" || s == "0") return std::optional<bool>{false};
   }
   return wrong_type(key, "a boolean");
+}
+
+Result<std::int64_t> parse_count(std::string_view text, std::string_view what, std::int64_t max) {
+  const bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!digits) return Error::invalid("invalid " + std::string(what) + " \"" + std::string(text) + "\"");
+  std::int64_t n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec == std::errc::result_out_of_range || (ec == std::errc() && n > max)) {
+    return Error::invalid(std::string(what) + " out of range");
+  }
+  if (ec != std::errc() || p != text.data() + text.size()) {
+    return Error::invalid("invalid " + std::string(what) + " \"" + std::string(text) + "\"");
+  }
+  return n;
 }
 
 Result<std::int64_t> parse_duration(std::string_view text) {

@@ -33,6 +33,12 @@ Result<std::optional<std::vector<std::string>>> get_string_list(const Json& body
 Result<std::optional<std::map<std::string, std::string>>> get_string_map(const Json& body,
                                                                           std::string_view key);
 
+// Parses a non-negative decimal integer as it comes in a path or body
+// ("3" in db@3). InvalidArgument "invalid WHAT" for anything but digits, and
+// "WHAT out of range" above max. Pure.
+Result<std::int64_t> parse_count(std::string_view text, std::string_view what,
+                                 std::int64_t max = INT64_MAX);
+
 // Parses a Go-style duration or plain seconds. InvalidArgument on bad input.
 Result<std::int64_t> parse_duration(std::string_view text);
 

@@ -3,6 +3,9 @@
 
 #include <string>
 
+#include "engine/common/json_text.hpp"
+#include "engine/common/utf8.hpp"
+
 namespace engine {
 namespace {
 
@@ -66,11 +69,13 @@ Result<Json> parse_body(std::string_view body) {
   std::string_view text = trim_left(body);
   if (text.empty()) return Error::invalid("empty request body");
   if (text.front() == '{' || text.front() == '[' || text.front() == '"') {
-    Json parsed = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_discarded()) return Error::invalid("malformed JSON body");
+    COFFER_TRY(Json parsed, parse_json(text, "JSON body"));
     if (!parsed.is_object()) return Error::invalid("JSON body must be an object");
     return parsed;
   }
+  // JSON text is checked by its parser; key=value text must be UTF-8 too,
+  // or it could not be shown (or audited) as JSON afterwards.
+  if (!utf8::valid(text)) return Error::invalid("key=value body is not valid UTF-8");
   COFFER_TRY(auto words, split_words(text));
   Json out = Json::object();
   std::size_t index = 0;

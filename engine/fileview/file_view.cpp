@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "engine/auth/auth_method.hpp"
+#include "engine/common/fields.hpp"
 #include "engine/core_impl.hpp"
 #include "engine/fileview/body.hpp"
 #include "engine/policy/policy.hpp"
@@ -175,7 +176,8 @@ Result<Json> versions_body(Json body) {
       std::size_t comma = s.find(',', pos);
       std::string item(s.substr(pos, comma == SecureString::npos ? SecureString::npos : comma - pos));
       if (!all_digits(item)) return Error::invalid("versions must be a list of version numbers");
-      list.push_back(std::stoll(item));
+      COFFER_TRY(std::int64_t version, fields::parse_count(item, "version"));
+      list.push_back(version);
       if (comma == SecureString::npos) break;
       pos = comma + 1;
     }
@@ -994,8 +996,9 @@ Result<SecureString> FileView::read_kv(const Caller& caller, const Located& at) 
     }
     if (v == 1) return Error::not_found("kv v1 secrets have no view \"" + view + "\"");
     if (all_digits(view)) {
+      COFFER_TRY(std::int64_t version, fields::parse_count(view, "version"));
       COFFER_TRY(auto resp, call(caller, Operation::Read, kv_path(mount_abs, 2, "data", rel),
-                                 Json{{"version", std::stoll(view)}}));
+                                 Json{{"version", version}}));
       return render(resp.data["data"], &*suffix);
     }
     if (view == "metadata" || view == "subkeys") {
@@ -1097,8 +1100,9 @@ Status FileView::remove_kv(const Caller& caller, const Located& at) {
     return to_status(call(caller, Operation::Delete, kv_path(mount_abs, 2, "metadata", rel)));
   }
   if (v == 2 && all_digits(suffix->view)) {
+    COFFER_TRY(std::int64_t version, fields::parse_count(suffix->view, "version"));
     return to_status(call(caller, Operation::Update, kv_path(mount_abs, 2, "delete", rel),
-                          Json{{"versions", Json::array({std::stoll(suffix->view)})}}));
+                          Json{{"versions", Json::array({version})}}));
   }
   if (suffix->view == "data") return to_status(call(caller, Operation::Delete, kv_path(mount_abs, v, "data", rel)));
   return Error::unsupported("this view cannot be removed");

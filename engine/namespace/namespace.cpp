@@ -3,6 +3,8 @@
 
 #include <array>
 
+#include "engine/common/names.hpp"
+
 namespace engine {
 
 std::string_view namespace_name(std::string_view ns_path) {
@@ -32,7 +34,7 @@ Status validate_namespace_name(std::string_view name) {
     if (c <= 0x20 || c == 0x7f) return Error::invalid("namespace name cannot contain whitespace or non-printable characters");
     if (c == '+' || c == '*') return Error::invalid("namespace name cannot contain '+' or '*'");
   }
-  return {};
+  return check_name_text(name, "namespace name");
 }
 
 }  // namespace engine

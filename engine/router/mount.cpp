@@ -4,6 +4,7 @@
 #include "engine/auth/auth_method.hpp"
 #include "engine/backend/kv_v1.hpp"
 #include "engine/backend/kv_v2.hpp"
+#include "engine/common/names.hpp"
 
 namespace engine {
 
@@ -47,6 +48,7 @@ Status check_path_segments(std::string_view path, std::string_view what, std::st
         return Error::invalid(std::string(what) + " \"" + std::string(path) + "\" contains a control character" + also);
       }
     }
+    COFFER_TRY_STATUS(check_name_text(seg, what));
     if (slash == std::string_view::npos) break;
     rest.remove_prefix(slash + 1);
   }

@@ -32,3 +32,19 @@ TEST_CASE("body: completeness decides when a write applies", "[body]") {
   CHECK_FALSE(engine::body_is_complete("  "));
   CHECK(engine::body_is_complete("{\"a\":\n"));  // broken, but the writer is done: fail now
 }
+
+TEST_CASE("body: nesting is bounded while parsing, before anything copies the body", "[body]") {
+  const std::string deep = "{\"a\":" + std::string(15000, '[') + std::string(15000, ']') + "}";
+  auto r = parse_body(deep);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == engine::ErrorCode::InvalidArgument);
+  CHECK(r.error().message.find("nested too deep") != std::string::npos);
+}
+
+TEST_CASE("body: key=value text must be UTF-8", "[body]") {
+  auto r = parse_body("a=\xff\xfe\n");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == engine::ErrorCode::InvalidArgument);
+  CHECK(r.error().message == "key=value body is not valid UTF-8");
+  CHECK(parse_body("a=caf\xc3\xa9\n").ok());
+}

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "engine/core.hpp"
+#include "tests/unit/core/support.hpp"
 #include "engine/fileview/file_view.hpp"
 #include "engine/storage/memory_storage.hpp"
 
@@ -74,4 +75,24 @@ TEST_CASE("seal: init, unseal with threshold shares, data survives a new core", 
   REQUIRE(files.write(nobody, "sys/unseal", keys[0] + "\n", engine::WriteMode::Replace).ok());
   engine::Caller root{engine::to_secure(root_token)};
   CHECK(engine::to_plain(files.read(root, "kv/app#pw").value()) == "hunter2");
+}
+
+TEST_CASE("core: a request body nested too deep is refused before anything walks it", "[core][limits]") {
+  coffer_test::DevCore d;
+  engine::Json body = engine::Json::object();
+  engine::Json* inner = &body;
+  for (int i = 0; i < 129; ++i) inner = &((*inner)["k"] = engine::Json::object());
+  for (const char* path : {"sys/unseal", "sys/init", "secret/data/x"}) {
+    engine::Request req;
+    req.op = engine::Operation::Update;
+    req.path = path;
+    req.data = body;
+    req.token = engine::to_secure("root");
+    auto r = d.core->handle(req);
+    INFO(path);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == engine::ErrorCode::InvalidArgument);
+    CHECK(r.error().message.find("nested too deep") != std::string::npos);
+  }
+  // The value is freed without recursion by nlohmann (its destructor is iterative).
 }
