@@ -10,6 +10,7 @@ PACKAGES=(
   libgfshare-dev catch2 libldap-dev
   sqlite3 jq util-linux procps iproute2
   slapd ldap-utils openssl
+  clang libclang-rt-14-dev
 )
 
 missing=()

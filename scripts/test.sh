@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MPL-2.0
 # Runs every test from nothing: installs the packages, builds twice — once
 # with warnings as errors, once with AddressSanitizer and UBSan — and runs
-# the unit tests, the end-to-end tests on real mounts and the examples in both.
+# the unit tests, the end-to-end tests on real mounts and the examples in both;
+# then fuzzes every parser of outside input for FUZZ_SECONDS (30) a target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,3 +23,5 @@ run_suite build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo
 echo "== build and test (AddressSanitizer + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite build/asan -DCMAKE_BUILD_TYPE=Debug -DCOFFER_SANITIZE=address,undefined
+echo "== fuzz (libFuzzer + ASan/UBSan, ${FUZZ_SECONDS:-30} s a target)"
+bash scripts/fuzz.sh

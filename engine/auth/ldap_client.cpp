@@ -14,6 +14,7 @@
 #include <set>
 
 #include "engine/common/fields.hpp"
+#include "engine/common/utf8.hpp"
 
 namespace engine::auth {
 namespace {
@@ -557,6 +558,9 @@ std::string ldap_escape_filter(std::string_view value) {
 
 Result<std::string> ldap_escape_dn_value(std::string_view value) {
   if (value.find('\0') != std::string_view::npos) return Error::invalid("DN value contains NUL");
+  // libldap's UTF-8 handling trusts the lead byte: a truncated sequence at
+  // the end makes it read past the value (found by tests/fuzz/ldap_escape).
+  if (!utf8::valid(value)) return Error::invalid("DN value is not valid UTF-8");
   // One AVA "x=<value>" rendered by libldap in LDAPv3 string form.
   char type[] = "x";
   LDAPAVA ava{};

@@ -964,8 +964,10 @@ Result<SecureString> FileView::read_kv(const Caller& caller, const Located& at) 
   // Literal name first.
   auto literal = call(caller, Operation::Read, kv_path(mount_abs, v, "data", at.rel));
   if (literal.ok()) return render(v == 2 ? literal->data["data"] : literal->data, nullptr);
-  auto [dir, last] = split_last(at.rel);
-  auto suffix = parse_suffix(last);
+  // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+  const auto dir_and_last = split_last(at.rel);
+  const auto& dir = dir_and_last.first;
+  auto suffix = parse_suffix(dir_and_last.second);
   // A literal name that is absent, or that the caller may not read (a rule
   // names "app", never "app#v"), gives way to the suffix reading.
   const ErrorCode literal_code = literal.error().code;

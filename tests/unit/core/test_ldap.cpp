@@ -84,6 +84,9 @@ TEST_CASE("ldap: DN values are escaped as RFC 4514 wants", "[ldap]") {
     CHECK(ldap_group_cn("cn=" + ldap_escape_dn_value(v).value() + ",dc=x") == v);
   }
   CHECK(ldap_escape_dn_value(std::string("a\0b", 3)).error().code == ErrorCode::InvalidArgument);
+  // A truncated UTF-8 sequence made libldap read past the value (the fuzzer's find).
+  CHECK(ldap_escape_dn_value("ab\xc9").error().code == ErrorCode::InvalidArgument);
+  CHECK(ldap_escape_dn_value("caf\xc3\xa9").ok());
 }
 
 TEST_CASE("ldap: Go-template filters know only their fields", "[ldap]") {

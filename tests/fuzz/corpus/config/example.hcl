@@ -1,0 +1,44 @@
+# /etc/coffer/coffer.hcl: a sample cofferd configuration (cofferd --config FILE).
+# Syntax as Vault's server config (HCL; the JSON form works too). Unknown keys
+# and bad values are refused with the line they are on.
+
+# The store: one SQLite file (WAL). Created on first start, sealed and
+# uninitialised: init and unseal it through a root (not chrooted) mount.
+storage "sqlite" {
+  path = "/var/lib/coffer/coffer.db"
+}
+
+# Every mount block is one FUSE mount served by this process, like a Vault
+# listener. Callers bring their own tokens (VAULT_TOKEN, logins) unless the
+# mount is bound to one with token_file.
+mount "/run/coffer" {
+  allow_other = true      # let every user in; the ACL decides what each may do
+}
+
+# The namespace usa-hq shown as the mount root: usa-hq/team_1/... is
+# /run/coffer-hq/team_1/..., nothing outside usa-hq is reachable, and
+# policies keep their absolute paths.
+mount "/run/coffer-hq" {
+  chroot_namespace = "usa-hq"
+  allow_other      = true
+}
+
+# A sidecar mount for one application: every request is made with the token
+# in token_file (re-read when the file changes), and the kernel may cache
+# what it reads; Coffer invalidates that cache when a secret, policy or
+# identity changes.
+# mount "/run/app/secrets" {
+#   chroot_namespace = "usa-hq"
+#   token_file       = "/etc/app/coffer-token"
+#   cache            = true
+# }
+
+# The namespace whose tokens may use the privileged endpoints Vault grants it.
+administrative_namespace_path = "admin/"
+
+# error, warn, info or debug. `systemctl reload cofferd` (SIGHUP) re-reads it.
+log_level = "info"
+
+# cofferd locks its memory (mlockall) so secrets never reach swap; this needs
+# CAP_IPC_LOCK (root has it). Set to true only if swap is off or encrypted.
+disable_mlock = false
