@@ -567,12 +567,8 @@ std::string multi_error(const std::vector<std::string>& errs) {
   return out + "\n\n";
 }
 
-bool printable(std::string_view s) {
-  return std::none_of(s.begin(), s.end(), [](char c) {
-    auto u = static_cast<unsigned char>(c);
-    return u < 0x20 || u == 0x7f;
-  });
-}
+// Vault's strutil.Printable (Go's unicode.IsPrint on every rune).
+bool printable(std::string_view s) { return kv::go_printable(s); }
 
 // custom_metadata from a request. Values are converted as Vault's weak
 // decoding does; with drop_nulls (patch) null entries are returned in
