@@ -54,3 +54,15 @@ TEST_CASE("approle secret-id accessors of another role or namespace are unknown"
                          Json{{"secret_id_accessor", accessor}}));
   CHECK(str(own.data["secret_id_accessor"]) == accessor);
 }
+
+TEST_CASE("approle: a huge secret_id_ttl saturates instead of expiring the secret id at once", "[auth][ttl]") {
+  DevCore d;
+  ok(root_api(d, Operation::Update, "sys/auth/approle", Json{{"type", "approle"}}));
+  ok(root_api(d, Operation::Update, "auth/approle/role/long",
+              Json{{"token_policies", "p"}, {"secret_id_ttl", "9000000000000000000"}}));
+  const std::string role_id = str(ok(root_api(d, Operation::Read, "auth/approle/role/long/role-id")).data["role_id"]);
+  const std::string secret = str(ok(root_api(d, Operation::Update, "auth/approle/role/long/secret-id")).data["secret_id"]);
+  auto login = api(d, "", Operation::Update, "auth/approle/login", Json{{"role_id", role_id}, {"secret_id", secret}});
+  REQUIRE(login.ok());
+  CHECK(login.value().data["auth"]["lease_duration"] == 768 * 3600);
+}

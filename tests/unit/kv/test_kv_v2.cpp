@@ -826,3 +826,13 @@ TEST_CASE("kv2: custom_metadata refuses what Go's unicode.IsPrint refuses, not o
   }
   CHECK(h.err(Operation::Read, "metadata/k").code == ErrorCode::NotFound);
 }
+
+TEST_CASE("kv2: a huge delete_version_after saturates instead of deleting at once", "[kv2][metadata]") {
+  V2 h;
+  h.ok(Operation::Update, "metadata/k", J(R"({"delete_version_after":9000000000000000000})"));
+  h.ok(Operation::Create, "data/k", body_data(R"({"v":1})"));
+  // The deletion time would wrap into the past without saturation.
+  auto r = h.ok(Operation::Read, "data/k");
+  CHECK(r.data["metadata"]["deletion_time"] != "");
+  CHECK(str(r.data["data"]) == R"({"v":1})");
+}
