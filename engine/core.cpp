@@ -191,6 +191,7 @@ std::string_view renewal_endpoint(const Route& probe, Operation op) {
 // renew another token (nobody sets off directory binds they may not ask
 // for); the request then goes its usual way, which also gives the errors.
 std::optional<auth::PreparedRenewal> prepare_renewal(Core::Impl& core, const Request& req, std::string_view endpoint,
+                                                     const NamespaceNode& ns,
                                                      std::shared_lock<std::shared_mutex>& lock) {
   if (req.token.empty()) return std::nullopt;
   const TimePoint now = Clock::now();
@@ -211,6 +212,8 @@ std::optional<auth::PreparedRenewal> prepare_renewal(Core::Impl& core, const Req
   }
   if (!found.ok() || !*found) return std::nullopt;
   const TokenPtr token = *found;
+  // Another token outside this namespace's reach is unknown to its store.
+  if (endpoint != "renew-self" && !token_within_namespace(core, *token, ns)) return std::nullopt;
   if (token->expire_unix_ns == 0 || !token->renewable) return std::nullopt;
   Route route = auth::login_route_of(core, *token);
   if (!route.mount) return std::nullopt;
@@ -284,7 +287,7 @@ Result<Response> Core::Impl::handle(const Request& req, bool* failed_login) {
     if (std::string_view endpoint = renewal_endpoint(probe, canonical.op); !endpoint.empty()) {
       // A login token's renewal may wait on a server (LDAP binds again):
       // that wait runs now, without the lock, and the request uses it.
-      std::optional<auth::PreparedRenewal> renewal = prepare_renewal(*this, canonical, endpoint, shared);
+      std::optional<auth::PreparedRenewal> renewal = prepare_renewal(*this, canonical, endpoint, *probe.ns, shared);
       if (barrier.sealed() || !router.loaded()) return Error::sealed();
       return handle_routed(canonical, nullptr, renewal ? &*renewal : nullptr);
     }

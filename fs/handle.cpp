@@ -77,4 +77,20 @@ engine::SecureString error_reply_text(const engine::Error& error) {
   return text;
 }
 
+std::vector<std::string> reply_warnings(std::string_view reply) {
+  std::vector<std::string> out;
+  // Cheap test first: most replies have none (and some are not JSON).
+  if (reply.find("\"warnings\"") == std::string_view::npos) return out;
+  // Parsed as engine::Json, whose strings wipe themselves: a reply may hold
+  // a token. Only the warnings leave this function.
+  const engine::Json parsed = engine::Json::parse(reply.begin(), reply.end(), nullptr, false);
+  if (!parsed.is_object()) return out;
+  auto it = parsed.find(std::string_view("warnings"));
+  if (it == parsed.end() || !it->is_array()) return out;
+  for (const auto& w : *it) {
+    if (w.is_string()) out.push_back(engine::to_plain(w.get_ref<const engine::SecureString&>()));
+  }
+  return out;
+}
+
 }  // namespace fsd

@@ -80,6 +80,9 @@ class Handle {
 
   // --- reading ---------------------------------------------------------
 
+  // The whole reply of the last finished request (cursor untouched).
+  std::string_view reply_text() const { return engine::as_view(reply_); }
+
   // Up to size bytes of the reply from its own cursor, advancing it.
   std::string_view read_reply(std::size_t size);
 
@@ -115,5 +118,9 @@ struct DirHandle {
 
 // The text a reader gets after a failed write: "<category>: <message>\n".
 engine::SecureString error_reply_text(const engine::Error& error);
+
+// The "warnings" a reply carries (Vault's, e.g. `Policy "nope" does not
+// exist`), for the log; empty when it has none or is not a JSON object.
+std::vector<std::string> reply_warnings(std::string_view reply);
 
 }  // namespace fsd

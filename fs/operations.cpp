@@ -921,6 +921,10 @@ int Filesystem::apply_pending(Handle& h) {
     return fail("write", h.path(), error);
   }
   log_debug("write /", h.path(), ": applied");
+  // Vault's warnings reach the reply (read from the same fd) and the log.
+  if (log_enabled(LogLevel::Info)) {
+    for (const auto& w : reply_warnings(h.reply_text())) log_info("write /", h.path(), ": warning: ", w);
+  }
   // Caching mounts drop what this changed before the writer hears back, so
   // it never reads the old data afterwards (this mount's too: a write holds
   // no kernel lock its invalidations need).

@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libfuse3-dev fuse3 libsqlite3-dev libsodium-dev libcereal-dev nlohmann-json3-dev
-  libgfshare-dev catch2 libldap-dev
+  libgfshare-dev catch2 libldap-dev libicu-dev
   sqlite3 jq util-linux procps iproute2
   slapd ldap-utils openssl
   clang libclang-rt-14-dev

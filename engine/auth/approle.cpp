@@ -397,7 +397,7 @@ Result<Response> AppRoleBackend::new_secret_id(const BackendRequest& req, const 
   }
   e.creation_unix_ns = unix_ns(req.now);
   e.last_updated_unix_ns = e.creation_unix_ns;
-  e.expiration_unix_ns = e.ttl > 0 ? e.creation_unix_ns + e.ttl * 1'000'000'000 : 0;
+  e.expiration_unix_ns = e.ttl > 0 ? ns_after(e.creation_unix_ns, e.ttl) : 0;  // saturating
   e.accessor = crypto::random_uuid();
   COFFER_TRY(std::string hash, hashed(req.storage, as_view(secret)));
   COFFER_TRY(auto clash, req.storage.get(secret_key(name, hash)));

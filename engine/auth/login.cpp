@@ -48,11 +48,11 @@ std::int64_t token_ttl(const LoginAuth& login, const MountEntry& mount) {
   const std::int64_t system_max = mount.max_lease_ttl > 0 ? mount.max_lease_ttl : kMaxTokenTtlSeconds;
   const std::int64_t system_default = mount.default_lease_ttl > 0 ? mount.default_lease_ttl : kDefaultTokenTtlSeconds;
   std::int64_t ttl = 0;
+  const std::int64_t max = login.max_ttl > 0 ? std::min(login.max_ttl, system_max) : system_max;
   if (login.period > 0) {
-    ttl = login.period;
+    ttl = std::min(login.period, max);  // a period is capped at the max TTL too
   } else {
     ttl = login.ttl > 0 ? login.ttl : system_default;
-    std::int64_t max = login.max_ttl > 0 ? std::min(login.max_ttl, system_max) : system_max;
     ttl = std::min(ttl, max);
   }
   if (login.explicit_max_ttl > 0) ttl = std::min(ttl, login.explicit_max_ttl);
@@ -99,7 +99,7 @@ Result<Response> finish_login(Core::Impl& core, NamespaceNode& ns, const Mount& 
   entry.renewable = login.renewable || login.period > 0;
   entry.ttl_seconds = token_ttl(login, mount.entry);
   entry.creation_unix = unix_seconds(now);
-  entry.expire_unix_ns = entry.ttl_seconds > 0 ? unix_ns(now) + entry.ttl_seconds * 1'000'000'000 : 0;
+  entry.expire_unix_ns = entry.ttl_seconds > 0 ? ns_after(unix_ns(now), entry.ttl_seconds) : 0;
   entry.orphan = true;  // login tokens have no parent
   entry.login_secret = std::move(login.renew_secret);
 

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "engine/policy/policy.hpp"
+
 namespace engine {
 namespace {
 
@@ -80,6 +82,14 @@ Result<std::shared_ptr<const policy::Acl>> AclCache::for_source(
   // (namespace id -> names): the token's own, then its entity's; each policy
   // is looked up in, and relative to, the namespace that owns it (§9.1).
   std::map<std::string, std::vector<std::string>> by_ns = source.identity_policies;
+  // Policy names are case-insensitive: an entity's or group's
+  // "Training-Admin" is the policy stored as "training-admin" (Vault's
+  // policy store trims and lower-cases every name it looks up). Identity
+  // never grants root, whatever its case (writes refuse it too).
+  for (auto& [ns_id, names] : by_ns) {
+    for (auto& name : names) name = policy::normalize_policy_name(name);
+    std::erase(names, std::string(policy::kRootPolicyName));
+  }
   auto& own = by_ns[source.namespace_id];
   own.insert(own.end(), source.policies.begin(), source.policies.end());
   std::vector<std::shared_ptr<const policy::Policy>> held;
@@ -89,6 +99,7 @@ Result<std::shared_ptr<const policy::Acl>> AclCache::for_source(
     std::sort(names.begin(), names.end());
     names.erase(std::unique(names.begin(), names.end()), names.end());
     for (const auto& name : names) {
+      if (name.empty()) continue;
       COFFER_TRY(auto p, policies_.get(ns_id, *ns_path, name));
       if (p) held.push_back(std::move(p));
     }

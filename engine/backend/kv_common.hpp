@@ -51,7 +51,20 @@ TimePoint from_unix_nanos(std::int64_t unix_nanos);
 SecureBytes dump_secret(const Json& value);
 Result<Json> parse_secret(const SecureBytes& bytes);
 
-// Go's %q for a string (used in Vault's messages): quoted, with escapes.
+// Go's unicode.IsPrint for one code point: general categories L, M, N, P, S
+// and the ASCII space U+0020 only. So every other space (U+00A0, U+2003...),
+// format character (U+200B, U+00AD, U+FEFF), control, private-use, surrogate
+// and unassigned code point is not printable. The category comes from ICU's
+// u_charType: ICU 72 (Debian 12) is Unicode 15.0, as Go's tables are since
+// Go 1.21 (unicode.Version "15.0.0"), so the two agree code point for code
+// point. ICU's own u_isprint does not (it accepts the Z spaces), nor
+// u_isgraph (it accepts private use).
+bool go_is_print(std::int32_t code_point);
+// Vault's strutil.Printable: every rune of s is go_is_print. Invalid UTF-8
+// is not printable (Go would see U+FFFD there, but Vault's JSON decoding has
+// already replaced such bytes before its check).
+bool go_printable(std::string_view s);
+// Go's %q for a string (strconv.Quote, used in Vault's messages).
 std::string go_quote(std::string_view s);
 
 // The key limit of a LIST (the file view's "is this a folder?" probe asks for

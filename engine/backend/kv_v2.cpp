@@ -16,6 +16,7 @@
 
 #include "engine/backend/kv_common.hpp"
 #include "engine/common/serial.hpp"
+#include "engine/common/time.hpp"
 
 // Stored records. A named namespace (not an anonymous one) because
 // CEREAL_CLASS_VERSION must name the types from the global namespace.
@@ -79,7 +80,6 @@ using kv_v2_detail::KeyRecord;
 using kv_v2_detail::VersionRecord;
 
 constexpr std::uint32_t kDefaultMaxVersions = 10;
-constexpr std::int64_t kNanosPerSecond = 1000000000;
 constexpr std::size_t kMaxCustomMetadataKeys = 64;
 constexpr std::size_t kMaxCustomMetadataKeyLength = 128;
 constexpr std::size_t kMaxCustomMetadataValueLength = 512;
@@ -210,7 +210,7 @@ std::optional<std::int64_t> auto_deletion(const ConfigRecord& c, const KeyRecord
   if (mount == 0 && key == 0) return std::nullopt;
   std::int64_t chosen = key != 0 ? key : mount;
   if (mount != 0 && mount < chosen) chosen = mount;
-  return base_ns + chosen * kNanosPerSecond;
+  return ns_after(base_ns, chosen);  // saturating: a huge delay never wraps into the past
 }
 
 // Appends version `cur+1` to m and purges what no longer fits, as Vault's
@@ -567,12 +567,8 @@ std::string multi_error(const std::vector<std::string>& errs) {
   return out + "\n\n";
 }
 
-bool printable(std::string_view s) {
-  return std::none_of(s.begin(), s.end(), [](char c) {
-    auto u = static_cast<unsigned char>(c);
-    return u < 0x20 || u == 0x7f;
-  });
-}
+// Vault's strutil.Printable (Go's unicode.IsPrint on every rune).
+bool printable(std::string_view s) { return kv::go_printable(s); }
 
 // custom_metadata from a request. Values are converted as Vault's weak
 // decoding does; with drop_nulls (patch) null entries are returned in

@@ -104,8 +104,17 @@ Result<SecureString> render(const Json& value, const Suffixed* suffix) {
 }
 
 SecureString reply_of(const Response& resp) {
-  if (resp.data.is_object() && resp.data.empty()) return {};
-  return render_pretty(resp.data);
+  if (resp.warnings.empty()) {
+    if (resp.data.is_object() && resp.data.empty()) return {};
+    return render_pretty(resp.data);
+  }
+  // Vault's warnings, beside the reply's fields as its HTTP replies carry
+  // them: {"auth": {...}, "warnings": ["Policy \"nope\" does not exist"]}.
+  Json out = resp.data.is_object() ? resp.data : Json::object();
+  Json list = Json::array();
+  for (const auto& w : resp.warnings) list.push_back(to_secure(w));
+  out["warnings"] = std::move(list);
+  return render_pretty(out);
 }
 
 // Sys paths that are directories whatever the store holds.

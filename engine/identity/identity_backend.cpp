@@ -185,8 +185,8 @@ Result<Response> write_entity(IdentityApiContext& ctx, const Json& body, std::op
   EntityPtr entity;
   if (!id.empty()) {
     entity = ctx.core.identity.entity_by_id(id);
-    if (!entity) return Error::invalid("entity not found from id");
-    if (entity->namespace_id != ns_id) return Error::invalid("entity does not belong to this namespace");
+    // Another namespace's entity is answered as unknown.
+    if (!entity || entity->namespace_id != ns_id) return Error::invalid("entity not found from id");
   }
   if (!name.empty()) {
     EntityPtr by_name = ctx.core.identity.entity_by_name(ns_id, name);
@@ -285,9 +285,8 @@ Result<Response> update_entity_alias(IdentityApiContext& ctx, const std::string&
   updated.custom_metadata = custom_metadata;
   if (!canonical_id.empty() && canonical_id != alias.canonical_id) {
     EntityPtr target = ctx.core.identity.entity_by_id(canonical_id);
-    if (!target) return Error::invalid("given 'canonical_id' is not associated with an entity");
-    if (target->namespace_id != alias.namespace_id) {
-      return Error::denied("given 'canonical_id' associated with entity in a different namespace from the alias");
+    if (!target || target->namespace_id != alias.namespace_id) {
+      return Error::invalid("given 'canonical_id' is not associated with an entity");
     }
     updated.canonical_id = canonical_id;
   }
@@ -314,9 +313,8 @@ Result<Response> write_entity_alias(IdentityApiContext& ctx, const Json& body, s
 
   if (!id.empty()) {
     auto found = ctx.core.identity.entity_alias_by_id(id);
-    if (!found) return Error::invalid("invalid alias ID provided");
+    if (!found || found->second.namespace_id != ns_id) return Error::invalid("invalid alias ID provided");
     const AliasRecord& alias = found->second;
-    if (alias.namespace_id != ns_id) return Error::denied("cannot modify aliases across namespaces");
     if (!custom_in) custom_metadata = alias.custom_metadata;
     if (accessor.empty() && name.empty()) {
       if (canonical_id.empty() && !custom_in) return Response{};
@@ -344,8 +342,7 @@ Result<Response> write_entity_alias(IdentityApiContext& ctx, const Json& body, s
   EntityPtr entity;
   if (!canonical_id.empty()) {
     entity = ctx.core.identity.entity_by_id(canonical_id);
-    if (!entity) return Error::invalid("invalid canonical ID");
-    if (entity->namespace_id != ns_id) return Error::denied("entity found with 'canonical_id' not in request namespace");
+    if (!entity || entity->namespace_id != ns_id) return Error::invalid("invalid canonical ID");
     for (const auto& a : entity->aliases) {
       if (a.mount_accessor == accessor) return Error::invalid("Alias already exists for requested entity and mount accessor");
     }
@@ -374,8 +371,7 @@ Result<Response> entity_alias_item(IdentityApiContext& ctx, Operation op, const 
   switch (op) {
     case Operation::Read: {
       auto found = ctx.core.identity.entity_alias_by_id(id);
-      if (!found) return Error::not_found("no entity alias with id " + id);
-      if (found->second.namespace_id != ns_id) return Error::denied("alias and request are in different namespaces");
+      if (!found || found->second.namespace_id != ns_id) return Error::not_found("no entity alias with id " + id);
       return data_response(alias_view(ctx.core, found->second, true));
     }
     case Operation::Create:
@@ -383,8 +379,7 @@ Result<Response> entity_alias_item(IdentityApiContext& ctx, Operation op, const 
     case Operation::Patch: return write_entity_alias(ctx, body, id);
     case Operation::Delete: {
       auto found = ctx.core.identity.entity_alias_by_id(id);
-      if (!found) return Response{};
-      if (found->second.namespace_id != ns_id) return Error::denied("request and alias are in different namespaces");
+      if (!found || found->second.namespace_id != ns_id) return Response{};
       COFFER_TRY_STATUS(ctx.core.identity.delete_entity_alias(id));
       return Response{};
     }
@@ -480,7 +475,7 @@ Result<Response> write_group(IdentityApiContext& ctx, const Json& body, std::opt
   if (id) {
     if (id->empty()) return Error::invalid("empty group ID");
     GroupPtr group = ctx.core.identity.group_by_id(*id);
-    if (!group) return Error::invalid("invalid group ID");
+    if (!group || group->namespace_id != ns_id) return Error::invalid("invalid group ID");
     return update_group(ctx, body, group, body_name.value_or(""));
   }
   std::string name = path_name ? *path_name : body_name.value_or("");
@@ -496,8 +491,7 @@ Result<Response> group_item(IdentityApiContext& ctx, Operation op, bool by_id, c
   GroupPtr g = by_id ? ctx.core.identity.group_by_id(key) : ctx.core.identity.group_by_name(ns_id, key);
   switch (op) {
     case Operation::Read:
-      if (!g) return Error::not_found("no group " + std::string(by_id ? "with id " : "named ") + key);
-      if (g->namespace_id != ns_id) return Error::denied("request namespace is not the same as the group namespace");
+      if (!g || g->namespace_id != ns_id) return Error::not_found("no group " + std::string(by_id ? "with id " : "named ") + key);
       return data_response(group_view(ctx.core, *g));
     case Operation::Create:
     case Operation::Update:
@@ -505,8 +499,7 @@ Result<Response> group_item(IdentityApiContext& ctx, Operation op, bool by_id, c
       if (by_id) return write_group(ctx, body, key, std::nullopt);
       return write_group(ctx, body, std::nullopt, key);
     case Operation::Delete:
-      if (!g) return Response{};
-      if (g->namespace_id != ns_id) return Error::denied("request namespace is not the same as the group namespace");
+      if (!g || g->namespace_id != ns_id) return Response{};
       COFFER_TRY_STATUS(ctx.core.identity.delete_group(g->id));
       return Response{};
     default: return unsupported_path(std::string("group/") + (by_id ? "id/" : "name/") + key);
@@ -545,8 +538,7 @@ Result<Response> write_group_alias(IdentityApiContext& ctx, const Json& body, st
   if (id) {
     if (id->empty()) return Error::invalid("empty group alias ID");
     auto found = ctx.core.identity.group_alias_by_id(*id);
-    if (!found) return Error::invalid("invalid group alias ID");
-    if (found->second.namespace_id != ns_id) return Error::denied("existing alias not in the same namespace as request");
+    if (!found || found->second.namespace_id != ns_id) return Error::invalid("invalid group alias ID");
     alias = found->second;
   }
   const std::string name = name_in.value_or("");
@@ -560,11 +552,8 @@ Result<Response> write_group_alias(IdentityApiContext& ctx, const Json& body, st
   }
   if (!canonical_id.empty()) {
     GroupPtr target = ctx.core.identity.group_by_id(canonical_id);
-    if (!target) return Error::invalid("invalid group ID given in 'canonical_id'");
+    if (!target || target->namespace_id != ns_id) return Error::invalid("invalid group ID given in 'canonical_id'");
     if (target->type != "external") return Error::invalid("alias can't be set on an internal group");
-    if (target->namespace_id != ns_id) {
-      return Error::denied("group referenced with 'canonical_id' not in the same namespace as alias");
-    }
   }
   auto [mount_ns, mount] = find_auth_mount(ctx.core, accessor);
   if (mount == nullptr) return Error::invalid("invalid mount accessor \"" + accessor + "\"");
@@ -584,8 +573,7 @@ Result<Response> group_alias_item(IdentityApiContext& ctx, Operation op, const s
   switch (op) {
     case Operation::Read: {
       auto found = ctx.core.identity.group_alias_by_id(id);
-      if (!found) return Error::not_found("no group alias with id " + id);
-      if (found->second.namespace_id != ns_id) return Error::denied("alias and request are in different namespaces");
+      if (!found || found->second.namespace_id != ns_id) return Error::not_found("no group alias with id " + id);
       return data_response(alias_view(ctx.core, found->second, true));
     }
     case Operation::Create:
@@ -593,10 +581,7 @@ Result<Response> group_alias_item(IdentityApiContext& ctx, Operation op, const s
     case Operation::Patch: return write_group_alias(ctx, body, id);
     case Operation::Delete: {
       auto found = ctx.core.identity.group_alias_by_id(id);
-      if (!found) return Response{};
-      if (found->second.namespace_id != ns_id) {
-        return Error::denied("request namespace is not the same as the group alias namespace");
-      }
+      if (!found || found->second.namespace_id != ns_id) return Response{};
       COFFER_TRY_STATUS(ctx.core.identity.delete_group_alias(id));
       return Response{};
     }
@@ -652,8 +637,7 @@ Result<Response> lookup(IdentityApiContext& ctx, const Json& body, bool entity) 
   } else if (!alias_name.empty()) {
     if (auto a = store.group_alias_by_factors(alias_accessor, alias_name)) g = a->first;
   }
-  if (!g) return Response{};
-  if (g->namespace_id != ns_id) return Error::denied("request namespace is not the same as the group namespace");
+  if (!g || g->namespace_id != ns_id) return Response{};  // Vault: 204, no group
   return data_response(group_view(ctx.core, *g));
 }
 

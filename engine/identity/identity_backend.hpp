@@ -15,7 +15,10 @@
 // LIST on the directory nodes (identity/, identity/entity/, ...) answers
 // their children with a trailing '/', so a file view can walk the tree.
 // Served by the core after the ACL check. Errors carry Vault's messages:
-// InvalidArgument (400), PermissionDenied (403, cross-namespace), NotFound.
+// InvalidArgument (400), PermissionDenied (403, a mount of another
+// namespace), NotFound. An entity, group or alias of another namespace,
+// named by id anywhere (item paths, lookups, canonical_id, updates by id), is
+// answered exactly as an unknown id: nothing tells that it exists.
 #pragma once
 
 #include <string_view>

@@ -8,6 +8,7 @@
 
 #include "engine/common/serial.hpp"
 #include "engine/crypto/sodium.hpp"
+#include "engine/policy/policy.hpp"
 
 namespace engine {
 namespace {
@@ -426,8 +427,9 @@ Result<EntityPtr> IdentityStore::put_entity(EntityRecord record, TimePoint now) 
     return Error::invalid("entity name is already in use");
   }
   record.policies = dedupe(record.policies);
-  if (std::find(record.policies.begin(), record.policies.end(), "root") != record.policies.end()) {
-    return Error::invalid("policies cannot contain root");
+  // Names are case-insensitive where the ACL looks them up: " Root" is root.
+  for (const auto& p : record.policies) {
+    if (policy::normalize_policy_name(p) == "root") return Error::invalid("policies cannot contain root");
   }
   if (old) {
     record.namespace_id = old->namespace_id;

@@ -7,6 +7,7 @@
 #include "engine/common/json_values.hpp"
 #include "engine/common/time.hpp"
 #include "engine/policy/policy.hpp"
+#include "engine/token/token_backend.hpp"
 
 namespace engine {
 namespace {
@@ -462,7 +463,8 @@ Result<Response> handle_capabilities(SysContext& ctx, Operation op, std::string_
       return Error::invalid("missing token");
     }
     COFFER_TRY(auto entry, ctx.core.tokens.lookup(as_view(it->get_ref<const SecureString&>()), ctx.now));
-    if (!entry) return Error::invalid("invalid token");
+    // Only tokens of this namespace or below, as on auth/token/lookup.
+    if (!entry || !token_within_namespace(ctx.core, *entry, ctx.ns)) return Error::invalid("invalid token");
     COFFER_TRY(auto acl, ctx.core.acl_of(*entry));
     return capabilities_reply(ctx, *acl, paths);
   }
@@ -472,7 +474,7 @@ Result<Response> handle_capabilities(SysContext& ctx, Operation op, std::string_
   COFFER_TRY(auto accessor, fields::get_string(body, "accessor"));
   if (!accessor || accessor->empty()) return Error::invalid("missing accessor");
   COFFER_TRY(auto entry, ctx.core.tokens.lookup_accessor(*accessor, ctx.now));
-  if (!entry) return Error::invalid("invalid accessor");
+  if (!entry || !token_within_namespace(ctx.core, *entry, ctx.ns)) return Error::invalid("invalid accessor");
   COFFER_TRY(auto acl, ctx.core.acl_of(*entry));
   return capabilities_reply(ctx, *acl, paths);
 }

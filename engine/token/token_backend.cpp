@@ -64,35 +64,56 @@ bool subset(const std::vector<std::string>& child, const std::vector<std::string
 
 std::int64_t unix_ns(TimePoint t) { return t.time_since_epoch().count(); }
 
-// The token a request names in its body ("token") or by accessor. As in
-// Vault (token_store.go lookupInternal / lookupByAccessor), a token is looked
-// up in its own namespace, which its id and accessor carry (".<ns id>";
-// none: root), whichever namespace's token store is asked: the ACL on that
-// store's path (ns/auth/token/lookup...) is the gate, and knowing a token's
-// id already grants its use. So a token of another namespace is found, not
-// reported as unknown; nullptr only for unknown, revoked or expired tokens.
-Result<TokenPtr> token_in_namespace(TokenContext& ctx, const TokenPtr& found) {
-  (void)ctx;
+// A token is reachable from namespace N's token store only when it belongs
+// to N or to a namespace below N (token_within_namespace): outside that it
+// is as unknown. Vault looks a token up in its own namespace (its id and
+// accessor carry it) and requires the request namespace to be that one or a
+// parent of it.
+TokenPtr within(TokenContext& ctx, TokenPtr found) {
+  if (found && !token_within_namespace(ctx.core, *found, ctx.ns)) return TokenPtr{};
   return found;
 }
 
-Result<TokenPtr> body_token(TokenContext& ctx, const Json& body, SecureString& id_out) {
+// The token a request names in its body ("token"); nullopt when the body
+// names none. nullptr for unknown, revoked or expired tokens and for tokens
+// outside the store's namespace.
+Result<std::optional<TokenPtr>> body_token(TokenContext& ctx, const Json& body, SecureString& id_out) {
   auto it = body.find(std::string_view("token"));
-  if (it == body.end() || !it->is_string() || it->get_ref<const SecureString&>().empty()) {
-    return Error::invalid("missing required input \"token\"");
-  }
+  if (it == body.end() || it->is_null()) return std::optional<TokenPtr>{};
+  if (!it->is_string()) return Error::invalid("field \"token\" must be a string");
+  if (it->get_ref<const SecureString&>().empty()) return std::optional<TokenPtr>{};
   id_out = it->get_ref<const SecureString&>();
   COFFER_TRY(auto found, ctx.core.tokens.lookup(as_view(id_out), ctx.now));
-  return token_in_namespace(ctx, found);
+  return std::optional<TokenPtr>{within(ctx, std::move(found))};
 }
 
+// body_token, with Vault's "missing token ID" when the body names none.
+Result<TokenPtr> required_body_token(TokenContext& ctx, const Json& body, SecureString& id_out) {
+  COFFER_TRY(auto target, body_token(ctx, body, id_out));
+  if (!target) return Error::invalid("missing token ID");
+  return *target;
+}
+
+// The token named by "accessor" (Vault's "missing accessor" when absent).
 Result<TokenPtr> body_accessor(TokenContext& ctx, const Json& body) {
   COFFER_TRY(auto accessor, fields::get_string(body, "accessor"));
-  if (!accessor || accessor->empty()) return Error::invalid("missing required input \"accessor\"");
+  if (!accessor || accessor->empty()) return Error::invalid("missing accessor");
   COFFER_TRY(auto found, ctx.core.tokens.lookup_accessor(*accessor, ctx.now));
-  return token_in_namespace(ctx, found);
+  return within(ctx, std::move(found));
 }
 
+bool contains(const std::vector<std::string>& v, std::string_view x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// "token-" + the display name, trimmed and lower-cased ("token" without one).
+std::string token_display_name(const std::optional<std::string>& display) {
+  std::string name = display ? policy::normalize_policy_name(*display) : std::string{};
+  return name.empty() ? "token" : "token-" + name;
+}
+
+// handleCreateCommon (vault/token_store.go), in Vault's order and with its
+// texts; 400s are InvalidArgument (EINVAL).
 Result<Response> create(TokenContext& ctx, const Json& body, bool orphan_endpoint) {
   COFFER_TRY_STATUS(fields::only(body, {"id", "policies", "meta", "no_parent", "no_default_policy", "renewable",
                                         "ttl", "explicit_max_ttl", "display_name", "num_uses", "period", "type",
@@ -101,119 +122,176 @@ Result<Response> create(TokenContext& ctx, const Json& body, bool orphan_endpoin
   const bool parent_root = parent.is_root();
   const bool sudo = parent_root || ctx.auth.sudo;
 
+  // A token with a restricted number of uses cannot create a new token,
+  // otherwise it could escape the restriction count.
+  if (parent.num_uses != 0) return Error::invalid("restricted use token cannot generate child tokens");
   if (body.contains(std::string_view("role_name"))) return Error::unsupported("token roles are not supported yet");
-  if (body.contains(std::string_view("entity_alias"))) return Error::unsupported("entity aliases on tokens are not supported yet");
-  COFFER_TRY(auto type, fields::get_string(body, "type"));
-  if (type && *type != "service" && *type != "default") {
-    if (*type == "batch") return Error::unsupported("batch tokens are not supported");
-    return Error::invalid("invalid 'token_type' value \"" + *type + "\"");
-  }
-  if (parent.num_uses != 0) return Error::invalid("use limited tokens cannot create child tokens");
-
-  COFFER_TRY(auto no_parent, fields::get_bool(body, "no_parent"));
-  if (no_parent.value_or(false) && !orphan_endpoint && !sudo) {
-    return Error::invalid("root or sudo privileges required to create orphan token");
-  }
-  COFFER_TRY(auto custom_id, fields::get_string(body, "id"));
-  if (custom_id && !custom_id->empty()) {
-    if (!sudo) return Error::invalid("root or sudo privileges required to specify token id");
-    if (ctx.ns.parent != nullptr) return Error::invalid("custom token IDs can only be set in the root namespace");
-    if (custom_id->find('.') != std::string::npos) return Error::invalid("token IDs can not contain a period");
-  }
-  COFFER_TRY(auto period, fields::get_duration(body, "period"));
-  if (period.value_or(0) > 0 && !sudo) return Error::invalid("root or sudo privileges required to create periodic token");
-  COFFER_TRY(auto num_uses, fields::get_int(body, "num_uses"));
-  if (num_uses.value_or(0) < 0) return Error::invalid("number of uses cannot be negative");
-
-  const bool other_namespace = parent.namespace_id != ctx.ns.record.id;
-  if (other_namespace && !sudo) {
-    return Error::denied("root or sudo privileges required to create a token in a child namespace");
-  }
 
   COFFER_TRY(auto requested, fields::get_string_list(body, "policies"));
-  COFFER_TRY(auto no_default, fields::get_bool(body, "no_default_policy"));
-  std::vector<std::string> policies =
-      requested ? *requested : (other_namespace ? std::vector<std::string>{} : parent.policies);
-  policies = sanitize_policies(policies, !no_default.value_or(false));
-  const bool wants_root = std::find(policies.begin(), policies.end(), "root") != policies.end();
-  if (wants_root && (!parent_root || other_namespace)) {
-    return Error::invalid("root tokens may only be created by a root token in the same namespace");
-  }
-  for (const auto& p : policies) {
-    if (p == policy::kResponseWrappingPolicyName || p == "control-group") {
-      return Error::invalid("cannot assign policy \"" + p + "\"");
+  std::vector<std::string> requested_policies = requested.value_or(std::vector<std::string>{});
+  // A parent namespace's token making a token in this (child) namespace: an
+  // admin token for the namespace, sudo only, never root.
+  const bool other_namespace = parent.namespace_id != ctx.ns.record.id;
+  if (other_namespace) {
+    if (!sudo) return Error::invalid("root or sudo privileges required to directly generate a token in a child namespace");
+    for (const auto& p : requested_policies) {
+      if (policy::normalize_policy_name(p) == "root") {
+        return Error::invalid("root tokens may not be created from a parent namespace");
+      }
     }
   }
-  if (!sudo) {
-    std::vector<std::string> allowed = sanitize_policies(parent.policies, true);
-    if (!subset(policies, allowed)) return Error::invalid("child policies must be subset of parent");
+
+  COFFER_TRY(auto type, fields::get_string(body, "type"));
+  if (type && !type->empty() && *type != "service") {
+    if (*type == "batch") return Error::unsupported("batch tokens are not supported");
+    return Error::invalid("invalid 'token_type' value");
+  }
+  COFFER_TRY(auto num_uses, fields::get_int(body, "num_uses"));
+  if (num_uses.value_or(0) < 0) return Error::invalid("number of uses cannot be negative");
+  if (body.contains(std::string_view("entity_alias"))) {
+    return Error::invalid("'entity_alias' is only allowed in combination with token role");
   }
 
   TokenEntry entry;
-  entry.policies = policies;
   entry.namespace_id = ctx.ns.record.id;
   entry.path = orphan_endpoint ? "auth/token/create-orphan" : "auth/token/create";
   COFFER_TRY(auto display, fields::get_string(body, "display_name"));
-  std::string name = display ? policy::normalize_policy_name(*display) : std::string{};
-  entry.display_name = name.empty() ? "token" : "token-" + name;
+  entry.display_name = token_display_name(display);
   COFFER_TRY(auto meta, fields::get_string_map(body, "meta"));
   if (meta) entry.meta = *meta;
   entry.num_uses = num_uses.value_or(0);
   COFFER_TRY(auto renewable, fields::get_bool(body, "renewable"));
   entry.renewable = renewable.value_or(true);
-  COFFER_TRY(auto ttl, fields::get_duration(body, "ttl"));
-  if (!ttl) {
-    COFFER_TRY(ttl, fields::get_duration(body, "lease"));
+
+  COFFER_TRY(auto custom_id, fields::get_string(body, "id"));
+  if (custom_id && !custom_id->empty()) {
+    if (!sudo) return Error::invalid("root or sudo privileges required to specify token id");
+    if (ctx.ns.parent != nullptr) return Error::invalid("token IDs can only be manually specified in the root namespace");
   }
-  COFFER_TRY(auto explicit_max, fields::get_duration(body, "explicit_max_ttl"));
-  if (ttl.value_or(0) < 0 || explicit_max.value_or(0) < 0 || period.value_or(0) < 0) {
-    return Error::invalid("TTLs must not be negative");
+
+  // Policies: requested ones must be a subset of the parent's unless sudo;
+  // none requested inherits the parent's; `default` is added unless
+  // no_default_policy (when inheriting, only if the parent has it).
+  COFFER_TRY(auto no_default_in, fields::get_bool(body, "no_default_policy"));
+  const bool no_default = no_default_in.value_or(false);
+  bool add_default = false;
+  std::vector<std::string> policies = requested_policies;
+  if (other_namespace) {
+    add_default = !no_default;
+  } else if (requested_policies.empty()) {
+    policies = sanitize_policies(parent.policies, false);
+  } else if (!sudo) {
+    if (!subset(sanitize_policies(requested_policies, false), sanitize_policies(parent.policies, false))) {
+      return Error::invalid("child policies must be subset of parent");
+    }
+    add_default = !no_default && contains(parent.policies, policy::kDefaultPolicyName);
+  } else {
+    add_default = !no_default;
   }
-  entry.explicit_max_ttl = explicit_max.value_or(0);
-  entry.period = period.value_or(0);
-  std::int64_t effective = entry.period > 0 ? entry.period : ttl.value_or(0);
-  if (effective == 0 && !wants_root) effective = kDefaultTokenTtlSeconds;
-  if (effective == 0 && wants_root && entry.explicit_max_ttl > 0) effective = entry.explicit_max_ttl;
-  if (entry.explicit_max_ttl > 0 && effective > entry.explicit_max_ttl) effective = entry.explicit_max_ttl;
-  if (entry.period == 0 && effective > kMaxTokenTtlSeconds) effective = kMaxTokenTtlSeconds;
-  if (entry.period > 0) entry.renewable = true;
-  entry.ttl_seconds = effective;
-  entry.creation_unix = unix_seconds(ctx.now);
-  entry.expire_unix_ns = effective > 0 ? unix_ns(ctx.now) + effective * 1'000'000'000 : 0;
+  policies = sanitize_policies(policies, add_default);
+  if (no_default) policies.erase(std::remove(policies.begin(), policies.end(), policy::kDefaultPolicyName), policies.end());
+  for (const auto& p : policies) {
+    if (p == policy::kResponseWrappingPolicyName || p == "control-group") {
+      return Error::invalid("cannot assign policy \"" + p + "\"");
+    }
+  }
+  const bool wants_root = contains(policies, "root");
+  if (wants_root && !parent_root) return Error::invalid("root tokens may not be created without parent token being root");
+  entry.policies = policies;
+
+  COFFER_TRY(auto no_parent, fields::get_bool(body, "no_parent"));
+  if (no_parent.value_or(false) && !orphan_endpoint && !sudo) {
+    return Error::invalid("root or sudo privileges required to create orphan token");
+  }
   const bool orphan = orphan_endpoint || no_parent.value_or(false);
   if (!orphan) {
     entry.parent = parent.hash;
     entry.entity_id = parent.entity_id;
   }
-  COFFER_TRY(auto created, ctx.core.tokens.create(std::move(entry), custom_id.value_or("")));
+
+  COFFER_TRY(auto explicit_max, fields::get_duration(body, "explicit_max_ttl"));
+  if (explicit_max.value_or(0) < 0) return Error::invalid("explicit_max_ttl must be positive");
+  entry.explicit_max_ttl = explicit_max.value_or(0);
+  COFFER_TRY(auto period, fields::get_duration(body, "period"));
+  if (period.value_or(0) < 0) return Error::invalid("period must be positive");
+  if (period.value_or(0) > 0 && !sudo) return Error::invalid("root or sudo privileges required to create periodic token");
+  // Stored as asked (lookup shows it, as Vault's does); every TTL computed
+  // from it is capped at the max TTL.
+  entry.period = period.value_or(0);
+  COFFER_TRY(auto ttl, fields::get_duration(body, "ttl"));
+  if (ttl.value_or(0) < 0) return Error::invalid("ttl must be positive");
+  if (!ttl) {
+    COFFER_TRY(ttl, fields::get_duration(body, "lease"));
+    if (ttl.value_or(0) < 0) return Error::invalid("lease must be positive");
+  }
+
   Response resp;
+  const std::int64_t now_s = unix_seconds(ctx.now);
+  std::int64_t effective = ttl.value_or(0);
+  if (entry.period > 0 || effective > 0 || !wants_root) {
+    TtlInputs in;
+    in.backend_ttl = effective;
+    in.period = entry.period;
+    in.explicit_max_ttl = entry.explicit_max_ttl;
+    in.start_unix = now_s;
+    in.now_unix = now_s;
+    COFFER_TRY(CalculatedTtl calc, calculate_ttl(in));
+    effective = calc.ttl;
+    for (auto& w : calc.warnings) resp.warnings.push_back(std::move(w));
+  }
+  // Root tokens are still bound by explicit max TTL.
+  if (effective == 0 && entry.explicit_max_ttl > 0) effective = entry.explicit_max_ttl;
+  if (effective == 0) {
+    if (parent.ttl_seconds != 0) return Error::invalid("expiring root tokens cannot create non-expiring root tokens");
+    entry.renewable = false;
+  }
+  if (entry.period > 0) entry.renewable = true;
+  entry.ttl_seconds = effective;
+  entry.creation_unix = now_s;
+  entry.expire_unix_ns = effective > 0 ? ns_after(unix_ns(ctx.now), effective) : 0;
+
+  if (custom_id && !custom_id->empty()) {
+    // ts.create's checks on a caller-chosen id.
+    if (custom_id->starts_with("hvs.")) return Error::invalid("custom token ID cannot have the 'hvs.' prefix");
+    if (custom_id->starts_with("s.")) return Error::invalid("custom token ID cannot have the 's.' prefix");
+    if (custom_id->find('.') != std::string::npos) return Error::invalid("custom token ID cannot have a '.' in the value");
+    resp.warnings.push_back(
+        "Supplying a custom ID for the token uses the weaker SHA1 hashing instead of the more secure SHA2-256 HMAC "
+        "for token obfuscation. SHA1 hashed tokens on the wire leads to less secure lookups.");
+  }
+  COFFER_TRY(auto created, ctx.core.tokens.create(std::move(entry), custom_id.value_or("")));
   resp.data = auth_block(*created.second, &created.first, ctx.now);
+  // Policies that do not exist (yet) are accepted, with Vault's warning.
+  for (const auto& p : created.second->policies) {
+    if (p == "root") continue;
+    auto text = ctx.core.policies.text(ctx.ns.record.id, p);
+    if (!text.ok() && text.error().code == ErrorCode::NotFound) resp.warnings.push_back("Policy \"" + p + "\" does not exist");
+  }
   return resp;
 }
 
+// expiration.RenewToken: Vault's CalculateTTL from the token's creation.
 Result<Response> renew(TokenContext& ctx, const TokenPtr& target, const SecureString* id, const Json& body) {
-  if (!target) return Error::invalid("invalid token");
   COFFER_TRY(auto increment, fields::get_duration(body, "increment"));
   TokenEntry next = *target;
+  Response resp;
   if (next.expire_unix_ns != 0) {
     if (!next.renewable) return Error::invalid("lease is not renewable");
     // A login token: its auth method checks the login again first.
     COFFER_TRY_STATUS(auth::renew_login_token(ctx.core, *target, ctx.now, ctx.renewal));
-    std::int64_t ttl = next.period > 0 ? next.period : increment.value_or(0) > 0 ? *increment : next.ttl_seconds;
-    std::int64_t new_expire = unix_ns(ctx.now) + ttl * 1'000'000'000;
-    if (next.period == 0) {
-      const std::int64_t created_ns = next.creation_unix * 1'000'000'000;
-      std::int64_t max = kMaxTokenTtlSeconds;
-      if (next.explicit_max_ttl > 0) max = std::min(max, next.explicit_max_ttl);
-      new_expire = std::min(new_expire, created_ns + max * 1'000'000'000);
-    } else if (next.explicit_max_ttl > 0) {
-      new_expire = std::min(new_expire, next.creation_unix * 1'000'000'000 + next.explicit_max_ttl * 1'000'000'000);
-    }
-    next.expire_unix_ns = new_expire;
+    TtlInputs in;
+    in.increment = increment.value_or(0);
+    in.backend_ttl = next.ttl_seconds;
+    in.period = next.period;
+    in.explicit_max_ttl = next.explicit_max_ttl;
+    in.start_unix = next.creation_unix;
+    in.now_unix = unix_seconds(ctx.now);
+    COFFER_TRY(CalculatedTtl calc, calculate_ttl(in));
+    resp.warnings = std::move(calc.warnings);
+    next.expire_unix_ns = ns_after(unix_ns(ctx.now), calc.ttl);
     next.last_renewal_unix = unix_seconds(ctx.now);
     COFFER_TRY_STATUS(ctx.core.tokens.update(next));
   }
-  Response resp;
   resp.data = auth_block(next, id, ctx.now);
   return resp;
 }
@@ -226,6 +304,14 @@ Status revoke(TokenContext& ctx, const TokenPtr& target) {
 }
 
 }  // namespace
+
+bool token_within_namespace(Core::Impl& core, const TokenEntry& token, const NamespaceNode& ns) {
+  if (token.namespace_id == ns.record.id) return true;
+  for (const NamespaceNode* n = core.router.find_namespace_by_id(token.namespace_id); n != nullptr; n = n->parent) {
+    if (n == &ns) return true;
+  }
+  return false;
+}
 
 Json token_lookup_data(Core::Impl& core, const TokenEntry& e, std::string_view id) {
   const TimePoint now = Clock::now();
@@ -286,10 +372,15 @@ Result<Response> handle_token(TokenContext& ctx, Operation op, std::string_view 
   }
   if (rel == "lookup") {
     if (op != Operation::Read && !write) return unsupported_path(rel);
+    // No token in a written body: the caller's own (Vault's handleLookup).
+    // A read names none and stays an error: a readable file showing the
+    // reader's own token id is lookup-self alone.
     SecureString id;
     COFFER_TRY(auto target, body_token(ctx, body, id));
-    if (!target) return Error::invalid("bad token");
-    return lookup_reply(*target, as_view(id));
+    if (!target && !write) return Error::invalid("missing token ID");
+    if (!target) return lookup_reply(*ctx.auth.token, as_view(ctx.auth.token_id));
+    if (!*target) return Error::denied("bad token");
+    return lookup_reply(**target, as_view(id));
   }
   if (rel == "lookup-accessor") {
     if (!write) return unsupported_path(rel);
@@ -304,7 +395,8 @@ Result<Response> handle_token(TokenContext& ctx, Operation op, std::string_view 
   if (rel == "renew") {
     if (!write) return unsupported_path(rel);
     SecureString id;
-    COFFER_TRY(auto target, body_token(ctx, body, id));
+    COFFER_TRY(auto target, required_body_token(ctx, body, id));
+    if (!target) return Error::invalid("token not found");
     return renew(ctx, target, &id, body);
   }
   if (rel == "renew-accessor") {
@@ -321,27 +413,33 @@ Result<Response> handle_token(TokenContext& ctx, Operation op, std::string_view 
   if (rel == "revoke") {
     if (!write) return unsupported_path(rel);
     SecureString id;
-    COFFER_TRY(auto target, body_token(ctx, body, id));
+    COFFER_TRY(auto target, required_body_token(ctx, body, id));
     COFFER_TRY_STATUS(revoke(ctx, target));
     return Response{};
   }
   if (rel == "revoke-accessor") {
     if (!write) return unsupported_path(rel);
     COFFER_TRY(auto target, body_accessor(ctx, body));
+    Response resp;
+    if (!target) {
+      resp.warnings.push_back("No token found with this accessor");
+      return resp;
+    }
     COFFER_TRY_STATUS(revoke(ctx, target));
-    return Response{};
+    return resp;
   }
   if (rel == "revoke-orphan") {
     if (!write) return unsupported_path(rel);
-    if (!ctx.auth.sudo && !ctx.auth.token->is_root()) {
-      return Error::denied("root or sudo privileges required to revoke and orphan");
-    }
     SecureString id;
-    COFFER_TRY(auto target, body_token(ctx, body, id));
-    if (target) {
-      COFFER_TRY_STATUS(ctx.core.tokens.revoke_orphan(target->hash));
-      ctx.core.acls.forget_token(target->hash);
+    COFFER_TRY(auto named, body_token(ctx, body, id));
+    if (!named) return Error::invalid("missing token ID");
+    if (!ctx.auth.sudo && !ctx.auth.token->is_root()) {
+      return Error::invalid("root or sudo privileges required to revoke and orphan");
     }
+    const TokenPtr& target = *named;
+    if (!target) return Error::invalid("token to revoke not found");
+    COFFER_TRY_STATUS(ctx.core.tokens.revoke_orphan(target->hash));
+    ctx.core.acls.forget_token(target->hash);
     return Response{};
   }
   if (rel == "accessors" || rel == "accessors/") {

@@ -23,10 +23,17 @@ struct TokenContext {
   const auth::PreparedRenewal* renewal = nullptr;
 };
 
-// Serves `auth/token/<rel>` in ctx.ns. Errors: InvalidArgument with Vault's
-// messages ("child policies must be subset of parent", "bad token"...),
-// PermissionDenied, Unsupported ("unsupported path").
+// Serves `auth/token/<rel>` in ctx.ns, with Vault's texts (token_store.go):
+// InvalidArgument for its 400s ("child policies must be subset of parent",
+// "missing token ID", "invalid accessor"...), PermissionDenied for its 403
+// ("bad token"), Unsupported ("unsupported path"). Replies carry Vault's
+// warnings (a policy that does not exist, a capped period or TTL).
 Result<Response> handle_token(TokenContext& ctx, Operation op, std::string_view rel, const Json& body);
+
+// True when the token belongs to ns or to a namespace below it: the only
+// tokens a request in ns may look up, renew or revoke by id or accessor
+// (others are answered as unknown).
+bool token_within_namespace(Core::Impl& core, const TokenEntry& token, const NamespaceNode& ns);
 
 // The lookup view of a token (shared with sys/ and tests).
 Json token_lookup_data(Core::Impl& core, const TokenEntry& entry, std::string_view id);

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "engine/common/serial.hpp"
+#include "engine/common/time.hpp"
 #include "engine/crypto/sodium.hpp"
 
 namespace engine {
@@ -25,6 +26,43 @@ WriteOp del_op(std::string key) { return {WriteOp::Kind::Delete, std::move(key),
 SecureBytes bytes_from(std::string_view s) { return SecureBytes(s.begin(), s.end()); }
 
 }  // namespace
+
+Result<CalculatedTtl> calculate_ttl(const TtlInputs& in) {
+  CalculatedTtl out;
+  std::int64_t max_ttl = in.system_max;
+  if (in.backend_max_ttl > 0 && in.backend_max_ttl < max_ttl) max_ttl = in.backend_max_ttl;
+  if (in.explicit_max_ttl > 0 && in.explicit_max_ttl < max_ttl) max_ttl = in.explicit_max_ttl;
+  if (max_ttl <= 0) return Error::internal("max TTL must be greater than zero");
+  std::int64_t max_valid = 0;  // unix seconds; 0 = unbounded
+  bool bounded = false;
+  if (in.period > 0) {
+    std::int64_t period = in.period;
+    if (period > max_ttl) {
+      out.warnings.push_back("period of \"" + go_duration(period) + "\" exceeded the effective max_ttl of \"" +
+                             go_duration(max_ttl) + "\"; period value is capped accordingly");
+      period = max_ttl;
+    }
+    out.ttl = period;
+    if (in.explicit_max_ttl > 0) {
+      max_valid = saturating_add(in.start_unix, in.explicit_max_ttl);
+      bounded = true;
+    }
+  } else {
+    out.ttl = in.increment > 0 ? in.increment : in.backend_ttl > 0 ? in.backend_ttl : in.system_default;
+    max_valid = saturating_add(in.start_unix, max_ttl);
+    bounded = true;
+  }
+  if (bounded) {
+    const std::int64_t max_valid_ttl = saturating_add(max_valid, -in.now_unix);
+    if (max_valid_ttl < 0) return Error::invalid("past the max TTL, cannot renew");
+    if (max_valid_ttl < out.ttl) {
+      out.warnings.push_back("TTL of \"" + go_duration(out.ttl) + "\" exceeded the effective max_ttl of \"" +
+                             go_duration(max_valid_ttl) + "\"; TTL value is capped accordingly");
+      out.ttl = max_valid_ttl;
+    }
+  }
+  return out;
+}
 
 TokenStore::TokenStore(Storage& storage) : storage_(storage) {}
 

@@ -33,6 +33,32 @@ namespace engine {
 inline constexpr std::int64_t kDefaultTokenTtlSeconds = 768 * 3600;  // 32 days, Vault's system default
 inline constexpr std::int64_t kMaxTokenTtlSeconds = 768 * 3600;
 
+// Vault's framework.CalculateTTL (sdk/framework/backend.go), in seconds: the
+// TTL a token gets at creation or renewal, and Vault's warnings when a
+// period or TTL was capped. A period is capped at the effective max TTL (the
+// system max, lowered by backend_max_ttl and explicit_max_ttl when set); a
+// TTL (increment, else backend_ttl, else the system default) may not run
+// past start + max TTL, and a periodic token not past start +
+// explicit_max_ttl. All arithmetic saturates, so huge values clamp instead
+// of wrapping. InvalidArgument "past the max TTL, cannot renew" when start +
+// max TTL is already behind now.
+struct CalculatedTtl {
+  std::int64_t ttl = 0;
+  std::vector<std::string> warnings;
+};
+struct TtlInputs {
+  std::int64_t increment = 0;
+  std::int64_t backend_ttl = 0;
+  std::int64_t period = 0;
+  std::int64_t backend_max_ttl = 0;
+  std::int64_t explicit_max_ttl = 0;
+  std::int64_t start_unix = 0;  // creation time, seconds
+  std::int64_t now_unix = 0;
+  std::int64_t system_default = kDefaultTokenTtlSeconds;
+  std::int64_t system_max = kMaxTokenTtlSeconds;
+};
+Result<CalculatedTtl> calculate_ttl(const TtlInputs& in);
+
 struct TokenEntry {
   std::string accessor;
   std::vector<std::string> policies;

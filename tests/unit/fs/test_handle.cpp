@@ -122,3 +122,12 @@ TEST_CASE("handle: error reply text", "[handle]") {
   CHECK(fsd::error_reply_text(engine::Error::cas("version 3 expected")) ==
         "check-and-set mismatch: version 3 expected\n");
 }
+
+TEST_CASE("reply_warnings takes Vault's warnings from a reply, for the log", "[fs][handle]") {
+  CHECK(fsd::reply_warnings(R"({"auth":{"client_token":"hvs.x"},"warnings":["Policy \"nope\" does not exist"]})") ==
+        std::vector<std::string>{"Policy \"nope\" does not exist"});
+  CHECK(fsd::reply_warnings(R"({"auth":{}})").empty());
+  CHECK(fsd::reply_warnings("").empty());
+  CHECK(fsd::reply_warnings("not json \"warnings\"").empty());
+  CHECK(fsd::reply_warnings(R"({"warnings":"not a list"})").empty());
+}

@@ -782,3 +782,57 @@ TEST_CASE("kv2: storage holds meta/<p>, ver/<key_id>/<N> and config", "[kv2][sto
   REQUIRE(v1->has_value());
   CHECK(engine::as_view(**v1) == R"({"x":1})");
 }
+
+TEST_CASE("kv2: custom_metadata refuses what Go's unicode.IsPrint refuses, not only ASCII controls",
+          "[kv2][metadata]") {
+  V2 h;
+  auto cm = [](std::string key, std::string value) {
+    Json map = Json::object();
+    map[engine::to_secure(key)] = engine::to_secure(value);
+    Json b = Json::object();
+    b["custom_metadata"] = std::move(map);
+    return b;
+  };
+  // Printable in Go's sense: letters, marks, numbers, punctuation, symbols, U+0020.
+  for (const char* fine : {"café", "日本語", "e\xcc\x81", "🔑 key", "a b", "x-y_z.1", "€£", "\xd9\xa3"}) {
+    INFO(fine);
+    h.ok(Operation::Update, "metadata/ok", cm(fine, fine));
+  }
+  // Not printable: other spaces (Zs, Zl, Zp), format characters (Cf),
+  // controls, private use, unassigned code points, invalid UTF-8.
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"zero\xe2\x80\x8bwidth", "\"zero\\u200bwidth\""},  // U+200B ZERO WIDTH SPACE (Cf)
+      {"no\xc2\xa0" "break", "\"no\\u00a0break\""},         // U+00A0 NO-BREAK SPACE (Zs)
+      {"em\xe2\x80\x83space", "\"em\\u2003space\""},        // U+2003 EM SPACE (Zs)
+      {"soft\xc2\xad" "hyphen", "\"soft\\u00adhyphen\""},   // U+00AD SOFT HYPHEN (Cf)
+      {"\xef\xbb\xbf" "bom", "\"\\ufeffbom\""},             // U+FEFF (Cf)
+      {"line\xe2\x80\xa8sep", "\"line\\u2028sep\""},        // U+2028 (Zl)
+      {"priv\xee\x80\x80", "\"priv\\ue000\""},              // U+E000 (Co)
+      {"un\xcd\xb8", "\"un\\u0378\""},                      // U+0378 unassigned (Cn)
+      {"bell\a", "\"bell\\a\""},
+      {"del\x7f", "\"del\\x7f\""},
+      {"bad\xff", "\"bad\\xff\""},
+  };
+  for (const auto& [text, quoted] : refused) {
+    INFO(quoted);
+    auto e = h.err(Operation::Update, "metadata/k", cm(text, "v"));
+    CHECK(e.code == ErrorCode::InvalidArgument);
+    CHECK(e.message == "1 error occurred:\n\t* custom_metadata validation failed: key " + quoted + " (" + text +
+                           ") contains unprintable characters\n\n");
+    e = h.err(Operation::Update, "metadata/k", cm("k", text));
+    CHECK(e.message ==
+          "1 error occurred:\n\t* custom_metadata validation failed: value for key \"k\" contains unprintable "
+          "characters\n\n");
+  }
+  CHECK(h.err(Operation::Read, "metadata/k").code == ErrorCode::NotFound);
+}
+
+TEST_CASE("kv2: a huge delete_version_after saturates instead of deleting at once", "[kv2][metadata]") {
+  V2 h;
+  h.ok(Operation::Update, "metadata/k", J(R"({"delete_version_after":9000000000000000000})"));
+  h.ok(Operation::Create, "data/k", body_data(R"({"v":1})"));
+  // The deletion time would wrap into the past without saturation.
+  auto r = h.ok(Operation::Read, "data/k");
+  CHECK(r.data["metadata"]["deletion_time"] != "");
+  CHECK(str(r.data["data"]) == R"({"v":1})");
+}
