@@ -24,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/common/error.hpp"
@@ -55,6 +56,10 @@ class Handle {
   // Set when create() made this handle for a name nothing is stored at yet.
   void set_created_ino(Ino ino) { created_ino_ = ino; }
   Ino created_ino() const { return created_ino_; }
+
+  // True the first time only: one log line per handle for the page-cache
+  // fills refused on a shared mount (op_read).
+  bool first_refused_fill() { return !std::exchange(refused_fill_, true); }
 
   // --- writing ---------------------------------------------------------
 
@@ -95,6 +100,7 @@ class Handle {
   const engine::WriteMode mode_;
   const Who who_;
   Ino created_ino_ = 0;
+  bool refused_fill_ = false;
 
   engine::SecureString pending_;
   bool has_written_ = false;

@@ -317,6 +317,22 @@ void op_read(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_fi
   guarded(req, "read", [&] {
     auto& fs = fs_of(req);
     Handle& h = *handle_of(fi);
+    if (fi->lock_owner == 0 && !fs.callers().mount_bound()) {
+      // The kernel names the reading process's files (lock_owner) on every
+      // read(2) of a direct-I/O file, and nothing on the READs that fill the
+      // page cache: faults of a MAP_PRIVATE mmap, fadvise(WILLNEED),
+      // readahead(2), splice. Those pages belong to the inode, which every
+      // caller shares, so one caller's content would be served to the next
+      // one who maps the file (SPEC §4). Refused on a shared mount: the pages
+      // stay empty (a mapping gets SIGBUS, readahead does nothing), read(2)
+      // is unaffected. A bound mount has one token for every caller.
+      if (h.first_refused_fill()) {
+        log_info("read /", h.path(), ": page-cache fill (mmap, fadvise, readahead or splice) refused on a "
+                 "mount shared by several callers; read(2) the file instead (EIO)");
+      }
+      fuse_reply_err(req, EIO);
+      return;
+    }
     if (is_monitor(&h)) {  // sys/monitor: blocks until log lines come (fs/monitor.hpp)
       std::string lines;
       const int merr = read_monitor(req, &h, size, lines);
