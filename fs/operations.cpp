@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <exception>
 #include <typeinfo>
@@ -271,6 +272,40 @@ void op_releasedir(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
   });
 }
 
+// Replies to OPEN, letting the kernel run direct-I/O writes to the file in
+// parallel (FOPEN_PARALLEL_DIRECT_WRITES, Linux >= 6.2) when parallel is
+// set: without it every write(2) to one inode holds the inode's lock for
+// its whole round trip, so one slow request (a failed login's delay, its
+// Argon2) holds up every other writer of that file, e.g. every login as one
+// user. Each handle here is its own request, so nothing needs that lock.
+// libfuse before 3.15 cannot say it: the reply is then made as
+// fuse_reply_open makes it (struct fuse_open_out), with the flag added.
+int reply_open(fuse_req_t req, const fuse_file_info& fi, bool parallel) {
+#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 15)
+  fuse_file_info copy = fi;
+  copy.parallel_direct_writes = parallel ? 1 : 0;
+  return fuse_reply_open(req, &copy);
+#else
+  if (!parallel) return fuse_reply_open(req, &fi);
+  struct {  // struct fuse_open_out (linux/fuse.h)
+    std::uint64_t fh;
+    std::uint32_t open_flags;
+    std::uint32_t padding;
+  } out{};
+  static_assert(sizeof(out) == 16);
+  constexpr std::uint32_t kDirectIo = 1u << 0, kKeepCache = 1u << 1, kNonseekable = 1u << 2,
+                          kCacheDir = 1u << 3, kNoflush = 1u << 5, kParallelDirectWrites = 1u << 6;
+  out.fh = fi.fh;
+  if (fi.direct_io) out.open_flags |= kDirectIo;
+  if (fi.keep_cache) out.open_flags |= kKeepCache;
+  if (fi.cache_readdir) out.open_flags |= kCacheDir;
+  if (fi.nonseekable) out.open_flags |= kNonseekable;
+  if (fi.noflush) out.open_flags |= kNoflush;
+  out.open_flags |= kParallelDirectWrites;
+  return fuse_reply_buf(req, reinterpret_cast<const char*>(&out), sizeof(out));
+#endif
+}
+
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   guarded(req, "open", [&] {
     auto& fs = fs_of(req);
@@ -283,7 +318,10 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       return;
     }
     fi->fh = reinterpret_cast<uint64_t>(h.get());
-    if (fuse_reply_open(req, fi) == 0) {
+    // Writes to a direct-I/O file in parallel (an O_APPEND write always
+    // takes the inode's lock).
+    const bool parallel = fi->direct_io && (fi->flags & O_ACCMODE) != O_RDONLY && !(fi->flags & O_APPEND);
+    if (reply_open(req, *fi, parallel) == 0) {
       h.release();  // owned by the kernel's file until RELEASE
     } else {
       fs.do_release(std::move(h));  // interrupted: no RELEASE will come
@@ -358,11 +396,38 @@ void op_read(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_fi
   });
 }
 
+// One write on h, replied to. Never throws (write_login runs it for
+// requests other than the one its thread was given).
+void write_and_reply(Filesystem& fs, fuse_req_t req, Handle& h, std::string_view data) noexcept {
+  try {
+    int err = 0;
+    {
+      auto lock = h.lock();  // released before replying (see op_read)
+      err = fs.do_write(h, data);
+    }
+    if (err != 0) {
+      fuse_reply_err(req, err);
+    } else {
+      fuse_reply_write(req, data.size());
+    }
+    return;
+  } catch (const std::exception& e) {
+    log_error("write: unexpected exception (", typeid(e).name(), ")");
+  } catch (...) {
+    log_error("write: unexpected exception");
+  }
+  fuse_reply_err(req, EIO);
+}
+
 void op_write(fuse_req_t req, fuse_ino_t /*ino*/, const char* buf, size_t size, off_t /*off*/,
               fuse_file_info* fi) {
   guarded(req, "write", [&] {
     auto& fs = fs_of(req);
     Handle& h = *handle_of(fi);
+    if (h.login()) {
+      fs.write_login(req, h, std::string_view(buf, size));
+      return;
+    }
     int err = 0;
     {
       auto lock = h.lock();  // released before replying (see op_read)
@@ -677,7 +742,13 @@ int Filesystem::do_lookup(const engine::Caller& caller, Ino parent, const char* 
   }
   auto info = view_.stat(caller, engine_path(path));
   if (!info.ok()) return fail("lookup", path, info.error());
-  fill_entry(e, inodes_.lookup(path), *info);
+  // On a shared mount each lookup of a login file is a new inode, so each
+  // open of it is: the kernel serializes writes to one inode (its lock is
+  // held for a write's whole round trip, and an O_TRUNC open takes it
+  // alone), and one caller's failed login, answered no sooner than the
+  // failed-login delay, must not hold up another caller's login.
+  const bool own_inode = info->login && !callers_.mount_bound();
+  fill_entry(e, own_inode ? inodes_.lookup_unique(path) : inodes_.lookup(path), *info);
   return 0;
 }
 
@@ -838,6 +909,10 @@ int Filesystem::do_open(const Who& who, Ino ino, fuse_file_info& fi,
   }
   fi.direct_io = 1;   // no page cache: contents depend on the caller
   fi.keep_cache = 0;
+  if ((fi.flags & O_ACCMODE) != O_RDONLY && !callers_.mount_bound() &&
+      view_.is_login(engine_path(out->path()))) {
+    out->set_login(true);
+  }
   if (settings_.cache && (fi.flags & O_ACCMODE) == O_RDONLY &&
       view_.cacheable(engine_path(out->path()))) {
     // A bound, caching mount: the kernel may serve the data it already has
@@ -993,6 +1068,42 @@ int Filesystem::do_write(Handle& h, std::string_view data) {
                             : view_.is_complete(engine_path(h.path()), h.pending());
   if (!should_apply_now(complete, data.size())) return 0;  // applied at FLUSH
   return apply_pending(h);
+}
+
+void Filesystem::write_login(fuse_req_t req, Handle& h, std::string_view data) {
+  const uid_t uid = fuse_req_ctx(req)->uid;
+  {
+    std::lock_guard lock(logins_mu_);
+    auto it = logins_.find(uid);
+    if (it != logins_.end()) {
+      if (it->second.waiting.size() >= kMaxQueuedLogins) {
+        fuse_reply_err(req, reject("write", h.path(), EAGAIN, "too many logins of this uid in flight"));
+        return;
+      }
+      it->second.waiting.push_back(LoginTask{req, &h, engine::to_secure(data)});
+      return;  // replied when its turn has run
+    }
+    logins_.emplace(uid, LoginLine{});
+  }
+  write_and_reply(*this, req, h, data);
+  while (true) {
+    LoginTask next{};
+    {
+      std::lock_guard lock(logins_mu_);
+      auto it = logins_.find(uid);
+      if (it->second.waiting.empty()) {
+        logins_.erase(it);
+        return;
+      }
+      next = std::move(it->second.waiting.front());
+      it->second.waiting.pop_front();
+    }
+    if (fuse_req_interrupted(next.req)) {  // the writer is gone: do not try its login
+      fuse_reply_err(next.req, EINTR);
+      continue;
+    }
+    write_and_reply(*this, next.req, *next.handle, engine::as_view(next.data));
+  }
 }
 
 int Filesystem::do_flush(Handle& h) {
