@@ -275,11 +275,13 @@ void op_releasedir(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
 // Replies to OPEN, letting the kernel run direct-I/O writes to the file in
 // parallel (FOPEN_PARALLEL_DIRECT_WRITES, Linux >= 6.2) when parallel is
 // set: without it every write(2) to one inode holds the inode's lock for
-// its whole round trip, so one slow request (a failed login's delay, its
-// Argon2) holds up every other writer of that file, e.g. every login as one
-// user. Each handle here is its own request, so nothing needs that lock.
-// libfuse before 3.15 cannot say it: the reply is then made as
-// fuse_reply_open makes it (struct fuse_open_out), with the flag added.
+// its whole round trip, so one slow request holds up every other writer of
+// the file. Each handle here is its own request, so nothing needs that
+// lock. The kernel still takes it alone for a write past the file's size
+// and for an O_TRUNC open, so login files (size 0, written with `>`) get an
+// inode per lookup instead (do_lookup). libfuse before 3.15 cannot say it:
+// the reply is then made as fuse_reply_open makes it (struct
+// fuse_open_out), with the flag added.
 int reply_open(fuse_req_t req, const fuse_file_info& fi, bool parallel) {
 #if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 15)
   fuse_file_info copy = fi;
@@ -1072,18 +1074,23 @@ int Filesystem::do_write(Handle& h, std::string_view data) {
 
 void Filesystem::write_login(fuse_req_t req, Handle& h, std::string_view data) {
   const uid_t uid = fuse_req_ctx(req)->uid;
+  bool full = false;
   {
     std::lock_guard lock(logins_mu_);
     auto it = logins_.find(uid);
     if (it != logins_.end()) {
-      if (it->second.waiting.size() >= kMaxQueuedLogins) {
-        fuse_reply_err(req, reject("write", h.path(), EAGAIN, "too many logins of this uid in flight"));
-        return;
+      full = it->second.waiting.size() >= kMaxQueuedLogins;
+      if (!full) {
+        it->second.waiting.push_back(LoginTask{req, &h, engine::to_secure(data)});
+        return;  // replied when its turn has run
       }
-      it->second.waiting.push_back(LoginTask{req, &h, engine::to_secure(data)});
-      return;  // replied when its turn has run
+    } else {
+      logins_.emplace(uid, LoginLine{});
     }
-    logins_.emplace(uid, LoginLine{});
+  }
+  if (full) {
+    fuse_reply_err(req, reject("write", h.path(), EAGAIN, "too many logins of this uid in flight"));
+    return;
   }
   write_and_reply(*this, req, h, data);
   while (true) {
