@@ -64,6 +64,7 @@ struct EnvRead {
   bool done = false;
   bool ok = false;  // the process was readable and owned by the uid
   std::uint64_t start_time = 0;
+  ProcessImage image{};
   std::optional<engine::SecureString> token;
 };
 
@@ -76,9 +77,10 @@ void read_process(const std::string& proc_root, pid_t tid, uid_t uid, EnvRead& o
   if (d.fd < 0) return;
   std::string stat_text;
   if (!read_at(d.fd, "stat", 4096, stat_text)) return;
-  auto start = stat_start_time(stat_text);
-  if (!start) return;
-  out.start_time = *start;
+  auto parsed = parse_proc_stat(stat_text);
+  if (!parsed) return;
+  out.start_time = parsed->start_time;
+  out.image = parsed->image;
   struct stat st {};
   if (::fstat(d.fd, &st) != 0) return;
   out.ok = true;  // from here on the answer is cached for this process
@@ -121,33 +123,55 @@ std::optional<engine::SecureString> environ_value(std::string_view environ, std:
   return std::nullopt;
 }
 
-std::optional<std::uint64_t> stat_start_time(std::string_view stat) {
+std::optional<ProcessStat> parse_proc_stat(std::string_view stat) {
   const auto paren = stat.rfind(')');
   if (paren == std::string_view::npos) return std::nullopt;
-  // After ") " come fields 3 (state), 4, ... ; starttime is field 22.
+  // After ") " come fields 3 (state), 4, ... : starttime is field 22, the
+  // image fields 26-28 and 45-51.
   std::string_view rest = stat.substr(paren + 1);
+  ProcessStat out;
+  bool have_start = false;
   int field = 2;
   std::size_t pos = 0;
-  while (pos < rest.size()) {
-    while (pos < rest.size() && rest[pos] == ' ') ++pos;
+  while (pos < rest.size() && field < 51) {
+    while (pos < rest.size() && (rest[pos] == ' ' || rest[pos] == '\n')) ++pos;
     if (pos >= rest.size()) break;
-    std::size_t end = rest.find(' ', pos);
+    std::size_t end = rest.find_first_of(" \n", pos);
     if (end == std::string_view::npos) end = rest.size();
     ++field;
-    if (field == 22) {
-      std::string_view v = rest.substr(pos, end - pos);
-      while (!v.empty() && (v.back() == '\n')) v.remove_suffix(1);
-      if (v.empty() || v.size() > 20) return std::nullopt;
-      std::uint64_t out = 0;
-      for (char c : v) {
-        if (c < '0' || c > '9') return std::nullopt;
-        out = out * 10 + static_cast<std::uint64_t>(c - '0');
-      }
-      return out;
-    }
+    const std::string_view v = rest.substr(pos, end - pos);
     pos = end;
+    int slot = -1;
+    if (field >= 26 && field <= 28) slot = field - 26;
+    if (field >= 45 && field <= 51) slot = field - 45 + 3;
+    if (field != 22 && slot < 0) continue;
+    std::optional<std::uint64_t> n;
+    if (!v.empty() && v.size() <= 20) {
+      n = 0;
+      for (char c : v) {
+        if (c < '0' || c > '9') {
+          n.reset();
+          break;
+        }
+        *n = *n * 10 + static_cast<std::uint64_t>(c - '0');
+      }
+    }
+    if (field == 22) {
+      if (!n) return std::nullopt;
+      out.start_time = *n;
+      have_start = true;
+    } else {
+      out.image[static_cast<std::size_t>(slot)] = n.value_or(0);  // an odd field only weakens the key
+    }
   }
-  return std::nullopt;
+  if (!have_start) return std::nullopt;
+  return out;
+}
+
+std::optional<std::uint64_t> stat_start_time(std::string_view stat) {
+  auto parsed = parse_proc_stat(stat);
+  if (!parsed) return std::nullopt;
+  return parsed->start_time;
 }
 
 CallerResolver::CallerResolver(CallerSettings settings) : settings_(std::move(settings)) {}
@@ -169,8 +193,8 @@ Who CallerResolver::who(pid_t tid, uid_t uid, ReadsEnv reads_env) {
   if (settings_.env_token && tid > 0) {
     std::optional<engine::SecureString> token;
     bool known = false;
-    if (auto start = start_time_of(tid)) {
-      const ProcessKey key{tid, *start, uid};
+    if (auto st = stat_of(tid)) {
+      const ProcessKey key{tid, st->start_time, uid, st->image};
       std::lock_guard lock(env_mu_);
       if (auto it = env_cache_.find(key); it != env_cache_.end()) {
         known = true;
@@ -196,14 +220,14 @@ Who CallerResolver::who(pid_t tid, uid_t uid, ReadsEnv reads_env) {
   return w;
 }
 
-std::optional<std::uint64_t> CallerResolver::start_time_of(pid_t tid) const {
+std::optional<ProcessStat> CallerResolver::stat_of(pid_t tid) const {
   const std::string path = settings_.proc_root + "/" + std::to_string(tid) + "/stat";
   Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (f.fd < 0) return std::nullopt;
   char buf[1024];
   const ssize_t n = ::read(f.fd, buf, sizeof buf);
   if (n <= 0) return std::nullopt;
-  return stat_start_time(std::string_view(buf, static_cast<std::size_t>(n)));
+  return parse_proc_stat(std::string_view(buf, static_cast<std::size_t>(n)));
 }
 
 std::optional<engine::SecureString> CallerResolver::env_token(pid_t tid, uid_t uid) {
@@ -231,6 +255,7 @@ std::optional<engine::SecureString> CallerResolver::read_env(pid_t tid, uid_t ui
       std::lock_guard lock(state->mu);
       state->ok = local.ok;
       state->start_time = local.start_time;
+      state->image = local.image;
       state->token = std::move(local.token);
       state->done = true;
       state->cv.notify_all();
@@ -249,6 +274,7 @@ std::optional<engine::SecureString> CallerResolver::read_env(pid_t tid, uid_t ui
     return std::nullopt;
   }
   key.start_time = state->start_time;
+  key.image = state->image;
   return std::move(state->token);
 }
 

@@ -4,8 +4,9 @@
 //   1. the mount's own token (--token-file): every request uses it;
 //   2. VAULT_TOKEN from the calling thread's /proc/TID/environ (unless
 //      --no-env-token), read only on open-type requests (see ReadsEnv),
-//      cached by (tid, start time from /proc/TID/stat field 22, uid) so a
-//      reused pid is never confused, and only when /proc/TID belongs to the
+//      cached by (tid, start time from /proc/TID/stat field 22, uid, program
+//      image) so neither a reused pid nor an exec'd program is confused
+//      with the process before it, and only when /proc/TID belongs to the
 //      request's uid (another user's process never lends its token);
 //   3. the uid's session on this mount: set by a login through the mount
 //      (a write that issues a token) or by writing a token to the session
@@ -19,6 +20,7 @@
 #include <fuse_lowlevel.h>
 #include <sys/types.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -68,13 +70,29 @@ std::optional<engine::SecureString> environ_value(std::string_view environ, std:
 // ')', so fields are counted after the last ')'.
 std::optional<std::uint64_t> stat_start_time(std::string_view stat);
 
-// The key a process's VAULT_TOKEN is cached under.
+// Where the process's current program image lies: fields 26-28 (start and
+// end of code, stack start) and 45-51 (data, brk, and the argv and environ
+// bounds) of /proc/PID/stat. execve() makes a new image, placed anew (ASLR)
+// and sized by the new program, argv and environ, so these change at every
+// exec, while the tid and start time do not. Fields a kernel does not show
+// (older kernels, or no ptrace access) read as 0.
+using ProcessImage = std::array<std::uint64_t, 10>;
+struct ProcessStat {
+  std::uint64_t start_time = 0;
+  ProcessImage image{};
+};
+std::optional<ProcessStat> parse_proc_stat(std::string_view stat);
+
+// The key a process's VAULT_TOKEN is cached under: the image is part of it,
+// so `exec env -u VAULT_TOKEN prog` or `exec env VAULT_TOKEN=... prog` is a
+// new process as far as the token goes.
 struct ProcessKey {
   pid_t tid = 0;
   std::uint64_t start_time = 0;
   uid_t uid = 0;
+  ProcessImage image{};
   bool operator<(const ProcessKey& o) const {
-    return std::tie(tid, start_time, uid) < std::tie(o.tid, o.start_time, o.uid);
+    return std::tie(tid, start_time, uid, image) < std::tie(o.tid, o.start_time, o.uid, o.image);
   }
 };
 
@@ -115,9 +133,10 @@ class CallerResolver {
 
  private:
   // Reads /proc/TID/stat and environ through one directory fd (so both
-  // belong to the same process), checking its owner. key.start_time is set.
+  // belong to the same process), checking its owner. key.start_time and
+  // key.image are set.
   std::optional<engine::SecureString> read_env(pid_t tid, uid_t uid, ProcessKey& key) const;
-  std::optional<std::uint64_t> start_time_of(pid_t tid) const;
+  std::optional<ProcessStat> stat_of(pid_t tid) const;
 
   const CallerSettings settings_;
   static constexpr std::size_t kMaxCached = 4096;

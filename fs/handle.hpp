@@ -24,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/common/error.hpp"
@@ -55,6 +56,15 @@ class Handle {
   // Set when create() made this handle for a name nothing is stored at yet.
   void set_created_ino(Ino ino) { created_ino_ = ino; }
   Ino created_ino() const { return created_ino_; }
+
+  // A login file opened for writing on a shared mount: its writes go
+  // through the writer uid's login line (Filesystem::write_login).
+  void set_login(bool on) { login_ = on; }
+  bool login() const { return login_; }
+
+  // True the first time only: one log line per handle for the page-cache
+  // fills refused on a shared mount (op_read).
+  bool first_refused_fill() { return !std::exchange(refused_fill_, true); }
 
   // --- writing ---------------------------------------------------------
 
@@ -98,6 +108,8 @@ class Handle {
   const engine::WriteMode mode_;
   const Who who_;
   Ino created_ino_ = 0;
+  bool refused_fill_ = false;
+  bool login_ = false;
 
   engine::SecureString pending_;
   bool has_written_ = false;

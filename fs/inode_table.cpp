@@ -43,6 +43,16 @@ Ino InodeTable::lookup(std::string_view path) {
   return ino;
 }
 
+Ino InodeTable::lookup_unique(std::string_view path) {
+  std::unique_lock lock(mu_);
+  std::string key(path);
+  key += '\0';
+  key += std::to_string(++uniques_);
+  const Ino ino = free_ino_for(key);
+  by_ino_.emplace(ino, Node{std::string(path), 1, /*unique=*/true});
+  return ino;
+}
+
 Ino InodeTable::peek(std::string_view path) const {
   std::shared_lock lock(mu_);
   if (auto it = by_path_.find(path); it != by_path_.end()) return it->second;
@@ -64,7 +74,7 @@ void InodeTable::forget(Ino ino, std::uint64_t n) {
   Node& node = it->second;
   node.nlookup = n >= node.nlookup ? 0 : node.nlookup - n;
   if (node.nlookup == 0) {
-    by_path_.erase(node.path);
+    if (!node.unique) by_path_.erase(node.path);
     by_ino_.erase(it);
   }
 }

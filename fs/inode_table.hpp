@@ -33,6 +33,12 @@ class InodeTable {
   // it is not live). Thread-safe.
   Ino lookup(std::string_view path);
 
+  // A new inode for path, its own however many are live for the path, with
+  // one lookup reference; lookup() and peek() never return it. For files
+  // whose every open should be its own kernel inode (login files: no
+  // inode lock shared between two callers' writes). Thread-safe.
+  Ino lookup_unique(std::string_view path);
+
   // The inode path would get (or has, if live), taking no reference. For
   // attributes of entries the kernel will not keep (readdir). Thread-safe.
   Ino peek(std::string_view path) const;
@@ -59,6 +65,7 @@ class InodeTable {
   struct Node {
     std::string path;
     std::uint64_t nlookup = 0;
+    bool unique = false;  // made by lookup_unique: not in by_path_
   };
 
   // Next free number at or after the hash of path; requires mu_ held.
@@ -75,6 +82,7 @@ class InodeTable {
   mutable std::shared_mutex mu_;
   std::unordered_map<Ino, Node> by_ino_;
   std::unordered_map<std::string, Ino, PathHash, std::equal_to<>> by_path_;
+  std::uint64_t uniques_ = 0;  // lookup_unique calls so far (spreads their numbers)
 };
 
 }  // namespace fsd

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <exception>
 #include <typeinfo>
@@ -271,6 +272,42 @@ void op_releasedir(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
   });
 }
 
+// Replies to OPEN, letting the kernel run direct-I/O writes to the file in
+// parallel (FOPEN_PARALLEL_DIRECT_WRITES, Linux >= 6.2) when parallel is
+// set: without it every write(2) to one inode holds the inode's lock for
+// its whole round trip, so one slow request holds up every other writer of
+// the file. Each handle here is its own request, so nothing needs that
+// lock. The kernel still takes it alone for a write past the file's size
+// and for an O_TRUNC open, so login files (size 0, written with `>`) get an
+// inode per lookup instead (do_lookup). libfuse before 3.15 cannot say it:
+// the reply is then made as fuse_reply_open makes it (struct
+// fuse_open_out), with the flag added.
+int reply_open(fuse_req_t req, const fuse_file_info& fi, bool parallel) {
+#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 15)
+  fuse_file_info copy = fi;
+  copy.parallel_direct_writes = parallel ? 1 : 0;
+  return fuse_reply_open(req, &copy);
+#else
+  if (!parallel) return fuse_reply_open(req, &fi);
+  struct {  // struct fuse_open_out (linux/fuse.h)
+    std::uint64_t fh;
+    std::uint32_t open_flags;
+    std::uint32_t padding;
+  } out{};
+  static_assert(sizeof(out) == 16);
+  constexpr std::uint32_t kDirectIo = 1u << 0, kKeepCache = 1u << 1, kNonseekable = 1u << 2,
+                          kCacheDir = 1u << 3, kNoflush = 1u << 5, kParallelDirectWrites = 1u << 6;
+  out.fh = fi.fh;
+  if (fi.direct_io) out.open_flags |= kDirectIo;
+  if (fi.keep_cache) out.open_flags |= kKeepCache;
+  if (fi.cache_readdir) out.open_flags |= kCacheDir;
+  if (fi.nonseekable) out.open_flags |= kNonseekable;
+  if (fi.noflush) out.open_flags |= kNoflush;
+  out.open_flags |= kParallelDirectWrites;
+  return fuse_reply_buf(req, reinterpret_cast<const char*>(&out), sizeof(out));
+#endif
+}
+
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   guarded(req, "open", [&] {
     auto& fs = fs_of(req);
@@ -283,7 +320,10 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       return;
     }
     fi->fh = reinterpret_cast<uint64_t>(h.get());
-    if (fuse_reply_open(req, fi) == 0) {
+    // Writes to a direct-I/O file in parallel (an O_APPEND write always
+    // takes the inode's lock).
+    const bool parallel = fi->direct_io && (fi->flags & O_ACCMODE) != O_RDONLY && !(fi->flags & O_APPEND);
+    if (reply_open(req, *fi, parallel) == 0) {
       h.release();  // owned by the kernel's file until RELEASE
     } else {
       fs.do_release(std::move(h));  // interrupted: no RELEASE will come
@@ -317,6 +357,22 @@ void op_read(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_fi
   guarded(req, "read", [&] {
     auto& fs = fs_of(req);
     Handle& h = *handle_of(fi);
+    if (fi->lock_owner == 0 && !fs.callers().mount_bound()) {
+      // The kernel names the reading process's files (lock_owner) on every
+      // read(2) of a direct-I/O file, and nothing on the READs that fill the
+      // page cache: faults of a MAP_PRIVATE mmap, fadvise(WILLNEED),
+      // readahead(2), splice. Those pages belong to the inode, which every
+      // caller shares, so one caller's content would be served to the next
+      // one who maps the file (SPEC §4). Refused on a shared mount: the pages
+      // stay empty (a mapping gets SIGBUS, readahead does nothing), read(2)
+      // is unaffected. A bound mount has one token for every caller.
+      if (h.first_refused_fill()) {
+        log_info("read /", h.path(), ": page-cache fill (mmap, fadvise, readahead or splice) refused on a "
+                 "mount shared by several callers; read(2) the file instead (EIO)");
+      }
+      fuse_reply_err(req, EIO);
+      return;
+    }
     if (is_monitor(&h)) {  // sys/monitor: blocks until log lines come (fs/monitor.hpp)
       std::string lines;
       const int merr = read_monitor(req, &h, size, lines);
@@ -342,11 +398,38 @@ void op_read(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_fi
   });
 }
 
+// One write on h, replied to. Never throws (write_login runs it for
+// requests other than the one its thread was given).
+void write_and_reply(Filesystem& fs, fuse_req_t req, Handle& h, std::string_view data) noexcept {
+  try {
+    int err = 0;
+    {
+      auto lock = h.lock();  // released before replying (see op_read)
+      err = fs.do_write(h, data);
+    }
+    if (err != 0) {
+      fuse_reply_err(req, err);
+    } else {
+      fuse_reply_write(req, data.size());
+    }
+    return;
+  } catch (const std::exception& e) {
+    log_error("write: unexpected exception (", typeid(e).name(), ")");
+  } catch (...) {
+    log_error("write: unexpected exception");
+  }
+  fuse_reply_err(req, EIO);
+}
+
 void op_write(fuse_req_t req, fuse_ino_t /*ino*/, const char* buf, size_t size, off_t /*off*/,
               fuse_file_info* fi) {
   guarded(req, "write", [&] {
     auto& fs = fs_of(req);
     Handle& h = *handle_of(fi);
+    if (h.login()) {
+      fs.write_login(req, h, std::string_view(buf, size));
+      return;
+    }
     int err = 0;
     {
       auto lock = h.lock();  // released before replying (see op_read)
@@ -661,7 +744,13 @@ int Filesystem::do_lookup(const engine::Caller& caller, Ino parent, const char* 
   }
   auto info = view_.stat(caller, engine_path(path));
   if (!info.ok()) return fail("lookup", path, info.error());
-  fill_entry(e, inodes_.lookup(path), *info);
+  // On a shared mount each lookup of a login file is a new inode, so each
+  // open of it is: the kernel serializes writes to one inode (its lock is
+  // held for a write's whole round trip, and an O_TRUNC open takes it
+  // alone), and one caller's failed login, answered no sooner than the
+  // failed-login delay, must not hold up another caller's login.
+  const bool own_inode = info->login && !callers_.mount_bound();
+  fill_entry(e, own_inode ? inodes_.lookup_unique(path) : inodes_.lookup(path), *info);
   return 0;
 }
 
@@ -822,6 +911,10 @@ int Filesystem::do_open(const Who& who, Ino ino, fuse_file_info& fi,
   }
   fi.direct_io = 1;   // no page cache: contents depend on the caller
   fi.keep_cache = 0;
+  if ((fi.flags & O_ACCMODE) != O_RDONLY && !callers_.mount_bound() &&
+      view_.is_login(engine_path(out->path()))) {
+    out->set_login(true);
+  }
   if (settings_.cache && (fi.flags & O_ACCMODE) == O_RDONLY &&
       view_.cacheable(engine_path(out->path()))) {
     // A bound, caching mount: the kernel may serve the data it already has
@@ -981,6 +1074,47 @@ int Filesystem::do_write(Handle& h, std::string_view data) {
                             : view_.is_complete(engine_path(h.path()), h.pending());
   if (!should_apply_now(complete, data.size())) return 0;  // applied at FLUSH
   return apply_pending(h);
+}
+
+void Filesystem::write_login(fuse_req_t req, Handle& h, std::string_view data) {
+  const uid_t uid = fuse_req_ctx(req)->uid;
+  bool full = false;
+  {
+    std::lock_guard lock(logins_mu_);
+    auto it = logins_.find(uid);
+    if (it != logins_.end()) {
+      full = it->second.waiting.size() >= kMaxQueuedLogins;
+      if (!full) {
+        it->second.waiting.push_back(LoginTask{req, &h, engine::to_secure(data)});
+        return;  // replied when its turn has run
+      }
+    } else {
+      logins_.emplace(uid, LoginLine{});
+    }
+  }
+  if (full) {
+    fuse_reply_err(req, reject("write", h.path(), EAGAIN, "too many logins of this uid in flight"));
+    return;
+  }
+  write_and_reply(*this, req, h, data);
+  while (true) {
+    LoginTask next{};
+    {
+      std::lock_guard lock(logins_mu_);
+      auto it = logins_.find(uid);
+      if (it->second.waiting.empty()) {
+        logins_.erase(it);
+        return;
+      }
+      next = std::move(it->second.waiting.front());
+      it->second.waiting.pop_front();
+    }
+    if (fuse_req_interrupted(next.req)) {  // the writer is gone: do not try its login
+      fuse_reply_err(next.req, EINTR);
+      continue;
+    }
+    write_and_reply(*this, next.req, *next.handle, engine::as_view(next.data));
+  }
 }
 
 int Filesystem::do_flush(Handle& h) {

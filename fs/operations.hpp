@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -106,6 +107,15 @@ class Filesystem {
   int do_read(Handle& h, std::size_t size, off_t off, std::string_view& out);
   // Requires h.lock() held.
   int do_write(Handle& h, std::string_view data);
+  // A write to a login handle (Handle::login), replied to here or later:
+  // the logins of one uid run one at a time, in order, on the thread of the
+  // request that found its line idle, and the other requests' workers go
+  // back to serve at once (their reply comes when their turn has run). So
+  // a flood of failed logins from one uid, each held by the engine for its
+  // failed-login delay and Argon2, takes one FUSE worker and one CPU, and
+  // other uids' logins go on meanwhile. EAGAIN past kMaxQueuedLogins.
+  void write_login(fuse_req_t req, Handle& h, std::string_view data);
+  static constexpr std::size_t kMaxQueuedLogins = 64;
   // Requires h.lock() held. Applies a request left pending by write().
   int do_flush(Handle& h);
   // Drops h (pending bytes are never applied at release: nobody would see
@@ -155,6 +165,19 @@ class Filesystem {
   // setattr (touch, cp's fstat) answer from here instead of ENOENT.
   mutable std::mutex created_mu_;
   std::unordered_map<Ino, int> created_open_;
+
+  // write_login's lines, by writer uid: a line exists while one of its
+  // logins runs; waiting holds the ones queued behind it.
+  struct LoginTask {
+    fuse_req_t req;
+    Handle* handle;  // alive: the kernel holds the file until the reply
+    engine::SecureString data;
+  };
+  struct LoginLine {
+    std::deque<LoginTask> waiting;
+  };
+  std::mutex logins_mu_;
+  std::unordered_map<uid_t, LoginLine> logins_;
 };
 
 }  // namespace fsd

@@ -7,9 +7,11 @@
 // the others serve.
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -51,7 +53,8 @@ struct Plan {
   std::string storage_path;
   std::string config_path;  // "" = command line (SIGHUP has nothing to reload)
   fsd::LogLevel log_level = fsd::LogLevel::Info;
-  bool mlock = false;
+  bool mlock = true;
+  bool from_config = false;  // for the hint on how to turn mlock off
   std::string admin_namespace;  // administrative_namespace_path ("admin/"), config only
   bool env_token = true;  // read callers' VAULT_TOKEN (off: --no-env-token)
   std::vector<MountSpec> mounts;
@@ -64,6 +67,7 @@ Plan plan_of(const mountd::Options& o) {
   p.storage_path = o.storage_path;
   p.log_level = o.log_level;
   p.env_token = !o.no_env_token;
+  p.mlock = !o.disable_mlock;  // every mode locks its memory unless told not to
   p.mounts.push_back({o.mountpoint, o.chroot, o.token_file, o.allow_other, o.cache});
   return p;
 }
@@ -72,6 +76,7 @@ Plan plan_of(const mountd::Config& c) {
   Plan p;
   p.storage_path = c.storage_path;
   p.config_path = c.file;
+  p.from_config = true;
   p.log_level = c.log_level;
   p.mlock = !c.disable_mlock;
   p.admin_namespace = c.administrative_namespace_path;
@@ -230,6 +235,22 @@ void reload(const Plan& p, engine::Core& core) {
                                          " (mounts and storage change only with a restart)");
 }
 
+// Keeps tokens and secrets out of core dumps (a crash, or gcore): no mapping
+// is dumped (coredump_filter 0, the whole-process MADV_DONTDUMP), and the
+// process is not dumpable at all, which also keeps other processes of the
+// same uid from ptrace and from /proc/PID/mem and environ. Written before
+// PR_SET_DUMPABLE, which makes /proc/self root's. Reading the callers'
+// /proc/TID/environ is unaffected: it depends on their dumpability, not ours.
+void keep_out_of_core_dumps() {
+  if (FILE* f = std::fopen("/proc/self/coredump_filter", "w")) {
+    std::fputs("0", f);
+    if (std::fclose(f) != 0) std::cerr << "cofferd: cannot set coredump_filter" << std::endl;
+  }
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    std::cerr << "cofferd: prctl(PR_SET_DUMPABLE, 0): " << std::strerror(errno) << std::endl;
+  }
+}
+
 int run(const Plan& p) {
   fsd::set_log_level(p.log_level);
   engine::crypto::init();
@@ -241,9 +262,9 @@ int run(const Plan& p) {
   }
   if (p.mlock && ::mlockall(MCL_CURRENT | MCL_FUTURE) != 0) {
     std::cerr << "cofferd: cannot lock memory (mlockall: " << std::strerror(errno)
-              << "); give cofferd CAP_IPC_LOCK, or set disable_mlock = true if swap is "
-                 "encrypted or off"
-              << std::endl;
+              << "); give cofferd CAP_IPC_LOCK, or "
+              << (p.from_config ? "set disable_mlock = true" : "run it with --disable-mlock")
+              << " if swap is encrypted or off" << std::endl;
     return 1;
   }
 
@@ -352,6 +373,7 @@ int run(const Plan& p) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_out_of_core_dumps();  // before any token or secret is read
   try {
     const std::vector<std::string> args(argv, argv + argc);
     auto options = mountd::parse_options(args);

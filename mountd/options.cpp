@@ -53,6 +53,7 @@ std::string usage() {
          "  --allow-other            let other users use the mount\n"
          "  --no-env-token           ignore callers' VAULT_TOKEN (sessions and logins only)\n"
          "  --cache                  let the kernel cache a --token-file mount (invalidated on change)\n"
+         "  --disable-mlock          do not lock memory (only if swap is encrypted or off)\n"
          "  --log-level L            error, warn, info (default) or debug\n"
          "  -f, --foreground         accepted; cofferd always stays in the foreground\n"
          "  -h, --help               this text\n"
@@ -94,6 +95,9 @@ engine::Result<Options> parse_options(const std::vector<std::string>& argv) {
       dev = true;
     } else if (arg.name == "--no-env-token") {
       o.no_env_token = true;
+    } else if (arg.name == "--disable-mlock") {
+      o.disable_mlock = true;
+      cli_mount_option = true;
     } else if (arg.name == "--allow-other") {
       o.allow_other = true;
       cli_mount_option = true;

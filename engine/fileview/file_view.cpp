@@ -725,6 +725,8 @@ bool is_login_dir(const FileView::Located& at) {
 
 }  // namespace
 
+bool FileView::is_login(std::string_view path) const { return is_login_file(locate(path)); }
+
 Result<std::string> FileView::api_path(const Caller& caller, const Located& at, std::string* field) const {
   const std::string abs = at.ns_path + at.mount_path + at.rel;
   auto [dir, last] = split_last(at.rel);
@@ -748,7 +750,7 @@ Result<std::string> FileView::api_path(const Caller& caller, const Located& at, 
 Result<NodeInfo> FileView::stat_api(const Caller& caller, const Located& at) {
   if (at.rel.empty()) return NodeInfo{NodeKind::Directory, 0, epoch_};
   // A login endpoint is there for everyone, token or not.
-  if (is_login_file(at)) return NodeInfo{NodeKind::File, 0, epoch_};
+  if (is_login_file(at)) return NodeInfo{NodeKind::File, 0, epoch_, /*login=*/true};
   if (is_login_dir(at)) return NodeInfo{NodeKind::Directory, 0, epoch_};
   std::string field;
   COFFER_TRY(std::string api, api_path(caller, at, &field));

@@ -33,6 +33,7 @@ struct NodeInfo {
   NodeKind kind = NodeKind::File;
   std::uint64_t size = 0;        // files: the exact length of what read() returns
   TimePoint modified{};          // moves only when the thing itself changes
+  bool login = false;            // a login endpoint (anyone writes it; it reads as empty)
 };
 
 struct DirEntry {
@@ -124,6 +125,9 @@ class FileView {
   // identity/ and other API files (token TTLs, health... change by
   // themselves), and while sealed. Thread-safe.
   bool cacheable(std::string_view path) const;
+
+  // True for a login endpoint (what stat shows with NodeInfo::login).
+  bool is_login(std::string_view path) const;
 
   // Change listeners: called after every successful write, remove,
   // make_dir and remove_dir made through this view, on the caller's thread,

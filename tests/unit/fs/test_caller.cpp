@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MPL-2.0
 // Who is asking (fs/caller.hpp): environ and stat parsing, the order of token
-// sources, the (tid, start time, uid) cache and the owner check. Processes
+// sources, the (tid, start time, uid, image) cache and the owner check. Processes
 // are faked with a directory laid out like /proc (proc_root), so pid reuse
 // and other users' processes are deterministic.
 #include <catch2/catch.hpp>
@@ -24,22 +24,27 @@ using fsd::TokenSource;
 
 namespace {
 
-std::string stat_line(std::string_view comm, std::uint64_t start) {
-  // Fields 1..52 of /proc/PID/stat with starttime (22) set.
+bool image_field(int field) { return (field >= 26 && field <= 28) || (field >= 45 && field <= 51); }
+
+std::string stat_line(std::string_view comm, std::uint64_t start, std::uint64_t image = 0) {
+  // Fields 1..52 of /proc/PID/stat with starttime (22) set, and the image
+  // fields (26-28, 45-51) moved by image (another exec).
   std::string s = "4242 (" + std::string(comm) + ") S";
   for (int field = 4; field <= 52; ++field) {
     s += ' ';
-    s += field == 22 ? std::to_string(start) : std::to_string(field);
+    s += field == 22 ? std::to_string(start)
+                     : std::to_string(static_cast<std::uint64_t>(field) + (image_field(field) ? image : 0));
   }
   return s + "\n";
 }
 
-// A fake /proc/TID with the given start time and environ, owned by uid.
+// A fake /proc/TID with the given start time and environ, owned by uid;
+// image stands for the program image (a new value: an exec).
 void fake_process(const testing::TempDir& proc, pid_t tid, std::uint64_t start, std::string_view environ,
-                  uid_t uid = ::getuid()) {
+                  uid_t uid = ::getuid(), std::uint64_t image = 0) {
   const std::string dir = proc.file(std::to_string(tid));
   std::filesystem::create_directories(dir);
-  std::ofstream(dir + "/stat") << stat_line("cat", start);
+  std::ofstream(dir + "/stat") << stat_line("cat", start, image);
   std::ofstream(dir + "/environ", std::ios::binary) << environ;
   REQUIRE(::chown(dir.c_str(), uid, ::getgid()) == 0);
 }
@@ -167,6 +172,35 @@ TEST_CASE("caller: a reused pid (new start time) is a new process", "[caller]") 
   // And again by one with another token.
   fake_process(proc, 100, 3000, env({"VAULT_TOKEN=new-process"}));
   CHECK(r.who(100, me, ReadsEnv::Yes).caller.token == to_secure("new-process"));
+}
+
+TEST_CASE("stat: the program image is fields 26-28 and 45-51", "[caller]") {
+  auto parsed = fsd::parse_proc_stat(stat_line("a) b", 5, 1000));
+  REQUIRE(parsed);
+  CHECK(parsed->start_time == 5u);
+  const fsd::ProcessImage want{1026, 1027, 1028, 1045, 1046, 1047, 1048, 1049, 1050, 1051};
+  CHECK(parsed->image == want);
+  // A kernel that shows fewer fields: the missing ones are 0.
+  auto short_line = fsd::parse_proc_stat("1 (x) S 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 77 23 24 25 26");
+  REQUIRE(short_line);
+  CHECK(short_line->start_time == 77u);
+  CHECK(short_line->image == fsd::ProcessImage{26, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+}
+
+TEST_CASE("caller: an exec (new image, same tid and start time) is a new process", "[caller]") {
+  testing::TempDir proc;
+  const uid_t me = ::getuid();
+  fake_process(proc, 100, 1000, env({"VAULT_TOKEN=broad"}), me, 1);
+  CallerResolver r(settings_for(proc));
+  CHECK(r.who(100, me, ReadsEnv::Yes).caller.token == to_secure("broad"));
+  // exec env -u VAULT_TOKEN prog: the same thread, another image.
+  fake_process(proc, 100, 1000, env({"HOME=/"}), me, 2);
+  CHECK(r.who(100, me, ReadsEnv::No).source == TokenSource::None);
+  CHECK(r.who(100, me, ReadsEnv::Yes).source == TokenSource::None);
+  // exec env VAULT_TOKEN=limited prog.
+  fake_process(proc, 100, 1000, env({"VAULT_TOKEN=limited"}), me, 3);
+  CHECK(r.who(100, me, ReadsEnv::Yes).caller.token == to_secure("limited"));
+  CHECK(r.who(100, me, ReadsEnv::No).caller.token == to_secure("limited"));
 }
 
 TEST_CASE("caller: another user's process never lends its token", "[caller]") {

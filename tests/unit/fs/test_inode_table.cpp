@@ -95,3 +95,25 @@ TEST_CASE("inode table: concurrent lookups and forgets balance out", "[inode_tab
   CHECK_FALSE(mismatch);
   CHECK(t.size() == 1);  // every reference given back: only the root is left
 }
+
+TEST_CASE("inode table: lookup_unique gives every call its own inode", "[inode_table]") {
+  InodeTable t;
+  const auto shared = t.lookup("auth/userpass/login/bob");
+  const auto u1 = t.lookup_unique("auth/userpass/login/bob");
+  const auto u2 = t.lookup_unique("auth/userpass/login/bob");
+  CHECK(u1 != u2);
+  CHECK(u1 != shared);
+  CHECK(u2 != shared);
+  CHECK(t.path_of(u1) == std::string("auth/userpass/login/bob"));
+  CHECK(t.path_of(u2) == std::string("auth/userpass/login/bob"));
+  // Never handed out by lookup or peek, and forgetting one leaves the others.
+  CHECK(t.lookup("auth/userpass/login/bob") == shared);
+  CHECK(t.peek("auth/userpass/login/bob") == shared);
+  t.forget(u1, 1);
+  CHECK_FALSE(t.path_of(u1).has_value());
+  CHECK(t.path_of(u2).has_value());
+  CHECK(t.lookup("auth/userpass/login/bob") == shared);
+  t.forget(u2, 1);
+  t.forget(shared, 3);
+  CHECK(t.size() == 1);
+}

@@ -58,6 +58,18 @@ TEST_CASE("options: --storage with everything", "[options]") {
   CHECK(o->mountpoint == "/run/coffer");
 }
 
+TEST_CASE("options: --disable-mlock", "[options]") {
+  auto o = parse({"--dev", "/m"});
+  REQUIRE(o.ok());
+  CHECK_FALSE(o->disable_mlock);
+  auto d = parse({"--dev", "--disable-mlock", "/m"});
+  REQUIRE(d.ok());
+  CHECK(d->disable_mlock);
+  CHECK(error_of({"--disable-mlock=yes", "--dev", "/m"}).find("takes no value") != std::string::npos);
+  CHECK(error_of({"--config", "c.hcl", "--disable-mlock"}).find("--config takes every setting") != std::string::npos);
+  CHECK(mountd::usage().find("--disable-mlock") != std::string::npos);
+}
+
 TEST_CASE("options: help and version need nothing else", "[options]") {
   auto h = parse({"--help"});
   REQUIRE(h.ok());

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MPL-2.0
+# An exec is a new caller (SPEC §3): a process that used the mount with one
+# VAULT_TOKEN and then execs with another, or with none, is asked about with
+# the token of its new environment, though its thread id and start time stay
+# the same (`exec env -u VAULT_TOKEN prog`, `exec env VAULT_TOKEN=$LIMITED
+# prog`).
+source "$(dirname "$0")/lib.sh"
+command -v jq >/dev/null || { echo "SKIP: jq missing"; exit 77; }
+command -v setpriv >/dev/null || { echo "SKIP: setpriv missing (util-linux)"; exit 77; }
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (setpriv to another uid)"; exit 77; }
+
+M=$WORK/mnt
+U=61201
+
+# as_tok TOKEN CMD... : CMD as uid U with only PATH and VAULT_TOKEN.
+as_tok() {
+  local tok=$1
+  shift
+  setpriv --reuid="$U" --regid="$U" --clear-groups -- env -i PATH="$PATH" VAULT_TOKEN="$tok" "$@"
+}
+
+mktoken() {
+  local out
+  out=$(exec 3<>"$M/auth/token/create"; echo "$1" >&3; cat <&3)
+  jq -r .auth.client_token <<<"$out"
+}
+
+start_cofferd "$M" --dev --allow-other
+echo 'password=broad-only' > "$M/secret/app"
+echo 'password=for-everyone' > "$M/secret/limited"
+cat > "$M/sys/policies/acl/broad" <<'HCL'
+path "secret/data/*" {
+  capabilities = ["read"]
+}
+HCL
+cat > "$M/sys/policies/acl/limited" <<'HCL'
+path "secret/data/limited" {
+  capabilities = ["read"]
+}
+HCL
+BROAD=$(mktoken '{"policies":["broad"]}')
+LIMITED=$(mktoken '{"policies":["limited"]}')
+
+# The shell itself (a builtin test: no fork) uses the mount with BROAD, then
+# execs: the exec'd program is asked about with its own environment.
+expect_eq "$(as_tok "$BROAD" bash -c "[ -e '$M/secret/app' ] && cat '$M/secret/app#password'")" \
+  "broad-only" "BROAD reads secret/app"
+expect_err "Permission denied" "exec env -u VAULT_TOKEN drops the token" \
+  as_tok "$BROAD" bash -c "[ -e '$M/secret/app' ] || exit 9; exec env -u VAULT_TOKEN cat '$M/secret/app'"
+expect_err "Permission denied" "exec env VAULT_TOKEN=LIMITED narrows it" \
+  as_tok "$BROAD" bash -c "[ -e '$M/secret/app' ] || exit 9; exec env VAULT_TOKEN='$LIMITED' cat '$M/secret/app'"
+out=$(as_tok "$BROAD" bash -c "[ -e '$M/auth/token/lookup-self' ] || exit 9; exec env VAULT_TOKEN='$LIMITED' cat '$M/auth/token/lookup-self'")
+expect_eq "$(jq -r .id <<<"$out")" "$LIMITED" "lookup-self after exec shows the new token"
+expect_eq "$(as_tok "$BROAD" bash -c "[ -e '$M/secret/limited' ] || exit 9; exec env VAULT_TOKEN='$LIMITED' cat '$M/secret/limited#password'")" \
+  "for-everyone" "the new token works"
+# And the other way: no token, then exec with one.
+expect_eq "$(setpriv --reuid="$U" --regid="$U" --clear-groups -- env -i PATH="$PATH" bash -c \
+  "[ -e '$M/secret/app' ] && exit 9; exec env VAULT_TOKEN='$BROAD' cat '$M/secret/app#password'")" \
+  "broad-only" "exec env VAULT_TOKEN=BROAD after no token"
+pass
