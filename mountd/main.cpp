@@ -53,6 +53,7 @@ struct Plan {
   fsd::LogLevel log_level = fsd::LogLevel::Info;
   bool mlock = false;
   std::string admin_namespace;  // administrative_namespace_path ("admin/"), config only
+  std::map<std::string, engine::UserLockoutConfig> user_lockout;  // config only
   bool env_token = true;  // read callers' VAULT_TOKEN (off: --no-env-token)
   std::vector<MountSpec> mounts;
 };
@@ -75,6 +76,9 @@ Plan plan_of(const mountd::Config& c) {
   p.log_level = c.log_level;
   p.mlock = !c.disable_mlock;
   p.admin_namespace = c.administrative_namespace_path;
+  for (const auto& [type, l] : c.user_lockout) {
+    p.user_lockout[type] = engine::UserLockoutConfig{l.threshold, l.duration, l.counter_reset, l.disable};
+  }
   for (const auto& m : c.mounts) {
     p.mounts.push_back({m.mountpoint, m.chroot_namespace, m.token_file, m.allow_other, m.cache});
   }
@@ -257,6 +261,7 @@ int run(const Plan& p) {
   core_options.dev = p.dev;
   if (p.dev) core_options.dev_root_token = p.dev_root_token;
   core_options.administrative_namespace_path = p.admin_namespace;
+  core_options.user_lockout = p.user_lockout;
   auto core_result = engine::Core::open(std::move(storage).value(), core_options);
   if (!core_result.ok()) {
     std::cerr << "cofferd: cannot open the store: " << core_result.error().message << std::endl;
