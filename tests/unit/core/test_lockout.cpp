@@ -342,3 +342,33 @@ TEST_CASE("lockout: the config file's defaults apply under each mount's tune", "
   tune(d, "", "userpass", Json{{"lockout_threshold", "10"}});
   ok(up(d, "", "bob", "right"));
 }
+
+TEST_CASE("userpass: the Argon2id check holds no core lock, so a flood of guesses stalls no mount change",
+          "[lockout][auth]") {
+  FastCore d;
+  enable(d, "", "userpass", "userpass");
+  std::atomic<bool> stop{false};
+  std::atomic<int> guesses{0};
+  std::vector<std::thread> guessers;
+  // Unknown names: never locked, so each costs a full (dummy) Argon2id check.
+  for (int t = 0; t < 6; ++t) {
+    guessers.emplace_back([&, t] {
+      for (int i = 0; !stop; ++i) {
+        (void)up(d, "", "guess-" + std::to_string(t) + "-" + std::to_string(i), "x");
+        ++guesses;
+      }
+    });
+  }
+  while (guesses < 6) std::this_thread::yield();
+  // A topology change takes the core lock exclusively: with the checks under
+  // the shared lock, overlapping guesses would keep it waiting.
+  auto longest = std::chrono::steady_clock::duration::zero();
+  for (int i = 0; i < 5; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    ok(api(d, "root", Operation::Update, "sys/mounts/kv" + std::to_string(i), Json{{"type", "kv"}}));
+    longest = std::max(longest, std::chrono::steady_clock::now() - start);
+  }
+  stop = true;
+  for (auto& t : guessers) t.join();
+  CHECK(longest < std::chrono::milliseconds(1500));
+}
