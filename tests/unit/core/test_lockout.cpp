@@ -109,6 +109,9 @@ TEST_CASE("lockout: it ends after lockout_duration; the count resets after locko
   CHECK(tuned["user_lockout_duration"] == 1);
   CHECK(tuned["user_lockout_counter_reset_duration"] == 1);
   CHECK(tuned["user_lockout_disable"] == false);
+  CHECK(ok(api(d, "root", Operation::Read, "sys/auth/userpass"))["config"]["user_lockout_config"] ==
+        Json{{"user_lockout_counter_reset_duration", 1}, {"user_lockout_threshold", 2}, {"user_lockout_duration", 1},
+             {"user_lockout_disable", false}});
 
   SECTION("duration") {
     CHECK(code_of(up(d, "", "bob", "wrong")) == ErrorCode::InvalidArgument);
