@@ -13,7 +13,9 @@ read the reply, close) in three phases of the same run:
               attempt is refused at once);
   flood-nolock the same flood with the mount tuned lockout_disable=true:
               every attempt is tried (Argon2id) and slowed (failed-login
-              delay), the daemon's state before user lockout existed.
+              delay), the daemon's state before user lockout existed;
+  flood-unknown each flooder guesses at its own unknown name (never locked,
+              as in Vault): a dummy Argon2id and the failed-login delay each.
 
 Prints, per phase, alice's login p50/p90/p99/max in ms, the logins timed and
 the flood's attempts per second; during each flood also how long bob's own
@@ -62,7 +64,7 @@ def login(path, password):
 def flooder(path, stop, counter):
     while not stop.is_set():
         try:
-            login(path, "wrong")
+            login(path if not path.endswith("/") else path + "ghost-%d" % os.getpid(), "wrong")
         except OSError:
             pass
         with counter.get_lock():
@@ -102,15 +104,16 @@ def time_answers(path, password, n):
     return sorted(out), answers
 
 
-def phase(name, mnt, args, flood):
+def phase(name, mnt, args, flood, unknown=False):
     alice = os.path.join(mnt, "auth/userpass/login/alice")
     bob = os.path.join(mnt, "auth/userpass/login/bob")
+    target = os.path.join(mnt, "auth/userpass/login/") if unknown else bob
     stop = multiprocessing.Event()
     counter = multiprocessing.Value("l", 0)
     procs = []
     if flood:
         for _ in range(args.flooders):
-            p = multiprocessing.Process(target=flooder, args=(bob, stop, counter))
+            p = multiprocessing.Process(target=flooder, args=(target, stop, counter))
             p.start()
             procs.append(p)
         time.sleep(args.warmup)
@@ -120,7 +123,7 @@ def phase(name, mnt, args, flood):
         ms = time_logins(alice, args.logins)
         elapsed = time.perf_counter() - t0
         flood_rate = (counter.value - start_count) / elapsed if flood else 0.0
-        if flood:
+        if flood and not unknown:
             bob_ms, answers = time_answers(bob, "bobs-pw", args.bob_logins)
     finally:
         stop.set()
@@ -130,7 +133,7 @@ def phase(name, mnt, args, flood):
                 p.kill()
     print("%-13s %6d %9.1f %9.1f %9.1f %9.1f %12.1f" %
           (name, len(ms), pct(ms, 50), pct(ms, 90), pct(ms, 99), ms[-1], flood_rate))
-    if flood:
+    if flood and not unknown:
         print("  bob's own login (right password) during it: p50 %.1f ms, max %.1f ms over %d, answers %s"
               % (pct(bob_ms, 50), bob_ms[-1], len(bob_ms), answers))
     sys.stdout.flush()
@@ -180,6 +183,9 @@ def main():
                    '{"user_lockout_config":{"lockout_disable":true}}\n')
         phase("flood-nolock", mnt, args, flood=True)
         phase("alone-again", mnt, args, flood=False)
+        # Unknown names (one per flooder, so no shared inode): never locked,
+        # each attempt costs a dummy Argon2id and the failed-login delay.
+        phase("flood-unknown", mnt, args, flood=True, unknown=True)
         print("load %.2f at end" % os.getloadavg()[0])
     finally:
         if daemon.poll() is None:
