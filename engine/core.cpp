@@ -115,6 +115,7 @@ Core::Impl::Impl(std::unique_ptr<Storage> physical_storage, CoreOptions options)
       identity(barrier),
       acls(policies),
       audit(barrier),
+      lockout(barrier),
       started(Clock::now()) {
   acls.watch_generation([this] { return identity.generation(); });
 }
@@ -279,8 +280,9 @@ Result<Response> Core::Impl::handle(const Request& req, bool* failed_login) {
     AuditEvent event = audit_event(canonical);
     audit_route(event, probe);
     COFFER_TRY_STATUS(audit.log_request(event, nullptr));  // none could log it: the login is not tried
-    auto result = login(probe, canonical, shared);
-    if (!result.ok() && failed_login != nullptr) *failed_login = true;
+    bool delay = true;
+    auto result = login(probe, canonical, shared, &delay);
+    if (!result.ok() && delay && failed_login != nullptr) *failed_login = true;
     return audit_result(audit, event, std::move(result));
   }
   if (!changes_topology(probe, canonical.op)) {
@@ -452,11 +454,46 @@ Result<Response> Core::Impl::handle_routed(const Request& req, std::unique_lock<
 // wait runs with `lock` released, so a slow or dead server holds up nobody
 // else; then the lock is taken again and the route resolved afresh, since
 // the namespace or the auth method may have gone meanwhile.
-Result<Response> Core::Impl::login(const Route& route, const Request& req, std::shared_lock<std::shared_mutex>& lock) {
+Result<Response> Core::Impl::login(const Route& route, const Request& req, std::shared_lock<std::shared_mutex>& lock,
+                                   bool* delay) {
+  // Vault's user lockout: a locked user is refused before the credentials
+  // are tried, a correct password too, and at once (auth/lockout.hpp).
+  std::optional<auth::LockoutTable::Attempt> attempt;
+  const MountEntry& entry = route.mount->entry;
+  if (auth::lockout_supported(entry.type)) {
+    const UserLockoutConfig cfg = auth::lockout_config(entry, opts.user_lockout);
+    const BackendRequest probe{req.op, route.rel, req.data, *route.mount->storage, Clock::now()};
+    std::string alias = cfg.disable ? std::string() : route.mount->backend->login_alias(probe);
+    if (!alias.empty()) {
+      auto begun = lockout.begin({route.ns->record.id, entry.accessor, std::move(alias)}, cfg, probe.now);
+      if (!begun.ok()) {
+        *delay = false;
+        return std::move(begun).error();
+      }
+      attempt.emplace(std::move(begun).value());
+    }
+  }
+  return try_login(route, req, lock, attempt);
+}
+
+Result<Response> Core::Impl::try_login(const Route& route, const Request& req, std::shared_lock<std::shared_mutex>& lock,
+                                       std::optional<auth::LockoutTable::Attempt>& attempt) {
   const TimePoint now = Clock::now();
+  // The attempt's outcome, once known; an error of its own replaces the login's.
+  auto settle = [&](Result<Response> result, Backend* backend, const BackendRequest& breq) -> Result<Response> {
+    if (!attempt) return result;
+    using Outcome = auth::LockoutTable::Outcome;
+    Outcome outcome = result.ok() ? Outcome::Succeeded
+                      : backend != nullptr && backend->invalid_credentials(breq, result.error()) ? Outcome::BadCredentials
+                                                                                                : Outcome::Other;
+    COFFER_TRY_STATUS(attempt->finish(outcome, Clock::now()));
+    return result;
+  };
   BackendRequest breq{req.op, route.rel, req.data, *route.mount->storage, now};
-  COFFER_TRY(auto pending, route.mount->backend->begin_login(breq));
-  Response resp;
+  auto begun = route.mount->backend->begin_login(breq);
+  if (!begun.ok()) return settle(std::move(begun).error(), route.mount->backend.get(), breq);
+  std::unique_ptr<PendingLogin> pending = std::move(begun).value();
+  Result<Response> resp = Response{};
   Route current = route;
   if (pending) {
     const std::string mount_uuid = route.mount->entry.uuid;
@@ -468,16 +505,19 @@ Result<Response> Core::Impl::login(const Route& route, const Request& req, std::
     if (!current.mount || current.mount->entry.uuid != mount_uuid || !current.mount->backend) {
       return Error::not_found("the auth method at \"" + route.mount->entry.path + "\" was disabled during the login");
     }
-    if (!ran.ok()) return std::move(ran).error();
     BackendRequest again{req.op, current.rel, req.data, *current.mount->storage, Clock::now()};
-    COFFER_TRY(resp, pending->finish(again));
+    if (!ran.ok()) return settle(std::move(ran).error(), current.mount->backend.get(), again);
+    resp = pending->finish(again);
+    if (!resp.ok()) return settle(std::move(resp).error(), current.mount->backend.get(), again);
   } else {
-    COFFER_TRY(resp, route.mount->backend->handle(breq));
+    resp = route.mount->backend->handle(breq);
+    if (!resp.ok()) return settle(std::move(resp).error(), route.mount->backend.get(), breq);
   }
-  if (!resp.login) return Error::internal("login endpoint \"" + req.path + "\" reported no login");
-  COFFER_TRY(Response out, auth::finish_login(*this, *current.ns, *current.mount, current.rest, std::move(*resp.login), now));
-  out.warnings = std::move(resp.warnings);
-  return out;
+  if (!resp->login) return Error::internal("login endpoint \"" + req.path + "\" reported no login");
+  const std::vector<std::string> warnings = resp->warnings;
+  auto out = auth::finish_login(*this, *current.ns, *current.mount, current.rest, std::move(*resp->login), now);
+  if (out.ok()) out->warnings = warnings;
+  return settle(std::move(out), nullptr, breq);
 }
 
 // 5. Dispatch to the backend that owns the path.

@@ -7,6 +7,7 @@
 #include <shared_mutex>
 
 #include "engine/audit/audit_broker.hpp"
+#include "engine/auth/lockout.hpp"
 #include "engine/authz/acl_cache.hpp"
 #include "engine/authz/policy_store.hpp"
 #include "engine/barrier/barrier.hpp"
@@ -44,6 +45,7 @@ struct Core::Impl {
   IdentityStore identity;  // entities, groups, aliases (identity/ of every namespace)
   AclCache acls;
   AuditBroker audit;  // audit devices (sys/audit), engine/audit/
+  auth::LockoutTable lockout;  // Vault's user lockout (engine/auth/lockout.hpp)
   TimePoint started;
 
   // Guards the router's contents and seal transitions. Requests hold it
@@ -90,7 +92,12 @@ struct Core::Impl {
   Result<bool> may_see(const SecureString& token, std::string_view abs_prefix);
 
  private:
-  Result<Response> login(const Route& route, const Request& req, std::shared_lock<std::shared_mutex>& lock);
+  // *delay is cleared when the login was refused without being tried (a
+  // locked user: Vault answers at once).
+  Result<Response> login(const Route& route, const Request& req, std::shared_lock<std::shared_mutex>& lock,
+                         bool* delay);
+  Result<Response> try_login(const Route& route, const Request& req, std::shared_lock<std::shared_mutex>& lock,
+                             std::optional<auth::LockoutTable::Attempt>& attempt);
   Result<Response> handle_routed(const Request& req, std::unique_lock<std::shared_mutex>* exclusive,
                                  const auth::PreparedRenewal* renewal = nullptr);
   Result<Response> dispatch(const Route& route, Operation op, const Request& req, const Auth& auth, TimePoint now,

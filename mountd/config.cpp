@@ -4,10 +4,17 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include "engine/policy/hcl.hpp"
+
+namespace engine::fields {
+// engine/common/fields.hpp's (its header brings std::quoted, which this
+// file's quoted() would then lose to through ADL).
+Result<std::int64_t> parse_duration(std::string_view text);
+}  // namespace engine::fields
 
 namespace mountd {
 
@@ -179,6 +186,85 @@ engine::Status parse_storage(const Block& block, const Where& where, Config& c) 
   return engine::ok_status();
 }
 
+// One user_lockout stanza's values, as given (nullopt: not set).
+struct LockoutStanza {
+  int line = 0;
+  std::optional<std::int64_t> threshold, duration, counter_reset;
+  std::optional<bool> disable;
+};
+
+engine::Result<std::int64_t> lockout_number(const hcl::Item& item, const Where& where, const std::string& context,
+                                            bool duration) {
+  std::int64_t v = 0;
+  if (item.value.kind == hcl::Value::Kind::Int) {
+    v = item.value.int_value;
+  } else if (item.value.kind == hcl::Value::Kind::String) {
+    const std::string& t = item.value.text;
+    const bool digits = !t.empty() && t.size() < 18 && t.find_first_not_of("0123456789") == std::string::npos;
+    auto parsed = duration ? engine::fields::parse_duration(t)
+                 : digits  ? engine::Result<std::int64_t>(std::stoll(t))
+                           : engine::Result<std::int64_t>(engine::Error::invalid("not a number"));
+    if (!parsed.ok()) {
+      return where.at(item.line, quoted(item.keys[0]) + context + ": " + quoted(item.value.text) +
+                                     (duration ? " is not a duration" : " is not a number"));
+    }
+    v = *parsed;
+  } else {
+    return where.at(item.line, quoted(item.keys[0]) + context + " must be a number or a string");
+  }
+  if (v < 0) return where.at(item.line, quoted(item.keys[0]) + context + " cannot be negative");
+  return v;
+}
+
+engine::Result<LockoutStanza> parse_lockout(const Block& block, const Where& where) {
+  if (block.label != "all" && block.label != "userpass" && block.label != "approle" && block.label != "ldap") {
+    return where.at(block.line, "user_lockout " + quoted(block.label) +
+                                    ": the label must be all, userpass, approle or ldap");
+  }
+  const std::string context = " in user_lockout " + quoted(block.label);
+  LockoutStanza l;
+  l.line = block.line;
+  std::set<std::string> seen;
+  for (const hcl::Item& item : block.body->items) {
+    COFFER_TRY_STATUS(plain_key(item, where, seen, context));
+    const std::string& key = item.keys[0];
+    if (key == "lockout_threshold") {
+      COFFER_TRY(l.threshold, lockout_number(item, where, context, false));
+    } else if (key == "lockout_duration") {
+      COFFER_TRY(l.duration, lockout_number(item, where, context, true));
+    } else if (key == "lockout_counter_reset") {
+      COFFER_TRY(l.counter_reset, lockout_number(item, where, context, true));
+    } else if (key == "disable_lockout") {
+      COFFER_TRY(l.disable, bool_value(item, where, context));
+    } else {
+      return where.at(item.line, "unknown key " + quoted(key) + context +
+                                     " (known: lockout_threshold, lockout_duration, lockout_counter_reset, "
+                                     "disable_lockout)");
+    }
+  }
+  return l;
+}
+
+// Vault's setMissingUserLockoutValuesInMap: "all" over the defaults, each
+// type over "all".
+std::map<std::string, UserLockout> complete_lockouts(const std::map<std::string, LockoutStanza>& given) {
+  auto over = [](UserLockout base, const LockoutStanza& s) {
+    if (s.threshold && *s.threshold > 0) base.threshold = *s.threshold;
+    if (s.duration && *s.duration > 0) base.duration = *s.duration;
+    if (s.counter_reset && *s.counter_reset > 0) base.counter_reset = *s.counter_reset;
+    if (s.disable) base.disable = *s.disable;
+    return base;
+  };
+  std::map<std::string, UserLockout> out;
+  UserLockout all;
+  if (auto it = given.find("all"); it != given.end()) all = over(all, it->second);
+  if (!given.empty()) out["all"] = all;
+  for (const auto& [type, stanza] : given) {
+    if (type != "all") out[type] = over(all, stanza);
+  }
+  return out;
+}
+
 }  // namespace
 
 engine::Result<Config> parse_config(std::string_view text, std::string_view file) {
@@ -196,6 +282,7 @@ engine::Result<Config> parse_config(std::string_view text, std::string_view file
   std::set<std::string> seen;
   int storage_line = 0;
   std::map<std::string, int> mount_lines;
+  std::map<std::string, LockoutStanza> lockouts;
   for (const hcl::Item& item : doc->items) {
     const std::string& key = item.keys[0];
     if (key == "storage") {
@@ -221,6 +308,17 @@ engine::Result<Config> parse_config(std::string_view text, std::string_view file
         }
         c.mounts.push_back(std::move(m));
       }
+    } else if (key == "user_lockout") {
+      COFFER_TRY(std::vector<Block> blocks,
+                 labelled_blocks(item, where, "user_lockout \"all\" { lockout_threshold = 5 }"));
+      for (const Block& b : blocks) {
+        COFFER_TRY(LockoutStanza l, parse_lockout(b, where));
+        auto [it, fresh] = lockouts.emplace(b.label, l);
+        if (!fresh) {
+          return where.at(b.line, "user_lockout " + quoted(b.label) + " is declared twice (also on line " +
+                                      std::to_string(it->second.line) + ")");
+        }
+      }
     } else if (key == "administrative_namespace_path" || key == "log_level" ||
                key == "disable_mlock") {
       COFFER_TRY_STATUS(plain_key(item, where, seen, ""));
@@ -241,9 +339,10 @@ engine::Result<Config> parse_config(std::string_view text, std::string_view file
     } else {
       return where.at(item.line, "unknown key " + quoted(key) +
                                      " (known: storage, mount, administrative_namespace_path, "
-                                     "log_level, disable_mlock)");
+                                     "user_lockout, log_level, disable_mlock)");
     }
   }
+  c.user_lockout = complete_lockouts(lockouts);
   if (storage_line == 0) {
     return engine::Error::invalid(std::string(file) +
                                   ": no storage block (storage \"sqlite\" { path = \"...\" })");

@@ -6,6 +6,7 @@
 //   mount "/run/coffer-hq" { chroot_namespace = "usa-hq" }
 //   mount "/run/app/secrets" { token_file = "/etc/app/token", cache = true }
 //   administrative_namespace_path = "admin/"
+//   user_lockout "all" { lockout_threshold = 5, lockout_duration = "15m" }
 //   log_level = "info"
 //   disable_mlock = false
 //
@@ -14,6 +15,8 @@
 // like any function; every error names the file and the line.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +25,14 @@
 #include "fs/log.hpp"
 
 namespace mountd {
+
+// One `user_lockout "TYPE" { ... }` stanza, complete (engine::UserLockoutConfig).
+struct UserLockout {
+  std::int64_t threshold = 5;
+  std::int64_t duration = 15 * 60;       // seconds
+  std::int64_t counter_reset = 15 * 60;  // seconds
+  bool disable = false;
+};
 
 // One `mount "PATH" { ... }` block: a FUSE mount, like a Vault listener.
 struct MountConfig {
@@ -44,6 +55,11 @@ struct Config {
   std::string administrative_namespace_path;
   fsd::LogLevel log_level = fsd::LogLevel::Info;
   bool disable_mlock = false;
+  // Vault's `user_lockout "TYPE" { lockout_threshold, lockout_duration,
+  // lockout_counter_reset, disable_lockout }` stanzas, TYPE "all",
+  // "userpass", "approle" or "ldap"; each complete, as Vault fills them: a
+  // type's missing values from "all", those of "all" from Vault's defaults.
+  std::map<std::string, UserLockout> user_lockout;
 };
 
 // Parses a config document. file names the source in messages

@@ -56,6 +56,7 @@ struct Plan {
   bool mlock = true;
   bool from_config = false;  // for the hint on how to turn mlock off
   std::string admin_namespace;  // administrative_namespace_path ("admin/"), config only
+  std::map<std::string, engine::UserLockoutConfig> user_lockout;  // config only
   bool env_token = true;  // read callers' VAULT_TOKEN (off: --no-env-token)
   std::vector<MountSpec> mounts;
 };
@@ -80,6 +81,9 @@ Plan plan_of(const mountd::Config& c) {
   p.log_level = c.log_level;
   p.mlock = !c.disable_mlock;
   p.admin_namespace = c.administrative_namespace_path;
+  for (const auto& [type, l] : c.user_lockout) {
+    p.user_lockout[type] = engine::UserLockoutConfig{l.threshold, l.duration, l.counter_reset, l.disable};
+  }
   for (const auto& m : c.mounts) {
     p.mounts.push_back({m.mountpoint, m.chroot_namespace, m.token_file, m.allow_other, m.cache});
   }
@@ -278,6 +282,7 @@ int run(const Plan& p) {
   core_options.dev = p.dev;
   if (p.dev) core_options.dev_root_token = p.dev_root_token;
   core_options.administrative_namespace_path = p.admin_namespace;
+  core_options.user_lockout = p.user_lockout;
   auto core_result = engine::Core::open(std::move(storage).value(), core_options);
   if (!core_result.ok()) {
     std::cerr << "cofferd: cannot open the store: " << core_result.error().message << std::endl;

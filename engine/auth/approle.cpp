@@ -455,4 +455,22 @@ Result<Response> AppRoleBackend::login(const BackendRequest& req) {
   return resp;
 }
 
+std::string AppRoleBackend::login_alias(const BackendRequest& req) {
+  if (!is_login_path(req.path)) return {};
+  auto role_id = id_field(req.data, "role_id");
+  if (!role_id.ok() || !*role_id) return {};
+  return std::string(as_view(**role_id));
+}
+
+bool AppRoleBackend::invalid_credentials(const BackendRequest& req, const Error& error) {
+  if (error.code != ErrorCode::InvalidArgument || error.message != kInvalidLogin) return false;
+  const std::string role_id = login_alias(req);
+  if (role_id.empty()) return false;
+  std::lock_guard lock(mu_);
+  auto role_hash = hashed(req.storage, role_id);
+  if (!role_hash.ok()) return false;
+  auto owner = req.storage.get(role_id_key(*role_hash));
+  return owner.ok() && owner->has_value();
+}
+
 }  // namespace engine::auth

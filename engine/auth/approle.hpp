@@ -76,6 +76,10 @@ class AppRoleBackend final : public Backend {
   Result<bool> exists(const BackendRequest& req) override;
 
   static bool is_login_path(std::string_view rel) { return rel == "login"; }
+  // Vault's user lockout: the user of a login is its role_id; only a
+  // wrong secret id for a role_id that exists counts.
+  std::string login_alias(const BackendRequest& req) override;
+  bool invalid_credentials(const BackendRequest& req, const Error& error) override;
 
   // Longest role_id / secret_id accepted (custom ones included).
   static constexpr std::size_t kMaxIdBytes = 4096;

@@ -124,6 +124,16 @@ bool LdapBackend::is_login_path(std::string_view rel) {
   return rel.starts_with("login/") && rel.size() > 6 && rel.find('/', 6) == std::string_view::npos;
 }
 
+std::string LdapBackend::login_alias(const BackendRequest& req) {
+  if (!is_login_path(req.path)) return {};
+  return req.path.substr(6);
+}
+
+bool LdapBackend::invalid_credentials(const BackendRequest& req, const Error& error) {
+  (void)req;
+  return error.code == ErrorCode::InvalidArgument && error.message == kLdapBindFailed;
+}
+
 Result<bool> LdapBackend::exists(const BackendRequest& req) {
   std::string_view rel = req.path;
   if (rel == "config") {

@@ -49,6 +49,9 @@ class LdapBackend final : public Backend {
                                                       std::string_view secret) override;
 
   static bool is_login_path(std::string_view rel);
+  // Vault's user lockout: the username as given; a failed bind counts.
+  std::string login_alias(const BackendRequest& req) override;
+  bool invalid_credentials(const BackendRequest& req, const Error& error) override;
 
  private:
   Result<Response> mapping(const BackendRequest& req, std::string_view kind, std::string_view rest);

@@ -55,10 +55,8 @@ Result<Response> UserpassBackend::handle(const BackendRequest& req) {
     if (req.op != Operation::List) return unsupported_path(rel);
     return keys_reply(Json::array());  // who may log in is not listed here
   }
-  if (is_login_path(rel)) {
-    if (!write) return unsupported_path(rel);
-    return login(req, lower(rel.substr(6)));
-  }
+  // login/NAME is answered through begin_login(), never here.
+  if (is_login_path(rel)) return unsupported_path(rel);
   if (rel == "users" || rel == "users/") {
     if (req.op != Operation::List) return unsupported_path(rel);
     COFFER_TRY(auto names, req.storage.list("user/"));
@@ -144,28 +142,73 @@ Result<Response> UserpassBackend::write_user(const BackendRequest& req, const st
   return Response{};
 }
 
-Result<Response> UserpassBackend::login(const BackendRequest& req, const std::string& name) {
+namespace {
+
+// A login whose user was read under the core lock; the password check
+// (Argon2id, the slow part) runs in run() without it.
+class UserpassPendingLogin final : public PendingLogin {
+ public:
+  UserpassPendingLogin(std::string name, SecureString password, std::optional<UserEntry> user)
+      : name_(std::move(name)), password_(std::move(password)), user_(std::move(user)) {}
+
+  Status run() override {
+    if (!user_) {
+      // Same cost as a wrong password, so timing does not tell who exists.
+      verify_dummy_password(as_view(password_));
+      return Error::invalid(kInvalidLogin);
+    }
+    if (!verify_password(user_->password_hash, as_view(password_))) return Error::invalid(kInvalidLogin);
+    return {};
+  }
+
+  Result<Response> finish(const BackendRequest& req) override {
+    // The user as it is now: deleted or given a new password meanwhile, the
+    // password checked is no longer theirs.
+    COFFER_TRY(auto now, get_record<UserEntry>(req.storage, user_key(name_), "userpass user"));
+    if (!now || now->password_hash != user_->password_hash) return Error::invalid(kInvalidLogin);
+    LoginAuth login;
+    fill_login(now->token, login);
+    login.display_name = name_;
+    login.metadata = {{"username", name_}};
+    login.alias_name = name_;
+    Response resp;
+    resp.login = std::move(login);
+    return resp;
+  }
+
+ private:
+  std::string name_;
+  SecureString password_;
+  std::optional<UserEntry> user_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<PendingLogin>> UserpassBackend::begin_login(const BackendRequest& req) {
+  if (!is_login_path(req.path)) return std::unique_ptr<PendingLogin>{};
   COFFER_TRY_STATUS(fields::only(req.data, {"password", "username"}));
   COFFER_TRY(auto password, password_of(req.data));
   if (!password || password->empty()) return Error::invalid("missing password");
+  std::string name = lower(std::string_view(req.path).substr(6));
   std::optional<UserEntry> user;
   if (check_name(name, "username").ok()) {
     COFFER_TRY(user, get_record<UserEntry>(req.storage, user_key(name), "userpass user"));
   }
-  if (!user) {
-    // Same cost as a wrong password, so timing does not tell who exists.
-    verify_dummy_password(as_view(*password));
-    return Error::invalid(kInvalidLogin);
-  }
-  if (!verify_password(user->password_hash, as_view(*password))) return Error::invalid(kInvalidLogin);
-  LoginAuth login;
-  fill_login(user->token, login);
-  login.display_name = name;
-  login.metadata = {{"username", name}};
-  login.alias_name = name;
-  Response resp;
-  resp.login = std::move(login);
-  return resp;
+  return std::unique_ptr<PendingLogin>(
+      std::make_unique<UserpassPendingLogin>(std::move(name), std::move(*password), std::move(user)));
+}
+
+std::string UserpassBackend::login_alias(const BackendRequest& req) {
+  if (!is_login_path(req.path)) return {};
+  return lower(std::string_view(req.path).substr(6));
+}
+
+bool UserpassBackend::invalid_credentials(const BackendRequest& req, const Error& error) {
+  if (error.code != ErrorCode::InvalidArgument || error.message != kInvalidLogin) return false;
+  const std::string name = login_alias(req);
+  if (name.empty() || !check_name(name, "username").ok()) return false;
+  auto bytes = req.storage.get(user_key(name));
+  return bytes.ok() && bytes->has_value();
 }
 
 }  // namespace engine::auth

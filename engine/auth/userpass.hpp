@@ -32,13 +32,21 @@ class UserpassBackend final : public Backend {
  public:
   Result<Response> handle(const BackendRequest& req) override;
   Result<bool> exists(const BackendRequest& req) override;
+  // login/NAME: the user is read here; the Argon2id check runs in the
+  // pending login, with no core lock held.
+  Result<std::unique_ptr<PendingLogin>> begin_login(const BackendRequest& req) override;
+  // The lower-cased name of login/NAME (Vault's lookahead takes the name as
+  // written, so its case variants count apart; here they are one user, as
+  // everywhere else in userpass).
+  std::string login_alias(const BackendRequest& req) override;
+  // "invalid username or password" for a user that exists.
+  bool invalid_credentials(const BackendRequest& req, const Error& error) override;
 
   // Is rel (below the mount) a login endpoint? Those answer without a token.
   static bool is_login_path(std::string_view rel);
 
  private:
   Result<Response> write_user(const BackendRequest& req, const std::string& name);
-  Result<Response> login(const BackendRequest& req, const std::string& name);
   std::mutex write_mu_;  // serialises read-modify-write of user records
 };
 

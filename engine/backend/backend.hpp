@@ -60,6 +60,20 @@ class Backend {
     (void)req;
     return std::unique_ptr<PendingLogin>{};
   }
+  // Vault's user lockout (engine/auth/lockout.hpp), for logins: the user a
+  // login request names, found before its credentials are tried (Vault's
+  // alias lookahead); "" when it names none (no lockout applies).
+  virtual std::string login_alias(const BackendRequest& req) {
+    (void)req;
+    return {};
+  }
+  // Did this failed login fail on the credentials of a user that exists
+  // (Vault's ErrInvalidCredentials)? Only those count toward a lockout.
+  virtual bool invalid_credentials(const BackendRequest& req, const Error& error) {
+    (void)req;
+    (void)error;
+    return false;
+  }
   // Vault's renew callback for a login token: the login to check again as
   // it stands now (req.path is the token's login path below the mount;
   // meta the token's metadata; secret what the login kept for this). Its

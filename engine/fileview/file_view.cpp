@@ -120,7 +120,25 @@ SecureString reply_of(const Response& resp) {
 // Sys paths that are directories whatever the store holds.
 bool is_static_sys_dir(std::string_view rel) {
   return rel.empty() || rel == "mounts" || rel == "auth" || rel == "namespaces" || rel == "policies" ||
-         rel == "policies/acl" || rel == "audit" || rel == "audit-hash" || rel == "config";
+         rel == "policies/acl" || rel == "audit" || rel == "audit-hash" || rel == "config" || rel == "locked-users";
+}
+
+// sys/locked-users/ACCESSOR and .../ACCESSOR/unlock: folders of the mounts
+// with locked users and their users; .../unlock/ALIAS: the file whose write
+// unlocks ALIAS. The report itself (Vault's GET sys/locked-users) is
+// sys/locked-users@data, the folder holding the name.
+bool is_locked_users_dir(std::string_view rel) {
+  if (!rel.starts_with("locked-users/") || rel.size() == 13) return false;
+  std::string_view below = rel.substr(13);
+  auto slash = below.find('/');
+  return slash == std::string_view::npos || below.substr(slash + 1) == "unlock";
+}
+bool is_unlock_file(std::string_view rel) {
+  if (!rel.starts_with("locked-users/")) return false;
+  std::string_view below = rel.substr(13);
+  auto slash = below.find('/');
+  return slash != std::string_view::npos && slash > 0 && below.substr(slash + 1).starts_with("unlock/") &&
+         below.size() > slash + 8 && below.find('/', slash + 8) == std::string_view::npos;
 }
 
 // sys/mounts/... and sys/auth/...: mount tables, whose paths may nest.
@@ -136,6 +154,7 @@ bool is_policy_file(std::string_view rel) {
 
 // sys file path → sys API path: "mounts/m@tune" → "mounts/m/tune" (also auth/).
 std::string sys_api_rel(std::string_view rel) {
+  if (rel == "locked-users@data") return "locked-users";
   if (is_mount_table_path(rel) && rel.ends_with("@tune")) {
     return std::string(rel.substr(0, rel.size() - 5)) + "/tune";
   }
@@ -145,7 +164,7 @@ std::string sys_api_rel(std::string_view rel) {
 // sys files that accept writes but have nothing to show.
 bool is_write_only_sys(std::string_view rel) {
   return rel == "seal" || rel == "capabilities" || rel == "capabilities-self" || rel == "capabilities-accessor" ||
-         rel.starts_with("audit-hash/");
+         rel.starts_with("audit-hash/") || is_unlock_file(rel);
 }
 
 // auth/token/ files (below "token/"): lookup-self is read; the rest are
@@ -397,6 +416,10 @@ Result<NodeInfo> FileView::stat(const Caller& caller, std::string_view path) {
     }
     case Kind::Sys: {
       if (is_static_sys_dir(at.rel)) return NodeInfo{NodeKind::Directory, 0, epoch_};
+      if (is_locked_users_dir(at.rel)) {
+        COFFER_TRY_STATUS(to_status(call(caller, Operation::List, at.ns_path + "sys/" + at.rel + "/")));
+        return NodeInfo{NodeKind::Directory, 0, epoch_};
+      }
       auto content = read(caller, path);
       if (content.ok()) return NodeInfo{NodeKind::File, content->size(), epoch_};
       if (content.error().code == ErrorCode::NotFound && is_mount_table_path(at.rel)) {
@@ -457,7 +480,7 @@ Result<std::vector<DirEntry>> FileView::list(const Caller& caller, std::string_v
       return Error::not_found("no such auth path");
     }
     case Kind::Sys: {
-      if (!is_static_sys_dir(at.rel) && !is_mount_table_path(at.rel)) {
+      if (!is_static_sys_dir(at.rel) && !is_mount_table_path(at.rel) && !is_locked_users_dir(at.rel)) {
         return Error{ErrorCode::NotDirectory, "not a directory"};
       }
       if (at.rel == "config") {
@@ -584,8 +607,8 @@ Result<SecureString> FileView::write_unnotified(const Caller& caller, std::strin
       if (at.rel == "unseal" && !trimmed.empty() && trimmed.find_first_of("={ \n") == std::string_view::npos) {
         // `echo SHARE > sys/unseal`: a bare share is the key.
         parsed = Json{{"key", SecureString(trimmed)}};
-      } else if (trimmed.empty() && (at.rel == "seal" || at.rel == "init")) {
-        parsed = Json::object();  // `: > sys/seal` or `echo > sys/init`: no parameters
+      } else if (trimmed.empty() && (at.rel == "seal" || at.rel == "init" || is_unlock_file(at.rel))) {
+        parsed = Json::object();  // `: > sys/seal`, `echo > sys/init` or an unlock: no parameters
       } else {
         COFFER_TRY(parsed, parse_body(body));
       }

@@ -29,6 +29,13 @@ struct MountEntry {
   std::int64_t max_lease_ttl = 0;
   std::string namespace_id;
   std::int64_t created_unix_ns = 0;
+  // Auth mounts: Vault's user_lockout_config from sys/auth/PATH/tune
+  // (engine/auth/lockout.hpp). 0 = not tuned (the default applies).
+  bool lockout_tuned = false;  // tune ever set one (tune shows them then)
+  std::int64_t lockout_threshold = 0;
+  std::int64_t lockout_duration = 0;       // seconds
+  std::int64_t lockout_counter_reset = 0;  // seconds
+  bool lockout_disable = false;
 
   // kv version (1 or 2); 0 for other types.
   int kv_version() const;
@@ -39,9 +46,10 @@ struct MountEntry {
   bool is_auth() const { return path.starts_with("auth/"); }
 
   template <class Archive>
-  void serialize(Archive& ar, std::uint32_t /*version*/) {
+  void serialize(Archive& ar, std::uint32_t version) {
     ar(uuid, accessor, path, type, description, options, default_lease_ttl, max_lease_ttl,
        namespace_id, created_unix_ns);
+    if (version >= 2) ar(lockout_tuned, lockout_threshold, lockout_duration, lockout_counter_reset, lockout_disable);
   }
 };
 
@@ -80,4 +88,4 @@ Result<std::unique_ptr<Backend>> make_backend(const MountEntry& entry);
 
 }  // namespace engine
 
-CEREAL_CLASS_VERSION(engine::MountEntry, 1);
+CEREAL_CLASS_VERSION(engine::MountEntry, 2);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
 #include "engine/sys/sys_backend.hpp"
 
+#include <algorithm>
+
 #include "engine/auth/auth_method.hpp"
 #include "engine/auth/login.hpp"
 #include "engine/common/fields.hpp"
@@ -42,11 +44,57 @@ Json mount_info(const MountEntry& e) {
 Json tune_info(const MountEntry& e) {
   Json options = Json::object();
   for (const auto& [k, v] : e.options) options[to_secure(k)] = v;
-  return Json{{"default_lease_ttl", e.default_lease_ttl},
-              {"description", e.description},
-              {"force_no_cache", false},
-              {"max_lease_ttl", e.max_lease_ttl},
-              {"options", options}};
+  Json info{{"default_lease_ttl", e.default_lease_ttl},
+            {"description", e.description},
+            {"force_no_cache", false},
+            {"max_lease_ttl", e.max_lease_ttl},
+            {"options", options}};
+  // Vault shows the tuned user lockout values (as tuned: 0 = not set).
+  if (e.lockout_tuned) {
+    info["user_lockout_counter_reset_duration"] = e.lockout_counter_reset;
+    info["user_lockout_threshold"] = e.lockout_threshold;
+    info["user_lockout_duration"] = e.lockout_duration;
+    info["user_lockout_disable"] = e.lockout_disable;
+  }
+  return info;
+}
+
+// Vault's user_lockout_config of a tune (APIUserLockoutConfig): values as
+// strings (numbers taken too), durations Go-style or seconds, "system" = 0
+// (the default applies again).
+Status tune_lockout(const Json& config, MountEntry& entry) {
+  if (!config.is_object()) return Error::invalid("unable to convert given user lockout config information");
+  if (config.empty()) return {};
+  if (!entry.is_auth() || !auth::lockout_supported(entry.type)) {
+    return Error::invalid("tuning of user lockout configuration for auth type \"" + entry.type + "\" not allowed");
+  }
+  COFFER_TRY_STATUS(fields::only(config, {"lockout_threshold", "lockout_duration", "lockout_counter_reset_duration",
+                                          "lockout_disable"}));
+  auto duration = [&](std::string_view key, std::int64_t& out) -> Status {
+    auto it = config.find(key);
+    if (it == config.end() || it->is_null()) return {};
+    if (it->is_string() && as_view(it->get_ref<const SecureString&>()) == "system") {
+      out = 0;
+      return {};
+    }
+    COFFER_TRY(auto v, fields::get_duration(config, key));
+    if (v && *v < 0) return Error::invalid(std::string(key) + " cannot be negative");
+    if (v) out = *v;
+    return {};
+  };
+  MountEntry next = entry;
+  if (auto it = config.find(std::string_view("lockout_threshold")); it != config.end() && !it->is_null()) {
+    COFFER_TRY(auto v, fields::get_int(config, "lockout_threshold"));
+    if (!v || *v < 0) return Error::invalid("unable to parse user lockout threshold");
+    next.lockout_threshold = *v;
+  }
+  COFFER_TRY_STATUS(duration("lockout_duration", next.lockout_duration));
+  COFFER_TRY_STATUS(duration("lockout_counter_reset_duration", next.lockout_counter_reset));
+  COFFER_TRY(auto disable, fields::get_bool(config, "lockout_disable"));
+  if (disable) next.lockout_disable = *disable;
+  next.lockout_tuned = true;
+  entry = std::move(next);
+  return {};
 }
 
 // Entries of sys/mounts/<dir>: mounts one segment below dir are files, deeper
@@ -115,8 +163,12 @@ Result<Response> enable_mount(SysContext& ctx, std::string_view path, const Json
 Result<Response> tune_mount(SysContext& ctx, const std::shared_ptr<Mount>& mount, Operation op, const Json& body) {
   if (op == Operation::Read) return Response{tune_info(mount->entry), {}, {}};
   if (op != Operation::Update && op != Operation::Create) return Error::unsupported("tune supports read and write");
-  COFFER_TRY_STATUS(fields::only(body, {"default_lease_ttl", "max_lease_ttl", "description", "options"}));
+  COFFER_TRY_STATUS(
+      fields::only(body, {"default_lease_ttl", "max_lease_ttl", "description", "options", "user_lockout_config"}));
   MountEntry updated = mount->entry;
+  if (auto it = body.find(std::string_view("user_lockout_config")); it != body.end() && !it->is_null()) {
+    COFFER_TRY_STATUS(tune_lockout(*it, updated));
+  }
   COFFER_TRY(updated.default_lease_ttl, checked_ttl(body, "default_lease_ttl", updated.default_lease_ttl));
   COFFER_TRY(updated.max_lease_ttl, checked_ttl(body, "max_lease_ttl", updated.max_lease_ttl));
   COFFER_TRY(auto description, fields::get_string(body, "description"));
@@ -183,6 +235,12 @@ Json auth_info(const MountEntry& e) {
   Json info = mount_info(e);
   info["options"] = nullptr;
   info["config"]["token_type"] = "default-service";
+  if (e.lockout_tuned) {
+    info["config"]["user_lockout_config"] = Json{{"user_lockout_counter_reset_duration", e.lockout_counter_reset},
+                                                 {"user_lockout_threshold", e.lockout_threshold},
+                                                 {"user_lockout_duration", e.lockout_duration},
+                                                 {"user_lockout_disable", e.lockout_disable}};
+  }
   return info;
 }
 
@@ -274,7 +332,9 @@ Result<Response> handle_auth(SysContext& ctx, Operation op, std::string_view rel
       if (!mount) return Response{};
       // Its tokens go first, then its data and entry.
       COFFER_TRY_STATUS(auth::revoke_mount_tokens(ctx.core, ctx.ns, mount->entry, ctx.now));
+      const std::string accessor = mount->entry.accessor;
       COFFER_TRY_STATUS(ctx.core.router.disable_mount(ctx.ns, mount->entry.path));
+      COFFER_TRY_STATUS(ctx.core.lockout.forget_mount(ctx.ns.record.id, accessor));
       return Response{};
     }
     default:
@@ -361,6 +421,7 @@ Result<Response> handle_namespaces(SysContext& ctx, Operation op, std::string_vi
       if (!gone_id.empty()) ctx.core.identity.forget_namespace(gone_id);  // its entities and groups
       // Its tokens die with it (with their subtrees), as in Vault.
       if (!gone_id.empty()) COFFER_TRY_STATUS(ctx.core.tokens.revoke_namespace(gone_id));
+      if (!gone_id.empty()) COFFER_TRY_STATUS(ctx.core.lockout.forget_namespace(gone_id));
       return Response{};
     }
     default:
@@ -479,10 +540,117 @@ Result<Response> handle_capabilities(SysContext& ctx, Operation op, std::string_
   return capabilities_reply(ctx, *acl, paths);
 }
 
+// ---- sys/locked-users ------------------------------------------------------
+// Vault's user lockout report and unlock (engine/auth/lockout.hpp), scoped
+// to the request's namespace: its own users and its descendants' (list), its
+// own users only (unlock).
+
+// The settings in force for an accessor of ns (defaults if the mount is gone).
+UserLockoutConfig lockout_of(SysContext& ctx, const NamespaceNode& ns, std::string_view accessor) {
+  for (const auto& [path, mount] : ns.mounts) {
+    if (mount->entry.accessor == accessor) return auth::lockout_config(mount->entry, ctx.core.opts.user_lockout);
+  }
+  return auth::lockout_config(MountEntry{}, ctx.core.opts.user_lockout);
+}
+
+Result<std::vector<auth::LockoutTable::Locked>> locked_in(SysContext& ctx, const NamespaceNode& ns) {
+  return ctx.core.lockout.locked_users(
+      ns.record.id, [&](std::string_view accessor) { return lockout_of(ctx, ns, accessor); }, ctx.now);
+}
+
+// Vault's LockedUsersResponse for one namespace.
+Json namespace_report(const NamespaceNode& ns, const std::vector<auth::LockoutTable::Locked>& locked, std::int64_t& count) {
+  Json accessors = Json::array();
+  count = 0;
+  for (const auto& m : locked) {
+    accessors.push_back(Json{{"mount_accessor", m.accessor},
+                             {"counts", static_cast<std::int64_t>(m.aliases.size())},
+                             {"alias_identifiers", string_list(m.aliases)}});
+    count += static_cast<std::int64_t>(m.aliases.size());
+  }
+  return Json{{"namespace_id", ns.record.id},
+              {"namespace_path", ns.record.path},
+              {"counts", count},
+              {"mount_accessors", std::move(accessors)}};
+}
+
+Result<Response> handle_locked_users(SysContext& ctx, Operation op, std::string_view rel, const Json& body) {
+  std::string_view rest = rel.size() > 12 ? rel.substr(13) : std::string_view{};  // below "locked-users/"
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  Response resp;
+  if (rest.empty()) {
+    if (op == Operation::List) {
+      // Not in Vault: `ls sys/locked-users` shows the mounts with locked users.
+      COFFER_TRY(auto locked, locked_in(ctx, ctx.ns));
+      Json keys = Json::array();
+      for (const auto& m : locked) keys.push_back(m.accessor + "/");
+      resp.data["keys"] = std::move(keys);
+      return resp;
+    }
+    if (op != Operation::Read) return unsupported_path(rel);
+    // GET sys/locked-users [mount_accessor]: this namespace and those below,
+    // the most locked first (Vault's handleLockedUsersQuery).
+    COFFER_TRY_STATUS(fields::only(body, {"mount_accessor"}));
+    COFFER_TRY(auto only_accessor, fields::get_string(body, "mount_accessor"));
+    std::vector<std::pair<std::int64_t, Json>> reports;
+    std::int64_t total = 0;
+    if (only_accessor && !only_accessor->empty()) {
+      COFFER_TRY(auto locked, locked_in(ctx, ctx.ns));
+      std::erase_if(locked, [&](const auto& m) { return m.accessor != *only_accessor; });
+      if (locked.empty()) locked.push_back({*only_accessor, {}});
+      std::int64_t count = 0;
+      Json report = namespace_report(ctx.ns, locked, count);
+      reports.emplace_back(count, std::move(report));
+      total = count;
+    } else {
+      std::vector<const NamespaceNode*> todo{&ctx.ns};
+      while (!todo.empty()) {
+        const NamespaceNode* ns = todo.back();
+        todo.pop_back();
+        for (const auto& [name, child] : ns->children) todo.push_back(child.get());
+        COFFER_TRY(auto locked, locked_in(ctx, *ns));
+        if (locked.empty()) continue;
+        std::int64_t count = 0;
+        Json report = namespace_report(*ns, locked, count);
+        reports.emplace_back(count, std::move(report));
+        total += count;
+      }
+      std::stable_sort(reports.begin(), reports.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    }
+    Json by_namespace = Json::array();
+    for (auto& [count, report] : reports) by_namespace.push_back(std::move(report));
+    resp.data = Json{{"by_namespace", std::move(by_namespace)}, {"total", total}};
+    return resp;
+  }
+  // ACCESSOR[/unlock[/ALIAS]]
+  const auto slash = rest.find('/');
+  const std::string accessor(rest.substr(0, slash));
+  std::string_view below = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+  if (below.empty() || below == "unlock") {
+    // Not in Vault: the folders `ls` walks to reach the unlock files.
+    if (op != Operation::List) return unsupported_path(rel);
+    COFFER_TRY(auto locked, locked_in(ctx, ctx.ns));
+    auto it = std::find_if(locked.begin(), locked.end(), [&](const auto& m) { return m.accessor == accessor; });
+    if (it == locked.end()) return Error::not_found("no locked users for mount accessor \"" + accessor + "\"");
+    if (below.empty()) {
+      resp.data["keys"] = Json::array({"unlock/"});
+    } else {
+      resp.data["keys"] = string_list(it->aliases);
+    }
+    return resp;
+  }
+  if (!below.starts_with("unlock/") || below.size() == 7) return unsupported_path(rel);
+  if (op != Operation::Update && op != Operation::Create) return unsupported_path(rel);
+  COFFER_TRY_STATUS(fields::only(body, {"mount_accessor", "alias_identifier"}));
+  // Vault's handleUnlockUser: this namespace's entry goes, locked or not.
+  COFFER_TRY_STATUS(ctx.core.lockout.unlock({ctx.ns.record.id, accessor, std::string(below.substr(7))}));
+  return Response{};
+}
+
 // The entries `ls sys/` shows (a Coffer extension: Vault has no LIST sys/).
 Response list_sys(const SysContext& ctx) {
-  Json keys = Json::array({"auth/", "capabilities", "capabilities-accessor", "capabilities-self", "mounts/",
-                           "namespaces/", "policies/"});
+  Json keys = Json::array({"auth/", "capabilities", "capabilities-accessor", "capabilities-self", "locked-users/",
+                           "mounts/", "namespaces/", "policies/"});
   if (is_root_namespace(ctx)) {
     for (const char* k : {"audit/", "audit-hash/", "config/", "health", "init", "monitor", "seal", "seal-status",
                           "unseal"}) {
@@ -525,6 +693,7 @@ Result<Response> handle_sys(SysContext& ctx, Operation op, std::string_view rel,
   if (rel == "capabilities" || rel == "capabilities-self" || rel == "capabilities-accessor") {
     return handle_capabilities(ctx, op, rel, body);
   }
+  if (rel == "locked-users" || rel.starts_with("locked-users/")) return handle_locked_users(ctx, op, rel, body);
   if (rel == "config/group-policy-application") {
     // Root namespace only (the core answers "unsupported path" elsewhere).
     if (!is_root_namespace(ctx)) return unsupported_path(rel);

@@ -400,7 +400,11 @@ TEST_CASE("failed logins are slowed down, outside the core lock", "[auth]") {
     attacker.join();
     CHECK(served == 200);
     CHECK(failures == 10000);
-    // No lockout for the rightful user afterwards.
+    // Ten wrong passwords lock the rightful user (Vault's user lockout: 5
+    // by default); an unlock lets them in again.
+    CHECK(code_of(login(d, "auth/userpass/login/ok", Json{{"password", "right"}})) == ErrorCode::PermissionDenied);
+    const std::string acc = str(ok(api(d, "root", Operation::Read, "sys/auth/userpass"))["accessor"]);
+    ok(api(d, "root", Operation::Update, "sys/locked-users/" + acc + "/unlock/ok"));
     ok(login(d, "auth/userpass/login/ok", Json{{"password", "right"}}));
   }
 }

@@ -10,7 +10,7 @@ TEST_CASE("file view: a dev root shows sys, auth, identity and secret", "[filevi
   DevCore d;
   CHECK(d.ls("") == V{"auth/", "identity/", "secret/", "sys/"});
   CHECK(d.ls("sys") == V{"audit/", "audit-hash/", "auth/", "capabilities", "capabilities-accessor", "capabilities-self",
-                         "config/", "health", "init", "monitor", "mounts/", "namespaces/", "policies/", "seal",
+                         "config/", "health", "init", "locked-users/", "monitor", "mounts/", "namespaces/", "policies/", "seal",
                          "seal-status", "unseal"});
   CHECK(d.ls("sys/config") == V{"group-policy-application"});
   // #field on a sys file whose literal name the sys backend calls unsupported.

@@ -326,3 +326,25 @@ TEST_CASE("ldap: a renewal waits on the directory without the core lock", "[ldap
     ok(api(d, who, Operation::Update, path, body));
   }
 }
+
+TEST_CASE("ldap: failed binds lock the user out (Vault's user lockout)", "[ldap][slapd][lockout]") {
+  Directory dir;
+  DevCore d;
+  enable_ldap(d, dir);
+  ok(api(d, "root", Operation::Update, "sys/auth/ldap/tune",
+         Json{{"user_lockout_config", Json{{"lockout_threshold", "3"}}}}));
+  for (int i = 0; i < 3; ++i) {
+    auto wrong = ldap_login(d, "bob", "nope");
+    REQUIRE_FALSE(wrong.ok());
+    CHECK(wrong.error().message == kLdapBindFailed);
+  }
+  auto locked = ldap_login(d, "bob", "bob-pw");
+  REQUIRE_FALSE(locked.ok());
+  CHECK(locked.error().code == ErrorCode::PermissionDenied);
+  ok(ldap_login(d, "alice", "alice-pw"));  // others log in
+  const std::string acc = str(ok(api(d, "root", Operation::Read, "sys/auth/ldap"))["accessor"]);
+  CHECK(ok(api(d, "root", Operation::Read, "sys/locked-users"))["by_namespace"][0]["mount_accessors"][0]
+            ["alias_identifiers"] == Json::array({"bob"}));
+  ok(api(d, "root", Operation::Update, "sys/locked-users/" + acc + "/unlock/bob"));
+  ok(ldap_login(d, "bob", "bob-pw"));
+}

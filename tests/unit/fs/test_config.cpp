@@ -194,3 +194,53 @@ TEST_CASE("config: load_config reads a file or says it cannot", "[config]") {
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().message == "cannot read the config file /nonexistent/coffer.hcl");
 }
+
+TEST_CASE("config: Vault's user_lockout stanzas, filled as Vault fills them", "[config]") {
+  const std::string head = "storage \"sqlite\" { path = \"c.db\" }\nmount \"/m\" {}\n";  // lines 1-2
+  SECTION("none: no entries (Vault's defaults apply in the engine)") {
+    auto c = parse_config(head, "c.hcl");
+    REQUIRE(c.ok());
+    CHECK(c->user_lockout.empty());
+  }
+  SECTION("all, and a type over all") {
+    auto c = parse_config(head + R"(
+user_lockout "all" {
+  lockout_threshold = "25"
+  lockout_duration = "10m"
+  disable_lockout = "false"
+}
+user_lockout "userpass" {
+  lockout_counter_reset = 30
+}
+)",
+                          "c.hcl");
+    REQUIRE(c.ok());
+    REQUIRE(c->user_lockout.size() == 2);
+    const auto& all = c->user_lockout.at("all");
+    CHECK(all.threshold == 25);
+    CHECK(all.duration == 600);
+    CHECK(all.counter_reset == 900);  // Vault's default
+    CHECK_FALSE(all.disable);
+    const auto& up = c->user_lockout.at("userpass");
+    CHECK(up.threshold == 25);  // from "all"
+    CHECK(up.duration == 600);
+    CHECK(up.counter_reset == 30);
+  }
+  SECTION("a type alone takes Vault's defaults for the rest") {
+    auto c = parse_config(head + "user_lockout \"ldap\" { disable_lockout = true }\n", "c.hcl");
+    REQUIRE(c.ok());
+    CHECK(c->user_lockout.at("ldap").disable);
+    CHECK(c->user_lockout.at("ldap").threshold == 5);
+    CHECK(c->user_lockout.at("all").threshold == 5);
+  }
+  SECTION("rejections name the line") {
+    CHECK(starts(error_of(head + "user_lockout \"token\" {}\n"),
+                 "coffer.hcl:3: user_lockout \"token\": the label must be all, userpass, approle or ldap"));
+    CHECK(starts(error_of(head + "user_lockout \"all\" {\n  lockout_counter_reset_duration = 3\n}\n"),
+                 "coffer.hcl:4: unknown key \"lockout_counter_reset_duration\" in user_lockout \"all\""));
+    CHECK(starts(error_of(head + "user_lockout \"all\" { lockout_threshold = \"many\" }\n"), "coffer.hcl:3:"));
+    CHECK(starts(error_of(head + "user_lockout \"all\" { lockout_duration = \"soon\" }\n"), "coffer.hcl:3:"));
+    CHECK(starts(error_of(head + "user_lockout \"all\" {}\nuser_lockout \"all\" {}\n"),
+                 "coffer.hcl:4: user_lockout \"all\" is declared twice (also on line 3)"));
+  }
+}
