@@ -49,6 +49,7 @@ struct Plan {
   bool dev = false;
   std::string dev_root_token;
   std::string storage_path;
+  bool init = false;  // create the store if missing (--init, storage { init = true })
   std::string config_path;  // "" = command line (SIGHUP has nothing to reload)
   fsd::LogLevel log_level = fsd::LogLevel::Info;
   bool mlock = false;
@@ -62,15 +63,17 @@ Plan plan_of(const mountd::Options& o) {
   p.dev = o.mode == mountd::Options::Mode::Dev;
   p.dev_root_token = o.dev_root_token;
   p.storage_path = o.storage_path;
+  p.init = o.init;
   p.log_level = o.log_level;
   p.env_token = !o.no_env_token;
   p.mounts.push_back({o.mountpoint, o.chroot, o.token_file, o.allow_other, o.cache});
   return p;
 }
 
-Plan plan_of(const mountd::Config& c) {
+Plan plan_of(const mountd::Config& c, bool init) {
   Plan p;
   p.storage_path = c.storage_path;
+  p.init = init || c.storage_init;
   p.config_path = c.file;
   p.log_level = c.log_level;
   p.mlock = !c.disable_mlock;
@@ -83,8 +86,21 @@ Plan plan_of(const mountd::Config& c) {
 
 engine::Result<std::unique_ptr<engine::Storage>> open_storage(const Plan& p) {
   if (p.dev) return std::unique_ptr<engine::Storage>(std::make_unique<engine::MemoryStorage>());
-  auto sqlite = engine::SqliteStorage::open(p.storage_path);
-  if (!sqlite.ok()) return std::move(sqlite).error();
+  // A missing store is an error unless asked for: a store deleted or moved
+  // away must not come back as a new, uninitialised one that the first
+  // local user could sys/init.
+  auto sqlite = engine::SqliteStorage::open(
+      p.storage_path, p.init ? engine::SqliteStorage::IfMissing::Create
+                             : engine::SqliteStorage::IfMissing::Fail);
+  if (!sqlite.ok()) {
+    engine::Error e = std::move(sqlite).error();
+    if (e.code == engine::ErrorCode::NotFound) {
+      e.message += p.config_path.empty()
+                       ? "; pass --init to create a new one"
+                       : "; pass --init (or set init = true in the storage block) to create a new one";
+    }
+    return e;
+  }
   return std::unique_ptr<engine::Storage>(std::move(sqlite).value());
 }
 
@@ -374,7 +390,7 @@ int main(int argc, char** argv) {
         std::cerr << "cofferd: " << config.error().message << "\n";
         return 2;
       }
-      return run(plan_of(*config));
+      return run(plan_of(*config, options->init));
     }
     return run(plan_of(*options));
   } catch (const std::exception& e) {
