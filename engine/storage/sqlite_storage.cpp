@@ -352,7 +352,10 @@ Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const std::string& pa
     return Error::storage("store " + path + " was replaced while it was being opened");
   }
   // The schema transaction above opened the WAL, which stays until the
-  // last connection closes (ours, in the destructor).
+  // last connection closes (ours, in the destructor). Its name is SQLite's:
+  // the database's full path with symbolic links resolved, plus "-wal".
+  const char* wal = sqlite3_filename_wal(sqlite3_db_filename(db, "main"));
+  if (wal != nullptr && *wal != '\0') storage->wal_path_ = wal;
   if (::stat(storage->wal_path_.c_str(), &st) != 0) {
     return Error::storage("cannot stat the write-ahead log " + storage->wal_path_ + ": " +
                           std::strerror(errno));

@@ -81,7 +81,7 @@ class SqliteStorage final : public Storage {
   auto with_reader(Read&& read) -> decltype(read(std::declval<Connection&>()));
 
   std::string path_;
-  std::string wal_path_;  // path_ + "-wal"
+  std::string wal_path_;  // the WAL as SQLite names it (path_ + "-wal", links resolved)
   int lock_fd_ = -1;
   // (st_dev, st_ino) of the open store and of its WAL, for check_in_place().
   dev_t dev_ = 0;

@@ -299,3 +299,15 @@ TEST_CASE("SqliteStorage refuses writes once its file is gone from the path", "[
     CHECK_FALSE(conformance::has(*s, "a"));
   }
 }
+
+TEST_CASE("SqliteStorage through a symbolic link checks the files it names", "[storage][sqlite]") {
+  testing::TempDir dir;
+  const std::string real = dir.file("real.db");
+  const std::string link = dir.file("link.db");
+  REQUIRE(::symlink(real.c_str(), link.c_str()) == 0);
+  auto s = open_ok(link);
+  conformance::put(*s, "k", "v");  // the WAL is real.db-wal, not link.db-wal
+  CHECK(exists(real + "-wal"));
+  REQUIRE(::rename(real.c_str(), dir.file("moved.db").c_str()) == 0);
+  CHECK_THAT(write_error(*s, "k2"), Catch::Contains("store " + link + " was deleted or renamed"));
+}
