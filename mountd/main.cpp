@@ -7,6 +7,7 @@
 // the others serve.
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -89,6 +90,8 @@ engine::Result<std::unique_ptr<engine::Storage>> open_storage(const Plan& p) {
   // A missing store is an error unless asked for: a store deleted or moved
   // away must not come back as a new, uninitialised one that the first
   // local user could sys/init.
+  struct stat before {};
+  const bool existed = ::stat(p.storage_path.c_str(), &before) == 0 && before.st_size > 0;
   auto sqlite = engine::SqliteStorage::open(
       p.storage_path, p.init ? engine::SqliteStorage::IfMissing::Create
                              : engine::SqliteStorage::IfMissing::Fail);
@@ -101,6 +104,7 @@ engine::Result<std::unique_ptr<engine::Storage>> open_storage(const Plan& p) {
     }
     return e;
   }
+  if (!existed) std::cout << "cofferd: created a new store at " << p.storage_path << std::endl;
   return std::unique_ptr<engine::Storage>(std::move(sqlite).value());
 }
 

@@ -23,6 +23,7 @@ grep -qF "cannot open storage $DB: no store at $DB; pass --init to create a new 
 
 # --- init and unseal through the mount (no token needed for these) ------------
 start_cofferd "$M" --init --storage "$DB"
+grep -qF "cofferd: created a new store at $DB" "$WORK/cofferd.log" || fail "--init does not say it created the store"
 expect_eq "$(jqr .sealed "$M/sys/seal-status")" "true" "a new store is sealed"
 expect_eq "$(jqr .initialized "$M/sys/init")" "false" "not initialised"
 expect_eq "$(ls "$M")" "sys" "a sealed store shows only sys/"
