@@ -2,10 +2,14 @@
 # Syntax as Vault's server config (HCL; the JSON form works too). Unknown keys
 # and bad values are refused with the line they are on.
 
-# The store: one SQLite file (WAL). Created on first start, sealed and
-# uninitialised: init and unseal it through a root (not chrooted) mount.
+# The store: one SQLite file (WAL). A missing file is an error unless
+# cofferd runs with --init (or init = true here): the first start creates
+# it, sealed and uninitialised; init and unseal it through a root (not
+# chrooted) mount. Keep init out once the store exists, so that a store
+# deleted or moved away is never replaced by an empty one.
 storage "sqlite" {
   path = "/var/lib/coffer/coffer.db"
+  # init = true
 }
 
 # Every mount block is one FUSE mount served by this process, like a Vault

@@ -174,8 +174,13 @@ engine::Status parse_storage(const Block& block, const Where& where, Config& c) 
   std::set<std::string> seen;
   for (const hcl::Item& item : block.body->items) {
     COFFER_TRY_STATUS(plain_key(item, where, seen, context));
+    if (item.keys[0] == "init") {
+      COFFER_TRY(c.storage_init, bool_value(item, where, context));
+      continue;
+    }
     if (item.keys[0] != "path") {
-      return where.at(item.line, "unknown key " + quoted(item.keys[0]) + context + " (known: path)");
+      return where.at(item.line, "unknown key " + quoted(item.keys[0]) + context +
+                                     " (known: path, init)");
     }
     COFFER_TRY(c.storage_path, string_value(item, where, context));
     if (c.storage_path.empty()) return where.at(item.line, "\"path\"" + context + " is empty");

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 // cofferd's configuration file (SPEC §6), in HCL like Vault's server config:
 //
-//   storage "sqlite" { path = "/var/lib/coffer/coffer.db" }
+//   storage "sqlite" { path = "/var/lib/coffer/coffer.db" }   (init = true: create it if missing)
 //   mount "/run/coffer" { allow_other = true }
 //   mount "/run/coffer-hq" { chroot_namespace = "usa-hq" }
 //   mount "/run/app/secrets" { token_file = "/etc/app/token", cache = true }
@@ -49,6 +49,7 @@ struct MountConfig {
 struct Config {
   std::string file;          // where it was read from (messages, SIGHUP reload)
   std::string storage_path;  // storage "sqlite" { path }
+  bool storage_init = false;  // storage "sqlite" { init = true }: create the store if missing
   std::vector<MountConfig> mounts;
   // "admin/" form (one trailing slash) or "" when not set. Kept for the
   // administrative namespace (vault-semantics §11).

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -51,6 +52,7 @@ struct Plan {
   bool dev = false;
   std::string dev_root_token;
   std::string storage_path;
+  bool init = false;  // create the store if missing (--init, storage { init = true })
   std::string config_path;  // "" = command line (SIGHUP has nothing to reload)
   fsd::LogLevel log_level = fsd::LogLevel::Info;
   bool mlock = true;
@@ -66,6 +68,7 @@ Plan plan_of(const mountd::Options& o) {
   p.dev = o.mode == mountd::Options::Mode::Dev;
   p.dev_root_token = o.dev_root_token;
   p.storage_path = o.storage_path;
+  p.init = o.init;
   p.log_level = o.log_level;
   p.env_token = !o.no_env_token;
   p.mlock = !o.disable_mlock;  // every mode locks its memory unless told not to
@@ -73,9 +76,10 @@ Plan plan_of(const mountd::Options& o) {
   return p;
 }
 
-Plan plan_of(const mountd::Config& c) {
+Plan plan_of(const mountd::Config& c, bool init) {
   Plan p;
   p.storage_path = c.storage_path;
+  p.init = init || c.storage_init;
   p.config_path = c.file;
   p.from_config = true;
   p.log_level = c.log_level;
@@ -92,8 +96,24 @@ Plan plan_of(const mountd::Config& c) {
 
 engine::Result<std::unique_ptr<engine::Storage>> open_storage(const Plan& p) {
   if (p.dev) return std::unique_ptr<engine::Storage>(std::make_unique<engine::MemoryStorage>());
-  auto sqlite = engine::SqliteStorage::open(p.storage_path);
-  if (!sqlite.ok()) return std::move(sqlite).error();
+  // A missing store is an error unless asked for: a store deleted or moved
+  // away must not come back as a new, uninitialised one that the first
+  // local user could sys/init.
+  struct stat before {};
+  const bool existed = ::stat(p.storage_path.c_str(), &before) == 0 && before.st_size > 0;
+  auto sqlite = engine::SqliteStorage::open(
+      p.storage_path, p.init ? engine::SqliteStorage::IfMissing::Create
+                             : engine::SqliteStorage::IfMissing::Fail);
+  if (!sqlite.ok()) {
+    engine::Error e = std::move(sqlite).error();
+    if (e.code == engine::ErrorCode::NotFound) {
+      e.message += p.config_path.empty()
+                       ? "; pass --init to create a new one"
+                       : "; pass --init (or set init = true in the storage block) to create a new one";
+    }
+    return e;
+  }
+  if (!existed) std::cout << "cofferd: created a new store at " << p.storage_path << std::endl;
   return std::unique_ptr<engine::Storage>(std::move(sqlite).value());
 }
 
@@ -401,7 +421,7 @@ int main(int argc, char** argv) {
         std::cerr << "cofferd: " << config.error().message << "\n";
         return 2;
       }
-      return run(plan_of(*config));
+      return run(plan_of(*config, options->init));
     }
     return run(plan_of(*options));
   } catch (const std::exception& e) {

@@ -42,12 +42,14 @@ engine::Result<std::string> take_value(const Arg& arg, const std::vector<std::st
 
 std::string usage() {
   return "usage: cofferd --dev [--dev-root-token-id ID] [options] MOUNTPOINT\n"
-         "       cofferd --storage FILE [--chroot NS] [--token-file F] [options] MOUNTPOINT\n"
-         "       cofferd [-f] --config FILE     (every setting from the file; see examples/coffer.hcl)\n"
+         "       cofferd --storage FILE [--init] [--chroot NS] [--token-file F] [options] MOUNTPOINT\n"
+         "       cofferd [-f] [--init] --config FILE   (every setting from the file; see examples/coffer.hcl)\n"
          "options:\n"
          "  --dev                    in-memory store, unsealed, one root token (default \"root\")\n"
          "  --dev-root-token-id ID   the dev root token\n"
          "  --storage FILE           the SQLite store\n"
+         "  --init                   create the store if FILE does not exist (first start only;\n"
+         "                           without it a missing store is an error)\n"
          "  --chroot NS              show namespace NS as the mount root\n"
          "  --token-file F           make every request with the token in F\n"
          "  --allow-other            let other users use the mount\n"
@@ -93,6 +95,10 @@ engine::Result<Options> parse_options(const std::vector<std::string>& argv) {
       // Always in the foreground (systemd runs us so); kept for compatibility.
     } else if (arg.name == "--dev") {
       dev = true;
+    } else if (arg.name == "--init") {
+      // Allowed with --config (not a mount option): the first start of a
+      // service whose file stays as it is.
+      o.init = true;
     } else if (arg.name == "--no-env-token") {
       o.no_env_token = true;
     } else if (arg.name == "--disable-mlock") {
@@ -141,8 +147,8 @@ engine::Result<Options> parse_options(const std::vector<std::string>& argv) {
   if (!o.config_path.empty()) {
     if (dev || cli_mount_option || !positional.empty()) {
       return engine::Error::invalid(
-          "--config takes every setting from the file: give no other option (but -f) and no "
-          "mountpoint");
+          "--config takes every setting from the file: give no other option (but -f and --init) "
+          "and no mountpoint");
     }
     o.mode = Options::Mode::Config;
     return o;
@@ -153,6 +159,9 @@ engine::Result<Options> parse_options(const std::vector<std::string>& argv) {
   }
   if (!dev && o.storage_path.empty()) {
     return engine::Error::invalid("one of --dev or --storage FILE is needed");
+  }
+  if (dev && o.init) {
+    return engine::Error::invalid("--init needs --storage or --config (--dev keeps nothing)");
   }
   if (!dev && dev_token_given) {
     return engine::Error::invalid("--dev-root-token-id needs --dev");

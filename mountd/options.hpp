@@ -17,6 +17,7 @@ struct Options {
   Mode mode = Mode::Dev;
   std::string dev_root_token = "root";  // --dev-root-token-id (dev only)
   std::string storage_path;              // --storage FILE
+  bool init = false;                     // --init: create the store if there is none
   std::string chroot;                    // --chroot NS ("" = root namespace)
   std::string token_file;                // --token-file F: the mount's own token
   bool allow_other = false;              // --allow-other
@@ -34,7 +35,7 @@ struct Options {
 // Parses argv (argv[0] is the program name). Accepts `--opt VALUE` and
 // `--opt=VALUE`. Errors: InvalidArgument with a message fit for the user
 // (unknown option, missing value or mountpoint, --dev with --storage,
-// --config with any option other than -f...).
+// --config with any option other than -f and --init, --init with --dev...).
 engine::Result<Options> parse_options(const std::vector<std::string>& argv);
 
 // The usage text for --help and errors.

@@ -69,10 +69,10 @@ struct Barrier::Keyring : OpenKeyring {};
 namespace {
 
 constexpr std::string_view kKeyringPath = "core/keyring";
-// Keys the store keeps physically, outside the barrier. core/root-key and
-// core/seal-config belong to SealManager (seal.hpp).
-constexpr std::array<std::string_view, 3> kReservedKeys = {kKeyringPath, "core/root-key",
-                                                           "core/seal-config"};
+// Keys the store keeps physically, outside the barrier. core/root-key,
+// core/seal-config and core/unseal-check belong to SealManager (seal.hpp).
+constexpr std::array<std::string_view, 4> kReservedKeys = {
+    kKeyringPath, "core/root-key", "core/seal-config", "core/unseal-check"};
 
 constexpr std::uint8_t kValueVersion = 1;    // term || version || AEAD, aad = key
 constexpr std::uint8_t kKeyringVersion = 1;  // version || AEAD(root key), aad = path
@@ -117,7 +117,9 @@ Result<OpenKeyring> open_keyring(ByteView root_key, ByteView stored) {
   }
   auto plain = crypto::aead_open(root_key, stored.subspan(1), kKeyringPath);
   if (!plain.ok()) {
-    return Error::corrupt("keyring authentication failed: wrong root key or tampered keyring");
+    // From here the barrier cannot tell a wrong root key from a damaged
+    // keyring; the seal can (its root key authenticated), and says which.
+    return Error::corrupt("keyring does not authenticate under this root key");
   }
   COFFER_TRY(KeyringRecord record, decode_record<KeyringRecord>(*plain, "keyring"));
   OpenKeyring ring;

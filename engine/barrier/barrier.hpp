@@ -9,7 +9,7 @@
 // encrypted under the root key.
 //
 // The physical keys the store keeps outside the barrier (core/keyring, and the
-// seal's core/root-key and core/seal-config) are reserved: through the
+// seal's core/root-key, core/seal-config and core/unseal-check) are reserved: through the
 // barrier, get/put/delete of them fail with InvalidArgument, list() hides
 // them, and a DeletePrefix that would cover one is refused, so no logical
 // write can clobber the keys that open the store.

@@ -13,6 +13,7 @@ namespace {
 
 constexpr std::string_view kSealConfigPath = "core/seal-config";
 constexpr std::string_view kRootKeyPath = "core/root-key";
+constexpr std::string_view kUnsealCheckPath = "core/unseal-check";
 
 struct SealConfig {
   int shares = 0;
@@ -81,6 +82,13 @@ Result<SecureBytes> decode_share(std::string_view text, std::size_t expected) {
   return std::move(b64).value();
 }
 
+// The key check value: nothing but the AEAD tag, which only the unseal key
+// produces. Like core/root-key, it lets whoever holds the file test a guess
+// at a 256-bit key, and tells nothing else.
+SecureBytes unseal_check(ByteView unseal_key) {
+  return crypto::aead_seal(unseal_key, ByteView(), kUnsealCheckPath);
+}
+
 SealStatus make_status(const std::optional<SealConfig>& config, bool sealed,
                        std::size_t progress, const std::string& nonce) {
   SealStatus st;
@@ -126,6 +134,7 @@ Result<InitOutput> SealManager::init(int shares, int threshold) {
        SecureBytes(config_text.begin(), config_text.end())},
       {WriteOp::Kind::Put, std::string(kRootKeyPath),
        crypto::aead_seal(unseal_key, root_key, kRootKeyPath)},
+      {WriteOp::Kind::Put, std::string(kUnsealCheckPath), unseal_check(unseal_key)},
   };
   COFFER_TRY_STATUS(barrier_.initialize(root_key, ops));
   pending_.clear();
@@ -173,11 +182,40 @@ Result<SealStatus> SealManager::submit_share(std::string_view share) {
   }
   COFFER_TRY(auto sealed_root, physical_.get(kRootKeyPath));
   if (!sealed_root) return Error::corrupt("core/root-key is missing from storage");
+  COFFER_TRY(auto check, physical_.get(kUnsealCheckPath));
+  const bool key_checks =
+      check && crypto::aead_open(unseal_key, *check, kUnsealCheckPath).ok();
   auto root_key = crypto::aead_open(unseal_key, *sealed_root, kRootKeyPath);
-  // Wrong or too few distinct shares combine to a wrong key, which the AEAD
-  // tag on the root key detects.
-  if (!root_key.ok()) return Error::invalid("Unseal failed, invalid key");
-  COFFER_TRY_STATUS(barrier_.unseal(*root_key));
+  if (!root_key.ok()) {
+    // Wrong or too few distinct shares combine to a wrong key, which the
+    // AEAD tags detect. A key the check value accepts is the right one, so
+    // then it is the sealed root key that is damaged.
+    if (key_checks) {
+      return Error::corrupt(
+          "core/root-key is corrupt: the unseal key is right (it opens core/unseal-check) but "
+          "the sealed root key does not authenticate; restore the store from a backup");
+    }
+    return Error::invalid("Unseal failed, invalid key");
+  }
+  // The root key authenticated under the unseal key, so it is the right one:
+  // a keyring that does not open under it is damaged, not a wrong key.
+  Status opened = barrier_.unseal(*root_key);
+  if (!opened.ok()) {
+    Error e = std::move(opened).error();
+    if (e.code == ErrorCode::Corrupt) {
+      return Error::corrupt("core/keyring is corrupt (" + e.message +
+                            "), while the unseal key and the root key are right; restore the "
+                            "store from a backup");
+    }
+    return e;
+  }
+  if (!check) {
+    // A store initialised before the check value existed gets it now. Best
+    // effort: the store is open either way, and it is only a diagnostic.
+    const WriteOp add[] = {
+        {WriteOp::Kind::Put, std::string(kUnsealCheckPath), unseal_check(unseal_key)}};
+    (void)physical_.apply(add);
+  }
   return make_status(config, false, 0, "");
 }
 

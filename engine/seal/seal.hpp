@@ -4,8 +4,13 @@
 // barrier's keyring.
 //
 // Physical keys written here (outside the barrier):
-//   core/seal-config  plain JSON {"secret_shares":N,"secret_threshold":T}
-//   core/root-key     root key sealed under the unseal key (aad "core/root-key")
+//   core/seal-config   plain JSON {"secret_shares":N,"secret_threshold":T}
+//   core/root-key      root key sealed under the unseal key (aad "core/root-key")
+//   core/unseal-check  an empty text sealed under the unseal key (aad
+//                      "core/unseal-check"): a key check value, so that a
+//                      root key that does not open with the right unseal key
+//                      is told apart from a wrong key (stores from before it
+//                      get it at their next unseal)
 #pragma once
 
 #include <mutex>
@@ -42,7 +47,9 @@ class SealManager {
 
   // Submits one share (hex or base64). When the threshold is reached the
   // barrier is unsealed; if the combined key is wrong the attempt is reset and
-  // InvalidArgument("...") returned. A share given twice in one attempt is
+  // InvalidArgument("Unseal failed, invalid key") returned. With the right key
+  // but a damaged core/root-key or core/keyring, Corrupt names the record
+  // instead (the attempt is over too). A share given twice in one attempt is
   // refused. Unsealing an unsealed store returns its status unchanged.
   Result<SealStatus> submit_share(std::string_view share);
 

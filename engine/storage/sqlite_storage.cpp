@@ -247,7 +247,7 @@ struct SqliteStorage::Connection {
 };
 
 SqliteStorage::SqliteStorage(std::string path, int lock_fd)
-    : path_(std::move(path)), lock_fd_(lock_fd) {}
+    : path_(std::move(path)), wal_path_(path_ + "-wal"), lock_fd_(lock_fd) {}
 
 SqliteStorage::~SqliteStorage() {
   // Every connection closes before the lock descriptor: closing it releases
@@ -262,17 +262,45 @@ SqliteStorage::~SqliteStorage() {
   ::close(lock_fd_);
 }
 
-Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const std::string& path) {
+Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const std::string& path,
+                                                          IfMissing if_missing) {
   const std::string in_use = "store " + path + " is in use by another process";
+  const std::string wal_path = path + "-wal";
   std::unique_lock registry(g_open_files_mu);
   struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && g_open_files.count({st.st_dev, st.st_ino}) != 0) {
+  const bool exists = ::stat(path.c_str(), &st) == 0;
+  if (!exists && errno != ENOENT) {
+    return Error::storage("cannot stat store " + path + ": " + std::strerror(errno));
+  }
+  if (exists && g_open_files.count({st.st_dev, st.st_ino}) != 0) {
     return Error{ErrorCode::Locked, in_use};
   }
+  struct stat wal_st {};
+  const bool wal_exists = ::stat(wal_path.c_str(), &wal_st) == 0;
+  if (!exists && wal_exists) {
+    // The latest commits live in the WAL: a new store here would be
+    // paired with it, and the moved store would lack them.
+    return Error::storage("store " + path + " is missing but its write-ahead log " + wal_path +
+                          " is there: the store was deleted or moved without it; put the "
+                          "store back (to start a new one instead, remove " + wal_path +
+                          " and " + path + "-shm first)");
+  }
+  // A file is a store once journal_mode=WAL wrote its first page (open()
+  // does that before anything else): an empty file with no WAL never held
+  // anything.
+  const bool is_store = exists && (st.st_size > 0 || wal_exists);
+  if (!is_store && if_missing == IfMissing::Fail) {
+    return Error::not_found("no store at " + path + (exists ? " (the file is empty)" : ""));
+  }
 
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  const int open_flags = O_RDWR | O_CLOEXEC | (if_missing == IfMissing::Create ? O_CREAT : 0);
+  const int fd = ::open(path.c_str(), open_flags, 0600);
   if (fd < 0) {
-    return Error::storage("cannot open store " + path + ": " + std::strerror(errno));
+    const int e = errno;
+    if (e == ENOENT && if_missing == IfMissing::Fail) {
+      return Error::not_found("no store at " + path);
+    }
+    return Error::storage("cannot open store " + path + ": " + std::strerror(e));
   }
   // flock() locks are independent of the POSIX locks SQLite takes, and are
   // held per open file description: the lock lives exactly as long as fd.
@@ -291,6 +319,8 @@ Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const std::string& pa
   registry.unlock();
   // From here the destructor releases the lock and the registry entry.
   std::unique_ptr<SqliteStorage> storage(new SqliteStorage(path, fd));
+  storage->dev_ = st.st_dev;
+  storage->ino_ = st.st_ino;
 
   COFFER_TRY(sqlite3 * db, open_connection(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
   storage->writer_ = std::make_unique<Connection>();
@@ -313,7 +343,51 @@ Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const std::string& pa
   COFFER_TRY_STATUS(exec(db, "PRAGMA synchronous=FULL"));
   COFFER_TRY_STATUS(prepare_schema(db, path));
   COFFER_TRY_STATUS(storage->writer_->prepare_writer());
+  // The writer reads too while the path no longer names the store.
+  COFFER_TRY_STATUS(storage->writer_->prepare_reader());
+  // SQLite opened the path on its own: make sure it is the file locked
+  // above (nothing was renamed over it meanwhile).
+  int moved = 0;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK || moved != 0) {
+    return Error::storage("store " + path + " was replaced while it was being opened");
+  }
+  // The schema transaction above opened the WAL, which stays until the
+  // last connection closes (ours, in the destructor). Its name is SQLite's:
+  // the database's full path with symbolic links resolved, plus "-wal".
+  const char* wal = sqlite3_filename_wal(sqlite3_db_filename(db, "main"));
+  if (wal != nullptr && *wal != '\0') storage->wal_path_ = wal;
+  if (::stat(storage->wal_path_.c_str(), &st) != 0) {
+    return Error::storage("cannot stat the write-ahead log " + storage->wal_path_ + ": " +
+                          std::strerror(errno));
+  }
+  storage->wal_dev_ = st.st_dev;
+  storage->wal_ino_ = st.st_ino;
+  COFFER_TRY_STATUS(storage->check_in_place());
   return storage;
+}
+
+Status SqliteStorage::check_in_place() {
+  // No latch: a file renamed back is the same file, and writes go on. A
+  // deleted one never comes back (a copy is another inode); its bytes can
+  // still be copied from /proc/PID/fd/ before a restart.
+  const char* const refusing = ": writes are refused until it is back at that path";
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) != 0) {
+    return Error::storage("store " + path_ + " was deleted or renamed while in use" + refusing);
+  }
+  if (st.st_dev != dev_ || st.st_ino != ino_) {
+    return Error::storage("store " + path_ + " was replaced by another file while in use" +
+                          refusing);
+  }
+  if (::stat(wal_path_.c_str(), &st) != 0) {
+    return Error::storage("the write-ahead log " + wal_path_ +
+                          " of the store was deleted or renamed while in use" + refusing);
+  }
+  if (st.st_dev != wal_dev_ || st.st_ino != wal_ino_) {
+    return Error::storage("the write-ahead log " + wal_path_ +
+                          " of the store was replaced by another file while in use" + refusing);
+  }
+  return {};
 }
 
 Result<std::unique_ptr<SqliteStorage::Connection>> SqliteStorage::acquire_reader() {
@@ -325,9 +399,13 @@ Result<std::unique_ptr<SqliteStorage::Connection>> SqliteStorage::acquire_reader
       return conn;
     }
   }
+  // A new connection opens the path, which must still name the store:
+  // checked before and after, so it never opens a file put in its place.
+  if (!check_in_place().ok()) return std::unique_ptr<Connection>();
   COFFER_TRY(sqlite3 * db, open_connection(path_, SQLITE_OPEN_READWRITE));
   auto conn = std::make_unique<Connection>();
   conn->db.handle = db;
+  if (!check_in_place().ok()) return std::unique_ptr<Connection>();
   // query_only: a reader cannot write even by mistake; all writes go
   // through the one writer connection.
   COFFER_TRY_STATUS(exec(db, "PRAGMA query_only=1"));
@@ -340,63 +418,74 @@ void SqliteStorage::release_reader(std::unique_ptr<Connection> conn) {
   if (idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(conn));
 }
 
-Result<std::optional<SecureBytes>> SqliteStorage::get(std::string_view key) {
+template <class Read>
+auto SqliteStorage::with_reader(Read&& read) -> decltype(read(std::declval<Connection&>())) {
   COFFER_TRY(auto conn, acquire_reader());
-  auto result = [&]() -> Result<std::optional<SecureBytes>> {
-    Statement::Use use(conn->get);
-    use.bind_text(1, key);
-    const int rc = use.step();
-    if (rc == SQLITE_DONE) return std::optional<SecureBytes>{};
-    if (rc != SQLITE_ROW) return sqlite_error(conn->handle(), "cannot read " + std::string(key));
-    ByteView value = use.column_blob(0);
-    return std::optional<SecureBytes>{SecureBytes(value.begin(), value.end())};
-  }();
+  if (conn == nullptr) {
+    // The path no longer names the store: read through the writer, which
+    // has the store open (and takes no writes now), one read at a time.
+    std::lock_guard lock(write_mu_);
+    return read(*writer_);
+  }
+  auto result = read(*conn);
   release_reader(std::move(conn));
   return result;
 }
 
+Result<std::optional<SecureBytes>> SqliteStorage::get(std::string_view key) {
+  return with_reader([&](Connection& conn) -> Result<std::optional<SecureBytes>> {
+    Statement::Use use(conn.get);
+    use.bind_text(1, key);
+    const int rc = use.step();
+    if (rc == SQLITE_DONE) return std::optional<SecureBytes>{};
+    if (rc != SQLITE_ROW) return sqlite_error(conn.handle(), "cannot read " + std::string(key));
+    ByteView value = use.column_blob(0);
+    return std::optional<SecureBytes>{SecureBytes(value.begin(), value.end())};
+  });
+}
+
 Result<std::vector<std::string>> SqliteStorage::list(std::string_view prefix, std::size_t limit) {
-  COFFER_TRY(auto conn, acquire_reader());
-  sqlite3* db = conn->handle();
-  auto scan = [&]() -> Result<std::vector<std::string>> {
-    std::vector<std::string> out;
-    std::string from(prefix);  // bound SQLITE_STATIC: must outlive each step
-    Statement::Use use(conn->seek);
-    use.bind_text(1, from);
-    for (;;) {
-      const int rc = use.step();
-      if (rc == SQLITE_DONE) break;
-      if (rc != SQLITE_ROW) return sqlite_error(db, "cannot list " + std::string(prefix));
-      std::string_view key = use.column_text(0);
-      if (!key.starts_with(prefix)) break;
-      std::string_view rest = key.substr(prefix.size());
-      const auto slash = rest.find('/');
-      if (slash == std::string_view::npos) {
-        out.emplace_back(rest);
-      } else {
-        out.emplace_back(rest.substr(0, slash + 1));
-        // Seek past the whole subtree instead of stepping through it: the
-        // next candidate is at or after "<prefix><child>0" ('0' = '/' + 1).
-        std::string next = std::string(prefix) + out.back();
-        next.back() = '/' + 1;
-        use.rewind();
-        from = std::move(next);
-        use.bind_text(1, from);
+  return with_reader([&](Connection& conn) -> Result<std::vector<std::string>> {
+    sqlite3* db = conn.handle();
+    auto scan = [&]() -> Result<std::vector<std::string>> {
+      std::vector<std::string> out;
+      std::string from(prefix);  // bound SQLITE_STATIC: must outlive each step
+      Statement::Use use(conn.seek);
+      use.bind_text(1, from);
+      for (;;) {
+        const int rc = use.step();
+        if (rc == SQLITE_DONE) break;
+        if (rc != SQLITE_ROW) return sqlite_error(db, "cannot list " + std::string(prefix));
+        std::string_view key = use.column_text(0);
+        if (!key.starts_with(prefix)) break;
+        std::string_view rest = key.substr(prefix.size());
+        const auto slash = rest.find('/');
+        if (slash == std::string_view::npos) {
+          out.emplace_back(rest);
+        } else {
+          out.emplace_back(rest.substr(0, slash + 1));
+          // Seek past the whole subtree instead of stepping through it: the
+          // next candidate is at or after "<prefix><child>0" ('0' = '/' + 1).
+          std::string next = std::string(prefix) + out.back();
+          next.back() = '/' + 1;
+          use.rewind();
+          from = std::move(next);
+          use.bind_text(1, from);
+        }
+        if (limit != 0 && out.size() >= limit) break;
       }
-      if (limit != 0 && out.size() >= limit) break;
+      return out;
+    };
+    // One read transaction across the seeks, so the listing is one snapshot.
+    Status begun = run(db, conn.begin_read, "cannot begin read");
+    Result<std::vector<std::string>> result =
+        begun.ok() ? scan() : Result<std::vector<std::string>>(std::move(begun).error());
+    if (begun.ok()) {
+      Status end = run(db, conn.end_read, "cannot end read");
+      if (result.ok() && !end.ok()) result = std::move(end).error();
     }
-    return out;
-  };
-  // One read transaction across the seeks, so the listing is one snapshot.
-  Status begun = run(db, conn->begin_read, "cannot begin read");
-  Result<std::vector<std::string>> result =
-      begun.ok() ? scan() : Result<std::vector<std::string>>(std::move(begun).error());
-  if (begun.ok()) {
-    Status end = run(db, conn->end_read, "cannot end read");
-    if (result.ok() && !end.ok()) result = std::move(end).error();
-  }
-  release_reader(std::move(conn));
-  return result;
+    return result;
+  });
 }
 
 Status SqliteStorage::apply(std::span<const WriteOp> batch) {
@@ -404,6 +493,8 @@ Status SqliteStorage::apply(std::span<const WriteOp> batch) {
   std::lock_guard lock(write_mu_);
   Connection& w = *writer_;
   sqlite3* db = w.handle();
+  // Before: a store known to be gone takes no write at all.
+  COFFER_TRY_STATUS(check_in_place());
   COFFER_TRY_STATUS(run(db, w.begin_write, "cannot begin write"));
   auto body = [&]() -> Status {
     for (const WriteOp& op : batch) {
@@ -444,6 +535,10 @@ Status SqliteStorage::apply(std::span<const WriteOp> batch) {
   if (!st.ok() && sqlite3_get_autocommit(db) == 0) {
     (void)run(db, w.rollback, "cannot roll back");
   }
+  // After, before acknowledging: a file deleted or moved during the
+  // transaction got this commit, but the path will not show it, so the
+  // caller must not be told it is stored.
+  if (st.ok()) st = check_in_place();
   return st;
 }
 

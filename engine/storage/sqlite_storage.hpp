@@ -8,11 +8,20 @@
 // with a write (WAL readers see the last committed state). The file is held
 // with flock() for the object's lifetime, so a second cofferd on the same
 // store is refused instead of interleaving writes.
+//
+// The store must stay where it was opened: each apply() checks, before and
+// after its transaction, that the path and its WAL (PATH-wal) still name the
+// files this object has open (two stat() calls), and fails with Storage when
+// either was deleted, renamed or replaced, since what it would acknowledge
+// would not be found at that path on the next start. Reads go on: the open
+// file still holds every acknowledged write (a reader opened from then on
+// would open the path, so the writer connection serves them instead).
 #pragma once
 
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/storage/storage.hpp"
@@ -25,11 +34,21 @@ class SqliteStorage final : public Storage {
   // it and refuses newer ones.
   static constexpr int kSchemaVersion = 1;
 
-  // Opens (creating if needed) the store at path. Errors: Locked when another
-  // process (or another SqliteStorage in this one) holds the file; Storage for
-  // SQLite failures, a file that is not a store, or a schema newer than
-  // kSchemaVersion.
-  static Result<std::unique_ptr<SqliteStorage>> open(const std::string& path);
+  // What open() does when there is no file at the path.
+  enum class IfMissing {
+    Fail,    // NotFound "no store at PATH": a store that disappeared is not
+             // silently replaced by an empty, uninitialised one
+    Create,  // create a new, empty store (cofferd --init)
+  };
+
+  // Opens the store at path. Errors: NotFound when there is no file and
+  // if_missing is Fail; Storage when the file is missing but its WAL is not
+  // (a store moved without its latest commits; never created over, even with
+  // Create); Locked when another process (or another SqliteStorage in this
+  // one) holds the file; Storage for SQLite failures, a file that is not a
+  // store, or a schema newer than kSchemaVersion.
+  static Result<std::unique_ptr<SqliteStorage>> open(const std::string& path,
+                                                     IfMissing if_missing = IfMissing::Fail);
   ~SqliteStorage() override;
 
   SqliteStorage(const SqliteStorage&) = delete;
@@ -37,7 +56,8 @@ class SqliteStorage final : public Storage {
 
   const std::string& path() const { return path_; }
 
-  // Storage. Thread-safe. Errors: Storage (with SQLite's message).
+  // Storage. Thread-safe. Errors: Storage (with SQLite's message, or saying
+  // the file was deleted, renamed or replaced under this process: apply()).
   Result<std::optional<SecureBytes>> get(std::string_view key) override;
   Result<std::vector<std::string>> list(std::string_view prefix, std::size_t limit = 0) override;
   Status apply(std::span<const WriteOp> batch) override;
@@ -47,12 +67,27 @@ class SqliteStorage final : public Storage {
  private:
   SqliteStorage(std::string path, int lock_fd);
 
+  // Ok while path_ and its WAL still name the files opened; Storage naming
+  // the problem otherwise. One stat() per file.
+  Status check_in_place();
+
   // A reader from the pool (opened on demand); give it back with release().
+  // Null when a new one is needed and the path no longer names the store.
   Result<std::unique_ptr<Connection>> acquire_reader();
   void release_reader(std::unique_ptr<Connection> conn);
+  // read(Connection&) on a pooled reader, or on the writer (under write_mu_)
+  // when acquire_reader() gives null.
+  template <class Read>
+  auto with_reader(Read&& read) -> decltype(read(std::declval<Connection&>()));
 
   std::string path_;
+  std::string wal_path_;  // the WAL as SQLite names it (path_ + "-wal", links resolved)
   int lock_fd_ = -1;
+  // (st_dev, st_ino) of the open store and of its WAL, for check_in_place().
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+  dev_t wal_dev_ = 0;
+  ino_t wal_ino_ = 0;
 
   std::mutex write_mu_;  // serialises apply() on writer_
   std::unique_ptr<Connection> writer_;

@@ -19,7 +19,7 @@ umask 077
 mkdir -p "$WORK/auditdir"
 
 # --- init, a bound root mount ------------------------------------------------
-start_cofferd "$M" --storage "$DB"
+start_cofferd "$M" --init --storage "$DB"
 init_store "$M"
 K1=$(jqr '.keys[0]' "$WORK/init.json")
 ROOT_TOKEN=$(jqr .root_token "$WORK/init.json")

@@ -50,7 +50,7 @@ mktoken() {
 }
 
 # --- init and unseal: no token needed --------------------------------------------
-start_cofferd "$M" --storage "$DB" --allow-other
+start_cofferd "$M" --init --storage "$DB" --allow-other
 init_store "$M"
 jqr '.keys[0]' "$WORK/init.json" > "$M/sys/unseal"
 ROOT=$(jqr .root_token "$WORK/init.json")

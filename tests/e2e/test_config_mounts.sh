@@ -90,14 +90,26 @@ rc=0; "$COFFERD" --config "$WORK/nope.hcl" 2>"$WORK/err" || rc=$?
 # A config whose every mount fails: exit 1, nothing left mounted.
 printf '%s\nmount "%s" {}\ndisable_mlock = true\n' "$STORE" "$F" > "$WORK/none.hcl"
 CHECKS=$((CHECKS + 1))
-rc=0; "$COFFERD" --config "$WORK/none.hcl" >"$WORK/out" 2>"$WORK/err" || rc=$?
+rc=0; "$COFFERD" --init --config "$WORK/none.hcl" >"$WORK/out" 2>"$WORK/err" || rc=$?
 [ "$rc" = 1 ] || fail "no mount started: exit $rc, expected 1"
 grep -q "cannot mount $F: mountpoint $F is not empty" "$WORK/err" || fail "not-empty mountpoint: $(cat "$WORK/err")"
 grep -q "no mount could be started" "$WORK/err" || fail "no mount: $(cat "$WORK/err")"
 
 # --- first start: one root mount; init and unseal through it --------------------------
+# A missing store is created only when asked (--init above, init = true here).
+rm -f "$DB" "$DB-wal" "$DB-shm"
+printf '%s\nmount "%s" {}\ndisable_mlock = true\n' "$STORE" "$R" > "$WORK/noinit.hcl"
+CHECKS=$((CHECKS + 1))
+rc=0; timeout 10 "$COFFERD" --config "$WORK/noinit.hcl" >"$WORK/out" 2>"$WORK/err" || rc=$?
+[ "$rc" = 1 ] || fail "missing store without init: exit $rc, expected 1"
+grep -qF "no store at $DB; pass --init (or set init = true in the storage block) to create a new one" "$WORK/err" ||
+  fail "missing store without init: $(cat "$WORK/err")"
+[ ! -e "$DB" ] || fail "a missing store was created without init"
 cat > "$WORK/init.hcl" <<EOF
-$STORE
+storage "sqlite" {
+  path = "$DB"
+  init = true
+}
 mount "$R" {}
 disable_mlock = true
 EOF

@@ -20,7 +20,7 @@ start_unsealed() {
 }
 
 # --- init ------------------------------------------------------------------------
-start_cofferd "$M" --storage "$DB"
+start_cofferd "$M" --init --storage "$DB"
 init_store "$M"
 K1=$(jqr '.keys[0]' "$WORK/init.json")
 printf '%s\n' "$(jqr .root_token "$WORK/init.json")" > "$WORK/root.token"

@@ -160,7 +160,7 @@ TEST_CASE("Barrier reserves the keys that open the store", "[barrier]") {
   REQUIRE(barrier.initialize(root, extra).ok());
   CHECK(conformance::value_at(physical, "core/seal-config") == "{}");  // written as given
 
-  for (const char* key : {"core/keyring", "core/root-key", "core/seal-config"}) {
+  for (const char* key : {"core/keyring", "core/root-key", "core/seal-config", "core/unseal-check"}) {
     CHECK(Barrier::is_reserved_key(key));
     auto g = barrier.get(key);
     REQUIRE_FALSE(g.ok());

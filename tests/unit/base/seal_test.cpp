@@ -170,3 +170,107 @@ TEST_CASE("seal: bad share counts get Vault's messages", "[seal]") {
   CHECK_FALSE(seal.status().initialized);
   CHECK_FALSE(physical.get("core/keyring")->has_value());
 }
+
+namespace {
+
+engine::SecureBytes stored(MemoryStorage& physical, std::string_view key) {
+  auto r = physical.get(key);
+  REQUIRE(r.ok());
+  REQUIRE(r->has_value());
+  return **r;
+}
+
+void flip_a_byte(MemoryStorage& physical, std::string_view key) {
+  engine::SecureBytes v = stored(physical, key);
+  v[v.size() / 2] ^= 0x40;
+  REQUIRE(physical.put(key, v).ok());
+}
+
+}  // namespace
+
+TEST_CASE("seal: a damaged store says corrupt, a wrong key says invalid key", "[seal]") {
+  MemoryStorage physical;
+  Barrier barrier(physical);
+  SealManager seal(physical, barrier);
+  auto init = seal.init(3, 2);
+  REQUIRE(init.ok());
+  conformance::put(barrier, "secret/x", "kept");
+  seal.seal();
+  CHECK(physical.get("core/unseal-check")->has_value());  // written by init
+  CHECK(Barrier::is_reserved_key("core/unseal-check"));
+
+  const auto submit = [&](std::initializer_list<int> shares) {
+    engine::Result<engine::SealStatus> last = engine::Error::internal("no share submitted");
+    for (int i : shares) last = seal.submit_share(plain(init->keys_hex[i]));
+    return last;
+  };
+  // Two shares with one byte changed in one: right shape, wrong key.
+  const auto submit_wrong = [&]() {
+    auto forged = engine::crypto::from_hex(plain(init->keys_hex[1]));
+    REQUIRE(forged.ok());
+    (*forged)[0] ^= 0x01;
+    REQUIRE(seal.submit_share(plain(init->keys_hex[0])).ok());
+    return seal.submit_share(engine::crypto::to_hex(*forged));
+  };
+
+  SECTION("a corrupt keyring with the right shares is Corrupt, named") {
+    flip_a_byte(physical, "core/keyring");
+    auto r = submit({0, 1});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::Corrupt);
+    CHECK_THAT(r.error().message, Catch::StartsWith("core/keyring is corrupt ("));
+    CHECK_THAT(r.error().message, !Catch::Contains("invalid key"));
+    CHECK(barrier.sealed());
+    CHECK(seal.status().progress == 0);  // the attempt is over
+    // A wrong key is still a wrong key, whatever the keyring.
+    auto wrong = submit_wrong();
+    REQUIRE_FALSE(wrong.ok());
+    CHECK(wrong.error().code == ErrorCode::InvalidArgument);
+    CHECK(wrong.error().message == "Unseal failed, invalid key");
+  }
+
+  SECTION("a corrupt sealed root key with the right shares is Corrupt, named") {
+    flip_a_byte(physical, "core/root-key");
+    auto r = submit({2, 0});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::Corrupt);
+    CHECK_THAT(r.error().message, Catch::StartsWith("core/root-key is corrupt: the unseal key is right"));
+    CHECK(barrier.sealed());
+    auto wrong = submit_wrong();
+    REQUIRE_FALSE(wrong.ok());
+    CHECK(wrong.error().message == "Unseal failed, invalid key");
+  }
+
+  SECTION("a wrong key on a sound store is an invalid key") {
+    auto wrong = submit_wrong();
+    REQUIRE_FALSE(wrong.ok());
+    CHECK(wrong.error().code == ErrorCode::InvalidArgument);
+    CHECK(wrong.error().message == "Unseal failed, invalid key");
+    REQUIRE(submit({1, 2}).ok());
+    CHECK(conformance::value_at(barrier, "secret/x") == "kept");
+  }
+
+  SECTION("a damaged check value alone does not stop the right shares") {
+    flip_a_byte(physical, "core/unseal-check");
+    REQUIRE(submit({0, 2}).ok());
+    CHECK_FALSE(barrier.sealed());
+    CHECK(conformance::value_at(barrier, "secret/x") == "kept");
+  }
+
+  SECTION("a store from before the check value: invalid key, and the check is added at unseal") {
+    REQUIRE(physical.del("core/unseal-check").ok());
+    flip_a_byte(physical, "core/root-key");
+    // Without a check value a damaged root key cannot be told from a wrong key.
+    auto r = submit({0, 1});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message == "Unseal failed, invalid key");
+    flip_a_byte(physical, "core/root-key");  // undo
+    REQUIRE(submit({0, 1}).ok());
+    CHECK(physical.get("core/unseal-check")->has_value());
+    seal.seal();
+    flip_a_byte(physical, "core/root-key");
+    auto again = submit({0, 1});
+    REQUIRE_FALSE(again.ok());
+    CHECK(again.error().code == ErrorCode::Corrupt);
+  }
+}

@@ -21,7 +21,7 @@ using engine::SqliteStorage;
 namespace {
 
 std::unique_ptr<SqliteStorage> open_ok(const std::string& path) {
-  auto r = SqliteStorage::open(path);
+  auto r = SqliteStorage::open(path, SqliteStorage::IfMissing::Create);
   if (!r.ok()) FAIL("open failed: " << r.error().message);
   return std::move(r).value();
 }
@@ -118,7 +118,7 @@ TEST_CASE("SqliteStorage refuses a newer schema and garbage files", "[storage][s
   }
 
   SECTION("a directory that does not exist") {
-    auto r = SqliteStorage::open(dir.file("missing/store.db"));
+    auto r = SqliteStorage::open(dir.file("missing/store.db"), SqliteStorage::IfMissing::Create);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code == ErrorCode::Storage);
   }
@@ -133,7 +133,7 @@ TEST_CASE("SqliteStorage: every acknowledged write survives kill -9", "[storage]
   REQUIRE(pid >= 0);
   if (pid == 0) {
     close(fds[0]);
-    auto r = SqliteStorage::open(path);
+    auto r = SqliteStorage::open(path, SqliteStorage::IfMissing::Create);
     if (!r.ok()) _exit(2);
     for (std::uint32_t i = 0;; ++i) {
       const std::string n = std::to_string(i);
@@ -169,4 +169,145 @@ TEST_CASE("SqliteStorage: every acknowledged write survives kill -9", "[storage]
   CHECK(keys == mirrors);
   CHECK(keys.size() >= acked.size());
   CHECK(keys.size() <= acked.size() + 1);
+}
+
+namespace {
+
+bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+std::string write_error(SqliteStorage& s, const std::string& key) {
+  engine::Status st = s.put(key, engine::bytes_of("v"));
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().code == ErrorCode::Storage);
+  return st.error().message;
+}
+
+}  // namespace
+
+TEST_CASE("SqliteStorage creates a store only when told to", "[storage][sqlite]") {
+  testing::TempDir dir;
+  const std::string path = dir.file("store.db");
+
+  SECTION("no file: NotFound, and nothing is created") {
+    auto r = SqliteStorage::open(path);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::NotFound);
+    CHECK(r.error().message == "no store at " + path);
+    CHECK_FALSE(exists(path));
+    CHECK_FALSE(exists(path + "-wal"));
+  }
+
+  SECTION("an empty file is no store either") {
+    std::ofstream{path};
+    auto r = SqliteStorage::open(path);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::NotFound);
+    CHECK(r.error().message == "no store at " + path + " (the file is empty)");
+    // Create takes an empty file as it takes a missing one.
+    open_ok(path).reset();
+  }
+
+  SECTION("Create makes one; later opens need no Create") {
+    {
+      auto s = open_ok(path);
+      conformance::put(*s, "k", "v");
+    }
+    auto r = SqliteStorage::open(path);
+    REQUIRE(r.ok());
+    CHECK(conformance::value_at(**r, "k") == "v");
+  }
+
+  SECTION("a store moved away without its WAL is never created over") {
+    // Crash with the latest commit only in the WAL, then lose the main file.
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      auto r = SqliteStorage::open(path, SqliteStorage::IfMissing::Create);
+      if (!r.ok() || !(*r)->put("k", engine::bytes_of("v")).ok()) _exit(1);
+      ::kill(::getpid(), SIGKILL);
+    }
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFSIGNALED(status));
+    REQUIRE(exists(path + "-wal"));
+    REQUIRE(::rename(path.c_str(), dir.file("moved.db").c_str()) == 0);
+    for (auto mode : {SqliteStorage::IfMissing::Fail, SqliteStorage::IfMissing::Create}) {
+      auto r = SqliteStorage::open(path, mode);
+      REQUIRE_FALSE(r.ok());
+      CHECK(r.error().code == ErrorCode::Storage);
+      CHECK_THAT(r.error().message, Catch::Contains("is missing but its write-ahead log"));
+      CHECK_FALSE(exists(path));
+    }
+  }
+}
+
+TEST_CASE("SqliteStorage refuses writes once its file is gone from the path", "[storage][sqlite]") {
+  testing::TempDir dir;
+  const std::string path = dir.file("store.db");
+  auto s = open_ok(path);
+  conformance::put(*s, "before", "1");
+
+  SECTION("deleted") {
+    REQUIRE(::unlink(path.c_str()) == 0);
+    CHECK(write_error(*s, "after") ==
+          "store " + path + " was deleted or renamed while in use: writes are refused until it "
+          "is back at that path");
+    // Reads go on: the open file still holds every acknowledged write.
+    CHECK(conformance::value_at(*s, "before") == "1");
+    CHECK_FALSE(conformance::has(*s, "after"));
+    // Nothing was created at the path either.
+    CHECK_FALSE(exists(path));
+  }
+
+  SECTION("renamed, then renamed back") {
+    const std::string moved = dir.file("moved.db");
+    REQUIRE(::rename(path.c_str(), moved.c_str()) == 0);
+    CHECK_THAT(write_error(*s, "after"), Catch::Contains("was deleted or renamed while in use"));
+    REQUIRE(::rename(moved.c_str(), path.c_str()) == 0);
+    conformance::put(*s, "back", "2");
+    CHECK(conformance::value_at(*s, "back") == "2");
+  }
+
+  SECTION("replaced by another file") {
+    const std::string other = dir.file("other.db");
+    std::ofstream(other) << "x";
+    REQUIRE(::rename(other.c_str(), path.c_str()) == 0);
+    CHECK_THAT(write_error(*s, "after"),
+               Catch::Contains("store " + path + " was replaced by another file while in use"));
+  }
+
+  SECTION("its WAL deleted") {
+    REQUIRE(::unlink((path + "-wal").c_str()) == 0);
+    CHECK_THAT(write_error(*s, "after"),
+               Catch::Contains("the write-ahead log " + path +
+                               "-wal of the store was deleted or renamed while in use"));
+  }
+
+  SECTION("its WAL replaced") {
+    REQUIRE(::rename((path + "-wal").c_str(), dir.file("w").c_str()) == 0);
+    std::ofstream(path + "-wal") << "";
+    CHECK_THAT(write_error(*s, "after"), Catch::Contains("-wal of the store was replaced"));
+  }
+
+  SECTION("a refused batch changes nothing") {
+    REQUIRE(::rename(path.c_str(), dir.file("moved.db").c_str()) == 0);
+    std::vector<engine::WriteOp> batch;
+    batch.push_back({engine::WriteOp::Kind::Put, "a", conformance::bytes("x")});
+    batch.push_back({engine::WriteOp::Kind::Delete, "before", {}});
+    CHECK_FALSE(s->apply(batch).ok());
+    CHECK(conformance::value_at(*s, "before") == "1");
+    CHECK_FALSE(conformance::has(*s, "a"));
+  }
+}
+
+TEST_CASE("SqliteStorage through a symbolic link checks the files it names", "[storage][sqlite]") {
+  testing::TempDir dir;
+  const std::string real = dir.file("real.db");
+  const std::string link = dir.file("link.db");
+  REQUIRE(::symlink(real.c_str(), link.c_str()) == 0);
+  auto s = open_ok(link);
+  conformance::put(*s, "k", "v");  // the WAL is real.db-wal, not link.db-wal
+  CHECK(exists(real + "-wal"));
+  REQUIRE(::rename(real.c_str(), dir.file("moved.db").c_str()) == 0);
+  CHECK_THAT(write_error(*s, "k2"), Catch::Contains("store " + link + " was deleted or renamed"));
 }

@@ -129,3 +129,20 @@ TEST_CASE("options: -- ends options", "[options]") {
   REQUIRE(o.ok());
   CHECK(o->mountpoint == "-weird-dir");
 }
+
+TEST_CASE("options: --init creates a missing store, with --storage or --config only", "[options]") {
+  auto plain = parse({"--storage", "c.db", "/m"});
+  REQUIRE(plain.ok());
+  CHECK_FALSE(plain->init);  // a missing store is an error unless asked for
+  auto s = parse({"--storage", "c.db", "--init", "/m"});
+  REQUIRE(s.ok());
+  CHECK(s->init);
+  auto c = parse({"--init", "-f", "--config", "c.hcl"});
+  REQUIRE(c.ok());
+  CHECK(c->mode == Options::Mode::Config);
+  CHECK(c->init);
+  CHECK(error_of({"--dev", "--init", "/m"}) ==
+        "--init needs --storage or --config (--dev keeps nothing)");
+  CHECK(error_of({"--init=yes", "--storage", "c.db", "/m"}) == "--init takes no value");
+  CHECK(error_of({"--init", "/m"}) == "one of --dev or --storage FILE is needed");
+}
