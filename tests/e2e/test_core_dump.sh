@@ -67,7 +67,7 @@ for sig in SEGV ABRT; do
 done
 
 # --storage locks its memory too; --disable-mlock turns it off.
-start_cofferd "$M" --storage "$WORK/coffer.db"
+start_cofferd "$M" --storage "$WORK/coffer.db" --init
 lck=$(awk '/^VmLck:/ {print $2}' /proc/$DAEMON_PID/status)
 [ "${lck:-0}" -gt 0 ] || fail "--storage locks no memory (VmLck $lck kB)"
 CHECKS=$((CHECKS + 1))

@@ -19,7 +19,7 @@ alive() {
   [ "$(jqr .sealed "$M/sys/seal-status")" != "" ] || fail "the mount stopped answering: $1"
 }
 
-start_cofferd "$M" --storage "$DB" --allow-other
+start_cofferd "$M" --storage "$DB" --init --allow-other
 deep 15000 > "$WORK/deep.json"
 deep 100000 > "$WORK/deeper.json"
 

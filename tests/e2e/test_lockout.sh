@@ -71,7 +71,7 @@ stop_cofferd "$M"
 
 # --- the lock survives a restart ------------------------------------------------------
 DB=$WORK/coffer.db
-start_cofferd "$M" --storage "$DB"
+start_cofferd "$M" --storage "$DB" --init
 init_store "$M"
 ROOT=$(jqr .root_token "$WORK/init.json")
 KEY=$(jqr '.keys[0]' "$WORK/init.json")
