@@ -11,10 +11,21 @@ namespace fsd {
 Handle::Handle(std::string path, engine::WriteMode mode, Who who)
     : path_(std::move(path)), mode_(mode), who_(std::move(who)) {}
 
+namespace {
+
+bool is_blank(std::string_view data) {
+  return data.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+}  // namespace
+
 int Handle::append(std::string_view data) {
   has_written_ = true;
-  if (poisoned_) return EFBIG;
+  if (refused_errno_ != 0) return refused_errno_;
   if (request_finished_) {
+    // Whitespace after a whole request on the same fd is part of it: a bare
+    // newline is a request only when nothing else was written before it.
+    if (is_blank(data)) return 0;
     // A new request: the previous reply is no longer what this fd answers.
     reply_.clear();
     reply_cursor_ = 0;
@@ -22,18 +33,21 @@ int Handle::append(std::string_view data) {
     request_finished_ = false;
   }
   if (pending_.size() + data.size() > kMaxRequestBytes) {
-    pending_.clear();
-    pending_.shrink_to_fit();  // the zeroing allocator wipes the bytes
-    poisoned_ = true;
-    engine::Error error = engine::Error::too_large(
-        "request over " + std::to_string(kMaxRequestBytes) + " bytes; nothing was applied");
-    reply_ = error_reply_text(error);
-    reply_cursor_ = 0;
-    last_error_ = std::move(error);
-    return EFBIG;
+    return refuse(engine::Error::too_large("request over " + std::to_string(kMaxRequestBytes) +
+                                           " bytes; nothing was applied"));
   }
   pending_.append(data.data(), data.size());
   return 0;
+}
+
+int Handle::refuse(engine::Error error) {
+  pending_.clear();
+  pending_.shrink_to_fit();  // the zeroing allocator wipes the bytes
+  refused_errno_ = to_errno(error.code);
+  reply_ = error_reply_text(error);
+  reply_cursor_ = 0;
+  last_error_ = std::move(error);
+  return refused_errno_;
 }
 
 int Handle::finish_request(engine::Result<engine::SecureString> outcome) {

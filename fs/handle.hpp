@@ -69,11 +69,18 @@ class Handle {
   // --- writing ---------------------------------------------------------
 
   // Appends data to the request being written; the first write after a
-  // finished request starts a new one (and forgets the old reply). EFBIG if
-  // the request would exceed kMaxRequestBytes: the buffer is dropped and the
-  // handle refuses further writes with EFBIG (the rest of that stream would
-  // be a request cut in half).
+  // finished request starts a new one (and forgets the old reply), except
+  // whitespace alone, which belongs to the request before it (print's "\n"
+  // in a write(2) of its own): it is dropped, and pending() stays empty.
+  // EFBIG if the request would exceed kMaxRequestBytes: see refuse().
   int append(std::string_view data);
+
+  // Ends the request being written, before it was whole, with an error no
+  // further bytes could undo: the buffer is wiped, reads return the error,
+  // and every later write on this handle fails with the same errno (the rest
+  // of that stream belongs to the refused request, and applying it on its
+  // own would apply half a request). Returns the errno.
+  int refuse(engine::Error error);
 
   std::string_view pending() const { return engine::as_view(pending_); }
   bool has_pending() const { return !pending_.empty(); }
@@ -114,7 +121,7 @@ class Handle {
   engine::SecureString pending_;
   bool has_written_ = false;
   bool request_finished_ = false;  // the next append starts a new request
-  bool poisoned_ = false;          // a request overflowed: refuse further writes
+  int refused_errno_ = 0;          // refuse() was called: further writes fail with it
   engine::SecureString reply_;
   std::size_t reply_cursor_ = 0;
   std::optional<engine::Error> last_error_;

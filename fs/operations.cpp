@@ -618,6 +618,15 @@ CallerSettings caller_settings(const FsSettings& fs, engine::SecureString mount_
 // where auth/ is always the root (or chroot) namespace's auth directory.
 constexpr std::string_view kSessionFile = "auth/token/session";
 
+bool is_blank(std::string_view data) {
+  return data.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+bool starts_json(std::string_view body) {
+  const auto first = body.find_first_not_of(" \t\r\n");
+  return first != std::string_view::npos && body[first] == '{';
+}
+
 bool is_revoke_self(std::string_view path) {
   return path == "auth/token/revoke-self" || path.ends_with("/auth/token/revoke-self");
 }
@@ -1066,14 +1075,28 @@ void Filesystem::note_denied(const Who& who, int err) {
 }
 
 int Filesystem::do_write(Handle& h, std::string_view data) {
-  if (int err = h.append(data)) {
-    return reject("write", h.path(), err, "request over 1 MiB; nothing was applied");
+  if (h.append(data) != 0) return fail("write", h.path(), *h.last_error());
+  if (!h.has_pending()) return 0;  // whitespace after a whole request: part of it
+  const bool session = h.path() == kSessionFile;
+  bool complete = session ? h.pending().find('\n') != std::string_view::npos
+                          : view_.is_complete(engine_path(h.path()), h.pending());
+  if (complete && !session && is_blank(data) && starts_json(h.pending())) {
+    // A newline in a write(2) of its own (dd bs=1, a program's line by line
+    // output) does not end a JSON object still open: its "}" will.
+    complete = view_.is_complete(engine_path(h.path()), h.pending().substr(0, h.pending().size() - data.size()));
   }
-  const bool complete = h.path() == kSessionFile
-                            ? h.pending().find('\n') != std::string_view::npos
-                            : view_.is_complete(engine_path(h.path()), h.pending());
-  if (!should_apply_now(complete, data.size())) return 0;  // applied at FLUSH
-  return apply_pending(h);
+  if (should_apply_now(complete, data.size())) return apply_pending(h);
+  // Applied at FLUSH, whose error shells ignore: an error already certain
+  // (no further bytes can mend the text, or the caller may not write there)
+  // fails this write(2) instead, and nothing is applied.
+  if (!session) {
+    if (auto st = view_.check_partial(h.caller(), engine_path(h.path()), h.pending()); !st.ok()) {
+      note_denied(h.who(), to_errno(st.error().code));
+      h.refuse(st.error());
+      return fail("write", h.path(), *h.last_error());
+    }
+  }
+  return 0;  // applied at FLUSH
 }
 
 void Filesystem::write_login(fuse_req_t req, Handle& h, std::string_view data) {

@@ -11,6 +11,7 @@
 #include "engine/common/fields.hpp"
 #include "engine/core_impl.hpp"
 #include "engine/fileview/body.hpp"
+#include "engine/policy/hcl.hpp"
 #include "engine/policy/policy.hpp"
 
 namespace engine {
@@ -288,6 +289,73 @@ Status FileView::may_touch(const Caller& caller, const std::string& abs_path) co
   return {};
 }
 
+Result<bool> FileView::visible(const Caller& caller, const std::string& abs_dir) const {
+  auto seen = core_.impl().may_see(caller.token, abs_dir);
+  if (seen.ok() && *seen) return true;
+  // No token, or a dead one, sees nothing; a sealed store answers sealed.
+  if (!seen.ok() && seen.error().code != ErrorCode::PermissionDenied) return std::move(seen).error();
+  return leads_to_login(abs_dir);
+}
+
+bool FileView::leads_to_login(const std::string& abs_dir) const {
+  // Logins answer without a token (Vault's unauthenticated paths), so the
+  // directories on the way to one are no secret: a login only reveals the
+  // namespace and method it is made in, as in Vault.
+  auto has_logins = [](const MountEntry& e) {
+    return auth::is_login_path(e.type, "login") || auth::is_login_path(e.type, "login/x");
+  };
+  Core::Impl& impl = core_.impl();
+  std::shared_lock lock(impl.mu);
+  if (impl.barrier.sealed() || !impl.router.loaded()) return false;
+  Route route = impl.router.resolve(impl.router.root(), abs_dir);
+  if (!strip_slashes(route.rest).empty()) {
+    // Below a namespace: only its own auth methods' login paths lie there.
+    for (const auto& [mpath, mount] : route.ns->mounts) {
+      if (!mpath.starts_with("auth/") || !has_logins(mount->entry)) continue;
+      if ((route.ns->record.path + mpath + "login/").starts_with(abs_dir)) return true;
+    }
+    return false;
+  }
+  // A namespace: any login method in it or a namespace below it.
+  std::vector<const NamespaceNode*> todo{route.ns};
+  while (!todo.empty()) {
+    const NamespaceNode* ns = todo.back();
+    todo.pop_back();
+    for (const auto& [mpath, mount] : ns->mounts) {
+      if (mpath.starts_with("auth/") && has_logins(mount->entry)) return true;
+    }
+    for (const auto& [name, child] : ns->children) todo.push_back(child.get());
+  }
+  return false;
+}
+
+Status FileView::reveal(const Caller& caller, std::string_view path, const Located& at) const {
+  std::string dir;  // what a caller must see at or below for the answer to be told
+  switch (at.kind) {
+    case Kind::Sealed: return {};
+    case Kind::Missing:
+    case Kind::Namespace:
+    case Kind::MountPrefix: dir = std::string(strip_slashes(path)); break;
+    case Kind::Kv:
+    case Kind::Api:
+      if (!at.rel.empty()) return {};  // the backend's ACL check answers
+      dir = at.ns_path + at.mount_path;
+      break;
+    case Kind::Auth:
+      // auth/ and auth/token/ are in every namespace; any other name here
+      // is no auth method at all.
+      dir = at.rel.empty() || at.rel == "token" || at.rel.starts_with("token/") ? at.ns_path
+                                                                                : std::string(strip_slashes(path));
+      break;
+    case Kind::Sys: dir = at.ns_path; break;  // sys/ is in every namespace
+  }
+  if (dir.empty()) return {};  // the root the mount shows
+  if (dir.back() != '/') dir.push_back('/');
+  COFFER_TRY(bool shown, visible(caller, dir));
+  if (!shown) return Error::denied();
+  return {};
+}
+
 Result<Response> FileView::call(const Caller& caller, Operation op, std::string path, Json data) const {
   Request req;
   req.op = op;
@@ -398,6 +466,19 @@ static std::vector<DirEntry> tidy(std::vector<DirEntry> entries) {
 
 Result<NodeInfo> FileView::stat(const Caller& caller, std::string_view path) {
   Located at = locate(path);
+  COFFER_TRY_STATUS(reveal(caller, path, at));
+  auto info = stat_located(caller, path, at);
+  if (!info.ok() && info.error().code == ErrorCode::PermissionDenied &&
+      (at.kind == Kind::Kv || at.kind == Kind::Api || at.kind == Kind::Sys) &&
+      check_access(caller, path, NodeKind::File, /*read=*/false, /*write=*/true).ok()) {
+    // Write-only (create or update without read): an empty file to write
+    // into, whether or not something is stored there (SPEC §4).
+    return NodeInfo{NodeKind::File, 0, epoch_};
+  }
+  return info;
+}
+
+Result<NodeInfo> FileView::stat_located(const Caller& caller, std::string_view path, const Located& at) {
   switch (at.kind) {
     case Kind::Missing: return Error::not_found("no such file or directory");
     case Kind::Sealed: return Error::sealed();
@@ -435,6 +516,7 @@ Result<NodeInfo> FileView::stat(const Caller& caller, std::string_view path) {
 
 Result<std::vector<DirEntry>> FileView::list(const Caller& caller, std::string_view path) {
   Located at = locate(path);
+  COFFER_TRY_STATUS(reveal(caller, path, at));
   switch (at.kind) {
     case Kind::Missing: return Error::not_found("no such directory");
     case Kind::Sealed: return Error::sealed();
@@ -507,6 +589,7 @@ Result<std::vector<DirEntry>> FileView::list(const Caller& caller, std::string_v
 
 Result<SecureString> FileView::read(const Caller& caller, std::string_view path) {
   Located at = locate(path);
+  COFFER_TRY_STATUS(reveal(caller, path, at));
   switch (at.kind) {
     case Kind::Missing: return Error::not_found("no such file");
     case Kind::Sealed: return Error::sealed();
@@ -564,6 +647,7 @@ Result<SecureString> FileView::write_unnotified(const Caller& caller, std::strin
                                      WriteMode mode, SecureString* issued) {
   if (body.size() > kMaxBodyBytes) return Error::too_large("request body is larger than 1 MiB");
   Located at = locate(path);
+  COFFER_TRY_STATUS(reveal(caller, path, at));
   switch (at.kind) {
     case Kind::Missing: return Error::not_found("no such file or directory");
     case Kind::Sealed: {
@@ -634,8 +718,116 @@ bool FileView::is_complete(std::string_view path, std::string_view body) const {
   return body_is_complete(body);
 }
 
+namespace {
+
+// False when s is not UTF-8. A sequence cut short at the very end counts as
+// UTF-8 when more bytes may follow (open_end): the next write(2) may hold
+// the rest of the character.
+bool is_utf8(std::string_view s, bool open_end) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t more = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range (no overlongs, no surrogates)
+    if (c >= 0xC2 && c <= 0xDF) {
+      more = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      more = 2;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      more = 3;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return false;
+    }
+    for (std::size_t k = 1; k <= more; ++k) {
+      if (i + k >= s.size()) return open_end;
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if (k == 1 ? (d < lo || d > hi) : (d & 0xC0) != 0x80) return false;
+    }
+    i += more + 1;
+  }
+  return true;
+}
+
+// A request body (JSON or key=value, as parse_body reads it) that no
+// further bytes can make valid. Messages never quote the body.
+Status partial_body_error(std::string_view body) {
+  if (!is_utf8(body, true)) return Error::invalid("request body is not UTF-8 text");
+  std::string_view text = body.substr(std::min(body.size(), body.find_first_not_of(" \t\r\n")));
+  if (text.empty()) return {};
+  if (text.front() == '[' || text.front() == '"') return Error::invalid("JSON body must be an object");
+  if (text.front() == '{') {
+    // The parser reads up to the byte it fails on; a failure caused by the
+    // end of the text is past its last byte (more bytes may mend it), one
+    // at or before the last byte is for good.
+    // Nothing is kept (the callback drops every value), so no depth is built.
+    try {
+      const Json dropped =
+          Json::parse(text.begin(), text.end(), [](int, Json::parse_event_t, Json&) { return false; });
+      (void)dropped;
+    } catch (const Json::parse_error& e) {
+      if (e.byte <= text.size()) return Error::invalid("malformed JSON body");
+    }
+    return {};
+  }
+  if (text.find('\0') != std::string_view::npos) return Error::invalid("body must not contain NUL bytes");
+  // key=value: the words before the last blank are whole (unless that blank
+  // is escaped or quoted, which parse_body's own complaint shows).
+  const std::size_t blank = text.find_last_of(" \t\r\n");
+  if (blank == std::string_view::npos || blank == 0 || text[blank - 1] == '\\') return {};
+  auto head = parse_body(text.substr(0, blank + 1));
+  if (head.ok() || head.error().message.find("unbalanced") != std::string::npos) return {};
+  return std::move(head).error();
+}
+
+// Policy text that no further bytes can make valid: not UTF-8, a NUL, or a
+// text that parses whole and is refused (an unknown key or capability...).
+// A text that does not parse yet may just be cut short.
+Status partial_policy_error(std::string_view text, std::string_view name, std::string_view ns_path) {
+  if (!is_utf8(text, true) || text.find('\0') != std::string_view::npos) {
+    return Error::invalid("policy text is not UTF-8 text");
+  }
+  auto doc = policy::hcl::parse(text);
+  if (!doc.ok() || doc->items.empty()) return {};
+  auto parsed = policy::parse_policy(policy::normalize_policy_name(name), text, ns_path);
+  if (!parsed.ok()) return std::move(parsed).error();
+  return {};
+}
+
+}  // namespace
+
+Status FileView::check_partial(const Caller& caller, std::string_view path, std::string_view body) {
+  Located at = locate(path);
+  const bool policy_file = at.kind == Kind::Sys && is_policy_file(at.rel);
+  bool field = false;
+  if (auto suffix = parse_suffix(split_last(at.rel).second)) field = suffix->has_field;
+  if (policy_file || (at.kind == Kind::Kv && !at.rel.empty() && !field)) {
+    // A secret or policy the caller may not write fails at close anyway.
+    auto st = check_access(caller, path, NodeKind::File, /*read=*/false, /*write=*/true);
+    if (!st.ok() && st.error().code == ErrorCode::PermissionDenied) return st;
+  }
+  switch (at.kind) {
+    case Kind::Sys:
+      if (policy_file) return partial_policy_error(body, std::string_view(at.rel).substr(13), at.ns_path);
+      if (at.rel == "unseal") return {};  // a bare share is no key=value body
+      return partial_body_error(body);
+    case Kind::Kv:
+    case Kind::Api:
+    case Kind::Auth: return partial_body_error(body);
+    default: return {};  // nothing here takes a body: the write says so
+  }
+}
+
 Status FileView::remove_unnotified(const Caller& caller, std::string_view path) {
   Located at = locate(path);
+  COFFER_TRY_STATUS(reveal(caller, path, at));
   switch (at.kind) {
     case Kind::Missing: return Error::not_found("no such file");
     case Kind::Sealed: return Error::sealed();
@@ -659,6 +851,7 @@ Status FileView::make_dir_unnotified(const Caller& caller, std::string_view path
   std::string_view clean = strip_slashes(path);
   auto [parent_path, name] = split_last(clean);
   if (name.empty()) return Error::exists("the root exists");
+  COFFER_TRY_STATUS(reveal(caller, clean, locate(clean)));
   if (locate(clean).kind != Kind::Missing) {
     // Something is there already (a namespace, mount, or a KV folder/secret).
     Located existing = locate(clean);
@@ -688,6 +881,7 @@ Status FileView::make_dir_unnotified(const Caller& caller, std::string_view path
 Status FileView::remove_dir_unnotified(const Caller& caller, std::string_view path) {
   std::string_view clean = strip_slashes(path);
   Located at = locate(clean);
+  COFFER_TRY_STATUS(reveal(caller, clean, at));
   switch (at.kind) {
     case Kind::Missing: return Error::not_found("no such directory");
     case Kind::Sealed: return Error::sealed();
@@ -713,6 +907,8 @@ Status FileView::remove_dir_unnotified(const Caller& caller, std::string_view pa
       std::string key = at.ns_path + at.mount_path + at.rel + "/";
       auto listing = list_kv(caller, at);
       if (listing.ok() && !listing->empty()) return Error::not_empty("directory not empty");
+      // Only a caller who may list the folder removes it.
+      if (!listing.ok() && listing.error().code != ErrorCode::NotFound) return std::move(listing).error();
       std::lock_guard lock(folders_mu_);
       folders_gen_.fetch_add(1, std::memory_order_acq_rel);
       if (folders_.erase(key) == 0) {
@@ -915,7 +1111,15 @@ Result<NodeInfo> FileView::stat_kv(const Caller& caller, const Located& at) {
   if (at.rel.empty()) return NodeInfo{NodeKind::Directory, 0, epoch_};
   const std::string mount_abs = at.ns_path + at.mount_path;
   // A folder wins over a secret of the same name (the secret is then NAME@data).
-  if (has_folder(mount_abs + at.rel + "/")) return NodeInfo{NodeKind::Directory, 0, epoch_};
+  // A mkdir folder is shown only to callers who may reach something below it.
+  if (has_folder(mount_abs + at.rel + "/")) {
+    bool reachable = false;
+    for (const char* endpoint : {"data", "metadata"}) {
+      COFFER_TRY(reachable, core_.impl().may_see(caller.token, kv_path(mount_abs, at.kv_version, endpoint, at.rel + "/")));
+      if (reachable || at.kv_version == 1) break;
+    }
+    if (reachable) return NodeInfo{NodeKind::Directory, 0, epoch_};
+  }
   // One key is enough to know a folder is there.
   auto listing = call(caller, Operation::List, kv_path(mount_abs, at.kv_version, "metadata", at.rel + "/"),
                       Json{{"limit", 1}});
@@ -936,6 +1140,11 @@ Result<NodeInfo> FileView::stat_kv(const Caller& caller, const Located& at) {
     // A folder the caller may not list is still a directory to a caller
     // who may reach something below it: a config file names
     // kv/db/postgres#password, and its reader holds only read on that secret.
+    // But a name the caller may write is a file: a write-only "drop box"
+    // (create without read or list) must take `echo ... > name`.
+    if (check_access(caller, at.ns_path + at.mount_path + at.rel, NodeKind::File, false, true).ok()) {
+      return NodeInfo{NodeKind::File, 0, epoch_};
+    }
     std::string below = at.kv_version == 2 ? mount_abs + "data/" + at.rel + "/" : mount_abs + at.rel + "/";
     COFFER_TRY(bool reachable, core_.impl().may_see(caller.token, below));
     if (reachable) return NodeInfo{NodeKind::Directory, 0, epoch_};
@@ -1157,6 +1366,7 @@ Status FileView::check_token(const Caller& caller) {
 
 Status FileView::check_access(const Caller& caller, std::string_view path, NodeKind kind, bool read, bool write) {
   Located at = locate(path);
+  COFFER_TRY_STATUS(reveal(caller, path, at));
   if (at.kind == Kind::Missing) return Error::not_found("no such file or directory");
   if (at.kind == Kind::Sealed) return Error::sealed();
   const bool dir = kind == NodeKind::Directory;

@@ -74,7 +74,11 @@ class FileView {
   Core& core() const { return core_; }
 
   // Kind, size and mtime of path. Checked like a read: a caller that may not
-  // read it gets PermissionDenied whether or not it exists. NotFound if absent.
+  // read it gets PermissionDenied whether or not it exists, and so does a
+  // caller with no capability at or below a namespace, mount or mkdir
+  // folder (SPEC §4; the way to a login endpoint is open to everyone).
+  // NotFound if absent. A name the caller may write but not read (Vault's
+  // write-only "drop box") is an empty file, so it can be written.
   Result<NodeInfo> stat(const Caller& caller, std::string_view path);
 
   // Entries of a directory, sorted by name, without "." and "..".
@@ -95,6 +99,15 @@ class FileView {
   // True if body already forms a whole request for path (so a write(2) can be
   // applied at once rather than at close). Pure: no state is read or changed.
   bool is_complete(std::string_view path, std::string_view body) const;
+
+  // A request still being written to path (not yet whole: applied at close,
+  // whose error shells ignore). Ok unless it is sure to fail whatever bytes
+  // follow: InvalidArgument for text no continuation makes valid (invalid
+  // UTF-8 or a NUL byte, JSON broken before its end, a key=value word with
+  // no '=' or an empty or repeated key, a policy that parses and is wrong),
+  // PermissionDenied when the caller may not write the policy or KV secret.
+  // Changes nothing and spends no token use. Thread-safe.
+  Status check_partial(const Caller& caller, std::string_view path, std::string_view body);
 
   // rm path. NotFound if absent; IsDirectory for a directory.
   Status remove(const Caller& caller, std::string_view path);
@@ -147,6 +160,15 @@ class FileView {
   // (control files: seen only by those who may use them).
   Status may_touch(const Caller& caller, const std::string& abs_path) const;
 
+  // SPEC §4: PermissionDenied when the caller has no capability at or below
+  // what path's answer would show to exist (a namespace or mount directory,
+  // an absent path, a namespace's fixed sys/ and auth/ files), unless a
+  // login endpoint lies below it. Ok for everything the backends' own ACL
+  // check answers.
+  Status reveal(const Caller& caller, std::string_view path, const Located& at) const;
+  Result<bool> visible(const Caller& caller, const std::string& abs_dir) const;
+  bool leads_to_login(const std::string& abs_dir) const;
+  Result<NodeInfo> stat_located(const Caller& caller, std::string_view path, const Located& at);
   Result<NodeInfo> stat_kv(const Caller& caller, const Located& at);
   Result<NodeInfo> stat_kv_remembered(const Caller& caller, std::string_view path, const Located& at);
   Result<std::vector<DirEntry>> list_kv(const Caller& caller, const Located& at);

@@ -43,8 +43,11 @@ expect_eq "$(ls "$M/sys/audit")" "f" "refused enables left nothing"
 # --- reads, writes, a token ----------------------------------------------------
 echo "password=$SECRET" > "$M/secret/app"
 expect_eq "$(cat "$M/secret/app#password")" "$SECRET" "read back the secret"
+# The weak token may read something else in secret/, so the mount is there
+# for it (SPEC §4) and its read of secret/app is a denied request.
+echo 'path "secret/data/other" { capabilities = ["read"] }' > "$M/sys/policies/acl/other"
 exec 3<>"$M/auth/token/create"
-echo '{"policies":["default"],"display_name":"weak"}' >&3
+echo '{"policies":["default","other"],"display_name":"weak"}' >&3
 cat <&3 > "$WORK/weak.json"
 exec 3>&-
 WEAK_TOKEN=$(jqr .auth.client_token "$WORK/weak.json")
@@ -109,7 +112,7 @@ expect_eq "$(jq -r 'select(.type=="request" and .request.path=="secret/data/app"
 denied=$(jq -c 'select(.type=="request" and .request.path=="secret/data/app" and .error=="permission denied")' "$LOG" | head -1)
 [ -n "$denied" ] || fail "no denied request entry"
 expect_eq "$(jq -r .auth.display_name <<<"$denied")" "token-weak" "denial: display name"
-expect_eq "$(jq -c .auth.policies <<<"$denied")" '["default"]' "denial: policies"
+expect_eq "$(jq -c .auth.policies <<<"$denied")" '["default","other"]' "denial: policies"
 expect_eq "$(jq -r .request.namespace.id <<<"$denied")" "root" "denial: namespace"
 if [ -n "${LOGIN_TOKEN:-}" ]; then
   login=$(jq -c 'select(.type=="response" and .request.path=="auth/userpass/login/bob")' "$LOG" | head -1)

@@ -216,3 +216,164 @@ TEST_CASE("file view: NAME@data is the create endpoint of a collection that is a
   CHECK(d.files->write(coffer_test::as(writer), "identity/group@data", "name=g\n", WriteMode::Replace).error().code ==
         ErrorCode::PermissionDenied);
 }
+
+namespace {
+
+// What stat says of path, as one comparable word: "dir", "file" or the error.
+std::string stat_word(coffer_test::DevCore& d, const engine::Caller& who, std::string_view path) {
+  auto r = d.files->stat(who, path);
+  if (!r.ok()) return engine::to_string(r.error().code);
+  return r->kind == engine::NodeKind::Directory ? "dir" : "file";
+}
+
+std::string ls_word(coffer_test::DevCore& d, const engine::Caller& who, std::string_view path) {
+  auto r = d.files->list(who, path);
+  return r.ok() ? "listed" : engine::to_string(r.error().code);
+}
+
+}  // namespace
+
+TEST_CASE("file view: a caller with nothing at or below a path learns nothing of it", "[fileview][ns][auth]") {
+  DevCore d;
+  REQUIRE(d.files->make_dir(d.root, "edu").ok());
+  REQUIRE(d.files->make_dir(d.root, "edu/training").ok());
+  d.put("edu/sys/mounts/kv", "type=kv-v2\n");
+  d.put("sys/mounts/team/kv", "type=kv-v2\n");
+  REQUIRE(d.files->make_dir(d.root, "secret/folder").ok());
+  REQUIRE(d.files->make_dir(d.root, "secret/app/folder").ok());
+  d.put("sys/policies/acl/app", "path \"secret/data/app/*\" { capabilities = [\"read\"] }\n");
+  const engine::Caller limited = coffer_test::as(coffer_test::make_token(d, "{\"policies\":[\"app\"]}"));
+  const engine::Caller anonymous{};
+  const std::pair<const char*, const char*> pairs[] = {
+      {"edu", "nope"},           {"edu/training", "edu/nope"}, {"edu/kv", "edu/nokv"},
+      {"edu/sys", "nope/sys"},   {"edu/auth", "nope/auth"},    {"team", "nothing"},
+      {"team/kv", "team/nokv"},  {"secret/folder", "secret/nofolder"}};
+  for (const engine::Caller* who : {&anonymous, &limited}) {
+    for (const auto& [there, absent] : pairs) {
+      INFO((who == &anonymous ? "anonymous: " : "limited: ") << there << " vs " << absent);
+      CHECK(stat_word(d, *who, there) == "permission denied");
+      CHECK(stat_word(d, *who, absent) == "permission denied");
+      CHECK(ls_word(d, *who, there) == ls_word(d, *who, absent));
+    }
+  }
+  // What the caller may reach below stays a directory, mkdir folders too.
+  CHECK(stat_word(d, limited, "secret") == "dir");
+  CHECK(stat_word(d, limited, "secret/app/folder") == "dir");
+  CHECK(stat_word(d, limited, "secret/data") == "permission denied");
+  // A caller who may see there is told the truth.
+  CHECK(stat_word(d, d.root, "nope") == "not found");
+  CHECK(stat_word(d, d.root, "edu/nope") == "not found");
+  CHECK(stat_word(d, d.root, "secret/folder") == "dir");
+  CHECK(d.files->check_access(anonymous, "edu/training", engine::NodeKind::Directory, false, false).error().code ==
+        ErrorCode::PermissionDenied);
+  // Nor does a caller who may not list a mkdir folder remove it.
+  CHECK(d.files->remove_dir(limited, "secret/folder").error().code == ErrorCode::PermissionDenied);
+  CHECK(d.files->make_dir(anonymous, "edu/training").error().code == ErrorCode::PermissionDenied);
+  CHECK(d.files->make_dir(anonymous, "edu/other").error().code == ErrorCode::PermissionDenied);
+  CHECK(d.ls("secret") == V{"app/", "folder/"});
+
+  // A login endpoint answers everyone, so the way to it is open: the
+  // namespaces above it and its method's directories, nothing beside it.
+  d.put("edu/training/sys/auth/userpass", "type=userpass\n");
+  CHECK(stat_word(d, anonymous, "edu") == "dir");
+  CHECK(stat_word(d, anonymous, "edu/training") == "dir");
+  CHECK(stat_word(d, anonymous, "edu/training/auth") == "dir");
+  CHECK(stat_word(d, anonymous, "edu/training/auth/userpass") == "dir");
+  CHECK(stat_word(d, anonymous, "edu/training/auth/userpass/login") == "dir");
+  CHECK(stat_word(d, anonymous, "edu/training/auth/userpass/login/bob") == "file");
+  CHECK(stat_word(d, anonymous, "edu/kv") == "permission denied");
+  CHECK(stat_word(d, anonymous, "edu/training/auth/nope") == "permission denied");
+  CHECK(stat_word(d, anonymous, "edu/nope") == "permission denied");
+}
+
+TEST_CASE("file view: a write-only policy (Vault's drop box) writes through files", "[fileview][kv][auth]") {
+  DevCore d;
+  d.put("sys/policies/acl/drop", "path \"secret/data/drop/*\" { capabilities = [\"create\"] }\n");
+  d.put("sys/policies/acl/updater", "path \"secret/data/drop/*\" { capabilities = [\"update\"] }\n");
+  const engine::Caller dropper = coffer_test::as(coffer_test::make_token(d, "{\"policies\":[\"drop\"]}"));
+  const engine::Caller updater = coffer_test::as(coffer_test::make_token(d, "{\"policies\":[\"updater\"]}"));
+  // A name the caller may write is a file (not a directory), whether or not it exists.
+  auto st = d.files->stat(dropper, "secret/drop/x");
+  REQUIRE(st.ok());
+  CHECK(st->kind == engine::NodeKind::File);
+  CHECK(st->size == 0);
+  CHECK(stat_word(d, dropper, "secret/drop") == "dir");
+  CHECK(d.files->check_access(dropper, "secret/drop/x", engine::NodeKind::File, false, true).ok());
+  CHECK_FALSE(d.files->check_access(dropper, "secret/drop/x", engine::NodeKind::File, true, false).ok());
+  // The first write creates; a second is an update, which create alone may not do.
+  REQUIRE(d.files->write(dropper, "secret/drop/x", "a=1\n", WriteMode::Replace).ok());
+  CHECK(stat_word(d, dropper, "secret/drop/x") == "file");
+  CHECK(d.files->write(dropper, "secret/drop/x", "a=2\n", WriteMode::Replace).error().code ==
+        ErrorCode::PermissionDenied);
+  CHECK(d.files->read(dropper, "secret/drop/x").error().code == ErrorCode::PermissionDenied);
+  CHECK(d.files->list(dropper, "secret/drop").error().code == ErrorCode::PermissionDenied);
+  CHECK(d.cat("secret/drop/x#a") == "1");
+  // update alone: the other way round.
+  CHECK(d.files->write(updater, "secret/drop/y", "a=1\n", WriteMode::Replace).error().code ==
+        ErrorCode::PermissionDenied);
+  REQUIRE(d.files->write(updater, "secret/drop/x", "a=3\n", WriteMode::Replace).ok());
+  CHECK(d.cat("secret/drop/x#a") == "3");
+  // Outside the drop box nothing changed.
+  CHECK(stat_word(d, dropper, "secret/other") == "permission denied");
+
+  // The same for an API file: a policy writer who may not read policies.
+  d.put("sys/policies/acl/pw", "path \"sys/policies/acl/team-*\" { capabilities = [\"create\", \"update\"] }\n");
+  const engine::Caller writer = coffer_test::as(coffer_test::make_token(d, "{\"policies\":[\"pw\"]}"));
+  CHECK(stat_word(d, writer, "sys/policies/acl/team-a") == "file");
+  CHECK(stat_word(d, writer, "sys/policies/acl/other") == "permission denied");
+}
+
+TEST_CASE("file view: a request still being written fails only when no more bytes can mend it",
+          "[fileview][input]") {
+  DevCore d;
+  auto partial = [&](std::string_view path, std::string_view body, const engine::Caller* who = nullptr) {
+    auto st = d.files->check_partial(who != nullptr ? *who : d.root, path, body);
+    return st.ok() ? std::string("ok") : std::string(engine::to_string(st.error().code));
+  };
+  // Every prefix of a valid request might still become it.
+  const std::string policy =
+      "# team\npath \"secret/data/team/*\" {\n  capabilities = [\"read\", \"list\"]\n}\n"
+      "path \"sys/policies/acl/x\" { capabilities = [\"deny\"] }\n";
+  const std::string json = R"({"a":"b","n":[1,-2.5e3,true,false,null],"o":{"k":"\u00e9\"x"}, "é":"ü"})";
+  const std::string kv = "user=bob password='two words' note=\"a \\\"q\\\"\" x\\ y=z\n";
+  for (std::size_t n = 0; n <= policy.size(); ++n) {
+    INFO("policy prefix " << n);
+    CHECK(partial("sys/policies/acl/team", policy.substr(0, n)) == "ok");
+  }
+  for (std::size_t n = 0; n <= json.size(); ++n) {
+    INFO("json prefix " << n);
+    CHECK(partial("secret/app", json.substr(0, n)) == "ok");
+  }
+  for (std::size_t n = 0; n <= kv.size(); ++n) {
+    INFO("key=value prefix " << n);
+    CHECK(partial("secret/app", kv.substr(0, n)) == "ok");
+  }
+  // Wrong for good.
+  CHECK(partial("sys/policies/acl/team", "path \"a\" { capabilities = [\"banana\"] }\n") == "invalid request");
+  CHECK(partial("sys/policies/acl/team", "path \"a\" { capabilities = [\"read\"] }\nbad = 1\n") == "invalid request");
+  CHECK(partial("sys/policies/acl/team", "path \"a\" { capabilities = [\"read\"] }\n# \xff\n") == "invalid request");
+  CHECK(partial("sys/policies/acl/team", std::string("path \"a\" {\0", 11)) == "invalid request");
+  CHECK(partial("sys/policies/acl/team", "path \"\xc3") == "ok");  // the rest of é may follow
+  CHECK(partial("secret/app", "{\"a\":1}}") == "invalid request");
+  CHECK(partial("secret/app", "{\"a\":trux") == "invalid request");
+  CHECK(partial("secret/app", "{\"a\" 1") == "invalid request");
+  CHECK(partial("secret/app", "[1,") == "invalid request");
+  CHECK(partial("secret/app", "a=1 novalue more") == "invalid request");
+  CHECK(partial("secret/app", "a=1 =x y") == "invalid request");
+  CHECK(partial("secret/app", "a=1 a=2 y") == "invalid request");
+  CHECK(partial("secret/app", "a=\xff\xfe") == "invalid request");
+  CHECK(partial("secret/app", std::string("a=1\0b", 5)) == "invalid request");
+  CHECK(partial("secret/app", "a='x y") == "ok");
+  CHECK(partial("secret/app", "novalue") == "ok");  // "=..." may follow
+  CHECK(partial("sys/unseal", "abcd efgh") == "ok");
+  // A caller who may not write there fails now too, not at close.
+  d.put("sys/policies/acl/reader", "path \"sys/policies/acl/*\" { capabilities = [\"read\"] }\n"
+                                   "path \"secret/data/*\" { capabilities = [\"read\"] }\n");
+  const engine::Caller reader = coffer_test::as(coffer_test::make_token(d, "{\"policies\":[\"reader\"]}"));
+  CHECK(partial("sys/policies/acl/team", "path", &reader) == "permission denied");
+  CHECK(partial("secret/app", "a=", &reader) == "permission denied");
+  CHECK(partial("secret/app#a", "a=", &reader) == "ok");  // the write says "read-only" itself
+  // The whole text still decides at close.
+  d.put("sys/policies/acl/team", policy);
+  CHECK(d.cat("sys/policies/acl/team") == policy);
+}

@@ -131,3 +131,34 @@ TEST_CASE("reply_warnings takes Vault's warnings from a reply, for the log", "[f
   CHECK(fsd::reply_warnings("not json \"warnings\"").empty());
   CHECK(fsd::reply_warnings(R"({"warnings":"not a list"})").empty());
 }
+
+TEST_CASE("handle: whitespace after a finished request belongs to it", "[handle]") {
+  // print(json.dumps(obj)): the object in one write(2), "\n" in another.
+  Handle h = make_handle();
+  REQUIRE(h.append("{\"a\":\"b\"}") == 0);
+  REQUIRE(h.finish_request(ok_reply("applied")) == 0);
+  REQUIRE(h.append("\n") == 0);
+  CHECK_FALSE(h.has_pending());            // not a new, empty request
+  REQUIRE(h.append(" \t\r\n") == 0);
+  CHECK_FALSE(h.has_pending());
+  CHECK(h.read_reply(100) == "applied");   // still the reply of that request
+  // Something else is a new request.
+  REQUIRE(h.append("\nb=2\n") == 0);
+  CHECK(h.pending() == "\nb=2\n");
+}
+
+TEST_CASE("handle: a bare newline is a request when it is all the fd wrote", "[handle]") {
+  Handle h = make_handle();
+  REQUIRE(h.append("\n") == 0);  // echo > renew-self
+  CHECK(h.pending() == "\n");
+}
+
+TEST_CASE("handle: a refused request refuses the rest of its stream", "[handle]") {
+  Handle h = make_handle();
+  REQUIRE(h.append("path \"a\" { capabilities = [\"banana\"] }\n") == 0);
+  CHECK(h.refuse(engine::Error::invalid("path \"a\": invalid capability \"banana\"")) == EINVAL);
+  CHECK_FALSE(h.has_pending());
+  CHECK(h.append("path \"b\" { capabilities = [\"read\"] }\n") == EINVAL);
+  CHECK_FALSE(h.has_pending());  // nothing left to apply at close
+  CHECK(h.read_reply(1000) == "invalid request: path \"a\": invalid capability \"banana\"\n");
+}
