@@ -47,4 +47,40 @@ bool valid(std::string_view text) noexcept {
   return true;
 }
 
+bool valid_prefix(std::string_view text) noexcept {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    // RFC 3629's table: the lead byte says how many follow and the range of
+    // the first of them (no overlongs, no surrogates, nothing past U+10FFFF),
+    // so a cut-short character can be judged on the bytes that came.
+    std::size_t more = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+      more = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      more = 2;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      more = 3;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return false;
+    }
+    for (std::size_t k = 1; k <= more; ++k) {
+      if (i + k >= text.size()) return true;  // cut short at the very end
+      const auto d = static_cast<unsigned char>(text[i + k]);
+      if (k == 1 ? (d < lo || d > hi) : (d & 0xC0) != 0x80) return false;
+    }
+    i += more + 1;
+  }
+  return true;
+}
+
 }  // namespace engine::utf8

@@ -19,4 +19,8 @@ std::optional<char32_t> next(std::string_view text, std::size_t& pos) noexcept;
 // True if text is entirely valid UTF-8. Pure.
 bool valid(std::string_view text) noexcept;
 
+// True if text is valid UTF-8 but for a last character cut short, which
+// more bytes may complete (a write(2) may end mid-character). Pure.
+bool valid_prefix(std::string_view text) noexcept;
+
 }  // namespace engine::utf8

@@ -9,6 +9,8 @@
 
 #include "engine/auth/auth_method.hpp"
 #include "engine/common/fields.hpp"
+#include "engine/common/names.hpp"
+#include "engine/common/utf8.hpp"
 #include "engine/core_impl.hpp"
 #include "engine/fileview/body.hpp"
 #include "engine/policy/hcl.hpp"
@@ -720,46 +722,10 @@ bool FileView::is_complete(std::string_view path, std::string_view body) const {
 
 namespace {
 
-// False when s is not UTF-8. A sequence cut short at the very end counts as
-// UTF-8 when more bytes may follow (open_end): the next write(2) may hold
-// the rest of the character.
-bool is_utf8(std::string_view s, bool open_end) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t more = 0;
-    unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range (no overlongs, no surrogates)
-    if (c >= 0xC2 && c <= 0xDF) {
-      more = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      more = 2;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      more = 3;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    } else {
-      return false;
-    }
-    for (std::size_t k = 1; k <= more; ++k) {
-      if (i + k >= s.size()) return open_end;
-      const auto d = static_cast<unsigned char>(s[i + k]);
-      if (k == 1 ? (d < lo || d > hi) : (d & 0xC0) != 0x80) return false;
-    }
-    i += more + 1;
-  }
-  return true;
-}
-
 // A request body (JSON or key=value, as parse_body reads it) that no
 // further bytes can make valid. Messages never quote the body.
 Status partial_body_error(std::string_view body) {
-  if (!is_utf8(body, true)) return Error::invalid("request body is not UTF-8 text");
+  if (!utf8::valid_prefix(body)) return Error::invalid("request body is not UTF-8 text");
   std::string_view text = body.substr(std::min(body.size(), body.find_first_not_of(" \t\r\n")));
   if (text.empty()) return {};
   if (text.front() == '[' || text.front() == '"') return Error::invalid("JSON body must be an object");
@@ -791,7 +757,9 @@ Status partial_body_error(std::string_view body) {
 // text that parses whole and is refused (an unknown key or capability...).
 // A text that does not parse yet may just be cut short.
 Status partial_policy_error(std::string_view text, std::string_view name, std::string_view ns_path) {
-  if (!is_utf8(text, true) || text.find('\0') != std::string_view::npos) {
+  // The name is whole from the first byte: a bad one fails the first write.
+  COFFER_TRY_STATUS(check_name_text(name, "policy name"));
+  if (!utf8::valid_prefix(text) || text.find('\0') != std::string_view::npos) {
     return Error::invalid("policy text is not UTF-8 text");
   }
   auto doc = policy::hcl::parse(text);

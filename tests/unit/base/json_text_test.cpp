@@ -111,3 +111,13 @@ TEST_CASE("fields: numbers from paths and bodies are range-checked", "[fields]")
   CHECK(engine::fields::get_int(Json::parse(R"({"n": 9223372036854775807})"), "n").value() == INT64_MAX);
   CHECK(engine::fields::get_int(Json::parse(R"({"n": -5})"), "n").value() == -5);
 }
+
+TEST_CASE("utf8: valid_prefix allows only a last character cut short", "[utf8]") {
+  CHECK(engine::utf8::valid_prefix("caf\xc3"));          // é cut after its lead byte
+  CHECK(engine::utf8::valid_prefix("\xf0\x9f\x94"));     // a key emoji cut short
+  CHECK(engine::utf8::valid_prefix("plain"));
+  CHECK_FALSE(engine::utf8::valid_prefix("\xc3x"));      // the character was not continued
+  CHECK_FALSE(engine::utf8::valid_prefix("\xe0\x80"));   // overlong already at the second byte
+  CHECK_FALSE(engine::utf8::valid_prefix("\xed\xa0"));   // a surrogate already at the second byte
+  CHECK_FALSE(engine::utf8::valid_prefix("\xff"));
+}
