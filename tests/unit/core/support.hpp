@@ -10,6 +10,21 @@
 
 namespace coffer_test {
 
+// A Storage that forwards to a MemoryStorage outliving the core, so a second
+// core can open "the same store" after the first (restart tests).
+class SharedStorage final : public engine::Storage {
+ public:
+  explicit SharedStorage(engine::Storage& s) : s_(s) {}
+  engine::Result<std::optional<engine::SecureBytes>> get(std::string_view k) override { return s_.get(k); }
+  engine::Result<std::vector<std::string>> list(std::string_view p, std::size_t l = 0) override {
+    return s_.list(p, l);
+  }
+  engine::Status apply(std::span<const engine::WriteOp> b) override { return s_.apply(b); }
+
+ private:
+  engine::Storage& s_;
+};
+
 struct DevCore {
   std::unique_ptr<engine::Core> core;
   std::unique_ptr<engine::FileView> files;

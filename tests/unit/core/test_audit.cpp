@@ -302,20 +302,8 @@ path "sys/audit-hash/*" { capabilities = ["update"] })");
 TEST_CASE("audit: devices are stored through the barrier and reloaded at unseal", "[audit]") {
   TempDir dir;
   engine::MemoryStorage disk;
-  class Shared final : public engine::Storage {
-   public:
-    explicit Shared(engine::Storage& s) : s_(s) {}
-    engine::Result<std::optional<engine::SecureBytes>> get(std::string_view k) override { return s_.get(k); }
-    engine::Result<std::vector<std::string>> list(std::string_view p, std::size_t l = 0) override {
-      return s_.list(p, l);
-    }
-    engine::Status apply(std::span<const engine::WriteOp> b) override { return s_.apply(b); }
-
-   private:
-    engine::Storage& s_;
-  };
   engine::Caller nobody;
-  auto core = engine::Core::open(std::make_unique<Shared>(disk), {});
+  auto core = engine::Core::open(std::make_unique<SharedStorage>(disk), {});
   REQUIRE(core.ok());
   engine::FileView files(**core);
   auto init = files.write(nobody, "sys/init", R"({"secret_shares":1,"secret_threshold":1})", engine::WriteMode::Replace);

@@ -276,22 +276,6 @@ TEST_CASE("sys/locked-users through the file view: ls, the report, an unlock by 
   CHECK(d.ls("sys/locked-users").empty());
 }
 
-namespace {
-
-// Forwards to a MemoryStorage that outlives the core: the same store, opened again.
-class Shared final : public engine::Storage {
- public:
-  explicit Shared(engine::Storage& s) : s_(s) {}
-  engine::Result<std::optional<engine::SecureBytes>> get(std::string_view k) override { return s_.get(k); }
-  engine::Result<std::vector<std::string>> list(std::string_view p, std::size_t l = 0) override { return s_.list(p, l); }
-  engine::Status apply(std::span<const engine::WriteOp> b) override { return s_.apply(b); }
-
- private:
-  engine::Storage& s_;
-};
-
-}  // namespace
-
 TEST_CASE("lockout: the state survives a restart", "[lockout]") {
   engine::MemoryStorage disk;
   engine::Caller nobody;
@@ -300,7 +284,7 @@ TEST_CASE("lockout: the state survives a restart", "[lockout]") {
   auto open = [&] {
     engine::CoreOptions opts;
     opts.failed_login_delay = std::chrono::milliseconds(0);
-    auto core = engine::Core::open(std::make_unique<Shared>(disk), opts);
+    auto core = engine::Core::open(std::make_unique<SharedStorage>(disk), opts);
     REQUIRE(core.ok());
     return std::move(core).value();
   };

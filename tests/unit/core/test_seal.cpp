@@ -9,30 +9,13 @@
 using engine::ErrorCode;
 using engine::Json;
 
-namespace {
-
-// A Storage that forwards to a shared MemoryStorage, so two cores can open
-// "the same store" one after the other.
-class Shared final : public engine::Storage {
- public:
-  explicit Shared(engine::Storage& s) : s_(s) {}
-  engine::Result<std::optional<engine::SecureBytes>> get(std::string_view k) override { return s_.get(k); }
-  engine::Result<std::vector<std::string>> list(std::string_view p, std::size_t l = 0) override { return s_.list(p, l); }
-  engine::Status apply(std::span<const engine::WriteOp> b) override { return s_.apply(b); }
-
- private:
-  engine::Storage& s_;
-};
-
-}  // namespace
-
 TEST_CASE("seal: init, unseal with threshold shares, data survives a new core", "[seal]") {
   engine::MemoryStorage disk;
   engine::Caller nobody;
   std::string root_token;
   std::vector<std::string> keys;
   {
-    auto core = engine::Core::open(std::make_unique<Shared>(disk), {});
+    auto core = engine::Core::open(std::make_unique<coffer_test::SharedStorage>(disk), {});
     REQUIRE(core.ok());
     engine::FileView files(**core);
     CHECK(files.list(nobody, "").value().size() == 1);  // only sys/ while sealed
@@ -61,7 +44,7 @@ TEST_CASE("seal: init, unseal with threshold shares, data survives a new core", 
     REQUIRE(files.write(root, "sys/seal", "", engine::WriteMode::Replace).ok());
     CHECK(files.read(root, "kv/app").error().code == ErrorCode::Sealed);
   }
-  auto core = engine::Core::open(std::make_unique<Shared>(disk), {});
+  auto core = engine::Core::open(std::make_unique<coffer_test::SharedStorage>(disk), {});
   REQUIRE(core.ok());
   CHECK((*core)->sealed());
   engine::FileView files(**core);
