@@ -46,8 +46,14 @@ start_cofferd() {
   mkdir -p "$mp"
   "$COFFERD" "$@" "$mp" >>"$WORK/cofferd.log" 2>&1 &
   DAEMON_PID=$!
+  wait_mounted "$mp"
+}
+
+# wait_mounted MOUNTPOINT : after starting cofferd (pid in DAEMON_PID) for
+# MOUNTPOINT, records it for cleanup and waits until it is mounted.
+wait_mounted() {
+  local mp=$1 i
   MOUNTS+=("$mp")
-  local i
   for i in $(seq 1 100); do
     mountpoint -q "$mp" && return 0
     kill -0 "$DAEMON_PID" 2>/dev/null || fail "cofferd exited before mounting $mp"

@@ -20,14 +20,7 @@ start_in_crash_dir() {
   mkdir -p "$mp"
   (cd "$CRASH" && ulimit -c unlimited && exec "$COFFERD" "$@" "$mp") >>"$WORK/cofferd.log" 2>&1 &
   DAEMON_PID=$!
-  MOUNTS+=("$mp")
-  local i
-  for i in $(seq 1 100); do
-    mountpoint -q "$mp" && return 0
-    kill -0 "$DAEMON_PID" 2>/dev/null || fail "cofferd exited before mounting $mp"
-    sleep 0.05
-  done
-  fail "cofferd did not mount $mp within 5 s"
+  wait_mounted "$mp"
 }
 
 # AddressSanitizer intercepts mlockall and makes it a no-op (its shadow
