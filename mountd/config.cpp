@@ -8,13 +8,8 @@
 #include <set>
 #include <sstream>
 
+#include "engine/common/duration.hpp"
 #include "engine/policy/hcl.hpp"
-
-namespace engine::fields {
-// engine/common/fields.hpp's (its header brings std::quoted, which this
-// file's quoted() would then lose to through ADL).
-Result<std::int64_t> parse_duration(std::string_view text);
-}  // namespace engine::fields
 
 namespace mountd {
 
@@ -206,7 +201,7 @@ engine::Result<std::int64_t> lockout_number(const hcl::Item& item, const Where& 
   } else if (item.value.kind == hcl::Value::Kind::String) {
     const std::string& t = item.value.text;
     const bool digits = !t.empty() && t.size() < 18 && t.find_first_not_of("0123456789") == std::string::npos;
-    auto parsed = duration ? engine::fields::parse_duration(t)
+    auto parsed = duration ? engine::parse_duration_seconds(t)
                  : digits  ? engine::Result<std::int64_t>(std::stoll(t))
                            : engine::Result<std::int64_t>(engine::Error::invalid("not a number"));
     if (!parsed.ok()) {

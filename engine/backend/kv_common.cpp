@@ -2,12 +2,12 @@
 #include "engine/backend/kv_common.hpp"
 
 #include <cmath>
-#include <ctime>
 #include <limits>
 
 #include <unicode/uchar.h>
 #include <unicode/utf8.h>
 
+#include "engine/common/duration.hpp"
 #include "engine/common/json_text.hpp"
 
 namespace engine::kv {
@@ -55,58 +55,6 @@ bool parse_decimal(std::string_view s, std::int64_t& out) {
     v = v * 10 + (c - '0');
   }
   out = negative ? -v : v;
-  return true;
-}
-
-// Go's time.ParseDuration, to nanoseconds as a long double (then truncated by
-// the caller). False on any syntax error.
-bool parse_go_duration(std::string_view s, long double& nanos) {
-  bool negative = false;
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
-    negative = s[0] == '-';
-    s.remove_prefix(1);
-  }
-  if (s == "0") {
-    nanos = 0;
-    return true;
-  }
-  if (s.empty()) return false;
-  long double total = 0;
-  while (!s.empty()) {
-    std::size_t i = 0;
-    long double value = 0;
-    bool any_digit = false;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-      value = value * 10 + (s[i] - '0');
-      ++i;
-      any_digit = true;
-    }
-    if (i < s.size() && s[i] == '.') {
-      ++i;
-      long double scale = 0.1L;
-      while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-        value += (s[i] - '0') * scale;
-        scale /= 10;
-        ++i;
-        any_digit = true;
-      }
-    }
-    if (!any_digit) return false;
-    std::size_t unit_start = i;
-    while (i < s.size() && !(s[i] >= '0' && s[i] <= '9') && s[i] != '.') ++i;
-    std::string_view unit = s.substr(unit_start, i - unit_start);
-    long double mult = 0;
-    if (unit == "ns") mult = 1;
-    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") mult = 1e3L;
-    else if (unit == "ms") mult = 1e6L;
-    else if (unit == "s") mult = 1e9L;
-    else if (unit == "m") mult = 60e9L;
-    else if (unit == "h") mult = 3600e9L;
-    else return false;
-    total += value * mult;
-    s.remove_prefix(i);
-  }
-  nanos = negative ? -total : total;
   return true;
 }
 
@@ -198,61 +146,9 @@ Result<std::int64_t> parse_duration_seconds(const Json& value, std::string_view 
                                               : value,
                                           field);
   if (!value.is_string()) return bad_duration(field, value);
-  std::string_view s = as_view(value.get_ref<const SecureString&>());
-  if (s.empty()) return std::int64_t{0};
-  std::int64_t v = 0;
-  if (parse_decimal(s, v)) return v;
-  if (s.back() == 'd') {
-    if (parse_decimal(s.substr(0, s.size() - 1), v) &&
-        std::llabs(v) < std::numeric_limits<std::int64_t>::max() / 86400) {
-      return v * 86400;
-    }
-    return bad_duration(field, value);
-  }
-  long double nanos = 0;
-  if (!parse_go_duration(s, nanos) || std::fabs(nanos) > 9.2e18L) return bad_duration(field, value);
-  return static_cast<std::int64_t>(nanos / 1e9L);
-}
-
-std::string format_duration_seconds(std::int64_t seconds) {
-  if (seconds == 0) return "0s";
-  std::string out;
-  std::uint64_t s = 0;
-  if (seconds < 0) {
-    out = "-";
-    s = static_cast<std::uint64_t>(-(seconds + 1)) + 1;
-  } else {
-    s = static_cast<std::uint64_t>(seconds);
-  }
-  std::uint64_t h = s / 3600, m = (s / 60) % 60, sec = s % 60;
-  if (h > 0) out += std::to_string(h) + "h";
-  if (h > 0 || m > 0) out += std::to_string(m) + "m";
-  out += std::to_string(sec) + "s";
-  return out;
-}
-
-std::string format_time(std::int64_t unix_nanos) {
-  std::int64_t secs = unix_nanos / 1000000000;
-  std::int64_t frac = unix_nanos % 1000000000;
-  if (frac < 0) {
-    frac += 1000000000;
-    --secs;
-  }
-  std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string out(buf, n);
-  if (frac != 0) {
-    char fbuf[16];
-    std::snprintf(fbuf, sizeof fbuf, ".%09lld", static_cast<long long>(frac));
-    std::string f(fbuf);
-    while (f.back() == '0') f.pop_back();
-    out += f;
-  }
-  out += 'Z';
-  return out;
+  auto seconds = engine::parse_duration_seconds(as_view(value.get_ref<const SecureString&>()));
+  if (!seconds.ok()) return bad_duration(field, value);
+  return seconds;
 }
 
 std::int64_t to_unix_nanos(TimePoint t) { return t.time_since_epoch().count(); }

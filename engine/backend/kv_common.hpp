@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MPL-2.0
 // Helpers shared by the KV v1 and v2 backends: path checks, body checks,
-// JSON (de)serialisation of secrets, and Vault's time and duration formats.
+// JSON (de)serialisation of secrets, and Vault's duration fields.
 #pragma once
 
 #include <cstdint>
@@ -33,16 +33,13 @@ Status reject_unknown_keys(const Json& body, std::initializer_list<std::string_v
 Result<std::int64_t> parse_int(const Json& value, std::string_view field);
 // JSON bool or a string Go's strconv.ParseBool accepts ("true", "0", "T"...).
 Result<bool> parse_bool(const Json& value, std::string_view field);
-// Vault's duration-in-seconds field: an integer number of seconds, a string
-// of digits, "<n>d", or a Go duration string ("1h30m", "90s", "0s").
-// Truncated to whole seconds.
+// Vault's duration-in-seconds field: a JSON number of seconds (a float
+// truncated), or a string as engine::parse_duration_seconds reads it
+// (engine/common/duration.hpp: digits, "<n>d", or a Go duration such as
+// "1h30m", "90s", "0s"). Prints back with engine::go_duration.
 Result<std::int64_t> parse_duration_seconds(const Json& value, std::string_view field);
-// Go's time.Duration.String() for whole seconds: "0s", "45s", "3h0m0s", "-1s".
-std::string format_duration_seconds(std::int64_t seconds);
 
-// RFC 3339 UTC with trailing zeros of the fraction trimmed, as Go's
-// time.RFC3339Nano (what Vault prints): "2018-03-22T02:24:06.945319214Z".
-std::string format_time(std::int64_t unix_nanos);
+// Times print with engine::format_time (engine/common/time.hpp).
 std::int64_t to_unix_nanos(TimePoint t);
 TimePoint from_unix_nanos(std::int64_t unix_nanos);
 

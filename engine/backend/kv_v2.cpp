@@ -15,6 +15,7 @@
 #include <cereal/types/string.hpp>
 
 #include "engine/backend/kv_common.hpp"
+#include "engine/common/duration.hpp"
 #include "engine/common/serial.hpp"
 #include "engine/common/time.hpp"
 
@@ -165,7 +166,7 @@ Result<ConfigRecord> load_config(Storage& s) {
 
 // ---- rendering -------------------------------------------------------------
 
-std::string time_or_empty(bool set, std::int64_t ns) { return set ? kv::format_time(ns) : ""; }
+std::string time_or_empty(bool set, std::int64_t ns) { return set ? format_time(ns) : ""; }
 
 // Vault prints a nil map as null; an emptied map is nil after its storage
 // round trip, so both render as null.
@@ -179,7 +180,7 @@ Json custom_metadata_json(const KeyRecord& m) {
 // The metadata block of data reads and the body of data writes.
 Json version_json(const KeyRecord& m, std::uint64_t n, const VersionRecord& v) {
   Json out = Json::object();
-  out["created_time"] = kv::format_time(v.created_ns);
+  out["created_time"] = format_time(v.created_ns);
   out["custom_metadata"] = custom_metadata_json(m);
   out["deletion_time"] = time_or_empty(v.has_deletion, v.deletion_ns);
   out["destroyed"] = v.destroyed;
@@ -538,20 +539,20 @@ Result<Response> read_metadata(const BackendRequest& req, std::string_view name)
   Json versions = Json::object();
   for (const auto& [n, v] : meta->versions) {
     Json entry = Json::object();
-    entry["created_time"] = kv::format_time(v.created_ns);
+    entry["created_time"] = format_time(v.created_ns);
     entry["deletion_time"] = time_or_empty(v.has_deletion, v.deletion_ns);
     entry["destroyed"] = v.destroyed;
     versions[to_secure(std::to_string(n))] = std::move(entry);
   }
   Json out = Json::object();
   out["cas_required"] = meta->cas_required;
-  out["created_time"] = kv::format_time(meta->created_ns);
+  out["created_time"] = format_time(meta->created_ns);
   out["current_version"] = meta->current_version;
   out["custom_metadata"] = custom_metadata_json(*meta);
-  out["delete_version_after"] = kv::format_duration_seconds(meta->delete_version_after_s);
+  out["delete_version_after"] = go_duration(meta->delete_version_after_s);
   out["max_versions"] = meta->max_versions;
   out["oldest_version"] = meta->oldest_version;
-  out["updated_time"] = kv::format_time(meta->updated_ns);
+  out["updated_time"] = format_time(meta->updated_ns);
   out["versions"] = std::move(versions);
   return make_response(std::move(out), meta->updated_ns);
 }
@@ -679,7 +680,7 @@ Result<MetadataChange> parse_metadata_change(const Json& body, bool patch) {
     }
     if (s < 0) {
       return Error::invalid("error converting input for field \"delete_version_after\": "
-                            "cannot provide negative value " + kv::format_duration_seconds(s));
+                            "cannot provide negative value " + go_duration(s));
     }
     c.delete_version_after_s = s;
   }
@@ -766,7 +767,7 @@ Result<Response> read_config(const BackendRequest& req) {
   COFFER_TRY(ConfigRecord c, load_config(req.storage));
   Json out = Json::object();
   out["cas_required"] = c.cas_required;
-  out["delete_version_after"] = kv::format_duration_seconds(c.delete_version_after_s);
+  out["delete_version_after"] = go_duration(c.delete_version_after_s);
   out["max_versions"] = c.max_versions;
   return make_response(std::move(out));
 }

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "engine/common/duration.hpp"
+
 namespace engine::fields {
 namespace {
 
@@ -97,44 +99,6 @@ Result<std::int64_t> parse_count(std::string_view text, std::string_view what, s
   return n;
 }
 
-Result<std::int64_t> parse_duration(std::string_view text) {
-  if (text.empty()) return Error::invalid("empty duration");
-  std::int64_t plain = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), plain);
-  if (ec == std::errc() && p == text.data() + text.size()) {
-    if (plain < 0) return Error::invalid("duration must not be negative");
-    return plain;
-  }
-  // Go durations: sequence of <number><unit>, units h m s (ms/us/ns round down).
-  double total = 0;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    std::size_t start = i;
-    while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
-    if (start == i) return Error::invalid("invalid duration \"" + std::string(text) + "\"");
-    double number = 0;
-    auto [np, nec] = std::from_chars(text.data() + start, text.data() + i, number);
-    if (nec != std::errc() || np != text.data() + i) {
-      return Error::invalid("invalid duration \"" + std::string(text) + "\"");
-    }
-    std::size_t ustart = i;
-    while (i < text.size() && !((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
-    std::string_view unit = text.substr(ustart, i - ustart);
-    double scale = 0;
-    if (unit == "h") scale = 3600;
-    else if (unit == "m") scale = 60;
-    else if (unit == "s") scale = 1;
-    else if (unit == "ms") scale = 1e-3;
-    else if (unit == "us" || unit == "µs") scale = 1e-6;
-    else if (unit == "ns") scale = 1e-9;
-    else if (unit == "d") scale = 86400;  // Vault's parseutil accepts days
-    else return Error::invalid("invalid duration \"" + std::string(text) + "\"");
-    total += number * scale;
-  }
-  if (total > 9.2e18) return Error::invalid("duration too large");
-  return static_cast<std::int64_t>(total);
-}
-
 Result<std::optional<std::int64_t>> get_duration(const Json& body, std::string_view key) {
   const Json* v = find(body, key);
   if (v == nullptr) return std::optional<std::int64_t>{};
@@ -143,8 +107,9 @@ Result<std::optional<std::int64_t>> get_duration(const Json& body, std::string_v
     return std::optional<std::int64_t>{v->get<std::int64_t>()};
   }
   if (v->is_string()) {
-    auto d = parse_duration(v->get<std::string>());
+    auto d = parse_duration_seconds(v->get<std::string>());
     if (!d.ok()) return wrong_type(key, "a duration such as \"30s\", \"1h\" or seconds");
+    if (*d < 0) return wrong_type(key, "a non-negative duration");
     return std::optional<std::int64_t>{d.value()};
   }
   return wrong_type(key, "a duration");

@@ -25,7 +25,10 @@ Status only(const Json& body, std::initializer_list<std::string_view> allowed);
 Result<std::optional<std::string>> get_string(const Json& body, std::string_view key);
 Result<std::optional<std::int64_t>> get_int(const Json& body, std::string_view key);
 Result<std::optional<bool>> get_bool(const Json& body, std::string_view key);
-// Seconds, from an integer or a Go-style duration string ("90s", "1h30m", "768h").
+// Seconds, from a non-negative JSON integer or a string as
+// parse_duration_seconds (engine/common/duration.hpp) reads it: Vault's
+// ParseDurationSecond ("90", "2d", "90s", "1h30m", "768h"; "" is 0).
+// InvalidArgument for other types, bad syntax or a negative duration.
 Result<std::optional<std::int64_t>> get_duration(const Json& body, std::string_view key);
 // A list of strings, from a JSON array or a comma-separated string.
 Result<std::optional<std::vector<std::string>>> get_string_list(const Json& body, std::string_view key);
@@ -38,8 +41,5 @@ Result<std::optional<std::map<std::string, std::string>>> get_string_map(const J
 // "WHAT out of range" above max. Pure.
 Result<std::int64_t> parse_count(std::string_view text, std::string_view what,
                                  std::int64_t max = INT64_MAX);
-
-// Parses a Go-style duration or plain seconds. InvalidArgument on bad input.
-Result<std::int64_t> parse_duration(std::string_view text);
 
 }  // namespace engine::fields

@@ -9,8 +9,13 @@
 
 namespace engine {
 
-// RFC 3339 UTC with nanoseconds, as Vault prints times: "2026-11-23T18:00:00.123456789Z".
+// RFC 3339 UTC as Vault prints times (Go's time.RFC3339Nano): the fraction
+// of a second with its trailing zeros trimmed, none when it is zero:
+// "2018-03-22T02:24:06.945319214Z", "2018-03-22T02:24:06.5Z",
+// "1970-01-01T00:00:00Z". The one time formatter of the engine. Pure.
 std::string format_time(TimePoint t);
+// The same for an instant given as unix nanoseconds.
+std::string format_time(std::int64_t unix_ns);
 
 inline std::int64_t unix_seconds(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
@@ -39,9 +44,5 @@ inline std::int64_t seconds_to_ns(std::int64_t seconds) { return saturating_mul(
 inline std::int64_t ns_after(std::int64_t start_ns, std::int64_t seconds) {
   return saturating_add(start_ns, seconds_to_ns(seconds));
 }
-
-// A duration in seconds as Go's time.Duration.String() prints it
-// ("768h0m0s", "1m30s", "45s", "0s"), for texts copied from Vault.
-std::string go_duration(std::int64_t seconds);
 
 }  // namespace engine

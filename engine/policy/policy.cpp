@@ -5,6 +5,7 @@
 #include <array>
 #include <utility>
 
+#include "engine/common/duration.hpp"
 #include "engine/policy/hcl.hpp"
 #include "engine/policy/template.hpp"
 

@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: MPL-2.0
 #include "engine/policy/template.hpp"
 
-#include <charconv>
 #include <chrono>
-#include <cmath>
-#include <limits>
+
+#include "engine/common/duration.hpp"
 
 namespace engine::policy {
 namespace {
@@ -197,82 +196,6 @@ Result<std::string> populate_template(std::string_view text, const IdentityConte
         return ok_status();
       }));
   return out;
-}
-
-Result<std::int64_t> parse_duration_ns(std::string_view text) {
-  constexpr std::int64_t kSecond = 1'000'000'000;
-  const auto bad = [&] { return Error::invalid("invalid duration \"" + std::string(text) + "\""); };
-  std::string_view s = trim(text);
-  if (s.empty()) return std::int64_t{0};
-  // Plain integer: seconds.
-  {
-    std::int64_t v = 0;
-    const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec == std::errc() && p == s.data() + s.size()) {
-      if (v > std::numeric_limits<std::int64_t>::max() / kSecond ||
-          v < std::numeric_limits<std::int64_t>::min() / kSecond) {
-        return bad();
-      }
-      return v * kSecond;
-    }
-  }
-  // "<int>d": days.
-  if (s.back() == 'd') {
-    std::int64_t v = 0;
-    const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size() - 1, v);
-    if (ec != std::errc() || p != s.data() + s.size() - 1) return bad();
-    constexpr std::int64_t kDay = 86400 * kSecond;
-    if (v > std::numeric_limits<std::int64_t>::max() / kDay || v < std::numeric_limits<std::int64_t>::min() / kDay) {
-      return bad();
-    }
-    return v * kDay;
-  }
-  // Go's time.ParseDuration: [-+]? (number unit)+, or "0".
-  bool negative = false;
-  if (s.front() == '-' || s.front() == '+') {
-    negative = s.front() == '-';
-    s.remove_prefix(1);
-  }
-  if (s == "0") return std::int64_t{0};
-  if (s.empty()) return bad();
-  long double total = 0;
-  while (!s.empty()) {
-    std::size_t i = 0;
-    long double value = 0;
-    bool digits = false;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-      value = value * 10 + (s[i] - '0');
-      digits = true;
-      ++i;
-    }
-    if (i < s.size() && s[i] == '.') {
-      ++i;
-      long double scale = 0.1L;
-      while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-        value += (s[i] - '0') * scale;
-        scale /= 10;
-        digits = true;
-        ++i;
-      }
-    }
-    if (!digits) return bad();
-    std::size_t j = i;
-    while (j < s.size() && !(s[j] >= '0' && s[j] <= '9') && s[j] != '.') ++j;
-    const std::string_view unit = s.substr(i, j - i);
-    long double mult = 0;
-    if (unit == "ns") mult = 1;
-    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") mult = 1e3L;
-    else if (unit == "ms") mult = 1e6L;
-    else if (unit == "s") mult = 1e9L;
-    else if (unit == "m") mult = 60e9L;
-    else if (unit == "h") mult = 3600e9L;
-    else return bad();
-    total += value * mult;
-    if (total > static_cast<long double>(std::numeric_limits<std::int64_t>::max())) return bad();
-    s.remove_prefix(j);
-  }
-  const auto ns = static_cast<std::int64_t>(total);
-  return negative ? -ns : ns;
 }
 
 }  // namespace engine::policy

@@ -80,9 +80,4 @@ Status validate_template(std::string_view text);
 Result<std::string> populate_template(std::string_view text, const IdentityContext& identity,
                                       const TemplateOptions& options = {});
 
-// Vault/Go duration: integer seconds, or a sequence like "1h30m", "1.5h",
-// "500ms", "10s", with "d" for days. Returns nanoseconds. InvalidArgument on
-// bad syntax or overflow.
-Result<std::int64_t> parse_duration_ns(std::string_view text);
-
 }  // namespace engine::policy

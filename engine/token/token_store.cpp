@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "engine/common/duration.hpp"
 #include "engine/common/serial.hpp"
 #include "engine/common/time.hpp"
 #include "engine/crypto/sodium.hpp"

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/common/duration.hpp"
 #include "engine/policy/template.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -20,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   (void)has_template(text);
   (void)validate_template(text);
-  (void)parse_duration_ns(text);
+  (void)engine::parse_duration_ns(text);
 
   IdentityContext id;
   id.entity = EntityInfo{"entity-id", value, {{"team", value}, {value, "x"}},

@@ -5,6 +5,7 @@
 // Vault's warnings and error texts.
 #include <catch2/catch.hpp>
 
+#include "engine/common/duration.hpp"
 #include "engine/common/time.hpp"
 #include "engine/token/token_store.hpp"
 #include "tests/unit/core/authz_support.hpp"

@@ -8,6 +8,8 @@
 
 #include "engine/backend/kv_common.hpp"
 #include "engine/backend/kv_v2.hpp"
+#include "engine/common/duration.hpp"
+#include "engine/common/time.hpp"
 #include "kv_test_util.hpp"
 
 using engine::ErrorCode;
@@ -59,14 +61,14 @@ bool contains(const std::string& hay, const std::string& needle) {
 // ---- formats ----------------------------------------------------------------
 
 TEST_CASE("kv2: times are RFC 3339 UTC with Go's trimmed nanoseconds", "[kv2][format]") {
-  CHECK(engine::kv::format_time(1521685446945319214LL) == "2018-03-22T02:24:06.945319214Z");
-  CHECK(engine::kv::format_time(1521685446500000000LL) == "2018-03-22T02:24:06.5Z");
-  CHECK(engine::kv::format_time(1521685446000000000LL) == "2018-03-22T02:24:06Z");
-  CHECK(engine::kv::format_time(0) == "1970-01-01T00:00:00Z");
+  CHECK(engine::format_time(1521685446945319214LL) == "2018-03-22T02:24:06.945319214Z");
+  CHECK(engine::format_time(1521685446500000000LL) == "2018-03-22T02:24:06.5Z");
+  CHECK(engine::format_time(1521685446000000000LL) == "2018-03-22T02:24:06Z");
+  CHECK(engine::format_time(0) == "1970-01-01T00:00:00Z");
 }
 
 TEST_CASE("kv2: durations parse like Vault and print like Go", "[kv2][format]") {
-  using engine::kv::format_duration_seconds;
+  using engine::go_duration;
   using engine::kv::parse_duration_seconds;
   CHECK(*parse_duration_seconds(J("90"), "f") == 90);
   CHECK(*parse_duration_seconds(J(R"("90")"), "f") == 90);
@@ -80,11 +82,11 @@ TEST_CASE("kv2: durations parse like Vault and print like Go", "[kv2][format]") 
   CHECK_FALSE(parse_duration_seconds(J(R"("3 hours")"), "f").ok());
   CHECK_FALSE(parse_duration_seconds(J(R"("h")"), "f").ok());
   CHECK_FALSE(parse_duration_seconds(J("true"), "f").ok());
-  CHECK(format_duration_seconds(0) == "0s");
-  CHECK(format_duration_seconds(45) == "45s");
-  CHECK(format_duration_seconds(90) == "1m30s");
-  CHECK(format_duration_seconds(3 * 3600) == "3h0m0s");
-  CHECK(format_duration_seconds(-1) == "-1s");
+  CHECK(go_duration(0) == "0s");
+  CHECK(go_duration(45) == "45s");
+  CHECK(go_duration(90) == "1m30s");
+  CHECK(go_duration(3 * 3600) == "3h0m0s");
+  CHECK(go_duration(-1) == "-1s");
 }
 
 // ---- data/ ------------------------------------------------------------------
@@ -480,15 +482,15 @@ TEST_CASE("kv2: metadata read has Vault's fields; modified = updated_time", "[kv
                                          "max_versions", "oldest_version", "updated_time",
                                          "versions"});
   CHECK(m["cas_required"] == false);
-  CHECK(s(m["created_time"]) == engine::kv::format_time(engine::kv::to_unix_nanos(t1)));
-  CHECK(s(m["updated_time"]) == engine::kv::format_time(engine::kv::to_unix_nanos(t2)));
+  CHECK(s(m["created_time"]) == engine::format_time(engine::kv::to_unix_nanos(t1)));
+  CHECK(s(m["updated_time"]) == engine::format_time(engine::kv::to_unix_nanos(t2)));
   CHECK(num(m["current_version"]) == 2);
   CHECK(m["custom_metadata"].is_null());
   CHECK(s(m["delete_version_after"]) == "0s");
   CHECK(num(m["max_versions"]) == 0);
   CHECK(num(m["oldest_version"]) == 0);
   CHECK(str(m["versions"]["1"]) ==
-        R"({"created_time":")" + engine::kv::format_time(engine::kv::to_unix_nanos(t1)) +
+        R"({"created_time":")" + engine::format_time(engine::kv::to_unix_nanos(t1)) +
             R"(","deletion_time":"","destroyed":false})");
   REQUIRE(r.modified.has_value());
   CHECK(*r.modified == t2);
@@ -710,7 +712,7 @@ TEST_CASE("kv2: delete_version_after sets a future deletion_time; the smaller wi
   auto w = h.ok(Operation::Create, "data/k", body_data(R"({"a":1})"));
   auto created = h.now;
   CHECK(s(w.data["deletion_time"]) ==
-        engine::kv::format_time(engine::kv::to_unix_nanos(created + std::chrono::seconds(10))));
+        engine::format_time(engine::kv::to_unix_nanos(created + std::chrono::seconds(10))));
   // Readable until then.
   h.ok(Operation::Read, "data/k");
   h.now += std::chrono::seconds(11);

@@ -3,6 +3,7 @@
 // line numbers, normalisation (§2), built-in policies (§9.6).
 #include <catch2/catch.hpp>
 
+#include "engine/common/duration.hpp"
 #include "engine/policy/hcl.hpp"
 #include "engine/policy/policy.hpp"
 #include "engine/policy/template.hpp"
