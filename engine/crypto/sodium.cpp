@@ -42,16 +42,6 @@ Str hex_into(ByteView b) {
   return out;
 }
 
-template <class Str>
-Str base64_into(ByteView b) {
-  const std::size_t len = sodium_base64_ENCODED_LEN(b.size(), sodium_base64_VARIANT_ORIGINAL);
-  Str out(len, '\0');
-  sodium_bin2base64(out.data(), out.size(), data_or_empty(b), b.size(),
-                    sodium_base64_VARIANT_ORIGINAL);
-  out.resize(len - 1);
-  return out;
-}
-
 bool is_hex_digit(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
@@ -189,8 +179,6 @@ std::string random_uuid() {
 
 std::string to_hex(ByteView b) { return hex_into<std::string>(b); }
 SecureString to_hex_secure(ByteView b) { return hex_into<SecureString>(b); }
-std::string to_base64(ByteView b) { return base64_into<std::string>(b); }
-SecureString to_base64_secure(ByteView b) { return base64_into<SecureString>(b); }
 
 Result<SecureBytes> from_hex(std::string_view s) {
   init();
@@ -203,23 +191,6 @@ Result<SecureBytes> from_hex(std::string_view s) {
   if (sodium_hex2bin(out.data(), out.size(), s.data(), s.size(), nullptr, &len, nullptr) != 0 ||
       len != s.size() / 2) {
     return Error::invalid("invalid hex");
-  }
-  out.resize(len);
-  return out;
-}
-
-Result<SecureBytes> from_base64(std::string_view s) {
-  init();
-  SecureBytes out(s.size() / 4 * 3 + 3);
-  std::size_t len = 0;
-  const char* end = nullptr;
-  // With b64_end set, libsodium stops at the first character it cannot use
-  // instead of failing; requiring it to have consumed everything rejects
-  // trailing garbage.
-  if (sodium_base642bin(out.data(), out.size(), s.data(), s.size(), nullptr, &len, &end,
-                        sodium_base64_VARIANT_ORIGINAL) != 0 ||
-      end != s.data() + s.size()) {
-    return Error::invalid("invalid base64");
   }
   out.resize(len);
   return out;

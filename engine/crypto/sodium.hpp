@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MPL-2.0
-// Thin, typed wrappers over libsodium: the only file that talks to it directly.
+// Thin, typed wrappers over libsodium: the only file that talks to it directly,
+// but for its base64 codec (engine/common/base64.hpp, for the pure layers).
 #pragma once
 
 #include <cstdint>
@@ -42,12 +43,10 @@ std::string random_uuid();                    // RFC 4122 v4, lowercase
 
 std::string to_hex(ByteView b);
 Result<SecureBytes> from_hex(std::string_view s);        // InvalidArgument on bad input
-std::string to_base64(ByteView b);                       // standard alphabet, padded
-Result<SecureBytes> from_base64(std::string_view s);     // InvalidArgument on bad input
 
-// The same encodings into zeroing memory, for secret bytes (unseal key
+// The same encoding into zeroing memory, for secret bytes (unseal key
 // shares, generated tokens) that must not linger in a plain std::string.
+// Base64 is engine/common/base64.hpp.
 SecureString to_hex_secure(ByteView b);
-SecureString to_base64_secure(ByteView b);
 
 }  // namespace engine::crypto

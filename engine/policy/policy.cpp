@@ -5,6 +5,7 @@
 #include <array>
 #include <utility>
 
+#include "engine/common/base64.hpp"
 #include "engine/common/duration.hpp"
 #include "engine/policy/hcl.hpp"
 #include "engine/policy/template.hpp"
@@ -54,48 +55,12 @@ std::string on_line(int line) { return " on line " + std::to_string(line); }
 
 // --- base64 (Go's base64.StdEncoding: padded, CR/LF ignored) --------------
 
-int b64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
 // The decoded text when `text` is valid standard base64, else nullopt.
 std::optional<std::string> decode_base64(std::string_view text) {
-  std::string clean;
-  clean.reserve(text.size());
-  for (const char c : text) {
-    if (c != '\r' && c != '\n') clean += c;
-  }
-  if (clean.empty() || clean.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(clean.size() / 4 * 3);
-  for (std::size_t i = 0; i < clean.size(); i += 4) {
-    std::array<int, 4> v{};
-    int pad = 0;
-    for (int j = 0; j < 4; ++j) {
-      const char c = clean[i + static_cast<std::size_t>(j)];
-      if (c == '=') {
-        // Padding only in the last quantum, only in its last two places.
-        if (i + 4 != clean.size() || j < 2) return std::nullopt;
-        ++pad;
-        v[static_cast<std::size_t>(j)] = 0;
-        continue;
-      }
-      if (pad > 0) return std::nullopt;
-      v[static_cast<std::size_t>(j)] = b64_value(c);
-      if (v[static_cast<std::size_t>(j)] < 0) return std::nullopt;
-    }
-    const std::uint32_t n = (static_cast<std::uint32_t>(v[0]) << 18) | (static_cast<std::uint32_t>(v[1]) << 12) |
-                            (static_cast<std::uint32_t>(v[2]) << 6) | static_cast<std::uint32_t>(v[3]);
-    out += static_cast<char>((n >> 16) & 0xFF);
-    if (pad < 2) out += static_cast<char>((n >> 8) & 0xFF);
-    if (pad < 1) out += static_cast<char>(n & 0xFF);
-  }
-  return out;
+  if (text.find_first_not_of("\r\n") == std::string_view::npos) return std::nullopt;
+  auto bytes = from_base64(text, "\r\n");
+  if (!bytes.ok()) return std::nullopt;
+  return std::string(bytes->begin(), bytes->end());
 }
 
 // --- value decoding -------------------------------------------------------

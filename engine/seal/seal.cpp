@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include "engine/common/base64.hpp"
 #include "engine/crypto/sodium.hpp"
 #include "engine/seal/shamir.hpp"
 
@@ -69,7 +70,7 @@ Result<SecureBytes> decode_share(std::string_view text, std::size_t expected) {
   text = trim(text);
   auto hex = crypto::from_hex(text);
   if (hex.ok() && hex->size() == expected) return std::move(hex).value();
-  auto b64 = crypto::from_base64(text);
+  auto b64 = from_base64(text);
   if (!b64.ok()) return Error::invalid("'key' must be a valid hex or base64 string");
   if (b64->size() < expected) {
     return Error::invalid("invalid key: key is shorter than minimum " + std::to_string(expected) +
@@ -143,7 +144,7 @@ Result<InitOutput> SealManager::init(int shares, int threshold) {
   InitOutput out;
   for (const SecureBytes& part : parts) {
     out.keys_hex.push_back(crypto::to_hex_secure(part));
-    out.keys_base64.push_back(crypto::to_base64_secure(part));
+    out.keys_base64.push_back(to_base64_secure(part));
   }
   return out;
 }

@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "engine/common/base64.hpp"
+
 using engine::ErrorCode;
 using engine::SecureBytes;
 namespace crypto = engine::crypto;
@@ -95,18 +97,18 @@ TEST_CASE("crypto: hex and base64", "[crypto]") {
     CHECK(r.error().code == ErrorCode::InvalidArgument);
   }
 
-  CHECK(crypto::to_base64(data) == "AAF/gP7/");
-  CHECK(crypto::to_base64(engine::bytes_of("ab")) == "YWI=");
-  CHECK(engine::as_view(crypto::to_base64_secure(engine::bytes_of("a"))) == "YQ==");
-  CHECK(*crypto::from_base64("AAF/gP7/") == data);
-  CHECK(engine::as_view(*crypto::from_base64("YWI=")) == "ab");
-  CHECK(crypto::from_base64("")->empty());
+  CHECK(engine::to_base64(data) == "AAF/gP7/");
+  CHECK(engine::to_base64(engine::bytes_of("ab")) == "YWI=");
+  CHECK(engine::as_view(engine::to_base64_secure(engine::bytes_of("a"))) == "YQ==");
+  CHECK(*engine::from_base64("AAF/gP7/") == data);
+  CHECK(engine::as_view(*engine::from_base64("YWI=")) == "ab");
+  CHECK(engine::from_base64("")->empty());
   for (std::string_view bad : {"YWI", "YW=I", "Y!I=", "YWI=x", "AAF_gP7-", "YWI= "}) {
-    auto r = crypto::from_base64(bad);
+    auto r = engine::from_base64(bad);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code == ErrorCode::InvalidArgument);
   }
   const SecureBytes key = crypto::random_key();
-  CHECK(*crypto::from_base64(crypto::to_base64(key)) == key);
+  CHECK(*engine::from_base64(engine::to_base64(key)) == key);
   CHECK(*crypto::from_hex(crypto::to_hex(key)) == key);
 }
