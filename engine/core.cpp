@@ -400,7 +400,7 @@ Result<Response> Core::Impl::handle_routed(const Request& req, std::unique_lock<
   audit_route(event, route);
   if (route.ns->parent != nullptr && rest.starts_with("sys/") && root_only_sys(rest.substr(4)) &&
       !admin_namespace_allows(opts, route.ns->record.path, rest.substr(4))) {
-    return audit_refused(audit, event, Error::unsupported("unsupported path: " + std::string(rest)));
+    return audit_refused(audit, event, Error::unsupported_path(rest));
   }
   const std::string& absolute = req.path;  // namespace path + path below it
 

@@ -10,7 +10,7 @@
 namespace engine {
 namespace {
 
-Error unsupported_path(std::string_view rel) { return Error::unsupported("unsupported path: sys/" + std::string(rel)); }
+Error unsupported_path(std::string_view rel) { return Error::unsupported_path("sys/" + std::string(rel)); }
 
 Json device_info(const AuditDeviceInfo& d) {
   Json options = Json::object();

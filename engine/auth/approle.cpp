@@ -113,15 +113,15 @@ Result<Response> AppRoleBackend::handle(const BackendRequest& req) {
   const bool write = req.op == Operation::Create || req.op == Operation::Update;
   if (rel.empty() || rel == "/") {
     // Not in Vault: lets `ls auth/approle/` show where things are.
-    if (req.op != Operation::List && req.op != Operation::Read) return unsupported_path(rel);
+    if (req.op != Operation::List && req.op != Operation::Read) return Error::unsupported_path(rel);
     return keys_reply(Json::array({"login", "role/"}));
   }
   if (is_login_path(rel)) {
-    if (!write) return unsupported_path(rel);
+    if (!write) return Error::unsupported_path(rel);
     return login(req);
   }
   if (rel == "role" || rel == "role/") {
-    if (req.op != Operation::List) return unsupported_path(rel);
+    if (req.op != Operation::List) return Error::unsupported_path(rel);
     COFFER_TRY(auto names, req.storage.list("role/"));
     Json keys = Json::array();
     for (const auto& n : names) {
@@ -129,7 +129,7 @@ Result<Response> AppRoleBackend::handle(const BackendRequest& req) {
     }
     return keys_reply(std::move(keys));
   }
-  if (!rel.starts_with("role/")) return unsupported_path(rel);
+  if (!rel.starts_with("role/")) return Error::unsupported_path(rel);
   std::string_view rest = rel.substr(5);
   auto slash = rest.find('/');
   std::string name(rest.substr(0, slash));
@@ -164,7 +164,7 @@ Result<Response> AppRoleBackend::handle_role(const BackendRequest& req, const st
       case Operation::Delete: return delete_role(req, name);
       // No LIST of role/NAME: the file view takes a listable path for a
       // directory, and a role is a file (its sub-endpoints are NAME@VIEW).
-      default: return unsupported_path(req.path);
+      default: return Error::unsupported_path(req.path);
     }
   }
   std::lock_guard lock(mu_);
@@ -177,7 +177,7 @@ Result<Response> AppRoleBackend::handle_role(const BackendRequest& req, const st
       resp.data["role_id"] = role->role_id;
       return resp;
     }
-    if (!write) return unsupported_path(req.path);
+    if (!write) return Error::unsupported_path(req.path);
     COFFER_TRY_STATUS(fields::only(req.data, {"role_id"}));
     COFFER_TRY(auto role_id, id_field(req.data, "role_id"));
     if (!role_id || role_id->empty()) return Error::invalid("missing role_id");
@@ -196,16 +196,16 @@ Result<Response> AppRoleBackend::handle_role(const BackendRequest& req, const st
       }
       return keys_reply(std::move(keys));
     }
-    if (!write) return unsupported_path(req.path);
+    if (!write) return Error::unsupported_path(req.path);
     return new_secret_id(req, name, /*custom=*/false);
   }
   if (sub == "custom-secret-id") {
-    if (!write) return unsupported_path(req.path);
+    if (!write) return Error::unsupported_path(req.path);
     return new_secret_id(req, name, /*custom=*/true);
   }
   if (sub == "secret-id/lookup" || sub == "secret-id/destroy") {
     const bool destroy = sub.ends_with("destroy");
-    if (!(write || (destroy && req.op == Operation::Delete))) return unsupported_path(req.path);
+    if (!(write || (destroy && req.op == Operation::Delete))) return Error::unsupported_path(req.path);
     COFFER_TRY_STATUS(fields::only(req.data, {"secret_id"}));
     COFFER_TRY(auto secret, id_field(req.data, "secret_id"));
     if (!secret || secret->empty()) return Error::invalid("missing secret_id");
@@ -226,7 +226,7 @@ Result<Response> AppRoleBackend::handle_role(const BackendRequest& req, const st
   }
   if (sub == "secret-id-accessor/lookup" || sub == "secret-id-accessor/destroy") {
     const bool destroy = sub.ends_with("destroy");
-    if (!(write || (destroy && req.op == Operation::Delete))) return unsupported_path(req.path);
+    if (!(write || (destroy && req.op == Operation::Delete))) return Error::unsupported_path(req.path);
     COFFER_TRY_STATUS(fields::only(req.data, {"secret_id_accessor"}));
     COFFER_TRY(auto accessor, fields::get_string(req.data, "secret_id_accessor"));
     if (!accessor || accessor->empty()) return Error::invalid("missing secret_id_accessor");
@@ -254,10 +254,10 @@ Result<Response> AppRoleBackend::handle_role(const BackendRequest& req, const st
     return resp;
   }
   if (sub == "secret-id-accessor" || sub == "secret-id-accessor/") {
-    if (req.op != Operation::List) return unsupported_path(req.path);
+    if (req.op != Operation::List) return Error::unsupported_path(req.path);
     return keys_reply(Json::array({"destroy", "lookup"}));
   }
-  return unsupported_path(req.path);
+  return Error::unsupported_path(req.path);
 }
 
 Result<Response> AppRoleBackend::write_role(const BackendRequest& req, const std::string& name) {

@@ -178,7 +178,7 @@ Result<Response> LdapBackend::handle(const BackendRequest& req) {
   const bool write = req.op == Operation::Create || req.op == Operation::Update;
   if (rel.empty() || rel == "/") {
     // Not in Vault: lets `ls auth/ldap/` show where things are.
-    if (req.op != Operation::List && req.op != Operation::Read) return unsupported_path(rel);
+    if (req.op != Operation::List && req.op != Operation::Read) return Error::unsupported_path(rel);
     return keys_reply(Json::array({"config", "groups/", "login/", "users/"}));
   }
   if (rel == "config") {
@@ -188,7 +188,7 @@ Result<Response> LdapBackend::handle(const BackendRequest& req) {
       resp.data = show_ldap_config(cfg);
       return resp;
     }
-    if (!write) return unsupported_path(rel);
+    if (!write) return Error::unsupported_path(rel);
     std::lock_guard lock(write_mu_);
     COFFER_TRY(LdapConfig cfg, config_or_defaults(req.storage));
     COFFER_TRY_STATUS(parse_ldap_config(req.data, cfg));
@@ -196,13 +196,13 @@ Result<Response> LdapBackend::handle(const BackendRequest& req) {
     return Response{};
   }
   if (rel == "login" || rel == "login/") {
-    if (req.op != Operation::List) return unsupported_path(rel);
+    if (req.op != Operation::List) return Error::unsupported_path(rel);
     return keys_reply(Json::array());  // who may log in is the directory's business
   }
   // login/NAME is answered through begin_login(), never here.
   for (std::string_view kind : {"groups", "users"}) {
     if (rel == kind || (rel.starts_with(kind) && rel.substr(kind.size()) == "/")) {
-      if (req.op != Operation::List) return unsupported_path(rel);
+      if (req.op != Operation::List) return Error::unsupported_path(rel);
       COFFER_TRY(auto names, req.storage.list(kind == "groups" ? "group/" : "user/"));
       Json keys = Json::array();
       for (const auto& n : names) {
@@ -214,7 +214,7 @@ Result<Response> LdapBackend::handle(const BackendRequest& req) {
       return mapping(req, kind, rel.substr(kind.size() + 1));
     }
   }
-  return unsupported_path(rel);
+  return Error::unsupported_path(rel);
 }
 
 Result<Response> LdapBackend::mapping(const BackendRequest& req, std::string_view kind, std::string_view rest) {
@@ -280,7 +280,7 @@ Result<Response> LdapBackend::mapping(const BackendRequest& req, std::string_vie
       return Response{};
     }
     default:
-      return unsupported_path(std::string(kind) + "/" + name);
+      return Error::unsupported_path(std::string(kind) + "/" + name);
   }
 }
 

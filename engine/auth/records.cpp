@@ -12,8 +12,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-Error unsupported_path(std::string_view rel) { return Error::unsupported("unsupported path: " + std::string(rel)); }
-
 Response keys_reply(Json keys) {
   Response resp;
   resp.data["keys"] = std::move(keys);

@@ -31,10 +31,6 @@ Status put_record(Storage& storage, std::string_view key, const T& record) {
 // ASCII lower case (user and group names of userpass and ldap).
 std::string lower(std::string_view s);
 
-// Unsupported "unsupported path: REL", Vault's answer for a path or
-// operation a backend does not have.
-Error unsupported_path(std::string_view rel);
-
 // A LIST reply: {"keys": keys}.
 Response keys_reply(Json keys);
 

@@ -48,17 +48,17 @@ Result<Response> UserpassBackend::handle(const BackendRequest& req) {
   const bool write = req.op == Operation::Create || req.op == Operation::Update;
   if (rel.empty() || rel == "/") {
     // Not in Vault: lets `ls auth/userpass/` show where things are.
-    if (req.op != Operation::List && req.op != Operation::Read) return unsupported_path(rel);
+    if (req.op != Operation::List && req.op != Operation::Read) return Error::unsupported_path(rel);
     return keys_reply(Json::array({"login/", "users/"}));
   }
   if (rel == "login" || rel == "login/") {
-    if (req.op != Operation::List) return unsupported_path(rel);
+    if (req.op != Operation::List) return Error::unsupported_path(rel);
     return keys_reply(Json::array());  // who may log in is not listed here
   }
   // login/NAME is answered through begin_login(), never here.
-  if (is_login_path(rel)) return unsupported_path(rel);
+  if (is_login_path(rel)) return Error::unsupported_path(rel);
   if (rel == "users" || rel == "users/") {
-    if (req.op != Operation::List) return unsupported_path(rel);
+    if (req.op != Operation::List) return Error::unsupported_path(rel);
     COFFER_TRY(auto names, req.storage.list("user/"));
     Json keys = Json::array();
     for (const auto& n : names) {
@@ -66,7 +66,7 @@ Result<Response> UserpassBackend::handle(const BackendRequest& req) {
     }
     return keys_reply(std::move(keys));
   }
-  if (!rel.starts_with("users/")) return unsupported_path(rel);
+  if (!rel.starts_with("users/")) return Error::unsupported_path(rel);
   auto [name, sub] = split_user(rel.substr(6));
   if (req.op == Operation::List) {
     return Error::not_found("no users under \"" + std::string(rel) + "\"");
@@ -95,10 +95,10 @@ Result<Response> UserpassBackend::handle(const BackendRequest& req) {
         return Response{};
       }
       default:
-        return unsupported_path(rel);
+        return Error::unsupported_path(rel);
     }
   }
-  if (!write) return unsupported_path(rel);
+  if (!write) return Error::unsupported_path(rel);
   if (sub == "password") {
     COFFER_TRY_STATUS(fields::only(req.data, {"password"}));
     COFFER_TRY(auto password, password_of(req.data));
@@ -120,7 +120,7 @@ Result<Response> UserpassBackend::handle(const BackendRequest& req) {
     COFFER_TRY_STATUS(put_record(req.storage, user_key(name), *user));
     return Response{};
   }
-  return unsupported_path(rel);
+  return Error::unsupported_path(rel);
 }
 
 Result<Response> UserpassBackend::write_user(const BackendRequest& req, const std::string& name) {

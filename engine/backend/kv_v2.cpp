@@ -121,7 +121,7 @@ Result<Target> route(const BackendRequest& req) {
     COFFER_TRY_STATUS(kv::check_secret_name(name));
     return Target{endpoint, std::move(name)};
   }
-  return Error::unsupported("unsupported path");
+  return Error::unsupported_path();
 }
 
 // ---- storage ---------------------------------------------------------------

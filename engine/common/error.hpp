@@ -6,6 +6,7 @@
 
 #include <cassert>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -51,6 +52,15 @@ struct Error {
   static Error cas(std::string m) { return {ErrorCode::CasMismatch, std::move(m)}; }
   static Error sealed() { return {ErrorCode::Sealed, "Vault is sealed"}; }
   static Error unsupported(std::string m) { return {ErrorCode::Unsupported, std::move(m)}; }
+  // Vault's answer for a path or operation a backend does not have
+  // (logical.ErrUnsupportedPath): Unsupported "unsupported path", naming the
+  // path when one is given ("unsupported path: sys/foo"). The one place
+  // that text is written.
+  static Error unsupported_path(std::string_view path = {}) {
+    std::string m = "unsupported path";
+    if (!path.empty()) m.append(": ").append(path);
+    return {ErrorCode::Unsupported, std::move(m)};
+  }
   static Error too_large(std::string m) { return {ErrorCode::TooLarge, std::move(m)}; }
   static Error name_too_long(std::string m) { return {ErrorCode::NameTooLong, std::move(m)}; }
   static Error corrupt(std::string m) { return {ErrorCode::Corrupt, std::move(m)}; }

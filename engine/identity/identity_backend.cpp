@@ -11,7 +11,7 @@ namespace engine {
 namespace {
 
 Error unsupported_path(std::string_view rel) {
-  return Error::unsupported("unsupported path: identity/" + std::string(rel));
+  return Error::unsupported_path("identity/" + std::string(rel));
 }
 
 std::string time_of(std::int64_t unix_ns) { return format_time(TimePoint(std::chrono::nanoseconds(unix_ns))); }

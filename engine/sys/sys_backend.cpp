@@ -15,7 +15,7 @@ namespace engine {
 namespace {
 
 Error unsupported_path(std::string_view rel) {
-  return Error::unsupported("unsupported path: sys/" + std::string(rel));
+  return Error::unsupported_path("sys/" + std::string(rel));
 }
 
 bool is_root_namespace(const SysContext& ctx) { return ctx.ns.parent == nullptr; }

@@ -13,7 +13,7 @@ namespace engine {
 namespace {
 
 Error unsupported_path(std::string_view rel) {
-  return Error::unsupported("unsupported path: auth/token/" + std::string(rel));
+  return Error::unsupported_path("auth/token/" + std::string(rel));
 }
 
 std::int64_t remaining_ttl(const TokenEntry& e, TimePoint now) {
