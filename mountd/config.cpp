@@ -6,9 +6,10 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <sstream>
 
 #include "engine/common/duration.hpp"
+#include "engine/common/numbers.hpp"
+#include "engine/common/path.hpp"
 #include "engine/policy/hcl.hpp"
 
 namespace mountd {
@@ -110,9 +111,7 @@ engine::Result<std::string> namespace_path(const hcl::Item& item, const Where& w
     return where.at(item.line, quoted(item.keys[0]) + std::string(context) +
                                    " must name a namespace (leave it out for the root)");
   }
-  std::stringstream segments(v);
-  std::string seg;
-  while (std::getline(segments, seg, '/')) {
+  for (const std::string_view seg : engine::split_segments(v)) {
     if (seg.empty() || seg == "." || seg == ".." ||
         seg.find_first_of(" \t\r\n") != std::string::npos) {
       return where.at(item.line, quoted(item.keys[0]) + std::string(context) + ": " + quoted(v) +
@@ -202,7 +201,7 @@ engine::Result<std::int64_t> lockout_number(const hcl::Item& item, const Where& 
     const std::string& t = item.value.text;
     const bool digits = !t.empty() && t.size() < 18 && t.find_first_not_of("0123456789") == std::string::npos;
     auto parsed = duration ? engine::parse_duration_seconds(t)
-                 : digits  ? engine::Result<std::int64_t>(std::stoll(t))
+                 : digits  ? engine::parse_count(t, "number")
                            : engine::Result<std::int64_t>(engine::Error::invalid("not a number"));
     if (!parsed.ok()) {
       return where.at(item.line, quoted(item.keys[0]) + context + ": " + quoted(item.value.text) +

@@ -12,6 +12,7 @@
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 
+#include "engine/common/numbers.hpp"
 #include "engine/common/serial.hpp"
 #include "engine/common/time.hpp"
 #include "engine/crypto/sodium.hpp"
@@ -221,10 +222,9 @@ Result<std::shared_ptr<AuditBroker::Device>> make_device(AuditDeviceRecord recor
   COFFER_TRY(dev->log_raw, option_bool(record.options, "log_raw", false));
   COFFER_TRY(dev->hmac_accessor, option_bool(record.options, "hmac_accessor", true));
   if (auto it = record.options.find("mode"); it != record.options.end() && !it->second.empty()) {
-    char* end = nullptr;
-    unsigned long m = std::strtoul(it->second.c_str(), &end, 8);
-    if (end == nullptr || *end != '\0' || m > 0777) return Error::invalid("invalid mode \"" + it->second + "\"");
-    dev->mode = static_cast<mode_t>(m);
+    const auto m = parse_count(it->second, "mode", 0777, 8);
+    if (!m.ok()) return Error::invalid("invalid mode \"" + it->second + "\"");
+    dev->mode = static_cast<mode_t>(*m);
   }
   if (auto it = record.options.find("prefix"); it != record.options.end()) dev->prefix = it->second;
   dev->record = std::move(record);

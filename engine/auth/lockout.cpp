@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "engine/common/numbers.hpp"
 #include "engine/common/serial.hpp"
 
 namespace engine::auth {
@@ -79,12 +80,15 @@ std::string escape(std::string_view alias) {
 std::string unescape(std::string_view key) {
   std::string out;
   for (std::size_t i = 0; i < key.size(); ++i) {
+    // A '%' not followed by two hex digits (never written by escape()) stays as it is.
     if (key[i] == '%' && i + 2 < key.size()) {
-      out.push_back(static_cast<char>(std::stoi(std::string(key.substr(i + 1, 2)), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(key[i]);
+      if (auto byte = parse_count(key.substr(i + 1, 2), "escape", 0xFF, 16); byte.ok()) {
+        out.push_back(static_cast<char>(*byte));
+        i += 2;
+        continue;
+      }
     }
+    out.push_back(key[i]);
   }
   return out;
 }

@@ -9,17 +9,14 @@
 
 #include "engine/common/duration.hpp"
 #include "engine/common/json_text.hpp"
+#include "engine/common/path.hpp"
 
 namespace engine::kv {
 
 namespace {
 
 Status check_segments(std::string_view path) {
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    std::size_t end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    std::string_view seg = path.substr(start, end - start);
+  for (const std::string_view seg : split_segments(path)) {
     if (seg.empty()) {
       return Error::invalid("invalid secret path \"" + std::string(path) +
                             "\": empty path segment");
@@ -28,7 +25,6 @@ Status check_segments(std::string_view path) {
       return Error::invalid("invalid secret path \"" + std::string(path) + "\": segment \"" +
                             std::string(seg) + "\" is not allowed");
     }
-    start = end + 1;
   }
   return ok_status();
 }

@@ -85,20 +85,6 @@ Result<std::optional<bool>> get_bool(const Json& body, std::string_view key) {
   return wrong_type(key, "a boolean");
 }
 
-Result<std::int64_t> parse_count(std::string_view text, std::string_view what, std::int64_t max) {
-  const bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (!digits) return Error::invalid("invalid " + std::string(what) + " \"" + std::string(text) + "\"");
-  std::int64_t n = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec == std::errc::result_out_of_range || (ec == std::errc() && n > max)) {
-    return Error::invalid(std::string(what) + " out of range");
-  }
-  if (ec != std::errc() || p != text.data() + text.size()) {
-    return Error::invalid("invalid " + std::string(what) + " \"" + std::string(text) + "\"");
-  }
-  return n;
-}
-
 Result<std::optional<std::int64_t>> get_duration(const Json& body, std::string_view key) {
   const Json* v = find(body, key);
   if (v == nullptr) return std::optional<std::int64_t>{};

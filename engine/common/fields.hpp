@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/common/error.hpp"
+#include "engine/common/numbers.hpp"
 #include "engine/common/secure.hpp"
 
 namespace engine::fields {
@@ -36,10 +37,8 @@ Result<std::optional<std::vector<std::string>>> get_string_list(const Json& body
 Result<std::optional<std::map<std::string, std::string>>> get_string_map(const Json& body,
                                                                           std::string_view key);
 
-// Parses a non-negative decimal integer as it comes in a path or body
-// ("3" in db@3). InvalidArgument "invalid WHAT" for anything but digits, and
-// "WHAT out of range" above max. Pure.
-Result<std::int64_t> parse_count(std::string_view text, std::string_view what,
-                                 std::int64_t max = INT64_MAX);
+// Non-negative integers from a path or body ("3" in db@3): the engine's one
+// checked parser, engine/common/numbers.hpp.
+using engine::parse_count;
 
 }  // namespace engine::fields

@@ -5,6 +5,7 @@
 
 #include "engine/common/fields.hpp"
 #include "engine/common/json_values.hpp"
+#include "engine/common/path.hpp"
 #include "engine/common/time.hpp"
 
 namespace engine {
@@ -641,19 +642,6 @@ Result<Response> lookup(IdentityApiContext& ctx, const Json& body, bool entity) 
   return data_response(group_view(ctx.core, *g));
 }
 
-// Splits "a/b/c" into segments.
-std::vector<std::string> segments(std::string_view path) {
-  std::vector<std::string> out;
-  std::size_t pos = 0;
-  while (pos <= path.size()) {
-    std::size_t slash = path.find('/', pos);
-    if (slash == std::string_view::npos) slash = path.size();
-    if (slash > pos) out.emplace_back(path.substr(pos, slash - pos));
-    pos = slash + 1;
-  }
-  return out;
-}
-
 }  // namespace
 
 std::pair<NamespaceNode*, const Mount*> find_auth_mount(Core::Impl& core, std::string_view accessor) {
@@ -664,7 +652,7 @@ std::pair<NamespaceNode*, const Mount*> find_auth_mount(Core::Impl& core, std::s
 Result<Response> handle_identity(IdentityApiContext& ctx, Operation op, std::string_view rel, const Json& body) {
   std::string_view path = rel;
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
-  const std::vector<std::string> seg = segments(path);
+  const std::vector<std::string> seg = split_segments<std::string>(path, EmptySegments::Skip);
   const bool list = op == Operation::List;
   const bool write = is_write(op);
   auto dir = [&](std::vector<std::string> keys) -> Result<Response> {

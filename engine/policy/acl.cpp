@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "engine/common/path.hpp"
 #include "engine/policy/radix.hpp"
 
 namespace engine::policy {
@@ -80,20 +81,6 @@ PriorityKey priority_key(const Rule& r, std::string_view stored_path) {
     start = slash + 1;
   }
   return k;
-}
-
-void split_segments(std::string_view path, std::vector<std::string_view>& out) {
-  out.clear();
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t slash = path.find('/', start);
-    if (slash == std::string_view::npos) {
-      out.push_back(path.substr(start));
-      return;
-    }
-    out.push_back(path.substr(start, slash - start));
-    start = slash + 1;
-  }
 }
 
 // Segment-wildcard rules as a trie over path segments: literal children by

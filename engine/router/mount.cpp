@@ -5,6 +5,7 @@
 #include "engine/backend/kv_v1.hpp"
 #include "engine/backend/kv_v2.hpp"
 #include "engine/common/names.hpp"
+#include "engine/common/path.hpp"
 
 namespace engine {
 
@@ -35,10 +36,7 @@ Status check_path_segments(std::string_view path, std::string_view what, std::st
   for (std::size_t i = 0; i < forbidden.size(); ++i) {
     also += (i + 1 == forbidden.size() ? " or '" : ", '") + std::string(1, forbidden[i]) + "'";
   }
-  std::string_view rest = path.substr(0, path.size() - 1);
-  while (true) {
-    auto slash = rest.find('/');
-    std::string_view seg = rest.substr(0, slash);
+  for (const std::string_view seg : split_segments(path.substr(0, path.size() - 1))) {
     if (seg.empty() || seg == "." || seg == "..") {
       return Error::invalid("invalid " + std::string(what) + " \"" + std::string(path) + "\"");
     }
@@ -49,8 +47,6 @@ Status check_path_segments(std::string_view path, std::string_view what, std::st
       }
     }
     COFFER_TRY_STATUS(check_name_text(seg, what));
-    if (slash == std::string_view::npos) break;
-    rest.remove_prefix(slash + 1);
   }
   return {};
 }
