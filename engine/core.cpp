@@ -6,7 +6,6 @@
 #include <mutex>
 #include <thread>
 
-#include "engine/audit/audit_api.hpp"
 #include "engine/audit/audit_trail.hpp"
 #include "engine/authz/token_acl.hpp"
 #include "engine/auth/auth_method.hpp"
