@@ -7,7 +7,6 @@
 #include <thread>
 
 #include "engine/audit/audit_trail.hpp"
-#include "engine/authz/token_acl.hpp"
 #include "engine/auth/auth_method.hpp"
 #include "engine/auth/login.hpp"
 #include "engine/common/fields.hpp"
@@ -19,6 +18,7 @@
 #include "engine/identity/identity_backend.hpp"
 #include "engine/policy/policy.hpp"
 #include "engine/sys/sys_backend.hpp"
+#include "engine/token/token_acl.hpp"
 #include "engine/token/token_backend.hpp"
 
 namespace engine {

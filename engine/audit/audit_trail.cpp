@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "engine/authz/token_acl.hpp"
+#include "engine/token/token_acl.hpp"
 
 namespace engine {
 

@@ -5,10 +5,10 @@
 #pragma once
 
 #include "engine/audit/audit_broker.hpp"
-#include "engine/authz/auth.hpp"
 #include "engine/core.hpp"
 #include "engine/identity/identity_store.hpp"
 #include "engine/router/router.hpp"
+#include "engine/token/auth.hpp"
 
 namespace engine {
 

@@ -4,10 +4,10 @@
 #include <algorithm>
 
 #include "engine/auth/auth_method.hpp"
-#include "engine/authz/token_acl.hpp"
 #include "engine/common/json_values.hpp"
 #include "engine/common/time.hpp"
 #include "engine/policy/policy.hpp"
+#include "engine/token/token_acl.hpp"
 
 namespace engine::auth {
 namespace {

@@ -5,13 +5,13 @@
 
 #include "engine/auth/auth_method.hpp"
 #include "engine/auth/login.hpp"
-#include "engine/authz/auth.hpp"
-#include "engine/authz/token_acl.hpp"
 #include "engine/backend/path_table.hpp"
 #include "engine/common/fields.hpp"
 #include "engine/common/json_values.hpp"
 #include "engine/common/time.hpp"
 #include "engine/policy/policy.hpp"
+#include "engine/token/auth.hpp"
+#include "engine/token/token_acl.hpp"
 #include "engine/token/token_backend.hpp"
 
 namespace engine {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MPL-2.0
-#include "engine/authz/token_acl.hpp"
+#include "engine/token/token_acl.hpp"
 
 namespace engine {
 
