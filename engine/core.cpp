@@ -6,7 +6,6 @@
 #include <mutex>
 #include <thread>
 
-#include "engine/audit/audit_api.hpp"
 #include "engine/audit/audit_trail.hpp"
 #include "engine/auth/auth_method.hpp"
 #include "engine/auth/login.hpp"
@@ -19,6 +18,7 @@
 #include "engine/identity/identity_backend.hpp"
 #include "engine/policy/policy.hpp"
 #include "engine/sys/sys_backend.hpp"
+#include "engine/token/token_acl.hpp"
 #include "engine/token/token_backend.hpp"
 
 namespace engine {
@@ -58,50 +58,6 @@ Result<std::string> canonical_path(std::string_view path, Operation op) {
   return out;
 }
 
-// sys/ endpoints that exist only in the root namespace (vault-semantics
-// §8.3); elsewhere Vault answers "unsupported path". `rel` is below sys/.
-bool root_only_sys(std::string_view rel) {
-  static constexpr std::string_view kExact[] = {
-      "audit", "audit-hash", "config/cors", "config/auditing", "config/reload", "config/state", "config/ui",
-      "generate-root", "generate-recovery-token", "health", "host-info", "in-flight-req", "init", "key-status",
-      "loggers", "metrics", "mfa/method", "monitor", "pprof", "raw", "rekey", "rekey-recovery-key",
-      "replication", "rotate", "seal", "seal-status", "sealwrap/rewrap", "step-down", "storage", "unseal",
-      "decode-token", "experiments", "managed-keys", "config/group-policy-application", "internal/counters",
-      "internal/inspect/router", "quotas"};
-  for (std::string_view e : kExact) {
-    if (rel == e || (rel.starts_with(e) && rel.size() > e.size() && rel[e.size()] == '/')) return true;
-  }
-  return false;
-}
-
-// Root-protected paths (vault-semantics §9.5): sudo is needed on top of the
-// operation's capability. `rest` is the path below the namespace.
-bool root_protected(std::string_view rest, Operation op) {
-  static constexpr std::string_view kPrefixes[] = {
-      "sys/auth/", "sys/audit/", "sys/raw", "sys/rotate", "sys/leases/revoke-prefix/", "sys/leases/revoke-force/",
-      "sys/leases/lookup/", "sys/revoke-prefix/", "sys/revoke-force/", "sys/plugins/catalog/",
-      "sys/config/auditing/", "sys/config/ui/headers/", "auth/token/revoke-orphan/"};
-  static constexpr std::string_view kExact[] = {"sys/audit", "sys/remount", "sys/seal", "sys/step-down", "sys/config/cors"};
-  for (std::string_view p : kPrefixes) {
-    if (rest.starts_with(p)) return true;
-  }
-  for (std::string_view e : kExact) {
-    if (rest == e) return true;
-  }
-  // Listing token accessors ("accessors*").
-  return op == Operation::List && rest.starts_with("auth/token/accessors");
-}
-
-bool is_token_store_path(std::string_view rest) { return rest == "auth/token" || rest.starts_with("auth/token/"); }
-
-// Does this request change the namespace tree or a mount table?
-bool changes_topology(const Route& route, Operation op) {
-  if (op == Operation::Read || op == Operation::List) return false;
-  if (!route.mount || route.mount->entry.type != "system") return false;
-  return route.rel.starts_with("mounts") || route.rel.starts_with("namespaces") || route.rel == "seal" ||
-         route.rel == "auth" || route.rel.starts_with("auth/");
-}
-
 }  // namespace
 
 Core::Impl::Impl(std::unique_ptr<Storage> physical_storage, CoreOptions options)
@@ -116,8 +72,36 @@ Core::Impl::Impl(std::unique_ptr<Storage> physical_storage, CoreOptions options)
       acls(policies),
       audit(barrier),
       lockout(barrier),
+      token_backend(TokenStores{router, tokens, policies, identity, acls}),
       started(Clock::now()) {
   acls.watch_generation([this] { return identity.generation(); });
+  router.set_builtin_backends([this](const MountEntry& entry) { return builtin_backend(entry); });
+}
+
+std::unique_ptr<Backend> Core::Impl::builtin_backend(const MountEntry& entry) {
+  if (entry.type == "system") {
+    return std::make_unique<SysBackend>(
+        SysStores{router, tokens, policies, identity, acls, lockout, audit, opts, [this] { seal_now(); }});
+  }
+  if (entry.type == "identity") return std::make_unique<IdentityBackend>(IdentityStores{identity, router});
+  return nullptr;
+}
+
+Core::Impl::Target Core::Impl::target_of(const Route& route) {
+  if (route.mount) {
+    return {route.mount->backend.get(), route.mount->storage.get(), route.rel};
+  }
+  // The token store answers at auth/token/ of every namespace, mount or not.
+  constexpr std::string_view mount_path = TokenBackend::kMountPath;
+  const std::string_view rest = route.rest;
+  if (rest == mount_path.substr(0, mount_path.size() - 1) || rest.starts_with(mount_path)) {
+    return {&token_backend, &barrier, std::string(rest.substr(std::min(rest.size(), mount_path.size())))};
+  }
+  return {};
+}
+
+PathProperties Core::Impl::properties_of(const Target& target, Operation op) {
+  return target.backend != nullptr ? target.backend->path_properties(target.rel, op) : PathProperties{};
 }
 
 Result<std::unique_ptr<Core>> Core::open(std::unique_ptr<Storage> physical, CoreOptions opts) {
@@ -175,16 +159,6 @@ std::uint64_t Core::generation() const { return impl_->generation.load(std::memo
 
 namespace {
 
-// The renewal requests of a token store: "renew-self", "renew" (body
-// token), "renew-accessor" (body accessor); "" for anything else.
-std::string_view renewal_endpoint(const Route& probe, Operation op) {
-  if (probe.mount || (op != Operation::Update && op != Operation::Create)) return {};
-  for (std::string_view e : {"renew-self", "renew", "renew-accessor"}) {
-    if (probe.rest.size() == 11 + e.size() && probe.rest.starts_with("auth/token/") && probe.rest.ends_with(e)) return e;
-  }
-  return {};
-}
-
 // The renewal of a login token whose auth method checks the login again
 // against a server: that check, run with `lock` released (taken again
 // before returning). nullopt when there is nothing to check ahead: no such
@@ -214,9 +188,9 @@ std::optional<auth::PreparedRenewal> prepare_renewal(Core::Impl& core, const Req
   if (!found.ok() || !*found) return std::nullopt;
   const TokenPtr token = *found;
   // Another token outside this namespace's reach is unknown to its store.
-  if (endpoint != "renew-self" && !token_within_namespace(core, *token, ns)) return std::nullopt;
+  if (endpoint != "renew-self" && !token_within_namespace(core.router, *token, ns)) return std::nullopt;
   if (token->expire_unix_ns == 0 || !token->renewable) return std::nullopt;
-  Route route = auth::login_route_of(core, *token);
+  Route route = auth::login_route_of(core.router, *token);
   if (!route.mount) return std::nullopt;
   const Json body = Json::object();
   BackendRequest breq{Operation::Update, route.rel, body, *route.mount->storage, Clock::now()};
@@ -232,7 +206,7 @@ std::optional<auth::PreparedRenewal> prepare_renewal(Core::Impl& core, const Req
   if (!prepared.status.ok()) return prepared;
   // The method may have been disabled or remounted meanwhile: finish only
   // where it still is (else the request finds no login route and passes).
-  Route again = auth::login_route_of(core, *token);
+  Route again = auth::login_route_of(core.router, *token);
   if (!again.mount || again.mount->entry.uuid != prepared.mount_uuid) return std::nullopt;
   BackendRequest finish{Operation::Update, again.rel, body, *again.mount->storage, Clock::now()};
   auto resp = (*pending)->finish(finish);
@@ -285,8 +259,13 @@ Result<Response> Core::Impl::handle(const Request& req, bool* failed_login) {
     if (!result.ok() && delay && failed_login != nullptr) *failed_login = true;
     return audit_result(audit, event, std::move(result));
   }
-  if (!changes_topology(probe, canonical.op)) {
-    if (std::string_view endpoint = renewal_endpoint(probe, canonical.op); !endpoint.empty()) {
+  // The path table of the backend it lands on says which lock it needs.
+  const Target probe_target = target_of(probe);
+  if (!properties_of(probe_target, canonical.op).exclusive) {
+    const std::string_view endpoint = probe_target.backend == &token_backend
+                                          ? TokenBackend::renewal_endpoint(probe_target.rel, canonical.op)
+                                          : std::string_view{};
+    if (!endpoint.empty()) {
       // A login token's renewal may wait on a server (LDAP binds again):
       // that wait runs now, without the lock, and the request uses it.
       std::optional<auth::PreparedRenewal> renewal = prepare_renewal(*this, canonical, endpoint, *probe.ns, shared);
@@ -301,31 +280,11 @@ Result<Response> Core::Impl::handle(const Request& req, bool* failed_login) {
   return handle_routed(canonical, &exclusive);
 }
 
-namespace {
-std::function<std::optional<std::string>(std::string_view)> namespace_paths(Router& router) {
-  return [&router](std::string_view id) -> std::optional<std::string> {
-    NamespaceNode* ns = router.find_namespace_by_id(id);
-    if (ns == nullptr) return std::nullopt;
-    return ns->record.path;
-  };
-}
-}  // namespace
-
 EntityPolicies Core::Impl::identity_policies_of(const TokenEntry& token) {
-  if (token.entity_id.empty()) return {};
-  return identity.policies_for(token.namespace_id, token.entity_id, namespace_paths(router));
+  return engine::identity_policies_of(identity, router, token);
 }
 
-AclSource Core::Impl::acl_source(const TokenEntry& token) {
-  AclSource source{token.namespace_id, token.policies, {}, nullptr, {}};
-  if (token.entity_id.empty()) return source;
-  EntityPolicies from_entity = identity_policies_of(token);
-  if (!from_entity.found) return source;  // a deleted entity: the token keeps its own policies
-  source.identity_policies = std::move(from_entity.by_namespace);
-  source.identity = std::move(from_entity.identity);
-  source.entity_id = token.entity_id;
-  return source;
-}
+AclSource Core::Impl::acl_source(const TokenEntry& token) { return engine::acl_source(identity, router, token); }
 
 Status Core::Impl::load_identity() {
   std::vector<std::string> ids;
@@ -340,7 +299,7 @@ Status Core::Impl::load_identity() {
 }
 
 Result<std::shared_ptr<const policy::Acl>> Core::Impl::acl_of(const TokenEntry& token) {
-  return acls.for_source(acl_source(token), namespace_paths(router));
+  return engine::acl_of(acls, identity, router, token);
 }
 
 Result<Auth> Core::Impl::authenticate(const SecureString& token, TimePoint now) {
@@ -391,31 +350,33 @@ Result<Response> Core::Impl::handle_routed(const Request& req, std::unique_lock<
     return audit_refused(audit, event, std::move(authenticated).error());
   }
   Auth auth = std::move(authenticated).value();
-  audit_auth(event, *this, auth);
+  audit_auth(event, audit, identity, router, auth);
 
-  // 2. Where the path lands. Root-only sys endpoints do not exist in other
-  // namespaces (Vault: 404 "unsupported path"), whoever asks.
+  // 2. Where the path lands. Paths the backend's table marks root-only do
+  // not exist in other namespaces (Vault: 404 "unsupported path"), whoever
+  // asks.
   Route route = router.resolve(router.root(), req.path);
-  const std::string_view rest = route.rest;
+  const Target target = target_of(route);
   audit_route(event, route);
-  if (route.ns->parent != nullptr && rest.starts_with("sys/") && root_only_sys(rest.substr(4)) &&
-      !admin_namespace_allows(opts, route.ns->record.path, rest.substr(4))) {
-    return audit_refused(audit, event, Error::unsupported_path(rest));
+  if (route.ns->parent != nullptr && properties_of(target, req.op).root_only &&
+      !admin_namespace_allows(opts, route.ns->record.path, target.rel)) {
+    return audit_refused(audit, event, Error::unsupported_path(route.rest));
   }
   const std::string& absolute = req.path;  // namespace path + path below it
 
   // 3. Create or update: ask the backend whether the target exists.
   Operation op = req.op;
-  if (op == Operation::Update && route.mount && route.mount->backend) {
-    BackendRequest probe{op, route.rel, req.data, *route.mount->storage, now};
-    COFFER_TRY(bool exists, route.mount->backend->exists(probe));
+  if (op == Operation::Update && target.backend != nullptr) {
+    const RequestContext ctx{*route.ns, nullptr, exclusive != nullptr, renewal};
+    BackendRequest probe{op, target.rel, req.data, *target.storage, now, &ctx};
+    COFFER_TRY(bool exists, target.backend->exists(probe));
     if (!exists) op = Operation::Create;
   }
 
   // 4. Authorise on the absolute path, before the backend: a denied request
-  // learns nothing about what exists.
+  // learns nothing about what exists. Sudo paths are the backend's.
   policy::AclDecision decision =
-      auth.acl->allow(op, absolute, req.data, std::nullopt, root_protected(rest, op));
+      auth.acl->allow(op, absolute, req.data, std::nullopt, properties_of(target, op).sudo);
   event.op = op;
   if (!decision.allowed) return audit_refused(audit, event, Error::denied("permission denied"));
   auth.sudo = decision.root_privs;
@@ -515,7 +476,8 @@ Result<Response> Core::Impl::try_login(const Route& route, const Request& req, s
   }
   if (!resp->login) return Error::internal("login endpoint \"" + req.path + "\" reported no login");
   const std::vector<std::string> warnings = resp->warnings;
-  auto out = auth::finish_login(*this, *current.ns, *current.mount, current.rest, std::move(*resp->login), now);
+  auth::LoginStores stores = login_stores();
+  auto out = auth::finish_login(stores, *current.ns, *current.mount, current.rest, std::move(*resp->login), now);
   if (out.ok()) out->warnings = warnings;
   return settle(std::move(out), nullptr, breq);
 }
@@ -524,24 +486,14 @@ Result<Response> Core::Impl::try_login(const Route& route, const Request& req, s
 Result<Response> Core::Impl::dispatch(const Route& route, Operation op, const Request& req, const Auth& auth,
                                       TimePoint now, std::unique_lock<std::shared_mutex>* exclusive,
                                       const auth::PreparedRenewal* renewal) {
-  if (!route.mount && is_token_store_path(route.rest)) {
-    TokenContext ctx{*this, *route.ns, auth, now, renewal};
-    std::string_view rel = std::string_view(route.rest).substr(std::min<std::size_t>(route.rest.size(), 11));
-    return handle_token(ctx, op, rel, req.data);
+  const Target target = target_of(route);
+  if (!route.mount && target.backend == nullptr) return Error::not_found("no handler for route \"" + req.path + "\"");
+  if (target.backend == nullptr) {
+    return Error::unsupported("\"" + route.mount->entry.path + "\" has no endpoints yet");
   }
-  if (!route.mount) return Error::not_found("no handler for route \"" + req.path + "\"");
-  if (route.mount->entry.type == "system") {
-    SysContext ctx{*this, *route.ns, auth, now, exclusive != nullptr};
-    if (is_audit_sys_path(route.rel)) return handle_audit_sys(ctx, op, route.rel, req.data);
-    return handle_sys(ctx, op, route.rel, req.data);
-  }
-  if (route.mount->entry.type == "identity") {
-    IdentityApiContext ctx{*this, *route.ns, now};
-    return handle_identity(ctx, op, route.rel, req.data);
-  }
-  if (!route.mount->backend) return Error::unsupported("\"" + route.mount->entry.path + "\" has no endpoints yet");
-  BackendRequest breq{op, route.rel, req.data, *route.mount->storage, now};
-  return route.mount->backend->handle(breq);
+  const RequestContext ctx{*route.ns, &auth, exclusive != nullptr, renewal};
+  BackendRequest breq{op, target.rel, req.data, *target.storage, now, &ctx};
+  return target.backend->handle(breq);
 }
 
 Result<Response> Core::Impl::init(const Json& body) {

@@ -8,6 +8,7 @@
 
 #include "engine/audit/audit_broker.hpp"
 #include "engine/auth/lockout.hpp"
+#include "engine/auth/login.hpp"
 #include "engine/authz/acl_cache.hpp"
 #include "engine/authz/policy_store.hpp"
 #include "engine/barrier/barrier.hpp"
@@ -15,6 +16,8 @@
 #include "engine/identity/identity_store.hpp"
 #include "engine/router/router.hpp"
 #include "engine/seal/seal.hpp"
+#include "engine/token/auth.hpp"
+#include "engine/token/token_backend.hpp"
 #include "engine/token/token_store.hpp"
 
 namespace engine {
@@ -22,15 +25,6 @@ namespace engine {
 namespace auth {
 struct PreparedRenewal;
 }
-
-// The token and policies a request is made with, once authenticated and
-// authorised.
-struct Auth {
-  TokenPtr token;                            // never null once authenticated
-  SecureString token_id;                     // the raw token (lookup-self shows it)
-  std::shared_ptr<const policy::Acl> acl;    // the token's compiled ACL
-  bool sudo = false;                         // the deciding rule grants sudo (or root)
-};
 
 struct Core::Impl {
   Impl(std::unique_ptr<Storage> physical_storage, CoreOptions options);
@@ -46,6 +40,10 @@ struct Core::Impl {
   AclCache acls;
   AuditBroker audit;  // audit devices (sys/audit), engine/audit/
   auth::LockoutTable lockout;  // Vault's user lockout (engine/auth/lockout.hpp)
+  // auth/token/ of every namespace: a backend without a mount entry (sys/auth
+  // shows token/ from the namespace). sys/ and identity/ mounts get theirs
+  // from the router (Router::set_builtin_backends).
+  TokenBackend token_backend;
   TimePoint started;
 
   // Guards the router's contents and seal transitions. Requests hold it
@@ -102,6 +100,23 @@ struct Core::Impl {
                                  const auth::PreparedRenewal* renewal = nullptr);
   Result<Response> dispatch(const Route& route, Operation op, const Request& req, const Auth& auth, TimePoint now,
                             std::unique_lock<std::shared_mutex>* exclusive, const auth::PreparedRenewal* renewal);
+
+ public:
+  // The backend serving a routed path, the path below it and the storage it
+  // is given: the mount's, or the token store's for auth/token/ (which has no
+  // mount entry). backend null: no backend serves the route.
+  struct Target {
+    Backend* backend = nullptr;
+    Storage* storage = nullptr;
+    std::string rel;
+  };
+  Target target_of(const Route& route);
+  // The target's path properties for op (none without a backend).
+  static PathProperties properties_of(const Target& target, Operation op);
+  // The stores a login touches.
+  auth::LoginStores login_stores() { return {router, tokens, identity, acls}; }
+  // The backend of a built-in mount (Router::set_builtin_backends).
+  std::unique_ptr<Backend> builtin_backend(const MountEntry& entry);
 };
 
 // Vault-style version string reported by sys/health and seal-status.

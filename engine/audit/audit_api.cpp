@@ -5,10 +5,25 @@
 
 #include "engine/audit/audit_trail.hpp"
 #include "engine/audit/log_hub.hpp"
+#include "engine/backend/path_table.hpp"
+#include "engine/namespace/namespace.hpp"
 #include "engine/common/fields.hpp"
 
 namespace engine {
 namespace {
+
+// One request's view: the stores and the namespace.
+struct AuditContext {
+  AuditStores& stores;
+  const NamespaceNode& ns;
+};
+
+// The audit endpoints' path table (below sys/).
+constexpr PathRule kAuditPaths[] = {
+    {"audit", PathMatch::Tree, PathOps::Any, {.root_only = true, .sudo = true}},
+    {"audit-hash", PathMatch::Tree, PathOps::Any, {.root_only = true}},
+    {"monitor", PathMatch::Tree, PathOps::Any, {.root_only = true}},
+};
 
 Error unsupported_path(std::string_view rel) { return Error::unsupported_path("sys/" + std::string(rel)); }
 
@@ -37,7 +52,7 @@ Result<std::string> option_value(std::string_view key, const Json& v) {
   return Error::invalid("option \"" + std::string(key) + "\" must be a string");
 }
 
-Result<Response> enable_device(SysContext& ctx, const std::string& path, const Json& body) {
+Result<Response> enable_device(AuditContext& ctx, const std::string& path, const Json& body) {
   std::map<std::string, std::string> options;
   for (const auto& [k, v] : body.items()) {
     const std::string key(k);
@@ -59,7 +74,7 @@ Result<Response> enable_device(SysContext& ctx, const std::string& path, const J
   if (!type || type->empty()) return Error::invalid("missing audit type");
   COFFER_TRY(auto description, fields::get_string(body, "description"));
   COFFER_TRY(auto local, fields::get_bool(body, "local"));
-  COFFER_TRY_STATUS(ctx.core.audit.enable(path, *type, description.value_or(""), std::move(options), local.value_or(false)));
+  COFFER_TRY_STATUS(ctx.stores.audit.enable(path, *type, description.value_or(""), std::move(options), local.value_or(false)));
   return Response{};
 }
 
@@ -87,12 +102,17 @@ Result<MonitorLevel> monitor_level(std::string_view rel, const Json& body) {
   return *parsed;
 }
 
-Result<Response> handle_audit_sys(SysContext& ctx, Operation op, std::string_view rel, const Json& body) {
+Result<Response> AuditBackend::handle(const BackendRequest& req) {
+  if (req.ctx == nullptr) return Error::internal("sys/audit request without its namespace");
+  AuditContext ctx{stores_, req.ctx->ns};
+  const Operation op = req.op;
+  const std::string_view rel = req.path;
+  const Json& body = req.data;
   const bool root = ctx.ns.parent == nullptr;
-  AuditBroker& broker = ctx.core.audit;
+  AuditBroker& broker = stores_.audit;
   if (rel == "monitor" || rel.starts_with("monitor@")) {
     // "monitor@L" escapes the core's exact-path check: check here too.
-    if (!root && !admin_namespace_allows(ctx.core.opts, ctx.ns.record.path, rel)) return unsupported_path(rel);
+    if (!root && !admin_namespace_allows(stores_.opts, ctx.ns.record.path, rel)) return unsupported_path(rel);
     if (op != Operation::Read) return unsupported_path(rel);
     COFFER_TRY(auto level, monitor_level(rel, body));
     (void)level;
@@ -101,7 +121,7 @@ Result<Response> handle_audit_sys(SysContext& ctx, Operation op, std::string_vie
     return Response{};
   }
   if (rel == "audit-hash" || rel.starts_with("audit-hash/")) {
-    if (!root && !admin_namespace_allows(ctx.core.opts, ctx.ns.record.path, rel)) return unsupported_path(rel);
+    if (!root && !admin_namespace_allows(stores_.opts, ctx.ns.record.path, rel)) return unsupported_path(rel);
     std::string_view name = rel.size() > 11 ? rel.substr(11) : std::string_view{};
     if (op == Operation::List || (name.empty() && op == Operation::Read)) {
       Json keys = Json::array();
@@ -158,6 +178,10 @@ Result<Response> handle_audit_sys(SysContext& ctx, Operation op, std::string_vie
     default:
       return unsupported_path(rel);
   }
+}
+
+PathProperties AuditBackend::path_properties(std::string_view rel, Operation op) const {
+  return table_properties(kAuditPaths, rel, op);
 }
 
 }  // namespace engine

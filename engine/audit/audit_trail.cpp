@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "engine/token/token_acl.hpp"
 
 namespace engine {
 
@@ -29,8 +30,9 @@ void audit_route(AuditEvent& event, const Route& route) {
   }
 }
 
-void audit_auth(AuditEvent& event, Core::Impl& core, const Auth& auth) {
-  if (!auth.token || !core.audit.enabled()) return;
+void audit_auth(AuditEvent& event, const AuditBroker& broker, const IdentityStore& identity, const Router& router,
+                const Auth& auth) {
+  if (!auth.token || !broker.enabled()) return;
   const TokenEntry& t = *auth.token;
   AuditAuth& a = event.auth;
   a.present = true;
@@ -42,7 +44,7 @@ void audit_auth(AuditEvent& event, Core::Impl& core, const Auth& auth) {
   a.entity_id = t.entity_id;
   a.token_type = t.type;
   if (!t.entity_id.empty()) {
-    for (const auto& [ns_id, names] : core.identity_policies_of(t).by_namespace) {
+    for (const auto& [ns_id, names] : identity_policies_of(identity, router, t).by_namespace) {
       a.identity_policies.insert(a.identity_policies.end(), names.begin(), names.end());
     }
   }

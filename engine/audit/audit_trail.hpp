@@ -5,7 +5,10 @@
 #pragma once
 
 #include "engine/audit/audit_broker.hpp"
-#include "engine/core_impl.hpp"
+#include "engine/core.hpp"
+#include "engine/identity/identity_store.hpp"
+#include "engine/router/router.hpp"
+#include "engine/token/auth.hpp"
 
 namespace engine {
 
@@ -14,8 +17,10 @@ AuditEvent audit_event(const Request& req);
 // Where the request lands: namespace, path below it, mount.
 void audit_route(AuditEvent& event, const Route& route);
 // Who asks: the token's display name, policies, entity (identity policies
-// looked up; caller holds the core lock). Skipped while no device is enabled.
-void audit_auth(AuditEvent& event, Core::Impl& core, const Auth& auth);
+// looked up in identity; caller holds the core lock). Skipped while no
+// device of broker is enabled.
+void audit_auth(AuditEvent& event, const AuditBroker& broker, const IdentityStore& identity, const Router& router,
+                const Auth& auth);
 
 // A request refused before its backend: logs its request entry with the
 // error (a failing device does not change the answer) and returns error.

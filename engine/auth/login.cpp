@@ -7,6 +7,7 @@
 #include "engine/common/json_values.hpp"
 #include "engine/common/time.hpp"
 #include "engine/policy/policy.hpp"
+#include "engine/token/token_acl.hpp"
 
 namespace engine::auth {
 namespace {
@@ -61,7 +62,7 @@ std::int64_t token_ttl(const LoginAuth& login, const MountEntry& mount) {
 
 // Finds or creates the entity for the login's alias and sets the token's
 // entity_id; identity_policies gets the entity's policies of this namespace.
-Status attach_entity(Core::Impl& core, NamespaceNode& ns, const Mount& mount, const LoginAuth& login, TimePoint now,
+Status attach_entity(LoginStores& core, NamespaceNode& ns, const Mount& mount, const LoginAuth& login, TimePoint now,
                      TokenEntry& entry, std::vector<std::string>& identity_policies) {
   COFFER_TRY(LoginEntity who, core.identity.entity_for_login(ns.record.id, mount.entry.accessor, mount.entry.type,
                                                               login.alias_name, login.alias_metadata, now));
@@ -71,7 +72,7 @@ Status attach_entity(Core::Impl& core, NamespaceNode& ns, const Mount& mount, co
   if (login.group_aliases) {
     COFFER_TRY_STATUS(core.identity.set_external_groups(who.id, mount.entry.accessor, *login.group_aliases, now));
   }
-  EntityPolicies from_identity = core.identity_policies_of(entry);
+  EntityPolicies from_identity = identity_policies_of(core.identity, core.router, entry);
   if (auto it = from_identity.by_namespace.find(ns.record.id); it != from_identity.by_namespace.end()) {
     identity_policies = it->second;
   }
@@ -80,7 +81,7 @@ Status attach_entity(Core::Impl& core, NamespaceNode& ns, const Mount& mount, co
 
 }  // namespace
 
-Result<Response> finish_login(Core::Impl& core, NamespaceNode& ns, const Mount& mount, std::string_view login_path,
+Result<Response> finish_login(LoginStores& core, NamespaceNode& ns, const Mount& mount, std::string_view login_path,
                               LoginAuth login, TimePoint now) {
   std::vector<std::string> policies = login_token_policies(login);
   if (std::find(policies.begin(), policies.end(), "root") != policies.end()) {
@@ -134,10 +135,10 @@ Result<Response> finish_login(Core::Impl& core, NamespaceNode& ns, const Mount& 
   return resp;
 }
 
-Route login_route_of(Core::Impl& core, const TokenEntry& token) {
-  NamespaceNode* ns = core.router.find_namespace_by_id(token.namespace_id);
+Route login_route_of(const Router& router, const TokenEntry& token) {
+  NamespaceNode* ns = router.find_namespace_by_id(token.namespace_id);
   if (ns == nullptr) return {};
-  Route route = core.router.resolve(*ns, token.path);
+  Route route = router.resolve(*ns, token.path);
   if (!route.mount || !route.mount->backend || !route.mount->entry.is_auth() ||
       !is_login_path(route.mount->entry, route.rel)) {
     route.mount.reset();  // not a login token, or its auth method is gone
@@ -145,8 +146,8 @@ Route login_route_of(Core::Impl& core, const TokenEntry& token) {
   return route;
 }
 
-Status renew_login_token(Core::Impl& core, const TokenEntry& token, TimePoint now, const PreparedRenewal* prepared) {
-  Route route = login_route_of(core, token);
+Status renew_login_token(LoginStores& core, const TokenEntry& token, TimePoint now, const PreparedRenewal* prepared) {
+  Route route = login_route_of(core.router, token);
   if (!route.mount) return {};
   std::optional<LoginAuth> login;
   if (prepared != nullptr && prepared->token_hash == token.hash && prepared->mount_uuid == route.mount->entry.uuid) {
@@ -179,7 +180,7 @@ Status renew_login_token(Core::Impl& core, const TokenEntry& token, TimePoint no
   return {};
 }
 
-Status revoke_mount_tokens(Core::Impl& core, const NamespaceNode& ns, const MountEntry& mount, TimePoint now) {
+Status revoke_mount_tokens(LoginStores& core, const NamespaceNode& ns, const MountEntry& mount, TimePoint now) {
   COFFER_TRY(auto accessors, core.tokens.accessors(ns.record.id));
   for (const auto& accessor : accessors) {
     COFFER_TRY(auto token, core.tokens.lookup_accessor(accessor, now));

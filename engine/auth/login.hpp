@@ -6,9 +6,20 @@
 
 #include <string_view>
 
-#include "engine/core_impl.hpp"
+#include "engine/authz/acl_cache.hpp"
+#include "engine/identity/identity_store.hpp"
+#include "engine/router/router.hpp"
+#include "engine/token/token_store.hpp"
 
 namespace engine::auth {
+
+// The stores a login and a login token's life touch.
+struct LoginStores {
+  Router& router;
+  TokenStore& tokens;
+  IdentityStore& identity;
+  AclCache& acls;
+};
 
 // Turns `login` (from the backend of `mount`, in namespace ns) into a token:
 // an orphan service token of ns, with path `login_path` (below the
@@ -17,8 +28,8 @@ namespace engine::auth {
 // identity store. Returns the reply: {"auth": {...}} as Vault's login, and
 // issued_token. Errors: InvalidArgument "auth methods cannot create root
 // tokens"; PermissionDenied for a disabled entity; storage errors.
-// Caller holds core.mu (shared).
-Result<Response> finish_login(Core::Impl& core, NamespaceNode& ns, const Mount& mount, std::string_view login_path,
+// Caller holds the core lock (shared).
+Result<Response> finish_login(LoginStores& core, NamespaceNode& ns, const Mount& mount, std::string_view login_path,
                               LoginAuth login, TimePoint now);
 
 // The policies a login's token gets: its policies sanitized, "default"
@@ -35,8 +46,8 @@ struct PreparedRenewal {
 };
 
 // The auth mount whose login made `token` (route.mount null when none:
-// not a login token, or its method is gone). Caller holds core.mu.
-Route login_route_of(Core::Impl& core, const TokenEntry& token);
+// not a login token, or its method is gone). Caller holds the core lock.
+Route login_route_of(const Router& router, const TokenEntry& token);
 
 // Vault's renewal of a login token: the token's auth method checks the
 // login again (LDAP binds as the user and reads their groups); the renewal
@@ -44,13 +55,13 @@ Route login_route_of(Core::Impl& core, const TokenEntry& token);
 // ("policies have changed, not renewing"), and the entity's external groups
 // on the mount follow what the method reports. Tokens of methods with
 // nothing to check pass. `prepared`, when it was made for this token and
-// mount, is used instead of asking the method now. Caller holds core.mu
-// (shared).
-Status renew_login_token(Core::Impl& core, const TokenEntry& token, TimePoint now,
+// mount, is used instead of asking the method now. Caller holds the core
+// lock (shared).
+Status renew_login_token(LoginStores& core, const TokenEntry& token, TimePoint now,
                          const PreparedRenewal* prepared = nullptr);
 
 // Revokes every token made by a login through `mount` (their subtrees too),
-// as Vault does when an auth method is disabled. Caller holds core.mu.
-Status revoke_mount_tokens(Core::Impl& core, const NamespaceNode& ns, const MountEntry& mount, TimePoint now);
+// as Vault does when an auth method is disabled. Caller holds the core lock.
+Status revoke_mount_tokens(LoginStores& core, const NamespaceNode& ns, const MountEntry& mount, TimePoint now);
 
 }  // namespace engine::auth

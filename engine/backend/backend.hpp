@@ -15,12 +15,47 @@
 
 namespace engine {
 
+struct NamespaceNode;
+struct Auth;
+namespace auth {
+struct PreparedRenewal;
+}
+
+// What the pipeline knows of a request beyond its path and body, for the
+// built-in backends that act on the core's own state (sys/, auth/token/,
+// identity/). Mounted backends such as kv never look at it.
+struct RequestContext {
+  NamespaceNode& ns;   // the namespace the request is in
+  const Auth* auth = nullptr;  // the caller, once authorised (null in an existence check made before)
+  bool exclusive = false;      // the core lock is held exclusively (the path asked for it)
+  // A renewal check made ahead, without the lock (renew-self of a login
+  // token whose method asks a server); null otherwise.
+  const auth::PreparedRenewal* renewal = nullptr;
+};
+
 struct BackendRequest {
   Operation op;
   std::string path;   // below the mount point: "data/app/db" for secret/data/app/db
   const Json& data;   // request body or read parameters; always an object
   Storage& storage;   // this mount's own keys (a view; encrypted underneath)
   TimePoint now;      // one clock reading per request
+  const RequestContext* ctx = nullptr;  // set by the pipeline for every request it dispatches
+};
+
+// What the core must know of a path before it runs a request there
+// (OpenBao's PathsSpecial and the router's checks), as the backend's path
+// table states it (engine/backend/path_table.hpp).
+struct PathProperties {
+  // The path exists in the root namespace only (vault-semantics §8.3):
+  // elsewhere it is "unsupported path", whoever asks (the administrative
+  // namespace aside, engine/audit/audit_trail.hpp).
+  bool root_only = false;
+  // Root-protected (vault-semantics §9.5): sudo is needed on top of the
+  // operation's capability.
+  bool sudo = false;
+  // The request changes the namespace tree or a mount table, or seals: the
+  // core runs it holding its lock exclusively.
+  bool exclusive = false;
 };
 
 // A login that must ask a server outside Coffer (a directory): the core
@@ -49,9 +84,19 @@ class Backend {
   // Vault's existence check: does the target of a write exist already? The
   // core uses it to turn Update into Create before the ACL check. Backends
   // without the notion answer true (writes then need `update`, as in Vault).
+  // req.ctx->auth is null here: the check runs before authorisation.
   virtual Result<bool> exists(const BackendRequest& req) {
     (void)req;
     return true;
+  }
+  // The properties of `rel` (the path below the mount) for `op`, asked
+  // before the request runs: the lock it needs (before authentication),
+  // root-only and sudo (before the ACL check). Cheap and pure: no storage.
+  // Backends without special paths answer none.
+  virtual PathProperties path_properties(std::string_view rel, Operation op) const {
+    (void)rel;
+    (void)op;
+    return {};
   }
   // Logins that talk to an outside server answer here instead of in
   // handle(): a PendingLogin the core runs without its lock. nullptr: the

@@ -11,6 +11,14 @@
 namespace engine {
 namespace {
 
+// One request's view: the stores, the namespace.
+struct IdentityApiContext {
+  IdentityStores& stores;
+  NamespaceNode& ns;  // the namespace whose identity/ this is
+  TimePoint now;
+};
+
+
 Error unsupported_path(std::string_view rel) {
   return Error::unsupported_path("identity/" + std::string(rel));
 }
@@ -77,8 +85,8 @@ std::pair<NamespaceNode*, const Mount*> find_auth_mount_below(NamespaceNode& ns,
 }
 
 // mount_type / mount_path of an alias, when its mount still exists.
-void add_mount_info(Core::Impl& core, Json& out, std::string_view accessor) {
-  auto [ns, mount] = find_auth_mount(core, accessor);
+void add_mount_info(IdentityStores& stores, Json& out, std::string_view accessor) {
+  auto [ns, mount] = find_auth_mount(stores, accessor);
   if (mount == nullptr) return;
   out["mount_type"] = mount->entry.type;
   out["mount_path"] = mount->entry.path;
@@ -86,7 +94,7 @@ void add_mount_info(Core::Impl& core, Json& out, std::string_view accessor) {
 
 // ---- Views -------------------------------------------------------------------------
 
-Json alias_view(Core::Impl& core, const AliasRecord& a, bool with_namespace) {
+Json alias_view(IdentityStores& stores, const AliasRecord& a, bool with_namespace) {
   Json out{{"id", a.id},
            {"canonical_id", a.canonical_id},
            {"mount_accessor", a.mount_accessor},
@@ -98,15 +106,15 @@ Json alias_view(Core::Impl& core, const AliasRecord& a, bool with_namespace) {
            {"creation_time", time_of(a.creation_unix_ns)},
            {"last_update_time", time_of(a.last_update_unix_ns)}};
   if (with_namespace) out["namespace_id"] = a.namespace_id;
-  add_mount_info(core, out, a.mount_accessor);
+  add_mount_info(stores, out, a.mount_accessor);
   return out;
 }
 
-Json entity_view(Core::Impl& core, const EntityRecord& e) {
+Json entity_view(IdentityStores& stores, const EntityRecord& e) {
   Json aliases = Json::array();
-  for (const auto& a : e.aliases) aliases.push_back(alias_view(core, a, false));
-  std::vector<std::string> direct = core.identity.direct_group_ids(e.id);
-  std::vector<std::string> inherited = core.identity.inherited_group_ids(e.id);
+  for (const auto& a : e.aliases) aliases.push_back(alias_view(stores, a, false));
+  std::vector<std::string> direct = stores.identity.direct_group_ids(e.id);
+  std::vector<std::string> inherited = stores.identity.inherited_group_ids(e.id);
   std::vector<std::string> all = direct;
   all.insert(all.end(), inherited.begin(), inherited.end());
   return Json{{"id", e.id},
@@ -125,7 +133,7 @@ Json entity_view(Core::Impl& core, const EntityRecord& e) {
               {"mfa_secrets", Json::object()}};
 }
 
-Json group_view(Core::Impl& core, const GroupRecord& g) {
+Json group_view(IdentityStores& stores, const GroupRecord& g) {
   Json alias = Json::object();
   if (g.alias) {
     alias = Json{{"id", g.alias->id},
@@ -136,14 +144,14 @@ Json group_view(Core::Impl& core, const GroupRecord& g) {
                  {"merged_from_canonical_ids", nullptr},
                  {"creation_time", time_of(g.alias->creation_unix_ns)},
                  {"last_update_time", time_of(g.alias->last_update_unix_ns)}};
-    add_mount_info(core, alias, g.alias->mount_accessor);
+    add_mount_info(stores, alias, g.alias->mount_accessor);
   }
   return Json{{"id", g.id},
               {"name", g.name},
               {"policies", string_list_or_null(g.policies)},
               {"member_entity_ids", string_list_or_null(g.member_entity_ids)},
               {"member_group_ids", string_list_or_null(g.member_group_ids)},
-              {"parent_group_ids", string_list_or_null(core.identity.parent_group_ids(g.id))},
+              {"parent_group_ids", string_list_or_null(stores.identity.parent_group_ids(g.id))},
               {"metadata", string_map_or_null(g.metadata)},
               {"creation_time", time_of(g.creation_unix_ns)},
               {"last_update_time", time_of(g.last_update_unix_ns)},
@@ -185,12 +193,12 @@ Result<Response> write_entity(IdentityApiContext& ctx, const Json& body, std::op
 
   EntityPtr entity;
   if (!id.empty()) {
-    entity = ctx.core.identity.entity_by_id(id);
+    entity = ctx.stores.identity.entity_by_id(id);
     // Another namespace's entity is answered as unknown.
     if (!entity || entity->namespace_id != ns_id) return Error::invalid("entity not found from id");
   }
   if (!name.empty()) {
-    EntityPtr by_name = ctx.core.identity.entity_by_name(ns_id, name);
+    EntityPtr by_name = ctx.stores.identity.entity_by_name(ns_id, name);
     if (by_name) {
       if (!entity) {
         entity = by_name;
@@ -209,7 +217,7 @@ Result<Response> write_entity(IdentityApiContext& ctx, const Json& body, std::op
     rec.metadata = *metadata;
   }
   const bool created = !entity;
-  COFFER_TRY(EntityPtr stored, ctx.core.identity.put_entity(std::move(rec), ctx.now));
+  COFFER_TRY(EntityPtr stored, ctx.stores.identity.put_entity(std::move(rec), ctx.now));
   if (!created) return Response{};
   Json aliases = nullptr;
   return data_response(Json{{"id", stored->id}, {"name", stored->name}, {"aliases", aliases}});
@@ -218,11 +226,11 @@ Result<Response> write_entity(IdentityApiContext& ctx, const Json& body, std::op
 Result<Response> entity_item(IdentityApiContext& ctx, Operation op, bool by_id, const std::string& key,
                              const Json& body) {
   const std::string& ns_id = ctx.ns.record.id;
-  EntityPtr e = by_id ? ctx.core.identity.entity_by_id(key) : ctx.core.identity.entity_by_name(ns_id, key);
+  EntityPtr e = by_id ? ctx.stores.identity.entity_by_id(key) : ctx.stores.identity.entity_by_name(ns_id, key);
   switch (op) {
     case Operation::Read:
       if (!e || e->namespace_id != ns_id) return Error::not_found("no entity " + std::string(by_id ? "with id " : "named ") + key);
-      return data_response(entity_view(ctx.core, *e));
+      return data_response(entity_view(ctx.stores, *e));
     case Operation::Create:
     case Operation::Update:
     case Operation::Patch:
@@ -230,14 +238,14 @@ Result<Response> entity_item(IdentityApiContext& ctx, Operation op, bool by_id, 
       return write_entity(ctx, body, std::nullopt, key);
     case Operation::Delete:
       if (!e || e->namespace_id != ns_id) return Response{};
-      COFFER_TRY_STATUS(ctx.core.identity.delete_entity(e->id));
+      COFFER_TRY_STATUS(ctx.stores.identity.delete_entity(e->id));
       return Response{};
     default: return unsupported_path(std::string("entity/") + (by_id ? "id/" : "name/") + key);
   }
 }
 
 Response list_entities(IdentityApiContext& ctx, bool by_id) {
-  std::vector<EntityPtr> entities = ctx.core.identity.entities_of(ctx.ns.record.id);
+  std::vector<EntityPtr> entities = ctx.stores.identity.entities_of(ctx.ns.record.id);
   if (by_id) {
     std::sort(entities.begin(), entities.end(), [](const EntityPtr& a, const EntityPtr& b) { return a->id < b->id; });
   }
@@ -250,7 +258,7 @@ Response list_entities(IdentityApiContext& ctx, bool by_id) {
       Json aliases = Json::array();
       for (const auto& a : e->aliases) {
         Json alias{{"id", a.id}, {"name", a.name}, {"mount_accessor", a.mount_accessor}};
-        add_mount_info(ctx.core, alias, a.mount_accessor);
+        add_mount_info(ctx.stores, alias, a.mount_accessor);
         aliases.push_back(std::move(alias));
       }
       entry["aliases"] = std::move(aliases);
@@ -271,12 +279,12 @@ Result<Response> update_entity_alias(IdentityApiContext& ctx, const std::string&
   }
   AliasRecord updated = alias;
   if (name != alias.name || accessor != alias.mount_accessor) {
-    auto [mount_ns, mount] = find_auth_mount(ctx.core, accessor);
+    auto [mount_ns, mount] = find_auth_mount(ctx.stores, accessor);
     if (mount == nullptr) return Error::invalid("invalid mount accessor \"" + accessor + "\"");
     if (mount_ns->record.id != alias.namespace_id) {
       return Error::denied("given mount accessor is not in the same namespace as the existing alias");
     }
-    if (auto clash = ctx.core.identity.entity_alias_by_factors(accessor, name); clash && clash->second.id != alias.id) {
+    if (auto clash = ctx.stores.identity.entity_alias_by_factors(accessor, name); clash && clash->second.id != alias.id) {
       return Error::invalid("alias with combination of mount accessor and name already exists");
     }
     updated.mount_type = mount->entry.type;
@@ -285,13 +293,13 @@ Result<Response> update_entity_alias(IdentityApiContext& ctx, const std::string&
   updated.mount_accessor = accessor;
   updated.custom_metadata = custom_metadata;
   if (!canonical_id.empty() && canonical_id != alias.canonical_id) {
-    EntityPtr target = ctx.core.identity.entity_by_id(canonical_id);
+    EntityPtr target = ctx.stores.identity.entity_by_id(canonical_id);
     if (!target || target->namespace_id != alias.namespace_id) {
       return Error::invalid("given 'canonical_id' is not associated with an entity");
     }
     updated.canonical_id = canonical_id;
   }
-  COFFER_TRY(AliasRecord stored, ctx.core.identity.put_entity_alias(std::move(updated), ctx.now));
+  COFFER_TRY(AliasRecord stored, ctx.stores.identity.put_entity_alias(std::move(updated), ctx.now));
   return data_response(Json{{"id", stored.id}, {"canonical_id", stored.canonical_id}});
 }
 
@@ -313,7 +321,7 @@ Result<Response> write_entity_alias(IdentityApiContext& ctx, const Json& body, s
   const std::string& ns_id = ctx.ns.record.id;
 
   if (!id.empty()) {
-    auto found = ctx.core.identity.entity_alias_by_id(id);
+    auto found = ctx.stores.identity.entity_alias_by_id(id);
     if (!found || found->second.namespace_id != ns_id) return Error::invalid("invalid alias ID provided");
     const AliasRecord& alias = found->second;
     if (!custom_in) custom_metadata = alias.custom_metadata;
@@ -330,11 +338,11 @@ Result<Response> write_entity_alias(IdentityApiContext& ctx, const Json& body, s
   }
 
   if (accessor.empty() || name.empty()) return Error::invalid("'id' or 'mount_accessor' and 'name' must be provided");
-  auto [mount_ns, mount] = find_auth_mount(ctx.core, accessor);
+  auto [mount_ns, mount] = find_auth_mount(ctx.stores, accessor);
   if (mount == nullptr) return Error::invalid("invalid mount accessor \"" + accessor + "\"");
   if (mount_ns->record.id != ns_id) return Error::denied("matching mount is in a different namespace than request");
 
-  if (auto existing = ctx.core.identity.entity_alias_by_factors(accessor, name)) {
+  if (auto existing = ctx.stores.identity.entity_alias_by_factors(accessor, name)) {
     if (existing->second.namespace_id != ns_id) return Error::denied("cannot modify aliases across namespaces");
     return update_entity_alias(ctx, canonical_id, name, accessor, existing->second, custom_metadata);
   }
@@ -342,7 +350,7 @@ Result<Response> write_entity_alias(IdentityApiContext& ctx, const Json& body, s
   // A new alias, on the given entity or on a new one.
   EntityPtr entity;
   if (!canonical_id.empty()) {
-    entity = ctx.core.identity.entity_by_id(canonical_id);
+    entity = ctx.stores.identity.entity_by_id(canonical_id);
     if (!entity || entity->namespace_id != ns_id) return Error::invalid("invalid canonical ID");
     for (const auto& a : entity->aliases) {
       if (a.mount_accessor == accessor) return Error::invalid("Alias already exists for requested entity and mount accessor");
@@ -350,7 +358,7 @@ Result<Response> write_entity_alias(IdentityApiContext& ctx, const Json& body, s
   } else {
     EntityRecord fresh;
     fresh.namespace_id = ns_id;
-    COFFER_TRY(entity, ctx.core.identity.put_entity(std::move(fresh), ctx.now));
+    COFFER_TRY(entity, ctx.stores.identity.put_entity(std::move(fresh), ctx.now));
   }
   AliasRecord alias;
   alias.canonical_id = entity->id;
@@ -359,9 +367,9 @@ Result<Response> write_entity_alias(IdentityApiContext& ctx, const Json& body, s
   alias.name = name;
   alias.namespace_id = ns_id;
   alias.custom_metadata = std::move(custom_metadata);
-  auto stored = ctx.core.identity.put_entity_alias(std::move(alias), ctx.now);
+  auto stored = ctx.stores.identity.put_entity_alias(std::move(alias), ctx.now);
   if (!stored) {
-    if (canonical_id.empty()) (void)ctx.core.identity.delete_entity(entity->id);  // undo the new entity
+    if (canonical_id.empty()) (void)ctx.stores.identity.delete_entity(entity->id);  // undo the new entity
     return std::move(stored).error();
   }
   return data_response(Json{{"id", stored->id}, {"canonical_id", stored->canonical_id}});
@@ -371,43 +379,43 @@ Result<Response> entity_alias_item(IdentityApiContext& ctx, Operation op, const 
   const std::string& ns_id = ctx.ns.record.id;
   switch (op) {
     case Operation::Read: {
-      auto found = ctx.core.identity.entity_alias_by_id(id);
+      auto found = ctx.stores.identity.entity_alias_by_id(id);
       if (!found || found->second.namespace_id != ns_id) return Error::not_found("no entity alias with id " + id);
-      return data_response(alias_view(ctx.core, found->second, true));
+      return data_response(alias_view(ctx.stores, found->second, true));
     }
     case Operation::Create:
     case Operation::Update:
     case Operation::Patch: return write_entity_alias(ctx, body, id);
     case Operation::Delete: {
-      auto found = ctx.core.identity.entity_alias_by_id(id);
+      auto found = ctx.stores.identity.entity_alias_by_id(id);
       if (!found || found->second.namespace_id != ns_id) return Response{};
-      COFFER_TRY_STATUS(ctx.core.identity.delete_entity_alias(id));
+      COFFER_TRY_STATUS(ctx.stores.identity.delete_entity_alias(id));
       return Response{};
     }
     default: return unsupported_path("entity-alias/id/" + id);
   }
 }
 
-Json alias_list_info(Core::Impl& core, const AliasRecord& a) {
+Json alias_list_info(IdentityStores& stores, const AliasRecord& a) {
   Json entry{{"canonical_id", a.canonical_id},
              {"custom_metadata", string_map_or_null(a.custom_metadata)},
              {"local", false},
              {"mount_accessor", a.mount_accessor},
              {"name", a.name}};
-  add_mount_info(core, entry, a.mount_accessor);
+  add_mount_info(stores, entry, a.mount_accessor);
   return entry;
 }
 
 // LIST entity-alias/id or group-alias/id: the ids, with each alias's info.
 // owned_aliases: (owner, alias) pairs.
 template <class Pairs>
-Result<Response> list_alias_ids(Core::Impl& core, const Pairs& owned_aliases) {
+Result<Response> list_alias_ids(IdentityStores& stores, const Pairs& owned_aliases) {
   std::vector<std::string> keys;
   Json info = Json::object();
   for (const auto& owned : owned_aliases) {
     const AliasRecord& a = owned.second;
     keys.push_back(a.id);
-    info[to_secure(a.id)] = alias_list_info(core, a);
+    info[to_secure(a.id)] = alias_list_info(stores, a);
   }
   return keys_response(keys, std::move(info));
 }
@@ -444,7 +452,7 @@ Result<Response> update_group(IdentityApiContext& ctx, const Json& body, GroupPt
   if (rec.type.empty()) rec.type = "internal";
   if (rec.type != "internal" && rec.type != "external") return Error::invalid("invalid group type \"" + rec.type + "\"");
   if (!name.empty()) {
-    GroupPtr by_name = ctx.core.identity.group_by_name(ns_id, name);
+    GroupPtr by_name = ctx.stores.identity.group_by_name(ns_id, name);
     if (by_name && (!group || by_name->id != group->id)) return Error::invalid("group name is already in use");
     rec.name = name;
   }
@@ -460,7 +468,7 @@ Result<Response> update_group(IdentityApiContext& ctx, const Json& body, GroupPt
     if (rec.type == "external") return Error::invalid("member groups can't be set for external groups");
     rec.member_group_ids = *member_groups;
   }
-  COFFER_TRY(GroupPtr stored, ctx.core.identity.put_group(std::move(rec), ctx.now));
+  COFFER_TRY(GroupPtr stored, ctx.stores.identity.put_group(std::move(rec), ctx.now));
   if (group) return Response{};
   return data_response(Json{{"id", stored->id}, {"name", stored->name}});
 }
@@ -475,25 +483,25 @@ Result<Response> write_group(IdentityApiContext& ctx, const Json& body, std::opt
   std::optional<std::string> id = path_id ? path_id : (path_name ? std::nullopt : body_id);
   if (id) {
     if (id->empty()) return Error::invalid("empty group ID");
-    GroupPtr group = ctx.core.identity.group_by_id(*id);
+    GroupPtr group = ctx.stores.identity.group_by_id(*id);
     if (!group || group->namespace_id != ns_id) return Error::invalid("invalid group ID");
     return update_group(ctx, body, group, body_name.value_or(""));
   }
   std::string name = path_name ? *path_name : body_name.value_or("");
   if (path_name || body_name) {
     if (name.empty()) return Error::invalid("empty group name");
-    return update_group(ctx, body, ctx.core.identity.group_by_name(ns_id, name), name);
+    return update_group(ctx, body, ctx.stores.identity.group_by_name(ns_id, name), name);
   }
   return update_group(ctx, body, nullptr, "");
 }
 
 Result<Response> group_item(IdentityApiContext& ctx, Operation op, bool by_id, const std::string& key, const Json& body) {
   const std::string& ns_id = ctx.ns.record.id;
-  GroupPtr g = by_id ? ctx.core.identity.group_by_id(key) : ctx.core.identity.group_by_name(ns_id, key);
+  GroupPtr g = by_id ? ctx.stores.identity.group_by_id(key) : ctx.stores.identity.group_by_name(ns_id, key);
   switch (op) {
     case Operation::Read:
       if (!g || g->namespace_id != ns_id) return Error::not_found("no group " + std::string(by_id ? "with id " : "named ") + key);
-      return data_response(group_view(ctx.core, *g));
+      return data_response(group_view(ctx.stores, *g));
     case Operation::Create:
     case Operation::Update:
     case Operation::Patch:
@@ -501,14 +509,14 @@ Result<Response> group_item(IdentityApiContext& ctx, Operation op, bool by_id, c
       return write_group(ctx, body, std::nullopt, key);
     case Operation::Delete:
       if (!g || g->namespace_id != ns_id) return Response{};
-      COFFER_TRY_STATUS(ctx.core.identity.delete_group(g->id));
+      COFFER_TRY_STATUS(ctx.stores.identity.delete_group(g->id));
       return Response{};
     default: return unsupported_path(std::string("group/") + (by_id ? "id/" : "name/") + key);
   }
 }
 
 Response list_groups(IdentityApiContext& ctx, bool by_id) {
-  std::vector<GroupPtr> groups = ctx.core.identity.groups_of(ctx.ns.record.id);
+  std::vector<GroupPtr> groups = ctx.stores.identity.groups_of(ctx.ns.record.id);
   if (by_id) {
     std::sort(groups.begin(), groups.end(), [](const GroupPtr& a, const GroupPtr& b) { return a->id < b->id; });
   }
@@ -519,7 +527,7 @@ Response list_groups(IdentityApiContext& ctx, bool by_id) {
     info[to_secure(g->id)] = Json{{"name", g->name},
                                   {"num_member_entities", static_cast<std::int64_t>(g->member_entity_ids.size())},
                                   {"num_parent_groups",
-                                   static_cast<std::int64_t>(ctx.core.identity.parent_group_ids(g->id).size())}};
+                                   static_cast<std::int64_t>(ctx.stores.identity.parent_group_ids(g->id).size())}};
   }
   return keys_response(keys, std::move(info));
 }
@@ -538,7 +546,7 @@ Result<Response> write_group_alias(IdentityApiContext& ctx, const Json& body, st
   std::optional<std::string> id = path_id ? path_id : body_id;
   if (id) {
     if (id->empty()) return Error::invalid("empty group alias ID");
-    auto found = ctx.core.identity.group_alias_by_id(*id);
+    auto found = ctx.stores.identity.group_alias_by_id(*id);
     if (!found || found->second.namespace_id != ns_id) return Error::invalid("invalid group alias ID");
     alias = found->second;
   }
@@ -552,11 +560,11 @@ Result<Response> write_group_alias(IdentityApiContext& ctx, const Json& body, st
     return Response{};  // nothing to do
   }
   if (!canonical_id.empty()) {
-    GroupPtr target = ctx.core.identity.group_by_id(canonical_id);
+    GroupPtr target = ctx.stores.identity.group_by_id(canonical_id);
     if (!target || target->namespace_id != ns_id) return Error::invalid("invalid group ID given in 'canonical_id'");
     if (target->type != "external") return Error::invalid("alias can't be set on an internal group");
   }
-  auto [mount_ns, mount] = find_auth_mount(ctx.core, accessor);
+  auto [mount_ns, mount] = find_auth_mount(ctx.stores, accessor);
   if (mount == nullptr) return Error::invalid("invalid mount accessor \"" + accessor + "\"");
   if (mount_ns->record.id != ns_id) {
     return Error::denied("mount referenced via 'mount_accessor' not in the same namespace as alias");
@@ -565,7 +573,7 @@ Result<Response> write_group_alias(IdentityApiContext& ctx, const Json& body, st
   alias.mount_accessor = accessor;
   alias.mount_type = mount->entry.type;
   alias.canonical_id = canonical_id;
-  COFFER_TRY(AliasRecord stored, ctx.core.identity.put_group_alias(std::move(alias), ctx.now));
+  COFFER_TRY(AliasRecord stored, ctx.stores.identity.put_group_alias(std::move(alias), ctx.now));
   return data_response(Json{{"id", stored.id}, {"canonical_id", stored.canonical_id}});
 }
 
@@ -573,17 +581,17 @@ Result<Response> group_alias_item(IdentityApiContext& ctx, Operation op, const s
   const std::string& ns_id = ctx.ns.record.id;
   switch (op) {
     case Operation::Read: {
-      auto found = ctx.core.identity.group_alias_by_id(id);
+      auto found = ctx.stores.identity.group_alias_by_id(id);
       if (!found || found->second.namespace_id != ns_id) return Error::not_found("no group alias with id " + id);
-      return data_response(alias_view(ctx.core, found->second, true));
+      return data_response(alias_view(ctx.stores, found->second, true));
     }
     case Operation::Create:
     case Operation::Update:
     case Operation::Patch: return write_group_alias(ctx, body, id);
     case Operation::Delete: {
-      auto found = ctx.core.identity.group_alias_by_id(id);
+      auto found = ctx.stores.identity.group_alias_by_id(id);
       if (!found || found->second.namespace_id != ns_id) return Response{};
-      COFFER_TRY_STATUS(ctx.core.identity.delete_group_alias(id));
+      COFFER_TRY_STATUS(ctx.stores.identity.delete_group_alias(id));
       return Response{};
     }
     default: return unsupported_path("group-alias/id/" + id);
@@ -613,7 +621,7 @@ Result<Response> lookup(IdentityApiContext& ctx, const Json& body, bool entity) 
     return Error::invalid("both 'alias_name' and 'alias_mount_accessor' needs to be set");
   }
   const std::string& ns_id = ctx.ns.record.id;
-  IdentityStore& store = ctx.core.identity;
+  IdentityStore& store = ctx.stores.identity;
   if (entity) {
     EntityPtr e;
     if (!id.empty()) {
@@ -626,7 +634,7 @@ Result<Response> lookup(IdentityApiContext& ctx, const Json& body, bool entity) 
       if (auto a = store.entity_alias_by_factors(alias_accessor, alias_name)) e = a->first;
     }
     if (!e || e->namespace_id != ns_id) return Response{};  // Vault: 204, no entity
-    return data_response(entity_view(ctx.core, *e));
+    return data_response(entity_view(ctx.stores, *e));
   }
   GroupPtr g;
   if (!id.empty()) {
@@ -639,15 +647,17 @@ Result<Response> lookup(IdentityApiContext& ctx, const Json& body, bool entity) 
     if (auto a = store.group_alias_by_factors(alias_accessor, alias_name)) g = a->first;
   }
   if (!g || g->namespace_id != ns_id) return Response{};  // Vault: 204, no group
-  return data_response(group_view(ctx.core, *g));
+  return data_response(group_view(ctx.stores, *g));
 }
 
 }  // namespace
 
-std::pair<NamespaceNode*, const Mount*> find_auth_mount(Core::Impl& core, std::string_view accessor) {
-  if (accessor.empty() || !core.router.loaded()) return {nullptr, nullptr};
-  return find_auth_mount_below(core.router.root(), accessor);
+std::pair<NamespaceNode*, const Mount*> find_auth_mount(IdentityStores& stores, std::string_view accessor) {
+  if (accessor.empty() || !stores.router.loaded()) return {nullptr, nullptr};
+  return find_auth_mount_below(stores.router.root(), accessor);
 }
+
+namespace {
 
 Result<Response> handle_identity(IdentityApiContext& ctx, Operation op, std::string_view rel, const Json& body) {
   std::string_view path = rel;
@@ -686,7 +696,7 @@ Result<Response> handle_identity(IdentityApiContext& ctx, Operation op, std::str
     if (seg[1] != "id") return unsupported_path(rel);
     if (seg.size() == 2) {
       if (!list) return unsupported_path(rel);
-      return list_alias_ids(ctx.core, ctx.core.identity.entity_aliases_of(ctx.ns.record.id));
+      return list_alias_ids(ctx.stores, ctx.stores.identity.entity_aliases_of(ctx.ns.record.id));
     }
     if (seg.size() != 3 || list) return unsupported_path(rel);
     return entity_alias_item(ctx, op, seg[2], body);
@@ -714,7 +724,7 @@ Result<Response> handle_identity(IdentityApiContext& ctx, Operation op, std::str
     if (seg[1] != "id") return unsupported_path(rel);
     if (seg.size() == 2) {
       if (!list) return unsupported_path(rel);
-      return list_alias_ids(ctx.core, ctx.core.identity.group_aliases_of(ctx.ns.record.id));
+      return list_alias_ids(ctx.stores, ctx.stores.identity.group_aliases_of(ctx.ns.record.id));
     }
     if (seg.size() != 3 || list) return unsupported_path(rel);
     return group_alias_item(ctx, op, seg[2], body);
@@ -727,6 +737,14 @@ Result<Response> handle_identity(IdentityApiContext& ctx, Operation op, std::str
     return unsupported_path(rel);
   }
   return unsupported_path(rel);
+}
+
+}  // namespace
+
+Result<Response> IdentityBackend::handle(const BackendRequest& req) {
+  if (req.ctx == nullptr) return Error::internal("identity/ request without its namespace");
+  IdentityApiContext ctx{stores_, req.ctx->ns, req.now};
+  return handle_identity(ctx, req.op, req.path, req.data);
 }
 
 }  // namespace engine

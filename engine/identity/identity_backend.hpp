@@ -14,7 +14,7 @@
 //
 // LIST on the directory nodes (identity/, identity/entity/, ...) answers
 // their children with a trailing '/', so a file view can walk the tree.
-// Served by the core after the ACL check. Errors carry Vault's messages:
+// Served after the ACL check. Errors carry Vault's messages:
 // InvalidArgument (400), PermissionDenied (403, a mount of another
 // namespace), NotFound. An entity, group or alias of another namespace,
 // named by id anywhere (item paths, lookups, canonical_id, updates by id), is
@@ -22,23 +22,41 @@
 #pragma once
 
 #include <string_view>
+#include <utility>
 
-#include "engine/core_impl.hpp"
+#include "engine/backend/backend.hpp"
+#include "engine/identity/identity_store.hpp"
+#include "engine/router/router.hpp"
 
 namespace engine {
 
-struct IdentityApiContext {
-  Core::Impl& core;
-  NamespaceNode& ns;  // the namespace whose identity/ this is
-  TimePoint now;
+// The stores the identity API reads and changes.
+struct IdentityStores {
+  IdentityStore& identity;
+  Router& router;  // auth mounts by accessor (mount_path, mount_type of aliases)
 };
 
-// Serves `identity/<rel>` in ctx.ns. The caller holds the core lock shared.
-Result<Response> handle_identity(IdentityApiContext& ctx, Operation op, std::string_view rel, const Json& body);
+// The backend of every namespace's identity/ mount.
+class IdentityBackend final : public Backend {
+ public:
+  explicit IdentityBackend(IdentityStores stores) : stores_(stores) {}
+
+  // Serves `identity/<req.path>` in req.ctx->ns (req.ctx required). The
+  // caller holds the core lock shared.
+  Result<Response> handle(const BackendRequest& req) override;
+
+  // No special paths, and no existence checks: OpenBao's identity paths
+  // (entity/name/<name>, group/name/<name>...) have none, so a write to
+  // them is an Update whether or not the entity exists (exists() keeps
+  // Backend's answer, true).
+
+ private:
+  IdentityStores stores_;
+};
 
 // The auth mount with this accessor anywhere in the tree (a mount whose path
 // starts with "auth/"), and its namespace; {nullptr, nullptr} if none.
 // Caller holds the core lock.
-std::pair<NamespaceNode*, const Mount*> find_auth_mount(Core::Impl& core, std::string_view accessor);
+std::pair<NamespaceNode*, const Mount*> find_auth_mount(IdentityStores& stores, std::string_view accessor);
 
 }  // namespace engine

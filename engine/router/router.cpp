@@ -92,6 +92,7 @@ Status Router::load() {
 Result<std::shared_ptr<Mount>> Router::instantiate(MountEntry entry) {
   auto mount = std::make_shared<Mount>();
   COFFER_TRY(mount->backend, make_backend(entry));
+  if (!mount->backend && entry.builtin() && builtin_backends_) mount->backend = builtin_backends_(entry);
   mount->storage = std::make_unique<View>(storage_, mount_data_prefix(entry.uuid));
   mount->entry = std::move(entry);
   return mount;

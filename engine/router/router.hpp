@@ -7,6 +7,7 @@
 // under an exclusive one.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -38,6 +39,14 @@ class Router {
  public:
   // storage (the barrier) must outlive the router.
   explicit Router(Storage& storage);
+
+  // Makes the backend of a built-in mount (sys/, identity/), which needs the
+  // core's stores, not only its entry. Without one, built-in mounts have no
+  // backend (make_backend's answer).
+  using BuiltinBackends = std::function<std::unique_ptr<Backend>(const MountEntry& entry)>;
+  // Set once, before load() or bootstrap_root(); the function must outlive
+  // the router's mounts.
+  void set_builtin_backends(BuiltinBackends make) { builtin_backends_ = std::move(make); }
 
   // Reads every namespace and mount from storage, replacing what is loaded.
   Status load();
@@ -98,6 +107,7 @@ class Router {
 
   Storage& storage_;
   std::unique_ptr<NamespaceNode> root_;
+  BuiltinBackends builtin_backends_;
 };
 
 }  // namespace engine

@@ -5,14 +5,94 @@
 
 #include "engine/auth/auth_method.hpp"
 #include "engine/auth/login.hpp"
+#include "engine/backend/path_table.hpp"
 #include "engine/common/fields.hpp"
 #include "engine/common/json_values.hpp"
 #include "engine/common/time.hpp"
 #include "engine/policy/policy.hpp"
+#include "engine/token/auth.hpp"
+#include "engine/token/token_acl.hpp"
 #include "engine/token/token_backend.hpp"
 
 namespace engine {
 namespace {
+
+// One request's view: the stores, the namespace, the caller.
+struct SysContext {
+  SysStores& stores;
+  NamespaceNode& ns;      // the namespace whose sys/ this is
+  const Auth& auth;
+  TimePoint now;
+  bool exclusive;         // the core lock is held exclusively (topology may change)
+};
+
+// The system backend's path table (below sys/); sys/audit, audit-hash and
+// monitor are in the audit backend's. root_only: the endpoints of the root
+// namespace only (vault-semantics §8.3), most of which Coffer does not
+// serve at all (they answer "unsupported path" everywhere, but elsewhere
+// before the ACL check). sudo: Vault's root-protected paths (§9.5).
+// exclusive: writes that change the namespace tree or a mount table, or seal.
+constexpr PathProperties kRootOnly{.root_only = true};
+constexpr PathProperties kSudo{.sudo = true};
+constexpr PathProperties kExclusive{.exclusive = true};
+constexpr PathRule kSysPaths[] = {
+    // Root namespace only.
+    {"config/cors", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"config/auditing", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"config/reload", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"config/state", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"config/ui", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"config/group-policy-application", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"generate-root", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"generate-recovery-token", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"health", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"host-info", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"in-flight-req", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"init", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"key-status", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"loggers", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"metrics", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"mfa/method", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"pprof", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"raw", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"rekey", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"rekey-recovery-key", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"replication", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"rotate", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"seal", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"seal-status", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"sealwrap/rewrap", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"step-down", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"storage", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"unseal", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"decode-token", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"experiments", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"managed-keys", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"internal/counters", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"internal/inspect/router", PathMatch::Tree, PathOps::Any, kRootOnly},
+    {"quotas", PathMatch::Tree, PathOps::Any, kRootOnly},
+    // Root-protected: sudo on top of the operation's capability.
+    {"auth/", PathMatch::Prefix, PathOps::Any, kSudo},
+    {"raw", PathMatch::Prefix, PathOps::Any, kSudo},
+    {"rotate", PathMatch::Prefix, PathOps::Any, kSudo},
+    {"leases/revoke-prefix/", PathMatch::Prefix, PathOps::Any, kSudo},
+    {"leases/revoke-force/", PathMatch::Prefix, PathOps::Any, kSudo},
+    {"leases/lookup/", PathMatch::Prefix, PathOps::Any, kSudo},
+    {"revoke-prefix/", PathMatch::Prefix, PathOps::Any, kSudo},
+    {"revoke-force/", PathMatch::Prefix, PathOps::Any, kSudo},
+    {"plugins/catalog/", PathMatch::Prefix, PathOps::Any, kSudo},
+    {"config/auditing/", PathMatch::Prefix, PathOps::Any, kSudo},
+    {"config/ui/headers/", PathMatch::Prefix, PathOps::Any, kSudo},
+    {"remount", PathMatch::Exact, PathOps::Any, kSudo},
+    {"seal", PathMatch::Exact, PathOps::Any, kSudo},
+    {"step-down", PathMatch::Exact, PathOps::Any, kSudo},
+    {"config/cors", PathMatch::Exact, PathOps::Any, kSudo},
+    // Topology changes: the core lock exclusively.
+    {"mounts", PathMatch::Prefix, PathOps::Writes, kExclusive},
+    {"namespaces", PathMatch::Prefix, PathOps::Writes, kExclusive},
+    {"seal", PathMatch::Exact, PathOps::Writes, kExclusive},
+    {"auth", PathMatch::Tree, PathOps::Writes, kExclusive},
+};
 
 Error unsupported_path(std::string_view rel) {
   return Error::unsupported_path("sys/" + std::string(rel));
@@ -155,7 +235,7 @@ Result<Response> enable_mount(SysContext& ctx, std::string_view path, const Json
     COFFER_TRY(entry.default_lease_ttl, checked_ttl(*it, "default_lease_ttl", 0));
     COFFER_TRY(entry.max_lease_ttl, checked_ttl(*it, "max_lease_ttl", 0));
   }
-  COFFER_TRY(auto mount, ctx.core.router.enable_mount(ctx.ns, std::move(entry), ctx.now));
+  COFFER_TRY(auto mount, ctx.stores.router.enable_mount(ctx.ns, std::move(entry), ctx.now));
   (void)mount;
   return Response{};
 }
@@ -185,7 +265,7 @@ Result<Response> tune_mount(SysContext& ctx, const std::shared_ptr<Mount>& mount
   if (updated.max_lease_ttl != 0 && updated.default_lease_ttl > updated.max_lease_ttl) {
     return Error::invalid("default lease TTL cannot be greater than the maximum lease TTL");
   }
-  COFFER_TRY_STATUS(ctx.core.router.update_mount(ctx.ns, updated));
+  COFFER_TRY_STATUS(ctx.stores.router.update_mount(ctx.ns, updated));
   return Response{};
 }
 
@@ -220,7 +300,7 @@ Result<Response> handle_mounts(SysContext& ctx, Operation op, std::string_view r
       return enable_mount(ctx, path, body);
     case Operation::Delete:
       if (!find(path)) return Error::not_found("no mount at " + ctx.ns.record.path + canonical_mount_path(path));
-      COFFER_TRY_STATUS(ctx.core.router.disable_mount(ctx.ns, path));
+      COFFER_TRY_STATUS(ctx.stores.router.disable_mount(ctx.ns, path));
       return Response{};
     default:
       return unsupported_path(rel);
@@ -272,7 +352,7 @@ Result<Response> enable_auth(SysContext& ctx, std::string_view path, const Json&
       return Error::invalid("default lease TTL cannot be greater than the maximum lease TTL");
     }
   }
-  COFFER_TRY(auto mount, ctx.core.router.enable_auth(ctx.ns, std::move(entry), ctx.now));
+  COFFER_TRY(auto mount, ctx.stores.router.enable_auth(ctx.ns, std::move(entry), ctx.now));
   (void)mount;
   return Response{};
 }
@@ -331,10 +411,11 @@ Result<Response> handle_auth(SysContext& ctx, Operation op, std::string_view rel
       // Vault: disabling a path with nothing mounted succeeds.
       if (!mount) return Response{};
       // Its tokens go first, then its data and entry.
-      COFFER_TRY_STATUS(auth::revoke_mount_tokens(ctx.core, ctx.ns, mount->entry, ctx.now));
+      auth::LoginStores login{ctx.stores.router, ctx.stores.tokens, ctx.stores.identity, ctx.stores.acls};
+      COFFER_TRY_STATUS(auth::revoke_mount_tokens(login, ctx.ns, mount->entry, ctx.now));
       const std::string accessor = mount->entry.accessor;
-      COFFER_TRY_STATUS(ctx.core.router.disable_mount(ctx.ns, mount->entry.path));
-      COFFER_TRY_STATUS(ctx.core.lockout.forget_mount(ctx.ns.record.id, accessor));
+      COFFER_TRY_STATUS(ctx.stores.router.disable_mount(ctx.ns, mount->entry.path));
+      COFFER_TRY_STATUS(ctx.stores.lockout.forget_mount(ctx.ns.record.id, accessor));
       return Response{};
     }
     default:
@@ -376,7 +457,7 @@ Result<std::map<std::string, std::string>> patched_metadata(std::map<std::string
 Result<Response> handle_namespaces(SysContext& ctx, Operation op, std::string_view rel, const Json& body) {
   std::string_view name = rel.size() > 11 ? rel.substr(11) : std::string_view{};
   if (!name.empty() && name.back() == '/') name.remove_suffix(1);
-  Router& router = ctx.core.router;
+  Router& router = ctx.stores.router;
   if (op == Operation::List || name.empty()) {
     if (op != Operation::List && op != Operation::Read) return unsupported_path(rel);
     Json keys = Json::array();
@@ -417,11 +498,11 @@ Result<Response> handle_namespaces(SysContext& ctx, Operation op, std::string_vi
       const std::string gone_id = child != ctx.ns.children.end() ? child->second->record.id : std::string();
       COFFER_TRY_STATUS(router.delete_namespace(ctx.ns, name, /*require_no_mounts=*/false));
       // Its policies are gone from storage; cached ones and compiled ACLs go too.
-      ctx.core.policies.forget_all();
-      if (!gone_id.empty()) ctx.core.identity.forget_namespace(gone_id);  // its entities and groups
+      ctx.stores.policies.forget_all();
+      if (!gone_id.empty()) ctx.stores.identity.forget_namespace(gone_id);  // its entities and groups
       // Its tokens die with it (with their subtrees), as in Vault.
-      if (!gone_id.empty()) COFFER_TRY_STATUS(ctx.core.tokens.revoke_namespace(gone_id));
-      if (!gone_id.empty()) COFFER_TRY_STATUS(ctx.core.lockout.forget_namespace(gone_id));
+      if (!gone_id.empty()) COFFER_TRY_STATUS(ctx.stores.tokens.revoke_namespace(gone_id));
+      if (!gone_id.empty()) COFFER_TRY_STATUS(ctx.stores.lockout.forget_namespace(gone_id));
       return Response{};
     }
     default:
@@ -450,7 +531,7 @@ Result<Response> handle_policies(SysContext& ctx, Operation op, std::string_view
   std::string_view raw = legacy ? rel.substr(6) : rel.substr(12);
   if (!raw.empty() && raw.front() == '/') raw.remove_prefix(1);
   if (!raw.empty() && raw.back() == '/') raw.remove_suffix(1);
-  PolicyStore& store = ctx.core.policies;
+  PolicyStore& store = ctx.stores.policies;
   const std::string& ns_id = ctx.ns.record.id;
   if (raw.empty() || op == Operation::List) {
     if (op != Operation::List && !(legacy && op == Operation::Read)) return unsupported_path(rel);
@@ -523,10 +604,10 @@ Result<Response> handle_capabilities(SysContext& ctx, Operation op, std::string_
     if (it == body.end() || !it->is_string() || it->get_ref<const SecureString&>().empty()) {
       return Error::invalid("missing token");
     }
-    COFFER_TRY(auto entry, ctx.core.tokens.lookup(as_view(it->get_ref<const SecureString&>()), ctx.now));
+    COFFER_TRY(auto entry, ctx.stores.tokens.lookup(as_view(it->get_ref<const SecureString&>()), ctx.now));
     // Only tokens of this namespace or below, as on auth/token/lookup.
-    if (!entry || !token_within_namespace(ctx.core, *entry, ctx.ns)) return Error::invalid("invalid token");
-    COFFER_TRY(auto acl, ctx.core.acl_of(*entry));
+    if (!entry || !token_within_namespace(ctx.stores.router, *entry, ctx.ns)) return Error::invalid("invalid token");
+    COFFER_TRY(auto acl, acl_of(ctx.stores.acls, ctx.stores.identity, ctx.stores.router, *entry));
     return capabilities_reply(ctx, *acl, paths);
   }
   // capabilities-accessor
@@ -534,9 +615,9 @@ Result<Response> handle_capabilities(SysContext& ctx, Operation op, std::string_
   COFFER_TRY(auto paths, capability_paths(body));
   COFFER_TRY(auto accessor, fields::get_string(body, "accessor"));
   if (!accessor || accessor->empty()) return Error::invalid("missing accessor");
-  COFFER_TRY(auto entry, ctx.core.tokens.lookup_accessor(*accessor, ctx.now));
-  if (!entry || !token_within_namespace(ctx.core, *entry, ctx.ns)) return Error::invalid("invalid accessor");
-  COFFER_TRY(auto acl, ctx.core.acl_of(*entry));
+  COFFER_TRY(auto entry, ctx.stores.tokens.lookup_accessor(*accessor, ctx.now));
+  if (!entry || !token_within_namespace(ctx.stores.router, *entry, ctx.ns)) return Error::invalid("invalid accessor");
+  COFFER_TRY(auto acl, acl_of(ctx.stores.acls, ctx.stores.identity, ctx.stores.router, *entry));
   return capabilities_reply(ctx, *acl, paths);
 }
 
@@ -548,13 +629,13 @@ Result<Response> handle_capabilities(SysContext& ctx, Operation op, std::string_
 // The settings in force for an accessor of ns (defaults if the mount is gone).
 UserLockoutConfig lockout_of(SysContext& ctx, const NamespaceNode& ns, std::string_view accessor) {
   for (const auto& [path, mount] : ns.mounts) {
-    if (mount->entry.accessor == accessor) return auth::lockout_config(mount->entry, ctx.core.opts.user_lockout);
+    if (mount->entry.accessor == accessor) return auth::lockout_config(mount->entry, ctx.stores.opts.user_lockout);
   }
-  return auth::lockout_config(MountEntry{}, ctx.core.opts.user_lockout);
+  return auth::lockout_config(MountEntry{}, ctx.stores.opts.user_lockout);
 }
 
 Result<std::vector<auth::LockoutTable::Locked>> locked_in(SysContext& ctx, const NamespaceNode& ns) {
-  return ctx.core.lockout.locked_users(
+  return ctx.stores.lockout.locked_users(
       ns.record.id, [&](std::string_view accessor) { return lockout_of(ctx, ns, accessor); }, ctx.now);
 }
 
@@ -643,7 +724,7 @@ Result<Response> handle_locked_users(SysContext& ctx, Operation op, std::string_
   if (op != Operation::Update && op != Operation::Create) return unsupported_path(rel);
   COFFER_TRY_STATUS(fields::only(body, {"mount_accessor", "alias_identifier"}));
   // Vault's handleUnlockUser: this namespace's entry goes, locked or not.
-  COFFER_TRY_STATUS(ctx.core.lockout.unlock({ctx.ns.record.id, accessor, std::string(below.substr(7))}));
+  COFFER_TRY_STATUS(ctx.stores.lockout.unlock({ctx.ns.record.id, accessor, std::string(below.substr(7))}));
   return Response{};
 }
 
@@ -662,7 +743,6 @@ Response list_sys(const SysContext& ctx) {
   return resp;
 }
 
-}  // namespace
 
 Result<Response> handle_sys(SysContext& ctx, Operation op, std::string_view rel, const Json& body) {
   if (rel.empty() || rel == "/") {
@@ -699,23 +779,43 @@ Result<Response> handle_sys(SysContext& ctx, Operation op, std::string_view rel,
     if (!is_root_namespace(ctx)) return unsupported_path(rel);
     if (op == Operation::Read) {
       Response resp;
-      resp.data["group_policy_application_mode"] = ctx.core.identity.group_policy_application_mode();
+      resp.data["group_policy_application_mode"] = ctx.stores.identity.group_policy_application_mode();
       return resp;
     }
     if (op != Operation::Update && op != Operation::Create && op != Operation::Patch) return unsupported_path(rel);
     COFFER_TRY_STATUS(fields::only(body, {"group_policy_application_mode"}));
     COFFER_TRY(auto mode, fields::get_string(body, "group_policy_application_mode"));
-    if (mode) COFFER_TRY_STATUS(ctx.core.identity.set_group_policy_application_mode(*mode));
+    if (mode) COFFER_TRY_STATUS(ctx.stores.identity.set_group_policy_application_mode(*mode));
     return Response{};
   }
   if (rel == "seal") {
     if (!is_root_namespace(ctx)) return unsupported_path(rel);
     if (op == Operation::Read) return Response{};
     if (!ctx.exclusive) return Error::internal("seal without the core lock");
-    ctx.core.seal_now();
+    ctx.stores.seal();
     return Response{};
   }
   return unsupported_path(rel);
+}
+
+}  // namespace
+
+SysBackend::SysBackend(SysStores stores) : stores_(std::move(stores)), audit_({stores_.audit, stores_.opts}) {}
+
+Result<Response> SysBackend::handle(const BackendRequest& req) {
+  if (is_audit_sys_path(req.path)) return audit_.handle(req);
+  if (req.ctx == nullptr || req.ctx->auth == nullptr) return Error::internal("sys/ request without its caller");
+  SysContext ctx{stores_, req.ctx->ns, *req.ctx->auth, req.now, req.ctx->exclusive};
+  return handle_sys(ctx, req.op, req.path, req.data);
+}
+
+PathProperties SysBackend::path_properties(std::string_view rel, Operation op) const {
+  PathProperties props = table_properties(kSysPaths, rel, op);
+  const PathProperties audit = audit_.path_properties(rel, op);
+  props.root_only = props.root_only || audit.root_only;
+  props.sudo = props.sudo || audit.sudo;
+  props.exclusive = props.exclusive || audit.exclusive;
+  return props;
 }
 
 }  // namespace engine

@@ -4,13 +4,25 @@
 #include <algorithm>
 
 #include "engine/auth/login.hpp"
+#include "engine/backend/path_table.hpp"
 #include "engine/common/fields.hpp"
 #include "engine/common/json_values.hpp"
 #include "engine/common/time.hpp"
 #include "engine/policy/policy.hpp"
+#include "engine/token/auth.hpp"
+#include "engine/token/token_acl.hpp"
 
 namespace engine {
 namespace {
+
+// One request's view: the stores, the namespace, the caller.
+struct TokenContext {
+  TokenStores& stores;
+  NamespaceNode& ns;   // the namespace whose auth/token/ this is
+  const Auth& auth;    // the caller
+  TimePoint now;
+  const auth::PreparedRenewal* renewal = nullptr;
+};
 
 Error unsupported_path(std::string_view rel) {
   return Error::unsupported_path("auth/token/" + std::string(rel));
@@ -70,7 +82,7 @@ std::int64_t unix_ns(TimePoint t) { return t.time_since_epoch().count(); }
 // accessor carry it) and requires the request namespace to be that one or a
 // parent of it.
 TokenPtr within(TokenContext& ctx, TokenPtr found) {
-  if (found && !token_within_namespace(ctx.core, *found, ctx.ns)) return TokenPtr{};
+  if (found && !token_within_namespace(ctx.stores.router, *found, ctx.ns)) return TokenPtr{};
   return found;
 }
 
@@ -83,7 +95,7 @@ Result<std::optional<TokenPtr>> body_token(TokenContext& ctx, const Json& body, 
   if (!it->is_string()) return Error::invalid("field \"token\" must be a string");
   if (it->get_ref<const SecureString&>().empty()) return std::optional<TokenPtr>{};
   id_out = it->get_ref<const SecureString&>();
-  COFFER_TRY(auto found, ctx.core.tokens.lookup(as_view(id_out), ctx.now));
+  COFFER_TRY(auto found, ctx.stores.tokens.lookup(as_view(id_out), ctx.now));
   return std::optional<TokenPtr>{within(ctx, std::move(found))};
 }
 
@@ -98,7 +110,7 @@ Result<TokenPtr> required_body_token(TokenContext& ctx, const Json& body, Secure
 Result<TokenPtr> body_accessor(TokenContext& ctx, const Json& body) {
   COFFER_TRY(auto accessor, fields::get_string(body, "accessor"));
   if (!accessor || accessor->empty()) return Error::invalid("missing accessor");
-  COFFER_TRY(auto found, ctx.core.tokens.lookup_accessor(*accessor, ctx.now));
+  COFFER_TRY(auto found, ctx.stores.tokens.lookup_accessor(*accessor, ctx.now));
   return within(ctx, std::move(found));
 }
 
@@ -259,12 +271,12 @@ Result<Response> create(TokenContext& ctx, const Json& body, bool orphan_endpoin
         "Supplying a custom ID for the token uses the weaker SHA1 hashing instead of the more secure SHA2-256 HMAC "
         "for token obfuscation. SHA1 hashed tokens on the wire leads to less secure lookups.");
   }
-  COFFER_TRY(auto created, ctx.core.tokens.create(std::move(entry), custom_id.value_or("")));
+  COFFER_TRY(auto created, ctx.stores.tokens.create(std::move(entry), custom_id.value_or("")));
   resp.data = auth_block(*created.second, &created.first, ctx.now);
   // Policies that do not exist (yet) are accepted, with Vault's warning.
   for (const auto& p : created.second->policies) {
     if (p == "root") continue;
-    auto text = ctx.core.policies.text(ctx.ns.record.id, p);
+    auto text = ctx.stores.policies.text(ctx.ns.record.id, p);
     if (!text.ok() && text.error().code == ErrorCode::NotFound) resp.warnings.push_back("Policy \"" + p + "\" does not exist");
   }
   return resp;
@@ -278,7 +290,8 @@ Result<Response> renew(TokenContext& ctx, const TokenPtr& target, const SecureSt
   if (next.expire_unix_ns != 0) {
     if (!next.renewable) return Error::invalid("lease is not renewable");
     // A login token: its auth method checks the login again first.
-    COFFER_TRY_STATUS(auth::renew_login_token(ctx.core, *target, ctx.now, ctx.renewal));
+    auth::LoginStores login{ctx.stores.router, ctx.stores.tokens, ctx.stores.identity, ctx.stores.acls};
+    COFFER_TRY_STATUS(auth::renew_login_token(login, *target, ctx.now, ctx.renewal));
     TtlInputs in;
     in.increment = increment.value_or(0);
     in.backend_ttl = next.ttl_seconds;
@@ -290,7 +303,7 @@ Result<Response> renew(TokenContext& ctx, const TokenPtr& target, const SecureSt
     resp.warnings = std::move(calc.warnings);
     next.expire_unix_ns = ns_after(unix_ns(ctx.now), calc.ttl);
     next.last_renewal_unix = unix_seconds(ctx.now);
-    COFFER_TRY_STATUS(ctx.core.tokens.update(next));
+    COFFER_TRY_STATUS(ctx.stores.tokens.update(next));
   }
   resp.data = auth_block(next, id, ctx.now);
   return resp;
@@ -298,22 +311,23 @@ Result<Response> renew(TokenContext& ctx, const TokenPtr& target, const SecureSt
 
 Status revoke(TokenContext& ctx, const TokenPtr& target) {
   if (!target) return {};  // revoking an unknown token succeeds, as in Vault
-  COFFER_TRY_STATUS(ctx.core.tokens.revoke_tree(target->hash));
-  ctx.core.acls.forget_token(target->hash);
+  COFFER_TRY_STATUS(ctx.stores.tokens.revoke_tree(target->hash));
+  ctx.stores.acls.forget_token(target->hash);
   return {};
 }
 
 }  // namespace
 
-bool token_within_namespace(Core::Impl& core, const TokenEntry& token, const NamespaceNode& ns) {
+bool token_within_namespace(const Router& router, const TokenEntry& token, const NamespaceNode& ns) {
   if (token.namespace_id == ns.record.id) return true;
-  for (const NamespaceNode* n = core.router.find_namespace_by_id(token.namespace_id); n != nullptr; n = n->parent) {
+  for (const NamespaceNode* n = router.find_namespace_by_id(token.namespace_id); n != nullptr; n = n->parent) {
     if (n == &ns) return true;
   }
   return false;
 }
 
-Json token_lookup_data(Core::Impl& core, const TokenEntry& e, std::string_view id) {
+Json token_lookup_data(const IdentityStore& identity, const Router& router, const TokenEntry& e,
+                       std::string_view id) {
   const TimePoint now = Clock::now();
   Json data{{"accessor", e.accessor},
             {"creation_time", e.creation_unix},
@@ -338,11 +352,11 @@ Json token_lookup_data(Core::Impl& core, const TokenEntry& e, std::string_view i
     data["last_renewal_time"] = e.last_renewal_unix;
   }
   if (e.namespace_id != "root") {
-    if (NamespaceNode* ns = core.router.find_namespace_by_id(e.namespace_id)) data["namespace_path"] = ns->record.path;
+    if (NamespaceNode* ns = router.find_namespace_by_id(e.namespace_id)) data["namespace_path"] = ns->record.path;
   }
   // Identity policies (vault-semantics §9.3): the token's own namespace's
   // under identity_policies, the others by namespace id.
-  EntityPolicies from_entity = core.identity_policies_of(e);
+  EntityPolicies from_entity = identity_policies_of(identity, router, e);
   if (auto own = from_entity.by_namespace.find(e.namespace_id); own != from_entity.by_namespace.end()) {
     if (!own->second.empty()) data["identity_policies"] = string_list(own->second);
     from_entity.by_namespace.erase(own);
@@ -355,11 +369,19 @@ Json token_lookup_data(Core::Impl& core, const TokenEntry& e, std::string_view i
   return data;
 }
 
+namespace {
+
+// The token store's path table: its root-protected paths.
+constexpr PathRule kTokenPaths[] = {
+    {"revoke-orphan/", PathMatch::Prefix, PathOps::Any, {.sudo = true}},
+    {"accessors", PathMatch::Prefix, PathOps::List, {.sudo = true}},
+};
+
 Result<Response> handle_token(TokenContext& ctx, Operation op, std::string_view rel, const Json& body) {
   const bool write = op == Operation::Create || op == Operation::Update;
   auto lookup_reply = [&](const TokenEntry& e, std::string_view id) {
     Response resp;
-    resp.data = token_lookup_data(ctx.core, e, id);
+    resp.data = token_lookup_data(ctx.stores.identity, ctx.stores.router, e, id);
     return resp;
   };
   if (rel == "create" || rel == "create-orphan") {
@@ -438,13 +460,13 @@ Result<Response> handle_token(TokenContext& ctx, Operation op, std::string_view 
     }
     const TokenPtr& target = *named;
     if (!target) return Error::invalid("token to revoke not found");
-    COFFER_TRY_STATUS(ctx.core.tokens.revoke_orphan(target->hash));
-    ctx.core.acls.forget_token(target->hash);
+    COFFER_TRY_STATUS(ctx.stores.tokens.revoke_orphan(target->hash));
+    ctx.stores.acls.forget_token(target->hash);
     return Response{};
   }
   if (rel == "accessors" || rel == "accessors/") {
     if (op != Operation::List) return unsupported_path(rel);
-    COFFER_TRY(auto keys, ctx.core.tokens.accessors(ctx.ns.record.id));
+    COFFER_TRY(auto keys, ctx.stores.tokens.accessors(ctx.ns.record.id));
     Response resp;
     resp.data["keys"] = string_list(keys);
     return resp;
@@ -458,6 +480,26 @@ Result<Response> handle_token(TokenContext& ctx, Operation op, std::string_view 
     return resp;
   }
   return unsupported_path(rel);
+}
+
+}  // namespace
+
+Result<Response> TokenBackend::handle(const BackendRequest& req) {
+  if (req.ctx == nullptr || req.ctx->auth == nullptr) return Error::internal("auth/token/ request without its caller");
+  TokenContext ctx{stores_, req.ctx->ns, *req.ctx->auth, req.now, req.ctx->renewal};
+  return handle_token(ctx, req.op, req.path, req.data);
+}
+
+PathProperties TokenBackend::path_properties(std::string_view rel, Operation op) const {
+  return table_properties(kTokenPaths, rel, op);
+}
+
+std::string_view TokenBackend::renewal_endpoint(std::string_view rel, Operation op) {
+  if (op != Operation::Update && op != Operation::Create) return {};
+  for (std::string_view e : {"renew-self", "renew", "renew-accessor"}) {
+    if (rel == e) return e;
+  }
+  return {};
 }
 
 }  // namespace engine
