@@ -152,6 +152,7 @@ bool Core::sealed() const { return impl_->barrier.sealed(); }
 Status Core::reopen_audit_files() { return impl_->audit.reopen(); }
 
 Result<Response> Core::handle(const Request& req) {
+  handle_calls_.fetch_add(1, std::memory_order_relaxed);
   // Every later step copies or walks the body recursively. Text from outside
   // was bounded by parse_json already; this bounds a body built any other
   // way, before any of those steps. Twice the parser's bound: callers wrap
@@ -160,7 +161,6 @@ Result<Response> Core::handle(const Request& req) {
   if (!json_depth_within(req.data, kMaxRequestDepth)) {
     return Error::invalid("request body nested too deep (more than " + std::to_string(kMaxRequestDepth) + " levels)");
   }
-  handle_calls_.fetch_add(1, std::memory_order_relaxed);
   bool failed_login = false;
   const auto started = std::chrono::steady_clock::now();
   auto result = impl_->handle(req, &failed_login);
