@@ -136,6 +136,7 @@ bool Core::sealed() const { return impl_->barrier.sealed(); }
 Status Core::reopen_audit_files() { return impl_->audit.reopen(); }
 
 Result<Response> Core::handle(const Request& req) {
+  handle_calls_.fetch_add(1, std::memory_order_relaxed);
   // Every later step copies or walks the body recursively. Text from outside
   // was bounded by parse_json already; this bounds a body built any other
   // way, before any of those steps. Twice the parser's bound: callers wrap
@@ -582,6 +583,40 @@ Response Core::Impl::health() const {
                {"server_time_utc", unix_seconds(Clock::now())},
                {"version", kVersion}};
   return resp;
+}
+
+// ------------------------------------------------- queries for the layers above
+
+Result<std::uint32_t> Core::capabilities(const SecureString& token, std::string_view abs_path) {
+  return impl_->capability_bits(token, abs_path);
+}
+
+Result<bool> Core::may_see(const SecureString& token, std::string_view abs_prefix) {
+  return impl_->may_see(token, abs_prefix);
+}
+
+Result<Core::TokenStanding> Core::check_token(const SecureString& token) {
+  std::shared_lock lock(impl_->mu);
+  if (impl_->barrier.sealed() || !impl_->router.loaded()) return Error::sealed();
+  COFFER_TRY(Auth auth, impl_->authenticate(token, Clock::now()));
+  TokenStanding out;
+  out.namespace_id = auth.token->namespace_id;
+  if (const NamespaceNode* ns = impl_->router.find_namespace_by_id(out.namespace_id)) {
+    out.namespace_path = ns->record.path;
+  }
+  return out;
+}
+
+std::shared_ptr<const NamespaceSnapshot> Core::namespaces() const {
+  auto current = snapshot_.load(std::memory_order_acquire);
+  if (current && current->version == impl_->router.version()) return current;
+  // Stale (or none yet): copy the tree while nothing can change it. Two
+  // callers may both copy; either copy is current, and a late store of an
+  // older one is only rebuilt by the next caller.
+  std::shared_lock lock(impl_->mu);
+  auto fresh = NamespaceSnapshot::of(impl_->router, impl_->barrier.sealed());
+  snapshot_.store(fresh, std::memory_order_release);
+  return fresh;
 }
 
 }  // namespace engine

@@ -9,6 +9,7 @@
 // Thread-safe: any number of handle() calls may run at once.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -17,6 +18,8 @@
 
 #include "engine/common/error.hpp"
 #include "engine/common/request.hpp"
+#include "engine/common/secure.hpp"
+#include "engine/router/namespace_snapshot.hpp"
 #include "engine/storage/storage.hpp"
 
 namespace engine {
@@ -70,12 +73,48 @@ class Core {
   // a caller's view of the store is what it was.
   std::uint64_t generation() const;
 
+  // ---- Queries for the layers above the core (file view, mountd, audit
+  // monitor). None spends a token use or writes an audit line; each takes
+  // the core lock (shared) for its own run only.
+
+  // Capability bits (policy::cap) of token on an absolute API path
+  // ("ns1/secret/data/app"), with the list-style fallback sys/capabilities
+  // uses. Sealed while sealed; PermissionDenied for a missing, unknown,
+  // expired, revoked or spent token.
+  Result<std::uint32_t> capabilities(const SecureString& token, std::string_view abs_path);
+
+  // True when token holds some capability at or below the absolute
+  // directory prefix abs_prefix ("ns1/secret/"). Errors as capabilities().
+  Result<bool> may_see(const SecureString& token, std::string_view abs_prefix);
+
+  // A live token's standing: the namespace it belongs to.
+  struct TokenStanding {
+    std::string namespace_id;    // "root" or the namespace's id
+    std::string namespace_path;  // "" or "a/b/"
+  };
+  // Checks token without spending a use. Sealed while sealed;
+  // PermissionDenied for a missing, unknown, expired, revoked or spent token.
+  Result<TokenStanding> check_token(const SecureString& token);
+
+  // The namespace tree and mount tables as they stand (sealed: a snapshot
+  // with no tree). Immutable; a new one is made only after the topology
+  // changed, so repeated calls are cheap and take no lock then. Never null.
+  std::shared_ptr<const NamespaceSnapshot> namespaces() const;
+
+  // Debug counter: how many times handle() has been called (any outcome).
+  // Tests pin how many engine calls a file operation costs with it.
+  std::uint64_t handle_calls() const { return handle_calls_.load(std::memory_order_relaxed); }
+
+  // The core's state (engine/core_impl.hpp), for the engine's own parts
+  // (sys/, identity/, auth/, audit/); nothing above the core reaches it.
   struct Impl;
-  Impl& impl() { return *impl_; }
 
  private:
+  friend struct CoreTestAccess;  // tests/unit/core/core_test_access.hpp only
   explicit Core(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+  std::atomic<std::uint64_t> handle_calls_{0};
+  mutable std::atomic<std::shared_ptr<const NamespaceSnapshot>> snapshot_{};
 };
 
 }  // namespace engine

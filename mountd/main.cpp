@@ -24,7 +24,6 @@
 #include <vector>
 
 #include "engine/core.hpp"
-#include "engine/core_impl.hpp"
 #include "engine/crypto/sodium.hpp"
 #include "engine/fileview/file_view.hpp"
 #include "engine/storage/memory_storage.hpp"
@@ -123,17 +122,19 @@ engine::Result<std::unique_ptr<engine::Storage>> open_storage(const Plan& p) {
 engine::Status check_target(engine::Core& core, const MountSpec& spec,
                             const engine::SecureString& token, bool* checked) {
   *checked = false;
-  engine::Core::Impl& impl = core.impl();
-  std::shared_lock lock(impl.mu);
-  if (impl.barrier.sealed() || !impl.router.loaded()) return engine::ok_status();
+  const auto tree = core.namespaces();
+  if (tree->sealed) return engine::ok_status();
   *checked = true;
-  if (!spec.chroot.empty() &&
-      impl.router.find_namespace(impl.router.root(), spec.chroot + "/") == nullptr) {
+  if (!spec.chroot.empty() && tree->find(spec.chroot + "/") == nullptr) {
     return engine::Error::not_found("chroot namespace " + spec.chroot + " does not exist");
   }
   if (!spec.token_file.empty()) {
-    auto auth = impl.authenticate(token, engine::Clock::now());
-    if (!auth.ok()) {
+    auto standing = core.check_token(token);
+    if (!standing.ok() && standing.error().code == engine::ErrorCode::Sealed) {
+      *checked = false;  // sealed meanwhile: checked again after the unseal
+      return engine::ok_status();
+    }
+    if (!standing.ok()) {
       return engine::Error::denied("the token in " + spec.token_file +
                                    " is not valid (unknown, revoked or expired)");
     }

@@ -2,7 +2,7 @@
 #include "engine/audit/monitor.hpp"
 
 #include "engine/audit/audit_api.hpp"
-#include "engine/core_impl.hpp"
+#include "engine/core.hpp"
 
 namespace engine {
 
@@ -28,11 +28,10 @@ Result<std::unique_ptr<LogHub::Subscription>> open_monitor(Core& core, const Cal
   {
     // Only the monitor of a namespace's system backend, not a KV secret
     // that happens to be called sys/monitor.
-    Core::Impl& impl = core.impl();
-    std::shared_lock lock(impl.mu);
-    if (impl.barrier.sealed() || !impl.router.loaded()) return Error::sealed();
-    Route route = impl.router.resolve(impl.router.root(), api);
-    if (!route.mount || route.mount->entry.type != "system") return Error::not_found("not a monitor file");
+    const auto tree = core.namespaces();
+    if (tree->sealed) return Error::sealed();
+    SnapshotRoute route = tree->resolve(api);
+    if (route.mount == nullptr || route.mount->type != "system") return Error::not_found("not a monitor file");
   }
   COFFER_TRY(auto level, monitor_level("monitor", data));
   Request req;

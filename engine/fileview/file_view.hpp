@@ -8,15 +8,12 @@
 // "education/edu-secret/app/db#password" a field of a KV secret.
 #pragma once
 
-#include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "engine/common/error.hpp"
@@ -26,6 +23,12 @@
 namespace engine {
 
 class Core;
+
+namespace fileview {
+class ViewState;
+class FileKind;
+struct Kinds;
+}  // namespace fileview
 
 enum class NodeKind { Directory, File };
 
@@ -69,6 +72,7 @@ class FileView {
  public:
   // core must outlive the view. Thread-safe.
   explicit FileView(Core& core);
+  ~FileView();
 
   // The core this view serves (for the fs's sys/monitor streams).
   Core& core() const { return core_; }
@@ -151,14 +155,14 @@ class FileView {
   std::uint64_t add_change_listener(ChangeListener listener);
   void remove_change_listener(std::uint64_t id);
 
-  struct Located;  // where a path lands (file_view.cpp)
+  struct Located;  // where a path lands (view_state.hpp)
 
  private:
+  // Where a path lands, from the core's namespace snapshot: no engine call,
+  // no core lock.
   Located locate(std::string_view path) const;
-  Result<Response> call(const Caller& caller, Operation op, std::string path, Json data = Json::object()) const;
-  // PermissionDenied unless the caller holds some capability on abs_path
-  // (control files: seen only by those who may use them).
-  Status may_touch(const Caller& caller, const std::string& abs_path) const;
+  // The kind of file that answers the five verbs there (file_kind.hpp).
+  fileview::FileKind& kind_of(const Located& at) const;
 
   // SPEC §4: PermissionDenied when the caller has no capability at or below
   // what path's answer would show to exist (a namespace or mount directory,
@@ -168,23 +172,6 @@ class FileView {
   Status reveal(const Caller& caller, std::string_view path, const Located& at) const;
   Result<bool> visible(const Caller& caller, const std::string& abs_dir) const;
   bool leads_to_login(const std::string& abs_dir) const;
-  Result<NodeInfo> stat_located(const Caller& caller, std::string_view path, const Located& at);
-  Result<NodeInfo> stat_kv(const Caller& caller, const Located& at);
-  Result<NodeInfo> stat_kv_remembered(const Caller& caller, std::string_view path, const Located& at);
-  Result<std::vector<DirEntry>> list_kv(const Caller& caller, const Located& at);
-  Result<SecureString> read_kv(const Caller& caller, const Located& at);
-  Result<SecureString> write_kv(const Caller& caller, const Located& at, Json body, WriteMode mode);
-  Status remove_kv(const Caller& caller, const Located& at);
-  bool has_folder(const std::string& absolute) const;
-  // Generic mounts (identity/, auth methods): the API path a file stands for
-  // (NAME@VIEW → NAME/VIEW) and, for NAME#KEY, the field in *field.
-  Result<std::string> api_path(const Caller& caller, const Located& at, std::string* field) const;
-  Result<NodeInfo> stat_api(const Caller& caller, const Located& at);
-  Result<std::vector<DirEntry>> list_api(const Caller& caller, const Located& at);
-  Result<SecureString> read_api(const Caller& caller, const Located& at);
-  Result<SecureString> write_api(const Caller& caller, const Located& at, Json body, WriteMode mode,
-                                 SecureString* issued);
-  void forget_folders_above(std::string_view secret_path);
 
   // The public mutators, before change notification.
   Result<SecureString> write_unnotified(const Caller& caller, std::string_view path, std::string_view body,
@@ -199,23 +186,9 @@ class FileView {
   std::uint64_t next_listener_ = 1;
 
   Core& core_;
-  TimePoint epoch_;  // mtime of things that have no time of their own
-  // Folders made by mkdir inside KV mounts, by absolute path ("ns/secret/a/");
-  // not stored: they exist until something is written below them.
-  mutable std::mutex folders_mu_;
-  std::set<std::string, std::less<>> folders_;
-  std::atomic<std::uint64_t> folders_gen_{0};  // moves when folders_ does
-
-  // stat_kv_remembered's memo, by mount-relative path.
-  struct StatMemo {
-    SecureString token;
-    NodeInfo info;
-    std::uint64_t generation = 0;
-    std::uint64_t folders_generation = 0;
-    std::chrono::steady_clock::time_point at;
-  };
-  std::mutex memo_mu_;
-  std::unordered_map<std::string, StatMemo> stat_memo_;
+  // What the kinds share: mkdir folders, the stat memo, the way to the core.
+  std::unique_ptr<fileview::ViewState> state_;
+  std::unique_ptr<fileview::Kinds> kinds_;
 };
 
 }  // namespace engine

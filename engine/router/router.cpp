@@ -30,9 +30,13 @@ std::string_view first_segment(std::string_view path) { return path.substr(0, pa
 
 Router::Router(Storage& storage) : storage_(storage) {}
 
-void Router::clear() { root_.reset(); }
+void Router::clear() {
+  touch();
+  root_.reset();
+}
 
 Status Router::bootstrap_root(TimePoint now) {
+  touch();
   COFFER_TRY(auto existing, storage_.get(namespace_key("root")));
   if (existing) return load();
   auto root = std::make_unique<NamespaceNode>();
@@ -45,6 +49,7 @@ Status Router::bootstrap_root(TimePoint now) {
 }
 
 Status Router::load() {
+  touch();
   root_.reset();
   COFFER_TRY(auto ids, storage_.list(kNamespacePrefix));
   std::vector<NamespaceRecord> records;
@@ -189,6 +194,7 @@ std::string Router::unique_namespace_id() const {
 Result<const NamespaceRecord*> Router::create_namespace(NamespaceNode& parent, std::string_view name,
                                                         std::map<std::string, std::string> metadata,
                                                         TimePoint now) {
+  touch();
   COFFER_TRY_STATUS(validate_namespace_name(name));
   if (parent.children.contains(name)) {
     return Error::exists("namespace \"" + parent.record.path + std::string(name) + "/\" already exists");
@@ -224,6 +230,7 @@ Status Router::set_namespace_metadata(NamespaceNode& ns, std::map<std::string, s
 }
 
 Status Router::delete_namespace(NamespaceNode& parent, std::string_view name, bool require_no_mounts) {
+  touch();
   auto it = parent.children.find(name);
   if (it == parent.children.end()) {
     return Error::not_found("namespace \"" + parent.record.path + std::string(name) + "/\" not found");
@@ -285,6 +292,7 @@ Result<std::shared_ptr<Mount>> Router::enable_auth(NamespaceNode& ns, MountEntry
 
 Result<std::shared_ptr<Mount>> Router::install(NamespaceNode& ns, MountEntry entry, const std::string& accessor_prefix,
                                                TimePoint now) {
+  touch();
   entry.uuid = crypto::random_uuid();
   entry.accessor = accessor_prefix + crypto::random_hex(4);
   entry.namespace_id = ns.record.id;
@@ -296,6 +304,7 @@ Result<std::shared_ptr<Mount>> Router::install(NamespaceNode& ns, MountEntry ent
 }
 
 Status Router::disable_mount(NamespaceNode& ns, std::string_view path) {
+  touch();
   std::string canonical = canonical_mount_path(path);
   auto it = ns.mounts.find(canonical);
   if (it == ns.mounts.end()) return Error::not_found("no mount at " + ns.record.path + canonical);
@@ -309,6 +318,7 @@ Status Router::disable_mount(NamespaceNode& ns, std::string_view path) {
 }
 
 Status Router::update_mount(NamespaceNode& ns, const MountEntry& entry) {
+  touch();
   auto it = ns.mounts.find(entry.path);
   if (it == ns.mounts.end()) return Error::not_found("no mount at " + ns.record.path + entry.path);
   COFFER_TRY_STATUS(storage_.put(mount_key(entry), encode_record(entry)));

@@ -7,6 +7,8 @@
 // under an exclusive one.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -57,7 +59,13 @@ class Router {
   Status bootstrap_root(TimePoint now);
 
   NamespaceNode& root() { return *root_; }
+  const NamespaceNode& root() const { return *root_; }
   bool loaded() const { return root_ != nullptr; }
+
+  // Moves whenever the tree may change shape: load, clear, a namespace or
+  // mount created, deleted or updated (NamespaceSnapshot says when it is
+  // stale). Readable without any lock.
+  std::uint64_t version() const { return version_.load(std::memory_order_acquire); }
 
   // Resolves path (relative to `base`, no leading '/').
   Route resolve(NamespaceNode& base, std::string_view path) const;
@@ -105,9 +113,12 @@ class Router {
   std::string unique_namespace_id() const;
   void collect_ids(const NamespaceNode& n, std::vector<std::string>& out) const;
 
+  void touch() { version_.fetch_add(1, std::memory_order_acq_rel); }
+
   Storage& storage_;
   std::unique_ptr<NamespaceNode> root_;
   BuiltinBackends builtin_backends_;
+  std::atomic<std::uint64_t> version_{0};
 };
 
 }  // namespace engine

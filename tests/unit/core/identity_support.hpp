@@ -5,7 +5,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "engine/core_impl.hpp"
+#include "tests/unit/core/core_test_access.hpp"
 #include "tests/unit/core/authz_support.hpp"
 
 namespace coffer_test {
@@ -53,12 +53,12 @@ inline std::string make_namespace(DevCore& d, const std::string& ns, const std::
 // Enables userpass at ns + "auth/<path>/" through sys/auth; returns the accessor.
 inline std::string enable_userpass(DevCore& d, const std::string& ns = "", const std::string& path = "userpass") {
   ok(root_api(d, Operation::Update, ns + "sys/auth/" + path, body(R"({"type":"userpass"})")));
-  auto& impl = d.core->impl();
-  engine::NamespaceNode* node = impl.router.find_namespace(impl.router.root(), ns);
+  const auto tree = d.core->namespaces();
+  const engine::NamespaceView* node = tree->find(ns);
   REQUIRE(node != nullptr);
   auto it = node->mounts.find("auth/" + path + "/");
   REQUIRE(it != node->mounts.end());
-  return it->second->entry.accessor;
+  return it->second.accessor;
 }
 
 // A token of namespace ns_id bound to an entity, made through the token
@@ -71,7 +71,7 @@ inline std::string entity_token(DevCore& d, const std::string& entity_id, const 
   e.entity_id = entity_id;
   e.display_name = "test";
   e.path = "auth/test/login";
-  auto r = d.core->impl().tokens.create(std::move(e), "");
+  auto r = coffer_test::internals(*d.core).tokens.create(std::move(e), "");
   if (!r.ok()) FAIL("token: " << r.error().message);
   return std::string(engine::as_view(r.value().first));
 }

@@ -16,9 +16,9 @@
 #include "engine/audit/audit_trail.hpp"
 #include "engine/audit/log_hub.hpp"
 #include "engine/audit/monitor.hpp"
-#include "engine/core_impl.hpp"
 #include "engine/storage/memory_storage.hpp"
 #include "tests/unit/core/authz_support.hpp"
+#include "tests/unit/core/core_test_access.hpp"
 
 using namespace coffer_test;
 using engine::ErrorCode;
@@ -234,7 +234,7 @@ TEST_CASE("audit: when no device can log, the request fails and nothing changes"
   CHECK(code_of(api(d, kRootToken, Operation::Read, "secret/data/x")) == ErrorCode::Storage);
 
   // Take the failing device away behind the API's back: nothing changed.
-  REQUIRE(d.core->impl().audit.disable("full/").ok());
+  REQUIRE(internals(*d.core).audit.disable("full/").ok());
   CHECK(d.cat("secret/x#password") == "before");
   CHECK(code_of(api(d, kRootToken, Operation::Read, "sys/namespaces/made")) == ErrorCode::NotFound);
   auto meta = reply(d.cat("secret/x@metadata"));
@@ -264,7 +264,7 @@ TEST_CASE("audit: enable checks its input and changes nothing when refused", "[a
         ErrorCode::InvalidArgument);
   CHECK(d.put_error("sys/audit/a", "type=file file_path=" + dir.path + "/no/such/dir/a.log") == ErrorCode::Storage);
   CHECK(d.put_error("sys/audit/a", "file_path=" + dir.path + "/a.log") == ErrorCode::InvalidArgument);
-  CHECK(d.core->impl().audit.list().empty());
+  CHECK(internals(*d.core).audit.list().empty());
   CHECK(::access((dir.path + "/a.log").c_str(), F_OK) != 0);
 
   d.put("sys/audit/a", "type=file file_path=" + dir.path + "/a.log");
@@ -272,7 +272,7 @@ TEST_CASE("audit: enable checks its input and changes nothing when refused", "[a
   CHECK(d.put_error("sys/audit-hash/a", "") == ErrorCode::InvalidArgument);
   CHECK(d.put_error("sys/audit-hash/nope", "input=x") == ErrorCode::NotFound);
   REQUIRE(d.files->remove(d.root, "sys/audit/a").ok());
-  CHECK(d.core->impl().audit.list().empty());
+  CHECK(internals(*d.core).audit.list().empty());
   CHECK(d.cat_error("sys/audit/a") == ErrorCode::NotFound);
 }
 
@@ -318,9 +318,9 @@ TEST_CASE("audit: devices are stored through the barrier and reloaded at unseal"
   REQUIRE(h1.ok());
   // The salt is stored encrypted: not in any physical value in clear.
   REQUIRE(files.write(root, "sys/seal", "", engine::WriteMode::Replace).ok());
-  CHECK((*core)->impl().audit.list().empty());
+  CHECK(internals(**core).audit.list().empty());
   REQUIRE(files.write(nobody, "sys/unseal", key + "\n", engine::WriteMode::Replace).ok());
-  REQUIRE((*core)->impl().audit.list().size() == 1);
+  REQUIRE(internals(**core).audit.list().size() == 1);
   auto h2 = files.write(root, "sys/audit-hash/file", "input=x", engine::WriteMode::Replace);
   REQUIRE(h2.ok());
   CHECK(h1.value() == h2.value());  // same salt after unseal

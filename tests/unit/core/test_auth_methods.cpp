@@ -10,9 +10,9 @@
 #include "engine/auth/approle.hpp"
 #include "engine/auth/userpass.hpp"
 #include "engine/common/serial.hpp"
-#include "engine/core_impl.hpp"
 #include "engine/storage/memory_storage.hpp"
 #include "tests/unit/core/authz_support.hpp"
+#include "tests/unit/core/core_test_access.hpp"
 
 using namespace coffer_test;
 using engine::ErrorCode;
@@ -123,7 +123,7 @@ TEST_CASE("userpass: users, Argon2id passwords, logins that become tokens", "[au
   CHECK(user["token_policies"] == Json::array({"dev", "ops"}));
   CHECK(user["token_ttl"] == 3600);
   const std::string uuid = str(ok(api(d, "root", Operation::Read, "edu/sys/auth/userpass"))["uuid"]);
-  auto raw = d.core->impl().barrier.get("logical/" + uuid + "/user/bob");
+  auto raw = internals(*d.core).barrier.get("logical/" + uuid + "/user/bob");
   REQUIRE(raw.ok());
   REQUIRE(raw.value().has_value());
   auto entry = engine::decode_record<engine::auth::UserEntry>(engine::ByteView(raw.value()->data(), raw.value()->size()), "user");
@@ -157,7 +157,7 @@ TEST_CASE("userpass: users, Argon2id passwords, logins that become tokens", "[au
   // The same alias finds the same entity next time; usernames are lower-cased.
   CHECK(ok(login(d, "edu/auth/userpass/login/BOB", Json{{"password", "s3cret-horse"}}))["auth"]["entity_id"] ==
         auth["entity_id"]);
-  auto alias = d.core->impl().identity.entity_alias_by_factors(
+  auto alias = internals(*d.core).identity.entity_alias_by_factors(
       str(ok(api(d, "root", Operation::Read, "edu/sys/auth/userpass"))["accessor"]), "bob");
   REQUIRE(alias.has_value());
   CHECK(alias->first->id == str(auth["entity_id"]));
@@ -242,7 +242,7 @@ TEST_CASE("approle: roles, role ids, secret ids, logins", "[auth]") {
   CHECK(self["path"] == "auth/approle/login");
   // The alias is the role id, not the role name.
   const std::string mount_accessor = str(ok(api(d, "root", Operation::Read, "apps/sys/auth/approle"))["accessor"]);
-  auto alias = d.core->impl().identity.entity_alias_by_factors(mount_accessor, role_id);
+  auto alias = internals(*d.core).identity.entity_alias_by_factors(mount_accessor, role_id);
   REQUIRE(alias.has_value());
   CHECK(alias->first->id == str(auth["entity_id"]));
 
@@ -280,7 +280,7 @@ TEST_CASE("approle: roles, role ids, secret ids, logins", "[auth]") {
   // Secret ids are stored hashed: the raw id appears nowhere in the store.
   Json third = ok(api(d, "root", Operation::Update, base + "role/web/secret-id", Json::object()));
   const std::string uuid = str(ok(api(d, "root", Operation::Read, "apps/sys/auth/approle"))["uuid"]);
-  auto keys = d.core->impl().barrier.list("logical/" + uuid + "/secret_id/web/");
+  auto keys = internals(*d.core).barrier.list("logical/" + uuid + "/secret_id/web/");
   REQUIRE(keys.ok());
   REQUIRE(keys->size() == 1);
   CHECK(keys->front() != str(third["secret_id"]));
@@ -355,11 +355,11 @@ TEST_CASE("a disabled entity cannot log in", "[auth]") {
   enable(d, "", "userpass", "userpass");
   ok(api(d, "root", Operation::Update, "auth/userpass/users/dan", Json{{"password", "pw"}}));
   Json auth = ok(login(d, "auth/userpass/login/dan", Json{{"password", "pw"}}))["auth"];
-  auto entity = d.core->impl().identity.entity_by_id(str(auth["entity_id"]));
+  auto entity = internals(*d.core).identity.entity_by_id(str(auth["entity_id"]));
   REQUIRE(entity);
   engine::EntityRecord disabled = *entity;
   disabled.disabled = true;
-  REQUIRE(d.core->impl().identity.put_entity(disabled, engine::Clock::now()).ok());
+  REQUIRE(internals(*d.core).identity.put_entity(disabled, engine::Clock::now()).ok());
   CHECK(code_of(login(d, "auth/userpass/login/dan", Json{{"password", "pw"}})) == ErrorCode::PermissionDenied);
 }
 

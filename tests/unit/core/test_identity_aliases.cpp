@@ -28,7 +28,7 @@ TEST_CASE("entity aliases: accessor checks, uniqueness, same-namespace rule", "[
                           Json{{"name", "alice"}, {"mount_accessor", acc}, {"canonical_id", "nope"}})) ==
         "invalid canonical ID");
   // Secret mounts are not auth mounts.
-  const std::string kv_acc = d.core->impl().router.root().mounts.at("secret/")->entry.accessor;
+  const std::string kv_acc = d.core->namespaces()->root->mounts.at("secret/").accessor;
   CHECK(error_of(root_api(d, Operation::Update, "identity/entity-alias",
                           Json{{"name", "alice"}, {"mount_accessor", kv_acc}, {"canonical_id", e}})) ==
         "invalid mount accessor \"" + kv_acc + "\"");
@@ -114,9 +114,9 @@ TEST_CASE("group aliases: external groups only, unique factors", "[identity]") {
   // Logins refresh external membership through the alias.
   const std::string e = make_entity(d, "", R"({"name":"u"})");
   const engine::TimePoint now = engine::Clock::now();
-  REQUIRE(d.core->impl().identity.set_external_groups(e, acc, {"cn=dev"}, now).ok());
+  REQUIRE(internals(*d.core).identity.set_external_groups(e, acc, {"cn=dev"}, now).ok());
   CHECK(ok(root_api(d, Operation::Read, "identity/group/id/" + ext)).data["member_entity_ids"] == Json::array({e}));
-  REQUIRE(d.core->impl().identity.set_external_groups(e, acc, {}, now).ok());
+  REQUIRE(internals(*d.core).identity.set_external_groups(e, acc, {}, now).ok());
   CHECK(ok(root_api(d, Operation::Read, "identity/group/id/" + ext)).data["member_entity_ids"].is_null());
 
   ok(root_api(d, Operation::Delete, "identity/group-alias/id/" + alias_id));
@@ -126,7 +126,7 @@ TEST_CASE("group aliases: external groups only, unique factors", "[identity]") {
 TEST_CASE("entity_for_login finds or creates the entity behind an alias", "[identity]") {
   DevCore d;
   const std::string acc = enable_userpass(d);
-  auto& store = d.core->impl().identity;
+  auto& store = internals(*d.core).identity;
   const engine::TimePoint now = engine::Clock::now();
   auto first = store.entity_for_login("root", acc, "userpass", "bob", {{"username", "bob"}}, now);
   REQUIRE(first.ok());

@@ -8,9 +8,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "engine/core_impl.hpp"
 #include "engine/storage/memory_storage.hpp"
 #include "tests/unit/core/authz_support.hpp"
+#include "tests/unit/core/core_test_access.hpp"
 
 using namespace coffer_test;
 using engine::ErrorCode;

@@ -3,7 +3,7 @@
 // for names and built-ins.
 #include <catch2/catch.hpp>
 
-#include "engine/core_impl.hpp"
+#include "tests/unit/core/core_test_access.hpp"
 #include "tests/unit/core/authz_support.hpp"
 
 using namespace coffer_test;
@@ -102,7 +102,7 @@ TEST_CASE("policies are namespace-local; child namespaces have their own default
 TEST_CASE("policies survive seal and unseal", "[policy_store]") {
   DevCore d;
   d.put("sys/policies/acl/team", kTeam);
-  auto& impl = d.core->impl();
+  auto& impl = internals(*d.core);
   impl.policies.forget_all();
   CHECK(d.cat("sys/policies/acl/team") == kTeam);
 }

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: MPL-2.0
+// KV v1 and v2 mounts: folders (what List answers, and mkdir's folders kept
+// in memory), secrets as JSON files, and their views: NAME@N a version,
+// NAME@metadata, NAME@subkeys, NAME@delete/undelete/destroy control files,
+// NAME@ the list of views, NAME#KEY one field.
+#include <algorithm>
+
+#include "engine/common/fields.hpp"
+#include "engine/core.hpp"
+#include "engine/fileview/body.hpp"
+#include "engine/fileview/file_kind.hpp"
+
+namespace engine::fileview {
+namespace {
+
+// API paths of a KV mount ("ns/secret/" + "data/" + rel for v2; no infix for v1).
+std::string kv_path(const std::string& mount_abs, int version, std::string_view endpoint, std::string_view rel) {
+  if (version == 1) return mount_abs + std::string(rel);
+  return mount_abs + std::string(endpoint) + "/" + std::string(rel);
+}
+
+std::string mount_of(const Located& at) { return at.ns_path + at.mount_path; }
+
+Result<SecureString> render(const Json& value, const Suffixed* suffix) {
+  if (suffix != nullptr && suffix->has_field) return field_of(value, suffix->field);
+  return render_pretty(value);
+}
+
+// Versions given as a JSON list, a number, or "1,2" from a key=value body.
+Result<Json> versions_body(Json body) {
+  auto it = body.find(std::string_view("versions"));
+  if (it == body.end()) return body;
+  if (it->is_string()) {
+    Json list = Json::array();
+    const SecureString& s = it->get_ref<const SecureString&>();
+    std::size_t pos = 0;
+    while (pos <= s.size()) {
+      std::size_t comma = s.find(',', pos);
+      std::string item(s.substr(pos, comma == SecureString::npos ? SecureString::npos : comma - pos));
+      if (!all_digits(item)) return Error::invalid("versions must be a list of version numbers");
+      COFFER_TRY(std::int64_t version, fields::parse_count(item, "version"));
+      list.push_back(version);
+      if (comma == SecureString::npos) break;
+      pos = comma + 1;
+    }
+    *it = std::move(list);
+  } else if (it->is_number_integer()) {
+    *it = Json::array({*it});
+  }
+  return body;
+}
+
+// The suffix a name is read, written or removed with: none when it has
+// none, or when the literal name wins (suffix.hpp). *literal: the literal
+// Read when one was made.
+std::optional<Suffixed> suffix_of(const ViewState& state, const Caller& caller, const Located& at,
+                                  std::optional<Result<Response>>* literal) {
+  auto suffix = parse_suffix(split_last(at.rel).second);
+  if (!suffix) return std::nullopt;
+  auto probe = state.call(caller, Operation::Read, kv_path(mount_of(at), at.kv_version, "data", at.rel));
+  const bool wins = literal_wins(probe);
+  if (literal != nullptr) *literal = std::move(probe);
+  if (wins) return std::nullopt;
+  return suffix;
+}
+
+}  // namespace
+
+// A `cat` asks for the same attributes twice (LOOKUP, then GETATTR for
+// fstat), and each costs a folder probe and a decrypt. The answer is kept
+// for the same token and path while nothing has changed since: no request
+// that may change state has run (Core::generation), no mkdir/rmdir folder
+// came or went, and at most 500 ms have passed. The token is still checked
+// each time, so a revoked or expired token gets nothing from it. Only kind,
+// size and mtime are kept, never contents.
+Result<NodeInfo> KvFiles::stat(const Caller& caller, std::string_view path, const Located& at) {
+  const std::uint64_t gen = state_.core().generation();
+  const std::uint64_t folders_gen = state_.folders_generation();
+  const auto now = std::chrono::steady_clock::now();
+  std::string key(strip_slashes(path));
+  if (auto info = state_.remembered(key, caller.token, gen, folders_gen, now)) {
+    COFFER_TRY_STATUS(view_.check_token(caller));
+    return *info;
+  }
+  auto info = stat_fresh(caller, at);
+  if (info.ok()) state_.remember(std::move(key), ViewState::StatMemo{caller.token, *info, gen, folders_gen, now});
+  return info;
+}
+
+Result<NodeInfo> KvFiles::stat_fresh(const Caller& caller, const Located& at) {
+  if (at.rel.empty()) return state_.dir();
+  const std::string mount_abs = mount_of(at);
+  // A folder wins over a secret of the same name (the secret is then NAME@data).
+  // A mkdir folder is shown only to callers who may reach something below it.
+  if (state_.has_folder(mount_abs + at.rel + "/")) {
+    bool reachable = false;
+    for (const char* endpoint : {"data", "metadata"}) {
+      COFFER_TRY(reachable,
+                 state_.core().may_see(caller.token, kv_path(mount_abs, at.kv_version, endpoint, at.rel + "/")));
+      if (reachable || at.kv_version == 1) break;
+    }
+    if (reachable) return state_.dir();
+  }
+  // One key is enough to know a folder is there.
+  auto listing = state_.call(caller, Operation::List, kv_path(mount_abs, at.kv_version, "metadata", at.rel + "/"),
+                             Json{{"limit", 1}});
+  if (listing.ok()) return state_.dir();
+
+  auto content = read(caller, {}, at);
+  if (content.ok()) return NodeInfo{NodeKind::File, content->size(), state_.epoch()};
+  if (content.error().code == ErrorCode::NotFound && at.kv_version == 2) {
+    // A secret whose current version is deleted still exists (its metadata
+    // does, and `ls` shows it): an empty file that cannot be read.
+    auto meta = state_.call(caller, Operation::Read, kv_path(mount_abs, 2, "metadata", at.rel));
+    if (meta.ok()) return NodeInfo{NodeKind::File, 0, meta->modified.value_or(state_.epoch())};
+  }
+  if (!listing.ok() && listing.error().code == ErrorCode::PermissionDenied &&
+      (content.error().code == ErrorCode::NotFound || content.error().code == ErrorCode::PermissionDenied)) {
+    // A folder the caller may not list is still a directory to a caller
+    // who may reach something below it: a config file names
+    // kv/db/postgres#password, and its reader holds only read on that secret.
+    // But a name the caller may write is a file: a write-only "drop box"
+    // (create without read or list) must take `echo ... > name`.
+    if (view_.check_access(caller, mount_abs + at.rel, NodeKind::File, false, true).ok()) {
+      return state_.empty_file();
+    }
+    std::string below = at.kv_version == 2 ? mount_abs + "data/" + at.rel + "/" : mount_abs + at.rel + "/";
+    COFFER_TRY(bool reachable, state_.core().may_see(caller.token, below));
+    if (reachable) return state_.dir();
+    return std::move(listing).error();
+  }
+  return std::move(content).error();
+}
+
+Result<std::vector<DirEntry>> KvFiles::list(const Caller& caller, std::string_view, const Located& at) {
+  const std::string mount_abs = mount_of(at);
+  std::string dir = at.rel.empty() ? std::string{} : at.rel + "/";
+  std::vector<DirEntry> out;
+  auto listing = state_.call(caller, Operation::List, kv_path(mount_abs, at.kv_version, "metadata", dir));
+  if (listing.ok()) {
+    for (const Json& key : listing->data["keys"]) {
+      std::string name = key.get<std::string>();
+      bool is_dir = !name.empty() && name.back() == '/';
+      if (is_dir) name.pop_back();
+      out.push_back({name, is_dir ? NodeKind::Directory : NodeKind::File});
+    }
+  } else if (listing.error().code != ErrorCode::NotFound) {
+    return std::move(listing).error();
+  }
+  // Folders made by mkdir directly below this one.
+  const bool mkdir_folder = state_.folders_below(mount_abs + dir, out);
+  if (!(at.rel.empty() || listing.ok() || mkdir_folder)) {
+    // Not a folder: a secret, or nothing.
+    auto st = stat_fresh(caller, at);
+    if (st.ok()) return not_directory();
+    return std::move(listing).error();
+  }
+  // A name that is both a secret and a folder shows once, as the folder.
+  auto order = [](const auto& a, const auto& b) {
+    return a.name != b.name ? a.name < b.name : a.kind == NodeKind::Directory && b.kind != NodeKind::Directory;
+  };
+  if (!std::is_sorted(out.begin(), out.end(), order)) std::stable_sort(out.begin(), out.end(), order);
+  out.erase(std::unique(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name == b.name; }),
+            out.end());
+  return out;
+}
+
+Result<SecureString> KvFiles::read(const Caller& caller, std::string_view, const Located& at) {
+  if (at.rel.empty()) return is_directory();
+  // The literal name first: for a name without @ or # that is the answer.
+  auto literal = state_.call(caller, Operation::Read, kv_path(mount_of(at), at.kv_version, "data", at.rel));
+  if (literal.ok()) return render(at.kv_version == 2 ? literal->data["data"] : literal->data, nullptr);
+  auto suffix = parse_suffix(split_last(at.rel).second);
+  if (!suffix || literal_wins(literal)) return std::move(literal).error();
+  return suffix_answer(literal, read_suffixed(caller, at, *suffix));
+}
+
+// The suffix reading: NAME@VIEW, NAME#FIELD, NAME@VIEW#FIELD.
+Result<SecureString> KvFiles::read_suffixed(const Caller& caller, const Located& at, const Suffixed& suffix) {
+  const std::string mount_abs = mount_of(at);
+  const int v = at.kv_version;
+  const std::string rel = std::string(split_last(at.rel).first) + suffix.name;
+  const std::string& view = suffix.view;
+  if (suffix.has_view && view.empty()) {
+    // `cat NAME@`: the views of NAME.
+    Json views = Json::array();
+    if (v == 2) {
+      COFFER_TRY(auto meta, state_.call(caller, Operation::Read, kv_path(mount_abs, 2, "metadata", rel)));
+      for (const auto& [num, info] : meta.data["versions"].items()) views.push_back(num);
+      for (const char* name : {"data", "delete", "destroy", "metadata", "subkeys", "undelete"}) views.push_back(name);
+    } else {
+      COFFER_TRY(auto data, state_.call(caller, Operation::Read, kv_path(mount_abs, 1, "", rel)));
+      (void)data;
+      views.push_back("data");
+    }
+    return render(Json{{"views", views}}, suffix.has_field ? &suffix : nullptr);
+  }
+  if (!suffix.has_view || view == "data") {
+    COFFER_TRY(auto resp, state_.call(caller, Operation::Read, kv_path(mount_abs, v, "data", rel)));
+    return render(v == 2 ? resp.data["data"] : resp.data, &suffix);
+  }
+  if (v == 1) return Error::not_found("kv v1 secrets have no view \"" + view + "\"");
+  if (negative_number(view)) return Error::invalid("version out of range");
+  if (all_digits(view)) {
+    COFFER_TRY(std::int64_t version, fields::parse_count(view, "version"));
+    COFFER_TRY(auto resp, state_.call(caller, Operation::Read, kv_path(mount_abs, 2, "data", rel),
+                                      Json{{"version", version}}));
+    return render(resp.data["data"], &suffix);
+  }
+  if (view == "metadata" || view == "subkeys") {
+    COFFER_TRY(auto resp, state_.call(caller, Operation::Read, kv_path(mount_abs, 2, view, rel)));
+    return render(resp.data, &suffix);
+  }
+  if (view == "delete" || view == "undelete" || view == "destroy") {
+    // Write-only endpoints: they exist while the secret's metadata does.
+    COFFER_TRY(auto meta, state_.call(caller, Operation::Read, kv_path(mount_abs, 2, "metadata", rel)));
+    (void)meta;
+    return SecureString{};
+  }
+  return Error::not_found("no view \"" + view + "\" (cat NAME@ lists them)");
+}
+
+Result<SecureString> KvFiles::write(const Caller& caller, const Located& at, std::string_view text, WriteMode mode,
+                                    SecureString*) {
+  COFFER_TRY(Json body, parse_body(text));
+  if (at.rel.empty()) return is_directory();
+  const std::string mount_abs = mount_of(at);
+  const int v = at.kv_version;
+  auto suffix = suffix_of(state_, caller, at, nullptr);  // a view only when no secret has the literal name
+  std::string rel = suffix ? std::string(split_last(at.rel).first) + suffix->name : at.rel;
+  std::string view = suffix && suffix->has_view ? suffix->view : "data";
+  if (suffix && suffix->has_field) return Error::unsupported("a field is read-only: write the whole secret");
+
+  Result<Response> resp = Error::internal("unset");
+  if (v == 1) {
+    if (view != "data") return Error::not_found("kv v1 secrets have no view \"" + view + "\"");
+    if (mode == WriteMode::Append) return Error::unsupported("kv v1 has no patch: write the whole secret with >");
+    resp = state_.call(caller, Operation::Update, kv_path(mount_abs, 1, "", rel), std::move(body));
+  } else if (view == "data") {
+    // The body is the secret's data, or Vault's envelope {"data":{..},"options":{..}}
+    // (for check-and-set) when it has exactly those two keys with object values.
+    bool envelope = body.size() == 2 && body.contains(std::string_view("data")) &&
+                    body.contains(std::string_view("options")) && body["data"].is_object() &&
+                    body["options"].is_object();
+    Json request = envelope ? std::move(body) : Json{{"data", std::move(body)}};
+    Operation op = mode == WriteMode::Append ? Operation::Patch : Operation::Update;
+    resp = state_.call(caller, op, kv_path(mount_abs, 2, "data", rel), std::move(request));
+  } else if (view == "metadata") {
+    Operation op = mode == WriteMode::Append ? Operation::Patch : Operation::Update;
+    resp = state_.call(caller, op, kv_path(mount_abs, 2, "metadata", rel), std::move(body));
+  } else if (view == "delete" || view == "undelete" || view == "destroy") {
+    COFFER_TRY(Json versions, versions_body(std::move(body)));
+    resp = state_.call(caller, Operation::Update, kv_path(mount_abs, 2, view, rel), std::move(versions));
+  } else if (all_digits(view) || negative_number(view)) {
+    return Error::unsupported("a version is read-only: write the secret itself for a new version");
+  } else {
+    return Error::not_found("no view \"" + view + "\" (cat NAME@ lists them)");
+  }
+  if (!resp.ok()) return std::move(resp).error();
+  state_.forget_folders_above(mount_abs + rel);
+  return reply_of(*resp);
+}
+
+Status KvFiles::remove(const Caller& caller, const Located& at) {
+  if (at.rel.empty()) return is_directory();
+  const std::string mount_abs = mount_of(at);
+  const int v = at.kv_version;
+  auto suffix = suffix_of(state_, caller, at, nullptr);
+  if (!suffix) {
+    if (v == 2) {
+      // rm of a secret soft-deletes its latest version; a missing one is ENOENT.
+      COFFER_TRY(auto meta, state_.call(caller, Operation::Read, kv_path(mount_abs, 2, "metadata", at.rel)));
+      (void)meta;
+    } else {
+      COFFER_TRY(auto cur, state_.call(caller, Operation::Read, kv_path(mount_abs, 1, "", at.rel)));
+      (void)cur;
+    }
+    return to_status(state_.call(caller, Operation::Delete, kv_path(mount_abs, v, "data", at.rel)));
+  }
+  std::string rel = std::string(split_last(at.rel).first) + suffix->name;
+  if (suffix->has_field) return Error::unsupported("a field cannot be removed on its own");
+  if (v == 2 && suffix->view == "metadata") {
+    return to_status(state_.call(caller, Operation::Delete, kv_path(mount_abs, 2, "metadata", rel)));
+  }
+  if (v == 2 && negative_number(suffix->view)) return Error::invalid("version out of range");
+  if (v == 2 && all_digits(suffix->view)) {
+    COFFER_TRY(std::int64_t version, fields::parse_count(suffix->view, "version"));
+    return to_status(state_.call(caller, Operation::Update, kv_path(mount_abs, 2, "delete", rel),
+                                 Json{{"versions", Json::array({version})}}));
+  }
+  if (suffix->view == "data") {
+    return to_status(state_.call(caller, Operation::Delete, kv_path(mount_abs, v, "data", rel)));
+  }
+  return Error::unsupported("this view cannot be removed");
+}
+
+}  // namespace engine::fileview

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: MPL-2.0
+// How many engine calls (Core::handle) a file operation costs, pinned with
+// Core::handle_calls(); and numbers in file names range-checked.
+#include <catch2/catch.hpp>
+
+#include "tests/unit/core/support.hpp"
+
+using namespace coffer_test;
+using engine::ErrorCode;
+
+namespace {
+
+template <typename F>
+std::uint64_t calls_of(DevCore& d, F&& f) {
+  const std::uint64_t before = d.core->handle_calls();
+  f();
+  return d.core->handle_calls() - before;
+}
+
+}  // namespace
+
+TEST_CASE("file view: engine calls for a KV v2 secret and an absent name", "[file_view][calls]") {
+  DevCore d;
+  d.put("secret/app/db", R"({"password":"p"})");
+
+  // LOOKUP (stat), then the read of `cat`.
+  CHECK(calls_of(d, [&] { REQUIRE(d.files->stat(d.root, "secret/app/db").ok()); }) == 2);
+  // fstat right after: the stat memo answers.
+  CHECK(calls_of(d, [&] { REQUIRE(d.files->stat(d.root, "secret/app/db").ok()); }) == 0);
+  CHECK(calls_of(d, [&] { REQUIRE(d.files->read(d.root, "secret/app/db").ok()); }) == 1);
+  CHECK(calls_of(d, [&] { REQUIRE(d.files->read(d.root, "secret/app/db#password").ok()); }) == 2);
+
+  // LOOKUP of an absent name.
+  CHECK(calls_of(d, [&] {
+          auto st = d.files->stat(d.root, "secret/app/nope");
+          REQUIRE_FALSE(st.ok());
+          CHECK(st.error().code == ErrorCode::NotFound);
+        }) == 3);
+  // LOOKUP of an absent name on an API mount: its Read, then its List
+  // (once: what List answered is not asked again).
+  d.put("sys/auth/userpass", "type=userpass");
+  CHECK(calls_of(d, [&] {
+          auto st = d.files->stat(d.root, "identity/entity/name/nope");
+          CHECK_FALSE(st.ok());
+        }) == 2);
+  // Resolving what kind of mount a path is in costs no engine call.
+  CHECK(calls_of(d, [&] { CHECK(d.files->cacheable("secret/app/db")); }) == 0);
+}
+
+TEST_CASE("file view: numbers in file names are range-checked", "[file_view]") {
+  DevCore d;
+  d.put("secret/db", R"({"password":"p"})");
+  CHECK(d.cat_error("secret/db@99999999999999999999") == ErrorCode::InvalidArgument);
+  CHECK(d.cat_error("secret/db@-1") == ErrorCode::InvalidArgument);
+  CHECK(d.cat("secret/db@0#password") == "p");  // version 0 is the latest, as in Vault
+  CHECK(d.cat("secret/db@1#password") == "p");
+  CHECK_FALSE(d.files->remove(d.root, "secret/db@99999999999999999999").ok());
+  CHECK(d.files->remove(d.root, "secret/db@-1").error().code == ErrorCode::InvalidArgument);
+  // A # key is a name, not a number: a huge one is just absent.
+  CHECK(d.cat_error("secret/db#99999999999999999999") == ErrorCode::NotFound);
+  CHECK(d.cat_error("secret/db@1#" + std::string(200, '9')) == ErrorCode::NotFound);
+}
