@@ -470,11 +470,11 @@ void Filesystem::note_denied(const Who& who, int err) {
 }
 
 int Filesystem::do_write(Handle& h, std::string_view data) {
+  if (SessionFile::is(h.path())) return session_.write(h, data);
   if (h.append(data) != 0) return log_failure("write", h.path(), *h.last_error());
   if (!h.has_pending()) return 0;  // whitespace after a whole request: part of it
-  const bool session = SessionFile::is(h.path());
-  bool complete = session ? SessionFile::complete(h) : view_.is_complete(engine_path(h.path()), h.pending());
-  if (complete && !session && is_blank(data) && starts_json(h.pending())) {
+  bool complete = view_.is_complete(engine_path(h.path()), h.pending());
+  if (complete && is_blank(data) && starts_json(h.pending())) {
     // A newline in a write(2) of its own (dd bs=1, a program's line by line
     // output) does not end a JSON object still open: its "}" will.
     complete = view_.is_complete(engine_path(h.path()), h.pending().substr(0, h.pending().size() - data.size()));
@@ -483,12 +483,10 @@ int Filesystem::do_write(Handle& h, std::string_view data) {
   // Applied at FLUSH, whose error shells ignore: an error already certain
   // (no further bytes can mend the text, or the caller may not write there)
   // fails this write(2) instead, and nothing is applied.
-  if (!session) {
-    if (auto st = view_.check_partial(h.caller(), engine_path(h.path()), h.pending()); !st.ok()) {
-      note_denied(h.who(), to_errno(st.error().code));
-      h.refuse(st.error());
-      return log_failure("write", h.path(), *h.last_error());
-    }
+  if (auto st = view_.check_partial(h.caller(), engine_path(h.path()), h.pending()); !st.ok()) {
+    note_denied(h.who(), to_errno(st.error().code));
+    h.refuse(st.error());
+    return log_failure("write", h.path(), *h.last_error());
   }
   return 0;  // applied at FLUSH
 }

@@ -8,6 +8,7 @@
 
 #include "fs/log.hpp"
 #include "fs/op_log.hpp"
+#include "fs/write_policy.hpp"
 
 namespace fsd {
 
@@ -30,6 +31,13 @@ int SessionFile::read(Handle& h, std::size_t size, std::string_view& out) const 
 }
 
 bool SessionFile::complete(const Handle& h) { return h.pending().find('\n') != std::string_view::npos; }
+
+int SessionFile::write(Handle& h, std::string_view data) {
+  if (h.append(data) != 0) return log_failure("write", h.path(), *h.last_error());
+  if (!h.has_pending()) return 0;  // whitespace after a whole request: part of it
+  if (!should_apply_now(complete(h), data.size())) return 0;  // applied at FLUSH
+  return apply(h);
+}
 
 int SessionFile::apply(Handle& h) {
   std::string_view text = h.pending();

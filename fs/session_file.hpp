@@ -53,10 +53,17 @@ class SessionFile {
   int read(Handle& h, std::size_t size, std::string_view& out) const;
 
   // Whether h's pending bytes are a whole request: one line (the token and
-  // its newline). Otherwise the write waits for more bytes or FLUSH.
+  // its newline).
   static bool complete(const Handle& h);
 
-  // Applies h's pending bytes (h.lock() held) for h's writer uid: blank ends
+  // A write on h (h.lock() held): appends data to h's request and applies
+  // it (apply) once complete() or a full chunk (fs/write_policy.hpp); else
+  // it waits for more bytes or FLUSH, with nothing checked before. EFBIG
+  // past kMaxRequestBytes; otherwise apply's errors.
+  int write(Handle& h, std::string_view data);
+
+  // Applies h's pending bytes (h.lock() held) for h's writer uid, at a whole
+  // write or at FLUSH (Filesystem::do_flush): blank ends
   // the session; one live token binds it (replacing any other). EINVAL for
   // more than one word, EACCES for a token the engine does not know (the
   // session is then unchanged); the handle's reply says why.
