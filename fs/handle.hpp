@@ -14,7 +14,8 @@
 // Not thread-safe by itself: the kernel may send requests on one handle from
 // several threads, so every use holds lock() for the whole request, and lets
 // go of it before replying: after the last reply the kernel may RELEASE (and
-// the fs free) the handle at once.
+// the fs free) the handle at once. lock() comes first in fs/'s lock order
+// (fs/operations.hpp): other locks may be taken under it, never it under them.
 #pragma once
 
 #include <sys/types.h>
@@ -58,7 +59,7 @@ class Handle {
   Ino created_ino() const { return created_ino_; }
 
   // A login file opened for writing on a shared mount: its writes go
-  // through the writer uid's login line (Filesystem::write_login).
+  // through the writer uid's login line (fs/login_lines.hpp).
   void set_login(bool on) { login_ = on; }
   bool login() const { return login_; }
 

@@ -14,6 +14,7 @@
 #include <optional>
 #include <vector>
 
+#include "fs/callbacks.hpp"
 #include "fs/log.hpp"
 #include "fs/monitor.hpp"
 
@@ -129,7 +130,7 @@ engine::Result<std::unique_ptr<Mount>> Mount::create(engine::FileView& view, Mou
   for (auto& a : args) argv.push_back(a.data());
   fuse_args fargs = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
 
-  mount->session_ = fuse_session_new(&fargs, &Filesystem::lowlevel_ops(),
+  mount->session_ = fuse_session_new(&fargs, &lowlevel_ops(),
                                      sizeof(fuse_lowlevel_ops), mount->fs_.get());
   fuse_opt_free_args(&fargs);
   if (mount->session_ == nullptr) {

@@ -1,23 +1,45 @@
 // SPDX-License-Identifier: MPL-2.0
-// The FUSE low-level callbacks of one mount, over an engine::FileView.
+// The compute halves of one mount's filesystem operations, over an
+// engine::FileView, the mount's inode table and its open handles.
 //
-// Each operation is split as in libfuse's passthrough_hp: a do_X member that
-// does the work and returns 0 or a positive errno (logging the reason of any
-// error, once), and a static callback in operations.cpp that gets the caller,
-// calls do_X and sends the one reply. The callbacks run inside a guard, so
-// no exception ever crosses into libfuse (it becomes EIO and a log line).
+// Each FUSE operation is split as in libfuse's passthrough_hp: a do_X member
+// here that does the work and returns 0 or a positive errno (logging the
+// reason of any error, once), and a callback in fs/callbacks.cpp that gets
+// the caller, calls do_X inside a guard (no exception ever crosses into
+// libfuse: it becomes EIO and a log line) and sends the one reply. Nothing
+// here replies or needs a mount, so unit tests drive these members with a
+// dev core and a FileView (tests/unit/fs/test_operations.cpp). The session
+// file (auth/token/session) is answered by fs/session_file.hpp.
 //
 // Caching (SPEC §4): every entry and attribute is replied with timeout 0 and
 // every file is opened direct_io, so the kernel reuses nothing one caller was
 // told for another. Attributes never depend on the caller: owner and modes
 // come from FsSettings, size and mtime from the engine.
+//
+// Lock order in fs/ (docs/architecture.md has the daemon's whole order).
+// Outermost first; a lock may be held while taking one further down, never
+// the reverse:
+//   Handle::lock()  per open file (fs/handle.hpp), held for a whole request
+//                   on it (do_read, do_write, do_flush): engine calls,
+//                   session binds and Invalidator::wait_for_all run under it
+//   monitor Stream::mu (fs/monitor.cpp), held while it waits on its engine
+//                   log subscription (engine locks only under it)
+//   the engine's locks (FileView, Core); FileView::listeners_mu_ is held
+//                   while listeners run, which take Invalidator::mu_
+//   g_registry_mu -> Invalidator::mu_ (fs/invalidator.cpp)
+//   leaves, held over no other lock: InodeTable::mu_, CallerResolver's
+//                   env_mu_ / session_mu_ / EnvRead::mu, Filesystem's
+//                   created_mu_, LoginLines::mu_ (never held while a login
+//                   runs), TokenFile::mu_, fs/monitor.cpp's g_mu
+// No two handles' locks are held at once, and a reply is sent only once the
+// handle's lock is let go (after its last reply the kernel may RELEASE it).
 #pragma once
 
 #include <fuse_lowlevel.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include <deque>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -30,8 +52,13 @@
 #include "fs/handle.hpp"
 #include "fs/inode_table.hpp"
 #include "fs/log.hpp"
+#include "fs/login_lines.hpp"
+#include "fs/session_file.hpp"
 
 namespace fsd {
+
+// The longest name a directory entry may have (statfs's f_namemax).
+inline constexpr std::size_t kNameMax = 255;
 
 struct FsSettings {
   uid_t uid = 0;              // owner of every node
@@ -70,12 +97,11 @@ class Filesystem {
   Filesystem(const Filesystem&) = delete;
   Filesystem& operator=(const Filesystem&) = delete;
 
-  // The callback table for fuse_session_new(); userdata must be a Filesystem*.
-  static const fuse_lowlevel_ops& lowlevel_ops();
-
   const FsSettings& settings() const { return settings_; }
   InodeTable& inodes() { return inodes_; }
   CallerResolver& callers() { return callers_; }
+  // The mount's login lines (see do_write and Handle::login).
+  LoginLines& logins() { return logins_; }
   // After a request of who failed with err: a session whose token the engine
   // no longer knows (revoked, expired, spent) is ended.
   void note_denied(const Who& who, int err);
@@ -92,10 +118,18 @@ class Filesystem {
   int do_access(const engine::Caller& caller, Ino ino, int mask);
 
   int do_opendir(const engine::Caller& caller, Ino ino, std::unique_ptr<DirHandle>& out);
-  // Fills buf with entries from offset off; out_size is the bytes used.
-  // plus: READDIRPLUS (attributes, and a lookup reference per entry).
-  int do_readdir(fuse_req_t req, const engine::Caller& caller, Ino ino, const DirHandle& dir,
-                 off_t off, bool plus, char* buf, std::size_t size, std::size_t& out_size);
+  // Takes one directory entry for the reply: false when it does not fit
+  // (the listing stops there, and that entry is not sent).
+  using DirSink = std::function<bool(const char* name, const fuse_entry_param& e, off_t next)>;
+  // Hands add() the entries of dir (".", "..", then the listing taken at
+  // opendir) from offset off on, in order, each with the offset that resumes
+  // after it, until add() returns false or the listing ends. Entries with
+  // an invalid name are skipped (logged). plus: READDIRPLUS: each entry is
+  // stat'ed as caller, and e.ino carries a lookup reference when the stat
+  // succeeded (given back here if add() refuses the entry); otherwise, and
+  // for plain READDIR (caller unused), e.ino is 0 and only e.attr is set.
+  int do_readdir(const engine::Caller& caller, Ino ino, const DirHandle& dir, off_t off, bool plus,
+                 const DirSink& add);
 
   // The handle keeps who: reads and writes on it use the token it was opened
   // with, and each read asks the engine again (revocation stops it at once).
@@ -105,21 +139,16 @@ class Filesystem {
                 std::unique_ptr<Handle>& out, fuse_entry_param& e);
   // Requires h.lock() held; out points into h and stays valid while it is.
   int do_read(Handle& h, std::size_t size, off_t off, std::string_view& out);
-  // Requires h.lock() held.
+  // Requires h.lock() held. Appends data to h's request and applies it when
+  // whole (fs/write_policy.hpp), or checks what can already be checked of a
+  // partial one; the rest is applied at FLUSH. A write to a login handle
+  // (Handle::login) runs in the writer uid's line of logins() (the callback
+  // queues it there): EAGAIN when that line is full.
   int do_write(Handle& h, std::string_view data);
-  // A write to a login handle (Handle::login), replied to here or later:
-  // the logins of one uid run one at a time, in order, on the thread of the
-  // request that found its line idle, and the other requests' workers go
-  // back to serve at once (their reply comes when their turn has run). So
-  // a flood of failed logins from one uid, each held by the engine for its
-  // failed-login delay and Argon2, takes one FUSE worker and one CPU, and
-  // other uids' logins go on meanwhile. EAGAIN past kMaxQueuedLogins.
-  void write_login(fuse_req_t req, Handle& h, std::string_view data);
-  static constexpr std::size_t kMaxQueuedLogins = 64;
   // Requires h.lock() held. Applies a request left pending by write().
   int do_flush(Handle& h);
   // Drops h (pending bytes are never applied at release: nobody would see
-  // the error).
+  // the error). Takes the created-file lock (a leaf), never h.lock().
   void do_release(std::unique_ptr<Handle> h);
 
   int do_mkdir(const engine::Caller& caller, Ino parent, const char* name, fuse_entry_param& e);
@@ -141,14 +170,8 @@ class Filesystem {
   struct stat make_attr(Ino ino, const engine::NodeInfo& info) const;
 
  private:
-  // Logs why an engine call failed and returns its errno.
-  int fail(const char* op, std::string_view path, const engine::Error& error) const;
-  // Logs an error the fs layer itself decided and returns err.
-  int reject(const char* op, std::string_view path, int err, std::string_view reason,
-             LogLevel level = LogLevel::Info) const;
   int path_of(const char* op, Ino ino, std::string& out) const;
   int apply_pending(Handle& h);
-  int apply_session(Handle& h);
   engine::NodeInfo synthetic_dir() const;
   engine::NodeInfo synthetic_file() const;
   void fill_entry(fuse_entry_param& e, Ino ino, const engine::NodeInfo& info) const;
@@ -166,18 +189,10 @@ class Filesystem {
   mutable std::mutex created_mu_;
   std::unordered_map<Ino, int> created_open_;
 
-  // write_login's lines, by writer uid: a line exists while one of its
-  // logins runs; waiting holds the ones queued behind it.
-  struct LoginTask {
-    fuse_req_t req;
-    Handle* handle;  // alive: the kernel holds the file until the reply
-    engine::SecureString data;
-  };
-  struct LoginLine {
-    std::deque<LoginTask> waiting;
-  };
-  std::mutex logins_mu_;
-  std::unordered_map<uid_t, LoginLine> logins_;
+  // The session file's behaviour (fs/session_file.hpp).
+  SessionFile session_;
+  // Logins run one at a time per uid (fs/login_lines.hpp).
+  LoginLines logins_;
 };
 
 }  // namespace fsd

@@ -11,9 +11,9 @@
 //                  [--max-idle-threads N] [--clone-fd] [--single-thread] [--flush] [-o OPTS]
 //                  MOUNTPOINT
 //
-// Defaults mirror fs/mount.cpp and fs/operations.cpp as of this writing: MT loop with 10 workers
-// at most and 4 idle, one shared /dev/fuse fd, FOPEN_NOFLUSH on read-only opens, no
-// READDIRPLUS, mount options noexec,nosuid,nodev. Keep them in step when Coffer's change.
+// Defaults mirror fs/mount.cpp, fs/callbacks.cpp and fs/operations.cpp as of this writing: MT
+// loop with 10 workers at most and 4 idle, one shared /dev/fuse fd, FOPEN_NOFLUSH on read-only
+// opens, no READDIRPLUS, mount options noexec,nosuid,nodev. Keep them in step when Coffer's change.
 //
 // Runs in the foreground until unmounted (fusermount3 -u) or sent SIGINT/SIGTERM.
 #define FUSE_USE_VERSION 314
