@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <utility>
 
-#include "engine/common/serial.hpp"
+#include "engine/storage/serial.hpp"
 
 namespace engine::auth {
 namespace {
