@@ -66,6 +66,7 @@ Core::Impl::Impl(std::unique_ptr<Storage> physical_storage, CoreOptions options)
       barrier(*physical),
       seal(*physical, barrier),
       router(barrier),
+      changes(bus, router),
       tokens(barrier),
       policies(barrier),
       identity(barrier),
@@ -74,7 +75,18 @@ Core::Impl::Impl(std::unique_ptr<Storage> physical_storage, CoreOptions options)
       lockout(barrier),
       token_backend(TokenStores{router, tokens, policies, identity, acls}),
       started(Clock::now()) {
-  acls.watch_generation([this] { return identity.generation(); });
+  barrier.set_commit_hook([this](std::span<const WriteOp> batch) { changes.committed(batch); });
+  // Compiled ACLs are built from policies, identity and the namespace tree.
+  acl_changes = bus.subscribe([this](const ChangeEvent& change) {
+    switch (change.kind) {
+      case ChangeKind::Policy:
+      case ChangeKind::Identity:
+      case ChangeKind::Namespace:
+      case ChangeKind::Seal:
+      case ChangeKind::Other: acls.invalidate(); break;
+      default: break;
+    }
+  });
   router.set_builtin_backends([this](const MountEntry& entry) { return builtin_backend(entry); });
 }
 
@@ -147,8 +159,12 @@ Result<Response> Core::handle(const Request& req) {
   }
   bool failed_login = false;
   const auto started = std::chrono::steady_clock::now();
-  auto result = impl_->handle(req, &failed_login);
-  if (req.op != Operation::Read && req.op != Operation::List) impl_->generation.fetch_add(1, std::memory_order_acq_rel);
+  Result<Response> result = Response{};
+  {
+    // What the request commits is announced when it ends (core_changes.hpp).
+    ChangeRecorder::Scope changes(impl_->changes);
+    result = impl_->handle(req, &failed_login);
+  }
   // A failed login answers no sooner than failed_login_delay after it
   // began: guessing is slow, an unknown user costs what a wrong password
   // costs, and the wait holds no lock, so other callers go on meanwhile.
@@ -156,7 +172,9 @@ Result<Response> Core::handle(const Request& req) {
   return result;
 }
 
-std::uint64_t Core::generation() const { return impl_->generation.load(std::memory_order_acquire); }
+std::uint64_t Core::generation() const { return impl_->bus.revision(); }
+
+ChangeBus::Subscription Core::subscribe(ChangeBus::Handler handler) { return impl_->bus.subscribe(std::move(handler)); }
 
 namespace {
 
@@ -547,7 +565,11 @@ Status Core::Impl::finish_unseal() {
   if (st.ok() && !router.loaded()) st = Error::corrupt("store has no root namespace");
   if (st.ok()) st = load_identity();
   if (st.ok()) st = audit.load();
-  if (!st.ok()) seal_now();
+  if (!st.ok()) {
+    seal_now();
+    return st;
+  }
+  changes.note(ChangeEvent{0, ChangeKind::Seal, {}, {}, {}});  // unsealed
   return st;
 }
 
@@ -559,6 +581,7 @@ void Core::Impl::seal_now() {
   acls.clear();
   audit.clear();
   seal.seal();
+  changes.note(ChangeEvent{0, ChangeKind::Seal, {}, {}, {}});
 }
 
 Response Core::Impl::seal_status() const {

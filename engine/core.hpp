@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "engine/common/change_bus.hpp"
 #include "engine/common/error.hpp"
 #include "engine/common/request.hpp"
 #include "engine/common/secure.hpp"
@@ -68,10 +69,14 @@ class Core {
   // SIGHUP). The first file that cannot be opened is the error.
   Status reopen_audit_files();
 
-  // Moves whenever a request that may change state has run (any operation
-  // other than Read and List, whatever its outcome): while it stands still,
-  // a caller's view of the store is what it was.
+  // The change bus's revision: moves whenever a change is committed (or the
+  // store is sealed or unsealed). While it stands still, a caller's view of
+  // the store is what it was. Lock-free.
   std::uint64_t generation() const;
+
+  // Every committed change, as the core announces it, after it is durable
+  // (engine/common/change_bus.hpp says what a handler may do). Thread-safe.
+  [[nodiscard]] ChangeBus::Subscription subscribe(ChangeBus::Handler handler);
 
   // ---- Queries for the layers above the core (file view, mountd, audit
   // monitor). None spends a token use or writes an audit line; each takes

@@ -12,6 +12,8 @@
 #include "engine/authz/acl_cache.hpp"
 #include "engine/authz/policy_store.hpp"
 #include "engine/barrier/barrier.hpp"
+#include "engine/common/change_bus.hpp"
+#include "engine/core_changes.hpp"
 #include "engine/core.hpp"
 #include "engine/identity/identity_store.hpp"
 #include "engine/router/router.hpp"
@@ -30,10 +32,12 @@ struct Core::Impl {
   Impl(std::unique_ptr<Storage> physical_storage, CoreOptions options);
 
   CoreOptions opts;
+  ChangeBus bus;  // every committed change, announced once (core_changes.hpp)
   std::unique_ptr<Storage> physical;
   Barrier barrier;
   SealManager seal;
   Router router;
+  ChangeRecorder changes;  // the barrier's commits → bus
   TokenStore tokens;
   PolicyStore policies;
   IdentityStore identity;  // entities, groups, aliases (identity/ of every namespace)
@@ -50,8 +54,8 @@ struct Core::Impl {
   // shared for their whole run, so a mount or namespace cannot disappear
   // under a backend; topology changes and seal/unseal hold it exclusively.
   mutable std::shared_mutex mu;
-  // Core::generation().
-  std::atomic<std::uint64_t> generation{0};
+  // The core's own subscriptions (the ACL cache); dropped before the bus.
+  ChangeBus::Subscription acl_changes;
 
   // *failed_login is set when the request was a login that failed (the
   // caller slows it down, outside the lock).

@@ -13,7 +13,7 @@
 #include <cereal/types/vector.hpp>
 
 #include "engine/common/numbers.hpp"
-#include "engine/common/serial.hpp"
+#include "engine/storage/serial.hpp"
 #include "engine/common/time.hpp"
 #include "engine/crypto/sodium.hpp"
 

@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "engine/common/numbers.hpp"
-#include "engine/common/serial.hpp"
+#include "engine/storage/serial.hpp"
 
 namespace engine::auth {
 namespace {

@@ -9,7 +9,7 @@
 
 #include "engine/common/error.hpp"
 #include "engine/common/request.hpp"
-#include "engine/common/serial.hpp"
+#include "engine/storage/serial.hpp"
 #include "engine/storage/storage.hpp"
 
 namespace engine::auth {

@@ -42,27 +42,25 @@ std::string set_key(const AclSource& s) {
 
 AclCache::AclCache(PolicyStore& policies) : policies_(policies) {}
 
-void AclCache::sync_generation_locked(std::uint64_t gen) {
-  if (gen == generation_) return;
+void AclCache::invalidate() {
+  std::unique_lock lock(mu_);
   by_token_.clear();
   by_set_.clear();
-  generation_ = gen;
+  ++epoch_;
 }
 
 Result<std::shared_ptr<const policy::Acl>> AclCache::for_token(
     const std::string& token_key, const std::function<AclSource()>& source,
     const std::function<std::optional<std::string>(std::string_view)>& ns_path_of) {
-  const std::uint64_t gen = current_generation();
+  std::uint64_t epoch = 0;
   {
     std::shared_lock lock(mu_);
-    if (generation_ == gen) {
-      if (auto it = by_token_.find(token_key); it != by_token_.end()) return it->second;
-    }
+    if (auto it = by_token_.find(token_key); it != by_token_.end()) return it->second;
+    epoch = epoch_;
   }
   COFFER_TRY(auto acl, for_source(source(), ns_path_of));
   std::unique_lock lock(mu_);
-  sync_generation_locked(gen);
-  if (generation_ == current_generation()) {
+  if (epoch == epoch_) {
     if (by_token_.size() >= kMaxTokens) by_token_.clear();
     by_token_[token_key] = acl;
   }
@@ -71,13 +69,12 @@ Result<std::shared_ptr<const policy::Acl>> AclCache::for_token(
 
 Result<std::shared_ptr<const policy::Acl>> AclCache::for_source(
     const AclSource& source, const std::function<std::optional<std::string>(std::string_view)>& ns_path_of) {
-  const std::uint64_t gen = current_generation();
   const std::string key = set_key(source);
+  std::uint64_t epoch = 0;
   {
     std::shared_lock lock(mu_);
-    if (generation_ == gen) {
-      if (auto it = by_set_.find(key); it != by_set_.end()) return it->second;
-    }
+    if (auto it = by_set_.find(key); it != by_set_.end()) return it->second;
+    epoch = epoch_;
   }
   // (namespace id -> names): the token's own, then its entity's; each policy
   // is looked up in, and relative to, the namespace that owns it (§9.1).
@@ -122,8 +119,7 @@ Result<std::shared_ptr<const policy::Acl>> AclCache::for_source(
   COFFER_TRY(auto acl, policy::Acl::compile(inputs));
   auto shared = std::make_shared<const policy::Acl>(std::move(acl));
   std::unique_lock lock(mu_);
-  sync_generation_locked(gen);
-  if (generation_ == current_generation()) {
+  if (epoch == epoch_) {
     if (by_set_.size() >= kMaxSets) by_set_.clear();
     by_set_[key] = shared;
   }
@@ -135,10 +131,6 @@ void AclCache::forget_token(const std::string& token_key) {
   by_token_.erase(token_key);
 }
 
-void AclCache::clear() {
-  std::unique_lock lock(mu_);
-  by_token_.clear();
-  by_set_.clear();
-}
+
 
 }  // namespace engine

@@ -4,8 +4,10 @@
 //
 // Two levels: per token (by the token's storage hash: O(1), no work over
 // the token's policy list) and per (namespace, policy set), shared by every
-// token with the same policies. Both are keyed by the policy store's
-// generation, so any policy change drops them before the next request.
+// token with the same policies. The core drops both whenever a change the
+// ACLs are built from is announced (a policy, identity, namespace or seal
+// change on the change bus): invalidate(). A build that began before an
+// invalidation is returned to its caller but never kept.
 // Thread-safe.
 #pragma once
 
@@ -55,27 +57,18 @@ class AclCache {
   Result<std::shared_ptr<const policy::Acl>> for_source(
       const AclSource& source, const std::function<std::optional<std::string>(std::string_view)>& ns_path_of);
 
-  // Another source of change the cached ACLs depend on (the identity
-  // store's generation): any move drops every memo, like a policy change.
-  // Call before use; `gen` must be monotonic and thread-safe.
-  void watch_generation(std::function<std::uint64_t()> gen) { extra_generation_ = std::move(gen); }
-
-  // Drops a token's memo (revoked tokens).
+  // Drops every memo: what ACLs are built from changed. Cheap; a change-bus
+  // handler (takes only the cache's own lock).
+  void invalidate();
+  // Drops a token's memo (revoked tokens: memory only, a revoked token
+  // never authenticates again).
   void forget_token(const std::string& token_key);
-  void clear();
+  void clear() { invalidate(); }
 
  private:
-  // Drops everything when the policy store changed since the last build.
-  void sync_generation_locked(std::uint64_t gen);
-
-  std::uint64_t current_generation() const {
-    return policies_.generation() + (extra_generation_ ? extra_generation_() : 0);
-  }
-
   PolicyStore& policies_;
-  std::function<std::uint64_t()> extra_generation_;
   std::shared_mutex mu_;
-  std::uint64_t generation_ = 0;
+  std::uint64_t epoch_ = 0;  // moves at every invalidate(); guarded by mu_
   std::unordered_map<std::string, std::shared_ptr<const policy::Acl>> by_token_;
   std::unordered_map<std::string, std::shared_ptr<const policy::Acl>> by_set_;
 };

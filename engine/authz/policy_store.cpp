@@ -5,7 +5,7 @@
 #include <mutex>
 
 #include "engine/common/names.hpp"
-#include "engine/common/serial.hpp"
+#include "engine/storage/serial.hpp"
 
 namespace engine {
 namespace {

@@ -16,7 +16,7 @@
 
 #include "engine/backend/kv_common.hpp"
 #include "engine/common/duration.hpp"
-#include "engine/common/serial.hpp"
+#include "engine/storage/serial.hpp"
 #include "engine/common/time.hpp"
 
 // Stored records. A named namespace (not an anonymous one) because

@@ -8,7 +8,7 @@
 
 #include <cereal/types/vector.hpp>
 
-#include "engine/common/serial.hpp"
+#include "engine/storage/serial.hpp"
 #include "engine/crypto/sodium.hpp"
 
 namespace engine {
@@ -307,7 +307,10 @@ Status Barrier::apply(std::span<const WriteOp> batch) {
       physical_ops.push_back(WriteOp{op.kind, op.key, {}});
     }
   }
-  return physical_.apply(physical_ops);
+  COFFER_TRY_STATUS(physical_.apply(physical_ops));
+  lock.unlock();
+  if (on_commit_) on_commit_(batch);
+  return ok_status();
 }
 
 }  // namespace engine

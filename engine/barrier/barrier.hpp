@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <shared_mutex>
@@ -54,6 +55,13 @@ class Barrier final : public Storage {
   // True for the physical keys reserved outside the barrier (see above).
   static bool is_reserved_key(std::string_view key);
 
+  // Called after each apply() that committed, with the batch as given
+  // (plain values, keys as the caller wrote them), on the writer's thread
+  // with no barrier lock held: the core turns it into change-bus events
+  // (engine/core_changes.hpp). Set once, before the store is used.
+  using CommitHook = std::function<void(std::span<const WriteOp> batch)>;
+  void set_commit_hook(CommitHook hook) { on_commit_ = std::move(hook); }
+
   // Storage. Every call fails with Sealed while sealed. get(): Corrupt when a
   // value does not authenticate (wrong key, moved, or tampered bytes).
   Result<std::optional<SecureBytes>> get(std::string_view key) override;
@@ -65,6 +73,7 @@ class Barrier final : public Storage {
   Storage& physical_;
   mutable std::shared_mutex mu_;
   std::unique_ptr<Keyring> keyring_;  // null while sealed
+  CommitHook on_commit_;
 };
 
 }  // namespace engine

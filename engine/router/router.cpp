@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "engine/auth/auth_method.hpp"
-#include "engine/common/serial.hpp"
+#include "engine/storage/serial.hpp"
 #include "engine/crypto/sodium.hpp"
 
 namespace engine {

@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "engine/common/duration.hpp"
-#include "engine/common/serial.hpp"
+#include "engine/storage/serial.hpp"
 #include "engine/common/time.hpp"
 #include "engine/crypto/sodium.hpp"
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MPL-2.0
-#include "engine/common/serial.hpp"
+#include "engine/storage/serial.hpp"
 
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>

@@ -9,7 +9,7 @@
 
 #include "engine/auth/approle.hpp"
 #include "engine/auth/userpass.hpp"
-#include "engine/common/serial.hpp"
+#include "engine/storage/serial.hpp"
 #include "engine/storage/memory_storage.hpp"
 #include "tests/unit/core/authz_support.hpp"
 #include "tests/unit/core/core_test_access.hpp"
