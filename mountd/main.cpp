@@ -340,11 +340,24 @@ int run(const Plan& p) {
   }
 
   // A store unsealed through a mount: check what could not be checked
-  // while sealed, once, and say which mounts cannot work.
-  std::mutex check_mu;
-  const std::uint64_t listener = view.add_change_listener([&](const engine::Change& c) {
-    if (!c.everything || core.sealed()) return;
-    std::lock_guard lock(check_mu);
+  // while sealed, once, and say which mounts cannot work. The change bus
+  // only raises a flag (its handlers may not call into the core); the main
+  // loop below makes the check, woken by SIGUSR2.
+  std::atomic<bool> recheck{false};
+  std::atomic<bool> all_checked{false};
+  auto unsealed = core.subscribe([&](const engine::ChangeEvent& c) {
+    using engine::ChangeKind;
+    // What a mount's target depends on: the seal, its namespace, its token.
+    if (c.kind != ChangeKind::Seal && c.kind != ChangeKind::Namespace && c.kind != ChangeKind::Token &&
+        c.kind != ChangeKind::Other) {
+      return;
+    }
+    if (all_checked.load(std::memory_order_acquire) || recheck.exchange(true, std::memory_order_acq_rel)) return;
+    ::kill(::getpid(), SIGUSR2);
+  });
+  auto check_targets = [&] {
+    if (core.sealed()) return;
+    bool all = true;
     for (auto& s : served) {
       if (s->target_checked) continue;
       const engine::SecureString token =
@@ -352,11 +365,20 @@ int run(const Plan& p) {
       bool checked = false;
       const engine::Status st = check_target(core, s->spec, token, &checked);
       s->target_checked = checked;
+      all = all && checked;
       if (!st.ok()) {
         fsd::log_error("mount ", s->spec.mountpoint, ": ", st.error().message,
                        "; its requests will fail until this is fixed");
       }
     }
+    all_checked.store(all, std::memory_order_release);
+  };
+  // The daemon's debug log (and sys/monitor@debug) shows every change: its
+  // kind, namespace and path, never a value.
+  auto logged = core.subscribe([](const engine::ChangeEvent& c) {
+    if (!fsd::log_enabled(fsd::LogLevel::Debug)) return;
+    fsd::log_debug("change ", c.revision, ": ", engine::to_string(c.kind), " ",
+                   c.namespace_path.empty() ? std::string("(root)") : c.namespace_path, " ", c.path);
   });
 
   for (auto& s : served) serve(*s);
@@ -376,7 +398,9 @@ int run(const Plan& p) {
       }
       break;
     }
-    // SIGUSR2: a loop ended (unmounted from outside, or failed).
+    // SIGUSR2: a loop ended (unmounted from outside, or failed), or the
+    // store was unsealed.
+    if (recheck.exchange(false, std::memory_order_acq_rel)) check_targets();
     bool all_done = true;
     for (auto& s : served) {
       if (s->done.load()) {
@@ -391,7 +415,8 @@ int run(const Plan& p) {
     finish(*s);
     if (!s->result.ok()) exit_code = 1;
   }
-  view.remove_change_listener(listener);
+  unsealed.reset();
+  logged.reset();
   served.clear();
   return exit_code;
 }

@@ -40,8 +40,39 @@ struct Kinds {
 
 using namespace fileview;  // NOLINT: the file view's own internals
 
+namespace {
+
+// What a committed change makes stale in the file tree. A KV secret named by
+// the change: its files; secrets engines' and auth methods' other data, the
+// audit table and lockout records: nothing a listener caches (KV files,
+// namespace and mount directories, see cacheable()); anything else:
+// everything.
+std::optional<Change> view_change_of(const ChangeEvent& event) {
+  switch (event.kind) {
+    case ChangeKind::Secret:
+      if (event.path.empty() || event.path.back() == '/') return Change{{}, true};  // which secret: unknown
+      return Change{event.namespace_path + event.path, false};
+    case ChangeKind::AuthData:
+    case ChangeKind::Audit:
+    case ChangeKind::Lockout: return std::nullopt;
+    default: return Change{{}, true};
+  }
+}
+
+}  // namespace
+
 FileView::FileView(Core& core)
-    : core_(core), state_(std::make_unique<ViewState>(core)), kinds_(std::make_unique<Kinds>(*state_, *this)) {}
+    : core_(core), state_(std::make_unique<ViewState>(core)), kinds_(std::make_unique<Kinds>(*state_, *this)) {
+  changes_ = core_.subscribe([this](const ChangeEvent& event) {
+    auto change = view_change_of(event);
+    if (!change) return;
+    if (change->everything) {
+      if (everything_at_ == event.revision) return;  // one commit, told once
+      everything_at_ = event.revision;
+    }
+    notify(*change);
+  });
+}
 
 FileView::~FileView() = default;
 
@@ -83,41 +114,28 @@ void FileView::notify(const Change& change) const {
   for (const auto& [id, listener] : listeners_) listener(change);
 }
 
-namespace {
-
-// Only a KV secret's own files change when one is written or removed; any
-// other write (policies, tokens, identity, mounts, namespaces, seal) may
-// change what anyone sees.
-Change change_of(FileView::Located::Kind kind, std::string_view path) {
-  if (kind == FileView::Located::Kind::Kv) return Change{std::string(path), false};
-  return Change{{}, true};
-}
-
-}  // namespace
-
 Result<SecureString> FileView::write(const Caller& caller, std::string_view path, std::string_view body,
                                      WriteMode mode, SecureString* issued) {
-  auto out = write_unnotified(caller, path, body, mode, issued);
-  if (out.ok()) notify(change_of(locate(path).kind, path));
-  return out;
+  return write_unnotified(caller, path, body, mode, issued);  // the bus announces what it committed
 }
 
 Status FileView::remove(const Caller& caller, std::string_view path) {
-  const auto kind = locate(path).kind;  // before: the secret is gone after
-  auto st = remove_unnotified(caller, path);
-  if (st.ok()) notify(change_of(kind, path));
-  return st;
+  return remove_unnotified(caller, path);
 }
 
+// A folder made or removed in a KV mount lives in the view only: no commit,
+// so no bus change; the view says it itself. Namespaces are commits.
 Status FileView::make_dir(const Caller& caller, std::string_view path) {
+  const bool folder = locate(path).kind == Kind::Kv;
   auto st = make_dir_unnotified(caller, path);
-  if (st.ok()) notify(Change{{}, true});
+  if (st.ok() && folder) notify(Change{{}, true});
   return st;
 }
 
 Status FileView::remove_dir(const Caller& caller, std::string_view path) {
+  const bool folder = locate(path).kind == Kind::Kv;
   auto st = remove_dir_unnotified(caller, path);
-  if (st.ok()) notify(Change{{}, true});
+  if (st.ok() && folder) notify(Change{{}, true});
   return st;
 }
 

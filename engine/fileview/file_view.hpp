@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/common/change_bus.hpp"
 #include "engine/common/error.hpp"
 #include "engine/common/request.hpp"
 #include "engine/common/secure.hpp"
@@ -57,11 +58,11 @@ struct Caller {
   UseBudget* uses = nullptr;
 };
 
-// A change made through the view, for listeners that cache what it shows
-// (the fs layer's kernel cache invalidation). path: the KV secret file that
-// was written or removed, as given to the view ("ns/secret/app/db@destroy"),
-// when nothing else changed; everything: anything may look different now
-// (a policy, token, identity, mount, namespace or seal change), path empty.
+// A change, for listeners that cache what the view shows (the fs layer's
+// kernel cache invalidation). path: the KV secret whose files changed
+// ("ns/secret/app/db": its views and fields changed with it), when nothing
+// else did; everything: anything may look different now (a policy, token,
+// identity, mount, namespace, seal or mkdir-folder change), path empty.
 struct Change {
   std::string path;
   bool everything = false;
@@ -146,12 +147,13 @@ class FileView {
   // True for a login endpoint (what stat shows with NodeInfo::login).
   bool is_login(std::string_view path) const;
 
-  // Change listeners: called after every successful write, remove,
-  // make_dir and remove_dir made through this view, on the caller's thread,
-  // once the change is applied and no engine lock is held. A listener must
-  // be quick (queue work; never block on FUSE) and must not call
-  // add/remove_change_listener. Returns an id for remove_change_listener.
-  // Thread-safe.
+  // Change listeners: what the core's change bus announces (every change
+  // committed, by any caller, through any view or none), in file terms, and
+  // the view's own mkdir folders. Called on the thread that made the
+  // change, with no engine lock held; a listener must be quick (queue work;
+  // never block on FUSE), must not call into the core or the view, and must
+  // not call add/remove_change_listener. Returns an id for
+  // remove_change_listener. Thread-safe.
   std::uint64_t add_change_listener(ChangeListener listener);
   void remove_change_listener(std::uint64_t id);
 
@@ -173,7 +175,8 @@ class FileView {
   Result<bool> visible(const Caller& caller, const std::string& abs_dir) const;
   bool leads_to_login(const std::string& abs_dir) const;
 
-  // The public mutators, before change notification.
+  // The public mutators (make_dir/remove_dir also tell the listeners about
+  // mkdir folders, which live in the view, not the store).
   Result<SecureString> write_unnotified(const Caller& caller, std::string_view path, std::string_view body,
                                         WriteMode mode, SecureString* issued);
   Status remove_unnotified(const Caller& caller, std::string_view path);
@@ -189,6 +192,10 @@ class FileView {
   // What the kinds share: mkdir folders, the stat memo, the way to the core.
   std::unique_ptr<fileview::ViewState> state_;
   std::unique_ptr<fileview::Kinds> kinds_;
+  // The core's change bus, mapped to Changes for the listeners; dropped
+  // first, so no delivery runs into a view being destroyed.
+  ChangeBus::Subscription changes_;
+  std::uint64_t everything_at_ = 0;  // revision last told `everything` (bus deliveries are serial)
 };
 
 }  // namespace engine
