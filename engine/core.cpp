@@ -8,7 +8,7 @@
 
 #include "engine/audit/audit_trail.hpp"
 #include "engine/auth/auth_method.hpp"
-#include "engine/auth/login.hpp"
+#include "engine/token/login.hpp"
 #include "engine/common/fields.hpp"
 #include "engine/common/json_text.hpp"
 #include "engine/common/time.hpp"
@@ -87,7 +87,10 @@ Core::Impl::Impl(std::unique_ptr<Storage> physical_storage, CoreOptions options)
       default: break;
     }
   });
-  router.set_builtin_backends([this](const MountEntry& entry) { return builtin_backend(entry); });
+  router.set_backend_factory([this](const MountEntry& entry) -> Result<std::unique_ptr<Backend>> {
+    if (entry.is_auth()) return auth::make_auth_backend(entry);
+    return builtin_backend(entry);
+  });
 }
 
 std::unique_ptr<Backend> Core::Impl::builtin_backend(const MountEntry& entry) {
@@ -609,16 +612,23 @@ Response Core::Impl::health() const {
 }
 
 // ------------------------------------------------- queries for the layers above
+//
+// A query may write too (authenticating revokes a token found expired), so
+// each runs in a change scope like handle(): what it commits is announced
+// once it has let go of the core lock.
 
 Result<std::uint32_t> Core::capabilities(const SecureString& token, std::string_view abs_path) {
+  ChangeRecorder::Scope changes(impl_->changes);
   return impl_->capability_bits(token, abs_path);
 }
 
 Result<bool> Core::may_see(const SecureString& token, std::string_view abs_prefix) {
+  ChangeRecorder::Scope changes(impl_->changes);
   return impl_->may_see(token, abs_prefix);
 }
 
 Result<Core::TokenStanding> Core::check_token(const SecureString& token) {
+  ChangeRecorder::Scope changes(impl_->changes);  // declared first: ends after the lock
   std::shared_lock lock(impl_->mu);
   if (impl_->barrier.sealed() || !impl_->router.loaded()) return Error::sealed();
   COFFER_TRY(Auth auth, impl_->authenticate(token, Clock::now()));

@@ -8,7 +8,7 @@
 
 #include "engine/audit/audit_broker.hpp"
 #include "engine/auth/lockout.hpp"
-#include "engine/auth/login.hpp"
+#include "engine/token/login.hpp"
 #include "engine/authz/acl_cache.hpp"
 #include "engine/authz/policy_store.hpp"
 #include "engine/barrier/barrier.hpp"
@@ -46,7 +46,7 @@ struct Core::Impl {
   auth::LockoutTable lockout;  // Vault's user lockout (engine/auth/lockout.hpp)
   // auth/token/ of every namespace: a backend without a mount entry (sys/auth
   // shows token/ from the namespace). sys/ and identity/ mounts get theirs
-  // from the router (Router::set_builtin_backends).
+  // from the router (Router::set_backend_factory).
   TokenBackend token_backend;
   TimePoint started;
 
@@ -119,7 +119,7 @@ struct Core::Impl {
   static PathProperties properties_of(const Target& target, Operation op);
   // The stores a login touches.
   auth::LoginStores login_stores() { return {router, tokens, identity, acls}; }
-  // The backend of a built-in mount (Router::set_builtin_backends).
+  // The backend of a built-in mount (Router::set_backend_factory).
   std::unique_ptr<Backend> builtin_backend(const MountEntry& entry);
 };
 

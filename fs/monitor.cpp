@@ -8,7 +8,7 @@
 #include <memory>
 #include <mutex>
 
-#include "engine/audit/monitor.hpp"
+#include "engine/fileview/monitor.hpp"
 
 namespace fsd {
 namespace {

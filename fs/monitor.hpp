@@ -2,7 +2,7 @@
 // sys/monitor files (SPEC §6): an open `NS/sys/monitor` (or
 // `NS/sys/monitor@LEVEL`) streams the daemon's log lines while it is open,
 // like `vault monitor`. The engine authorises the open and subscribes to
-// its log hub (engine/audit/monitor.hpp); here the subscription is tied to
+// its log hub (engine/fileview/monitor.hpp); here the subscription is tied to
 // the open file and served by read():
 //
 // - a read blocks until at least one line has arrived, then returns what

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstdint>
 
-#include "engine/audit/monitor.hpp"
+#include "engine/fileview/monitor.hpp"
 #include "fs/errno_map.hpp"
 #include "fs/invalidator.hpp"
 #include "fs/monitor.hpp"

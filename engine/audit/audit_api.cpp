@@ -116,7 +116,7 @@ Result<Response> AuditBackend::handle(const BackendRequest& req) {
     if (op != Operation::Read) return unsupported_path(rel);
     COFFER_TRY(auto level, monitor_level(rel, body));
     (void)level;
-    // The stream itself is served by the fs (engine/audit/monitor.hpp):
+    // The stream itself is served by the fs (engine/fileview/monitor.hpp):
     // a plain read shows an empty object.
     return Response{};
   }

@@ -10,7 +10,7 @@
 #include "engine/audit/audit_broker.hpp"
 #include "engine/audit/log_hub.hpp"
 #include "engine/backend/backend.hpp"
-#include "engine/core.hpp"
+#include "engine/common/core_options.hpp"
 
 namespace engine {
 

@@ -5,7 +5,7 @@
 #pragma once
 
 #include "engine/audit/audit_broker.hpp"
-#include "engine/core.hpp"
+#include "engine/common/core_options.hpp"
 #include "engine/identity/identity_store.hpp"
 #include "engine/router/router.hpp"
 #include "engine/token/auth.hpp"

@@ -40,7 +40,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/core.hpp"
+#include "engine/common/core_options.hpp"
 #include "engine/router/mount.hpp"
 #include "engine/storage/storage.hpp"
 

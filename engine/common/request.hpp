@@ -49,7 +49,7 @@ struct Request {
 
 // A successful login, as an auth method reports it (Vault's logical.Auth).
 // The core turns it into a token of the mount's namespace, with the entity
-// found (or created) for the alias; see engine/auth/login.hpp.
+// found (or created) for the alias; see engine/token/login.hpp.
 struct LoginAuth {
   std::vector<std::string> policies;  // token_policies as configured ("default" added unless no_default_policy)
   bool no_default_policy = false;

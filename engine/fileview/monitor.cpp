@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MPL-2.0
-#include "engine/audit/monitor.hpp"
+#include "engine/fileview/monitor.hpp"
 
 #include "engine/audit/audit_api.hpp"
 #include "engine/core.hpp"

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MPL-2.0
 #include "engine/router/mount.hpp"
 
-#include "engine/auth/auth_method.hpp"
 #include "engine/backend/kv_v1.hpp"
 #include "engine/backend/kv_v2.hpp"
 #include "engine/common/names.hpp"
@@ -69,8 +68,8 @@ Result<std::unique_ptr<Backend>> make_backend(const MountEntry& entry) {
       default: return Error::invalid("kv version must be 1 or 2");
     }
   }
-  if (entry.builtin()) return std::unique_ptr<Backend>{};
-  if (entry.is_auth()) return auth::make_auth_backend(entry);
+  // Built-ins and auth methods: the router's backend factory makes them.
+  if (entry.builtin() || entry.is_auth()) return std::unique_ptr<Backend>{};
   return Error::invalid("unknown secrets engine type \"" + entry.type + "\" (supported: kv, kv-v2)");
 }
 

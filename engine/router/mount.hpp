@@ -54,7 +54,7 @@ struct MountEntry {
 };
 
 // A live mount: its entry, its own storage view (logical/<uuid>/) and backend
-// (for built-in mounts, the one Router::set_builtin_backends makes).
+// (for built-in mounts, the one Router::set_backend_factory makes).
 struct Mount {
   MountEntry entry;
   std::unique_ptr<View> storage;

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 
-#include "engine/auth/auth_method.hpp"
 #include "engine/storage/serial.hpp"
 #include "engine/crypto/sodium.hpp"
 
@@ -97,7 +96,9 @@ Status Router::load() {
 Result<std::shared_ptr<Mount>> Router::instantiate(MountEntry entry) {
   auto mount = std::make_shared<Mount>();
   COFFER_TRY(mount->backend, make_backend(entry));
-  if (!mount->backend && entry.builtin() && builtin_backends_) mount->backend = builtin_backends_(entry);
+  if (!mount->backend && backend_factory_) {
+    COFFER_TRY(mount->backend, backend_factory_(entry));
+  }
   mount->storage = std::make_unique<View>(storage_, mount_data_prefix(entry.uuid));
   mount->entry = std::move(entry);
   return mount;
@@ -276,10 +277,6 @@ Result<std::shared_ptr<Mount>> Router::enable_mount(NamespaceNode& ns, MountEntr
 
 Result<std::shared_ptr<Mount>> Router::enable_auth(NamespaceNode& ns, MountEntry entry, TimePoint now) {
   std::string below = canonical_mount_path(entry.path);
-  COFFER_TRY_STATUS(auth::validate_auth_path(below));
-  if (!auth::is_enableable_type(entry.type)) {
-    return Error::invalid("unknown auth method type \"" + entry.type + "\" (supported: " + std::string(auth::kEnableableTypes) + ")");
-  }
   entry.path = "auth/" + below;
   for (const auto& [mpath, mount] : ns.mounts) {
     if (entry.path.starts_with(mpath) || std::string_view(mpath).starts_with(entry.path)) {

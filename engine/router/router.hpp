@@ -42,13 +42,14 @@ class Router {
   // storage (the barrier) must outlive the router.
   explicit Router(Storage& storage);
 
-  // Makes the backend of a built-in mount (sys/, identity/), which needs the
-  // core's stores, not only its entry. Without one, built-in mounts have no
-  // backend (make_backend's answer).
-  using BuiltinBackends = std::function<std::unique_ptr<Backend>(const MountEntry& entry)>;
+  // Makes the backends the router does not make itself (make_backend makes
+  // the secrets engines): built-in mounts (sys/, identity/), which need the
+  // core's stores, and auth methods, which the router knows nothing of. Its
+  // error fails the mount. Without one, those mounts have no backend.
+  using BackendFactory = std::function<Result<std::unique_ptr<Backend>>(const MountEntry& entry)>;
   // Set once, before load() or bootstrap_root(); the function must outlive
   // the router's mounts.
-  void set_builtin_backends(BuiltinBackends make) { builtin_backends_ = std::move(make); }
+  void set_backend_factory(BackendFactory make) { backend_factory_ = std::move(make); }
 
   // Reads every namespace and mount from storage, replacing what is loaded.
   Status load();
@@ -92,8 +93,8 @@ class Router {
   Result<std::shared_ptr<Mount>> enable_mount(NamespaceNode& ns, MountEntry entry, TimePoint now);
   // Auth methods (sys/auth): entry.path is below auth/ ("userpass/"); the
   // mount lands at "auth/userpass/" with accessor "auth_<type>_<8 hex>".
-  // Errors as enable_mount, plus InvalidArgument for unknown types and
-  // "token/".
+  // The caller has checked the path and type (auth::validate_auth_path,
+  // auth::is_enableable_type). Errors as enable_mount.
   Result<std::shared_ptr<Mount>> enable_auth(NamespaceNode& ns, MountEntry entry, TimePoint now);
   // Removes the mount and all its data. NotFound if there is none at path.
   Status disable_mount(NamespaceNode& ns, std::string_view path);
@@ -117,7 +118,7 @@ class Router {
 
   Storage& storage_;
   std::unique_ptr<NamespaceNode> root_;
-  BuiltinBackends builtin_backends_;
+  BackendFactory backend_factory_;
   std::atomic<std::uint64_t> version_{0};
 };
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "engine/auth/auth_method.hpp"
-#include "engine/auth/login.hpp"
+#include "engine/token/login.hpp"
 #include "engine/backend/path_table.hpp"
 #include "engine/common/fields.hpp"
 #include "engine/common/json_values.hpp"
@@ -351,6 +351,11 @@ Result<Response> enable_auth(SysContext& ctx, std::string_view path, const Json&
     if (entry.max_lease_ttl != 0 && entry.default_lease_ttl > entry.max_lease_ttl) {
       return Error::invalid("default lease TTL cannot be greater than the maximum lease TTL");
     }
+  }
+  COFFER_TRY_STATUS(auth::validate_auth_path(canonical_mount_path(entry.path)));
+  if (!auth::is_enableable_type(entry.type)) {
+    return Error::invalid("unknown auth method type \"" + entry.type + "\" (supported: " +
+                          std::string(auth::kEnableableTypes) + ")");
   }
   COFFER_TRY(auto mount, ctx.stores.router.enable_auth(ctx.ns, std::move(entry), ctx.now));
   (void)mount;

@@ -14,7 +14,7 @@
 #include "engine/authz/acl_cache.hpp"
 #include "engine/authz/policy_store.hpp"
 #include "engine/backend/backend.hpp"
-#include "engine/core.hpp"
+#include "engine/common/core_options.hpp"
 #include "engine/identity/identity_store.hpp"
 #include "engine/router/router.hpp"
 #include "engine/token/token_store.hpp"

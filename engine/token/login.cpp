@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MPL-2.0
-#include "engine/auth/login.hpp"
+#include "engine/token/login.hpp"
 
 #include <algorithm>
 

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "engine/auth/login.hpp"
+#include "engine/token/login.hpp"
 #include "engine/backend/path_table.hpp"
 #include "engine/common/fields.hpp"
 #include "engine/common/json_values.hpp"

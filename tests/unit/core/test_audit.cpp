@@ -15,7 +15,7 @@
 
 #include "engine/audit/audit_trail.hpp"
 #include "engine/audit/log_hub.hpp"
-#include "engine/audit/monitor.hpp"
+#include "engine/fileview/monitor.hpp"
 #include "engine/storage/memory_storage.hpp"
 #include "tests/unit/core/authz_support.hpp"
 #include "tests/unit/core/core_test_access.hpp"
