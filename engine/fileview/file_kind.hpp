@@ -133,6 +133,14 @@ class KvFiles final : public FileKind {
 
   // stat without the memo.
   Result<NodeInfo> stat_fresh(const Caller& caller, const Located& at);
+  // What a fresh listing of the parent folder (ViewState::listed) says of
+  // at's name: a Folder of that name (whatever else), only a Secret, or
+  // Nothing; Unknown without such a listing.
+  enum class Listed { Unknown, Folder, Secret, Nothing };
+  Listed listed_as(const Caller& caller, const Located& at);
+  // Keeps a complete List answer's keys in the listing memo (ViewState::listed).
+  void remember_keys(const Caller& caller, std::string abs_dir, const Json& data, std::uint64_t gen,
+                     std::uint64_t folders_gen, std::chrono::steady_clock::time_point now);
 
  private:
   Result<SecureString> read_suffixed(const Caller& caller, const Located& at, const Suffixed& suffix);

@@ -101,10 +101,26 @@ Result<NodeInfo> KvFiles::stat_fresh(const Caller& caller, const Located& at) {
     }
     if (reachable) return state_.dir();
   }
-  // One key is enough to know a folder is there.
+  const std::uint64_t gen = state_.core().generation();
+  const std::uint64_t folders_gen = state_.folders_generation();
+  const auto now = std::chrono::steady_clock::now();
+  // When the parent folder's listing names a secret and no folder of this
+  // name, or names neither but this is NAME@VIEW / NAME#KEY, the folder probe
+  // below would fail: read at once. Any other answer (an absent name too)
+  // goes the way below, as without the listing.
+  const Listed listed = listed_as(caller, at);
+  if (listed == Listed::Secret || (listed == Listed::Nothing && parse_suffix(split_last(at.rel).second))) {
+    auto content = read(caller, {}, at);
+    if (content.ok()) return NodeInfo{NodeKind::File, content->size(), state_.epoch()};
+  }
+  // The folder probe. Its keys are kept (up to kListingMax) for LOOKUPs of
+  // the names inside; one key is enough to know a folder is there.
   auto listing = state_.call(caller, Operation::List, kv_path(mount_abs, at.kv_version, "metadata", at.rel + "/"),
-                             Json{{"limit", 1}});
-  if (listing.ok()) return state_.dir();
+                             Json{{"limit", static_cast<std::int64_t>(ViewState::kListingMax + 1)}});
+  if (listing.ok()) {
+    remember_keys(caller, mount_abs + at.rel + "/", listing->data, gen, folders_gen, now);
+    return state_.dir();
+  }
 
   auto content = read(caller, {}, at);
   if (content.ok()) return NodeInfo{NodeKind::File, content->size(), state_.epoch()};
@@ -132,12 +148,40 @@ Result<NodeInfo> KvFiles::stat_fresh(const Caller& caller, const Located& at) {
   return std::move(content).error();
 }
 
+KvFiles::Listed KvFiles::listed_as(const Caller& caller, const Located& at) {
+  const auto [parent, leaf] = split_last(at.rel);
+  if (leaf.empty()) return Listed::Unknown;
+  auto names = state_.listed(mount_of(at) + std::string(parent), caller.token, state_.core().generation(),
+                             state_.folders_generation(), std::chrono::steady_clock::now());
+  if (!names) return Listed::Unknown;
+  const std::string name(leaf);
+  if (std::binary_search(names->begin(), names->end(), name + "/")) return Listed::Folder;
+  if (std::binary_search(names->begin(), names->end(), name)) return Listed::Secret;
+  return Listed::Nothing;
+}
+
+void KvFiles::remember_keys(const Caller& caller, std::string abs_dir, const Json& data, std::uint64_t gen,
+                            std::uint64_t folders_gen, std::chrono::steady_clock::time_point now) {
+  auto keys = data.find(std::string_view("keys"));
+  if (keys == data.end() || !keys->is_array() || keys->size() > ViewState::kListingMax) return;
+  std::vector<std::string> names;
+  names.reserve(keys->size());
+  for (const Json& key : *keys) {
+    if (!key.is_string()) return;
+    names.push_back(key.get<std::string>());
+  }
+  state_.remember_listing(std::move(abs_dir), caller.token, std::move(names), gen, folders_gen, now);
+}
+
 Result<std::vector<DirEntry>> KvFiles::list(const Caller& caller, std::string_view, const Located& at) {
   const std::string mount_abs = mount_of(at);
   std::string dir = at.rel.empty() ? std::string{} : at.rel + "/";
   std::vector<DirEntry> out;
+  const std::uint64_t gen = state_.core().generation();
+  const std::uint64_t folders_gen = state_.folders_generation();
   auto listing = state_.call(caller, Operation::List, kv_path(mount_abs, at.kv_version, "metadata", dir));
   if (listing.ok()) {
+    remember_keys(caller, mount_abs + dir, listing->data, gen, folders_gen, std::chrono::steady_clock::now());
     for (const Json& key : listing->data["keys"]) {
       std::string name = key.get<std::string>();
       bool is_dir = !name.empty() && name.back() == '/';
@@ -167,12 +211,19 @@ Result<std::vector<DirEntry>> KvFiles::list(const Caller& caller, std::string_vi
 
 Result<SecureString> KvFiles::read(const Caller& caller, std::string_view, const Located& at) {
   if (at.rel.empty()) return is_directory();
+  // NAME@VIEW or NAME#KEY that the parent's listing says is no secret of
+  // that literal name: the suffix reading is the answer when it has one
+  // (a failure goes the long way, so its error is what it always was).
+  auto suffixed = parse_suffix(split_last(at.rel).second);
+  if (suffixed && listed_as(caller, at) == Listed::Nothing) {
+    auto direct = read_suffixed(caller, at, *suffixed);
+    if (direct.ok()) return direct;
+  }
   // The literal name first: for a name without @ or # that is the answer.
   auto literal = state_.call(caller, Operation::Read, kv_path(mount_of(at), at.kv_version, "data", at.rel));
   if (literal.ok()) return render(at.kv_version == 2 ? literal->data["data"] : literal->data, nullptr);
-  auto suffix = parse_suffix(split_last(at.rel).second);
-  if (!suffix || literal_wins(literal)) return std::move(literal).error();
-  return suffix_answer(literal, read_suffixed(caller, at, *suffix));
+  if (!suffixed || literal_wins(literal)) return std::move(literal).error();
+  return suffix_answer(literal, read_suffixed(caller, at, *suffixed));
 }
 
 // The suffix reading: NAME@VIEW, NAME#FIELD, NAME@VIEW#FIELD.

@@ -84,6 +84,31 @@ void ViewState::remember(std::string key, StatMemo memo) {
   stat_memo_[std::move(key)] = std::move(memo);
 }
 
+ViewState::Names ViewState::listed(const std::string& abs_dir, const SecureString& token, std::uint64_t gen,
+                                   std::uint64_t folders_gen, std::chrono::steady_clock::time_point now) {
+  constexpr auto kListingFor = std::chrono::milliseconds(500);
+  std::lock_guard lock(memo_mu_);
+  auto it = listing_memo_.find(abs_dir);
+  if (it == listing_memo_.end()) return nullptr;
+  const ListingMemo& m = it->second;
+  if (m.generation != gen || m.folders_generation != folders_gen || now - m.at >= kListingFor || m.token != token) {
+    return nullptr;
+  }
+  return m.names;
+}
+
+void ViewState::remember_listing(std::string abs_dir, const SecureString& token, std::vector<std::string> names,
+                                 std::uint64_t gen, std::uint64_t folders_gen,
+                                 std::chrono::steady_clock::time_point now) {
+  constexpr std::size_t kListingMemoMax = 256;  // folders; each at most kListingMax names
+  if (names.size() > kListingMax) return;
+  std::sort(names.begin(), names.end());
+  auto shared = std::make_shared<const std::vector<std::string>>(std::move(names));
+  std::lock_guard lock(memo_mu_);
+  if (listing_memo_.size() >= kListingMemoMax) listing_memo_.clear();
+  listing_memo_[std::move(abs_dir)] = ListingMemo{token, std::move(shared), gen, folders_gen, now};
+}
+
 // ------------------------------------------------------------------ helpers
 
 std::string_view strip_slashes(std::string_view p) {

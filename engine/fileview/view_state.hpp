@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -85,6 +86,19 @@ class ViewState {
                                      std::uint64_t folders_gen, std::chrono::steady_clock::time_point now);
   void remember(std::string key, StatMemo memo);
 
+  // The listing memo, beside the stat memo and under the same rules (one
+  // token, one Core::generation() and folders generation, 500 ms): the
+  // names a KV folder's List gave a token ("app/" for a folder, "db" for a
+  // secret), sorted, when the List was complete (at most kListingMax
+  // names). Names only, never contents. A LOOKUP of a secret the parent's
+  // listing names, with no folder of the same name, needs no folder probe.
+  static constexpr std::size_t kListingMax = 1000;
+  using Names = std::shared_ptr<const std::vector<std::string>>;
+  Names listed(const std::string& abs_dir, const SecureString& token, std::uint64_t gen, std::uint64_t folders_gen,
+               std::chrono::steady_clock::time_point now);
+  void remember_listing(std::string abs_dir, const SecureString& token, std::vector<std::string> names,
+                        std::uint64_t gen, std::uint64_t folders_gen, std::chrono::steady_clock::time_point now);
+
  private:
   Core& core_;
   TimePoint epoch_;
@@ -93,6 +107,14 @@ class ViewState {
   std::atomic<std::uint64_t> folders_gen_{0};  // moves when folders_ does
   std::mutex memo_mu_;
   std::unordered_map<std::string, StatMemo> stat_memo_;
+  struct ListingMemo {
+    SecureString token;
+    Names names;
+    std::uint64_t generation = 0;
+    std::uint64_t folders_generation = 0;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::unordered_map<std::string, ListingMemo> listing_memo_;  // by absolute folder path
 };
 
 // ------------------------------------------------------------------ helpers

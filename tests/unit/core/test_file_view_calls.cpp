@@ -3,7 +3,7 @@
 // Core::handle_calls(); and numbers in file names range-checked.
 #include <catch2/catch.hpp>
 
-#include "tests/unit/core/support.hpp"
+#include "tests/unit/core/authz_support.hpp"
 
 using namespace coffer_test;
 using engine::ErrorCode;
@@ -45,6 +45,51 @@ TEST_CASE("file view: engine calls for a KV v2 secret and an absent name", "[fil
         }) == 2);
   // Resolving what kind of mount a path is in costs no engine call.
   CHECK(calls_of(d, [&] { CHECK(d.files->cacheable("secret/app/db")); }) == 0);
+}
+
+TEST_CASE("file view: a LOOKUP inside a folder just looked up skips the folder probe", "[file_view][calls]") {
+  DevCore d;
+  d.put("secret/app/db", R"({"password":"p"})");
+  d.put("secret/app/cache", R"({"password":"q"})");
+  d.put("secret/app/db2/inner", R"({"password":"r"})");
+
+  // `cat secret/app/db`: LOOKUP app (its folder probe lists it), LOOKUP db
+  // (only its Read: the listing says there is no folder db/), then the read.
+  CHECK(calls_of(d, [&] { REQUIRE(d.files->stat(d.root, "secret/app").ok()); }) == 1);
+  CHECK(calls_of(d, [&] {
+          auto st = d.files->stat(d.root, "secret/app/db");
+          REQUIRE(st.ok());
+          CHECK(st->kind == engine::NodeKind::File);
+          CHECK(st->size == d.cat("secret/app/db").size());
+        }) == 2);  // the stat's Read and cat's Read
+  // `cat secret/app/db#password`: no literal secret of that name in the
+  // listing, so no Read of it: the field's Read, for the stat and the read.
+  CHECK(calls_of(d, [&] { REQUIRE(d.files->stat(d.root, "secret/app/db#password").ok()); }) == 1);
+  CHECK(calls_of(d, [&] { CHECK(d.cat("secret/app/db#password") == "p"); }) == 1);
+  // An absent name costs what it did without the listing.
+  CHECK(calls_of(d, [&] { CHECK(d.files->stat(d.root, "secret/app/nope").error().code == ErrorCode::NotFound); }) ==
+        3);
+  // An absent field still fails as it did.
+  CHECK(d.cat_error("secret/app/db#nope") == ErrorCode::NotFound);
+  // A folder named in the listing still gets its probe; it is a directory.
+  CHECK(calls_of(d, [&] { CHECK(d.files->stat(d.root, "secret/app/db2")->kind == engine::NodeKind::Directory); }) ==
+        1);
+  // `ls` fills the listing too.
+  d.ls("secret/app");
+  CHECK(calls_of(d, [&] { REQUIRE(d.files->stat(d.root, "secret/app/cache").ok()); }) == 1);
+
+  // A commit drops every listing: the probe comes back.
+  d.put("secret/app/new", R"({"password":"n"})");
+  CHECK(calls_of(d, [&] { REQUIRE(d.files->stat(d.root, "secret/app/db").ok()); }) == 2);
+}
+
+TEST_CASE("file view: a folder's listing serves only the token that listed it", "[file_view][calls]") {
+  DevCore d;
+  d.put("secret/app/db", R"({"password":"p"})");
+  engine::Caller other{engine::to_secure(make_token(d, R"({"policies":["root"]})"))};
+  REQUIRE(d.files->stat(d.root, "secret/app").ok());
+  CHECK(calls_of(d, [&] { REQUIRE(d.files->stat(other, "secret/app/db").ok()); }) == 2);
+  CHECK(calls_of(d, [&] { REQUIRE(d.files->stat(d.root, "secret/app/db").ok()); }) == 1);
 }
 
 TEST_CASE("file view: numbers in file names are range-checked", "[file_view]") {
