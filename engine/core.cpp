@@ -397,8 +397,7 @@ Result<Response> Core::Impl::handle_routed(const Request& req, std::unique_lock<
 
   // 4. Authorise on the absolute path, before the backend: a denied request
   // learns nothing about what exists. Sudo paths are the backend's.
-  policy::AclDecision decision =
-      auth.acl->allow(op, absolute, req.data, std::nullopt, properties_of(target, op).sudo);
+  policy::AclDecision decision = auth.acl->allow(op, absolute, req.data, std::nullopt, properties_of(target, op).sudo);
   event.op = op;
   if (!decision.allowed) return audit_refused(audit, event, Error::denied("permission denied"));
   auth.sudo = decision.root_privs;
@@ -459,7 +458,8 @@ Result<Response> Core::Impl::login(const Route& route, const Request& req, std::
   return try_login(route, req, lock, attempt);
 }
 
-Result<Response> Core::Impl::try_login(const Route& route, const Request& req, std::shared_lock<std::shared_mutex>& lock,
+Result<Response> Core::Impl::try_login(const Route& route, const Request& req,
+                                       std::shared_lock<std::shared_mutex>& lock,
                                        std::optional<auth::LockoutTable::Attempt>& attempt) {
   const TimePoint now = Clock::now();
   // The attempt's outcome, once known; an error of its own replaces the login's.
@@ -467,8 +467,9 @@ Result<Response> Core::Impl::try_login(const Route& route, const Request& req, s
     if (!attempt) return result;
     using Outcome = auth::LockoutTable::Outcome;
     Outcome outcome = result.ok() ? Outcome::Succeeded
-                      : backend != nullptr && backend->invalid_credentials(breq, result.error()) ? Outcome::BadCredentials
-                                                                                                : Outcome::Other;
+                      : backend != nullptr && backend->invalid_credentials(breq, result.error())
+                          ? Outcome::BadCredentials
+                          : Outcome::Other;
     COFFER_TRY_STATUS(attempt->finish(outcome, Clock::now()));
     return result;
   };
@@ -590,10 +591,17 @@ void Core::Impl::seal_now() {
 Response Core::Impl::seal_status() const {
   SealStatus s = seal.status();
   Response resp;
-  resp.data = {{"type", "shamir"},       {"initialized", s.initialized}, {"sealed", s.sealed},
-               {"t", s.threshold},       {"n", s.shares},                {"progress", s.progress},
-               {"nonce", s.nonce},       {"version", kVersion},          {"migration", false},
-               {"recovery_seal", false}, {"storage_type", opts.dev ? "inmem" : "sqlite"}};
+  resp.data = {{"type", "shamir"},
+               {"initialized", s.initialized},
+               {"sealed", s.sealed},
+               {"t", s.threshold},
+               {"n", s.shares},
+               {"progress", s.progress},
+               {"nonce", s.nonce},
+               {"version", kVersion},
+               {"migration", false},
+               {"recovery_seal", false},
+               {"storage_type", opts.dev ? "inmem" : "sqlite"}};
   return resp;
 }
 

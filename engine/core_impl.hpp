@@ -42,7 +42,7 @@ struct Core::Impl {
   PolicyStore policies;
   IdentityStore identity;  // entities, groups, aliases (identity/ of every namespace)
   AclCache acls;
-  AuditBroker audit;  // audit devices (sys/audit), engine/audit/
+  AuditBroker audit;           // audit devices (sys/audit), engine/audit/
   auth::LockoutTable lockout;  // Vault's user lockout (engine/auth/lockout.hpp)
   // auth/token/ of every namespace: a backend without a mount entry (sys/auth
   // shows token/ from the namespace). sys/ and identity/ mounts get theirs

@@ -35,9 +35,7 @@ void set_dir_handle(fuse_file_info* fi, DirHandle* d) { fi->fh = reinterpret_cas
 
 Handle* handle_of(const fuse_file_info* fi) { return reinterpret_cast<Handle*>(fi->fh); }
 
-DirHandle* dir_handle_of(const fuse_file_info* fi) {
-  return reinterpret_cast<DirHandle*>(fi->fh);
-}
+DirHandle* dir_handle_of(const fuse_file_info* fi) { return reinterpret_cast<DirHandle*>(fi->fh); }
 
 // One request's caller and its token-use allowance (see engine::Request::
 // uses): requests the kernel makes on its own to walk and stat (lookup,
@@ -86,8 +84,7 @@ void op_init(void* userdata, fuse_conn_info* conn) {
   // clamped max_write to its buffer (256 pages = 1 MiB on 4 KiB pages).
   conn->max_write = std::min<unsigned>(conn->max_write, kMaxRequestBytes);
   if (conn->max_write < kMaxRequestBytes) {
-    log_info("kernel limits writes to ", conn->max_write,
-             " bytes: larger requests are applied at close");
+    log_info("kernel limits writes to ", conn->max_write, " bytes: larger requests are applied at close");
   }
   // O_TRUNC arrives as an open flag rather than a truncate (truncation must
   // never delete anything, and it need not be a separate request).
@@ -140,8 +137,8 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     // fstat of an open regular file (the kernel sends its handle only for
     // those) is asked with the token the file was opened with, whichever
     // process holds the fd now.
-    Asking asking = fi != nullptr ? Asking(handle_of(fi)->who(), /*free=*/true)
-                                  : Asking(fs, req, ReadsEnv::Yes, /*free=*/true);
+    Asking asking =
+        fi != nullptr ? Asking(handle_of(fi)->who(), /*free=*/true) : Asking(fs, req, ReadsEnv::Yes, /*free=*/true);
     const int err = fs.do_getattr(asking.caller(), ino, st);
     fs.note_denied(asking.who, err);
     if (err != 0) {
@@ -152,8 +149,7 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   });
 }
 
-void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
-                fuse_file_info* /*fi*/) {
+void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* /*fi*/) {
   guarded(req, "setattr", [&] {
     auto& fs = fs_of(req);
     struct stat st {};
@@ -195,8 +191,7 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   });
 }
 
-void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi,
-                    bool plus) {
+void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi, bool plus) {
   guarded(req, plus ? "readdirplus" : "readdir", [&] {
     auto& fs = fs_of(req);
     std::vector<char> buf(size);
@@ -204,9 +199,8 @@ void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse
     // Packs each entry into buf while it fits.
     const Filesystem::DirSink add = [&](const char* name, const fuse_entry_param& e, off_t next) {
       const std::size_t room = buf.size() - used;
-      const std::size_t need =
-          plus ? fuse_add_direntry_plus(req, buf.data() + used, room, name, &e, next)
-               : fuse_add_direntry(req, buf.data() + used, room, name, &e.attr, next);
+      const std::size_t need = plus ? fuse_add_direntry_plus(req, buf.data() + used, room, name, &e, next)
+                                    : fuse_add_direntry(req, buf.data() + used, room, name, &e.attr, next);
       if (need > room) return false;
       used += need;
       return true;
@@ -267,8 +261,8 @@ int reply_open(fuse_req_t req, const fuse_file_info& fi, bool parallel) {
     std::uint32_t padding;
   } out{};
   static_assert(sizeof(out) == 16);
-  constexpr std::uint32_t kDirectIo = 1u << 0, kKeepCache = 1u << 1, kNonseekable = 1u << 2,
-                          kCacheDir = 1u << 3, kNoflush = 1u << 5, kParallelDirectWrites = 1u << 6;
+  constexpr std::uint32_t kDirectIo = 1u << 0, kKeepCache = 1u << 1, kNonseekable = 1u << 2, kCacheDir = 1u << 3,
+                          kNoflush = 1u << 5, kParallelDirectWrites = 1u << 6;
   out.fh = fi.fh;
   if (fi.direct_io) out.open_flags |= kDirectIo;
   if (fi.keep_cache) out.open_flags |= kKeepCache;
@@ -303,8 +297,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   });
 }
 
-void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t /*mode*/,
-               fuse_file_info* fi) {
+void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t /*mode*/, fuse_file_info* fi) {
   guarded(req, "create", [&] {
     auto& fs = fs_of(req);
     std::unique_ptr<Handle> h;
@@ -339,7 +332,8 @@ void op_read(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_fi
       // stay empty (a mapping gets SIGBUS, readahead does nothing), read(2)
       // is unaffected. A bound mount has one token for every caller.
       if (h.first_refused_fill()) {
-        log_info("read /", h.path(), ": page-cache fill (mmap, fadvise, readahead or splice) refused on a "
+        log_info("read /", h.path(),
+                 ": page-cache fill (mmap, fadvise, readahead or splice) refused on a "
                  "mount shared by several callers; read(2) the file instead (EIO)");
       }
       fuse_reply_err(req, EIO);
@@ -348,8 +342,10 @@ void op_read(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_fi
     if (is_monitor(&h)) {  // sys/monitor: blocks until log lines come (fs/monitor.hpp)
       std::string lines;
       const int merr = read_monitor(req, &h, size, lines);
-      if (merr != 0) fuse_reply_err(req, merr);
-      else fuse_reply_buf(req, lines.data(), lines.size());
+      if (merr != 0)
+        fuse_reply_err(req, merr);
+      else
+        fuse_reply_buf(req, lines.data(), lines.size());
       return;
     }
     // Reply only after the handle's lock is released: once the reply is out
@@ -412,8 +408,7 @@ void write_login(Filesystem& fs, fuse_req_t req, Handle& h, std::string_view dat
   }
 }
 
-void op_write(fuse_req_t req, fuse_ino_t /*ino*/, const char* buf, size_t size, off_t /*off*/,
-              fuse_file_info* fi) {
+void op_write(fuse_req_t req, fuse_ino_t /*ino*/, const char* buf, size_t size, off_t /*off*/, fuse_file_info* fi) {
   guarded(req, "write", [&] {
     auto& fs = fs_of(req);
     Handle& h = *handle_of(fi);
@@ -495,8 +490,8 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   });
 }
 
-void op_rename(fuse_req_t req, fuse_ino_t /*parent*/, const char* name, fuse_ino_t /*newparent*/,
-               const char* newname, unsigned int /*flags*/) {
+void op_rename(fuse_req_t req, fuse_ino_t /*parent*/, const char* name, fuse_ino_t /*newparent*/, const char* newname,
+               unsigned int /*flags*/) {
   // Vault has no rename. EXDEV lets mv fall back to copy + remove, which
   // are real requests checked by the ACL one by one.
   log_info("rename ", name, " -> ", newname, ": not supported (EXDEV)");
@@ -513,8 +508,7 @@ void op_symlink(fuse_req_t req, const char* /*link*/, fuse_ino_t /*parent*/, con
   fuse_reply_err(req, EPERM);
 }
 
-void op_mknod(fuse_req_t req, fuse_ino_t /*parent*/, const char* name, mode_t /*mode*/,
-              dev_t /*rdev*/) {
+void op_mknod(fuse_req_t req, fuse_ino_t /*parent*/, const char* name, mode_t /*mode*/, dev_t /*rdev*/) {
   log_info("mknod ", name, ": not supported (EPERM)");
   fuse_reply_err(req, EPERM);
 }
@@ -537,8 +531,8 @@ void op_getxattr(fuse_req_t req, fuse_ino_t /*ino*/, const char* name, size_t /*
   fuse_reply_err(req, ENOSYS);
 }
 
-void op_setxattr(fuse_req_t req, fuse_ino_t /*ino*/, const char* name, const char* /*value*/,
-                 size_t /*size*/, int /*flags*/) {
+void op_setxattr(fuse_req_t req, fuse_ino_t /*ino*/, const char* name, const char* /*value*/, size_t /*size*/,
+                 int /*flags*/) {
   log_debug("setxattr ", name, ": no xattrs (ENOTSUP)");
   fuse_reply_err(req, ENOTSUP);
 }

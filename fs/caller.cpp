@@ -185,8 +185,7 @@ Who CallerResolver::who(pid_t tid, uid_t uid, ReadsEnv reads_env) {
   Who w;
   w.uid = uid;
   if (!settings_.mount_token.empty()) {
-    w.caller.token =
-        settings_.mount_token_source ? settings_.mount_token_source() : settings_.mount_token;
+    w.caller.token = settings_.mount_token_source ? settings_.mount_token_source() : settings_.mount_token;
     w.source = TokenSource::Mount;
     return w;
   }

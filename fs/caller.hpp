@@ -97,7 +97,7 @@ struct ProcessKey {
 };
 
 struct CallerSettings {
-  engine::SecureString mount_token;     // 1. ("" = not bound)
+  engine::SecureString mount_token;  // 1. ("" = not bound)
   // 1. for token-file mounts: asked at each request instead of mount_token
   // (which must be set too), so a rotated token file is used at once.
   std::function<engine::SecureString()> mount_token_source;
@@ -105,7 +105,7 @@ struct CallerSettings {
   engine::SecureString fallback_token;  // 4. ("" = none), for fallback_uid only
   uid_t fallback_uid = 0;               // whose token it is (the daemon's owner)
   std::chrono::milliseconds env_timeout{200};
-  std::string proc_root = "/proc";      // tests may point elsewhere
+  std::string proc_root = "/proc";  // tests may point elsewhere
 };
 
 class CallerResolver {

@@ -35,8 +35,8 @@ std::optional<int> errno_entry(ErrorCode code) noexcept {
 int to_errno(ErrorCode code) noexcept { return errno_entry(code).value_or(EIO); }
 
 bool is_server_fault(ErrorCode code) noexcept {
-  return code == ErrorCode::Corrupt || code == ErrorCode::Storage ||
-         code == ErrorCode::Internal || code == ErrorCode::Locked;
+  return code == ErrorCode::Corrupt || code == ErrorCode::Storage || code == ErrorCode::Internal ||
+         code == ErrorCode::Locked;
 }
 
 }  // namespace fsd

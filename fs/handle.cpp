@@ -13,9 +13,7 @@ Handle::Handle(std::string path, engine::WriteMode mode, Who who)
 
 namespace {
 
-bool is_blank(std::string_view data) {
-  return data.find_first_not_of(" \t\r\n") == std::string_view::npos;
-}
+bool is_blank(std::string_view data) { return data.find_first_not_of(" \t\r\n") == std::string_view::npos; }
 
 }  // namespace
 
@@ -33,8 +31,8 @@ int Handle::append(std::string_view data) {
     request_finished_ = false;
   }
   if (pending_.size() + data.size() > kMaxRequestBytes) {
-    return refuse(engine::Error::too_large("request over " + std::to_string(kMaxRequestBytes) +
-                                           " bytes; nothing was applied"));
+    return refuse(
+        engine::Error::too_large("request over " + std::to_string(kMaxRequestBytes) + " bytes; nothing was applied"));
   }
   pending_.append(data.data(), data.size());
   return 0;

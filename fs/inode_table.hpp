@@ -74,9 +74,7 @@ class InodeTable {
   // Lets by_path_ be searched with a string_view (no allocation per lookup).
   struct PathHash {
     using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-      return std::hash<std::string_view>{}(s);
-    }
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
   };
 
   mutable std::shared_mutex mu_;

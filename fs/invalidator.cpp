@@ -40,8 +40,7 @@ std::string_view name_of(std::string_view path) {
 
 }  // namespace
 
-Invalidator::Invalidator(const InodeTable& inodes, std::string chroot)
-    : inodes_(inodes), chroot_(std::move(chroot)) {}
+Invalidator::Invalidator(const InodeTable& inodes, std::string chroot) : inodes_(inodes), chroot_(std::move(chroot)) {}
 
 Invalidator::~Invalidator() { stop(); }
 
@@ -113,9 +112,8 @@ bool Invalidator::wait_for_all(const InodeTable* skip, std::chrono::milliseconds
   return all;
 }
 
-std::vector<std::pair<Ino, std::string>> Invalidator::affected(
-    const std::vector<std::pair<Ino, std::string>>& entries, const engine::Change& change,
-    std::string_view chroot) {
+std::vector<std::pair<Ino, std::string>> Invalidator::affected(const std::vector<std::pair<Ino, std::string>>& entries,
+                                                               const engine::Change& change, std::string_view chroot) {
   std::vector<std::pair<Ino, std::string>> out;
   if (change.everything) {
     for (const auto& e : entries) {
@@ -134,8 +132,8 @@ std::vector<std::pair<Ino, std::string>> Invalidator::affected(
   const std::string_view base = base_of(path);
   for (const auto& e : entries) {
     const std::string_view p = e.second;
-    if (p == base || (p.size() > base.size() && p.starts_with(base) &&
-                      (p[base.size()] == '@' || p[base.size()] == '#'))) {
+    if (p == base ||
+        (p.size() > base.size() && p.starts_with(base) && (p[base.size()] == '@' || p[base.size()] == '#'))) {
       out.push_back(e);
     }
   }
@@ -159,8 +157,7 @@ void Invalidator::send(const engine::Change& change) {
     }
   }
   if (change.everything) fuse_lowlevel_notify_inval_inode(session_, kRootIno, -1, 0);
-  log_debug("cache: ", targets.size(), " node(s) invalidated",
-            change.everything ? " (everything changed)" : "");
+  log_debug("cache: ", targets.size(), " node(s) invalidated", change.everything ? " (everything changed)" : "");
 }
 
 void Invalidator::run() {

@@ -55,9 +55,8 @@ class Invalidator {
   // The mount-relative paths a change touches, given the mount's live
   // entries: the secret's own file and its views and fields (NAME, NAME@x,
   // NAME#k, NAME@x#k), or every entry for `everything`. Pure; for tests.
-  static std::vector<std::pair<Ino, std::string>> affected(
-      const std::vector<std::pair<Ino, std::string>>& entries, const engine::Change& change,
-      std::string_view chroot);
+  static std::vector<std::pair<Ino, std::string>> affected(const std::vector<std::pair<Ino, std::string>>& entries,
+                                                           const engine::Change& change, std::string_view chroot);
 
  private:
   void run();

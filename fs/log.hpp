@@ -42,12 +42,20 @@ void log(LogLevel level, const Parts&... parts) {
 }
 
 template <class... Parts>
-void log_error(const Parts&... parts) { log(LogLevel::Error, parts...); }
+void log_error(const Parts&... parts) {
+  log(LogLevel::Error, parts...);
+}
 template <class... Parts>
-void log_warn(const Parts&... parts) { log(LogLevel::Warn, parts...); }
+void log_warn(const Parts&... parts) {
+  log(LogLevel::Warn, parts...);
+}
 template <class... Parts>
-void log_info(const Parts&... parts) { log(LogLevel::Info, parts...); }
+void log_info(const Parts&... parts) {
+  log(LogLevel::Info, parts...);
+}
 template <class... Parts>
-void log_debug(const Parts&... parts) { log(LogLevel::Debug, parts...); }
+void log_debug(const Parts&... parts) {
+  log(LogLevel::Debug, parts...);
+}
 
 }  // namespace fsd

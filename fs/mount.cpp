@@ -90,7 +90,8 @@ engine::Status check_mountpoint(const std::string& path) {
     if (err == ENOTCONN) {
       return engine::Error::invalid("mountpoint " + path +
                                     " is a dead FUSE mount (a daemon exited without "
-                                    "unmounting); clear it with: fusermount3 -uz " + path);
+                                    "unmounting); clear it with: fusermount3 -uz " +
+                                    path);
     }
     return engine::Error::invalid("mountpoint " + path + ": " + std::strerror(err));
   }
@@ -111,8 +112,7 @@ engine::Status check_mountpoint(const std::string& path) {
   return engine::ok_status();
 }
 
-Mount::Mount(MountOptions options, std::unique_ptr<Filesystem> fs)
-    : options_(std::move(options)), fs_(std::move(fs)) {}
+Mount::Mount(MountOptions options, std::unique_ptr<Filesystem> fs) : options_(std::move(options)), fs_(std::move(fs)) {}
 
 engine::Result<std::unique_ptr<Mount>> Mount::create(engine::FileView& view, MountOptions options) {
   if (auto st = check_mountpoint(options.mountpoint); !st.ok()) return std::move(st).error();
@@ -130,15 +130,13 @@ engine::Result<std::unique_ptr<Mount>> Mount::create(engine::FileView& view, Mou
   for (auto& a : args) argv.push_back(a.data());
   fuse_args fargs = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
 
-  mount->session_ = fuse_session_new(&fargs, &lowlevel_ops(),
-                                     sizeof(fuse_lowlevel_ops), mount->fs_.get());
+  mount->session_ = fuse_session_new(&fargs, &lowlevel_ops(), sizeof(fuse_lowlevel_ops), mount->fs_.get());
   fuse_opt_free_args(&fargs);
   if (mount->session_ == nullptr) {
     return engine::Error::internal("could not create the FUSE session (see libfuse's message)");
   }
   if (fuse_session_mount(mount->session_, o.mountpoint.c_str()) != 0) {
-    return engine::Error::internal("could not mount " + o.mountpoint +
-                                   " (see libfuse's message; is /dev/fuse there?)");
+    return engine::Error::internal("could not mount " + o.mountpoint + " (see libfuse's message; is /dev/fuse there?)");
   }
   mount->mounted_ = true;
 
@@ -178,7 +176,9 @@ void Mount::stop() {
   while (running_.load()) {
     fuse_session_exit(session_);
     pthread_kill(loop_thread_, kWakeSignal);
-    struct timespec pause {0, 20'000'000};
+    struct timespec pause {
+      0, 20'000'000
+    };
     nanosleep(&pause, nullptr);
   }
 }

@@ -23,15 +23,15 @@ namespace fsd {
 
 struct MountOptions {
   std::string mountpoint;
-  bool allow_other = false;      // let users other than the daemon's in
-  FsSettings fs;                 // owner, modes, chroot
-  engine::SecureString token;    // the token every request uses ("" = none)
+  bool allow_other = false;    // let users other than the daemon's in
+  FsSettings fs;               // owner, modes, chroot
+  engine::SecureString token;  // the token every request uses ("" = none)
   // Let the kernel cache entries, attributes and data, invalidated on every
   // change made through the view (bound mounts only, SPEC §4).
   bool cache = false;
-  unsigned max_threads = 10;     // libfuse's default worker cap
-  unsigned max_idle_threads = 4; // keep a few warm, let bursts' extras go
-  bool fuse_debug = false;       // libfuse's own request trace on stderr
+  unsigned max_threads = 10;      // libfuse's default worker cap
+  unsigned max_idle_threads = 4;  // keep a few warm, let bursts' extras go
+  bool fuse_debug = false;        // libfuse's own request trace on stderr
 };
 
 class Mount {

@@ -22,13 +22,12 @@ LogLevel level_for(engine::ErrorCode code) {
 
 int log_failure(const char* op, std::string_view path, const engine::Error& error) {
   const int err = to_errno(error.code);
-  log(level_for(error.code), op, " /", path, ": ", engine::to_string(error.code),
-      error.message.empty() ? "" : ": ", error.message, " (", std::strerror(err), ")");
+  log(level_for(error.code), op, " /", path, ": ", engine::to_string(error.code), error.message.empty() ? "" : ": ",
+      error.message, " (", std::strerror(err), ")");
   return err;
 }
 
-int log_rejection(const char* op, std::string_view path, int err, std::string_view reason,
-                  LogLevel level) {
+int log_rejection(const char* op, std::string_view path, int err, std::string_view reason, LogLevel level) {
   log(level, op, " /", path, ": ", reason, " (", std::strerror(err), ")");
   return err;
 }

@@ -63,9 +63,7 @@ CallerSettings caller_settings(const FsSettings& fs, engine::SecureString mount_
   return c;
 }
 
-bool is_blank(std::string_view data) {
-  return data.find_first_not_of(" \t\r\n") == std::string_view::npos;
-}
+bool is_blank(std::string_view data) { return data.find_first_not_of(" \t\r\n") == std::string_view::npos; }
 
 bool starts_json(std::string_view body) {
   const auto first = body.find_first_not_of(" \t\r\n");
@@ -78,8 +76,7 @@ bool is_revoke_self(std::string_view path) {
 
 }  // namespace
 
-Filesystem::Filesystem(engine::FileView& view, FsSettings settings,
-                       engine::SecureString mount_token)
+Filesystem::Filesystem(engine::FileView& view, FsSettings settings, engine::SecureString mount_token)
     : view_(view),
       settings_(std::move(settings)),
       callers_(caller_settings(settings_, std::move(mount_token))),
@@ -97,13 +94,11 @@ int Filesystem::path_of(const char* op, Ino ino, std::string& out) const {
   return 0;
 }
 
-int Filesystem::child_path(const char* op, Ino parent, std::string_view name,
-                           std::string& out) const {
+int Filesystem::child_path(const char* op, Ino parent, std::string_view name, std::string& out) const {
   auto dir = inodes_.path_of(parent);
   if (!dir) return log_rejection(op, name, ESTALE, "unknown parent inode", LogLevel::Error);
   if (name.size() > kNameMax) {
-    return log_rejection(op, join(*dir, name.substr(0, 32)), ENAMETOOLONG,
-                  "name over 255 bytes");
+    return log_rejection(op, join(*dir, name.substr(0, 32)), ENAMETOOLONG, "name over 255 bytes");
   }
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos ||
       name.find('\0') != std::string_view::npos) {
@@ -135,8 +130,7 @@ struct stat Filesystem::make_attr(Ino ino, const engine::NodeInfo& info) const {
   st.st_blksize = 4096;
   // An unset time (the endpoint has no notion of it) shows the mount time,
   // not "now", so it does not move between two stats.
-  const engine::TimePoint when =
-      info.modified == engine::TimePoint{} ? started_ : info.modified;
+  const engine::TimePoint when = info.modified == engine::TimePoint{} ? started_ : info.modified;
   st.st_mtim = to_timespec(when);
   st.st_ctim = st.st_mtim;
   st.st_atim = st.st_mtim;
@@ -147,9 +141,7 @@ engine::NodeInfo Filesystem::synthetic_dir() const {
   return engine::NodeInfo{engine::NodeKind::Directory, 0, started_};
 }
 
-engine::NodeInfo Filesystem::synthetic_file() const {
-  return engine::NodeInfo{engine::NodeKind::File, 0, started_};
-}
+engine::NodeInfo Filesystem::synthetic_file() const { return engine::NodeInfo{engine::NodeKind::File, 0, started_}; }
 
 void Filesystem::fill_entry(fuse_entry_param& e, Ino ino, const engine::NodeInfo& info) const {
   e.ino = ino;
@@ -171,8 +163,7 @@ bool Filesystem::is_created_and_open(Ino ino) const {
   return created_open_.count(ino) != 0;
 }
 
-int Filesystem::do_lookup(const engine::Caller& caller, Ino parent, const char* name,
-                          fuse_entry_param& e) {
+int Filesystem::do_lookup(const engine::Caller& caller, Ino parent, const char* name, fuse_entry_param& e) {
   std::string path;
   if (int err = child_path("lookup", parent, name, path)) return err;
   if (SessionFile::is(path)) {
@@ -218,13 +209,12 @@ int Filesystem::do_getattr(const engine::Caller& caller, Ino ino, struct stat& s
   return log_failure("getattr", path, info.error());
 }
 
-int Filesystem::do_setattr(const engine::Caller& caller, Ino ino, const struct stat& attr,
-                           int to_set, struct stat& st) {
+int Filesystem::do_setattr(const engine::Caller& caller, Ino ino, const struct stat& attr, int to_set,
+                           struct stat& st) {
   std::string path;
   if (int err = path_of("setattr", ino, path)) return err;
   if ((to_set & FUSE_SET_ATTR_SIZE) && attr.st_size != 0) {
-    return log_rejection("setattr", path, EINVAL,
-                  "only truncation to size 0 is accepted (it deletes nothing)");
+    return log_rejection("setattr", path, EINVAL, "only truncation to size 0 is accepted (it deletes nothing)");
   }
   if (((to_set & FUSE_SET_ATTR_UID) && attr.st_uid != settings_.uid) ||
       ((to_set & FUSE_SET_ATTR_GID) && attr.st_gid != settings_.gid)) {
@@ -255,7 +245,7 @@ int Filesystem::do_access(const engine::Caller& caller, Ino ino, int mask) {
   // (directories), W_OK create or update, on the path the file maps to.
   const bool want_read = (mask & R_OK) != 0;
   const bool want_write = (mask & W_OK) != 0;
-  if (ino == kRootIno && !want_write) return 0;  // the way to unseal and log in
+  if (ino == kRootIno && !want_write) return 0;                // the way to unseal and log in
   if (!want_read && !want_write && ino != kRootIno) return 0;  // stat said it may be seen
   auto st = view_.check_access(caller, engine_path(path), kind, want_read, want_write);
   if (!st.ok()) return log_failure("access", path, st.error());
@@ -271,8 +261,8 @@ int Filesystem::do_opendir(const engine::Caller& caller, Ino ino, std::unique_pt
   return 0;
 }
 
-int Filesystem::do_readdir(const engine::Caller& caller, Ino ino, const DirHandle& dir, off_t off,
-                           bool plus, const DirSink& add) {
+int Filesystem::do_readdir(const engine::Caller& caller, Ino ino, const DirHandle& dir, off_t off, bool plus,
+                           const DirSink& add) {
   // Offsets: entry i of [".", "..", entries...] carries offset i + 1, so a
   // readdir resumed at `off` starts at index `off`.
   const std::size_t total = dir.entries.size() + 2;
@@ -287,15 +277,14 @@ int Filesystem::do_readdir(const engine::Caller& caller, Ino ino, const DirHandl
       // e.ino stays 0: the kernel links no dentry for "." and "..".
     } else {
       const engine::DirEntry& entry = dir.entries[i - 2];
-      if (entry.name.empty() || entry.name == "." || entry.name == ".." ||
-          entry.name.find('/') != std::string::npos || entry.name.size() > kNameMax) {
+      if (entry.name.empty() || entry.name == "." || entry.name == ".." || entry.name.find('/') != std::string::npos ||
+          entry.name.size() > kNameMax) {
         log_warn("readdir /", dir.path, ": skipping an entry with an invalid name");
         continue;
       }
       name = entry.name;
       const std::string child = join(dir.path, entry.name);
-      const engine::NodeInfo fallback =
-          entry.kind == engine::NodeKind::Directory ? synthetic_dir() : synthetic_file();
+      const engine::NodeInfo fallback = entry.kind == engine::NodeKind::Directory ? synthetic_dir() : synthetic_file();
       if (plus) {
         auto info = view_.stat(caller, engine_path(child));
         if (info.ok()) {
@@ -317,8 +306,7 @@ int Filesystem::do_readdir(const engine::Caller& caller, Ino ino, const DirHandl
   return 0;
 }
 
-int Filesystem::do_open(const Who& who, Ino ino, fuse_file_info& fi,
-                        std::unique_ptr<Handle>& out) {
+int Filesystem::do_open(const Who& who, Ino ino, fuse_file_info& fi, std::unique_ptr<Handle>& out) {
   std::string path;
   if (int err = path_of("open", ino, path)) return err;
   if (fi.flags & kFmodeExec) return log_rejection("open", path, EACCES, "exec from the mount is refused");
@@ -341,14 +329,12 @@ int Filesystem::do_open(const Who& who, Ino ino, fuse_file_info& fi,
       return 0;
     }
   }
-  fi.direct_io = 1;   // no page cache: contents depend on the caller
+  fi.direct_io = 1;  // no page cache: contents depend on the caller
   fi.keep_cache = 0;
-  if ((fi.flags & O_ACCMODE) != O_RDONLY && !callers_.mount_bound() &&
-      view_.is_login(engine_path(out->path()))) {
+  if ((fi.flags & O_ACCMODE) != O_RDONLY && !callers_.mount_bound() && view_.is_login(engine_path(out->path()))) {
     out->set_login(true);
   }
-  if (settings_.cache && (fi.flags & O_ACCMODE) == O_RDONLY &&
-      view_.cacheable(engine_path(out->path()))) {
+  if (settings_.cache && (fi.flags & O_ACCMODE) == O_RDONLY && view_.cacheable(engine_path(out->path()))) {
     // A bound, caching mount: the kernel may serve the data it already has
     // (dropped by the Invalidator on change). The open itself still asks
     // the engine, so a revoked or expired token stops reads at once.
@@ -362,8 +348,8 @@ int Filesystem::do_open(const Who& who, Ino ino, fuse_file_info& fi,
   return 0;
 }
 
-int Filesystem::do_create(const Who& who, Ino parent, const char* name,
-                          fuse_file_info& fi, std::unique_ptr<Handle>& out, fuse_entry_param& e) {
+int Filesystem::do_create(const Who& who, Ino parent, const char* name, fuse_file_info& fi,
+                          std::unique_ptr<Handle>& out, fuse_entry_param& e) {
   const engine::Caller& caller = who.caller;
   std::string path;
   if (int err = child_path("create", parent, name, path)) return err;
@@ -512,8 +498,7 @@ void Filesystem::do_release(std::unique_ptr<Handle> h) {
   }
 }
 
-int Filesystem::do_mkdir(const engine::Caller& caller, Ino parent, const char* name,
-                         fuse_entry_param& e) {
+int Filesystem::do_mkdir(const engine::Caller& caller, Ino parent, const char* name, fuse_entry_param& e) {
   std::string path;
   if (int err = child_path("mkdir", parent, name, path)) return err;
   if (auto st = view_.make_dir(caller, engine_path(path)); !st.ok()) {

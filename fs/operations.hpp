@@ -61,9 +61,9 @@ namespace fsd {
 inline constexpr std::size_t kNameMax = 255;
 
 struct FsSettings {
-  uid_t uid = 0;              // owner of every node
+  uid_t uid = 0;  // owner of every node
   gid_t gid = 0;
-  mode_t file_mode = 0640;    // x bits are always cleared: nothing is executable
+  mode_t file_mode = 0640;  // x bits are always cleared: nothing is executable
   mode_t dir_mode = 0750;
   // Namespace shown as the mount root ("" = the root namespace): prefixed to
   // every path handed to the engine, so nothing outside it is reachable.
@@ -113,8 +113,7 @@ class Filesystem {
   // Accepts what `>` and `touch` need (size 0, times, modes) as no-ops:
   // truncation never deletes anything. EINVAL for other sizes, EPERM for a
   // new owner. st: the attributes after the call.
-  int do_setattr(const engine::Caller& caller, Ino ino, const struct stat& attr, int to_set,
-                 struct stat& st);
+  int do_setattr(const engine::Caller& caller, Ino ino, const struct stat& attr, int to_set, struct stat& st);
   int do_access(const engine::Caller& caller, Ino ino, int mask);
 
   int do_opendir(const engine::Caller& caller, Ino ino, std::unique_ptr<DirHandle>& out);
@@ -128,15 +127,13 @@ class Filesystem {
   // stat'ed as caller, and e.ino carries a lookup reference when the stat
   // succeeded (given back here if add() refuses the entry); otherwise, and
   // for plain READDIR (caller unused), e.ino is 0 and only e.attr is set.
-  int do_readdir(const engine::Caller& caller, Ino ino, const DirHandle& dir, off_t off, bool plus,
-                 const DirSink& add);
+  int do_readdir(const engine::Caller& caller, Ino ino, const DirHandle& dir, off_t off, bool plus, const DirSink& add);
 
   // The handle keeps who: reads and writes on it use the token it was opened
   // with, and each read asks the engine again (revocation stops it at once).
-  int do_open(const Who& who, Ino ino, fuse_file_info& fi,
-              std::unique_ptr<Handle>& out);
-  int do_create(const Who& who, Ino parent, const char* name, fuse_file_info& fi,
-                std::unique_ptr<Handle>& out, fuse_entry_param& e);
+  int do_open(const Who& who, Ino ino, fuse_file_info& fi, std::unique_ptr<Handle>& out);
+  int do_create(const Who& who, Ino parent, const char* name, fuse_file_info& fi, std::unique_ptr<Handle>& out,
+                fuse_entry_param& e);
   // Requires h.lock() held; out points into h and stays valid while it is.
   int do_read(Handle& h, std::size_t size, off_t off, std::string_view& out);
   // Requires h.lock() held. Appends data to h's request and applies it when

@@ -34,7 +34,7 @@ bool SessionFile::complete(const Handle& h) { return h.pending().find('\n') != s
 
 int SessionFile::write(Handle& h, std::string_view data) {
   if (h.append(data) != 0) return log_failure("write", h.path(), *h.last_error());
-  if (!h.has_pending()) return 0;  // whitespace after a whole request: part of it
+  if (!h.has_pending()) return 0;                             // whitespace after a whole request: part of it
   if (!should_apply_now(complete(h), data.size())) return 0;  // applied at FLUSH
   return apply(h);
 }

@@ -45,8 +45,8 @@ engine::Result<engine::SecureString> read_token_file(const std::string& path) {
   ::close(fd);
   if (used > kMaxTokenBytes) return engine::Error::invalid("token file " + path + " is over 4 KiB");
   token.resize(used);
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ' ||
-                            token.back() == '\t')) {
+  while (!token.empty() &&
+         (token.back() == '\n' || token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) {
     token.pop_back();
   }
   if (token.empty()) return engine::Error::invalid("token file " + path + " is empty");

@@ -66,8 +66,7 @@ engine::Result<std::vector<Block>> labelled_blocks(const hcl::Item& item, const 
 }
 
 // Typed reads of `key = value`, each naming the line on a wrong type.
-engine::Result<std::string> string_value(const hcl::Item& item, const Where& where,
-                                         std::string_view context) {
+engine::Result<std::string> string_value(const hcl::Item& item, const Where& where, std::string_view context) {
   if (item.value.kind != hcl::Value::Kind::String) {
     return where.at(item.line, quoted(item.keys[0]) + std::string(context) + " must be a string, not a " +
                                    hcl::kind_name(item.value.kind));
@@ -75,16 +74,14 @@ engine::Result<std::string> string_value(const hcl::Item& item, const Where& whe
   return item.value.text;
 }
 
-engine::Result<bool> bool_value(const hcl::Item& item, const Where& where,
-                                std::string_view context) {
+engine::Result<bool> bool_value(const hcl::Item& item, const Where& where, std::string_view context) {
   if (item.value.kind == hcl::Value::Kind::Bool) return item.value.bool_value;
   // Vault's config decoder takes "true"/"false" strings too.
   if (item.value.kind == hcl::Value::Kind::String) {
     if (item.value.text == "true") return true;
     if (item.value.text == "false") return false;
   }
-  return where.at(item.line, quoted(item.keys[0]) + std::string(context) +
-                                 " must be true or false");
+  return where.at(item.line, quoted(item.keys[0]) + std::string(context) + " must be true or false");
 }
 
 // Checks an item is a plain `key = value` (not a block with labels) and is
@@ -102,20 +99,18 @@ engine::Status plain_key(const hcl::Item& item, const Where& where, std::set<std
 
 // "usa-hq", "/usa-hq/", "a/b/" -> "usa-hq", "a/b". Empty segments, "." and
 // ".." are refused: a chroot must name one namespace, plainly.
-engine::Result<std::string> namespace_path(const hcl::Item& item, const Where& where,
-                                           std::string_view context) {
+engine::Result<std::string> namespace_path(const hcl::Item& item, const Where& where, std::string_view context) {
   COFFER_TRY(std::string v, string_value(item, where, context));
   while (!v.empty() && v.back() == '/') v.pop_back();
   while (!v.empty() && v.front() == '/') v.erase(v.begin());
   if (v.empty()) {
-    return where.at(item.line, quoted(item.keys[0]) + std::string(context) +
-                                   " must name a namespace (leave it out for the root)");
+    return where.at(item.line,
+                    quoted(item.keys[0]) + std::string(context) + " must name a namespace (leave it out for the root)");
   }
   for (const std::string_view seg : engine::split_segments(v)) {
-    if (seg.empty() || seg == "." || seg == ".." ||
-        seg.find_first_of(" \t\r\n") != std::string::npos) {
-      return where.at(item.line, quoted(item.keys[0]) + std::string(context) + ": " + quoted(v) +
-                                     " is not a namespace path");
+    if (seg.empty() || seg == "." || seg == ".." || seg.find_first_of(" \t\r\n") != std::string::npos) {
+      return where.at(item.line,
+                      quoted(item.keys[0]) + std::string(context) + ": " + quoted(v) + " is not a namespace path");
     }
   }
   return v;
@@ -126,8 +121,8 @@ engine::Result<MountConfig> parse_mount(const Block& block, const Where& where) 
   m.line = block.line;
   m.mountpoint = block.label;
   if (m.mountpoint.empty() || m.mountpoint.front() != '/') {
-    return where.at(block.line, "mount " + quoted(block.label) +
-                                    ": the label must be an absolute path (the mountpoint)");
+    return where.at(block.line,
+                    "mount " + quoted(block.label) + ": the label must be an absolute path (the mountpoint)");
   }
   while (m.mountpoint.size() > 1 && m.mountpoint.back() == '/') m.mountpoint.pop_back();
   const std::string context = " in mount " + quoted(m.mountpoint);
@@ -161,8 +156,7 @@ engine::Result<MountConfig> parse_mount(const Block& block, const Where& where) 
 
 engine::Status parse_storage(const Block& block, const Where& where, Config& c) {
   if (block.label != "sqlite") {
-    return where.at(block.line, "storage " + quoted(block.label) +
-                                    " is not supported (only \"sqlite\")");
+    return where.at(block.line, "storage " + quoted(block.label) + " is not supported (only \"sqlite\")");
   }
   const std::string context = " in storage \"sqlite\"";
   std::set<std::string> seen;
@@ -173,8 +167,7 @@ engine::Status parse_storage(const Block& block, const Where& where, Config& c) 
       continue;
     }
     if (item.keys[0] != "path") {
-      return where.at(item.line, "unknown key " + quoted(item.keys[0]) + context +
-                                     " (known: path, init)");
+      return where.at(item.line, "unknown key " + quoted(item.keys[0]) + context + " (known: path, init)");
     }
     COFFER_TRY(c.storage_path, string_value(item, where, context));
     if (c.storage_path.empty()) return where.at(item.line, "\"path\"" + context + " is empty");
@@ -201,7 +194,7 @@ engine::Result<std::int64_t> lockout_number(const hcl::Item& item, const Where& 
     const std::string& t = item.value.text;
     const bool digits = !t.empty() && t.size() < 18 && t.find_first_not_of("0123456789") == std::string::npos;
     auto parsed = duration ? engine::parse_duration_seconds(t)
-                 : digits  ? engine::parse_count(t, "number")
+                  : digits ? engine::parse_count(t, "number")
                            : engine::Result<std::int64_t>(engine::Error::invalid("not a number"));
     if (!parsed.ok()) {
       return where.at(item.line, quoted(item.keys[0]) + context + ": " + quoted(item.value.text) +
@@ -217,8 +210,8 @@ engine::Result<std::int64_t> lockout_number(const hcl::Item& item, const Where& 
 
 engine::Result<LockoutStanza> parse_lockout(const Block& block, const Where& where) {
   if (block.label != "all" && block.label != "userpass" && block.label != "approle" && block.label != "ldap") {
-    return where.at(block.line, "user_lockout " + quoted(block.label) +
-                                    ": the label must be all, userpass, approle or ldap");
+    return where.at(block.line,
+                    "user_lockout " + quoted(block.label) + ": the label must be all, userpass, approle or ldap");
   }
   const std::string context = " in user_lockout " + quoted(block.label);
   LockoutStanza l;
@@ -285,19 +278,16 @@ engine::Result<Config> parse_config(std::string_view text, std::string_view file
   for (const hcl::Item& item : doc->items) {
     const std::string& key = item.keys[0];
     if (key == "storage") {
-      COFFER_TRY(std::vector<Block> blocks,
-                 labelled_blocks(item, where, "storage \"sqlite\" { path = \"...\" }"));
+      COFFER_TRY(std::vector<Block> blocks, labelled_blocks(item, where, "storage \"sqlite\" { path = \"...\" }"));
       for (const Block& b : blocks) {
         if (storage_line != 0) {
-          return where.at(b.line, "a second storage block (the first is on line " +
-                                      std::to_string(storage_line) + ")");
+          return where.at(b.line, "a second storage block (the first is on line " + std::to_string(storage_line) + ")");
         }
         storage_line = b.line;
         COFFER_TRY_STATUS(parse_storage(b, where, c));
       }
     } else if (key == "mount") {
-      COFFER_TRY(std::vector<Block> blocks,
-                 labelled_blocks(item, where, "mount \"/run/coffer\" { ... }"));
+      COFFER_TRY(std::vector<Block> blocks, labelled_blocks(item, where, "mount \"/run/coffer\" { ... }"));
       for (const Block& b : blocks) {
         COFFER_TRY(MountConfig m, parse_mount(b, where));
         auto [it, fresh] = mount_lines.emplace(m.mountpoint, m.line);
@@ -318,8 +308,7 @@ engine::Result<Config> parse_config(std::string_view text, std::string_view file
                                       std::to_string(it->second.line) + ")");
         }
       }
-    } else if (key == "administrative_namespace_path" || key == "log_level" ||
-               key == "disable_mlock") {
+    } else if (key == "administrative_namespace_path" || key == "log_level" || key == "disable_mlock") {
       COFFER_TRY_STATUS(plain_key(item, where, seen, ""));
       if (key == "administrative_namespace_path") {
         COFFER_TRY(std::string ns, namespace_path(item, where, ""));
@@ -328,8 +317,7 @@ engine::Result<Config> parse_config(std::string_view text, std::string_view file
         COFFER_TRY(std::string level, string_value(item, where, ""));
         auto parsed = fsd::parse_log_level(level);
         if (!parsed) {
-          return where.at(item.line, "\"log_level\" must be error, warn, info or debug, not " +
-                                         quoted(level));
+          return where.at(item.line, "\"log_level\" must be error, warn, info or debug, not " + quoted(level));
         }
         c.log_level = *parsed;
       } else {
@@ -343,8 +331,7 @@ engine::Result<Config> parse_config(std::string_view text, std::string_view file
   }
   c.user_lockout = complete_lockouts(lockouts);
   if (storage_line == 0) {
-    return engine::Error::invalid(std::string(file) +
-                                  ": no storage block (storage \"sqlite\" { path = \"...\" })");
+    return engine::Error::invalid(std::string(file) + ": no storage block (storage \"sqlite\" { path = \"...\" })");
   }
   if (c.mounts.empty()) {
     return engine::Error::invalid(std::string(file) + ": no mount block (mount \"/run/coffer\" { })");

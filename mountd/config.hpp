@@ -47,8 +47,8 @@ struct MountConfig {
 };
 
 struct Config {
-  std::string file;          // where it was read from (messages, SIGHUP reload)
-  std::string storage_path;  // storage "sqlite" { path }
+  std::string file;           // where it was read from (messages, SIGHUP reload)
+  std::string storage_path;   // storage "sqlite" { path }
   bool storage_init = false;  // storage "sqlite" { init = true }: create the store if missing
   std::vector<MountConfig> mounts;
   // "admin/" form (one trailing slash) or "" when not set. Kept for the

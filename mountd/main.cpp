@@ -51,14 +51,14 @@ struct Plan {
   bool dev = false;
   std::string dev_root_token;
   std::string storage_path;
-  bool init = false;  // create the store if missing (--init, storage { init = true })
+  bool init = false;        // create the store if missing (--init, storage { init = true })
   std::string config_path;  // "" = command line (SIGHUP has nothing to reload)
   fsd::LogLevel log_level = fsd::LogLevel::Info;
   bool mlock = true;
-  bool from_config = false;  // for the hint on how to turn mlock off
+  bool from_config = false;     // for the hint on how to turn mlock off
   std::string admin_namespace;  // administrative_namespace_path ("admin/"), config only
   std::map<std::string, engine::UserLockoutConfig> user_lockout;  // config only
-  bool env_token = true;  // read callers' VAULT_TOKEN (off: --no-env-token)
+  bool env_token = true;                                          // read callers' VAULT_TOKEN (off: --no-env-token)
   std::vector<MountSpec> mounts;
 };
 
@@ -101,8 +101,7 @@ engine::Result<std::unique_ptr<engine::Storage>> open_storage(const Plan& p) {
   struct stat before {};
   const bool existed = ::stat(p.storage_path.c_str(), &before) == 0 && before.st_size > 0;
   auto sqlite = engine::SqliteStorage::open(
-      p.storage_path, p.init ? engine::SqliteStorage::IfMissing::Create
-                             : engine::SqliteStorage::IfMissing::Fail);
+      p.storage_path, p.init ? engine::SqliteStorage::IfMissing::Create : engine::SqliteStorage::IfMissing::Fail);
   if (!sqlite.ok()) {
     engine::Error e = std::move(sqlite).error();
     if (e.code == engine::ErrorCode::NotFound) {
@@ -119,8 +118,8 @@ engine::Result<std::unique_ptr<engine::Storage>> open_storage(const Plan& p) {
 // What can only be checked on an unsealed store: the chroot namespace
 // exists and the mount's token is alive. Ok while sealed (checked again
 // after the unseal).
-engine::Status check_target(engine::Core& core, const MountSpec& spec,
-                            const engine::SecureString& token, bool* checked) {
+engine::Status check_target(engine::Core& core, const MountSpec& spec, const engine::SecureString& token,
+                            bool* checked) {
   *checked = false;
   const auto tree = core.namespaces();
   if (tree->sealed) return engine::ok_status();
@@ -135,8 +134,7 @@ engine::Status check_target(engine::Core& core, const MountSpec& spec,
       return engine::ok_status();
     }
     if (!standing.ok()) {
-      return engine::Error::denied("the token in " + spec.token_file +
-                                   " is not valid (unknown, revoked or expired)");
+      return engine::Error::denied("the token in " + spec.token_file + " is not valid (unknown, revoked or expired)");
     }
   }
   return engine::ok_status();
@@ -155,8 +153,7 @@ struct Served {
 };
 
 std::string describe(const Plan& p, const MountSpec& m) {
-  std::string d = p.dev ? "dev, in memory, root token: " + p.dev_root_token
-                        : "storage " + p.storage_path;
+  std::string d = p.dev ? "dev, in memory, root token: " + p.dev_root_token : "storage " + p.storage_path;
   if (!m.chroot.empty()) d += ", chroot " + m.chroot;
   if (!m.token_file.empty()) d += ", token from " + m.token_file;
   if (m.cache) d += ", cached";
@@ -164,8 +161,7 @@ std::string describe(const Plan& p, const MountSpec& m) {
 }
 
 // Creates and mounts spec; on failure says why on stderr and returns null.
-std::unique_ptr<Served> start_mount(const Plan& p, engine::Core& core, engine::FileView& view,
-                                    const MountSpec& spec) {
+std::unique_ptr<Served> start_mount(const Plan& p, engine::Core& core, engine::FileView& view, const MountSpec& spec) {
   auto served = std::make_unique<Served>();
   served->spec = spec;
   auto refuse = [&](const std::string& why) -> std::unique_ptr<Served> {
@@ -209,8 +205,7 @@ std::unique_ptr<Served> start_mount(const Plan& p, engine::Core& core, engine::F
     fsd::Mount* m = served->mount.get();
     served->token_file->on_change([m] { m->post_everything(); });
   }
-  std::cout << "cofferd: mounted " << spec.mountpoint << " (" << describe(p, spec) << ")"
-            << std::endl;
+  std::cout << "cofferd: mounted " << spec.mountpoint << " (" << describe(p, spec) << ")" << std::endl;
   fsd::log_info("serving ", spec.mountpoint);
   return served;
 }
@@ -230,8 +225,7 @@ void finish(Served& s) {
   s.joined = true;
   s.mount->unmount();
   if (!s.result.ok()) {
-    std::cerr << "cofferd: serving " << s.spec.mountpoint << ": " << s.result.error().message
-              << std::endl;
+    std::cerr << "cofferd: serving " << s.spec.mountpoint << ": " << s.result.error().message << std::endl;
   } else {
     std::cout << "cofferd: unmounted " << s.spec.mountpoint << std::endl;
   }
@@ -255,8 +249,7 @@ void reload(const Plan& p, engine::Core& core) {
   }
   fsd::set_log_level(config->log_level);
   // Written whatever the new level: the operator asked for it.
-  fsd::log_line(fsd::LogLevel::Info, std::string("SIGHUP: log level is now ") +
-                                         fsd::to_string(config->log_level) +
+  fsd::log_line(fsd::LogLevel::Info, std::string("SIGHUP: log level is now ") + fsd::to_string(config->log_level) +
                                          " (mounts and storage change only with a restart)");
 }
 
@@ -295,8 +288,7 @@ int run(const Plan& p) {
 
   auto storage = open_storage(p);
   if (!storage.ok()) {
-    std::cerr << "cofferd: cannot open storage " << p.storage_path << ": "
-              << storage.error().message << std::endl;
+    std::cerr << "cofferd: cannot open storage " << p.storage_path << ": " << storage.error().message << std::endl;
     return 1;
   }
   engine::CoreOptions core_options;
@@ -360,8 +352,7 @@ int run(const Plan& p) {
     bool all = true;
     for (auto& s : served) {
       if (s->target_checked) continue;
-      const engine::SecureString token =
-          s->token_file ? s->token_file->current() : engine::SecureString();
+      const engine::SecureString token = s->token_file ? s->token_file->current() : engine::SecureString();
       bool checked = false;
       const engine::Status st = check_target(core, s->spec, token, &checked);
       s->target_checked = checked;

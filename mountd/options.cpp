@@ -24,8 +24,7 @@ Arg split_arg(std::string_view a) {
 }
 
 // The value of an option that takes one: inline (--x=v) or the next argv.
-engine::Result<std::string> take_value(const Arg& arg, const std::vector<std::string>& argv,
-                                       std::size_t& i) {
+engine::Result<std::string> take_value(const Arg& arg, const std::vector<std::string>& argv, std::size_t& i) {
   if (arg.value) {
     if (arg.value->empty()) {
       return engine::Error::invalid(std::string(arg.name) + " needs a value");
@@ -81,9 +80,8 @@ engine::Result<Options> parse_options(const std::vector<std::string>& argv) {
       continue;
     }
     const Arg arg = split_arg(raw);
-    const bool takes_value = arg.name == "--dev-root-token-id" || arg.name == "--storage" ||
-                             arg.name == "--chroot" || arg.name == "--token-file" ||
-                             arg.name == "--log-level" || arg.name == "--config";
+    const bool takes_value = arg.name == "--dev-root-token-id" || arg.name == "--storage" || arg.name == "--chroot" ||
+                             arg.name == "--token-file" || arg.name == "--log-level" || arg.name == "--config";
     if (!takes_value && arg.value) {
       return engine::Error::invalid(std::string(arg.name) + " takes no value");
     }
@@ -130,8 +128,7 @@ engine::Result<Options> parse_options(const std::vector<std::string>& argv) {
       } else if (arg.name == "--log-level") {
         auto level = fsd::parse_log_level(v);
         if (!level) {
-          return engine::Error::invalid("--log-level must be error, warn, info or debug, not '" +
-                                        v + "'");
+          return engine::Error::invalid("--log-level must be error, warn, info or debug, not '" + v + "'");
         }
         o.log_level = *level;
       } else {  // --config
@@ -173,12 +170,13 @@ engine::Result<Options> parse_options(const std::vector<std::string>& argv) {
 
   if (positional.empty()) return engine::Error::invalid("no mountpoint given");
   if (positional.size() > 1) {
-    return engine::Error::invalid("one mountpoint expected, got " +
-                                  std::to_string(positional.size()) + " (" + positional[1] + "...)");
+    return engine::Error::invalid("one mountpoint expected, got " + std::to_string(positional.size()) + " (" +
+                                  positional[1] + "...)");
   }
   if (o.cache && o.token_file.empty()) {
-    return engine::Error::invalid("--cache needs --token-file (a mount shared by several callers "
-                                  "caches nothing)");
+    return engine::Error::invalid(
+        "--cache needs --token-file (a mount shared by several callers "
+        "caches nothing)");
   }
   o.mountpoint = positional[0];
   while (o.mountpoint.size() > 1 && o.mountpoint.back() == '/') o.mountpoint.pop_back();

@@ -15,16 +15,16 @@ struct Options {
   enum class Mode { Dev, Storage, Config };
 
   Mode mode = Mode::Dev;
-  std::string dev_root_token = "root";  // --dev-root-token-id (dev only)
-  std::string storage_path;              // --storage FILE
-  bool init = false;                     // --init: create the store if there is none
-  std::string chroot;                    // --chroot NS ("" = root namespace)
-  std::string token_file;                // --token-file F: the mount's own token
-  bool allow_other = false;              // --allow-other
-  bool no_env_token = false;             // --no-env-token: ignore callers' VAULT_TOKEN
-  bool cache = false;                    // --cache (needs --token-file)
-  bool disable_mlock = false;            // --disable-mlock: do not mlockall()
-  std::string config_path;               // --config FILE: everything else comes from it
+  std::string dev_root_token = "root";            // --dev-root-token-id (dev only)
+  std::string storage_path;                       // --storage FILE
+  bool init = false;                              // --init: create the store if there is none
+  std::string chroot;                             // --chroot NS ("" = root namespace)
+  std::string token_file;                         // --token-file F: the mount's own token
+  bool allow_other = false;                       // --allow-other
+  bool no_env_token = false;                      // --no-env-token: ignore callers' VAULT_TOKEN
+  bool cache = false;                             // --cache (needs --token-file)
+  bool disable_mlock = false;                     // --disable-mlock: do not mlockall()
+  std::string config_path;                        // --config FILE: everything else comes from it
   fsd::LogLevel log_level = fsd::LogLevel::Info;  // --log-level L
   std::string mountpoint;
 

@@ -30,8 +30,8 @@ Error unsupported_path(std::string_view rel) { return Error::unsupported_path("s
 Json device_info(const AuditDeviceInfo& d) {
   Json options = Json::object();
   for (const auto& [k, v] : d.options) options[to_secure(k)] = v;
-  return Json{{"type", d.type}, {"description", d.description}, {"options", options}, {"local", d.local},
-              {"path", d.path}};
+  return Json{
+      {"type", d.type}, {"description", d.description}, {"options", options}, {"local", d.local}, {"path", d.path}};
 }
 
 // "f", "f/" → "f/".
@@ -43,7 +43,8 @@ std::string device_path(std::string_view name) {
 
 // Option keys also taken at the top level of an enable body (`echo
 // type=file file_path=/x > sys/audit/f`); Vault takes them in "options".
-constexpr std::string_view kOptionKeys[] = {"file_path", "path", "log_raw", "hmac_accessor", "mode", "format", "prefix"};
+constexpr std::string_view kOptionKeys[] = {"file_path", "path",   "log_raw", "hmac_accessor",
+                                            "mode",      "format", "prefix"};
 
 Result<std::string> option_value(std::string_view key, const Json& v) {
   if (v.is_string()) return std::string(as_view(v.get_ref<const SecureString&>()));
@@ -74,7 +75,8 @@ Result<Response> enable_device(AuditContext& ctx, const std::string& path, const
   if (!type || type->empty()) return Error::invalid("missing audit type");
   COFFER_TRY(auto description, fields::get_string(body, "description"));
   COFFER_TRY(auto local, fields::get_bool(body, "local"));
-  COFFER_TRY_STATUS(ctx.stores.audit.enable(path, *type, description.value_or(""), std::move(options), local.value_or(false)));
+  COFFER_TRY_STATUS(
+      ctx.stores.audit.enable(path, *type, description.value_or(""), std::move(options), local.value_or(false)));
   return Response{};
 }
 
@@ -167,16 +169,14 @@ Result<Response> AuditBackend::handle(const BackendRequest& req) {
       }
       return Error::not_found("no audit device at \"" + path + "\"");
     case Operation::Create:
-    case Operation::Update:
-      return enable_device(ctx, path, body);
+    case Operation::Update: return enable_device(ctx, path, body);
     case Operation::Delete: {
       // Vault: disabling a path with no device succeeds.
       Status st = broker.disable(path);
       if (!st.ok() && st.error().code != ErrorCode::NotFound) return std::move(st).error();
       return Response{};
     }
-    default:
-      return unsupported_path(rel);
+    default: return unsupported_path(rel);
   }
 }
 

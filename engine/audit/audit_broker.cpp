@@ -88,7 +88,8 @@ struct AuditBroker::Device {
   Status open_file() {
     const std::string& file = record.options.at("file_path");
     int f = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode);
-    if (f < 0) return Error::storage("audit device \"" + record.path + "\": cannot open " + file + ": " + errno_text(errno));
+    if (f < 0)
+      return Error::storage("audit device \"" + record.path + "\": cannot open " + file + ": " + errno_text(errno));
     if (fd >= 0) ::close(fd);
     fd = f;
     return ok_status();
@@ -329,8 +330,7 @@ Result<std::string> AuditBroker::hash(const std::string& path, std::string_view 
   return Error::not_found("unknown audit backend " + path);
 }
 
-Status AuditBroker::write_all(const AuditEvent& event, bool is_request, const Response* response,
-                              const Error* error) {
+Status AuditBroker::write_all(const AuditEvent& event, bool is_request, const Response* response, const Error* error) {
   auto devices = snapshot();
   if (devices.empty()) return ok_status();
   bool any = false;

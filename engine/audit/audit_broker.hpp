@@ -59,8 +59,8 @@ struct AuditEvent {
   std::string path;            // below the namespace: "secret/data/foo"
   std::string mount_type;
   std::string mount_accessor;
-  std::string mount_point;        // below the namespace: "secret/"
-  const Json* data = nullptr;     // request body; null = none
+  std::string mount_point;     // below the namespace: "secret/"
+  const Json* data = nullptr;  // request body; null = none
   AuditAuth auth;
   // Devices enabled when the request entry was written: a response must be
   // logged only when its request had to be (enabling the first device does

@@ -16,7 +16,9 @@ constexpr const char* kInvalidLogin = "invalid role or secret ID";
 std::string role_key(std::string_view name) { return "role/" + std::string(name); }
 std::string role_id_key(std::string_view hash) { return "role_id/" + std::string(hash); }
 std::string secrets_prefix(std::string_view role) { return "secret_id/" + std::string(role) + "/"; }
-std::string secret_key(std::string_view role, std::string_view hash) { return secrets_prefix(role) + std::string(hash); }
+std::string secret_key(std::string_view role, std::string_view hash) {
+  return secrets_prefix(role) + std::string(hash);
+}
 std::string accessor_key(std::string_view accessor) { return "accessor/" + std::string(accessor); }
 
 std::int64_t unix_ns(TimePoint t) { return t.time_since_epoch().count(); }
@@ -62,7 +64,8 @@ Json secret_info(const SecretIdEntry& e) {
   auto time_of = [](std::int64_t ns) { return format_time(TimePoint(std::chrono::nanoseconds(ns))); };
   return Json{{"cidr_list", Json::array()},
               {"creation_time", time_of(e.creation_unix_ns)},
-              {"expiration_time", e.expiration_unix_ns == 0 ? std::string("0001-01-01T00:00:00Z") : time_of(e.expiration_unix_ns)},
+              {"expiration_time",
+               e.expiration_unix_ns == 0 ? std::string("0001-01-01T00:00:00Z") : time_of(e.expiration_unix_ns)},
               {"last_updated_time", time_of(e.last_updated_unix_ns)},
               {"metadata", string_map(e.metadata)},
               {"secret_id_accessor", e.accessor},
@@ -237,7 +240,8 @@ Result<Response> AppRoleBackend::handle_role(const BackendRequest& req, const st
     if (!index || index->role != name) {
       return Error::invalid("failed to find accessor entry for secret_id_accessor: \"" + *accessor + "\"");
     }
-    COFFER_TRY(auto e, get_record<SecretIdEntry>(req.storage, secret_key(name, index->secret_hash), "approle secret id"));
+    COFFER_TRY(auto e,
+               get_record<SecretIdEntry>(req.storage, secret_key(name, index->secret_hash), "approle secret id"));
     if (destroy) {
       if (e) {
         COFFER_TRY_STATUS(drop_secret(req.storage, name, index->secret_hash, *e));
@@ -261,9 +265,9 @@ Result<Response> AppRoleBackend::handle_role(const BackendRequest& req, const st
 }
 
 Result<Response> AppRoleBackend::write_role(const BackendRequest& req, const std::string& name) {
-  COFFER_TRY_STATUS(only_with_token_params(req.data, {"role_name", "bind_secret_id", "secret_id_num_uses",
-                                                      "secret_id_ttl", "local_secret_ids", "secret_id_bound_cidrs",
-                                                      "role_id"}));
+  COFFER_TRY_STATUS(
+      only_with_token_params(req.data, {"role_name", "bind_secret_id", "secret_id_num_uses", "secret_id_ttl",
+                                        "local_secret_ids", "secret_id_bound_cidrs", "role_id"}));
   std::lock_guard lock(mu_);
   COFFER_TRY(auto existing, get_record<RoleEntry>(req.storage, role_key(name), "approle role"));
   RoleEntry role = existing.value_or(RoleEntry{});
@@ -278,12 +282,14 @@ Result<Response> AppRoleBackend::write_role(const BackendRequest& req, const std
   if (ttl) role.secret_id_ttl = *ttl;
   COFFER_TRY(auto local, fields::get_bool(req.data, "local_secret_ids"));
   if (local) {
-    if (existing && *local != role.local_secret_ids) return Error::invalid("local_secret_ids can only be modified during role creation");
+    if (existing && *local != role.local_secret_ids)
+      return Error::invalid("local_secret_ids can only be modified during role creation");
     role.local_secret_ids = *local;
   }
   COFFER_TRY(auto cidrs, fields::get_string_list(req.data, "secret_id_bound_cidrs"));
   if (cidrs && !cidrs->empty()) {
-    return Error::invalid("\"secret_id_bound_cidrs\" is not supported: a filesystem has no client addresses to check it against");
+    return Error::invalid(
+        "\"secret_id_bound_cidrs\" is not supported: a filesystem has no client addresses to check it against");
   }
   COFFER_TRY_STATUS(parse_token_params(req.data, role.token));
   if (!role.bind_secret_id) return Error::invalid("at least one constraint should be enabled on the role");
@@ -306,7 +312,8 @@ Result<Response> AppRoleBackend::write_role(const BackendRequest& req, const std
 }
 
 // Caller holds mu_ and has checked the role exists.
-Result<Response> AppRoleBackend::set_role_id(const BackendRequest& req, const std::string& name, std::string_view role_id) {
+Result<Response> AppRoleBackend::set_role_id(const BackendRequest& req, const std::string& name,
+                                             std::string_view role_id) {
   std::string random;
   if (role_id.empty()) {
     random = crypto::random_uuid();
@@ -355,7 +362,8 @@ Result<Response> AppRoleBackend::delete_role(const BackendRequest& req, const st
 // Caller holds mu_.
 Result<Response> AppRoleBackend::new_secret_id(const BackendRequest& req, const std::string& name, bool custom) {
   if (custom) {
-    COFFER_TRY_STATUS(fields::only(req.data, {"secret_id", "metadata", "cidr_list", "token_bound_cidrs", "num_uses", "ttl"}));
+    COFFER_TRY_STATUS(
+        fields::only(req.data, {"secret_id", "metadata", "cidr_list", "token_bound_cidrs", "num_uses", "ttl"}));
   } else {
     COFFER_TRY_STATUS(fields::only(req.data, {"metadata", "cidr_list", "token_bound_cidrs", "num_uses", "ttl"}));
   }
@@ -364,7 +372,8 @@ Result<Response> AppRoleBackend::new_secret_id(const BackendRequest& req, const 
   for (std::string_view key : {"cidr_list", "token_bound_cidrs"}) {
     COFFER_TRY(auto cidrs, fields::get_string_list(req.data, key));
     if (cidrs && !cidrs->empty()) {
-      return Error::invalid("\"" + std::string(key) + "\" is not supported: a filesystem has no client addresses to check it against");
+      return Error::invalid("\"" + std::string(key) +
+                            "\" is not supported: a filesystem has no client addresses to check it against");
     }
   }
   SecureString secret;

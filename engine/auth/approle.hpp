@@ -93,7 +93,7 @@ class AppRoleBackend final : public Backend {
   Result<Response> new_secret_id(const BackendRequest& req, const std::string& name, bool custom);
   Result<Response> login(const BackendRequest& req);
 
-  std::mutex mu_;  // serialises every read-modify-write (uses, ids, roles)
+  std::mutex mu_;         // serialises every read-modify-write (uses, ids, roles)
   std::string salt_hex_;  // cached hashing key (hex), loaded on first use
 };
 

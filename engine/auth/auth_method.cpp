@@ -13,7 +13,8 @@ Result<std::unique_ptr<Backend>> make_auth_backend(const MountEntry& entry) {
   if (entry.type == "userpass") return std::unique_ptr<Backend>(std::make_unique<UserpassBackend>());
   if (entry.type == "approle") return std::unique_ptr<Backend>(std::make_unique<AppRoleBackend>());
   if (entry.type == "ldap") return std::unique_ptr<Backend>(std::make_unique<LdapBackend>());
-  return Error::invalid("unknown auth method type \"" + entry.type + "\" (supported: " + std::string(kEnableableTypes) + ")");
+  return Error::invalid("unknown auth method type \"" + entry.type + "\" (supported: " + std::string(kEnableableTypes) +
+                        ")");
 }
 
 bool is_login_path(std::string_view type, std::string_view rel) {

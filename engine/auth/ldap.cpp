@@ -62,8 +62,8 @@ Result<SecureString> login_password(const Json& body) {
 // group alias.
 Result<LoginAuth> complete_login(Storage& storage, const LdapConfig& cfg, std::string_view username,
                                  const SecureString& password, const DirectoryUser& user) {
-  COFFER_TRY(auto local_user, get_record<LdapMapping>(storage, mapping_key("users", canonical(username, cfg)),
-                                                      "ldap user"));
+  COFFER_TRY(auto local_user,
+             get_record<LdapMapping>(storage, mapping_key("users", canonical(username, cfg)), "ldap user"));
   std::vector<std::string> all_groups;
   if (local_user) all_groups = local_user->groups;
   all_groups.insert(all_groups.end(), user.groups.begin(), user.groups.end());
@@ -170,7 +170,8 @@ Result<std::unique_ptr<PendingLogin>> LdapBackend::begin_renewal(const BackendRe
   COFFER_TRY(LdapConfig cfg, configured(req.storage));
   auto it = meta.find("username");
   if (it == meta.end()) return Error::invalid("token has no username to renew with");
-  return std::unique_ptr<PendingLogin>(std::make_unique<LdapPendingLogin>(std::move(cfg), it->second, to_secure(secret)));
+  return std::unique_ptr<PendingLogin>(
+      std::make_unique<LdapPendingLogin>(std::move(cfg), it->second, to_secure(secret)));
 }
 
 Result<Response> LdapBackend::handle(const BackendRequest& req) {
@@ -279,8 +280,7 @@ Result<Response> LdapBackend::mapping(const BackendRequest& req, std::string_vie
       COFFER_TRY_STATUS(req.storage.del(key));
       return Response{};
     }
-    default:
-      return Error::unsupported_path(std::string(kind) + "/" + name);
+    default: return Error::unsupported_path(std::string(kind) + "/" + name);
   }
 }
 

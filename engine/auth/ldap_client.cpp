@@ -21,12 +21,29 @@ namespace {
 
 // ---- Configuration -----------------------------------------------------------------
 
-constexpr std::string_view kConfigKeys[] = {
-    "url",          "starttls",          "insecure_tls",     "certificate",          "tls_min_version",
-    "tls_max_version", "binddn",         "bindpass",         "userdn",               "userattr",
-    "userfilter",   "upndomain",         "discoverdn",       "groupdn",              "groupfilter",
-    "groupattr",    "deny_null_bind",    "case_sensitive_names", "username_as_alias", "anonymous_group_search",
-    "dereference_aliases", "request_timeout", "connection_timeout"};
+constexpr std::string_view kConfigKeys[] = {"url",
+                                            "starttls",
+                                            "insecure_tls",
+                                            "certificate",
+                                            "tls_min_version",
+                                            "tls_max_version",
+                                            "binddn",
+                                            "bindpass",
+                                            "userdn",
+                                            "userattr",
+                                            "userfilter",
+                                            "upndomain",
+                                            "discoverdn",
+                                            "groupdn",
+                                            "groupfilter",
+                                            "groupattr",
+                                            "deny_null_bind",
+                                            "case_sensitive_names",
+                                            "username_as_alias",
+                                            "anonymous_group_search",
+                                            "dereference_aliases",
+                                            "request_timeout",
+                                            "connection_timeout"};
 
 // Accepted for Vault compatibility only at their default (off): what they
 // turn on has no meaning against the directories Coffer supports.
@@ -128,8 +145,7 @@ using MessagePtr = std::unique_ptr<LDAPMessage, MessageFree>;
 std::string describe(LDAP* ld, int rc) {
   std::string out = ldap_err2string(rc);
   char* diag = nullptr;
-  if (ld != nullptr && ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag) == LDAP_OPT_SUCCESS &&
-      diag != nullptr) {
+  if (ld != nullptr && ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag) == LDAP_OPT_SUCCESS && diag != nullptr) {
     // libldap leaves "(unknown error code)" behind after some TLS failures.
     if (*diag != '\0' && std::strstr(diag, "unknown error code") == nullptr) out += std::string(" (") + diag + ")";
     ldap_memfree(diag);
@@ -514,8 +530,9 @@ Result<DirectoryUser> ldap_login(const LdapConfig& cfg, std::string_view usernam
   user.dn = bind_dn;
   if (!cfg.upndomain.empty()) {
     // Vault's GetUserDN: the DN of the entry whose userPrincipalName is the login.
-    COFFER_TRY(auto found, search(ld.get(), cfg, cfg.userdn,
-                                  "(userPrincipalName=" + ldap_escape_filter(username) + "@" + cfg.upndomain + ")", ""));
+    COFFER_TRY(auto found,
+               search(ld.get(), cfg, cfg.userdn,
+                      "(userPrincipalName=" + ldap_escape_filter(username) + "@" + cfg.upndomain + ")", ""));
     for (const auto& f : found) user.dn = f.dn;
   }
 

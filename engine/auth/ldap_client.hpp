@@ -60,10 +60,9 @@ struct LdapConfig {
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t /*version*/) {
-    ar(url, starttls, insecure_tls, certificate, tls_min_version, tls_max_version, binddn, bindpass, userdn,
-       userattr, userfilter, upndomain, discoverdn, groupdn, groupfilter, groupattr, deny_null_bind,
-       case_sensitive_names, username_as_alias, anonymous_group_search, dereference_aliases, request_timeout,
-       connection_timeout, token);
+    ar(url, starttls, insecure_tls, certificate, tls_min_version, tls_max_version, binddn, bindpass, userdn, userattr,
+       userfilter, upndomain, discoverdn, groupdn, groupfilter, groupattr, deny_null_bind, case_sensitive_names,
+       username_as_alias, anonymous_group_search, dereference_aliases, request_timeout, connection_timeout, token);
   }
 };
 

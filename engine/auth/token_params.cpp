@@ -46,7 +46,8 @@ Status parse_token_params(const Json& body, TokenParams& params) {
   if (present(body, "token_policies") && present(body, "policies")) {
     return Error::invalid("cannot specify both \"token_policies\" and \"policies\"");
   }
-  COFFER_TRY(auto policies, fields::get_string_list(body, present(body, "token_policies") ? "token_policies" : "policies"));
+  COFFER_TRY(auto policies,
+             fields::get_string_list(body, present(body, "token_policies") ? "token_policies" : "policies"));
   if (policies) {
     std::vector<std::string> clean;
     for (const auto& p : *policies) {

@@ -35,11 +35,20 @@ struct TokenParams {
 };
 
 // The body keys parse_token_params() reads, for fields::only() lists.
-inline constexpr std::string_view kTokenParamKeys[] = {
-    "token_policies", "policies",        "token_ttl",        "ttl",
-    "token_max_ttl",  "max_ttl",         "token_period",     "period",
-    "token_num_uses", "token_type",      "token_explicit_max_ttl",
-    "token_no_default_policy",           "token_bound_cidrs", "bound_cidrs"};
+inline constexpr std::string_view kTokenParamKeys[] = {"token_policies",
+                                                       "policies",
+                                                       "token_ttl",
+                                                       "ttl",
+                                                       "token_max_ttl",
+                                                       "max_ttl",
+                                                       "token_period",
+                                                       "period",
+                                                       "token_num_uses",
+                                                       "token_type",
+                                                       "token_explicit_max_ttl",
+                                                       "token_no_default_policy",
+                                                       "token_bound_cidrs",
+                                                       "bound_cidrs"};
 
 // True if key is one of kTokenParamKeys.
 bool is_token_param_key(std::string_view key);

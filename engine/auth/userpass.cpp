@@ -87,15 +87,13 @@ Result<Response> UserpassBackend::handle(const BackendRequest& req) {
         return resp;
       }
       case Operation::Create:
-      case Operation::Update:
-        return write_user(req, name);
+      case Operation::Update: return write_user(req, name);
       case Operation::Delete: {
         std::lock_guard lock(write_mu_);
         COFFER_TRY_STATUS(req.storage.del(user_key(name)));
         return Response{};
       }
-      default:
-        return Error::unsupported_path(rel);
+      default: return Error::unsupported_path(rel);
     }
   }
   if (!write) return Error::unsupported_path(rel);

@@ -131,6 +131,4 @@ void AclCache::forget_token(const std::string& token_key) {
   by_token_.erase(token_key);
 }
 
-
-
 }  // namespace engine

@@ -44,7 +44,7 @@ Result<std::string> PolicyStore::text(std::string_view ns_id, std::string_view n
 }
 
 Result<std::shared_ptr<const policy::Policy>> PolicyStore::get(std::string_view ns_id, std::string_view ns_path,
-                                                              std::string_view name) {
+                                                               std::string_view name) {
   const std::string key = cache_key(ns_id, name);
   {
     std::shared_lock lock(mu_);
@@ -70,8 +70,8 @@ Result<std::shared_ptr<const policy::Policy>> PolicyStore::get(std::string_view 
   return parsed;
 }
 
-Status PolicyStore::set(std::string_view ns_id, std::string_view ns_path, std::string_view name,
-                        std::string_view text, TimePoint now) {
+Status PolicyStore::set(std::string_view ns_id, std::string_view ns_path, std::string_view name, std::string_view text,
+                        TimePoint now) {
   if (name.empty()) return Error::invalid("policy name must not be empty");
   if (name == kRootPolicyName || name == kResponseWrappingPolicyName) {
     return Error::invalid("cannot update \"" + std::string(name) + "\" policy");

@@ -25,7 +25,7 @@ struct PreparedRenewal;
 // built-in backends that act on the core's own state (sys/, auth/token/,
 // identity/). Mounted backends such as kv never look at it.
 struct RequestContext {
-  NamespaceNode& ns;   // the namespace the request is in
+  NamespaceNode& ns;           // the namespace the request is in
   const Auth* auth = nullptr;  // the caller, once authorised (null in an existence check made before)
   bool exclusive = false;      // the core lock is held exclusively (the path asked for it)
   // A renewal check made ahead, without the lock (renew-self of a login
@@ -35,10 +35,10 @@ struct RequestContext {
 
 struct BackendRequest {
   Operation op;
-  std::string path;   // below the mount point: "data/app/db" for secret/data/app/db
-  const Json& data;   // request body or read parameters; always an object
-  Storage& storage;   // this mount's own keys (a view; encrypted underneath)
-  TimePoint now;      // one clock reading per request
+  std::string path;                     // below the mount point: "data/app/db" for secret/data/app/db
+  const Json& data;                     // request body or read parameters; always an object
+  Storage& storage;                     // this mount's own keys (a view; encrypted underneath)
+  TimePoint now;                        // one clock reading per request
   const RequestContext* ctx = nullptr;  // set by the pipeline for every request it dispatches
 };
 

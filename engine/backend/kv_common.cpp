@@ -18,12 +18,11 @@ namespace {
 Status check_segments(std::string_view path) {
   for (const std::string_view seg : split_segments(path)) {
     if (seg.empty()) {
-      return Error::invalid("invalid secret path \"" + std::string(path) +
-                            "\": empty path segment");
+      return Error::invalid("invalid secret path \"" + std::string(path) + "\": empty path segment");
     }
     if (seg == "." || seg == "..") {
-      return Error::invalid("invalid secret path \"" + std::string(path) + "\": segment \"" +
-                            std::string(seg) + "\" is not allowed");
+      return Error::invalid("invalid secret path \"" + std::string(path) + "\": segment \"" + std::string(seg) +
+                            "\" is not allowed");
     }
   }
   return ok_status();
@@ -56,8 +55,7 @@ bool parse_decimal(std::string_view s, std::int64_t& out) {
 
 Error bad_duration(std::string_view field, const Json& value) {
   return Error::invalid("invalid value for \"" + std::string(field) +
-                        "\": expected a duration (seconds or a string like \"3h\"), got " +
-                        to_plain(value.dump()));
+                        "\": expected a duration (seconds or a string like \"3h\"), got " + to_plain(value.dump()));
 }
 
 }  // namespace
@@ -65,8 +63,7 @@ Error bad_duration(std::string_view field, const Json& value) {
 Status check_secret_name(std::string_view name) {
   if (name.empty()) return Error::invalid("missing path");
   if (name.back() == '/') {
-    return Error::invalid("invalid secret path \"" + std::string(name) +
-                          "\": a secret name cannot end in '/'");
+    return Error::invalid("invalid secret path \"" + std::string(name) + "\": a secret name cannot end in '/'");
   }
   return check_segments(name);
 }
@@ -79,8 +76,7 @@ Status check_folder(std::string_view folder) {
   return check_segments(folder.substr(0, folder.size() - 1));
 }
 
-Status reject_unknown_keys(const Json& body, std::initializer_list<std::string_view> allowed,
-                           std::string_view where) {
+Status reject_unknown_keys(const Json& body, std::initializer_list<std::string_view> allowed, std::string_view where) {
   if (!body.is_object()) return Error::invalid(std::string(where) + ": body must be a JSON object");
   for (auto it = body.begin(); it != body.end(); ++it) {
     std::string_view key = as_view(it.key());
@@ -103,8 +99,7 @@ Status reject_unknown_keys(const Json& body, std::initializer_list<std::string_v
 Result<std::int64_t> parse_int(const Json& value, std::string_view field) {
   if (value.is_number_integer()) {
     if (value.is_number_unsigned() &&
-        value.get<std::uint64_t>() >
-            static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        value.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
       return Error::invalid("invalid value for \"" + std::string(field) + "\": out of range");
     }
     return value.get<std::int64_t>();
@@ -119,8 +114,8 @@ Result<std::int64_t> parse_int(const Json& value, std::string_view field) {
     std::int64_t v = 0;
     if (parse_decimal(as_view(value.get_ref<const SecureString&>()), v)) return v;
   }
-  return Error::invalid("invalid value for \"" + std::string(field) +
-                        "\": expected an integer, got " + to_plain(value.dump()));
+  return Error::invalid("invalid value for \"" + std::string(field) + "\": expected an integer, got " +
+                        to_plain(value.dump()));
 }
 
 Result<bool> parse_bool(const Json& value, std::string_view field) {
@@ -132,15 +127,13 @@ Result<bool> parse_bool(const Json& value, std::string_view field) {
       return false;
     }
   }
-  return Error::invalid("invalid value for \"" + std::string(field) +
-                        "\": expected a boolean, got " + to_plain(value.dump()));
+  return Error::invalid("invalid value for \"" + std::string(field) + "\": expected a boolean, got " +
+                        to_plain(value.dump()));
 }
 
 Result<std::int64_t> parse_duration_seconds(const Json& value, std::string_view field) {
-  if (value.is_number()) return parse_int(value.is_number_float()
-                                              ? Json(std::trunc(value.get<double>()))
-                                              : value,
-                                          field);
+  if (value.is_number())
+    return parse_int(value.is_number_float() ? Json(std::trunc(value.get<double>())) : value, field);
   if (!value.is_string()) return bad_duration(field, value);
   auto seconds = engine::parse_duration_seconds(as_view(value.get_ref<const SecureString&>()));
   if (!seconds.ok()) return bad_duration(field, value);
@@ -149,9 +142,7 @@ Result<std::int64_t> parse_duration_seconds(const Json& value, std::string_view 
 
 std::int64_t to_unix_nanos(TimePoint t) { return t.time_since_epoch().count(); }
 
-TimePoint from_unix_nanos(std::int64_t unix_nanos) {
-  return TimePoint(std::chrono::nanoseconds(unix_nanos));
-}
+TimePoint from_unix_nanos(std::int64_t unix_nanos) { return TimePoint(std::chrono::nanoseconds(unix_nanos)); }
 
 SecureBytes dump_secret(const Json& value) {
   SecureString s = value.dump();
@@ -168,16 +159,29 @@ Result<Json> parse_secret(const SecureBytes& bytes) {
 bool go_is_print(std::int32_t c) {
   if (c == 0x20) return true;
   switch (u_charType(c)) {
-    case U_UPPERCASE_LETTER: case U_LOWERCASE_LETTER: case U_TITLECASE_LETTER: case U_MODIFIER_LETTER:
+    case U_UPPERCASE_LETTER:
+    case U_LOWERCASE_LETTER:
+    case U_TITLECASE_LETTER:
+    case U_MODIFIER_LETTER:
     case U_OTHER_LETTER:
-    case U_NON_SPACING_MARK: case U_ENCLOSING_MARK: case U_COMBINING_SPACING_MARK:
-    case U_DECIMAL_DIGIT_NUMBER: case U_LETTER_NUMBER: case U_OTHER_NUMBER:
-    case U_CONNECTOR_PUNCTUATION: case U_DASH_PUNCTUATION: case U_START_PUNCTUATION: case U_END_PUNCTUATION:
-    case U_INITIAL_PUNCTUATION: case U_FINAL_PUNCTUATION: case U_OTHER_PUNCTUATION:
-    case U_MATH_SYMBOL: case U_CURRENCY_SYMBOL: case U_MODIFIER_SYMBOL: case U_OTHER_SYMBOL:
-      return true;
-    default:
-      return false;
+    case U_NON_SPACING_MARK:
+    case U_ENCLOSING_MARK:
+    case U_COMBINING_SPACING_MARK:
+    case U_DECIMAL_DIGIT_NUMBER:
+    case U_LETTER_NUMBER:
+    case U_OTHER_NUMBER:
+    case U_CONNECTOR_PUNCTUATION:
+    case U_DASH_PUNCTUATION:
+    case U_START_PUNCTUATION:
+    case U_END_PUNCTUATION:
+    case U_INITIAL_PUNCTUATION:
+    case U_FINAL_PUNCTUATION:
+    case U_OTHER_PUNCTUATION:
+    case U_MATH_SYMBOL:
+    case U_CURRENCY_SYMBOL:
+    case U_MODIFIER_SYMBOL:
+    case U_OTHER_SYMBOL: return true;
+    default: return false;
   }
 }
 

@@ -25,8 +25,7 @@ Status check_folder(std::string_view folder);
 
 // InvalidArgument naming the first key of `body` (an object) not in
 // `allowed`; `where` says which request it was ("data write").
-Status reject_unknown_keys(const Json& body, std::initializer_list<std::string_view> allowed,
-                           std::string_view where);
+Status reject_unknown_keys(const Json& body, std::initializer_list<std::string_view> allowed, std::string_view where);
 
 // A value Vault would accept for an integer field: JSON integer, integral
 // float, or a string of decimal digits (optionally signed).

@@ -58,18 +58,13 @@ Result<Response> list_folder(const BackendRequest& req) {
 
 Result<Response> KvV1Backend::handle(const BackendRequest& req) {
   switch (req.op) {
-    case Operation::Read:
-      return read_secret(req);
+    case Operation::Read: return read_secret(req);
     case Operation::Create:
-    case Operation::Update:
-      return write_secret(req);
-    case Operation::Delete:
-      return delete_secret(req);
-    case Operation::List:
-      return list_folder(req);
+    case Operation::Update: return write_secret(req);
+    case Operation::Delete: return delete_secret(req);
+    case Operation::List: return list_folder(req);
     case Operation::Patch:
-      return Error::unsupported(
-          "unsupported operation: kv version 1 does not support patch; write the whole secret");
+      return Error::unsupported("unsupported operation: kv version 1 does not support patch; write the whole secret");
   }
   return Error::unsupported("unsupported operation");
 }

@@ -49,8 +49,8 @@ struct KeyRecord {
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t const /*version*/) {
-    ar(key_id, current_version, oldest_version, max_versions, cas_required,
-       delete_version_after_s, created_ns, updated_ns, custom_metadata, versions);
+    ar(key_id, current_version, oldest_version, max_versions, cas_required, delete_version_after_s, created_ns,
+       updated_ns, custom_metadata, versions);
   }
 };
 
@@ -111,9 +111,8 @@ Result<Target> route(const BackendRequest& req) {
   // Only metadata/ lists; say so before judging the path as a secret name.
   if (req.op == Operation::List) return Error::unsupported("unsupported operation");
   static constexpr std::pair<std::string_view, Endpoint> kPrefixes[] = {
-      {"data/", Endpoint::Data},         {"delete/", Endpoint::Delete},
-      {"undelete/", Endpoint::Undelete}, {"destroy/", Endpoint::Destroy},
-      {"metadata/", Endpoint::Metadata}, {"subkeys/", Endpoint::Subkeys},
+      {"data/", Endpoint::Data},       {"delete/", Endpoint::Delete},     {"undelete/", Endpoint::Undelete},
+      {"destroy/", Endpoint::Destroy}, {"metadata/", Endpoint::Metadata}, {"subkeys/", Endpoint::Subkeys},
   };
   for (const auto& [prefix, endpoint] : kPrefixes) {
     if (!p.starts_with(prefix)) continue;
@@ -128,9 +127,7 @@ Result<Target> route(const BackendRequest& req) {
 
 std::string meta_key(std::string_view name) { return "meta/" + std::string(name); }
 std::string version_prefix(const KeyRecord& m) { return "ver/" + m.key_id + "/"; }
-std::string version_key(const KeyRecord& m, std::uint64_t n) {
-  return version_prefix(m) + std::to_string(n);
-}
+std::string version_key(const KeyRecord& m, std::uint64_t n) { return version_prefix(m) + std::to_string(n); }
 
 WriteOp put_op(std::string key, SecureBytes value) {
   return WriteOp{WriteOp::Kind::Put, std::move(key), std::move(value)};
@@ -153,8 +150,7 @@ std::string new_key_id() {
 Result<std::optional<KeyRecord>> load_meta(Storage& s, std::string_view name) {
   COFFER_TRY(auto raw, s.get(meta_key(name)));
   if (!raw) return std::optional<KeyRecord>();
-  COFFER_TRY(KeyRecord rec, decode_record<KeyRecord>(ByteView(raw->data(), raw->size()),
-                                                    "kv key metadata"));
+  COFFER_TRY(KeyRecord rec, decode_record<KeyRecord>(ByteView(raw->data(), raw->size()), "kv key metadata"));
   return std::optional<KeyRecord>(std::move(rec));
 }
 
@@ -197,15 +193,12 @@ Response make_response(Json data, std::optional<std::int64_t> modified_ns = std:
 
 // ---- rules -----------------------------------------------------------------
 
-bool is_deleted(const VersionRecord& v, std::int64_t now_ns) {
-  return v.has_deletion && v.deletion_ns <= now_ns;
-}
+bool is_deleted(const VersionRecord& v, std::int64_t now_ns) { return v.has_deletion && v.deletion_ns <= now_ns; }
 
 // Vault's deletion time for a version made (or undeleted) at base_ns: the
 // smaller non-zero delete_version_after of engine and key, unless the engine
 // disables it.
-std::optional<std::int64_t> auto_deletion(const ConfigRecord& c, const KeyRecord& m,
-                                          std::int64_t base_ns) {
+std::optional<std::int64_t> auto_deletion(const ConfigRecord& c, const KeyRecord& m, std::int64_t base_ns) {
   if (c.delete_version_after_s < 0) return std::nullopt;
   std::int64_t mount = c.delete_version_after_s, key = m.delete_version_after_s;
   if (mount == 0 && key == 0) return std::nullopt;
@@ -217,8 +210,7 @@ std::optional<std::int64_t> auto_deletion(const ConfigRecord& c, const KeyRecord
 // Appends version `cur+1` to m and purges what no longer fits, as Vault's
 // AddVersion: the effective maximum is max(key, engine), or 10 when both are
 // 0. Purged versions' data deletes are appended to batch.
-std::uint64_t add_version(KeyRecord& m, const ConfigRecord& c, VersionRecord v,
-                          std::vector<WriteOp>& batch) {
+std::uint64_t add_version(KeyRecord& m, const ConfigRecord& c, VersionRecord v, std::vector<WriteOp>& batch) {
   std::uint64_t n = ++m.current_version;
   m.versions[n] = v;
   m.updated_ns = v.created_ns;
@@ -283,8 +275,7 @@ struct ReadableVersion {
   VersionRecord v;
 };
 
-Result<ReadableVersion> find_readable(const BackendRequest& req, std::string_view name,
-                                      const Json* version_param) {
+Result<ReadableVersion> find_readable(const BackendRequest& req, std::string_view name, const Json* version_param) {
   COFFER_TRY(auto meta, load_meta(req.storage, name));
   if (!meta) return Error::not_found("secret " + std::string(name) + " not found");
   std::uint64_t n = meta->current_version;
@@ -319,8 +310,7 @@ Result<std::optional<Json>> load_version_data(Storage& s, const ReadableVersion&
 // A readable version and its data, without the write lock: if a writer
 // purged or destroyed the version between the two gets, look again (the
 // metadata then tells the truth, or names a newer latest version).
-Result<std::pair<ReadableVersion, Json>> read_version(const BackendRequest& req,
-                                                      std::string_view name,
+Result<std::pair<ReadableVersion, Json>> read_version(const BackendRequest& req, std::string_view name,
                                                       const Json* version_param) {
   for (int attempt = 0;; ++attempt) {
     COFFER_TRY(ReadableVersion rv, find_readable(req, name, version_param));
@@ -451,17 +441,12 @@ Result<std::vector<std::int64_t>> parse_versions(const Json& body, std::string_v
 }
 
 // Caller holds the lock. Missing keys and versions are skipped, as Vault.
-Result<Response> change_versions(const BackendRequest& req, Endpoint endpoint,
-                                 std::string_view name) {
-  const char* where = endpoint == Endpoint::Delete     ? "delete"
-                      : endpoint == Endpoint::Undelete ? "undelete"
-                                                       : "destroy";
+Result<Response> change_versions(const BackendRequest& req, Endpoint endpoint, std::string_view name) {
+  const char* where = endpoint == Endpoint::Delete ? "delete" : endpoint == Endpoint::Undelete ? "undelete" : "destroy";
   COFFER_TRY_STATUS(kv::reject_unknown_keys(req.data, {"versions"}, where));
   // Vault's own capitalisation differs between the endpoints.
-  COFFER_TRY(auto versions,
-             parse_versions(req.data, endpoint == Endpoint::Destroy
-                                          ? "no version number provided"
-                                          : "No version number provided"));
+  COFFER_TRY(auto versions, parse_versions(req.data, endpoint == Endpoint::Destroy ? "no version number provided"
+                                                                                   : "No version number provided"));
   const std::int64_t now = kv::to_unix_nanos(req.now);
   COFFER_TRY(ConfigRecord config, load_config(req.storage));
   COFFER_TRY(auto meta, load_meta(req.storage, name));
@@ -574,8 +559,8 @@ bool printable(std::string_view s) { return kv::go_printable(s); }
 // custom_metadata from a request. Values are converted as Vault's weak
 // decoding does; with drop_nulls (patch) null entries are returned in
 // `removed` instead.
-Result<std::map<std::string, std::string>> parse_custom_metadata(
-    const Json& raw, bool drop_nulls, std::vector<std::string>* removed) {
+Result<std::map<std::string, std::string>> parse_custom_metadata(const Json& raw, bool drop_nulls,
+                                                                 std::vector<std::string>* removed) {
   std::map<std::string, std::string> out;
   if (raw.is_null()) return out;
   if (!raw.is_object()) {
@@ -597,8 +582,8 @@ Result<std::map<std::string, std::string>> parse_custom_metadata(
     } else if (v.is_number()) {
       out[key] = to_plain(v.dump());
     } else {
-      return Error::invalid(std::string(kCustomMetadataPrefix) + ": value for key " +
-                            kv::go_quote(key) + " must be a string");
+      return Error::invalid(std::string(kCustomMetadataPrefix) + ": value for key " + kv::go_quote(key) +
+                            " must be a string");
     }
   }
   return out;
@@ -608,29 +593,24 @@ Status validate_custom_metadata(const std::map<std::string, std::string>& cm) {
   std::vector<std::string> errs;
   std::string prefix(kCustomMetadataPrefix);
   if (cm.size() > kMaxCustomMetadataKeys) {
-    errs.push_back(prefix + ": payload must contain at most " +
-                   std::to_string(kMaxCustomMetadataKeys) + " keys, provided " +
-                   std::to_string(cm.size()));
+    errs.push_back(prefix + ": payload must contain at most " + std::to_string(kMaxCustomMetadataKeys) +
+                   " keys, provided " + std::to_string(cm.size()));
     return Error::invalid(multi_error(errs));
   }
   for (const auto& [k, v] : cm) {
     if (k.empty() || k.size() > kMaxCustomMetadataKeyLength) {
-      errs.push_back(prefix + ": length of key " + kv::go_quote(k) + " is " +
-                     std::to_string(k.size()) + " but must be 0 < len(key) <= " +
-                     std::to_string(kMaxCustomMetadataKeyLength));
+      errs.push_back(prefix + ": length of key " + kv::go_quote(k) + " is " + std::to_string(k.size()) +
+                     " but must be 0 < len(key) <= " + std::to_string(kMaxCustomMetadataKeyLength));
     }
     if (v.empty() || v.size() > kMaxCustomMetadataValueLength) {
-      errs.push_back(prefix + ": length of value for key " + kv::go_quote(k) + " is " +
-                     std::to_string(v.size()) + " but must be 0 < len(value) <= " +
-                     std::to_string(kMaxCustomMetadataValueLength));
+      errs.push_back(prefix + ": length of value for key " + kv::go_quote(k) + " is " + std::to_string(v.size()) +
+                     " but must be 0 < len(value) <= " + std::to_string(kMaxCustomMetadataValueLength));
     }
     if (!printable(k)) {
-      errs.push_back(prefix + ": key " + kv::go_quote(k) + " (" + k +
-                     ") contains unprintable characters");
+      errs.push_back(prefix + ": key " + kv::go_quote(k) + " (" + k + ") contains unprintable characters");
     }
     if (!printable(v)) {
-      errs.push_back(prefix + ": value for key " + kv::go_quote(k) +
-                     " contains unprintable characters");
+      errs.push_back(prefix + ": value for key " + kv::go_quote(k) + " contains unprintable characters");
     }
   }
   if (errs.empty()) return ok_status();
@@ -643,14 +623,14 @@ struct MetadataChange {
   std::optional<bool> cas_required;
   std::optional<std::int64_t> delete_version_after_s;
   std::optional<std::map<std::string, std::string>> custom_metadata;  // write: replaces
-  std::vector<std::string> removed_custom_keys;                        // patch: nulls
+  std::vector<std::string> removed_custom_keys;                       // patch: nulls
   bool any = false;
 };
 
 Result<MetadataChange> parse_metadata_change(const Json& body, bool patch) {
-  COFFER_TRY_STATUS(kv::reject_unknown_keys(
-      body, {"max_versions", "cas_required", "delete_version_after", "custom_metadata"},
-      patch ? "metadata patch" : "metadata write"));
+  COFFER_TRY_STATUS(kv::reject_unknown_keys(body,
+                                            {"max_versions", "cas_required", "delete_version_after", "custom_metadata"},
+                                            patch ? "metadata patch" : "metadata write"));
   MetadataChange c;
   // In a patch, null resets a setting (JSON merge patch removes the field).
   if (auto it = body.find(std::string_view("max_versions")); it != body.end()) {
@@ -679,8 +659,10 @@ Result<MetadataChange> parse_metadata_change(const Json& body, bool patch) {
       COFFER_TRY(s, kv::parse_duration_seconds(*it, "delete_version_after"));
     }
     if (s < 0) {
-      return Error::invalid("error converting input for field \"delete_version_after\": "
-                            "cannot provide negative value " + go_duration(s));
+      return Error::invalid(
+          "error converting input for field \"delete_version_after\": "
+          "cannot provide negative value " +
+          go_duration(s));
     }
     c.delete_version_after_s = s;
   }
@@ -774,8 +756,8 @@ Result<Response> read_config(const BackendRequest& req) {
 
 // Caller holds the lock.
 Result<Response> write_config(const BackendRequest& req) {
-  COFFER_TRY_STATUS(kv::reject_unknown_keys(
-      req.data, {"max_versions", "cas_required", "delete_version_after"}, "config write"));
+  COFFER_TRY_STATUS(
+      kv::reject_unknown_keys(req.data, {"max_versions", "cas_required", "delete_version_after"}, "config write"));
   COFFER_TRY(ConfigRecord c, load_config(req.storage));
   bool any = false;
   if (auto it = req.data.find(std::string_view("max_versions")); it != req.data.end()) {
@@ -846,8 +828,7 @@ Result<Response> KvV2Backend::handle(const BackendRequest& req) {
       if (op == Operation::Patch) return write_metadata(req, t.name, true);
       if (op == Operation::Delete) return delete_metadata(req, t.name);
       break;
-    default:
-      break;
+    default: break;
   }
   return unsupported_operation();
 }

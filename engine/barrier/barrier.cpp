@@ -71,17 +71,15 @@ namespace {
 constexpr std::string_view kKeyringPath = "core/keyring";
 // Keys the store keeps physically, outside the barrier. core/root-key,
 // core/seal-config and core/unseal-check belong to SealManager (seal.hpp).
-constexpr std::array<std::string_view, 4> kReservedKeys = {
-    kKeyringPath, "core/root-key", "core/seal-config", "core/unseal-check"};
+constexpr std::array<std::string_view, 4> kReservedKeys = {kKeyringPath, "core/root-key", "core/seal-config",
+                                                           "core/unseal-check"};
 
 constexpr std::uint8_t kValueVersion = 1;    // term || version || AEAD, aad = key
 constexpr std::uint8_t kKeyringVersion = 1;  // version || AEAD(root key), aad = path
 constexpr std::size_t kValueHeader = 5;      // 4-byte term + version byte
 
 std::int64_t now_unix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 bool covers_reserved(std::string_view prefix) {
@@ -94,8 +92,7 @@ bool covers_reserved(std::string_view prefix) {
 // Physical list() with the reserved keys hidden, and a directory dropped when
 // nothing but reserved keys lies below it. Only called for the few prefixes
 // that cover a reserved key ("" and "core/").
-Result<std::vector<std::string>> list_visible(Storage& physical, std::string_view prefix,
-                                              std::size_t limit) {
+Result<std::vector<std::string>> list_visible(Storage& physical, std::string_view prefix, std::size_t limit) {
   COFFER_TRY(auto all, physical.list(prefix, 0));
   std::vector<std::string> out;
   for (std::string& child : all) {
@@ -160,21 +157,18 @@ SecureBytes encrypt_value(const OpenKeyring& ring, std::string_view key, ByteVie
   return out;
 }
 
-Result<SecureBytes> decrypt_value(const OpenKeyring& ring, std::string_view key,
-                                  ByteView stored) {
+Result<SecureBytes> decrypt_value(const OpenKeyring& ring, std::string_view key, ByteView stored) {
   if (stored.size() < kValueHeader) {
     return Error::corrupt("stored value at " + std::string(key) + " is truncated");
   }
   const std::uint32_t term = (std::uint32_t{stored[0]} << 24) | (std::uint32_t{stored[1]} << 16) |
                              (std::uint32_t{stored[2]} << 8) | std::uint32_t{stored[3]};
   if (stored[4] != kValueVersion) {
-    return Error::corrupt("stored value at " + std::string(key) + " has unknown version " +
-                          std::to_string(stored[4]));
+    return Error::corrupt("stored value at " + std::string(key) + " has unknown version " + std::to_string(stored[4]));
   }
   const SecureBytes* term_key = ring.key_for(term);
   if (term_key == nullptr) {
-    return Error::corrupt("stored value at " + std::string(key) + " uses unknown key term " +
-                          std::to_string(term));
+    return Error::corrupt("stored value at " + std::string(key) + " uses unknown key term " + std::to_string(term));
   }
   auto plain = crypto::aead_open(*term_key, stored.subspan(kValueHeader), key);
   if (!plain.ok()) {
@@ -301,8 +295,7 @@ Status Barrier::apply(std::span<const WriteOp> batch) {
   physical_ops.reserve(batch.size());
   for (const WriteOp& op : batch) {
     if (op.kind == WriteOp::Kind::Put) {
-      physical_ops.push_back(
-          WriteOp{WriteOp::Kind::Put, op.key, encrypt_value(*keyring_, op.key, op.value)});
+      physical_ops.push_back(WriteOp{WriteOp::Kind::Put, op.key, encrypt_value(*keyring_, op.key, op.value)});
     } else {
       physical_ops.push_back(WriteOp{op.kind, op.key, {}});
     }

@@ -67,5 +67,4 @@ std::uint64_t ChangeBus::publish(std::vector<ChangeEvent> changes) {
   return revision;
 }
 
-
 }  // namespace engine

@@ -14,8 +14,8 @@ namespace engine {
 // Vault's user lockout settings (engine/auth/lockout.hpp): one `user_lockout`
 // stanza of the config file, or what a mount's tune makes of it.
 struct UserLockoutConfig {
-  std::int64_t threshold = 5;        // failed logins that lock the user
-  std::int64_t duration = 15 * 60;   // seconds locked, from the last failure
+  std::int64_t threshold = 5;            // failed logins that lock the user
+  std::int64_t duration = 15 * 60;       // seconds locked, from the last failure
   std::int64_t counter_reset = 15 * 60;  // seconds without failures that zero the count
   bool disable = false;
 };

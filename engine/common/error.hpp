@@ -43,9 +43,7 @@ struct Error {
   std::string message;  // for humans; never contains secret values
 
   static Error not_found(std::string m) { return {ErrorCode::NotFound, std::move(m)}; }
-  static Error denied(std::string m = "permission denied") {
-    return {ErrorCode::PermissionDenied, std::move(m)};
-  }
+  static Error denied(std::string m = "permission denied") { return {ErrorCode::PermissionDenied, std::move(m)}; }
   static Error invalid(std::string m) { return {ErrorCode::InvalidArgument, std::move(m)}; }
   static Error exists(std::string m) { return {ErrorCode::AlreadyExists, std::move(m)}; }
   static Error not_empty(std::string m) { return {ErrorCode::NotEmpty, std::move(m)}; }
@@ -74,22 +72,37 @@ struct Error {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
 
   bool ok() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
 
-  T& value() & { assert(ok()); return std::get<0>(v_); }
-  const T& value() const& { assert(ok()); return std::get<0>(v_); }
-  T&& value() && { assert(ok()); return std::get<0>(std::move(v_)); }
+  T& value() & {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    assert(ok());
+    return std::get<0>(std::move(v_));
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
-  const Error& error() const& { assert(!ok()); return std::get<1>(v_); }
-  Error&& error() && { assert(!ok()); return std::get<1>(std::move(v_)); }
+  const Error& error() const& {
+    assert(!ok());
+    return std::get<1>(v_);
+  }
+  Error&& error() && {
+    assert(!ok());
+    return std::get<1>(std::move(v_));
+  }
 
  private:
   std::variant<T, Error> v_;
@@ -103,8 +116,14 @@ class [[nodiscard]] Result<void> {
 
   bool ok() const noexcept { return !failed_; }
   explicit operator bool() const noexcept { return ok(); }
-  const Error& error() const& { assert(failed_); return error_; }
-  Error&& error() && { assert(failed_); return std::move(error_); }
+  const Error& error() const& {
+    assert(failed_);
+    return error_;
+  }
+  Error&& error() && {
+    assert(failed_);
+    return std::move(error_);
+  }
 
  private:
   Error error_{ErrorCode::Internal, {}};
@@ -120,13 +139,13 @@ inline Status ok_status() { return {}; }
 // Propagate an error: `COFFER_TRY(auto x, f());` or `COFFER_TRY_STATUS(g());`.
 #define COFFER_CONCAT_INNER(a, b) a##b
 #define COFFER_CONCAT(a, b) COFFER_CONCAT_INNER(a, b)
-#define COFFER_TRY_IMPL(tmp, decl, expr) \
-  auto tmp = (expr);                     \
+#define COFFER_TRY_IMPL(tmp, decl, expr)        \
+  auto tmp = (expr);                            \
   if (!tmp.ok()) return std::move(tmp).error(); \
   decl = std::move(tmp).value()
 #define COFFER_TRY(decl, expr) COFFER_TRY_IMPL(COFFER_CONCAT(coffer_try_, __LINE__), decl, expr)
-#define COFFER_TRY_STATUS(expr)                                   \
-  do {                                                            \
-    auto coffer_st_ = (expr);                                     \
-    if (!coffer_st_.ok()) return std::move(coffer_st_).error();   \
+#define COFFER_TRY_STATUS(expr)                                 \
+  do {                                                          \
+    auto coffer_st_ = (expr);                                   \
+    if (!coffer_st_.ok()) return std::move(coffer_st_).error(); \
   } while (0)

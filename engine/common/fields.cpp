@@ -121,15 +121,17 @@ Result<std::optional<std::vector<std::string>>> get_string_list(const Json& body
   }
   if (!v->is_array()) return wrong_type(key, "a list of strings");
   for (const Json& item : *v) {
-    if (item.is_string()) out.push_back(item.get<std::string>());
-    else if (item.is_number_integer()) out.push_back(to_plain(item.dump()));
-    else return wrong_type(key, "a list of strings");
+    if (item.is_string())
+      out.push_back(item.get<std::string>());
+    else if (item.is_number_integer())
+      out.push_back(to_plain(item.dump()));
+    else
+      return wrong_type(key, "a list of strings");
   }
   return std::optional<std::vector<std::string>>{std::move(out)};
 }
 
-Result<std::optional<std::map<std::string, std::string>>> get_string_map(const Json& body,
-                                                                          std::string_view key) {
+Result<std::optional<std::map<std::string, std::string>>> get_string_map(const Json& body, std::string_view key) {
   const Json* v = find(body, key);
   if (v == nullptr) return std::optional<std::map<std::string, std::string>>{};
   if (!v->is_object()) return wrong_type(key, "an object of strings");

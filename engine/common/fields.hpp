@@ -34,8 +34,7 @@ Result<std::optional<std::int64_t>> get_duration(const Json& body, std::string_v
 // A list of strings, from a JSON array or a comma-separated string.
 Result<std::optional<std::vector<std::string>>> get_string_list(const Json& body, std::string_view key);
 // A map of string to string (JSON object with string values).
-Result<std::optional<std::map<std::string, std::string>>> get_string_map(const Json& body,
-                                                                          std::string_view key);
+Result<std::optional<std::map<std::string, std::string>>> get_string_map(const Json& body, std::string_view key);
 
 // Non-negative integers from a path or body ("3" in db@3): the engine's one
 // checked parser, engine/common/numbers.hpp.

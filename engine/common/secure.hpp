@@ -38,7 +38,9 @@ struct ZeroingAllocator {
 #pragma GCC diagnostic pop
   }
   template <class U>
-  bool operator==(const ZeroingAllocator<U>&) const noexcept { return true; }
+  bool operator==(const ZeroingAllocator<U>&) const noexcept {
+    return true;
+  }
 };
 
 using SecureString = std::basic_string<char, std::char_traits<char>, ZeroingAllocator<char>>;
@@ -47,16 +49,14 @@ using SecureBytes = std::vector<std::uint8_t, ZeroingAllocator<std::uint8_t>>;
 // The engine's JSON type: nlohmann::json whose strings, maps and arrays all
 // live in zeroing memory. Object keys keep their order sorted (std::map), so
 // rendered output is stable.
-using Json = nlohmann::basic_json<std::map, std::vector, SecureString, bool, std::int64_t,
-                                  std::uint64_t, double, ZeroingAllocator>;
+using Json = nlohmann::basic_json<std::map, std::vector, SecureString, bool, std::int64_t, std::uint64_t, double,
+                                  ZeroingAllocator>;
 
 // Conversions between the plain and secure string types (explicit on purpose).
 inline SecureString to_secure(std::string_view s) { return SecureString(s.data(), s.size()); }
 inline std::string to_plain(const SecureString& s) { return std::string(s.data(), s.size()); }
 inline std::string_view as_view(const SecureString& s) { return {s.data(), s.size()}; }
-inline std::string_view as_view(const SecureBytes& b) {
-  return {reinterpret_cast<const char*>(b.data()), b.size()};
-}
+inline std::string_view as_view(const SecureBytes& b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 
 // Renders a JSON value the way files show it: pretty-printed (2 spaces, as the
 // vault CLI's -format=json), ending in a newline.

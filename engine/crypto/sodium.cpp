@@ -13,8 +13,7 @@ namespace {
 constexpr std::size_t kNonceSize = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
 constexpr std::size_t kTagSize = crypto_aead_xchacha20poly1305_ietf_ABYTES;
 static_assert(crypto_aead_xchacha20poly1305_ietf_KEYBYTES == kKeySize);
-static_assert(crypto_generichash_KEYBYTES_MIN <= kKeySize &&
-              kKeySize <= crypto_generichash_KEYBYTES_MAX);
+static_assert(crypto_generichash_KEYBYTES_MIN <= kKeySize && kKeySize <= crypto_generichash_KEYBYTES_MAX);
 
 constexpr char kBase62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -42,9 +41,7 @@ Str hex_into(ByteView b) {
   return out;
 }
 
-bool is_hex_digit(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
+bool is_hex_digit(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
 }  // namespace
 
@@ -79,10 +76,9 @@ SecureBytes aead_seal(ByteView key, ByteView plaintext, std::string_view aad) {
   SecureBytes out(kNonceSize + plaintext.size() + kTagSize);
   randombytes_buf(out.data(), kNonceSize);
   unsigned long long written = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(
-      out.data() + kNonceSize, &written, data_or_empty(plaintext), plaintext.size(),
-      reinterpret_cast<const unsigned char*>(aad.data()), aad.size(), nullptr, out.data(),
-      key.data());
+  crypto_aead_xchacha20poly1305_ietf_encrypt(out.data() + kNonceSize, &written, data_or_empty(plaintext),
+                                             plaintext.size(), reinterpret_cast<const unsigned char*>(aad.data()),
+                                             aad.size(), nullptr, out.data(), key.data());
   out.resize(kNonceSize + written);
   return out;
 }
@@ -98,10 +94,9 @@ Result<SecureBytes> aead_open(ByteView key, ByteView sealed, std::string_view aa
   // non-null output pointer even for an empty plaintext).
   SecureBytes out(body - kTagSize + 1);
   unsigned long long written = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          out.data(), &written, nullptr, sealed.data() + kNonceSize, body,
-          reinterpret_cast<const unsigned char*>(aad.data()), aad.size(), sealed.data(),
-          key.data()) != 0) {
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(out.data(), &written, nullptr, sealed.data() + kNonceSize, body,
+                                                 reinterpret_cast<const unsigned char*>(aad.data()), aad.size(),
+                                                 sealed.data(), key.data()) != 0) {
     return Error::corrupt("decryption failed: message authentication failed");
   }
   out.resize(written);
@@ -110,12 +105,10 @@ Result<SecureBytes> aead_open(ByteView key, ByteView sealed, std::string_view aa
 
 std::string keyed_hash_hex(ByteView key, std::string_view data) {
   init();
-  require_key(key, crypto_generichash_KEYBYTES_MIN, crypto_generichash_KEYBYTES_MAX,
-              "keyed_hash_hex");
+  require_key(key, crypto_generichash_KEYBYTES_MIN, crypto_generichash_KEYBYTES_MAX, "keyed_hash_hex");
   std::array<unsigned char, crypto_generichash_BYTES> digest{};
-  crypto_generichash(digest.data(), digest.size(),
-                     reinterpret_cast<const unsigned char*>(data.data()), data.size(), key.data(),
-                     key.size());
+  crypto_generichash(digest.data(), digest.size(), reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+                     key.data(), key.size());
   std::string out = hex_into<std::string>(digest);
   sodium_memzero(digest.data(), digest.size());
   return out;
@@ -127,8 +120,7 @@ std::string hmac_sha256_hex(ByteView key, std::string_view data) {
   // keys), which audit devices' salts need.
   crypto_auth_hmacsha256_state state;
   crypto_auth_hmacsha256_init(&state, data_or_empty(key), key.size());
-  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(data.data()),
-                                data.size());
+  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(data.data()), data.size());
   std::array<unsigned char, crypto_auth_hmacsha256_BYTES> mac{};
   crypto_auth_hmacsha256_final(&state, mac.data());
   sodium_memzero(&state, sizeof state);
@@ -188,8 +180,7 @@ Result<SecureBytes> from_hex(std::string_view s) {
   }
   SecureBytes out(s.size() / 2 + 1);
   std::size_t len = 0;
-  if (sodium_hex2bin(out.data(), out.size(), s.data(), s.size(), nullptr, &len, nullptr) != 0 ||
-      len != s.size() / 2) {
+  if (sodium_hex2bin(out.data(), out.size(), s.data(), s.size(), nullptr, &len, nullptr) != 0 || len != s.size() / 2) {
     return Error::invalid("invalid hex");
   }
   out.resize(len);

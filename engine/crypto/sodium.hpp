@@ -42,7 +42,7 @@ std::string random_hex(std::size_t n_bytes);  // 2*n_bytes lowercase hex chars
 std::string random_uuid();                    // RFC 4122 v4, lowercase
 
 std::string to_hex(ByteView b);
-Result<SecureBytes> from_hex(std::string_view s);        // InvalidArgument on bad input
+Result<SecureBytes> from_hex(std::string_view s);  // InvalidArgument on bad input
 
 // The same encoding into zeroing memory, for secret bytes (unseal key
 // shares, generated tokens) that must not linger in a plain std::string.

@@ -76,7 +76,8 @@ Result<SecureString> ApiFiles::read_target(const Caller& caller, const Located& 
     // An endpoint that only takes writes reads as empty (its reply is read
     // from the handle that wrote).
     if (code == ErrorCode::Unsupported && target.field.empty()) return SecureString{};
-    if (!target.literal_won && target.literal) return suffix_answer(*target.literal, Result<SecureString>(resp.error()));
+    if (!target.literal_won && target.literal)
+      return suffix_answer(*target.literal, Result<SecureString>(resp.error()));
     return std::move(resp).error();
   }
   if (!target.field.empty()) {

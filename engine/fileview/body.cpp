@@ -101,8 +101,7 @@ bool body_is_complete(std::string_view body) {
   if (!body.empty() && body.back() == '\n') return true;
   std::string_view text = trim_left(body);
   if (text.empty()) return false;
-  return (text.front() == '{' || text.front() == '[' || text.front() == '"') &&
-         Json::accept(text.begin(), text.end());
+  return (text.front() == '{' || text.front() == '[' || text.front() == '"') && Json::accept(text.begin(), text.end());
 }
 
 }  // namespace engine

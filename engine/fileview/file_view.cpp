@@ -114,14 +114,12 @@ void FileView::notify(const Change& change) const {
   for (const auto& [id, listener] : listeners_) listener(change);
 }
 
-Result<SecureString> FileView::write(const Caller& caller, std::string_view path, std::string_view body,
-                                     WriteMode mode, SecureString* issued) {
+Result<SecureString> FileView::write(const Caller& caller, std::string_view path, std::string_view body, WriteMode mode,
+                                     SecureString* issued) {
   return write_unnotified(caller, path, body, mode, issued);  // the bus announces what it committed
 }
 
-Status FileView::remove(const Caller& caller, std::string_view path) {
-  return remove_unnotified(caller, path);
-}
+Status FileView::remove(const Caller& caller, std::string_view path) { return remove_unnotified(caller, path); }
 
 // A folder made or removed in a KV mount lives in the view only: no commit,
 // so no bus change; the view says it itself. Namespaces are commits.
@@ -281,8 +279,8 @@ FileView::Located FileView::locate(std::string_view raw) const {
   std::string prefix = std::string(rest) + "/";
   if (route.ns->has_mount_below(prefix)) {
     at.kind = Kind::MountPrefix;
-    for (auto it = route.ns->mounts.lower_bound(prefix);
-         it != route.ns->mounts.end() && it->first.starts_with(prefix); ++it) {
+    for (auto it = route.ns->mounts.lower_bound(prefix); it != route.ns->mounts.end() && it->first.starts_with(prefix);
+         ++it) {
       std::string_view below = std::string_view(it->first).substr(prefix.size());
       at.entries.push_back({std::string(below.substr(0, below.find('/'))), NodeKind::Directory});
     }
@@ -351,8 +349,7 @@ Status partial_body_error(std::string_view body) {
     // at or before the last byte is for good.
     // Nothing is kept (the callback drops every value), so no depth is built.
     try {
-      const Json dropped =
-          Json::parse(text.begin(), text.end(), [](int, Json::parse_event_t, Json&) { return false; });
+      const Json dropped = Json::parse(text.begin(), text.end(), [](int, Json::parse_event_t, Json&) { return false; });
       (void)dropped;
     } catch (const Json::parse_error& e) {
       if (e.byte <= text.size()) return Error::invalid("malformed JSON body");
@@ -465,7 +462,7 @@ Status FileView::remove_dir_unnotified(const Caller& caller, std::string_view pa
       }
       std::string parent = parent_namespace_path(at.ns_path);
       return to_status(state_->call(caller, Operation::Delete,
-                            parent + "sys/namespaces/" + std::string(namespace_name(at.ns_path))));
+                                    parent + "sys/namespaces/" + std::string(namespace_name(at.ns_path))));
     }
     case Kind::Kv: {
       if (at.rel.empty()) return Error::invalid("a mount is removed with rm sys/mounts/PATH");

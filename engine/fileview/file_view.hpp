@@ -35,9 +35,9 @@ enum class NodeKind { Directory, File };
 
 struct NodeInfo {
   NodeKind kind = NodeKind::File;
-  std::uint64_t size = 0;        // files: the exact length of what read() returns
-  TimePoint modified{};          // moves only when the thing itself changes
-  bool login = false;            // a login endpoint (anyone writes it; it reads as empty)
+  std::uint64_t size = 0;  // files: the exact length of what read() returns
+  TimePoint modified{};    // moves only when the thing itself changes
+  bool login = false;      // a login endpoint (anyone writes it; it reads as empty)
 };
 
 struct DirEntry {
@@ -98,8 +98,8 @@ class FileView {
   // policies the policy text) to path and returns the reply to show on the
   // same file handle ("" when the endpoint replies nothing). When the request
   // issued a token for the caller (a login), it is also stored in *issued.
-  Result<SecureString> write(const Caller& caller, std::string_view path, std::string_view body,
-                             WriteMode mode, SecureString* issued = nullptr);
+  Result<SecureString> write(const Caller& caller, std::string_view path, std::string_view body, WriteMode mode,
+                             SecureString* issued = nullptr);
 
   // True if body already forms a whole request for path (so a write(2) can be
   // applied at once rather than at close). Pure: no state is read or changed.

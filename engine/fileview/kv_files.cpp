@@ -254,8 +254,8 @@ Result<SecureString> KvFiles::read_suffixed(const Caller& caller, const Located&
   if (negative_number(view)) return Error::invalid("version out of range");
   if (all_digits(view)) {
     COFFER_TRY(std::int64_t version, fields::parse_count(view, "version"));
-    COFFER_TRY(auto resp, state_.call(caller, Operation::Read, kv_path(mount_abs, 2, "data", rel),
-                                      Json{{"version", version}}));
+    COFFER_TRY(auto resp,
+               state_.call(caller, Operation::Read, kv_path(mount_abs, 2, "data", rel), Json{{"version", version}}));
     return render(resp.data["data"], &suffix);
   }
   if (view == "metadata" || view == "subkeys") {

@@ -91,8 +91,8 @@ Result<SecureString> SysFiles::read(const Caller& caller, std::string_view, cons
   auto hash = at.rel.rfind('#');
   if (literal_wins(literal) || hash == std::string::npos || hash == 0) return std::move(literal).error();
   auto whole = state_.call(caller, Operation::Read, at.ns_path + "sys/" + api_rel(at.rel.substr(0, hash)));
-  Result<SecureString> field =
-      whole.ok() ? field_of(whole->data, std::string_view(at.rel).substr(hash + 1)) : Result<SecureString>(whole.error());
+  Result<SecureString> field = whole.ok() ? field_of(whole->data, std::string_view(at.rel).substr(hash + 1))
+                                          : Result<SecureString>(whole.error());
   return suffix_answer(literal, std::move(field));
 }
 

@@ -10,9 +10,9 @@ namespace engine::fileview {
 namespace {
 
 // auth/token/ files (below "token/").
-constexpr std::string_view kTokenFiles[] = {"create",         "create-orphan",   "lookup",       "lookup-accessor",
-                                            "lookup-self",    "renew",           "renew-accessor", "renew-self",
-                                            "revoke",         "revoke-accessor", "revoke-orphan", "revoke-self"};
+constexpr std::string_view kTokenFiles[] = {"create",      "create-orphan",   "lookup",         "lookup-accessor",
+                                            "lookup-self", "renew",           "renew-accessor", "renew-self",
+                                            "revoke",      "revoke-accessor", "revoke-orphan",  "revoke-self"};
 bool is_token_file(std::string_view name) {
   for (std::string_view f : kTokenFiles) {
     if (f == name) return true;

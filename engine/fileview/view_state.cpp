@@ -58,8 +58,7 @@ bool ViewState::folders_below(const std::string& prefix, std::vector<DirEntry>& 
 
 void ViewState::forget_folders_above(std::string_view secret_path) {
   std::lock_guard lock(folders_mu_);
-  for (auto slash = secret_path.find('/'); slash != std::string_view::npos;
-       slash = secret_path.find('/', slash + 1)) {
+  for (auto slash = secret_path.find('/'); slash != std::string_view::npos; slash = secret_path.find('/', slash + 1)) {
     if (auto it = folders_.find(secret_path.substr(0, slash + 1)); it != folders_.end()) folders_.erase(it);
   }
 }
@@ -162,8 +161,9 @@ std::vector<DirEntry> tidy(std::vector<DirEntry> entries) {
   auto by_name = [](const auto& a, const auto& b) { return a.name < b.name; };
   // Storage lists come sorted already; sorting them again was a fifth of `ls`.
   if (!std::is_sorted(entries.begin(), entries.end(), by_name)) std::sort(entries.begin(), entries.end(), by_name);
-  entries.erase(std::unique(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.name == b.name; }),
-                entries.end());
+  entries.erase(
+      std::unique(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.name == b.name; }),
+      entries.end());
   return entries;
 }
 

@@ -29,11 +29,11 @@ struct FileView::Located {
   // answers, NAME@VIEW the sub-endpoint NAME/VIEW.
   enum class Kind { Missing, Sealed, Namespace, MountPrefix, Sys, Auth, Api, Kv };
   Kind kind = Kind::Missing;
-  std::string ns_path;      // "" or "a/b/"
-  std::string mount_path;   // Kv and Api: "secret/", "auth/userpass/", "identity/"
-  std::string mount_type;   // Api: "identity", "userpass", "approle"...
+  std::string ns_path;     // "" or "a/b/"
+  std::string mount_path;  // Kv and Api: "secret/", "auth/userpass/", "identity/"
+  std::string mount_type;  // Api: "identity", "userpass", "approle"...
   int kv_version = 0;
-  std::string rel;          // below the mount, sys/, auth/ or identity/ (no trailing '/')
+  std::string rel;                // below the mount, sys/, auth/ or identity/ (no trailing '/')
   std::vector<DirEntry> entries;  // Namespace, MountPrefix and the auth/ directory: the listing
 };
 

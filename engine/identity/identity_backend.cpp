@@ -18,10 +18,7 @@ struct IdentityApiContext {
   TimePoint now;
 };
 
-
-Error unsupported_path(std::string_view rel) {
-  return Error::unsupported_path("identity/" + std::string(rel));
-}
+Error unsupported_path(std::string_view rel) { return Error::unsupported_path("identity/" + std::string(rel)); }
 
 std::string time_of(std::int64_t unix_ns) { return format_time(TimePoint(std::chrono::nanoseconds(unix_ns))); }
 
@@ -53,13 +50,15 @@ Result<std::optional<std::map<std::string, std::string>>> get_kv_pairs(const Jso
 // Vault's metadata limits (identity_store_util.go validateMetadata).
 Status validate_metadata(const std::map<std::string, std::string>& meta, std::string_view what) {
   if (meta.size() > 64) {
-    return Error::invalid("invalid " + std::string(what) + " metadata: metadata cannot contain more than 64 key/value pairs");
+    return Error::invalid("invalid " + std::string(what) +
+                          " metadata: metadata cannot contain more than 64 key/value pairs");
   }
   for (const auto& [k, v] : meta) {
     bool ok = !k.empty() && k.size() <= 128;
     for (char c : k) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
     if (!ok || k.starts_with("vault-") || v.size() > 512) {
-      return Error::invalid("invalid " + std::string(what) + " metadata: failed to load metadata pair: key must be 1-128 "
+      return Error::invalid("invalid " + std::string(what) +
+                            " metadata: failed to load metadata pair: key must be 1-128 "
                             "characters of [A-Za-z0-9_-] not starting with \"vault-\", value at most 512 bytes");
     }
   }
@@ -229,7 +228,8 @@ Result<Response> entity_item(IdentityApiContext& ctx, Operation op, bool by_id, 
   EntityPtr e = by_id ? ctx.stores.identity.entity_by_id(key) : ctx.stores.identity.entity_by_name(ns_id, key);
   switch (op) {
     case Operation::Read:
-      if (!e || e->namespace_id != ns_id) return Error::not_found("no entity " + std::string(by_id ? "with id " : "named ") + key);
+      if (!e || e->namespace_id != ns_id)
+        return Error::not_found("no entity " + std::string(by_id ? "with id " : "named ") + key);
       return data_response(entity_view(ctx.stores, *e));
     case Operation::Create:
     case Operation::Update:
@@ -284,7 +284,8 @@ Result<Response> update_entity_alias(IdentityApiContext& ctx, const std::string&
     if (mount_ns->record.id != alias.namespace_id) {
       return Error::denied("given mount accessor is not in the same namespace as the existing alias");
     }
-    if (auto clash = ctx.stores.identity.entity_alias_by_factors(accessor, name); clash && clash->second.id != alias.id) {
+    if (auto clash = ctx.stores.identity.entity_alias_by_factors(accessor, name);
+        clash && clash->second.id != alias.id) {
       return Error::invalid("alias with combination of mount accessor and name already exists");
     }
     updated.mount_type = mount->entry.type;
@@ -304,7 +305,8 @@ Result<Response> update_entity_alias(IdentityApiContext& ctx, const std::string&
 }
 
 Result<Response> write_entity_alias(IdentityApiContext& ctx, const Json& body, std::optional<std::string> path_id) {
-  COFFER_TRY_STATUS(fields::only(body, {"id", "entity_id", "canonical_id", "mount_accessor", "name", "custom_metadata"}));
+  COFFER_TRY_STATUS(
+      fields::only(body, {"id", "entity_id", "canonical_id", "mount_accessor", "name", "custom_metadata"}));
   COFFER_TRY(auto body_id, fields::get_string(body, "id"));
   COFFER_TRY(auto name_in, fields::get_string(body, "name"));
   COFFER_TRY(auto accessor_in, fields::get_string(body, "mount_accessor"));
@@ -353,7 +355,8 @@ Result<Response> write_entity_alias(IdentityApiContext& ctx, const Json& body, s
     entity = ctx.stores.identity.entity_by_id(canonical_id);
     if (!entity || entity->namespace_id != ns_id) return Error::invalid("invalid canonical ID");
     for (const auto& a : entity->aliases) {
-      if (a.mount_accessor == accessor) return Error::invalid("Alias already exists for requested entity and mount accessor");
+      if (a.mount_accessor == accessor)
+        return Error::invalid("Alias already exists for requested entity and mount accessor");
     }
   } else {
     EntityRecord fresh;
@@ -422,9 +425,8 @@ Result<Response> list_alias_ids(IdentityStores& stores, const Pairs& owned_alias
 
 // ---- Groups --------------------------------------------------------------------------------
 
-const std::initializer_list<std::string_view> kGroupFields = {"id",       "type",             "name",
-                                                             "metadata", "policies",         "member_group_ids",
-                                                             "member_entity_ids"};
+const std::initializer_list<std::string_view> kGroupFields = {
+    "id", "type", "name", "metadata", "policies", "member_group_ids", "member_entity_ids"};
 
 // handleGroupUpdateCommon. `group` is the existing group (nullptr: create).
 Result<Response> update_group(IdentityApiContext& ctx, const Json& body, GroupPtr group, const std::string& name) {
@@ -450,7 +452,8 @@ Result<Response> update_group(IdentityApiContext& ctx, const Json& body, GroupPt
     rec.type = *type;
   }
   if (rec.type.empty()) rec.type = "internal";
-  if (rec.type != "internal" && rec.type != "external") return Error::invalid("invalid group type \"" + rec.type + "\"");
+  if (rec.type != "internal" && rec.type != "external")
+    return Error::invalid("invalid group type \"" + rec.type + "\"");
   if (!name.empty()) {
     GroupPtr by_name = ctx.stores.identity.group_by_name(ns_id, name);
     if (by_name && (!group || by_name->id != group->id)) return Error::invalid("group name is already in use");
@@ -495,12 +498,14 @@ Result<Response> write_group(IdentityApiContext& ctx, const Json& body, std::opt
   return update_group(ctx, body, nullptr, "");
 }
 
-Result<Response> group_item(IdentityApiContext& ctx, Operation op, bool by_id, const std::string& key, const Json& body) {
+Result<Response> group_item(IdentityApiContext& ctx, Operation op, bool by_id, const std::string& key,
+                            const Json& body) {
   const std::string& ns_id = ctx.ns.record.id;
   GroupPtr g = by_id ? ctx.stores.identity.group_by_id(key) : ctx.stores.identity.group_by_name(ns_id, key);
   switch (op) {
     case Operation::Read:
-      if (!g || g->namespace_id != ns_id) return Error::not_found("no group " + std::string(by_id ? "with id " : "named ") + key);
+      if (!g || g->namespace_id != ns_id)
+        return Error::not_found("no group " + std::string(by_id ? "with id " : "named ") + key);
       return data_response(group_view(ctx.stores, *g));
     case Operation::Create:
     case Operation::Update:
@@ -524,10 +529,10 @@ Response list_groups(IdentityApiContext& ctx, bool by_id) {
   Json info = Json::object();
   for (const auto& g : groups) {
     keys.push_back(by_id ? g->id : g->name);
-    info[to_secure(g->id)] = Json{{"name", g->name},
-                                  {"num_member_entities", static_cast<std::int64_t>(g->member_entity_ids.size())},
-                                  {"num_parent_groups",
-                                   static_cast<std::int64_t>(ctx.stores.identity.parent_group_ids(g->id).size())}};
+    info[to_secure(g->id)] =
+        Json{{"name", g->name},
+             {"num_member_entities", static_cast<std::int64_t>(g->member_entity_ids.size())},
+             {"num_parent_groups", static_cast<std::int64_t>(ctx.stores.identity.parent_group_ids(g->id).size())}};
   }
   return keys_response(keys, std::move(info));
 }
@@ -684,7 +689,8 @@ Result<Response> handle_identity(IdentityApiContext& ctx, Operation op, std::str
       return list_entities(ctx, by_id);
     }
     // entity/name/<name> takes the rest of the path (names may hold '/').
-    if (!by_id && seg.size() > 3) return entity_item(ctx, op, false, std::string(path.substr(path.find("name/") + 5)), body);
+    if (!by_id && seg.size() > 3)
+      return entity_item(ctx, op, false, std::string(path.substr(path.find("name/") + 5)), body);
     if (seg.size() != 3 || list) return unsupported_path(rel);
     return entity_item(ctx, op, by_id, seg[2], body);
   }
@@ -712,7 +718,8 @@ Result<Response> handle_identity(IdentityApiContext& ctx, Operation op, std::str
       if (!list) return unsupported_path(rel);
       return list_groups(ctx, by_id);
     }
-    if (!by_id && seg.size() > 3) return group_item(ctx, op, false, std::string(path.substr(path.find("name/") + 5)), body);
+    if (!by_id && seg.size() > 3)
+      return group_item(ctx, op, false, std::string(path.substr(path.find("name/") + 5)), body);
     if (seg.size() != 3 || list) return unsupported_path(rel);
     return group_item(ctx, op, by_id, seg[2], body);
   }

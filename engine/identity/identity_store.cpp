@@ -16,8 +16,12 @@ namespace {
 constexpr std::string_view kConfigKey = "core/identity/config";
 
 std::string ns_prefix(std::string_view ns_id) { return "ns/" + std::string(ns_id) + "/identity/"; }
-std::string entity_key(std::string_view ns_id, std::string_view id) { return ns_prefix(ns_id) + "entity/" + std::string(id); }
-std::string group_key(std::string_view ns_id, std::string_view id) { return ns_prefix(ns_id) + "group/" + std::string(id); }
+std::string entity_key(std::string_view ns_id, std::string_view id) {
+  return ns_prefix(ns_id) + "entity/" + std::string(id);
+}
+std::string group_key(std::string_view ns_id, std::string_view id) {
+  return ns_prefix(ns_id) + "group/" + std::string(id);
+}
 
 std::string pair_key(std::string_view a, std::string_view b) {
   std::string k(a);
@@ -57,8 +61,8 @@ struct IdentityStore::State {
   std::map<std::string, std::string> alias_by_factors;
   std::unordered_map<std::string, std::string> alias_owner;
   std::unordered_map<std::string, GroupPtr> groups;
-  std::map<std::string, std::string> group_by_name;  // ns \0 name -> group id
-  std::map<std::string, std::string> group_alias_by_factors;  // accessor \0 name -> group id
+  std::map<std::string, std::string> group_by_name;                // ns \0 name -> group id
+  std::map<std::string, std::string> group_alias_by_factors;       // accessor \0 name -> group id
   std::unordered_map<std::string, std::string> group_alias_owner;  // alias id -> group id
   // Reverse membership: entity -> groups listing it; group -> groups listing it.
   std::unordered_map<std::string, std::set<std::string>> groups_of_entity;
@@ -74,7 +78,8 @@ struct IdentityStore::State {
   }
   void unindex_entity(const EntityRecord& e) {
     entities.erase(e.id);
-    if (auto it = entity_by_name.find(pair_key(e.namespace_id, e.name)); it != entity_by_name.end() && it->second == e.id) {
+    if (auto it = entity_by_name.find(pair_key(e.namespace_id, e.name));
+        it != entity_by_name.end() && it->second == e.id) {
       entity_by_name.erase(it);
     }
     for (const auto& a : e.aliases) {
@@ -94,7 +99,8 @@ struct IdentityStore::State {
   }
   void unindex_group(const GroupRecord& g) {
     groups.erase(g.id);
-    if (auto it = group_by_name.find(pair_key(g.namespace_id, g.name)); it != group_by_name.end() && it->second == g.id) {
+    if (auto it = group_by_name.find(pair_key(g.namespace_id, g.name));
+        it != group_by_name.end() && it->second == g.id) {
       group_by_name.erase(it);
     }
     if (g.alias) {
@@ -293,8 +299,8 @@ Status IdentityStore::set_external_groups(std::string_view entity_id, std::strin
   for (const auto& [id, g] : s.groups) {
     if (g->type != "external" || g->namespace_id != e->namespace_id || !g->alias) continue;
     if (g->alias->mount_accessor != mount_accessor) continue;
-    const bool member = std::find(g->member_entity_ids.begin(), g->member_entity_ids.end(), e->id) !=
-                        g->member_entity_ids.end();
+    const bool member =
+        std::find(g->member_entity_ids.begin(), g->member_entity_ids.end(), e->id) != g->member_entity_ids.end();
     const bool should = wanted.contains(g->alias->name);
     if (member == should) continue;
     GroupRecord updated = *g;
@@ -357,7 +363,8 @@ EntityPolicies IdentityStore::policies_for(std::string_view token_ns_id, std::st
   const bool any = s.config.group_policy_application_mode == kModeAny;
   for (const auto& gid : all_groups) {
     GroupPtr g = s.group(gid);
-    identity->groups.push_back({g->id, g->name, g->namespace_id, policy::StringMap(g->metadata.begin(), g->metadata.end())});
+    identity->groups.push_back(
+        {g->id, g->name, g->namespace_id, policy::StringMap(g->metadata.begin(), g->metadata.end())});
     if (g->policies.empty()) continue;
     const auto group_path = ns_path_of(g->namespace_id);
     if (!group_path) continue;
@@ -556,7 +563,8 @@ Result<AliasRecord> IdentityStore::put_entity_alias(AliasRecord alias, TimePoint
     if (a.mount_accessor == alias.mount_accessor && a.id != alias.id) {
       if (!old_alias) return Error::invalid("Alias already exists for requested entity and mount accessor");
       if (previous && previous->id == target->id) {
-        return Error::invalid("Alias cannot be updated as the entity already has an alias for the given 'mount_accessor' ");
+        return Error::invalid(
+            "Alias cannot be updated as the entity already has an alias for the given 'mount_accessor' ");
       }
       return Error::invalid("Alias cannot be updated as the given entity already has an alias for this mount ");
     }
@@ -669,7 +677,8 @@ Result<GroupPtr> IdentityStore::put_group(GroupRecord record, TimePoint now) {
   record.member_group_ids = dedupe(record.member_group_ids);
   for (const auto& id : record.member_group_ids) {
     if (!s.groups.contains(id)) return Error::invalid("invalid member group ID \"" + id + "\"");
-    if (old && std::find(old->member_group_ids.begin(), old->member_group_ids.end(), id) != old->member_group_ids.end()) {
+    if (old &&
+        std::find(old->member_group_ids.begin(), old->member_group_ids.end(), id) != old->member_group_ids.end()) {
       continue;  // already a member
     }
     if (id == record.id) return Error::invalid("member group ID \"" + id + "\" is same as the ID of the group");

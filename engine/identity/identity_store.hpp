@@ -65,8 +65,8 @@ struct AliasRecord {
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t /*version*/) {
-    ar(id, canonical_id, mount_accessor, mount_type, name, namespace_id, metadata, custom_metadata,
-       creation_unix_ns, last_update_unix_ns);
+    ar(id, canonical_id, mount_accessor, mount_type, name, namespace_id, metadata, custom_metadata, creation_unix_ns,
+       last_update_unix_ns);
   }
 };
 
@@ -103,8 +103,8 @@ struct GroupRecord {
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t /*version*/) {
-    ar(id, name, namespace_id, type, policies, metadata, member_entity_ids, member_group_ids, alias,
-       creation_unix_ns, last_update_unix_ns, modify_index);
+    ar(id, name, namespace_id, type, policies, metadata, member_entity_ids, member_group_ids, alias, creation_unix_ns,
+       last_update_unix_ns, modify_index);
   }
 };
 

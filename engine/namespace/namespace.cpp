@@ -27,11 +27,13 @@ Status validate_namespace_name(std::string_view name) {
   if (name.size() > 255) return Error::name_too_long("namespace name is longer than 255 bytes");
   if (name == "." || name == "..") return Error::invalid("namespace name cannot be \".\" or \"..\"");
   for (std::string_view r : kReserved) {
-    if (name == r) return Error::invalid("\"" + std::string(name) + "\" is a reserved path and cannot be used as a namespace name");
+    if (name == r)
+      return Error::invalid("\"" + std::string(name) + "\" is a reserved path and cannot be used as a namespace name");
   }
   for (unsigned char c : name) {
     if (c == '/') return Error::invalid("namespace name must be a single path segment (no '/')");
-    if (c <= 0x20 || c == 0x7f) return Error::invalid("namespace name cannot contain whitespace or non-printable characters");
+    if (c <= 0x20 || c == 0x7f)
+      return Error::invalid("namespace name cannot contain whitespace or non-printable characters");
     if (c == '+' || c == '*') return Error::invalid("namespace name cannot contain '+' or '*'");
   }
   return check_name_text(name, "namespace name");

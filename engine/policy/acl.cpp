@@ -15,8 +15,8 @@ namespace {
 
 constexpr std::uint32_t kNone = RadixTree::kNone;
 constexpr std::int64_t kNsPerSecond = 1'000'000'000;
-constexpr std::uint32_t kAllCaps = cap::kCreate | cap::kRead | cap::kUpdate | cap::kDelete | cap::kList |
-                                   cap::kSudo | cap::kPatch | cap::kSubscribe | cap::kRecover;
+constexpr std::uint32_t kAllCaps = cap::kCreate | cap::kRead | cap::kUpdate | cap::kDelete | cap::kList | cap::kSudo |
+                                   cap::kPatch | cap::kSubscribe | cap::kRecover;
 
 struct StringHash {
   using is_transparent = void;
@@ -75,7 +75,8 @@ PriorityKey priority_key(const Rule& r, std::string_view stored_path) {
   std::size_t start = 0;
   while (true) {
     const std::size_t slash = k.path.find('/', start);
-    const std::string_view seg = k.path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    const std::string_view seg =
+        k.path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (seg == "+") ++k.wildcards;
     if (slash == std::string_view::npos) break;
     start = slash + 1;
@@ -212,8 +213,7 @@ bool value_in_list(const Json& value, const std::vector<Json>& list) {
       continue;
     }
     if (allowed.is_string() && value.is_string()) {
-      if (glob_match(as_view(allowed.get_ref<const SecureString&>()),
-                     as_view(value.get_ref<const SecureString&>()))) {
+      if (glob_match(as_view(allowed.get_ref<const SecureString&>()), as_view(value.get_ref<const SecureString&>()))) {
         return true;
       }
     } else if (allowed == value) {
@@ -324,9 +324,7 @@ struct Acl::Impl {
     return kNone;
   }
 
-  bool root_covers(std::string_view path) const {
-    return path.substr(0, root_namespace.size()) == root_namespace;
-  }
+  bool root_covers(std::string_view path) const { return path.substr(0, root_namespace.size()) == root_namespace; }
 };
 
 const char* to_string(DenyReason reason) noexcept {
@@ -430,9 +428,7 @@ Result<Acl> Acl::compile(const std::vector<AclInput>& inputs) {
   for (int kind = 0; kind < 3; ++kind) {
     for (const auto& [path, idx] : by_key[kind]) {
       switch (static_cast<RuleKind>(kind)) {
-        case RuleKind::Exact:
-          impl->exact.emplace(path, idx);
-          break;
+        case RuleKind::Exact: impl->exact.emplace(path, idx); break;
         case RuleKind::Prefix:
           impl->prefix.insert(path) = idx;
           ranked.emplace_back(priority_key(impl->rules[idx], path), idx);
@@ -556,8 +552,7 @@ AclDecision Acl::allow(Operation op, std::string_view abs_path, const Json& para
   }
 
   // Parameters: only operations that carry them (never list or delete).
-  if (op == Operation::Read || op == Operation::Create || op == Operation::Update ||
-      op == Operation::Patch) {
+  if (op == Operation::Read || op == Operation::Create || op == Operation::Update || op == Operation::Patch) {
     if (!parameters_allowed(rule, params)) {
       d.reason = DenyReason::Parameters;
       return d;

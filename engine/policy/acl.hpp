@@ -75,7 +75,7 @@ struct AclDecision {
 // One policy and the identity its templates are evaluated with. Pointers are
 // only read during compile().
 struct AclInput {
-  const Policy* policy = nullptr;           // nullptr entries are skipped
+  const Policy* policy = nullptr;             // nullptr entries are skipped
   const IdentityContext* identity = nullptr;  // nullptr: no entity, no groups
 };
 
@@ -93,8 +93,8 @@ class Acl {
   // body or query (an object; anything else counts as empty). `wrap_ttl_s`
   // is the requested response-wrapping TTL in seconds, unset if unwrapped.
   // `root_protected`: the path needs sudo (§9.5). Thread-safe.
-  AclDecision allow(Operation op, std::string_view abs_path, const Json& params,
-                    std::optional<std::int64_t> wrap_ttl_s, bool root_protected = false) const;
+  AclDecision allow(Operation op, std::string_view abs_path, const Json& params, std::optional<std::int64_t> wrap_ttl_s,
+                    bool root_protected = false) const;
 
   // sys/capabilities: names in the fixed order (§3.4), ["root"] for root,
   // ["deny"] for explicit deny or nothing. Evaluated with list fallback.

@@ -14,8 +14,7 @@ namespace {
 constexpr int kMaxDepth = 64;
 
 Error syntax_error(int line, int col, std::string_view what) {
-  return Error::invalid("At " + std::to_string(line) + ":" + std::to_string(col) + ": " +
-                        std::string(what));
+  return Error::invalid("At " + std::to_string(line) + ":" + std::to_string(col) + ": " + std::string(what));
 }
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
@@ -29,8 +28,7 @@ int hex_value(char c) {
 // HCL1 identifiers: letters, '_' and any non-ASCII byte (UTF-8 letters), then
 // also digits, '-' and '.'.
 bool is_ident_start(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-         static_cast<unsigned char>(c) >= 0x80;
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || static_cast<unsigned char>(c) >= 0x80;
 }
 bool is_ident_char(char c) { return is_ident_start(c) || is_digit(c) || c == '-' || c == '.'; }
 
@@ -99,12 +97,30 @@ class Lexer {
     if (pos_ >= src_.size()) return ok_status();
     const char c = src_[pos_];
     switch (c) {
-      case '{': advance(); out.type = Tok::LBrace; return ok_status();
-      case '}': advance(); out.type = Tok::RBrace; return ok_status();
-      case '[': advance(); out.type = Tok::LBrack; return ok_status();
-      case ']': advance(); out.type = Tok::RBrack; return ok_status();
-      case ',': advance(); out.type = Tok::Comma; return ok_status();
-      case '=': advance(); out.type = Tok::Assign; return ok_status();
+      case '{':
+        advance();
+        out.type = Tok::LBrace;
+        return ok_status();
+      case '}':
+        advance();
+        out.type = Tok::RBrace;
+        return ok_status();
+      case '[':
+        advance();
+        out.type = Tok::LBrack;
+        return ok_status();
+      case ']':
+        advance();
+        out.type = Tok::RBrack;
+        return ok_status();
+      case ',':
+        advance();
+        out.type = Tok::Comma;
+        return ok_status();
+      case '=':
+        advance();
+        out.type = Tok::Assign;
+        return ok_status();
       case '"': return lex_string(out);
       case '<': return lex_heredoc(out);
       default: break;
@@ -222,7 +238,9 @@ class Lexer {
         case 'v': value += '\v'; break;
         case '\\': value += '\\'; break;
         case '"': value += '"'; break;
-        case 'x': case 'u': case 'U': {
+        case 'x':
+        case 'u':
+        case 'U': {
           const int digits = e == 'x' ? 2 : (e == 'u' ? 4 : 8);
           std::uint32_t cp = 0;
           for (int i = 0; i < digits; ++i) {
@@ -409,8 +427,7 @@ class HclParser {
       COFFER_TRY_STATUS(advance());
     }
     if (item.keys.empty()) {
-      return syntax_error(tok_.line, tok_.col,
-                          std::string("expected: IDENT | STRING got: ") + tok_name(tok_.type));
+      return syntax_error(tok_.line, tok_.col, std::string("expected: IDENT | STRING got: ") + tok_name(tok_.type));
     }
     if (tok_.type == Tok::Assign) {
       if (item.keys.size() > 1) {
@@ -421,8 +438,7 @@ class HclParser {
     }
     if (tok_.type == Tok::LBrace) return parse_value(item.value, depth + 1);
     return syntax_error(tok_.line, tok_.col,
-                        "key '" + item.keys.front() +
-                            "' expected start of object ('{') or assignment ('=')");
+                        "key '" + item.keys.front() + "' expected start of object ('{') or assignment ('=')");
   }
 
   Status parse_value(Value& v, int depth) {
@@ -468,8 +484,7 @@ class HclParser {
           if (tok_.type == Tok::Comma) {
             COFFER_TRY_STATUS(advance());
           } else if (tok_.type != Tok::RBrack) {
-            return syntax_error(tok_.line, tok_.col,
-                                std::string("found ") + tok_name(tok_.type) + ", expected comma");
+            return syntax_error(tok_.line, tok_.col, std::string("found ") + tok_name(tok_.type) + ", expected comma");
           }
         }
       }
@@ -480,9 +495,9 @@ class HclParser {
         return advance();  // the closing brace
       }
       default:
-        return syntax_error(tok_.line, tok_.col,
-                            std::string("Unknown token: ") + tok_name(tok_.type) +
-                                (tok_.text.empty() ? "" : " " + tok_.text));
+        return syntax_error(
+            tok_.line, tok_.col,
+            std::string("Unknown token: ") + tok_name(tok_.type) + (tok_.text.empty() ? "" : " " + tok_.text));
     }
   }
 
@@ -707,8 +722,7 @@ class JsonParser {
           if (!append_utf8(out, cp)) return error("invalid \\u escape");
           break;
         }
-        default:
-          return error("invalid escape sequence");
+        default: return error("invalid escape sequence");
       }
     }
   }

@@ -28,12 +28,12 @@ struct Value {
   enum class Kind { String, Int, Float, Bool, List, Object };
   Kind kind = Kind::String;
   int line = 0;
-  std::string text;         // String
+  std::string text;            // String
   std::int64_t int_value = 0;  // Int
-  double float_value = 0;   // Float
-  bool bool_value = false;  // Bool
-  std::vector<Value> list;  // List
-  std::vector<Item> items;  // Object, in document order; keys may repeat
+  double float_value = 0;      // Float
+  bool bool_value = false;     // Bool
+  std::vector<Value> list;     // List
+  std::vector<Item> items;     // Object, in document order; keys may repeat
 };
 
 // One `k1 k2 ... = value` or `k1 "k2" { ... }` entry. JSON members always

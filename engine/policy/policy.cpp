@@ -18,9 +18,7 @@ using hcl::Value;
 
 constexpr std::string_view kParseFailed = "failed to parse policy: ";
 
-Error parse_error(std::string_view what) {
-  return Error::invalid(std::string(kParseFailed) + std::string(what));
-}
+Error parse_error(std::string_view what) { return Error::invalid(std::string(kParseFailed) + std::string(what)); }
 
 std::string go_quote(std::string_view s) {
   // Go's %q for the ASCII printable subset; other bytes are escaped so a
@@ -96,8 +94,8 @@ Json to_json(const Value& v) {
 
 Status decode_string(std::string_view key, const Item& item, std::string& out) {
   if (item.value.kind != Value::Kind::String) {
-    return path_error(key, std::string(item.keys[0]) + ": expected a string, got " +
-                               hcl::kind_name(item.value.kind) + on_line(item.line));
+    return path_error(key, std::string(item.keys[0]) + ": expected a string, got " + hcl::kind_name(item.value.kind) +
+                               on_line(item.line));
   }
   out = item.value.text;
   return ok_status();
@@ -136,8 +134,8 @@ Status decode_parameters(std::string_view key, const Item& item, std::optional<P
   if (!out) out.emplace();
   for (const auto& p : item.value.items) {
     if (p.keys.size() != 1 || p.value.kind != Value::Kind::List) {
-      return path_error(key, std::string(item.keys[0]) + ": value of " + go_quote(p.keys[0]) +
-                                 " must be a list" + on_line(p.line));
+      return path_error(
+          key, std::string(item.keys[0]) + ": value of " + go_quote(p.keys[0]) + " must be a list" + on_line(p.line));
     }
     std::vector<Json> values;
     values.reserve(p.value.list.size());
@@ -169,19 +167,24 @@ Status decode_ttl(std::string_view key, const Item& item, std::int64_t& out) {
       return ok_status();
     }
     default:
-      return path_error(key, "error parsing " + field + ": could not parse duration from " +
-                                 hcl::kind_name(item.value.kind));
+      return path_error(
+          key, "error parsing " + field + ": could not parse duration from " + hcl::kind_name(item.value.kind));
   }
 }
 
-constexpr std::array<std::string_view, 11> kPathKeys = {
-    "comment",          "policy",           "capabilities", "allowed_parameters",
-    "denied_parameters", "required_parameters", "min_wrapping_ttl", "max_wrapping_ttl",
-    "mfa_methods",      "control_group",    "subscribe_event_types"};
+constexpr std::array<std::string_view, 11> kPathKeys = {"comment",
+                                                        "policy",
+                                                        "capabilities",
+                                                        "allowed_parameters",
+                                                        "denied_parameters",
+                                                        "required_parameters",
+                                                        "min_wrapping_ttl",
+                                                        "max_wrapping_ttl",
+                                                        "mfa_methods",
+                                                        "control_group",
+                                                        "subscribe_event_types"};
 
-bool valid_path_key(std::string_view k) {
-  return std::find(kPathKeys.begin(), kPathKeys.end(), k) != kPathKeys.end();
-}
+bool valid_path_key(std::string_view k) { return std::find(kPathKeys.begin(), kPathKeys.end(), k) != kPathKeys.end(); }
 
 // Raw fields of one block, decoded before any validation that Vault does
 // after decoding.
@@ -256,8 +259,8 @@ Result<PathRule> parse_path_block(Policy& policy, const std::string& key, int li
       }
       for (const auto& cg : item.value.items) {
         if (cg.keys[0] != "ttl" && cg.keys[0] != "self_auth_allowed" && cg.keys[0] != "factor") {
-          return path_error(key, "error handling control_group: invalid key " + go_quote(cg.keys[0]) +
-                                     on_line(cg.line));
+          return path_error(key,
+                            "error handling control_group: invalid key " + go_quote(cg.keys[0]) + on_line(cg.line));
         }
       }
       rule.has_control_group = true;
@@ -282,8 +285,7 @@ Result<PathRule> parse_path_block(Policy& policy, const std::string& key, int li
     } else if (raw.policy == "write") {
       raw.capabilities.insert(raw.capabilities.end(), {"create", "read", "update", "delete", "list"});
     } else if (raw.policy == "sudo") {
-      raw.capabilities.insert(raw.capabilities.end(),
-                              {"create", "read", "update", "delete", "list", "sudo"});
+      raw.capabilities.insert(raw.capabilities.end(), {"create", "read", "update", "delete", "list", "sudo"});
     } else {
       return path_error(key, "invalid policy " + go_quote(raw.policy));
     }

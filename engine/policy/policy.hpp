@@ -68,8 +68,8 @@ using ParameterMap = std::map<std::string, std::vector<Json>, std::less<>>;
 
 // One `path "..." { }` block after validation.
 struct PathRule {
-  std::string key;      // the pattern as written (before templating)
-  int line = 0;         // line of the block in the policy text
+  std::string key;  // the pattern as written (before templating)
+  int line = 0;     // line of the block in the policy text
   bool templated = false;
   // Normalised absolute pattern (§2.3): namespace prefix applied, leading '/'
   // stripped, a prefix rule's '*' removed. For a templated rule this is the
@@ -115,8 +115,7 @@ std::string normalize_namespace_path(std::string_view path);
 // namespace at `namespace_path`. `name` is stored as given (callers use
 // normalize_policy_name first). InvalidArgument with Vault's message on any
 // error. Thread-safe.
-Result<Policy> parse_policy(std::string_view name, std::string_view text,
-                            std::string_view namespace_path);
+Result<Policy> parse_policy(std::string_view name, std::string_view text, std::string_view namespace_path);
 
 // The normalised form of one path key (§2.3 steps 2-7). Errors:
 // `invalid use of wildcards ('+*' is forbidden)`.

@@ -27,8 +27,8 @@ class RadixTree {
     while (i < key.size()) {
       const auto c = static_cast<unsigned char>(key[i]);
       auto& kids = nodes_[n].children;
-      auto it = std::lower_bound(kids.begin(), kids.end(), c,
-                                 [](const auto& e, unsigned char b) { return e.first < b; });
+      auto it =
+          std::lower_bound(kids.begin(), kids.end(), c, [](const auto& e, unsigned char b) { return e.first < b; });
       if (it == kids.end() || it->first != c) {
         const auto fresh = static_cast<std::uint32_t>(nodes_.size());
         kids.insert(it, {c, fresh});
@@ -114,8 +114,7 @@ class RadixTree {
 
   std::uint32_t child(std::uint32_t n, unsigned char b) const {
     const auto& kids = nodes_[n].children;
-    auto it = std::lower_bound(kids.begin(), kids.end(), b,
-                               [](const auto& e, unsigned char x) { return e.first < x; });
+    auto it = std::lower_bound(kids.begin(), kids.end(), b, [](const auto& e, unsigned char x) { return e.first < x; });
     return (it == kids.end() || it->first != b) ? kNone : it->second;
   }
 

@@ -97,8 +97,7 @@ Result<std::string> groups_selector(std::string_view sel, const IdentityContext&
 
 Result<std::string> time_selector(std::string_view sel, const IdentityContext& identity) {
   const TimePoint now = identity.now ? *identity.now : TimePoint(Clock::now());
-  std::int64_t seconds =
-      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  std::int64_t seconds = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   if (!consume_prefix(sel, "now")) return Error::invalid("invalid time selector");
   if (sel.empty()) return std::to_string(seconds);
   if (!consume_prefix(sel, ".")) return Error::invalid("invalid time selector");
@@ -152,8 +151,7 @@ Status walk_template(std::string_view text, OnText on_text, OnDirective on_direc
     const std::string_view piece =
         text.substr(start, next_open == std::string_view::npos ? std::string_view::npos : next_open - start);
     const std::size_t close = piece.find(kClose);
-    if (close == std::string_view::npos ||
-        piece.find(kClose, close + kClose.size()) != std::string_view::npos) {
+    if (close == std::string_view::npos || piece.find(kClose, close + kClose.size()) != std::string_view::npos) {
       return Error::invalid("unbalanced templating characters");
     }
     COFFER_TRY_STATUS(on_directive(trim(piece.substr(0, close))));
@@ -169,8 +167,7 @@ bool has_template(std::string_view text) noexcept { return text.find(kOpen) != s
 
 Status validate_template(std::string_view text) {
   return walk_template(
-      text, [](std::string_view) { return ok_status(); },
-      [](std::string_view) { return ok_status(); });
+      text, [](std::string_view) { return ok_status(); }, [](std::string_view) { return ok_status(); });
 }
 
 Result<std::string> populate_template(std::string_view text, const IdentityContext& identity,
@@ -186,10 +183,8 @@ Result<std::string> populate_template(std::string_view text, const IdentityConte
       [&](std::string_view selector) -> Status {
         COFFER_TRY(std::string value, resolve(selector, identity));
         for (const char c : value) {
-          if ((c == '/' && !options.allow_slashes) ||
-              ((c == '*' || c == '+') && !options.allow_wildcards)) {
-            return Error::invalid(std::string("templated value contains forbidden character '") + c +
-                                  "'");
+          if ((c == '/' && !options.allow_slashes) || ((c == '*' || c == '+') && !options.allow_wildcards)) {
+            return Error::invalid(std::string("templated value contains forbidden character '") + c + "'");
           }
         }
         out += value;

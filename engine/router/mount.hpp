@@ -20,9 +20,9 @@ namespace engine {
 // As stored at core/mounts/<namespace id>/<uuid>.
 struct MountEntry {
   std::string uuid;
-  std::string accessor;     // "kv_1a2b3c4d", unique server-wide
-  std::string path;         // below the namespace, one trailing '/': "secret/", "team/kv/", "auth/userpass/"
-  std::string type;         // "kv", "system", "identity"; auth mounts "userpass", "approle"
+  std::string accessor;  // "kv_1a2b3c4d", unique server-wide
+  std::string path;      // below the namespace, one trailing '/': "secret/", "team/kv/", "auth/userpass/"
+  std::string type;      // "kv", "system", "identity"; auth mounts "userpass", "approle"
   std::string description;
   std::map<std::string, std::string> options;  // kv: {"version": "1"|"2"}
   std::int64_t default_lease_ttl = 0;          // seconds; 0 = system default
@@ -47,8 +47,8 @@ struct MountEntry {
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t version) {
-    ar(uuid, accessor, path, type, description, options, default_lease_ttl, max_lease_ttl,
-       namespace_id, created_unix_ns);
+    ar(uuid, accessor, path, type, description, options, default_lease_ttl, max_lease_ttl, namespace_id,
+       created_unix_ns);
     if (version >= 2) ar(lockout_tuned, lockout_threshold, lockout_duration, lockout_counter_reset, lockout_disable);
   }
 };
@@ -62,9 +62,7 @@ struct Mount {
 };
 
 // Storage prefix of a mount's data.
-inline std::string mount_data_prefix(std::string_view uuid) {
-  return "logical/" + std::string(uuid) + "/";
-}
+inline std::string mount_data_prefix(std::string_view uuid) { return "logical/" + std::string(uuid) + "/"; }
 
 // Checks a mount path (already canonical: one trailing '/'). InvalidArgument
 // for empty paths, "." / ".." segments, empty segments, and the reserved

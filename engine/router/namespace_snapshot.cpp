@@ -12,8 +12,7 @@ std::unique_ptr<NamespaceView> copy_of(const NamespaceNode& node) {
   out->id = node.record.id;
   for (const auto& [mpath, mount] : node.mounts) {
     const MountEntry& e = mount->entry;
-    out->mounts.emplace(mpath, MountView{e.path, e.type, e.accessor, e.type == "kv" ? e.kv_version() : 0,
-                                         e.builtin()});
+    out->mounts.emplace(mpath, MountView{e.path, e.type, e.accessor, e.type == "kv" ? e.kv_version() : 0, e.builtin()});
   }
   for (const auto& [name, child] : node.children) out->children.emplace(name, copy_of(*child));
   return out;

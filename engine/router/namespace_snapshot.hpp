@@ -18,18 +18,18 @@ class Router;
 
 // One mount, as the tree shows it.
 struct MountView {
-  std::string path;       // below its namespace: "secret/", "auth/userpass/"
-  std::string type;       // "kv", "system", "token", "identity", "userpass"...
-  std::string accessor;   // "kv_1a2b3c4d"
-  int kv_version = 0;     // kv mounts: 1 or 2; 0 otherwise
-  bool builtin = false;   // MountEntry::builtin(): sys/, identity/
+  std::string path;      // below its namespace: "secret/", "auth/userpass/"
+  std::string type;      // "kv", "system", "token", "identity", "userpass"...
+  std::string accessor;  // "kv_1a2b3c4d"
+  int kv_version = 0;    // kv mounts: 1 or 2; 0 otherwise
+  bool builtin = false;  // MountEntry::builtin(): sys/, identity/
 };
 
 struct NamespaceView {
-  std::string path;  // "" (root) or "a/b/"
-  std::string id;    // "root" or the namespace's id
+  std::string path;                                                             // "" (root) or "a/b/"
+  std::string id;                                                               // "root" or the namespace's id
   std::map<std::string, std::unique_ptr<NamespaceView>, std::less<>> children;  // by name
-  std::map<std::string, MountView, std::less<>> mounts;                        // by path
+  std::map<std::string, MountView, std::less<>> mounts;                         // by path
 
   // True if some mount path of this namespace starts with prefix.
   bool has_mount_below(std::string_view prefix) const;
@@ -38,9 +38,9 @@ struct NamespaceView {
 // Where a path lands (Router::resolve's answer, over the snapshot).
 struct SnapshotRoute {
   const NamespaceView* ns = nullptr;
-  std::string rest;                 // below the namespace: "secret/data/foo"
+  std::string rest;                  // below the namespace: "secret/data/foo"
   const MountView* mount = nullptr;  // the mount holding rest, if any
-  std::string rel;                  // below the mount: "data/foo"
+  std::string rel;                   // below the mount: "data/foo"
 };
 
 struct NamespaceSnapshot {

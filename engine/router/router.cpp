@@ -59,8 +59,7 @@ Status Router::load() {
     records.push_back(std::move(rec));
   }
   // Parents before children: a parent's path is a strict prefix, so shorter.
-  std::sort(records.begin(), records.end(),
-            [](const auto& a, const auto& b) { return a.path.size() < b.path.size(); });
+  std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.path.size() < b.path.size(); });
   std::map<std::string, NamespaceNode*, std::less<>> by_path;
   for (NamespaceRecord& rec : records) {
     auto node = std::make_unique<NamespaceNode>();
@@ -193,8 +192,7 @@ std::string Router::unique_namespace_id() const {
 }
 
 Result<const NamespaceRecord*> Router::create_namespace(NamespaceNode& parent, std::string_view name,
-                                                        std::map<std::string, std::string> metadata,
-                                                        TimePoint now) {
+                                                        std::map<std::string, std::string> metadata, TimePoint now) {
   touch();
   COFFER_TRY_STATUS(validate_namespace_name(name));
   if (parent.children.contains(name)) {

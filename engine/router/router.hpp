@@ -26,15 +26,15 @@ struct NamespaceNode {
   NamespaceRecord record;
   NamespaceNode* parent = nullptr;
   std::map<std::string, std::unique_ptr<NamespaceNode>, std::less<>> children;  // by name
-  std::map<std::string, std::shared_ptr<Mount>, std::less<>> mounts;           // by path "a/b/"
+  std::map<std::string, std::shared_ptr<Mount>, std::less<>> mounts;            // by path "a/b/"
 };
 
 // Where a path lands.
 struct Route {
   NamespaceNode* ns = nullptr;
-  std::string rest;               // the path below the namespace: "secret/data/foo"
-  std::shared_ptr<Mount> mount;   // the mount holding `rest`, if any
-  std::string rel;                // the path below the mount: "data/foo"
+  std::string rest;              // the path below the namespace: "secret/data/foo"
+  std::shared_ptr<Mount> mount;  // the mount holding `rest`, if any
+  std::string rel;               // the path below the mount: "data/foo"
 };
 
 class Router {
@@ -80,8 +80,7 @@ class Router {
   // Namespaces. Errors: InvalidArgument (name rules), AlreadyExists,
   // InvalidArgument "new namespace conflicts with existing mount".
   Result<const NamespaceRecord*> create_namespace(NamespaceNode& parent, std::string_view name,
-                                                  std::map<std::string, std::string> metadata,
-                                                  TimePoint now);
+                                                  std::map<std::string, std::string> metadata, TimePoint now);
   Status set_namespace_metadata(NamespaceNode& ns, std::map<std::string, std::string> metadata);
   // Deletes a child namespace with all its mounts and data. NotEmpty while it
   // has child namespaces; with require_no_mounts (rmdir) also while it has

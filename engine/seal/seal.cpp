@@ -73,12 +73,10 @@ Result<SecureBytes> decode_share(std::string_view text, std::size_t expected) {
   auto b64 = from_base64(text);
   if (!b64.ok()) return Error::invalid("'key' must be a valid hex or base64 string");
   if (b64->size() < expected) {
-    return Error::invalid("invalid key: key is shorter than minimum " + std::to_string(expected) +
-                          " bytes");
+    return Error::invalid("invalid key: key is shorter than minimum " + std::to_string(expected) + " bytes");
   }
   if (b64->size() > expected) {
-    return Error::invalid("invalid key: key is longer than maximum " + std::to_string(expected) +
-                          " bytes");
+    return Error::invalid("invalid key: key is longer than maximum " + std::to_string(expected) + " bytes");
   }
   return std::move(b64).value();
 }
@@ -86,12 +84,10 @@ Result<SecureBytes> decode_share(std::string_view text, std::size_t expected) {
 // The key check value: nothing but the AEAD tag, which only the unseal key
 // produces. Like core/root-key, it lets whoever holds the file test a guess
 // at a 256-bit key, and tells nothing else.
-SecureBytes unseal_check(ByteView unseal_key) {
-  return crypto::aead_seal(unseal_key, ByteView(), kUnsealCheckPath);
-}
+SecureBytes unseal_check(ByteView unseal_key) { return crypto::aead_seal(unseal_key, ByteView(), kUnsealCheckPath); }
 
-SealStatus make_status(const std::optional<SealConfig>& config, bool sealed,
-                       std::size_t progress, const std::string& nonce) {
+SealStatus make_status(const std::optional<SealConfig>& config, bool sealed, std::size_t progress,
+                       const std::string& nonce) {
   SealStatus st;
   st.initialized = config.has_value();
   st.sealed = sealed;
@@ -106,8 +102,7 @@ SealStatus make_status(const std::optional<SealConfig>& config, bool sealed,
 
 }  // namespace
 
-SealManager::SealManager(Storage& physical, Barrier& barrier)
-    : physical_(physical), barrier_(barrier) {
+SealManager::SealManager(Storage& physical, Barrier& barrier) : physical_(physical), barrier_(barrier) {
   crypto::init();
 }
 
@@ -131,10 +126,8 @@ Result<InitOutput> SealManager::init(int shares, int threshold) {
   // Config, sealed root key and keyring land in one batch: a crash leaves
   // either no store or a whole one.
   const WriteOp ops[] = {
-      {WriteOp::Kind::Put, std::string(kSealConfigPath),
-       SecureBytes(config_text.begin(), config_text.end())},
-      {WriteOp::Kind::Put, std::string(kRootKeyPath),
-       crypto::aead_seal(unseal_key, root_key, kRootKeyPath)},
+      {WriteOp::Kind::Put, std::string(kSealConfigPath), SecureBytes(config_text.begin(), config_text.end())},
+      {WriteOp::Kind::Put, std::string(kRootKeyPath), crypto::aead_seal(unseal_key, root_key, kRootKeyPath)},
       {WriteOp::Kind::Put, std::string(kUnsealCheckPath), unseal_check(unseal_key)},
   };
   COFFER_TRY_STATUS(barrier_.initialize(root_key, ops));
@@ -184,8 +177,7 @@ Result<SealStatus> SealManager::submit_share(std::string_view share) {
   COFFER_TRY(auto sealed_root, physical_.get(kRootKeyPath));
   if (!sealed_root) return Error::corrupt("core/root-key is missing from storage");
   COFFER_TRY(auto check, physical_.get(kUnsealCheckPath));
-  const bool key_checks =
-      check && crypto::aead_open(unseal_key, *check, kUnsealCheckPath).ok();
+  const bool key_checks = check && crypto::aead_open(unseal_key, *check, kUnsealCheckPath).ok();
   auto root_key = crypto::aead_open(unseal_key, *sealed_root, kRootKeyPath);
   if (!root_key.ok()) {
     // Wrong or too few distinct shares combine to a wrong key, which the
@@ -213,8 +205,7 @@ Result<SealStatus> SealManager::submit_share(std::string_view share) {
   if (!check) {
     // A store initialised before the check value existed gets it now. Best
     // effort: the store is open either way, and it is only a diagnostic.
-    const WriteOp add[] = {
-        {WriteOp::Kind::Put, std::string(kUnsealCheckPath), unseal_check(unseal_key)}};
+    const WriteOp add[] = {{WriteOp::Kind::Put, std::string(kUnsealCheckPath), unseal_check(unseal_key)}};
     (void)physical_.apply(add);
   }
   return make_status(config, false, 0, "");

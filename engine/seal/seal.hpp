@@ -24,10 +24,10 @@ namespace engine {
 struct SealStatus {
   bool initialized = false;
   bool sealed = true;
-  int shares = 0;      // "n"
-  int threshold = 0;   // "t"
-  int progress = 0;    // shares submitted towards the threshold
-  std::string nonce;   // identifies the current unseal attempt ("" when none)
+  int shares = 0;     // "n"
+  int threshold = 0;  // "t"
+  int progress = 0;   // shares submitted towards the threshold
+  std::string nonce;  // identifies the current unseal attempt ("" when none)
 };
 
 struct InitOutput {

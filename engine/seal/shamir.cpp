@@ -19,9 +19,7 @@ namespace {
 // libgfshare draws polynomial coefficients (and the bytes it scribbles over
 // freed contexts) from this global hook; its default is NULL or random(),
 // neither acceptable for key material.
-void fill_from_sodium(unsigned char* buffer, unsigned int count) {
-  crypto::random_bytes(buffer, count);
-}
+void fill_from_sodium(unsigned char* buffer, unsigned int count) { crypto::random_bytes(buffer, count); }
 
 void install_rng() {
   static std::once_flag once;
@@ -58,8 +56,7 @@ Result<std::vector<SecureBytes>> split(ByteView secret, int shares, int threshol
   }
 
   SecureBytes copy(secret.begin(), secret.end());  // libgfshare wants non-const
-  Ctx ctx(gfshare_ctx_init_enc(xs.data(), static_cast<unsigned>(shares),
-                               static_cast<unsigned char>(threshold),
+  Ctx ctx(gfshare_ctx_init_enc(xs.data(), static_cast<unsigned>(shares), static_cast<unsigned char>(threshold),
                                static_cast<unsigned>(secret.size())));
   if (!ctx) return Error::internal("gfshare_ctx_init_enc failed");
   gfshare_ctx_enc_setsecret(ctx.get(), copy.data());

@@ -21,9 +21,7 @@ Status MemoryStorage::apply(std::span<const WriteOp> batch) {
   std::unique_lock lock(mu_);
   for (const WriteOp& op : batch) {
     switch (op.kind) {
-      case WriteOp::Kind::Put:
-        data_.insert_or_assign(op.key, op.value);
-        break;
+      case WriteOp::Kind::Put: data_.insert_or_assign(op.key, op.value); break;
       case WriteOp::Kind::Delete:
         if (auto it = data_.find(op.key); it != data_.end()) data_.erase(it);
         break;

@@ -24,8 +24,7 @@ class MemoryStorage final : public Storage {
 // Children of `prefix` among the sorted keys of a map-like range, as
 // Storage::list describes. Shared by the in-memory implementations.
 template <class Map>
-std::vector<std::string> list_children(const Map& sorted, std::string_view prefix,
-                                       std::size_t limit) {
+std::vector<std::string> list_children(const Map& sorted, std::string_view prefix, std::size_t limit) {
   std::vector<std::string> out;
   auto it = sorted.lower_bound(prefix);
   while (it != sorted.end() && std::string_view(it->first).starts_with(prefix)) {

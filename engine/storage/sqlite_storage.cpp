@@ -30,8 +30,7 @@ constexpr const char* kMigrations[] = {
     // key's b-tree, so a key lookup or range scan is one tree walk.
     "CREATE TABLE kv (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID",
 };
-static_assert(std::size(kMigrations) == SqliteStorage::kSchemaVersion,
-              "one migration per schema version");
+static_assert(std::size(kMigrations) == SqliteStorage::kSchemaVersion, "one migration per schema version");
 
 Error sqlite_error(sqlite3* db, const std::string& what) {
   return Error::storage(what + ": " + (db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
@@ -85,8 +84,7 @@ class Statement {
     }
     void bind_text(int i, std::string_view s) {
       // A null pointer would bind SQL NULL; "" keeps an empty key a string.
-      sqlite3_bind_text(stmt_, i, s.data() != nullptr ? s.data() : "",
-                        static_cast<int>(s.size()), SQLITE_STATIC);
+      sqlite3_bind_text(stmt_, i, s.data() != nullptr ? s.data() : "", static_cast<int>(s.size()), SQLITE_STATIC);
     }
     void bind_blob(int i, ByteView b) {
       // Likewise, a null pointer would store NULL, not an empty value.
@@ -178,8 +176,7 @@ Status prepare_schema(sqlite3* db, const std::string& path) {
     COFFER_TRY(int version, read_schema_version(db));
     if (version > SqliteStorage::kSchemaVersion) {
       return Error::storage("store " + path + " has schema version " + std::to_string(version) +
-                            ", newer than this cofferd supports (" +
-                            std::to_string(SqliteStorage::kSchemaVersion) +
+                            ", newer than this cofferd supports (" + std::to_string(SqliteStorage::kSchemaVersion) +
                             "); upgrade cofferd to open it");
     }
     if (version < 0) {
@@ -190,8 +187,7 @@ Status prepare_schema(sqlite3* db, const std::string& path) {
     }
     if (version != SqliteStorage::kSchemaVersion) {
       Statement set;
-      COFFER_TRY_STATUS(set.prepare(
-          db, "INSERT OR REPLACE INTO properties(name, value) VALUES('schema_version', ?1)"));
+      COFFER_TRY_STATUS(set.prepare(db, "INSERT OR REPLACE INTO properties(name, value) VALUES('schema_version', ?1)"));
       sqlite3_bind_int(set.get(), 1, SqliteStorage::kSchemaVersion);
       COFFER_TRY_STATUS(run(db, set, "cannot record schema version"));
     }
@@ -237,8 +233,7 @@ struct SqliteStorage::Connection {
     COFFER_TRY_STATUS(begin_write.prepare(handle(), "BEGIN IMMEDIATE"));
     COFFER_TRY_STATUS(commit.prepare(handle(), "COMMIT"));
     COFFER_TRY_STATUS(rollback.prepare(handle(), "ROLLBACK"));
-    COFFER_TRY_STATUS(
-        put.prepare(handle(), "INSERT OR REPLACE INTO kv(key, value) VALUES(?1, ?2)"));
+    COFFER_TRY_STATUS(put.prepare(handle(), "INSERT OR REPLACE INTO kv(key, value) VALUES(?1, ?2)"));
     COFFER_TRY_STATUS(del.prepare(handle(), "DELETE FROM kv WHERE key = ?1"));
     COFFER_TRY_STATUS(del_range.prepare(handle(), "DELETE FROM kv WHERE key >= ?1 AND key < ?2"));
     COFFER_TRY_STATUS(del_from.prepare(handle(), "DELETE FROM kv WHERE key >= ?1"));
@@ -262,8 +257,7 @@ SqliteStorage::~SqliteStorage() {
   ::close(lock_fd_);
 }
 
-Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const std::string& path,
-                                                          IfMissing if_missing) {
+Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const std::string& path, IfMissing if_missing) {
   const std::string in_use = "store " + path + " is in use by another process";
   const std::string wal_path = path + "-wal";
   std::unique_lock registry(g_open_files_mu);
@@ -282,8 +276,8 @@ Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const std::string& pa
     // paired with it, and the moved store would lack them.
     return Error::storage("store " + path + " is missing but its write-ahead log " + wal_path +
                           " is there: the store was deleted or moved without it; put the "
-                          "store back (to start a new one instead, remove " + wal_path +
-                          " and " + path + "-shm first)");
+                          "store back (to start a new one instead, remove " +
+                          wal_path + " and " + path + "-shm first)");
   }
   // A file is a store once journal_mode=WAL wrote its first page (open()
   // does that before anything else): an empty file with no WAL never held
@@ -357,8 +351,7 @@ Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const std::string& pa
   const char* wal = sqlite3_filename_wal(sqlite3_db_filename(db, "main"));
   if (wal != nullptr && *wal != '\0') storage->wal_path_ = wal;
   if (::stat(storage->wal_path_.c_str(), &st) != 0) {
-    return Error::storage("cannot stat the write-ahead log " + storage->wal_path_ + ": " +
-                          std::strerror(errno));
+    return Error::storage("cannot stat the write-ahead log " + storage->wal_path_ + ": " + std::strerror(errno));
   }
   storage->wal_dev_ = st.st_dev;
   storage->wal_ino_ = st.st_ino;
@@ -376,12 +369,11 @@ Status SqliteStorage::check_in_place() {
     return Error::storage("store " + path_ + " was deleted or renamed while in use" + refusing);
   }
   if (st.st_dev != dev_ || st.st_ino != ino_) {
-    return Error::storage("store " + path_ + " was replaced by another file while in use" +
-                          refusing);
+    return Error::storage("store " + path_ + " was replaced by another file while in use" + refusing);
   }
   if (::stat(wal_path_.c_str(), &st) != 0) {
-    return Error::storage("the write-ahead log " + wal_path_ +
-                          " of the store was deleted or renamed while in use" + refusing);
+    return Error::storage("the write-ahead log " + wal_path_ + " of the store was deleted or renamed while in use" +
+                          refusing);
   }
   if (st.st_dev != wal_dev_ || st.st_ino != wal_ino_) {
     return Error::storage("the write-ahead log " + wal_path_ +

@@ -47,8 +47,7 @@ class SqliteStorage final : public Storage {
   // Create); Locked when another process (or another SqliteStorage in this
   // one) holds the file; Storage for SQLite failures, a file that is not a
   // store, or a schema newer than kSchemaVersion.
-  static Result<std::unique_ptr<SqliteStorage>> open(const std::string& path,
-                                                     IfMissing if_missing = IfMissing::Fail);
+  static Result<std::unique_ptr<SqliteStorage>> open(const std::string& path, IfMissing if_missing = IfMissing::Fail);
   ~SqliteStorage() override;
 
   SqliteStorage(const SqliteStorage&) = delete;

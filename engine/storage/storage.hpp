@@ -18,16 +18,14 @@ namespace engine {
 
 using ByteView = std::span<const std::uint8_t>;
 
-inline ByteView bytes_of(std::string_view s) {
-  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
+inline ByteView bytes_of(std::string_view s) { return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}; }
 
 // One element of an atomic batch.
 struct WriteOp {
   enum class Kind { Put, Delete, DeletePrefix };
   Kind kind;
-  std::string key;      // for DeletePrefix: every key starting with this
-  SecureBytes value;    // Put only
+  std::string key;    // for DeletePrefix: every key starting with this
+  SecureBytes value;  // Put only
 };
 
 // Keys are UTF-8 paths with '/' as separator. Values are opaque bytes.

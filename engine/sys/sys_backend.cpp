@@ -20,10 +20,10 @@ namespace {
 // One request's view: the stores, the namespace, the caller.
 struct SysContext {
   SysStores& stores;
-  NamespaceNode& ns;      // the namespace whose sys/ this is
+  NamespaceNode& ns;  // the namespace whose sys/ this is
   const Auth& auth;
   TimePoint now;
-  bool exclusive;         // the core lock is held exclusively (topology may change)
+  bool exclusive;  // the core lock is held exclusively (topology may change)
 };
 
 // The system backend's path table (below sys/); sys/audit, audit-hash and
@@ -94,9 +94,7 @@ constexpr PathRule kSysPaths[] = {
     {"auth", PathMatch::Tree, PathOps::Writes, kExclusive},
 };
 
-Error unsupported_path(std::string_view rel) {
-  return Error::unsupported_path("sys/" + std::string(rel));
-}
+Error unsupported_path(std::string_view rel) { return Error::unsupported_path("sys/" + std::string(rel)); }
 
 bool is_root_namespace(const SysContext& ctx) { return ctx.ns.parent == nullptr; }
 
@@ -105,20 +103,20 @@ bool is_root_namespace(const SysContext& ctx) { return ctx.ns.parent == nullptr;
 Json mount_info(const MountEntry& e) {
   Json options = Json::object();
   for (const auto& [k, v] : e.options) options[to_secure(k)] = v;
-  return Json{{"accessor", e.accessor},
-              {"config", {{"default_lease_ttl", e.default_lease_ttl},
-                          {"force_no_cache", false},
-                          {"max_lease_ttl", e.max_lease_ttl}}},
-              {"description", e.description},
-              {"external_entropy_access", false},
-              {"local", false},
-              {"options", e.type == "kv" ? options : Json(nullptr)},
-              {"plugin_version", ""},
-              {"running_plugin_version", ""},
-              {"running_sha256", ""},
-              {"seal_wrap", false},
-              {"type", e.type},
-              {"uuid", e.uuid}};
+  return Json{
+      {"accessor", e.accessor},
+      {"config",
+       {{"default_lease_ttl", e.default_lease_ttl}, {"force_no_cache", false}, {"max_lease_ttl", e.max_lease_ttl}}},
+      {"description", e.description},
+      {"external_entropy_access", false},
+      {"local", false},
+      {"options", e.type == "kv" ? options : Json(nullptr)},
+      {"plugin_version", ""},
+      {"running_plugin_version", ""},
+      {"running_sha256", ""},
+      {"seal_wrap", false},
+      {"type", e.type},
+      {"uuid", e.uuid}};
 }
 
 Json tune_info(const MountEntry& e) {
@@ -148,8 +146,8 @@ Status tune_lockout(const Json& config, MountEntry& entry) {
   if (!entry.is_auth() || !auth::lockout_supported(entry.type)) {
     return Error::invalid("tuning of user lockout configuration for auth type \"" + entry.type + "\" not allowed");
   }
-  COFFER_TRY_STATUS(fields::only(config, {"lockout_threshold", "lockout_duration", "lockout_counter_reset_duration",
-                                          "lockout_disable"}));
+  COFFER_TRY_STATUS(fields::only(
+      config, {"lockout_threshold", "lockout_duration", "lockout_counter_reset_duration", "lockout_disable"}));
   auto duration = [&](std::string_view key, std::int64_t& out) -> Status {
     auto it = config.find(key);
     if (it == config.end() || it->is_null()) return {};
@@ -296,14 +294,12 @@ Result<Response> handle_mounts(SysContext& ctx, Operation op, std::string_view r
       return Response{mount_info(mount->entry), {}, {}};
     }
     case Operation::Create:
-    case Operation::Update:
-      return enable_mount(ctx, path, body);
+    case Operation::Update: return enable_mount(ctx, path, body);
     case Operation::Delete:
       if (!find(path)) return Error::not_found("no mount at " + ctx.ns.record.path + canonical_mount_path(path));
       COFFER_TRY_STATUS(ctx.stores.router.disable_mount(ctx.ns, path));
       return Response{};
-    default:
-      return unsupported_path(rel);
+    default: return unsupported_path(rel);
   }
 }
 
@@ -354,8 +350,8 @@ Result<Response> enable_auth(SysContext& ctx, std::string_view path, const Json&
   }
   COFFER_TRY_STATUS(auth::validate_auth_path(canonical_mount_path(entry.path)));
   if (!auth::is_enableable_type(entry.type)) {
-    return Error::invalid("unknown auth method type \"" + entry.type + "\" (supported: " +
-                          std::string(auth::kEnableableTypes) + ")");
+    return Error::invalid("unknown auth method type \"" + entry.type +
+                          "\" (supported: " + std::string(auth::kEnableableTypes) + ")");
   }
   COFFER_TRY(auto mount, ctx.stores.router.enable_auth(ctx.ns, std::move(entry), ctx.now));
   (void)mount;
@@ -405,12 +401,12 @@ Result<Response> handle_auth(SysContext& ctx, Operation op, std::string_view rel
   switch (op) {
     case Operation::Read: {
       auto mount = find(path);
-      if (!mount) return Error::not_found("no auth method at \"" + ctx.ns.record.path + "auth/" + std::string(path) + "\"");
+      if (!mount)
+        return Error::not_found("no auth method at \"" + ctx.ns.record.path + "auth/" + std::string(path) + "\"");
       return Response{auth_info(mount->entry), {}, {}};
     }
     case Operation::Create:
-    case Operation::Update:
-      return enable_auth(ctx, path, body);
+    case Operation::Update: return enable_auth(ctx, path, body);
     case Operation::Delete: {
       auto mount = find(path);
       // Vault: disabling a path with nothing mounted succeeds.
@@ -423,8 +419,7 @@ Result<Response> handle_auth(SysContext& ctx, Operation op, std::string_view rel
       COFFER_TRY_STATUS(ctx.stores.lockout.forget_mount(ctx.ns.record.id, accessor));
       return Response{};
     }
-    default:
-      return unsupported_path(rel);
+    default: return unsupported_path(rel);
   }
 }
 
@@ -452,9 +447,12 @@ Result<std::map<std::string, std::string>> patched_metadata(std::map<std::string
   if (it->is_null()) return std::map<std::string, std::string>{};
   if (!it->is_object()) return Error::invalid("field \"custom_metadata\" must be an object");
   for (const auto& [k, v] : it->items()) {
-    if (v.is_null()) current.erase(std::string(k));
-    else if (v.is_string()) current[std::string(k)] = v.get<std::string>();
-    else return Error::invalid("custom_metadata value for \"" + std::string(k) + "\" must be a string or null");
+    if (v.is_null())
+      current.erase(std::string(k));
+    else if (v.is_string())
+      current[std::string(k)] = v.get<std::string>();
+    else
+      return Error::invalid("custom_metadata value for \"" + std::string(k) + "\" must be a string or null");
   }
   return current;
 }
@@ -510,8 +508,7 @@ Result<Response> handle_namespaces(SysContext& ctx, Operation op, std::string_vi
       if (!gone_id.empty()) COFFER_TRY_STATUS(ctx.stores.lockout.forget_namespace(gone_id));
       return Response{};
     }
-    default:
-      return unsupported_path(rel);
+    default: return unsupported_path(rel);
   }
 }
 
@@ -563,11 +560,8 @@ Result<Response> handle_policies(SysContext& ctx, Operation op, std::string_view
       COFFER_TRY_STATUS(store.set(ns_id, ctx.ns.record.path, name, text, ctx.now));
       return Response{};
     }
-    case Operation::Delete:
-      COFFER_TRY_STATUS(store.remove(ns_id, name));
-      return Response{};
-    default:
-      return unsupported_path(rel);
+    case Operation::Delete: COFFER_TRY_STATUS(store.remove(ns_id, name)); return Response{};
+    default: return unsupported_path(rel);
   }
 }
 
@@ -645,7 +639,8 @@ Result<std::vector<auth::LockoutTable::Locked>> locked_in(SysContext& ctx, const
 }
 
 // Vault's LockedUsersResponse for one namespace.
-Json namespace_report(const NamespaceNode& ns, const std::vector<auth::LockoutTable::Locked>& locked, std::int64_t& count) {
+Json namespace_report(const NamespaceNode& ns, const std::vector<auth::LockoutTable::Locked>& locked,
+                      std::int64_t& count) {
   Json accessors = Json::array();
   count = 0;
   for (const auto& m : locked) {
@@ -738,8 +733,8 @@ Response list_sys(const SysContext& ctx) {
   Json keys = Json::array({"auth/", "capabilities", "capabilities-accessor", "capabilities-self", "locked-users/",
                            "mounts/", "namespaces/", "policies/"});
   if (is_root_namespace(ctx)) {
-    for (const char* k : {"audit/", "audit-hash/", "config/", "health", "init", "monitor", "seal", "seal-status",
-                          "unseal"}) {
+    for (const char* k :
+         {"audit/", "audit-hash/", "config/", "health", "init", "monitor", "seal", "seal-status", "unseal"}) {
       keys.push_back(k);
     }
   }
@@ -748,22 +743,24 @@ Response list_sys(const SysContext& ctx) {
   return resp;
 }
 
-
 Result<Response> handle_sys(SysContext& ctx, Operation op, std::string_view rel, const Json& body) {
   if (rel.empty() || rel == "/") {
     if (op == Operation::List || op == Operation::Read) return list_sys(ctx);
     return unsupported_path(rel);
   }
   if (rel == "mounts" || rel == "mounts/" || rel.starts_with("mounts/")) {
-    if (op != Operation::Read && op != Operation::List && !ctx.exclusive) return Error::internal("mount change without the core lock");
+    if (op != Operation::Read && op != Operation::List && !ctx.exclusive)
+      return Error::internal("mount change without the core lock");
     return handle_mounts(ctx, op, rel, body);
   }
   if (rel == "auth" || rel == "auth/" || rel.starts_with("auth/")) {
-    if (op != Operation::Read && op != Operation::List && !ctx.exclusive) return Error::internal("auth mount change without the core lock");
+    if (op != Operation::Read && op != Operation::List && !ctx.exclusive)
+      return Error::internal("auth mount change without the core lock");
     return handle_auth(ctx, op, rel, body);
   }
   if (rel == "namespaces" || rel == "namespaces/" || rel.starts_with("namespaces/")) {
-    if (op != Operation::Read && op != Operation::List && !ctx.exclusive) return Error::internal("namespace change without the core lock");
+    if (op != Operation::Read && op != Operation::List && !ctx.exclusive)
+      return Error::internal("namespace change without the core lock");
     return handle_namespaces(ctx, op, rel, body);
   }
   if (rel == "policies" || rel == "policies/") {

@@ -23,14 +23,14 @@ namespace engine {
 
 // The stores the system backend reads and changes.
 struct SysStores {
-  Router& router;            // mounts, auth methods, namespaces
-  TokenStore& tokens;        // capabilities of another token; revocations
+  Router& router;      // mounts, auth methods, namespaces
+  TokenStore& tokens;  // capabilities of another token; revocations
   PolicyStore& policies;
-  IdentityStore& identity;   // group policy application mode; namespaces' identities
-  AclCache& acls;            // capabilities of another token; revocations
+  IdentityStore& identity;  // group policy application mode; namespaces' identities
+  AclCache& acls;           // capabilities of another token; revocations
   auth::LockoutTable& lockout;
-  AuditBroker& audit;        // for the audit backend
-  const CoreOptions& opts;   // user lockout defaults, administrative namespace
+  AuditBroker& audit;          // for the audit backend
+  const CoreOptions& opts;     // user lockout defaults, administrative namespace
   std::function<void()> seal;  // sys/seal: seals the store (the core lock held exclusively)
 };
 

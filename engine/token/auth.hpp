@@ -15,10 +15,10 @@ namespace engine {
 // The token and policies a request is made with, once authenticated and
 // authorised.
 struct Auth {
-  TokenPtr token;                            // never null once authenticated
-  SecureString token_id;                     // the raw token (lookup-self shows it)
-  std::shared_ptr<const policy::Acl> acl;    // the token's compiled ACL
-  bool sudo = false;                         // the deciding rule grants sudo (or root)
+  TokenPtr token;                          // never null once authenticated
+  SecureString token_id;                   // the raw token (lookup-self shows it)
+  std::shared_ptr<const policy::Acl> acl;  // the token's compiled ACL
+  bool sudo = false;                       // the deciding rule grants sudo (or root)
 };
 
 }  // namespace engine

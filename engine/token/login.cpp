@@ -65,7 +65,7 @@ std::int64_t token_ttl(const LoginAuth& login, const MountEntry& mount) {
 Status attach_entity(LoginStores& core, NamespaceNode& ns, const Mount& mount, const LoginAuth& login, TimePoint now,
                      TokenEntry& entry, std::vector<std::string>& identity_policies) {
   COFFER_TRY(LoginEntity who, core.identity.entity_for_login(ns.record.id, mount.entry.accessor, mount.entry.type,
-                                                              login.alias_name, login.alias_metadata, now));
+                                                             login.alias_name, login.alias_metadata, now));
   // Vault refuses logins of a disabled entity.
   if (who.disabled) return Error::denied("permission denied");
   entry.entity_id = who.id;

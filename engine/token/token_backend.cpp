@@ -18,15 +18,13 @@ namespace {
 // One request's view: the stores, the namespace, the caller.
 struct TokenContext {
   TokenStores& stores;
-  NamespaceNode& ns;   // the namespace whose auth/token/ this is
-  const Auth& auth;    // the caller
+  NamespaceNode& ns;  // the namespace whose auth/token/ this is
+  const Auth& auth;   // the caller
   TimePoint now;
   const auth::PreparedRenewal* renewal = nullptr;
 };
 
-Error unsupported_path(std::string_view rel) {
-  return Error::unsupported_path("auth/token/" + std::string(rel));
-}
+Error unsupported_path(std::string_view rel) { return Error::unsupported_path("auth/token/" + std::string(rel)); }
 
 std::int64_t remaining_ttl(const TokenEntry& e, TimePoint now) {
   if (e.expire_unix_ns == 0) return 0;
@@ -69,9 +67,8 @@ std::vector<std::string> sanitize_policies(const std::vector<std::string>& in, b
 }
 
 bool subset(const std::vector<std::string>& child, const std::vector<std::string>& parent) {
-  return std::all_of(child.begin(), child.end(), [&](const std::string& p) {
-    return std::find(parent.begin(), parent.end(), p) != parent.end();
-  });
+  return std::all_of(child.begin(), child.end(),
+                     [&](const std::string& p) { return std::find(parent.begin(), parent.end(), p) != parent.end(); });
 }
 
 std::int64_t unix_ns(TimePoint t) { return t.time_since_epoch().count(); }
@@ -127,9 +124,9 @@ std::string token_display_name(const std::optional<std::string>& display) {
 // handleCreateCommon (vault/token_store.go), in Vault's order and with its
 // texts; 400s are InvalidArgument (EINVAL).
 Result<Response> create(TokenContext& ctx, const Json& body, bool orphan_endpoint) {
-  COFFER_TRY_STATUS(fields::only(body, {"id", "policies", "meta", "no_parent", "no_default_policy", "renewable",
-                                        "ttl", "explicit_max_ttl", "display_name", "num_uses", "period", "type",
-                                        "lease", "entity_alias", "role_name"}));
+  COFFER_TRY_STATUS(fields::only(
+      body, {"id", "policies", "meta", "no_parent", "no_default_policy", "renewable", "ttl", "explicit_max_ttl",
+             "display_name", "num_uses", "period", "type", "lease", "entity_alias", "role_name"}));
   const TokenEntry& parent = *ctx.auth.token;
   const bool parent_root = parent.is_root();
   const bool sudo = parent_root || ctx.auth.sudo;
@@ -145,7 +142,8 @@ Result<Response> create(TokenContext& ctx, const Json& body, bool orphan_endpoin
   // admin token for the namespace, sudo only, never root.
   const bool other_namespace = parent.namespace_id != ctx.ns.record.id;
   if (other_namespace) {
-    if (!sudo) return Error::invalid("root or sudo privileges required to directly generate a token in a child namespace");
+    if (!sudo)
+      return Error::invalid("root or sudo privileges required to directly generate a token in a child namespace");
     for (const auto& p : requested_policies) {
       if (policy::normalize_policy_name(p) == "root") {
         return Error::invalid("root tokens may not be created from a parent namespace");
@@ -178,7 +176,8 @@ Result<Response> create(TokenContext& ctx, const Json& body, bool orphan_endpoin
   COFFER_TRY(auto custom_id, fields::get_string(body, "id"));
   if (custom_id && !custom_id->empty()) {
     if (!sudo) return Error::invalid("root or sudo privileges required to specify token id");
-    if (ctx.ns.parent != nullptr) return Error::invalid("token IDs can only be manually specified in the root namespace");
+    if (ctx.ns.parent != nullptr)
+      return Error::invalid("token IDs can only be manually specified in the root namespace");
   }
 
   // Policies: requested ones must be a subset of the parent's unless sudo;
@@ -201,14 +200,16 @@ Result<Response> create(TokenContext& ctx, const Json& body, bool orphan_endpoin
     add_default = !no_default;
   }
   policies = sanitize_policies(policies, add_default);
-  if (no_default) policies.erase(std::remove(policies.begin(), policies.end(), policy::kDefaultPolicyName), policies.end());
+  if (no_default)
+    policies.erase(std::remove(policies.begin(), policies.end(), policy::kDefaultPolicyName), policies.end());
   for (const auto& p : policies) {
     if (p == policy::kResponseWrappingPolicyName || p == "control-group") {
       return Error::invalid("cannot assign policy \"" + p + "\"");
     }
   }
   const bool wants_root = contains(policies, "root");
-  if (wants_root && !parent_root) return Error::invalid("root tokens may not be created without parent token being root");
+  if (wants_root && !parent_root)
+    return Error::invalid("root tokens may not be created without parent token being root");
   entry.policies = policies;
 
   COFFER_TRY(auto no_parent, fields::get_bool(body, "no_parent"));
@@ -226,7 +227,8 @@ Result<Response> create(TokenContext& ctx, const Json& body, bool orphan_endpoin
   entry.explicit_max_ttl = explicit_max.value_or(0);
   COFFER_TRY(auto period, fields::get_duration(body, "period"));
   if (period.value_or(0) < 0) return Error::invalid("period must be positive");
-  if (period.value_or(0) > 0 && !sudo) return Error::invalid("root or sudo privileges required to create periodic token");
+  if (period.value_or(0) > 0 && !sudo)
+    return Error::invalid("root or sudo privileges required to create periodic token");
   // Stored as asked (lookup shows it, as Vault's does); every TTL computed
   // from it is capped at the max TTL.
   entry.period = period.value_or(0);
@@ -266,7 +268,8 @@ Result<Response> create(TokenContext& ctx, const Json& body, bool orphan_endpoin
     // ts.create's checks on a caller-chosen id.
     if (custom_id->starts_with("hvs.")) return Error::invalid("custom token ID cannot have the 'hvs.' prefix");
     if (custom_id->starts_with("s.")) return Error::invalid("custom token ID cannot have the 's.' prefix");
-    if (custom_id->find('.') != std::string::npos) return Error::invalid("custom token ID cannot have a '.' in the value");
+    if (custom_id->find('.') != std::string::npos)
+      return Error::invalid("custom token ID cannot have a '.' in the value");
     resp.warnings.push_back(
         "Supplying a custom ID for the token uses the weaker SHA1 hashing instead of the more secure SHA2-256 HMAC "
         "for token obfuscation. SHA1 hashed tokens on the wire leads to less secure lookups.");
@@ -277,7 +280,8 @@ Result<Response> create(TokenContext& ctx, const Json& body, bool orphan_endpoin
   for (const auto& p : created.second->policies) {
     if (p == "root") continue;
     auto text = ctx.stores.policies.text(ctx.ns.record.id, p);
-    if (!text.ok() && text.error().code == ErrorCode::NotFound) resp.warnings.push_back("Policy \"" + p + "\" does not exist");
+    if (!text.ok() && text.error().code == ErrorCode::NotFound)
+      resp.warnings.push_back("Policy \"" + p + "\" does not exist");
   }
   return resp;
 }
@@ -326,26 +330,27 @@ bool token_within_namespace(const Router& router, const TokenEntry& token, const
   return false;
 }
 
-Json token_lookup_data(const IdentityStore& identity, const Router& router, const TokenEntry& e,
-                       std::string_view id) {
+Json token_lookup_data(const IdentityStore& identity, const Router& router, const TokenEntry& e, std::string_view id) {
   const TimePoint now = Clock::now();
-  Json data{{"accessor", e.accessor},
-            {"creation_time", e.creation_unix},
-            {"creation_ttl", e.ttl_seconds},
-            {"display_name", e.display_name},
-            {"entity_id", e.entity_id},
-            {"expire_time", e.expire_unix_ns == 0 ? Json(nullptr) : Json(format_time(TimePoint(std::chrono::nanoseconds(e.expire_unix_ns))))},
-            {"explicit_max_ttl", e.explicit_max_ttl},
-            {"id", to_secure(id)},
-            {"issue_time", format_time(TimePoint(std::chrono::seconds(e.creation_unix)))},
-            {"meta", string_map_or_null(e.meta)},
-            {"num_uses", std::max<std::int64_t>(e.num_uses, 0)},
-            {"orphan", e.orphan},
-            {"path", e.path},
-            {"policies", string_list(sorted(e.policies))},
-            {"renewable", e.renewable},
-            {"ttl", remaining_ttl(e, now)},
-            {"type", e.type}};
+  Json data{
+      {"accessor", e.accessor},
+      {"creation_time", e.creation_unix},
+      {"creation_ttl", e.ttl_seconds},
+      {"display_name", e.display_name},
+      {"entity_id", e.entity_id},
+      {"expire_time", e.expire_unix_ns == 0 ? Json(nullptr)
+                                            : Json(format_time(TimePoint(std::chrono::nanoseconds(e.expire_unix_ns))))},
+      {"explicit_max_ttl", e.explicit_max_ttl},
+      {"id", to_secure(id)},
+      {"issue_time", format_time(TimePoint(std::chrono::seconds(e.creation_unix)))},
+      {"meta", string_map_or_null(e.meta)},
+      {"num_uses", std::max<std::int64_t>(e.num_uses, 0)},
+      {"orphan", e.orphan},
+      {"path", e.path},
+      {"policies", string_list(sorted(e.policies))},
+      {"renewable", e.renewable},
+      {"ttl", remaining_ttl(e, now)},
+      {"type", e.type}};
   if (e.period > 0) data["period"] = e.period;
   if (e.last_renewal_unix > 0) {
     data["last_renewal"] = format_time(TimePoint(std::chrono::seconds(e.last_renewal_unix)));
@@ -474,9 +479,9 @@ Result<Response> handle_token(TokenContext& ctx, Operation op, std::string_view 
   if (rel.empty() || rel == "/") {
     if (op != Operation::List && op != Operation::Read) return unsupported_path(rel);
     Response resp;
-    resp.data["keys"] = Json::array({"accessors/", "create", "create-orphan", "lookup", "lookup-accessor",
-                                     "lookup-self", "renew", "renew-accessor", "renew-self", "revoke",
-                                     "revoke-accessor", "revoke-orphan", "revoke-self"});
+    resp.data["keys"] =
+        Json::array({"accessors/", "create", "create-orphan", "lookup", "lookup-accessor", "lookup-self", "renew",
+                     "renew-accessor", "renew-self", "revoke", "revoke-accessor", "revoke-orphan", "revoke-self"});
     return resp;
   }
   return unsupported_path(rel);

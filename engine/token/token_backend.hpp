@@ -20,11 +20,11 @@ namespace engine {
 
 // The stores the token store's API reads and changes.
 struct TokenStores {
-  Router& router;          // namespaces (token_within_namespace), login routes
+  Router& router;  // namespaces (token_within_namespace), login routes
   TokenStore& tokens;
-  PolicyStore& policies;   // warnings for policies that do not exist
-  IdentityStore& identity; // identity policies in lookups, external groups on renewal
-  AclCache& acls;          // forgets revoked tokens
+  PolicyStore& policies;    // warnings for policies that do not exist
+  IdentityStore& identity;  // identity policies in lookups, external groups on renewal
+  AclCache& acls;           // forgets revoked tokens
 };
 
 class TokenBackend final : public Backend {

@@ -88,7 +88,8 @@ struct TokenEntry {
   std::string hash;
 
   bool is_root() const {
-    for (const auto& p : policies) if (p == "root") return true;
+    for (const auto& p : policies)
+      if (p == "root") return true;
     return false;
   }
   bool expired(TimePoint now) const { return expire_unix_ns != 0 && now.time_since_epoch().count() >= expire_unix_ns; }

@@ -46,8 +46,8 @@ bool is_mounted(const std::string& mp) {
   return false;
 }
 
-Daemon start(const std::string& cofferd, const std::vector<std::string>& args,
-             const std::string& mp, const std::string& log) {
+Daemon start(const std::string& cofferd, const std::vector<std::string>& args, const std::string& mp,
+             const std::string& log) {
   ::mkdir(mp.c_str(), 0700);
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
@@ -132,9 +132,12 @@ int main(int argc, char** argv) {
   double seconds = 2.0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--cofferd" && i + 1 < argc) cofferd = argv[++i];
-    else if (a == "--secrets" && i + 1 < argc) secrets = std::max(1, std::atoi(argv[++i]));
-    else if (a == "--seconds" && i + 1 < argc) seconds = std::max(0.1, std::atof(argv[++i]));
+    if (a == "--cofferd" && i + 1 < argc)
+      cofferd = argv[++i];
+    else if (a == "--secrets" && i + 1 < argc)
+      secrets = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--seconds" && i + 1 < argc)
+      seconds = std::max(0.1, std::atof(argv[++i]));
     else {
       std::fprintf(stderr, "usage: bench_cache [--cofferd PATH] [--secrets N] [--seconds S]\n");
       return 2;
@@ -153,10 +156,8 @@ int main(int argc, char** argv) {
   try {
     write_file(token, "root\n");
     const std::string log = dir + "/cofferd.log";
-    cached = start(cofferd, {"--dev", "--token-file", token, "--cache", "--log-level", "warn"},
-                   dir + "/cached", log);
-    uncached = start(cofferd, {"--dev", "--token-file", token, "--log-level", "warn"},
-                     dir + "/uncached", log);
+    cached = start(cofferd, {"--dev", "--token-file", token, "--cache", "--log-level", "warn"}, dir + "/cached", log);
+    uncached = start(cofferd, {"--dev", "--token-file", token, "--log-level", "warn"}, dir + "/uncached", log);
     std::string value(48, 'x');
     for (Daemon* d : {&cached, &uncached}) {
       ::mkdir((d->mountpoint + "/secret/bench").c_str(), 0700);
@@ -165,8 +166,8 @@ int main(int argc, char** argv) {
       }
       for (int i = 0; i < secrets; ++i) read_file(d->mountpoint + "/secret/bench/s" + std::to_string(i));
     }
-    std::printf("bench_cache: %d secrets, %.1f s per figure, 1 thread (open + read to EOF + close)\n",
-                secrets, seconds);
+    std::printf("bench_cache: %d secrets, %.1f s per figure, 1 thread (open + read to EOF + close)\n", secrets,
+                seconds);
     std::printf("%-34s %12s %10s\n", "", "ops/s", "us/op");
     auto row = [&](const char* name, Figure f) {
       std::printf("%-34s %12.0f %10.1f\n", name, f.ops_per_s, f.us_per_op);

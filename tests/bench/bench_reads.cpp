@@ -77,7 +77,7 @@ void on_signal(int) {
 }
 
 void install_signal_handlers() {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART: blocking waits return EINTR and notice the flag
@@ -110,8 +110,7 @@ void check_interrupted() {
 enum class Target { Coffer, Floor, FloorCached, Tmpfs };
 enum class Case { Read, Field, List };
 
-constexpr Target kAllTargets[] = {Target::Coffer, Target::Floor, Target::FloorCached,
-                                  Target::Tmpfs};
+constexpr Target kAllTargets[] = {Target::Coffer, Target::Floor, Target::FloorCached, Target::Tmpfs};
 constexpr Case kAllCases[] = {Case::Read, Case::Field, Case::List};
 
 const char* target_name(Target t) {
@@ -154,30 +153,29 @@ struct Options {
 };
 
 void usage(FILE* out) {
-  std::fprintf(
-      out,
-      "usage: bench_reads [options]\n"
-      "  --cofferd PATH        cofferd binary (default: %s)\n"
-      "  --floor PATH          bench_floor_fs binary (default: %s)\n"
-      "  --cofferd-arg ARG     extra cofferd argument before MOUNTPOINT (repeatable)\n"
-      "  --token TOKEN         dev root token id (default root); passed as VAULT_TOKEN\n"
-      "  --secrets N           number of secrets secret/app/sNNN (default 200)\n"
-      "  --duration S          timed seconds per case (default 2)\n"
-      "  --warmup S            untimed seconds before each timed slice (default 0.3)\n"
-      "  --rounds R            split each case into R slices, targets interleaved (default 1)\n"
-      "  --seed N              random seed for the secret choice (default 42)\n"
-      "  --threads LIST        reader thread counts, e.g. 1,2 (default 1,2)\n"
-      "  --targets LIST        of coffer,floor,floor-cached,tmpfs (default: all available)\n"
-      "  --cases LIST          of read,field,ls (default all)\n"
-      "  --profile CMD         shell command run during each coffer case, {pid} = cofferd's pid,\n"
-      "                        {case} = e.g. read-1-r1; stopped with SIGINT. Example:\n"
-      "                        'perf record -g -o /tmp/coffer-{case}.data -p {pid}'\n"
-      "  --profile-target T    whose daemon --profile watches: coffer (default), floor,\n"
-      "                        floor-cached\n"
-      "  --workdir DIR         where the temp dir goes (default /tmp)\n"
-      "  --json                print JSON instead of the table\n",
-      *COFFER_CFFERD_PATH ? COFFER_CFFERD_PATH : "none, cofferd target absent at configure time",
-      BENCH_FLOOR_FS_PATH);
+  std::fprintf(out,
+               "usage: bench_reads [options]\n"
+               "  --cofferd PATH        cofferd binary (default: %s)\n"
+               "  --floor PATH          bench_floor_fs binary (default: %s)\n"
+               "  --cofferd-arg ARG     extra cofferd argument before MOUNTPOINT (repeatable)\n"
+               "  --token TOKEN         dev root token id (default root); passed as VAULT_TOKEN\n"
+               "  --secrets N           number of secrets secret/app/sNNN (default 200)\n"
+               "  --duration S          timed seconds per case (default 2)\n"
+               "  --warmup S            untimed seconds before each timed slice (default 0.3)\n"
+               "  --rounds R            split each case into R slices, targets interleaved (default 1)\n"
+               "  --seed N              random seed for the secret choice (default 42)\n"
+               "  --threads LIST        reader thread counts, e.g. 1,2 (default 1,2)\n"
+               "  --targets LIST        of coffer,floor,floor-cached,tmpfs (default: all available)\n"
+               "  --cases LIST          of read,field,ls (default all)\n"
+               "  --profile CMD         shell command run during each coffer case, {pid} = cofferd's pid,\n"
+               "                        {case} = e.g. read-1-r1; stopped with SIGINT. Example:\n"
+               "                        'perf record -g -o /tmp/coffer-{case}.data -p {pid}'\n"
+               "  --profile-target T    whose daemon --profile watches: coffer (default), floor,\n"
+               "                        floor-cached\n"
+               "  --workdir DIR         where the temp dir goes (default /tmp)\n"
+               "  --json                print JSON instead of the table\n",
+               *COFFER_CFFERD_PATH ? COFFER_CFFERD_PATH : "none, cofferd target absent at configure time",
+               BENCH_FLOOR_FS_PATH);
 }
 
 std::vector<std::string> split_list(std::string_view text) {
@@ -253,8 +251,8 @@ bool parse_args(int argc, char** argv, Options* o) {
     } else if (arg == "--cases") {
       o->cases.clear();
       for (const auto& name : split_list(value())) {
-        const auto it = std::find_if(std::begin(kAllCases), std::end(kAllCases),
-                                     [&](Case c) { return name == case_name(c); });
+        const auto it =
+            std::find_if(std::begin(kAllCases), std::end(kAllCases), [&](Case c) { return name == case_name(c); });
         if (it == std::end(kAllCases)) throw BenchError("unknown case " + name);
         o->cases.push_back(*it);
       }
@@ -283,9 +281,7 @@ bool parse_args(int argc, char** argv, Options* o) {
   return true;
 }
 
-bool wants(const Options& o, Target t) {
-  return std::find(o.targets.begin(), o.targets.end(), t) != o.targets.end();
-}
+bool wants(const Options& o, Target t) { return std::find(o.targets.begin(), o.targets.end(), t) != o.targets.end(); }
 
 // ---------------------------------------------------------------------------------------------
 // Processes and mounts
@@ -309,9 +305,7 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& log_path) {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  const int log_fd = log_path.empty()
-                         ? -1
-                         : open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  const int log_fd = log_path.empty() ? -1 : open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (!log_path.empty() && log_fd < 0) {
     throw BenchError("cannot open " + log_path + ": " + errno_text(errno));
   }
@@ -421,8 +415,7 @@ class Fixture {
   }
 
   // Starts a FUSE daemon (args must end with the mountpoint) and waits until it is mounted.
-  Mount& start_daemon(const std::string& name, const std::vector<std::string>& args,
-                      const std::string& mountpoint) {
+  Mount& start_daemon(const std::string& name, const std::vector<std::string>& args, const std::string& mountpoint) {
     Mount m;
     m.name = name;
     m.path = mountpoint;
@@ -435,12 +428,11 @@ class Fixture {
       if (waitpid(m.pid, &status, WNOHANG) == m.pid) {
         untrack_child(m.pid);
         mounts_.pop_back();  // nothing mounted, nothing to reap
-        throw BenchError(name + " exited (" + describe_status(status) + ") before mounting " +
-                         mountpoint + "; its log:\n" + tail_of(m.log));
+        throw BenchError(name + " exited (" + describe_status(status) + ") before mounting " + mountpoint +
+                         "; its log:\n" + tail_of(m.log));
       }
       if (Clock::now() > deadline) {
-        throw BenchError(name + " did not mount " + mountpoint + " within 20 s; its log:\n" +
-                         tail_of(m.log));
+        throw BenchError(name + " did not mount " + mountpoint + " within 20 s; its log:\n" + tail_of(m.log));
       }
       check_interrupted();
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -449,8 +441,7 @@ class Fixture {
   }
 
   void mount_tmpfs(const std::string& mountpoint) {
-    if (mount("tmpfs", mountpoint.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=0755") !=
-        0) {
+    if (mount("tmpfs", mountpoint.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=0755") != 0) {
       throw BenchError("mount -t tmpfs " + mountpoint + ": " + errno_text(errno) +
                        (errno == EPERM ? " (needs root)" : ""));
     }
@@ -469,8 +460,7 @@ class Fixture {
     std::string line;
     while (std::getline(in, line)) {
       if (line.find(" " + dir_ + "/") != std::string::npos) {
-        std::fprintf(stderr, "bench_reads: something is still mounted under %s; leaving it\n",
-                     dir_.c_str());
+        std::fprintf(stderr, "bench_reads: something is still mounted under %s; leaving it\n", dir_.c_str());
         return;
       }
     }
@@ -490,8 +480,8 @@ class Fixture {
     }
     // FUSE: unmounting ends the daemon's loop; then reap it, harder each step.
     if (is_mounted(m.path) && run_quiet({"fusermount3", "-u", m.path}) != 0) {
-      std::fprintf(stderr, "bench_reads: fusermount3 -u %s failed; will retry after stopping %s\n",
-                   m.path.c_str(), m.name.c_str());
+      std::fprintf(stderr, "bench_reads: fusermount3 -u %s failed; will retry after stopping %s\n", m.path.c_str(),
+                   m.name.c_str());
     }
     int status = 0;
     bool gone = wait_exit(m.pid, std::chrono::seconds(5), &status);
@@ -500,8 +490,7 @@ class Fixture {
       gone = wait_exit(m.pid, std::chrono::seconds(3), &status);
     }
     if (!gone) {
-      std::fprintf(stderr, "bench_reads: %s (pid %d) ignores SIGTERM; killing it\n", m.name.c_str(),
-                   m.pid);
+      std::fprintf(stderr, "bench_reads: %s (pid %d) ignores SIGTERM; killing it\n", m.name.c_str(), m.pid);
       kill(-m.pid, SIGKILL);
       gone = wait_exit(m.pid, std::chrono::seconds(3), &status);
     }
@@ -513,8 +502,7 @@ class Fixture {
     }
     if (is_mounted(m.path) && run_quiet({"fusermount3", "-u", "-z", m.path}) != 0 &&
         umount2(m.path.c_str(), MNT_DETACH) != 0) {
-      std::fprintf(stderr, "bench_reads: cannot unmount %s: %s\n", m.path.c_str(),
-                   std::strerror(errno));
+      std::fprintf(stderr, "bench_reads: cannot unmount %s: %s\n", m.path.c_str(), std::strerror(errno));
     }
   }
 
@@ -551,8 +539,8 @@ class Profiler {
       wait_exit(pid_, std::chrono::seconds(3), &status);
     }
     untrack_child(pid_);
-    std::fprintf(stderr, "bench_reads: profiler ended (%s); its output:\n%s\n",
-                 describe_status(status).c_str(), tail_of(log_, 600).c_str());
+    std::fprintf(stderr, "bench_reads: profiler ended (%s); its output:\n%s\n", describe_status(status).c_str(),
+                 tail_of(log_, 600).c_str());
   }
 
  private:
@@ -658,8 +646,8 @@ struct Result {
   double p99_us = 0;
   double max_us = 0;
   std::string first_error;
-  double daemon_cpu_s = 0;          // the serving daemon's CPU in the timed windows
-  double daemon_us_per_op = -1;     // -1: no daemon (tmpfs)
+  double daemon_cpu_s = 0;        // the serving daemon's CPU in the timed windows
+  double daemon_us_per_op = -1;   // -1: no daemon (tmpfs)
   std::vector<uint32_t> samples;  // ns, accumulated over rounds until finalize()
 };
 
@@ -702,8 +690,8 @@ struct ThreadStats {
   Clock::time_point end;
 };
 
-void reader_thread(const OpPaths& paths, uint64_t seed, Clock::time_point warm_end,
-                   Clock::time_point deadline, ThreadStats* stats) {
+void reader_thread(const OpPaths& paths, uint64_t seed, Clock::time_point warm_end, Clock::time_point deadline,
+                   ThreadStats* stats) {
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<size_t> pick(0, paths.files.size() - 1);
   std::vector<char> buf(4096);
@@ -758,20 +746,16 @@ double process_cpu_s(pid_t pid) {
 
 // Runs one slice (warm-up, then slice_s timed) and adds its samples to acc. daemon: the pid
 // whose CPU time is charged to these ops (-1 for none).
-void measure_slice(const OpPaths& paths, const Options& o, double slice_s, int round, pid_t daemon,
-                   Result* acc) {
+void measure_slice(const OpPaths& paths, const Options& o, double slice_s, int round, pid_t daemon, Result* acc) {
   const auto start = Clock::now();
-  const auto warm_end = start + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(o.warmup_s));
-  const auto deadline = warm_end + std::chrono::duration_cast<Clock::duration>(
-                                       std::chrono::duration<double>(slice_s));
+  const auto warm_end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.warmup_s));
+  const auto deadline = warm_end + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(slice_s));
   std::vector<ThreadStats> stats(static_cast<size_t>(acc->threads));
   std::vector<std::thread> pool;
   for (int t = 0; t < acc->threads; ++t) {
     // Seeds depend on round and thread index only: every target sees the same sequence.
     const uint64_t seed = o.seed * 1000 + static_cast<uint64_t>(round) * 64 + static_cast<uint64_t>(t);
-    pool.emplace_back(reader_thread, std::cref(paths), seed, warm_end, deadline,
-                      &stats[static_cast<size_t>(t)]);
+    pool.emplace_back(reader_thread, std::cref(paths), seed, warm_end, deadline, &stats[static_cast<size_t>(t)]);
   }
   // The daemon's CPU over the timed window only (10 ms ticks: fine over a ~second window).
   std::this_thread::sleep_until(warm_end);
@@ -787,10 +771,10 @@ void measure_slice(const OpPaths& paths, const Options& o, double slice_s, int r
     acc->samples.insert(acc->samples.end(), st.latencies_ns.begin(), st.latencies_ns.end());
     acc->errors += st.errors;
     if (st.errors > 0 && acc->first_error.empty()) {
-      acc->first_error = st.first_error_path + ": " +
-                         (st.first_error < 0 ? errno_text(static_cast<int>(-st.first_error))
-                                             : "got " + std::to_string(st.first_error) +
-                                                   (paths.list ? " entries" : " bytes"));
+      acc->first_error =
+          st.first_error_path + ": " +
+          (st.first_error < 0 ? errno_text(static_cast<int>(-st.first_error))
+                              : "got " + std::to_string(st.first_error) + (paths.list ? " entries" : " bytes"));
     }
     end = std::max(end, st.end);
   }
@@ -815,8 +799,8 @@ void finalize(Result* r) {
 
 struct TargetRoot {
   Target target;
-  std::string root;         // the directory that holds secret/app/...
-  long list_entries = -1;   // what ls of secret/app returns here (-1: N secrets + . and ..)
+  std::string root;        // the directory that holds secret/app/...
+  long list_entries = -1;  // what ls of secret/app returns here (-1: N secrets + . and ..)
 };
 
 OpPaths paths_for(Case kind, const TargetRoot& t, const std::vector<Secret>& secrets) {
@@ -833,8 +817,7 @@ OpPaths paths_for(Case kind, const TargetRoot& t, const std::vector<Secret>& sec
       for (const auto& s : secrets) {
         // tmpfs cannot hide NAME#KEY from `ls`, so its field files live in a sibling directory
         // at the same depth.
-        p.files.push_back((t.target == Target::Tmpfs ? app + ".fields" : app) + "/" + s.name +
-                          "#password");
+        p.files.push_back((t.target == Target::Tmpfs ? app + ".fields" : app) + "/" + s.name + "#password");
         p.sizes.push_back(s.field.size());
       }
       break;
@@ -894,8 +877,8 @@ void verify(TargetRoot& t, const std::vector<Secret>& secrets, const std::vector
         const long n = list_op(path.c_str());
         if (n < 0) throw BenchError(std::string("ls ") + path + ": " + errno_text(static_cast<int>(-n)));
         if (n != static_cast<long>(p.sizes[i])) {
-          notes->push_back(std::string(target_name(t.target)) + ": ls secret/app gives " +
-                           std::to_string(n) + " entries, not " + std::to_string(p.sizes[i]));
+          notes->push_back(std::string(target_name(t.target)) + ": ls secret/app gives " + std::to_string(n) +
+                           " entries, not " + std::to_string(p.sizes[i]));
           t.list_entries = n;
         }
         continue;
@@ -903,9 +886,8 @@ void verify(TargetRoot& t, const std::vector<Secret>& secrets, const std::vector
       const std::string got = read_whole(path);
       const std::string& want = kind == Case::Read ? secrets[i].content : secrets[i].field;
       if (got != want) {
-        throw BenchError(std::string(target_name(t.target)) + ": " + path +
-                         " differs from Coffer's bytes (" + std::to_string(got.size()) + " vs " +
-                         std::to_string(want.size()) + " bytes)");
+        throw BenchError(std::string(target_name(t.target)) + ": " + path + " differs from Coffer's bytes (" +
+                         std::to_string(got.size()) + " vs " + std::to_string(want.size()) + " bytes)");
       }
     }
   }
@@ -935,28 +917,29 @@ const Result* find_result(const std::vector<Result>& results, Case kind, Target 
   return nullptr;
 }
 
-void print_table(const Options& o, const std::vector<Secret>& secrets,
-                 const std::vector<Result>& results, const std::vector<std::string>& notes) {
+void print_table(const Options& o, const std::vector<Secret>& secrets, const std::vector<Result>& results,
+                 const std::vector<std::string>& notes) {
   size_t min_size = SIZE_MAX, max_size = 0;
   for (const auto& s : secrets) {
     min_size = std::min(min_size, s.content.size());
     max_size = std::max(max_size, s.content.size());
   }
-  std::printf("# bench_reads: %d secrets secret/app/sNNN (%zu-%zu B), %.1f s per case in %d "
-              "slice(s) each after %.1f s warm-up, seed %" PRIu64 ", %u CPUs, Linux %s\n",
-              o.secrets, min_size, max_size, o.duration_s, o.rounds, o.warmup_s, o.seed,
-              std::thread::hardware_concurrency(), kernel_release().c_str());
-  std::printf("# read = open+read to EOF+close of a random secret; field = same on NAME#password;"
-              " ls = opendir+readdir+closedir of secret/app\n");
+  std::printf(
+      "# bench_reads: %d secrets secret/app/sNNN (%zu-%zu B), %.1f s per case in %d "
+      "slice(s) each after %.1f s warm-up, seed %" PRIu64 ", %u CPUs, Linux %s\n",
+      o.secrets, min_size, max_size, o.duration_s, o.rounds, o.warmup_s, o.seed, std::thread::hardware_concurrency(),
+      kernel_release().c_str());
+  std::printf(
+      "# read = open+read to EOF+close of a random secret; field = same on NAME#password;"
+      " ls = opendir+readdir+closedir of secret/app\n");
   for (const auto& note : notes) std::printf("# %s\n", note.c_str());
-  std::printf("%-6s %-13s %3s %10s %9s %9s %9s %10s %7s\n", "case", "target", "thr", "ops/s",
-              "p50 us", "p90 us", "p99 us", "srv us/op", "errors");
+  std::printf("%-6s %-13s %3s %10s %9s %9s %9s %10s %7s\n", "case", "target", "thr", "ops/s", "p50 us", "p90 us",
+              "p99 us", "srv us/op", "errors");
   for (const auto& r : results) {
     char srv[32] = "-";
     if (r.daemon_us_per_op >= 0) std::snprintf(srv, sizeof srv, "%.1f", r.daemon_us_per_op);
-    std::printf("%-6s %-13s %3d %10.0f %9.1f %9.1f %9.1f %10s %7" PRIu64 "\n", case_name(r.kind),
-                target_name(r.target), r.threads, r.ops_per_s, r.p50_us, r.p90_us, r.p99_us, srv,
-                r.errors);
+    std::printf("%-6s %-13s %3d %10.0f %9.1f %9.1f %9.1f %10s %7" PRIu64 "\n", case_name(r.kind), target_name(r.target),
+                r.threads, r.ops_per_s, r.p50_us, r.p90_us, r.p99_us, srv, r.errors);
     if (!r.first_error.empty()) std::printf("#   first error: %s\n", r.first_error.c_str());
   }
   bool header = false;
@@ -966,14 +949,14 @@ void print_table(const Options& o, const std::vector<Secret>& secrets,
       const Result* f = find_result(results, kind, Target::Floor, threads);
       if (c == nullptr || f == nullptr || f->ops_per_s <= 0 || f->p50_us <= 0) continue;
       if (!header) {
-        std::printf("\n# coffer/floor: ops/s ratio (<1 = slower than the floor), p50 ratio (>1 = "
-                    "slower), daemon CPU per op ratio\n%-6s %3s %12s %10s %14s\n", "case", "thr",
-                    "ops/s ratio", "p50 ratio", "srv cpu ratio");
+        std::printf(
+            "\n# coffer/floor: ops/s ratio (<1 = slower than the floor), p50 ratio (>1 = "
+            "slower), daemon CPU per op ratio\n%-6s %3s %12s %10s %14s\n",
+            "case", "thr", "ops/s ratio", "p50 ratio", "srv cpu ratio");
         header = true;
       }
-      std::printf("%-6s %3d %12.2f %10.2f %14.2f\n", case_name(kind), threads,
-                  c->ops_per_s / f->ops_per_s, c->p50_us / f->p50_us,
-                  f->daemon_us_per_op > 0 ? c->daemon_us_per_op / f->daemon_us_per_op : 0.0);
+      std::printf("%-6s %3d %12.2f %10.2f %14.2f\n", case_name(kind), threads, c->ops_per_s / f->ops_per_s,
+                  c->p50_us / f->p50_us, f->daemon_us_per_op > 0 ? c->daemon_us_per_op / f->daemon_us_per_op : 0.0);
     }
   }
   if (!header) std::printf("\n# coffer/floor ratios: pending (no coffer figures)\n");
@@ -993,11 +976,16 @@ void print_json(const Options& o, const std::vector<Secret>& secrets, const std:
   out["notes"] = notes;
   out["results"] = nlohmann::ordered_json::array();
   for (const auto& r : results) {
-    nlohmann::ordered_json j = {{"case", case_name(r.kind)},      {"target", target_name(r.target)},
-                                {"threads", r.threads},           {"ops", r.ops},
-                                {"seconds", r.seconds},           {"ops_per_s", r.ops_per_s},
-                                {"p50_us", r.p50_us},             {"p90_us", r.p90_us},
-                                {"p99_us", r.p99_us},             {"max_us", r.max_us},
+    nlohmann::ordered_json j = {{"case", case_name(r.kind)},
+                                {"target", target_name(r.target)},
+                                {"threads", r.threads},
+                                {"ops", r.ops},
+                                {"seconds", r.seconds},
+                                {"ops_per_s", r.ops_per_s},
+                                {"p50_us", r.p50_us},
+                                {"p90_us", r.p90_us},
+                                {"p99_us", r.p99_us},
+                                {"max_us", r.max_us},
                                 {"daemon_cpu_us_per_op", r.daemon_us_per_op},
                                 {"errors", r.errors}};
     if (!r.first_error.empty()) j["first_error"] = r.first_error;
@@ -1009,14 +997,12 @@ void print_json(const Options& o, const std::vector<Secret>& secrets, const std:
       const Result* c = find_result(results, kind, Target::Coffer, threads);
       const Result* f = find_result(results, kind, Target::Floor, threads);
       if (c == nullptr || f == nullptr || f->ops_per_s <= 0 || f->p50_us <= 0) continue;
-      out["ratios_coffer_over_floor"].push_back({{"case", case_name(kind)},
-                                                 {"threads", threads},
-                                                 {"ops_per_s", c->ops_per_s / f->ops_per_s},
-                                                 {"p50", c->p50_us / f->p50_us},
-                                                 {"daemon_cpu_per_op",
-                                                  f->daemon_us_per_op > 0
-                                                      ? c->daemon_us_per_op / f->daemon_us_per_op
-                                                      : 0.0}});
+      out["ratios_coffer_over_floor"].push_back(
+          {{"case", case_name(kind)},
+           {"threads", threads},
+           {"ops_per_s", c->ops_per_s / f->ops_per_s},
+           {"p50", c->p50_us / f->p50_us},
+           {"daemon_cpu_per_op", f->daemon_us_per_op > 0 ? c->daemon_us_per_op / f->daemon_us_per_op : 0.0}});
     }
   }
   std::printf("%s\n", out.dump(2).c_str());
@@ -1031,10 +1017,10 @@ int run(int argc, char** argv, Options& o) {
   if (!o.targets_explicit) o.targets.assign(std::begin(kAllTargets), std::end(kAllTargets));
   if (wants(o, Target::Coffer) && !executable(o.cofferd)) {
     const std::string why =
-        o.cofferd.empty()
-            ? std::string("no cofferd path (the cofferd target did not exist when CMake "
-                          "configured: re-run cmake, or pass --cofferd PATH)")
-            : "cofferd not found at '" + o.cofferd + "' (build target cofferd or pass --cofferd PATH)";
+        o.cofferd.empty() ? std::string(
+                                "no cofferd path (the cofferd target did not exist when CMake "
+                                "configured: re-run cmake, or pass --cofferd PATH)")
+                          : "cofferd not found at '" + o.cofferd + "' (build target cofferd or pass --cofferd PATH)";
     if (o.targets_explicit) throw BenchError(why);
     std::fprintf(stderr, "bench_reads: %s; coffer line pending\n", why.c_str());
     notes.push_back("coffer: pending, " + why);
@@ -1072,8 +1058,7 @@ int run(int argc, char** argv, Options& o) {
     args.push_back(mnt);
     const Mount& m = fx.start_daemon("cofferd", args, mnt);
     daemon_pids[static_cast<int>(Target::Coffer)] = m.pid;
-    std::fprintf(stderr, "bench_reads: cofferd pid %d on %s (log %s)\n", m.pid, mnt.c_str(),
-                 m.log.c_str());
+    std::fprintf(stderr, "bench_reads: cofferd pid %d on %s (log %s)\n", m.pid, mnt.c_str(), m.log.c_str());
     std::fprintf(stderr, "bench_reads: writing %d secrets through cofferd\n", o.secrets);
     try {
       seed_coffer(mnt, secrets);
@@ -1130,11 +1115,11 @@ int run(int argc, char** argv, Options& o) {
           const TargetRoot& t = roots[k];
           const OpPaths paths = paths_for(kind, t, secrets);
           const pid_t pid = daemon_pids[static_cast<int>(t.target)];
-          std::fprintf(stderr, "bench_reads: %s %s x%d round %d/%d\n", case_name(kind),
-                       target_name(t.target), threads, round + 1, o.rounds);
+          std::fprintf(stderr, "bench_reads: %s %s x%d round %d/%d\n", case_name(kind), target_name(t.target), threads,
+                       round + 1, o.rounds);
           if (t.target == o.profile_target && !o.profile_cmd.empty()) {
-            const std::string label = std::string(case_name(kind)) + "-" +
-                                      std::to_string(threads) + "-r" + std::to_string(round + 1);
+            const std::string label =
+                std::string(case_name(kind)) + "-" + std::to_string(threads) + "-r" + std::to_string(round + 1);
             Profiler profiler(o.profile_cmd, daemon_pids[static_cast<int>(t.target)], label,
                               fx.dir() + "/profile-" + label + ".log");
             measure_slice(paths, o, slice_s, round, pid, &results[first + k]);
@@ -1147,8 +1132,7 @@ int run(int argc, char** argv, Options& o) {
     }
   }
 
-  notes.push_back("load average (1/5/15 min) at start: " + load_before + "; at end: " +
-                  load_average());
+  notes.push_back("load average (1/5/15 min) at start: " + load_before + "; at end: " + load_average());
   if (o.json) {
     print_json(o, secrets, results, notes);
   } else {

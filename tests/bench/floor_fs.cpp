@@ -45,12 +45,12 @@ struct Options {
   bool cache = false;          // 1 s timeouts + page cache instead of Coffer's shared-mount policy
   bool single_thread = false;  // fuse_session_loop instead of the MT loop
   bool clone_fd = false;
-  bool noflush = true;         // FOPEN_NOFLUSH on read-only opens, as Coffer does
-  int max_threads = 10;        // Coffer's MountOptions defaults
+  bool noflush = true;   // FOPEN_NOFLUSH on read-only opens, as Coffer does
+  int max_threads = 10;  // Coffer's MountOptions defaults
   int max_idle_threads = 4;
-  int secrets = 200;           // generated tree size when no --source
-  std::string source;          // directory to copy into memory
-  std::string fuse_opts;       // extra -o options
+  int secrets = 200;      // generated tree size when no --source
+  std::string source;     // directory to copy into memory
+  std::string fuse_opts;  // extra -o options
   std::string mountpoint;
 };
 
@@ -59,7 +59,7 @@ struct Options {
 struct Node {
   fuse_ino_t parent = FUSE_ROOT_ID;
   bool is_dir = false;
-  std::string content;                       // file bytes
+  std::string content;                                      // file bytes
   std::map<std::string, fuse_ino_t, std::less<>> children;  // lookup table (incl. hidden)
   std::vector<std::pair<std::string, fuse_ino_t>> listed;   // readdir order (no NAME#KEY)
 };
@@ -75,8 +75,7 @@ struct Floor {
 
 Floor g_floor;  // read-only once the session starts
 
-fuse_ino_t add_node(fuse_ino_t parent, const std::string& name, bool is_dir, bool listed,
-                    std::string content = {}) {
+fuse_ino_t add_node(fuse_ino_t parent, const std::string& name, bool is_dir, bool listed, std::string content = {}) {
   Node node;
   node.parent = parent;
   node.is_dir = is_dir;
@@ -112,8 +111,8 @@ void add_file(fuse_ino_t parent, const std::string& name, std::string content) {
 }
 
 void load_dir(fuse_ino_t ino, const std::filesystem::path& dir) {
-  std::vector<std::filesystem::directory_entry> entries(
-      std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator{});
+  std::vector<std::filesystem::directory_entry> entries(std::filesystem::directory_iterator(dir),
+                                                        std::filesystem::directory_iterator{});
   std::sort(entries.begin(), entries.end());  // stable readdir order, like a sorted listing
   for (const auto& entry : entries) {
     const std::string name = entry.path().filename().string();
@@ -135,8 +134,7 @@ void generate_tree(int secrets) {
     char name[16];
     std::snprintf(name, sizeof name, "s%03d", i);
     char body[128];
-    std::snprintf(body, sizeof body, "{\n  \"password\": \"pw-%03d-abcdefghijklmn\",\n  \"user\": \"svc\"\n}\n",
-                  i);
+    std::snprintf(body, sizeof body, "{\n  \"password\": \"pw-%03d-abcdefghijklmn\",\n  \"user\": \"svc\"\n}\n", i);
     add_file(app, name, body);
   }
 }
@@ -271,7 +269,7 @@ void floor_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_
   }
   std::vector<char> buf(size);
   size_t used = 0;
-  struct stat st{};
+  struct stat st {};
   auto add = [&](const char* name, fuse_ino_t child, off_t next) {
     st.st_ino = child;
     st.st_mode = g_floor.nodes[child].is_dir ? S_IFDIR : S_IFREG;
@@ -403,8 +401,7 @@ int run(const Options& opts) {
     if (fuse_session_mount(se, opts.mountpoint.c_str()) != 0) {
       std::fprintf(stderr, "bench_floor_fs: cannot mount on %s\n", opts.mountpoint.c_str());
     } else {
-      std::fprintf(stderr, "bench_floor_fs: %zu inodes on %s (%s)\n", g_floor.nodes.size() - 1,
-                   opts.mountpoint.c_str(),
+      std::fprintf(stderr, "bench_floor_fs: %zu inodes on %s (%s)\n", g_floor.nodes.size() - 1, opts.mountpoint.c_str(),
                    opts.cache ? "cached: timeouts 1 s, page cache" : "timeouts 0, direct_io");
       if (opts.single_thread) {
         rc = fuse_session_loop(se);

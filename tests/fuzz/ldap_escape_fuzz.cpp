@@ -22,8 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (std::size_t i = 0; i < filter_value.size(); ++i) {
     const auto c = static_cast<unsigned char>(filter_value[i]);
     if (c == '*' || c == '(' || c == ')' || c == '\0' || c >= 0x80) __builtin_trap();
-    if (c == '\\' && (i + 2 >= filter_value.size() || !std::isxdigit(filter_value[i + 1]) ||
-                      !std::isxdigit(filter_value[i + 2]))) {
+    if (c == '\\' &&
+        (i + 2 >= filter_value.size() || !std::isxdigit(filter_value[i + 1]) || !std::isxdigit(filter_value[i + 2]))) {
       __builtin_trap();
     }
   }

@@ -24,7 +24,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)engine::parse_duration_ns(text);
 
   IdentityContext id;
-  id.entity = EntityInfo{"entity-id", value, {{"team", value}, {value, "x"}},
+  id.entity = EntityInfo{"entity-id",
+                         value,
+                         {{"team", value}, {value, "x"}},
                          {AliasInfo{"auth_userpass_1", "alias-id", value, {{"k", value}}, {{"c", value}}}}};
   id.groups = {GroupInfo{"group-id", value, "root", {{"team", value}}}};
   for (const bool slashes : {false, true}) {

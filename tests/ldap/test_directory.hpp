@@ -72,7 +72,8 @@ class TestDirectory {
     return out + "'";
   }
   static int harness(const std::string& command) {
-    const std::string script = "source " + quote(std::string(COFFER_SOURCE_DIR) + "/tests/ldap/slapd.sh") + " && " + command;
+    const std::string script =
+        "source " + quote(std::string(COFFER_SOURCE_DIR) + "/tests/ldap/slapd.sh") + " && " + command;
     return std::system(("bash -c " + quote(script)).c_str());
   }
   static void run(const std::string& command) {

@@ -17,9 +17,7 @@
 
 namespace conformance {
 
-inline engine::SecureBytes bytes(std::string_view s) {
-  return engine::SecureBytes(s.begin(), s.end());
-}
+inline engine::SecureBytes bytes(std::string_view s) { return engine::SecureBytes(s.begin(), s.end()); }
 
 inline std::string value_at(engine::Storage& s, std::string_view key) {
   auto r = s.get(key);
@@ -34,8 +32,7 @@ inline bool has(engine::Storage& s, std::string_view key) {
   return r->has_value();
 }
 
-inline std::vector<std::string> list(engine::Storage& s, std::string_view prefix,
-                                     std::size_t limit = 0) {
+inline std::vector<std::string> list(engine::Storage& s, std::string_view prefix, std::size_t limit = 0) {
   auto r = s.list(prefix, limit);
   REQUIRE(r.ok());
   return *r;
@@ -79,9 +76,8 @@ inline void check_storage_conformance(engine::Storage& s) {
   }
 
   SECTION("keys with odd bytes") {
-    const std::vector<std::string> keys = {
-        "sp ace", "new\nline", "pct%20", "quote'\"", "\xc3\xa9t\xc3\xa9", "\x01", "\xff\xfe",
-        "star*?[]", "back\\slash", "dir/\xff/leaf"};
+    const std::vector<std::string> keys = {"sp ace", "new\nline", "pct%20",   "quote'\"",    "\xc3\xa9t\xc3\xa9",
+                                           "\x01",   "\xff\xfe",  "star*?[]", "back\\slash", "dir/\xff/leaf"};
     for (const auto& k : keys) put(s, k, "v:" + k);
     for (const auto& k : keys) CHECK(value_at(s, k) == "v:" + k);
     CHECK(list(s, "dir/") == Strings{"\xff/"});

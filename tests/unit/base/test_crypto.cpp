@@ -14,8 +14,8 @@ namespace crypto = engine::crypto;
 TEST_CASE("crypto: AEAD round trip and authentication", "[crypto]") {
   const SecureBytes key = crypto::random_key();
   REQUIRE(key.size() == crypto::kKeySize);
-  for (std::string_view text : {std::string_view(""), std::string_view("hello"),
-                                std::string_view("\0\xff binary", 9)}) {
+  for (std::string_view text :
+       {std::string_view(""), std::string_view("hello"), std::string_view("\0\xff binary", 9)}) {
     SecureBytes sealed = crypto::aead_seal(key, engine::bytes_of(text), "aad/path");
     REQUIRE(sealed.size() == 24 + text.size() + 16);
     auto opened = crypto::aead_open(key, sealed, "aad/path");
@@ -30,8 +30,7 @@ TEST_CASE("crypto: AEAD round trip and authentication", "[crypto]") {
     CHECK_FALSE(crypto::aead_open(key, sealed, "aad/path").ok());
   }
   // Fresh nonce every time: same input, different output.
-  CHECK(crypto::aead_seal(key, engine::bytes_of("x"), "") !=
-        crypto::aead_seal(key, engine::bytes_of("x"), ""));
+  CHECK(crypto::aead_seal(key, engine::bytes_of("x"), "") != crypto::aead_seal(key, engine::bytes_of("x"), ""));
   auto short_input = crypto::aead_open(key, SecureBytes(39), "");
   REQUIRE_FALSE(short_input.ok());
   CHECK(short_input.error().code == ErrorCode::Corrupt);

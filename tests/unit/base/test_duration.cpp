@@ -84,8 +84,10 @@ TEST_CASE("duration: Go's time.ParseDuration accepts what Go accepts", "[duratio
 }
 
 TEST_CASE("duration: Go's time.ParseDuration refuses what Go refuses", "[duration]") {
-  for (const char* bad : {"", "3", "-", "+", "s", ".", "-.", ".s", "+.s", "1d", "1.5d", "3 hours", " 1s", "1s ",
-                          "1S", "1sec", "h", "\x85\x85", "\xff\xff", "hello \xff\xff world", "1h-5m", "1e3s"}) {
+  for (const char* bad :
+       {"",      "3",       "-",   "+",   "s",  ".",    "-.", ".s",       "+.s",      "1d",
+        "1.5d",  "3 hours", " 1s", "1s ", "1S", "1sec", "h",  "\x85\x85", "\xff\xff", "hello \xff\xff world",
+        "1h-5m", "1e3s"}) {
     INFO(bad);
     CHECK(go_refuses(bad));
   }
@@ -95,10 +97,10 @@ TEST_CASE("duration: Go's time.ParseDuration refuses what Go refuses", "[duratio
 }
 
 TEST_CASE("duration: overflow is InvalidArgument, never a wrapped value", "[duration][overflow]") {
-  for (const char* big : {"9223372036854775808ns", "9223372036854775.808us", "9223372036854ms775us808ns",
-                          "-9223372036854775809ns", "2562047h47m16.854775808s", "2562048h", "3000000h",
-                          "99999999999999999999s", "18446744073709551616ns", "9223372036854775808ns9223372036854775808ns",
-                          "5000000h5000000h", "1000000000000000000000000000000h"}) {
+  for (const char* big :
+       {"9223372036854775808ns", "9223372036854775.808us", "9223372036854ms775us808ns", "-9223372036854775809ns",
+        "2562047h47m16.854775808s", "2562048h", "3000000h", "99999999999999999999s", "18446744073709551616ns",
+        "9223372036854775808ns9223372036854775808ns", "5000000h5000000h", "1000000000000000000000000000000h"}) {
     INFO(big);
     CHECK(go_refuses(big));
   }
@@ -147,8 +149,8 @@ TEST_CASE("duration: Vault's ParseDurationSecond, in whole seconds", "[duration]
   CHECK(*parse_duration_seconds("9223372036854775807") == kMax);
   CHECK(*parse_duration_seconds("-9223372036854775808") == kMin);
   CHECK(*parse_duration_seconds("106751991167300d") == 106751991167300 * 86400);
-  for (const char* bad : {"9223372036854775808", "-9223372036854775809", "106751991167301d", "1d2h", "3 hours",
-                          "h", "2562048h"}) {
+  for (const char* bad :
+       {"9223372036854775808", "-9223372036854775809", "106751991167301d", "1d2h", "3 hours", "h", "2562048h"}) {
     INFO(bad);
     CHECK(parse_duration_seconds(bad).error().code == ErrorCode::InvalidArgument);
   }

@@ -49,8 +49,8 @@ TEST_CASE("base64: libsodium's decoder, strict padding, chosen characters skippe
   CHECK(text_of(*from_base64(engine::to_base64(engine::bytes_of(all)))) == all);
   // Refused: missing or misplaced padding, foreign alphabet, stray bytes,
   // non-zero trailing bits.
-  for (const char* bad : {"aGVsbG8", "aGVsbG8==", "aGVs=bG8", "aGVsbG8-", "aGVsbG8_", "aGVs bG8=", "QR==", "Q===",
-                          "aGVsbG8=\n"}) {
+  for (const char* bad :
+       {"aGVsbG8", "aGVsbG8==", "aGVs=bG8", "aGVsbG8-", "aGVsbG8_", "aGVs bG8=", "QR==", "Q===", "aGVsbG8=\n"}) {
     INFO(bad);
     auto r = from_base64(bad);
     REQUIRE_FALSE(r.ok());

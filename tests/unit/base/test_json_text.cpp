@@ -101,8 +101,8 @@ TEST_CASE("fields: numbers from paths and bodies are range-checked", "[fields]")
   }
   CHECK(engine::fields::parse_count("11", "version", 10).error().message == "version out of range");
 
-  for (const char* body : {R"({"n": 18446744073709551615})", R"({"n": 1e300})", R"({"n": -1e300})",
-                           R"({"n": "99999999999999999999"})"}) {
+  for (const char* body :
+       {R"({"n": 18446744073709551615})", R"({"n": 1e300})", R"({"n": -1e300})", R"({"n": "99999999999999999999"})"}) {
     INFO(body);
     auto r = engine::fields::get_int(Json::parse(body), "n");
     REQUIRE_FALSE(r.ok());
@@ -113,11 +113,11 @@ TEST_CASE("fields: numbers from paths and bodies are range-checked", "[fields]")
 }
 
 TEST_CASE("utf8: valid_prefix allows only a last character cut short", "[utf8]") {
-  CHECK(engine::utf8::valid_prefix("caf\xc3"));          // é cut after its lead byte
-  CHECK(engine::utf8::valid_prefix("\xf0\x9f\x94"));     // a key emoji cut short
+  CHECK(engine::utf8::valid_prefix("caf\xc3"));       // é cut after its lead byte
+  CHECK(engine::utf8::valid_prefix("\xf0\x9f\x94"));  // a key emoji cut short
   CHECK(engine::utf8::valid_prefix("plain"));
-  CHECK_FALSE(engine::utf8::valid_prefix("\xc3x"));      // the character was not continued
-  CHECK_FALSE(engine::utf8::valid_prefix("\xe0\x80"));   // overlong already at the second byte
-  CHECK_FALSE(engine::utf8::valid_prefix("\xed\xa0"));   // a surrogate already at the second byte
+  CHECK_FALSE(engine::utf8::valid_prefix("\xc3x"));     // the character was not continued
+  CHECK_FALSE(engine::utf8::valid_prefix("\xe0\x80"));  // overlong already at the second byte
+  CHECK_FALSE(engine::utf8::valid_prefix("\xed\xa0"));  // a surrogate already at the second byte
   CHECK_FALSE(engine::utf8::valid_prefix("\xff"));
 }

@@ -34,7 +34,7 @@ TEST_CASE("seal: init, seal, unseal with threshold shares", "[seal]") {
   REQUIRE(init.ok());
   REQUIRE(init->keys_hex.size() == 5);
   REQUIRE(init->keys_base64.size() == 5);
-  CHECK(init->keys_hex[0].size() == 66);     // 33 bytes: 32 + x-coordinate
+  CHECK(init->keys_hex[0].size() == 66);  // 33 bytes: 32 + x-coordinate
   CHECK(init->keys_base64[0].size() == 44);
   CHECK_FALSE(barrier.sealed());  // init leaves the store unsealed
   conformance::put(barrier, "secret/x", "kept");

@@ -39,8 +39,7 @@ TEST_CASE("serial: records round-trip through secure buffers", "[serial]") {
 
   SECTION("truncated input is Corrupt, never a partial record") {
     for (std::size_t n = 0; n < bytes.size(); ++n) {
-      auto r = engine::decode_record<serial_test::Record>(engine::ByteView(bytes).first(n),
-                                                          "record");
+      auto r = engine::decode_record<serial_test::Record>(engine::ByteView(bytes).first(n), "record");
       REQUIRE_FALSE(r.ok());
       CHECK(r.error().code == engine::ErrorCode::Corrupt);
     }

@@ -70,8 +70,7 @@ TEST_CASE("shamir: a changed share gives a different secret", "[shamir]") {
 
 TEST_CASE("shamir: bad parameters are InvalidArgument", "[shamir]") {
   const SecureBytes secret = engine::crypto::random_key();
-  for (auto [n, t] : std::vector<std::pair<int, int>>{
-           {0, 0}, {0, 1}, {1, 0}, {2, 3}, {3, 1}, {256, 2}, {-1, -1}}) {
+  for (auto [n, t] : std::vector<std::pair<int, int>>{{0, 0}, {0, 1}, {1, 0}, {2, 3}, {3, 1}, {256, 2}, {-1, -1}}) {
     auto r = shamir::split(secret, n, t);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code == ErrorCode::InvalidArgument);

@@ -29,8 +29,7 @@ std::unique_ptr<SqliteStorage> open_ok(const std::string& path) {
 void set_schema_version(const std::string& path, int version) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  const std::string sql =
-      "UPDATE properties SET value = " + std::to_string(version) + " WHERE name = 'schema_version'";
+  const std::string sql = "UPDATE properties SET value = " + std::to_string(version) + " WHERE name = 'schema_version'";
   REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
 }
@@ -249,9 +248,9 @@ TEST_CASE("SqliteStorage refuses writes once its file is gone from the path", "[
 
   SECTION("deleted") {
     REQUIRE(::unlink(path.c_str()) == 0);
-    CHECK(write_error(*s, "after") ==
-          "store " + path + " was deleted or renamed while in use: writes are refused until it "
-          "is back at that path");
+    CHECK(write_error(*s, "after") == "store " + path +
+                                          " was deleted or renamed while in use: writes are refused until it "
+                                          "is back at that path");
     // Reads go on: the open file still holds every acknowledged write.
     CHECK(conformance::value_at(*s, "before") == "1");
     CHECK_FALSE(conformance::has(*s, "after"));
@@ -278,9 +277,8 @@ TEST_CASE("SqliteStorage refuses writes once its file is gone from the path", "[
 
   SECTION("its WAL deleted") {
     REQUIRE(::unlink((path + "-wal").c_str()) == 0);
-    CHECK_THAT(write_error(*s, "after"),
-               Catch::Contains("the write-ahead log " + path +
-                               "-wal of the store was deleted or renamed while in use"));
+    CHECK_THAT(write_error(*s, "after"), Catch::Contains("the write-ahead log " + path +
+                                                         "-wal of the store was deleted or renamed while in use"));
   }
 
   SECTION("its WAL replaced") {

@@ -29,7 +29,8 @@ inline std::string error_of(const engine::Result<engine::Response>& r) {
 
 inline std::string str(const Json& j) { return j.get<std::string>(); }
 
-inline engine::Result<engine::Response> root_api(DevCore& d, Operation op, const std::string& path, Json b = Json::object()) {
+inline engine::Result<engine::Response> root_api(DevCore& d, Operation op, const std::string& path,
+                                                 Json b = Json::object()) {
   return api(d, "root", op, path, std::move(b));
 }
 
@@ -64,7 +65,7 @@ inline std::string enable_userpass(DevCore& d, const std::string& ns = "", const
 // A token of namespace ns_id bound to an entity, made through the token
 // store as a login would (auth methods are tested elsewhere).
 inline std::string entity_token(DevCore& d, const std::string& entity_id, const std::string& ns_id = "root",
-                         std::vector<std::string> policies = {"default"}) {
+                                std::vector<std::string> policies = {"default"}) {
   engine::TokenEntry e;
   e.namespace_id = ns_id;
   e.policies = std::move(policies);
@@ -100,6 +101,5 @@ inline std::vector<std::string> keys_of(const engine::Response& r) {
   for (const auto& k : r.data["keys"]) out.push_back(str(k));
   return out;
 }
-
 
 }  // namespace coffer_test

@@ -47,8 +47,7 @@ struct DevCore {
     REQUIRE_FALSE(r.ok());
     return r.error().code;
   }
-  std::string put(std::string_view path, std::string_view body,
-                  engine::WriteMode mode = engine::WriteMode::Replace) {
+  std::string put(std::string_view path, std::string_view body, engine::WriteMode mode = engine::WriteMode::Replace) {
     auto r = files->write(root, path, body, mode);
     if (!r.ok()) FAIL("write " << path << ": " << r.error().message);
     return engine::to_plain(r.value());

@@ -81,7 +81,8 @@ TEST_CASE("a denied request gets PermissionDenied whether or not the path exists
   CHECK(code_of(api(d, t, Operation::Read, "ns9/kv/data/x")) == ErrorCode::PermissionDenied);
   // Writes: create vs update decided by existence, both denied without the capability.
   CHECK(code_of(api(d, t, Operation::Update, "kv/data/a/x", {{"data", {{"v", "2"}}}})) == ErrorCode::PermissionDenied);
-  CHECK(code_of(api(d, t, Operation::Update, "kv/data/a/new", {{"data", {{"v", "2"}}}})) == ErrorCode::PermissionDenied);
+  CHECK(code_of(api(d, t, Operation::Update, "kv/data/a/new", {{"data", {{"v", "2"}}}})) ==
+        ErrorCode::PermissionDenied);
 }
 
 TEST_CASE("the default policy lets a token look itself up and little else", "[acl]") {
@@ -93,9 +94,11 @@ TEST_CASE("the default policy lets a token look itself up and little else", "[ac
   CHECK(read_error(d, t, "kv/a/x") == ErrorCode::PermissionDenied);
   CHECK(read_error(d, t, "sys/policies/acl/default") == ErrorCode::PermissionDenied);
   CHECK(code_of(api(d, t, Operation::List, "sys/policies/acl")) == ErrorCode::PermissionDenied);
-  CHECK(code_of(api(d, t, Operation::Update, "auth/token/create", engine::Json::object())) == ErrorCode::PermissionDenied);
+  CHECK(code_of(api(d, t, Operation::Update, "auth/token/create", engine::Json::object())) ==
+        ErrorCode::PermissionDenied);
   CHECK(code_of(api(d, t, Operation::List, "auth/token/accessors")) == ErrorCode::PermissionDenied);
-  auto caps = api(d, t, Operation::Update, "sys/capabilities-self", {{"paths", {"auth/token/lookup-self", "kv/data/a/x"}}});
+  auto caps =
+      api(d, t, Operation::Update, "sys/capabilities-self", {{"paths", {"auth/token/lookup-self", "kv/data/a/x"}}});
   REQUIRE(caps.ok());
   CHECK(caps->data["auth/token/lookup-self"] == engine::Json::array({"read"}));
   CHECK(caps->data["kv/data/a/x"] == engine::Json::array({"deny"}));
@@ -132,7 +135,8 @@ TEST_CASE("root-only sys endpoints answer only in the root namespace", "[acl]") 
 TEST_CASE("sys/capabilities answers in Vault's order, for another token and by accessor", "[acl]") {
   DevCore d;
   d.put("sys/policies/acl/p",
-        "path \"secret/*\" { capabilities = [\"create\", \"update\", \"list\", \"read\", \"delete\", \"sudo\", \"patch\"] }\n"
+        "path \"secret/*\" { capabilities = [\"create\", \"update\", \"list\", \"read\", \"delete\", \"sudo\", "
+        "\"patch\"] }\n"
         "path \"secret/no\" { capabilities = [\"deny\"] }\n");
   const std::string t = make_token(d, R"({"policies":["p"]})");
   auto caps = reply(d.put("sys/capabilities", R"({"token":")" + t + R"(","path":"secret/foo"})"));
@@ -142,7 +146,8 @@ TEST_CASE("sys/capabilities answers in Vault's order, for another token and by a
   CHECK(denied["secret/no"] == nlohmann::json::array({"deny"}));
   CHECK(denied["other"] == nlohmann::json::array({"deny"}));
   auto accessor = reply(d.files->read(as(t), "auth/token/lookup-self").value())["accessor"].get<std::string>();
-  auto by_accessor = reply(d.put("sys/capabilities-accessor", R"({"accessor":")" + accessor + R"(","path":"secret/x"})"));
+  auto by_accessor =
+      reply(d.put("sys/capabilities-accessor", R"({"accessor":")" + accessor + R"(","path":"secret/x"})"));
   CHECK(by_accessor["capabilities"] == caps["capabilities"]);
   auto root_caps = reply(d.put("sys/capabilities-self", R"({"path":"anything"})"));
   CHECK(root_caps["capabilities"] == nlohmann::json::array({"root"}));
@@ -175,7 +180,8 @@ TEST_CASE("parameter constraints see the request body", "[acl]") {
   DevCore d;
   d.put("sys/mounts/kv1", R"({"type":"kv"})");
   d.put("sys/policies/acl/p",
-        "path \"kv1/*\" {\n capabilities = [\"create\", \"update\"]\n allowed_parameters = { \"color\" = [\"green\"] }\n}\n");
+        "path \"kv1/*\" {\n capabilities = [\"create\", \"update\"]\n allowed_parameters = { \"color\" = [\"green\"] "
+        "}\n}\n");
   const std::string t = make_token(d, R"({"policies":["p"]})");
   CHECK(api(d, t, Operation::Update, "kv1/x", {{"color", "green"}}).ok());
   CHECK(code_of(api(d, t, Operation::Update, "kv1/x", {{"color", "red"}})) == ErrorCode::PermissionDenied);

@@ -35,7 +35,8 @@ TEST_CASE("perf: reads cost the same with 1, 100 and 10,000 policies", "[.perf]"
   for (int p = 0; p < kPolicies; ++p) {
     std::string text;
     for (int r = 0; r < kRulesEach; ++r) {
-      text += "path \"team" + std::to_string(p) + "/data/r" + std::to_string(r) + "/*\" { capabilities = [\"read\"] }\n";
+      text +=
+          "path \"team" + std::to_string(p) + "/data/r" + std::to_string(r) + "/*\" { capabilities = [\"read\"] }\n";
     }
     if (p == 0) text += "path \"secret/data/app/*\" { capabilities = [\"read\"] }\n";
     auto w = d.files->write(d.root, "sys/policies/acl/p" + std::to_string(p), text, engine::WriteMode::Replace);

@@ -32,7 +32,8 @@ TEST_CASE("approle secret-id accessors of another role or namespace are unknown"
     ok(root_api(d, Operation::Update, ns + "auth/approle/role/other", Json{{"token_policies", "p"}}));
   }
   // A secret id of the root namespace's role "app".
-  const std::string accessor = str(ok(root_api(d, Operation::Update, "auth/approle/role/app/secret-id")).data["secret_id_accessor"]);
+  const std::string accessor =
+      str(ok(root_api(d, Operation::Update, "auth/approle/role/app/secret-id")).data["secret_id_accessor"]);
   const std::string unknown = "00000000-0000-0000-0000-000000000000";
 
   for (const std::string prefix : {"education/auth/approle/role/app/", "auth/approle/role/other/"}) {
@@ -61,7 +62,8 @@ TEST_CASE("approle: a huge secret_id_ttl saturates instead of expiring the secre
   ok(root_api(d, Operation::Update, "auth/approle/role/long",
               Json{{"token_policies", "p"}, {"secret_id_ttl", "9000000000000000000"}}));
   const std::string role_id = str(ok(root_api(d, Operation::Read, "auth/approle/role/long/role-id")).data["role_id"]);
-  const std::string secret = str(ok(root_api(d, Operation::Update, "auth/approle/role/long/secret-id")).data["secret_id"]);
+  const std::string secret =
+      str(ok(root_api(d, Operation::Update, "auth/approle/role/long/secret-id")).data["secret_id"]);
   auto login = api(d, "", Operation::Update, "auth/approle/login", Json{{"role_id", role_id}, {"secret_id", secret}});
   REQUIRE(login.ok());
   CHECK(login.value().data["auth"]["lease_duration"] == 768 * 3600);

@@ -116,8 +116,8 @@ TEST_CASE("audit: a file device logs requests and responses with every string ha
   const std::string secret_hash = audit_hash(d, "file", kSecret);
   CHECK(secret_hash.rfind("hmac-sha256:", 0) == 0);
   CHECK(secret_hash.size() == 12 + 64);
-  CHECK(w["request"]["data"]["data"]["password"] == secret_hash);           // audit-hash = the logged HMAC
-  CHECK(w["request"]["data"]["data"]["port"] == 5432);                      // numbers stay
+  CHECK(w["request"]["data"]["data"]["password"] == secret_hash);  // audit-hash = the logged HMAC
+  CHECK(w["request"]["data"]["data"]["port"] == 5432);             // numbers stay
   CHECK(w["request"]["data"]["data"]["nested"]["list"][0] == audit_hash(d, "file", "a"));  // every string
   CHECK(w["request"]["operation"] == "create");
   CHECK(w["request"]["namespace"]["id"] == "root");
@@ -148,7 +148,8 @@ TEST_CASE("audit: a file device logs requests and responses with every string ha
     // (The enable's own response went to the device it enabled.)
     if (e["type"] != "response" || e["request"]["path"] == "sys/audit/file") continue;
     bool paired = false;
-    for (const auto& q : entries) paired = paired || (q["type"] == "request" && q["request"]["id"] == e["request"]["id"]);
+    for (const auto& q : entries)
+      paired = paired || (q["type"] == "request" && q["request"]["id"] == e["request"]["id"]);
     CHECK(paired);
   }
 }
@@ -282,7 +283,8 @@ TEST_CASE("audit: sys/audit is root-namespace only and needs sudo; audit-hash do
   d.put("sys/audit/file", "type=file file_path=" + dir.path + "/a.log");
   d.put("sys/policies/acl/auditor", R"(path "sys/audit/*" { capabilities = ["create","read","update","delete"] }
 path "sys/audit-hash/*" { capabilities = ["update"] })");
-  d.put("sys/policies/acl/auditor-sudo", R"(path "sys/audit/*" { capabilities = ["create","read","update","delete","sudo"] })");
+  d.put("sys/policies/acl/auditor-sudo",
+        R"(path "sys/audit/*" { capabilities = ["create","read","update","delete","sudo"] })");
   const std::string plain = make_token(d, R"({"policies":["auditor"]})");
   const std::string sudo = make_token(d, R"({"policies":["auditor-sudo"]})");
   engine::Json body{{"type", "file"}, {"file_path", dir.path + "/b.log"}};
@@ -306,7 +308,8 @@ TEST_CASE("audit: devices are stored through the barrier and reloaded at unseal"
   auto core = engine::Core::open(std::make_unique<SharedStorage>(disk), {});
   REQUIRE(core.ok());
   engine::FileView files(**core);
-  auto init = files.write(nobody, "sys/init", R"({"secret_shares":1,"secret_threshold":1})", engine::WriteMode::Replace);
+  auto init =
+      files.write(nobody, "sys/init", R"({"secret_shares":1,"secret_threshold":1})", engine::WriteMode::Replace);
   REQUIRE(init.ok());
   auto keys = reply(init.value());
   const std::string key = keys["keys"][0];

@@ -74,7 +74,8 @@ TEST_CASE("sys/auth enables, lists and disables auth methods per namespace", "[a
   CHECK(std::regex_match(str(table["userpass/"]["accessor"]), std::regex("auth_userpass_[0-9a-f]{8}")));
   CHECK(std::regex_match(str(table["apps/approle/"]["accessor"]), std::regex("auth_approle_[0-9a-f]{8}")));
   CHECK(std::regex_match(str(table["token/"]["accessor"]), std::regex("auth_token_[0-9a-f]{8}")));
-  CHECK(str(ok(api(d, "root", Operation::Read, "ns1/sys/auth/userpass"))["accessor"]) == str(table["userpass/"]["accessor"]));
+  CHECK(str(ok(api(d, "root", Operation::Read, "ns1/sys/auth/userpass"))["accessor"]) ==
+        str(table["userpass/"]["accessor"]));
   CHECK(ok(api(d, "root", Operation::List, "ns1/sys/auth"))["keys"] == Json::array({"apps/", "token", "userpass"}));
 
   // Auth mounts are not secrets engines, and other namespaces do not see them.
@@ -86,9 +87,10 @@ TEST_CASE("sys/auth enables, lists and disables auth methods per namespace", "[a
   // Bad input changes nothing.
   CHECK(code_of(api(d, "root", Operation::Update, "ns1/sys/auth/userpass", Json{{"type", "userpass"}})) ==
         ErrorCode::AlreadyExists);
-  CHECK(message_of(api(d, "root", Operation::Update, "ns1/sys/auth/x", Json{{"type", "ldapx"}})).find("unknown auth method type") !=
-        std::string::npos);
-  CHECK(code_of(api(d, "root", Operation::Update, "ns1/sys/auth/token", Json{{"type", "userpass"}})) == ErrorCode::InvalidArgument);
+  CHECK(message_of(api(d, "root", Operation::Update, "ns1/sys/auth/x", Json{{"type", "ldapx"}}))
+            .find("unknown auth method type") != std::string::npos);
+  CHECK(code_of(api(d, "root", Operation::Update, "ns1/sys/auth/token", Json{{"type", "userpass"}})) ==
+        ErrorCode::InvalidArgument);
   CHECK(code_of(api(d, "root", Operation::Update, "ns1/sys/auth/y", Json::object())) == ErrorCode::InvalidArgument);
   CHECK(code_of(api(d, "root", Operation::Update, "ns1/sys/auth/z", Json{{"type", "userpass"}, {"bogus", 1}})) ==
         ErrorCode::InvalidArgument);
@@ -98,7 +100,8 @@ TEST_CASE("sys/auth enables, lists and disables auth methods per namespace", "[a
   // Enabling needs sudo on sys/auth/* (root-protected).
   d.put("ns1/sys/policies/acl/almost", "path \"sys/auth/*\" { capabilities = [\"create\", \"update\", \"read\"] }\n");
   const std::string almost = make_token(d, R"({"policies":["almost"]})", "ns1/");
-  CHECK(code_of(api(d, almost, Operation::Update, "ns1/sys/auth/up2", Json{{"type", "userpass"}})) == ErrorCode::PermissionDenied);
+  CHECK(code_of(api(d, almost, Operation::Update, "ns1/sys/auth/up2", Json{{"type", "userpass"}})) ==
+        ErrorCode::PermissionDenied);
 
   // The token store still answers at auth/token/.
   CHECK(ok(api(d, "root", Operation::Read, "auth/token/lookup-self"))["policies"] == Json::array({"root"}));
@@ -126,7 +129,8 @@ TEST_CASE("userpass: users, Argon2id passwords, logins that become tokens", "[au
   auto raw = internals(*d.core).barrier.get("logical/" + uuid + "/user/bob");
   REQUIRE(raw.ok());
   REQUIRE(raw.value().has_value());
-  auto entry = engine::decode_record<engine::auth::UserEntry>(engine::ByteView(raw.value()->data(), raw.value()->size()), "user");
+  auto entry = engine::decode_record<engine::auth::UserEntry>(
+      engine::ByteView(raw.value()->data(), raw.value()->size()), "user");
   REQUIRE(entry.ok());
   CHECK(entry->password_hash.rfind("$argon2id$", 0) == 0);
   CHECK(std::string(engine::as_view(*raw.value())).find("s3cret-horse") == std::string::npos);
@@ -163,14 +167,17 @@ TEST_CASE("userpass: users, Argon2id passwords, logins that become tokens", "[au
   CHECK(alias->first->id == str(auth["entity_id"]));
 
   // Failures say only this, for a wrong password and an unknown user alike.
-  CHECK(message_of(login(d, "edu/auth/userpass/login/bob", Json{{"password", "wrong"}})) == "invalid username or password");
+  CHECK(message_of(login(d, "edu/auth/userpass/login/bob", Json{{"password", "wrong"}})) ==
+        "invalid username or password");
   CHECK(code_of(login(d, "edu/auth/userpass/login/bob", Json{{"password", "wrong"}})) == ErrorCode::InvalidArgument);
-  CHECK(message_of(login(d, "edu/auth/userpass/login/nobody", Json{{"password", "x"}})) == "invalid username or password");
+  CHECK(message_of(login(d, "edu/auth/userpass/login/nobody", Json{{"password", "x"}})) ==
+        "invalid username or password");
   CHECK(message_of(login(d, "edu/auth/userpass/login/bob", Json::object())) == "missing password");
 
   // A new password replaces the old one.
   ok(api(d, "root", Operation::Update, "edu/auth/userpass/users/bob/password", Json{{"password", "new-one"}}));
-  CHECK(code_of(login(d, "edu/auth/userpass/login/bob", Json{{"password", "s3cret-horse"}})) == ErrorCode::InvalidArgument);
+  CHECK(code_of(login(d, "edu/auth/userpass/login/bob", Json{{"password", "s3cret-horse"}})) ==
+        ErrorCode::InvalidArgument);
   ok(login(d, "edu/auth/userpass/login/bob", Json{{"password", "new-one"}}));
 
   // Only logins answer without a token; the rest is under the ACL.
@@ -179,7 +186,8 @@ TEST_CASE("userpass: users, Argon2id passwords, logins that become tokens", "[au
         ErrorCode::PermissionDenied);
 
   // A login never makes a root token.
-  ok(api(d, "root", Operation::Update, "edu/auth/userpass/users/rooty", Json{{"password", "p"}, {"token_policies", "root"}}));
+  ok(api(d, "root", Operation::Update, "edu/auth/userpass/users/rooty",
+         Json{{"password", "p"}, {"token_policies", "root"}}));
   CHECK(message_of(login(d, "edu/auth/userpass/login/rooty", Json{{"password", "p"}})) ==
         "auth methods cannot create root tokens");
 
@@ -246,7 +254,8 @@ TEST_CASE("approle: roles, role ids, secret ids, logins", "[auth]") {
   REQUIRE(alias.has_value());
   CHECK(alias->first->id == str(auth["entity_id"]));
 
-  Json looked = ok(api(d, "root", Operation::Update, base + "role/web/secret-id/lookup", Json{{"secret_id", secret_id}}));
+  Json looked =
+      ok(api(d, "root", Operation::Update, base + "role/web/secret-id/lookup", Json{{"secret_id", secret_id}}));
   CHECK(looked["secret_id_num_uses"] == 1);
   CHECK(looked["secret_id_accessor"] == accessor);
   CHECK(looked["metadata"]["host"] == "h1");
@@ -254,17 +263,20 @@ TEST_CASE("approle: roles, role ids, secret ids, logins", "[auth]") {
   ok(login(d, base + "login", Json{{"role_id", role_id}, {"secret_id", secret_id}}));
   CHECK(message_of(login(d, base + "login", Json{{"role_id", role_id}, {"secret_id", secret_id}})) ==
         "invalid role or secret ID");
-  CHECK(ok(api(d, "root", Operation::Update, base + "role/web/secret-id/lookup", Json{{"secret_id", secret_id}})).empty());
+  CHECK(ok(api(d, "root", Operation::Update, base + "role/web/secret-id/lookup", Json{{"secret_id", secret_id}}))
+            .empty());
   CHECK(ok(api(d, "root", Operation::List, base + "role/web/secret-id/"))["keys"].empty());
 
   // Custom secret ids; destroy by id and by accessor.
-  Json custom = ok(api(d, "root", Operation::Update, base + "role/web/custom-secret-id", Json{{"secret_id", "my-own-secret"}}));
+  Json custom =
+      ok(api(d, "root", Operation::Update, base + "role/web/custom-secret-id", Json{{"secret_id", "my-own-secret"}}));
   CHECK(custom["secret_id"] == "my-own-secret");
-  CHECK(code_of(api(d, "root", Operation::Update, base + "role/web/custom-secret-id", Json{{"secret_id", "my-own-secret"}})) ==
-        ErrorCode::InvalidArgument);
+  CHECK(code_of(api(d, "root", Operation::Update, base + "role/web/custom-secret-id",
+                    Json{{"secret_id", "my-own-secret"}})) == ErrorCode::InvalidArgument);
   ok(login(d, base + "login", Json{{"role_id", role_id}, {"secret_id", "my-own-secret"}}));
   ok(api(d, "root", Operation::Update, base + "role/web/secret-id/destroy", Json{{"secret_id", "my-own-secret"}}));
-  CHECK(code_of(login(d, base + "login", Json{{"role_id", role_id}, {"secret_id", "my-own-secret"}})) == ErrorCode::InvalidArgument);
+  CHECK(code_of(login(d, base + "login", Json{{"role_id", role_id}, {"secret_id", "my-own-secret"}})) ==
+        ErrorCode::InvalidArgument);
   Json second = ok(api(d, "root", Operation::Update, base + "role/web/secret-id", Json::object()));
   Json by_accessor = ok(api(d, "root", Operation::Update, base + "role/web/secret-id-accessor/lookup",
                             Json{{"secret_id_accessor", second["secret_id_accessor"]}}));
@@ -292,25 +304,29 @@ TEST_CASE("approle: bad role ids and secret ids are refused", "[auth]") {
   enable(d, "", "other", "approle");
   ok(api(d, "root", Operation::Update, "auth/approle/role/r", Json{{"role_id", "fixed-role-id"}}));
   ok(api(d, "root", Operation::Update, "auth/other/role/r", Json::object()));
-  const std::string secret = str(ok(api(d, "root", Operation::Update, "auth/approle/role/r/secret-id", Json::object()))["secret_id"]);
+  const std::string secret =
+      str(ok(api(d, "root", Operation::Update, "auth/approle/role/r/secret-id", Json::object()))["secret_id"]);
   CHECK(str(ok(api(d, "root", Operation::Read, "auth/approle/role/r/role-id"))["role_id"]) == "fixed-role-id");
 
   CHECK(message_of(login(d, "auth/approle/login", Json{{"secret_id", secret}})) == "missing role_id");
   CHECK(message_of(login(d, "auth/approle/login", Json{{"role_id", ""}, {"secret_id", secret}})) == "missing role_id");
   CHECK(message_of(login(d, "auth/approle/login", Json{{"role_id", "fixed-role-id"}})) == "missing secret_id");
   const std::string huge(100000, 'r');
-  CHECK(code_of(login(d, "auth/approle/login", Json{{"role_id", huge}, {"secret_id", secret}})) == ErrorCode::InvalidArgument);
+  CHECK(code_of(login(d, "auth/approle/login", Json{{"role_id", huge}, {"secret_id", secret}})) ==
+        ErrorCode::InvalidArgument);
   CHECK(message_of(login(d, "auth/approle/login", Json{{"role_id", "no-such-role"}, {"secret_id", secret}})) ==
         "invalid role or secret ID");
   // The right role id on the wrong mount.
   CHECK(message_of(login(d, "auth/other/login", Json{{"role_id", "fixed-role-id"}, {"secret_id", secret}})) ==
         "invalid role or secret ID");
   // Custom role ids: not empty, not huge, not taken.
-  CHECK(message_of(api(d, "root", Operation::Update, "auth/approle/role/r/role-id", Json{{"role_id", ""}})) == "missing role_id");
-  CHECK(code_of(api(d, "root", Operation::Update, "auth/approle/role/r/role-id", Json{{"role_id", huge}})) == ErrorCode::InvalidArgument);
+  CHECK(message_of(api(d, "root", Operation::Update, "auth/approle/role/r/role-id", Json{{"role_id", ""}})) ==
+        "missing role_id");
+  CHECK(code_of(api(d, "root", Operation::Update, "auth/approle/role/r/role-id", Json{{"role_id", huge}})) ==
+        ErrorCode::InvalidArgument);
   ok(api(d, "root", Operation::Update, "auth/approle/role/s", Json::object()));
-  CHECK(message_of(api(d, "root", Operation::Update, "auth/approle/role/s/role-id", Json{{"role_id", "fixed-role-id"}})) ==
-        "role_id already in use");
+  CHECK(message_of(api(d, "root", Operation::Update, "auth/approle/role/s/role-id",
+                       Json{{"role_id", "fixed-role-id"}})) == "role_id already in use");
   CHECK(message_of(api(d, "root", Operation::Update, "auth/approle/role/t", Json{{"role_id", "fixed-role-id"}})) ==
         "role_id already in use");
   CHECK(code_of(api(d, "root", Operation::Read, "auth/approle/role/t")) == ErrorCode::NotFound);
@@ -344,7 +360,8 @@ TEST_CASE("approle: an expired secret id is refused and removed", "[auth]") {
   REQUIRE(fine.ok());
   REQUIRE(fine->login.has_value());
   CHECK(fine->login->alias_name == role_id);
-  CHECK(message_of(call(Operation::Update, "login", creds, t0 + std::chrono::minutes(10))) == "invalid role or secret ID");
+  CHECK(message_of(call(Operation::Update, "login", creds, t0 + std::chrono::minutes(10))) ==
+        "invalid role or secret ID");
   // Gone for good, even if the clock went back.
   CHECK(message_of(call(Operation::Update, "login", creds, t0)) == "invalid role or secret ID");
   CHECK(ok(call(Operation::List, "role/r/secret-id", Json::object(), t0))["keys"].empty());
@@ -370,7 +387,8 @@ TEST_CASE("failed logins are slowed down, outside the core lock", "[auth]") {
     auto opened = engine::Core::open(std::make_unique<engine::MemoryStorage>(), opts);
     REQUIRE(opened.ok());
     auto& core = *opened.value();
-    engine::Request enable_req{Operation::Update, "sys/auth/approle", Json{{"type", "approle"}}, engine::to_secure("root")};
+    engine::Request enable_req{Operation::Update, "sys/auth/approle", Json{{"type", "approle"}},
+                               engine::to_secure("root")};
     REQUIRE(core.handle(enable_req).ok());
     engine::Request bad{Operation::Update, "auth/approle/login", Json{{"role_id", "x"}, {"secret_id", "y"}}, {}};
     const auto start = std::chrono::steady_clock::now();
@@ -388,7 +406,8 @@ TEST_CASE("failed logins are slowed down, outside the core lock", "[auth]") {
       // AppRole guesses are cheap to refuse; userpass ones cost an Argon2id
       // verification each (known user or not), so only a few of those.
       for (int i = 0; i < 10000; ++i) {
-        auto r = i % 1000 != 0 ? login(d, "auth/approle/login", Json{{"role_id", "guess-" + std::to_string(i)}, {"secret_id", "s"}})
+        auto r = i % 1000 != 0 ? login(d, "auth/approle/login",
+                                       Json{{"role_id", "guess-" + std::to_string(i)}, {"secret_id", "s"}})
                                : login(d, "auth/userpass/login/ok", Json{{"password", "wrong"}});
         if (!r.ok()) ++failures;
       }

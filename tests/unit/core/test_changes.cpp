@@ -7,8 +7,8 @@
 #include "tests/unit/core/authz_support.hpp"
 
 using namespace coffer_test;
-using engine::ChangeEvent;
 using engine::ChangeBus;
+using engine::ChangeEvent;
 using engine::ChangeKind;
 using engine::Json;
 using engine::Operation;
@@ -39,7 +39,14 @@ TEST_CASE("change bus: revisions move once a publish, in order, to every subscri
   auto sb = bus.subscribe([&](const ChangeEvent& c) { b.push_back(c.path); });
   CHECK(bus.revision() == 0);
   CHECK(bus.publish({}) == 0);  // nothing to say: no revision
-  CHECK(bus.publish({ChangeEvent{0, ChangeKind::Secret, "", "", "x", }, ChangeEvent{0, ChangeKind::Secret, "", "", "y"}}) == 1);
+  CHECK(bus.publish({ChangeEvent{
+                         0,
+                         ChangeKind::Secret,
+                         "",
+                         "",
+                         "x",
+                     },
+                     ChangeEvent{0, ChangeKind::Secret, "", "", "y"}}) == 1);
   CHECK(bus.publish({ChangeEvent{0, ChangeKind::Policy, "", "", "z"}}) == 2);
   CHECK(a == std::vector<std::uint64_t>{1, 1, 2});
   CHECK(b == std::vector<std::string>{"x", "y", "z"});
@@ -50,8 +57,7 @@ TEST_CASE("change bus: revisions move once a publish, in order, to every subscri
   CHECK(bus.revision() == 3);
 }
 
-TEST_CASE("change bus: a KV write is announced once, after it is durable, with the secret's file path",
-          "[changes]") {
+TEST_CASE("change bus: a KV write is announced once, after it is durable, with the secret's file path", "[changes]") {
   DevCore d;
   Recorder rec(*d.core);
   const auto before = d.core->generation();
@@ -103,7 +109,8 @@ TEST_CASE("change bus: namespaces, KV v1, policies, tokens, identity and mounts 
   CHECK(seen[0].namespace_path == "ns1/");
   CHECK(seen[0].path == "kv/app");
 
-  ok(api(d, "root", Operation::Update, "ns1/sys/policies/acl/reader", Json{{"policy", "path \"kv/*\" { capabilities = [\"read\"] }"}}));
+  ok(api(d, "root", Operation::Update, "ns1/sys/policies/acl/reader",
+         Json{{"policy", "path \"kv/*\" { capabilities = [\"read\"] }"}}));
   seen = rec.take();
   REQUIRE(seen.size() == 1);
   CHECK(seen[0].kind == ChangeKind::Policy);

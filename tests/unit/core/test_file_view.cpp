@@ -10,8 +10,8 @@ TEST_CASE("file view: a dev root shows sys, auth, identity and secret", "[filevi
   DevCore d;
   CHECK(d.ls("") == V{"auth/", "identity/", "secret/", "sys/"});
   CHECK(d.ls("sys") == V{"audit/", "audit-hash/", "auth/", "capabilities", "capabilities-accessor", "capabilities-self",
-                         "config/", "health", "init", "locked-users/", "monitor", "mounts/", "namespaces/", "policies/", "seal",
-                         "seal-status", "unseal"});
+                         "config/", "health", "init", "locked-users/", "monitor", "mounts/", "namespaces/", "policies/",
+                         "seal", "seal-status", "unseal"});
   CHECK(d.ls("sys/config") == V{"group-policy-application"});
   // #field on a sys file whose literal name the sys backend calls unsupported.
   CHECK(d.cat("sys/config/group-policy-application#group_policy_application_mode") == "within_namespace_hierarchy");
@@ -183,8 +183,7 @@ TEST_CASE("file view: a wrong token is denied, whether or not the path exists", 
   engine::Caller stranger{engine::to_secure("hvs.not-a-token")};
   CHECK(d.files->read(stranger, "secret/s").error().code == ErrorCode::PermissionDenied);
   CHECK(d.files->read(stranger, "secret/missing").error().code == ErrorCode::PermissionDenied);
-  CHECK(d.files->write(stranger, "secret/s", "a=2\n", WriteMode::Replace).error().code ==
-        ErrorCode::PermissionDenied);
+  CHECK(d.files->write(stranger, "secret/s", "a=2\n", WriteMode::Replace).error().code == ErrorCode::PermissionDenied);
   CHECK(d.cat("secret/s#a") == "1");
 }
 
@@ -209,8 +208,7 @@ TEST_CASE("file view: NAME@data is the create endpoint of a collection that is a
   CHECK(d.put_error("identity/group-alias@data", "name=dev\n") == ErrorCode::InvalidArgument);
 
   // The ACL is asked about the endpoint itself, not a "data" below it.
-  const std::string writer =
-      coffer_test::make_token(d, "{\"policies\":[\"entity-writer\"]}");
+  const std::string writer = coffer_test::make_token(d, "{\"policies\":[\"entity-writer\"]}");
   d.put("sys/policies/acl/entity-writer", "path \"identity/entity\" { capabilities = [\"update\"] }\n");
   CHECK(d.files->write(coffer_test::as(writer), "identity/entity@data", "name=amy\n", WriteMode::Replace).ok());
   CHECK(d.files->write(coffer_test::as(writer), "identity/group@data", "name=g\n", WriteMode::Replace).error().code ==
@@ -244,10 +242,10 @@ TEST_CASE("file view: a caller with nothing at or below a path learns nothing of
   d.put("sys/policies/acl/app", "path \"secret/data/app/*\" { capabilities = [\"read\"] }\n");
   const engine::Caller limited = coffer_test::as(coffer_test::make_token(d, "{\"policies\":[\"app\"]}"));
   const engine::Caller anonymous{};
-  const std::pair<const char*, const char*> pairs[] = {
-      {"edu", "nope"},           {"edu/training", "edu/nope"}, {"edu/kv", "edu/nokv"},
-      {"edu/sys", "nope/sys"},   {"edu/auth", "nope/auth"},    {"team", "nothing"},
-      {"team/kv", "team/nokv"},  {"secret/folder", "secret/nofolder"}};
+  const std::pair<const char*, const char*> pairs[] = {{"edu", "nope"},           {"edu/training", "edu/nope"},
+                                                       {"edu/kv", "edu/nokv"},    {"edu/sys", "nope/sys"},
+                                                       {"edu/auth", "nope/auth"}, {"team", "nothing"},
+                                                       {"team/kv", "team/nokv"},  {"secret/folder", "secret/nofolder"}};
   for (const engine::Caller* who : {&anonymous, &limited}) {
     for (const auto& [there, absent] : pairs) {
       INFO((who == &anonymous ? "anonymous: " : "limited: ") << there << " vs " << absent);
@@ -323,8 +321,7 @@ TEST_CASE("file view: a write-only policy (Vault's drop box) writes through file
   CHECK(stat_word(d, writer, "sys/policies/acl/other") == "permission denied");
 }
 
-TEST_CASE("file view: a request still being written fails only when no more bytes can mend it",
-          "[fileview][input]") {
+TEST_CASE("file view: a request still being written fails only when no more bytes can mend it", "[fileview][input]") {
   DevCore d;
   auto partial = [&](std::string_view path, std::string_view body, const engine::Caller* who = nullptr) {
     auto st = d.files->check_partial(who != nullptr ? *who : d.root, path, body);
@@ -367,8 +364,9 @@ TEST_CASE("file view: a request still being written fails only when no more byte
   CHECK(partial("secret/app", "novalue") == "ok");  // "=..." may follow
   CHECK(partial("sys/unseal", "abcd efgh") == "ok");
   // A caller who may not write there fails now too, not at close.
-  d.put("sys/policies/acl/reader", "path \"sys/policies/acl/*\" { capabilities = [\"read\"] }\n"
-                                   "path \"secret/data/*\" { capabilities = [\"read\"] }\n");
+  d.put("sys/policies/acl/reader",
+        "path \"sys/policies/acl/*\" { capabilities = [\"read\"] }\n"
+        "path \"secret/data/*\" { capabilities = [\"read\"] }\n");
   const engine::Caller reader = coffer_test::as(coffer_test::make_token(d, "{\"policies\":[\"reader\"]}"));
   CHECK(partial("sys/policies/acl/team", "path", &reader) == "permission denied");
   CHECK(partial("secret/app", "a=", &reader) == "permission denied");

@@ -67,13 +67,11 @@ TEST_CASE("file view: a LOOKUP inside a folder just looked up skips the folder p
   CHECK(calls_of(d, [&] { REQUIRE(d.files->stat(d.root, "secret/app/db#password").ok()); }) == 1);
   CHECK(calls_of(d, [&] { CHECK(d.cat("secret/app/db#password") == "p"); }) == 1);
   // An absent name costs what it did without the listing.
-  CHECK(calls_of(d, [&] { CHECK(d.files->stat(d.root, "secret/app/nope").error().code == ErrorCode::NotFound); }) ==
-        3);
+  CHECK(calls_of(d, [&] { CHECK(d.files->stat(d.root, "secret/app/nope").error().code == ErrorCode::NotFound); }) == 3);
   // An absent field still fails as it did.
   CHECK(d.cat_error("secret/app/db#nope") == ErrorCode::NotFound);
   // A folder named in the listing still gets its probe; it is a directory.
-  CHECK(calls_of(d, [&] { CHECK(d.files->stat(d.root, "secret/app/db2")->kind == engine::NodeKind::Directory); }) ==
-        1);
+  CHECK(calls_of(d, [&] { CHECK(d.files->stat(d.root, "secret/app/db2")->kind == engine::NodeKind::Directory); }) == 1);
   // `ls` fills the listing too.
   d.ls("secret/app");
   CHECK(calls_of(d, [&] { REQUIRE(d.files->stat(d.root, "secret/app/cache").ok()); }) == 1);

@@ -118,8 +118,8 @@ TEST_CASE("groups: types, members, Vault's messages", "[identity]") {
         "invalid group type \"weird\"");
   CHECK(error_of(root_api(d, Operation::Update, "identity/group/id/" + g, body(R"({"type":"external"})"))) ==
         "group type cannot be changed");
-  CHECK(error_of(root_api(d, Operation::Update, "identity/group", body(R"({"name":"bad","member_entity_ids":"nope"})"))) ==
-        "invalid entity ID \"nope\"");
+  CHECK(error_of(root_api(d, Operation::Update, "identity/group",
+                          body(R"({"name":"bad","member_entity_ids":"nope"})"))) == "invalid entity ID \"nope\"");
   CHECK(error_of(root_api(d, Operation::Update, "identity/group/id/unknown", body(R"({"policies":"a"})"))) ==
         "invalid group ID");
   CHECK(code_of(root_api(d, Operation::Read, "identity/group/name/bad")) == ErrorCode::NotFound);
@@ -159,7 +159,8 @@ TEST_CASE("group membership graphs: nesting, self-membership and cycles", "[iden
         "member group ID \"" + a + "\" is same as the ID of the group");
   CHECK(error_of(root_api(d, Operation::Update, "identity/group/id/" + a, Json{{"member_group_ids", c}})) ==
         "cyclic relationship detected for member group ID \"" + c + "\"");
-  CHECK(error_of(root_api(d, Operation::Update, "identity/group/id/" + b, Json{{"member_group_ids", Json::array({a, c})}})) ==
+  CHECK(error_of(root_api(d, Operation::Update, "identity/group/id/" + b,
+                          Json{{"member_group_ids", Json::array({a, c})}})) ==
         "cyclic relationship detected for member group ID \"" + c + "\"");
   CHECK(error_of(root_api(d, Operation::Update, "identity/group/id/" + a, Json{{"member_group_ids", "missing"}})) ==
         "invalid member group ID \"missing\"");
@@ -249,14 +250,15 @@ TEST_CASE("group policies across namespaces follow group_policy_application_mode
   CHECK_FALSE(can_read(d, t, "education/kv/data/s"));
 
   // A group in the child namespace with the entity (cross-namespace member).
-  make_group(d, "education/training/", Json{{"name", "admins"}, {"policies", "reader"}, {"member_entity_ids", e}}.dump().c_str());
+  make_group(d, "education/training/",
+             Json{{"name", "admins"}, {"policies", "reader"}, {"member_entity_ids", e}}.dump().c_str());
   // A group in the parent (root) and in a sibling namespace.
   make_group(d, "", Json{{"name", "top"}, {"policies", "reader"}, {"member_entity_ids", e}}.dump().c_str());
   make_group(d, "other/", Json{{"name", "peers"}, {"policies", "reader"}, {"member_entity_ids", e}}.dump().c_str());
 
   // Default mode: only the child's group applies, with the child's paths.
-  CHECK(str(ok(root_api(d, Operation::Read, "sys/config/group-policy-application")).data["group_policy_application_mode"]) ==
-        "within_namespace_hierarchy");
+  CHECK(str(ok(root_api(d, Operation::Read, "sys/config/group-policy-application"))
+                .data["group_policy_application_mode"]) == "within_namespace_hierarchy");
   CHECK(can_read(d, t, "education/training/kv/data/s"));
   CHECK_FALSE(can_read(d, t, "education/kv/data/s"));  // training's policy never reaches its parent
   CHECK_FALSE(can_read(d, t, "kv/data/s"));
@@ -295,7 +297,8 @@ TEST_CASE("groups may hold members of other namespaces; deleting a namespace dro
   DevCore d;
   make_namespace(d, "", "a");
   const std::string root_group = make_group(d, "", R"({"name":"g"})");
-  const std::string child_group = make_group(d, "a/", Json{{"name", "cg"}, {"member_group_ids", root_group}}.dump().c_str());
+  const std::string child_group =
+      make_group(d, "a/", Json{{"name", "cg"}, {"member_group_ids", root_group}}.dump().c_str());
   CHECK(ok(root_api(d, Operation::Read, "identity/group/id/" + root_group)).data["parent_group_ids"] ==
         Json::array({child_group}));
   // Another namespace's group is answered as an unknown one.

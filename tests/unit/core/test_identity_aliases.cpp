@@ -15,9 +15,10 @@ TEST_CASE("entity aliases: accessor checks, uniqueness, same-namespace rule", "[
   const std::string ns_acc = enable_userpass(d, "ns1/");
   const std::string e = make_entity(d, "", R"({"name":"alice"})");
 
-  CHECK(error_of(root_api(d, Operation::Update, "identity/entity-alias",
-                          Json{{"name", "alice"}, {"mount_accessor", "auth_userpass_00000000"}, {"canonical_id", e}})) ==
-        "invalid mount accessor \"auth_userpass_00000000\"");
+  CHECK(
+      error_of(root_api(d, Operation::Update, "identity/entity-alias",
+                        Json{{"name", "alice"}, {"mount_accessor", "auth_userpass_00000000"}, {"canonical_id", e}})) ==
+      "invalid mount accessor \"auth_userpass_00000000\"");
   auto other_ns = root_api(d, Operation::Update, "identity/entity-alias",
                            Json{{"name", "alice"}, {"mount_accessor", ns_acc}, {"canonical_id", e}});
   CHECK(error_of(other_ns) == "matching mount is in a different namespace than request");
@@ -53,10 +54,11 @@ TEST_CASE("entity aliases: accessor checks, uniqueness, same-namespace rule", "[
   auto again = ok(root_api(d, Operation::Update, "identity/entity-alias",
                            Json{{"name", "alice"}, {"mount_accessor", acc}, {"custom_metadata", {{"k", "v"}}}}));
   CHECK(str(again.data["id"]) == alias_id);
-  CHECK(str(ok(root_api(d, Operation::Read, "identity/entity-alias/id/" + alias_id)).data["custom_metadata"]["k"]) == "v");
+  CHECK(str(ok(root_api(d, Operation::Read, "identity/entity-alias/id/" + alias_id)).data["custom_metadata"]["k"]) ==
+        "v");
   // No canonical id: a new entity is made for the alias.
-  auto fresh = ok(root_api(d, Operation::Update, "identity/entity-alias",
-                           Json{{"name", "carol"}, {"mount_accessor", acc}}));
+  auto fresh =
+      ok(root_api(d, Operation::Update, "identity/entity-alias", Json{{"name", "carol"}, {"mount_accessor", acc}}));
   CHECK(str(fresh.data["canonical_id"]) != e);
   // Renaming onto taken factors.
   CHECK(error_of(root_api(d, Operation::Update, "identity/entity-alias/id/" + str(fresh.data["id"]),
@@ -92,7 +94,8 @@ TEST_CASE("group aliases: external groups only, unique factors", "[identity]") {
         "alias can't be set on an internal group");
   CHECK(error_of(root_api(d, Operation::Update, "identity/group-alias", Json{{"mount_accessor", acc}})) ==
         "missing alias name");
-  CHECK(error_of(root_api(d, Operation::Update, "identity/group-alias", Json{{"name", "x"}})) == "missing mount_accessor");
+  CHECK(error_of(root_api(d, Operation::Update, "identity/group-alias", Json{{"name", "x"}})) ==
+        "missing mount_accessor");
   CHECK(error_of(root_api(d, Operation::Update, "identity/group-alias",
                           Json{{"name", "x"}, {"mount_accessor", "nope"}, {"canonical_id", ext}})) ==
         "invalid mount accessor \"nope\"");
@@ -146,7 +149,6 @@ TEST_CASE("entity_for_login finds or creates the entity behind an alias", "[iden
   CHECK(third->disabled);
 }
 
-
 TEST_CASE("a userpass login's entity gets its groups' policies; removal and disabling act at once", "[identity]") {
   DevCore d;
   const std::string edu = make_namespace(d, "", "edu");
@@ -155,7 +157,9 @@ TEST_CASE("a userpass login's entity gets its groups' policies; removal and disa
   put_secret(d, "edu/", "team/db");
   write_policy(d, "edu/", "team", "path \"kv/data/team/*\" { capabilities = [\"read\"] }");
   ok(root_api(d, Operation::Update, "edu/auth/userpass/users/alice", Json{{"password", "alice-pw"}}));
-  auto login = [&] { return api(d, "", Operation::Update, "edu/auth/userpass/login/alice", Json{{"password", "alice-pw"}}); };
+  auto login = [&] {
+    return api(d, "", Operation::Update, "edu/auth/userpass/login/alice", Json{{"password", "alice-pw"}});
+  };
   auto first = ok(login());
   const std::string token = str(first.data["auth"]["client_token"]);
   const std::string eid = str(first.data["auth"]["entity_id"]);
@@ -168,7 +172,8 @@ TEST_CASE("a userpass login's entity gets its groups' policies; removal and disa
   CHECK(str(ok(login()).data["auth"]["entity_id"]) == eid);  // the same entity next time
   CHECK_FALSE(can_read(d, token, "edu/kv/data/team/db"));
 
-  const std::string g = make_group(d, "edu/", Json{{"name", "team"}, {"policies", "team"}, {"member_entity_ids", eid}}.dump().c_str());
+  const std::string g =
+      make_group(d, "edu/", Json{{"name", "team"}, {"policies", "team"}, {"member_entity_ids", eid}}.dump().c_str());
   CHECK(can_read(d, token, "edu/kv/data/team/db"));
   // A new login reports the identity policy in its auth block.
   CHECK(ok(login()).data["auth"]["identity_policies"] == Json::array({"team"}));

@@ -50,15 +50,16 @@ TEST_CASE("identity ids of another namespace look exactly like unknown ids", "[i
   const std::string entity = make_entity(d, "", R"({"name":"alice","metadata":{"k":"v"}})");
   const std::string group = make_group(d, "", R"({"name":"g"})");
   const std::string external = make_group(d, "", R"({"name":"ext","type":"external"})");
-  const std::string entity_alias = str(ok(root_api(d, Operation::Update, "identity/entity-alias",
-                                                   Json{{"name", "alice"}, {"mount_accessor", root_accessor},
-                                                        {"canonical_id", entity}}))
-                                           .data["id"]);
-  const std::string group_alias = str(ok(root_api(d, Operation::Update, "identity/group-alias",
-                                                  Json{{"name", "ext"}, {"mount_accessor", root_accessor},
-                                                       {"canonical_id", external}}))
-                                          .data["id"]);
-  const engine::SecureString before_entity = ok(root_api(d, Operation::Read, "identity/entity/id/" + entity)).data.dump();
+  const std::string entity_alias =
+      str(ok(root_api(d, Operation::Update, "identity/entity-alias",
+                      Json{{"name", "alice"}, {"mount_accessor", root_accessor}, {"canonical_id", entity}}))
+              .data["id"]);
+  const std::string group_alias =
+      str(ok(root_api(d, Operation::Update, "identity/group-alias",
+                      Json{{"name", "ext"}, {"mount_accessor", root_accessor}, {"canonical_id", external}}))
+              .data["id"]);
+  const engine::SecureString before_entity =
+      ok(root_api(d, Operation::Read, "identity/entity/id/" + entity)).data.dump();
   const engine::SecureString before_group = ok(root_api(d, Operation::Read, "identity/group/id/" + group)).data.dump();
 
   struct Case {
@@ -121,10 +122,11 @@ TEST_CASE("entity and group policy names are case-insensitive, as Vault's policy
   write_policy(d, "", "training-admin", "path \"kv/data/team\" { capabilities = [\"read\"] }\n");
   write_policy(d, "", "group-reader", "path \"kv/data/group\" { capabilities = [\"read\"] }\n");
   const std::string entity = make_entity(d, "", R"({"name":"e","policies":["Training-Admin"]})");
-  make_group(d, "", Json{{"name", "g"}, {"policies", Json::array({" GROUP-Reader "})},
-                         {"member_entity_ids", Json::array({entity})}}
-                        .dump()
-                        .c_str());
+  make_group(
+      d, "",
+      Json{{"name", "g"}, {"policies", Json::array({" GROUP-Reader "})}, {"member_entity_ids", Json::array({entity})}}
+          .dump()
+          .c_str());
   const std::string token = entity_token(d, entity);
   CHECK(can_read(d, token, "kv/data/team"));
   CHECK(can_read(d, token, "kv/data/group"));

@@ -45,7 +45,8 @@ TEST_CASE("identity path table: nothing special, no existence checks", "[identit
   Stores s;
   engine::IdentityBackend identity(engine::IdentityStores{s.identity, s.router});
   const engine::Json body = engine::Json::object();
-  for (const char* rel : {"entity", "entity/name/e1", "entity/id/x", "group/name/g1", "entity-alias", "lookup/entity"}) {
+  for (const char* rel :
+       {"entity", "entity/name/e1", "entity/id/x", "group/name/g1", "entity-alias", "lookup/entity"}) {
     INFO(rel);
     for (Operation op : {Operation::Read, Operation::List, Operation::Update, Operation::Delete}) {
       const engine::PathProperties p = identity.path_properties(rel, op);
@@ -72,7 +73,7 @@ TEST_CASE("identity writes need update, first and second alike (Core::handle)", 
     INFO(path);
     CHECK_FALSE(allowed(api(d, create_only, Operation::Update, path)));  // first write: still an Update
     CHECK(allowed(api(d, update_only, Operation::Update, path)));
-    CHECK(allowed(api(d, update_only, Operation::Update, path)));        // second write
+    CHECK(allowed(api(d, update_only, Operation::Update, path)));  // second write
     CHECK_FALSE(allowed(api(d, create_only, Operation::Update, path)));
   }
 }
@@ -137,8 +138,10 @@ TEST_CASE("a table's existence check: first write Create, second Update", "[path
 
 TEST_CASE("kv's existence check decides create vs update through Core::handle", "[paths][acl]") {
   DevCore d;
-  const std::string create_only = token_with_policy(d, "kv-create", R"(path "secret/data/*" { capabilities = ["create"] })");
-  const std::string update_only = token_with_policy(d, "kv-update", R"(path "secret/data/*" { capabilities = ["update"] })");
+  const std::string create_only =
+      token_with_policy(d, "kv-create", R"(path "secret/data/*" { capabilities = ["create"] })");
+  const std::string update_only =
+      token_with_policy(d, "kv-update", R"(path "secret/data/*" { capabilities = ["update"] })");
   const engine::Json data{{"data", {{"k", "v"}}}};
   CHECK_FALSE(allowed(api(d, update_only, Operation::Update, "secret/data/a", data)));  // first write: Create
   CHECK(allowed(api(d, create_only, Operation::Update, "secret/data/a", data)));

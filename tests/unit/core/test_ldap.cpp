@@ -123,8 +123,10 @@ TEST_CASE("ldap: liblber frees its buffers through Coffer's zeroing functions", 
 
 TEST_CASE("ldap: config writes are checked and bindpass is never shown", "[ldap]") {
   LdapConfig cfg;
-  CHECK(parse_ldap_config(Json{{"url", "ldap://127.0.0.1:389,ldaps://h:636"}, {"bindpass", "s3cret"},
-                               {"request_timeout", "5s"}, {"token_policies", "a,b"}},
+  CHECK(parse_ldap_config(Json{{"url", "ldap://127.0.0.1:389,ldaps://h:636"},
+                               {"bindpass", "s3cret"},
+                               {"request_timeout", "5s"},
+                               {"token_policies", "a,b"}},
                           cfg)
             .ok());
   CHECK(cfg.request_timeout == 5);
@@ -218,15 +220,17 @@ TEST_CASE("ldap: renewal binds again and brings the groups up to date", "[ldap][
   CHECK(ok(api(d, "root", Operation::Read, "identity/group/id/" + devs))["member_entity_ids"] == Json::array({entity}));
 
   // bob leaves dev: the renewal drops him from the external group.
-  dir.modify("dn: cn=dev,ou=groups,dc=example,dc=org\nchangetype: modify\ndelete: member\n"
-             "member: uid=bob,ou=people,dc=example,dc=org\n");
+  dir.modify(
+      "dn: cn=dev,ou=groups,dc=example,dc=org\nchangetype: modify\ndelete: member\n"
+      "member: uid=bob,ou=people,dc=example,dc=org\n");
   ok(api(d, token, Operation::Update, "auth/token/renew-self"));
   const Json members = ok(api(d, "root", Operation::Read, "identity/group/id/" + devs))["member_entity_ids"];
   CHECK((members.is_null() || members == Json::array()));
 
   // bob leaves admins: his token's policies would change, so no renewal.
-  dir.modify("dn: cn=admins,ou=groups,dc=example,dc=org\nchangetype: modify\nreplace: member\n"
-             "member: uid=carol,ou=people,dc=example,dc=org\n");
+  dir.modify(
+      "dn: cn=admins,ou=groups,dc=example,dc=org\nchangetype: modify\nreplace: member\n"
+      "member: uid=carol,ou=people,dc=example,dc=org\n");
   auto refused = api(d, token, Operation::Update, "auth/token/renew-self");
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().message == "policies have changed, not renewing");
@@ -343,8 +347,9 @@ TEST_CASE("ldap: failed binds lock the user out (Vault's user lockout)", "[ldap]
   CHECK(locked.error().code == ErrorCode::PermissionDenied);
   ok(ldap_login(d, "alice", "alice-pw"));  // others log in
   const std::string acc = str(ok(api(d, "root", Operation::Read, "sys/auth/ldap"))["accessor"]);
-  CHECK(ok(api(d, "root", Operation::Read, "sys/locked-users"))["by_namespace"][0]["mount_accessors"][0]
-            ["alias_identifiers"] == Json::array({"bob"}));
+  CHECK(ok(api(d, "root", Operation::Read,
+               "sys/locked-users"))["by_namespace"][0]["mount_accessors"][0]["alias_identifiers"] ==
+        Json::array({"bob"}));
   ok(api(d, "root", Operation::Update, "sys/locked-users/" + acc + "/unlock/bob"));
   ok(ldap_login(d, "bob", "bob-pw"));
 }

@@ -65,7 +65,8 @@ engine::Result<engine::Response> up(DevCore& d, const std::string& ns, const std
 }
 
 void tune(DevCore& d, const std::string& ns, const std::string& path, Json config) {
-  ok(api(d, "root", Operation::Update, ns + "sys/auth/" + path + "/tune", Json{{"user_lockout_config", std::move(config)}}));
+  ok(api(d, "root", Operation::Update, ns + "sys/auth/" + path + "/tune",
+         Json{{"user_lockout_config", std::move(config)}}));
 }
 
 }  // namespace
@@ -103,14 +104,17 @@ TEST_CASE("lockout: it ends after lockout_duration; the count resets after locko
   FastCore d;
   enable(d, "", "userpass", "userpass");
   user(d, "", "bob", "right");
-  tune(d, "", "userpass", Json{{"lockout_threshold", "2"}, {"lockout_duration", "1s"}, {"lockout_counter_reset_duration", "1"}});
+  tune(d, "", "userpass",
+       Json{{"lockout_threshold", "2"}, {"lockout_duration", "1s"}, {"lockout_counter_reset_duration", "1"}});
   Json tuned = ok(api(d, "root", Operation::Read, "sys/auth/userpass/tune"));
   CHECK(tuned["user_lockout_threshold"] == 2);
   CHECK(tuned["user_lockout_duration"] == 1);
   CHECK(tuned["user_lockout_counter_reset_duration"] == 1);
   CHECK(tuned["user_lockout_disable"] == false);
   CHECK(ok(api(d, "root", Operation::Read, "sys/auth/userpass"))["config"]["user_lockout_config"] ==
-        Json{{"user_lockout_counter_reset_duration", 1}, {"user_lockout_threshold", 2}, {"user_lockout_duration", 1},
+        Json{{"user_lockout_counter_reset_duration", 1},
+             {"user_lockout_threshold", 2},
+             {"user_lockout_duration", 1},
              {"user_lockout_disable", false}});
 
   SECTION("duration") {
@@ -216,7 +220,8 @@ TEST_CASE("sys/locked-users: Vault's report, unlock, and each namespace sees its
   CHECK(all["by_namespace"][0]["namespace_path"] == "ns1/");
   CHECK(all["by_namespace"][0]["counts"] == 2);
   CHECK(all["by_namespace"][0]["mount_accessors"] ==
-        Json::array({Json{{"mount_accessor", ns1_acc}, {"counts", 2}, {"alias_identifiers", Json::array({"carol", "dave"})}}}));
+        Json::array(
+            {Json{{"mount_accessor", ns1_acc}, {"counts", 2}, {"alias_identifiers", Json::array({"carol", "dave"})}}}));
   CHECK(all["by_namespace"][1]["namespace_id"] == "root");
   CHECK(all["by_namespace"][1]["namespace_path"] == "");
 
@@ -241,8 +246,7 @@ TEST_CASE("sys/locked-users: Vault's report, unlock, and each namespace sees its
   ok(api(d, "root", Operation::Update, "sys/locked-users/" + root_acc + "/unlock/nobody"));
 
   // The ACL decides: read for the report, update for an unlock.
-  const std::string reader = make_token(
-      d, R"({"policies":["lr"]})", "");
+  const std::string reader = make_token(d, R"({"policies":["lr"]})", "");
   ok(api(d, "root", Operation::Update, "sys/policies/acl/lr",
          Json{{"policy", "path \"sys/locked-users\" { capabilities = [\"read\"] }"}}));
   ok(api(d, reader, Operation::Read, "sys/locked-users"));

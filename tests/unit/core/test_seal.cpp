@@ -20,8 +20,8 @@ TEST_CASE("seal: init, unseal with threshold shares, data survives a new core", 
     engine::FileView files(**core);
     CHECK(files.list(nobody, "").value().size() == 1);  // only sys/ while sealed
     CHECK(files.read(nobody, "secret/x").error().code == ErrorCode::Sealed);
-    auto reply = files.write(nobody, "sys/init", R"({"secret_shares":3,"secret_threshold":2})",
-                             engine::WriteMode::Replace);
+    auto reply =
+        files.write(nobody, "sys/init", R"({"secret_shares":3,"secret_threshold":2})", engine::WriteMode::Replace);
     REQUIRE(reply.ok());
     Json init = Json::parse(reply.value());
     REQUIRE(init["keys"].size() == 3);

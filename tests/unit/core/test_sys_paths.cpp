@@ -16,8 +16,8 @@ using engine::PathProperties;
 using namespace coffer_test;
 
 engine::SysBackend sys_of(Stores& s) {
-  return engine::SysBackend(engine::SysStores{s.router, s.tokens, s.policies, s.identity, s.acls, s.lockout, s.audit,
-                                              s.opts, [] {}});
+  return engine::SysBackend(
+      engine::SysStores{s.router, s.tokens, s.policies, s.identity, s.acls, s.lockout, s.audit, s.opts, [] {}});
 }
 
 }  // namespace
@@ -43,10 +43,10 @@ TEST_CASE("sys path table: root-only endpoints", "[sys][paths]") {
 TEST_CASE("sys path table: sudo paths", "[sys][paths]") {
   Stores s;
   auto sys = sys_of(s);
-  for (const char* rel : {"auth/userpass", "auth/userpass/tune", "audit", "audit/file", "raw", "raw/core",
-                          "rotate", "leases/revoke-prefix/x", "leases/revoke-force/x", "leases/lookup/x",
-                          "revoke-prefix/x", "revoke-force/x", "plugins/catalog/x", "config/auditing/x",
-                          "config/ui/headers/x", "remount", "seal", "step-down", "config/cors"}) {
+  for (const char* rel : {"auth/userpass", "auth/userpass/tune", "audit", "audit/file", "raw", "raw/core", "rotate",
+                          "leases/revoke-prefix/x", "leases/revoke-force/x", "leases/lookup/x", "revoke-prefix/x",
+                          "revoke-force/x", "plugins/catalog/x", "config/auditing/x", "config/ui/headers/x", "remount",
+                          "seal", "step-down", "config/cors"}) {
     INFO(rel);
     CHECK(sys.path_properties(rel, Operation::Update).sudo);
     CHECK(sys.path_properties(rel, Operation::Read).sudo);
@@ -61,8 +61,8 @@ TEST_CASE("sys path table: sudo paths", "[sys][paths]") {
 TEST_CASE("sys path table: topology writes take the lock exclusively", "[sys][paths]") {
   Stores s;
   auto sys = sys_of(s);
-  for (const char* rel : {"mounts/secret", "mounts/secret/tune", "namespaces/a", "auth", "auth/userpass",
-                          "auth/userpass/tune", "seal"}) {
+  for (const char* rel :
+       {"mounts/secret", "mounts/secret/tune", "namespaces/a", "auth", "auth/userpass", "auth/userpass/tune", "seal"}) {
     INFO(rel);
     for (Operation op : {Operation::Create, Operation::Update, Operation::Patch, Operation::Delete}) {
       CHECK(sys.path_properties(rel, op).exclusive);

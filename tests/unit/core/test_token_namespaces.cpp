@@ -19,9 +19,10 @@ TEST_CASE("deleting a namespace revokes its tokens and their subtrees", "[tokens
   const std::string t2 = make_token(d, R"({"policies":["x"]})", "ns2/");
   // A child of t1 (made in ns1 by t1 itself; t1 may create tokens via root's help: make it with
   // a policy that allows it).
-  REQUIRE(d.files->write(d.root, "ns1/sys/policies/acl/maker",
-                         "path \"auth/token/create\" {\n  capabilities = [\"update\"]\n}\n",
-                         engine::WriteMode::Replace).ok());
+  REQUIRE(d.files
+              ->write(d.root, "ns1/sys/policies/acl/maker",
+                      "path \"auth/token/create\" {\n  capabilities = [\"update\"]\n}\n", engine::WriteMode::Replace)
+              .ok());
   const std::string maker = make_token(d, R"({"policies":["maker"]})", "ns1/");
   const engine::Caller maker_caller = as(maker);
   const std::string child = make_token(d, R"({"policies":["maker"]})", "ns1/", &maker_caller);
@@ -56,7 +57,8 @@ TEST_CASE("a namespace's token store reaches its own and its children's tokens o
   REQUIRE(found.ok());
   CHECK(reply(found.value())["namespace_path"] == "ns1/");
   const std::string accessor = reply(found.value())["accessor"];
-  auto by_accessor = d.files->write(d.root, "auth/token/lookup-accessor", "accessor=" + accessor, engine::WriteMode::Replace);
+  auto by_accessor =
+      d.files->write(d.root, "auth/token/lookup-accessor", "accessor=" + accessor, engine::WriteMode::Replace);
   REQUIRE(by_accessor.ok());
   CHECK(reply(by_accessor.value())["namespace_path"] == "ns1/");
 
@@ -89,10 +91,12 @@ TEST_CASE("a namespace's token store reaches its own and its children's tokens o
 TEST_CASE("a file operation spends one use of a use-limited token", "[tokens][uses]") {
   DevCore d;
   REQUIRE(d.files->write(d.root, "secret/app", "v=1", engine::WriteMode::Replace).ok());
-  REQUIRE(d.files->write(d.root, "sys/policies/acl/app",
-                         "path \"secret/data/app\" {\n  capabilities = [\"read\"]\n}\n"
-                         "path \"secret/metadata/*\" {\n  capabilities = [\"read\", \"list\"]\n}\n",
-                         engine::WriteMode::Replace).ok());
+  REQUIRE(d.files
+              ->write(d.root, "sys/policies/acl/app",
+                      "path \"secret/data/app\" {\n  capabilities = [\"read\"]\n}\n"
+                      "path \"secret/metadata/*\" {\n  capabilities = [\"read\", \"list\"]\n}\n",
+                      engine::WriteMode::Replace)
+              .ok());
   const std::string t = make_token(d, R"({"policies":["app"],"num_uses":2})");
   auto uses_left = [&] {
     auto r = d.files->write(d.root, "auth/token/lookup", "token=" + t, engine::WriteMode::Replace);

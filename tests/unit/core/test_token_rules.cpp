@@ -66,7 +66,8 @@ TEST_CASE("a namespace admin reaches no parent token by accessor or id, on any e
       reply(d.files->read(as(parent), "auth/token/lookup-self").value())["accessor"].get<std::string>();
   const std::string child = make_token(d, R"({"policies":["default"]})", "education/training/");
   const std::string child_accessor =
-      reply(d.files->read(as(child), "education/training/auth/token/lookup-self").value())["accessor"].get<std::string>();
+      reply(d.files->read(as(child), "education/training/auth/token/lookup-self").value())["accessor"]
+          .get<std::string>();
   const std::string store = "education/auth/token/";
 
   // Each endpoint answers the parent's token exactly as an unknown one.
@@ -95,7 +96,8 @@ TEST_CASE("a namespace admin reaches no parent token by accessor or id, on any e
   }
   // Vault's answers for an unknown one.
   CHECK(write_as(d, admin, store + "lookup-accessor", "accessor=" + parent_accessor).message == "invalid accessor");
-  CHECK(write_as(d, admin, store + "lookup-accessor", "accessor=" + parent_accessor).code == ErrorCode::InvalidArgument);
+  CHECK(write_as(d, admin, store + "lookup-accessor", "accessor=" + parent_accessor).code ==
+        ErrorCode::InvalidArgument);
   CHECK(write_as(d, admin, store + "renew", "token=" + parent).message == "token not found");
   CHECK(write_as(d, admin, store + "revoke-orphan", "token=" + parent).message == "token to revoke not found");
   CHECK(warnings_of(write_as(d, admin, store + "revoke-accessor", "accessor=" + parent_accessor).reply) ==
@@ -113,7 +115,8 @@ TEST_CASE("a namespace admin reaches no parent token by accessor or id, on any e
   REQUIRE(below.ok);
   CHECK(below.reply["namespace_path"] == "education/training/");
   CHECK(write_as(d, admin, "education/sys/capabilities-accessor",
-                 R"({"accessor":")" + child_accessor + R"(","paths":["x"]})").ok);
+                 R"({"accessor":")" + child_accessor + R"(","paths":["x"]})")
+            .ok);
   REQUIRE(write_as(d, admin, store + "revoke-accessor", "accessor=" + child_accessor).ok);
   CHECK_FALSE(alive(d, child, "education/training/"));
   // And the root namespace's store reaches everything below it.
@@ -150,9 +153,9 @@ TEST_CASE("calculate_ttl follows Vault's CalculateTTL and never overflows", "[to
   auto capped = engine::calculate_ttl(in);
   REQUIRE(capped.ok());
   CHECK(capped->ttl == max);
-  CHECK(capped->warnings == std::vector<std::string>{
-                                "period of \"800h0m0s\" exceeded the effective max_ttl of \"768h0m0s\"; period value "
-                                "is capped accordingly"});
+  CHECK(capped->warnings ==
+        std::vector<std::string>{"period of \"800h0m0s\" exceeded the effective max_ttl of \"768h0m0s\"; period value "
+                                 "is capped accordingly"});
   for (std::int64_t huge : {std::int64_t{9'000'000'000'000'000'000}, std::numeric_limits<std::int64_t>::max()}) {
     engine::TtlInputs p = in;
     p.period = huge;
@@ -183,9 +186,9 @@ TEST_CASE("calculate_ttl follows Vault's CalculateTTL and never overflows", "[to
   pe.now_unix = now + 7000;
   auto late = engine::calculate_ttl(pe);
   CHECK(late->ttl == 200);
-  CHECK(late->warnings == std::vector<std::string>{
-                              "TTL of \"1h0m0s\" exceeded the effective max_ttl of \"3m20s\"; TTL value is capped "
-                              "accordingly"});
+  CHECK(late->warnings ==
+        std::vector<std::string>{"TTL of \"1h0m0s\" exceeded the effective max_ttl of \"3m20s\"; TTL value is capped "
+                                 "accordingly"});
   pe.now_unix = now + 7201;
   CHECK(engine::calculate_ttl(pe).error().message == "past the max TTL, cannot renew");
 }
@@ -195,20 +198,20 @@ TEST_CASE("huge period, ttl and explicit_max_ttl give a token capped at the max 
   const std::int64_t max = engine::kMaxTokenTtlSeconds;
   auto created = reply(d.put("auth/token/create", R"({"period":"800h","policies":["default"]})"));
   CHECK(created["auth"]["lease_duration"] == max);
-  CHECK(warnings_of(created) == std::vector<std::string>{
-                                    "period of \"800h0m0s\" exceeded the effective max_ttl of \"768h0m0s\"; period "
-                                    "value is capped accordingly"});
+  CHECK(warnings_of(created) ==
+        std::vector<std::string>{"period of \"800h0m0s\" exceeded the effective max_ttl of \"768h0m0s\"; period "
+                                 "value is capped accordingly"});
   const std::string periodic = created["auth"]["client_token"];
   auto looked = reply(d.files->read(as(periodic), "auth/token/lookup-self").value());
   CHECK(looked["period"] == 800 * 3600);  // shown as given, as Vault does
   CHECK(looked["ttl"].get<std::int64_t>() <= max);
   CHECK(looked["ttl"].get<std::int64_t>() > max - 60);
 
-  for (const char* body : {R"({"period":"9000000000000000000","policies":["default"]})",
-                           R"({"period":"2562047h","policies":["default"]})",
-                           R"({"ttl":"9000000000000000000","policies":["default"]})",
-                           R"({"ttl":"1h","explicit_max_ttl":"9000000000000000000","policies":["default"]})",
-                           R"({"period":"1h","explicit_max_ttl":"9000000000000000000","policies":["default"]})"}) {
+  for (const char* body :
+       {R"({"period":"9000000000000000000","policies":["default"]})", R"({"period":"2562047h","policies":["default"]})",
+        R"({"ttl":"9000000000000000000","policies":["default"]})",
+        R"({"ttl":"1h","explicit_max_ttl":"9000000000000000000","policies":["default"]})",
+        R"({"period":"1h","explicit_max_ttl":"9000000000000000000","policies":["default"]})"}) {
     INFO(body);
     auto r = reply(d.put("auth/token/create", body));
     const std::int64_t lease = r["auth"]["lease_duration"];
@@ -222,8 +225,9 @@ TEST_CASE("huge period, ttl and explicit_max_ttl give a token capped at the max 
     CHECK(self["expire_time"].get<std::string>().substr(0, 2) == "20");
     CHECK(self["expire_time"].get<std::string>() < "2100");
     // A huge renewal increment: still capped, still alive.
-    auto renewed = reply(d.files->write(as(t), "auth/token/renew-self", "increment=9000000000000000000",
-                                        engine::WriteMode::Replace).value());
+    auto renewed = reply(
+        d.files->write(as(t), "auth/token/renew-self", "increment=9000000000000000000", engine::WriteMode::Replace)
+            .value());
     CHECK(renewed["auth"]["lease_duration"].get<std::int64_t>() > 0);
     CHECK(renewed["auth"]["lease_duration"].get<std::int64_t>() <= max);
     CHECK(alive(d, t));

@@ -42,7 +42,8 @@ TEST_CASE("tokens have Vault's shapes and lookup fields", "[tokens]") {
   CHECK(self["type"] == "service");
   CHECK(self["expire_time"].is_string());
   CHECK_FALSE(self.contains("namespace_path"));
-  for (const char* k : {"creation_time", "entity_id", "explicit_max_ttl", "issue_time", "meta", "policies", "renewable"}) {
+  for (const char* k :
+       {"creation_time", "entity_id", "explicit_max_ttl", "issue_time", "meta", "policies", "renewable"}) {
     CHECK(self.contains(k));
   }
   CHECK(d.files->read(as(token), "auth/token/lookup-self#display_name").value() == engine::to_secure("token-ci"));
@@ -84,21 +85,27 @@ TEST_CASE("create rules: subset, root, orphans, ids, use limits", "[tokens]") {
   CHECK(err(parent, R"({"id":"custom"})") == "root or sudo privileges required to specify token id");
   CHECK(err(parent, R"({"period":"1h"})") == "root or sudo privileges required to create periodic token");
   // A subset is fine; no policies inherits the parent's; non-existent names are accepted.
-  auto child = reply(d.files->write(parent, "auth/token/create", R"({"policies":["a"]})", engine::WriteMode::Replace).value());
+  auto child =
+      reply(d.files->write(parent, "auth/token/create", R"({"policies":["a"]})", engine::WriteMode::Replace).value());
   CHECK(child["auth"]["policies"] == nlohmann::json::array({"a", "default"}));
   auto inherit = reply(d.files->write(parent, "auth/token/create", "{}", engine::WriteMode::Replace).value());
   CHECK(inherit["auth"]["policies"] == nlohmann::json::array({"a", "creator", "default"}));
-  auto no_default = reply(d.files->write(parent, "auth/token/create", R"({"policies":["a"],"no_default_policy":true})",
-                                         engine::WriteMode::Replace).value());
+  auto no_default = reply(d.files
+                              ->write(parent, "auth/token/create", R"({"policies":["a"],"no_default_policy":true})",
+                                      engine::WriteMode::Replace)
+                              .value());
   CHECK(no_default["auth"]["policies"] == nlohmann::json::array({"a"}));
   // create-orphan needs only the capability on its path (as in Vault).
-  auto orphan = reply(d.files->write(parent, "auth/token/create-orphan", R"({"policies":["a"]})", engine::WriteMode::Replace).value());
+  auto orphan = reply(
+      d.files->write(parent, "auth/token/create-orphan", R"({"policies":["a"]})", engine::WriteMode::Replace).value());
   CHECK(orphan["auth"]["orphan"] == true);
 
   // sudo lifts the subset rule and allows orphans, but never root.
   const auto sudoer = as(make_token(d, R"({"policies":["sudoer"]})"));
-  auto wide = reply(d.files->write(sudoer, "auth/token/create", R"({"policies":["anything"],"no_parent":true})",
-                                   engine::WriteMode::Replace).value());
+  auto wide = reply(d.files
+                        ->write(sudoer, "auth/token/create", R"({"policies":["anything"],"no_parent":true})",
+                                engine::WriteMode::Replace)
+                        .value());
   CHECK(wide["auth"]["orphan"] == true);
   CHECK(err(sudoer, R"({"policies":["root"]})").find("root") != std::string::npos);
 
@@ -144,7 +151,8 @@ TEST_CASE("revoking a token revokes its subtree; revoke-orphan keeps children", 
 TEST_CASE("revoke-self, revoke-accessor, renew-self", "[tokens]") {
   DevCore d;
   const std::string t = make_token(d, R"({"ttl":"10m","explicit_max_ttl":"20m","policies":["default"]})");
-  auto renewed = reply(d.files->write(as(t), "auth/token/renew-self", "increment=1h", engine::WriteMode::Replace).value());
+  auto renewed =
+      reply(d.files->write(as(t), "auth/token/renew-self", "increment=1h", engine::WriteMode::Replace).value());
   CHECK(renewed["auth"]["lease_duration"].get<int>() <= 1200);
   CHECK(renewed["auth"]["lease_duration"].get<int>() > 1100);
   REQUIRE(d.files->write(as(t), "auth/token/revoke-self", "", engine::WriteMode::Replace).ok());

@@ -33,8 +33,7 @@ using V = std::vector<std::string>;
 
 }  // namespace
 
-TEST_CASE("changes: KV writes and removes name the file; other writes change everything",
-          "[config][cache]") {
+TEST_CASE("changes: KV writes and removes name the file; other writes change everything", "[config][cache]") {
   coffer_test::DevCore d;
   Recorder rec;
   const auto id = d.files->add_change_listener([&](const engine::Change& c) { rec(c); });

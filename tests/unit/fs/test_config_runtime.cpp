@@ -69,8 +69,7 @@ TEST_CASE("token file: read, trimmed, errors name the file", "[config][token_fil
   CHECK_FALSE(fsd::TokenFile::open(dir.path + "/none").ok());
 }
 
-TEST_CASE("token file: rotation in place and by rename; bad files keep the last token",
-          "[config][token_file]") {
+TEST_CASE("token file: rotation in place and by rename; bad files keep the last token", "[config][token_file]") {
   TempDir dir;
   const std::string f = dir.path + "/token";
   write_file(f, "first\n");
@@ -114,8 +113,8 @@ TEST_CASE("invalidation: a secret's own files, within the mount's chroot", "[con
                         {8, "secret/app/dbx#password"},
                         {9, "secret/app/db@3#password"}};
   using C = engine::Change;
-  const std::vector<std::string> family = {"secret/app/db", "secret/app/db#password",
-                                           "secret/app/db@3#password", "secret/app/db@metadata"};
+  const std::vector<std::string> family = {"secret/app/db", "secret/app/db#password", "secret/app/db@3#password",
+                                           "secret/app/db@metadata"};
   CHECK(paths(fsd::Invalidator::affected(live, C{"secret/app/db", false}, "")) == family);
   CHECK(paths(fsd::Invalidator::affected(live, C{"secret/app/db@destroy", false}, "")) == family);
   CHECK(paths(fsd::Invalidator::affected(live, C{"secret/app/db#password", false}, "")) == family);
@@ -123,11 +122,9 @@ TEST_CASE("invalidation: a secret's own files, within the mount's chroot", "[con
 
   // A mount chrooted to usa-hq sees usa-hq/secret/app/db as secret/app/db,
   // and nothing of other namespaces.
-  CHECK(paths(fsd::Invalidator::affected(live, C{"usa-hq/secret/app/db", false}, "usa-hq")) ==
-        family);
+  CHECK(paths(fsd::Invalidator::affected(live, C{"usa-hq/secret/app/db", false}, "usa-hq")) == family);
   CHECK(paths(fsd::Invalidator::affected(live, C{"secret/app/db", false}, "usa-hq")).empty());
-  CHECK(paths(fsd::Invalidator::affected(live, C{"usa-hq-2/secret/app/db", false}, "usa-hq"))
-            .empty());
+  CHECK(paths(fsd::Invalidator::affected(live, C{"usa-hq-2/secret/app/db", false}, "usa-hq")).empty());
 
   // Everything: every node but the root (which cannot go away).
   CHECK(fsd::Invalidator::affected(live, C{{}, true}, "").size() == live.size() - 1);

@@ -16,15 +16,24 @@ namespace {
 // table under test.
 const std::map<ErrorCode, int>& expected_table() {
   static const std::map<ErrorCode, int> table = {
-      {ErrorCode::NotFound, ENOENT},         {ErrorCode::PermissionDenied, EACCES},
-      {ErrorCode::InvalidArgument, EINVAL},  {ErrorCode::AlreadyExists, EEXIST},
-      {ErrorCode::NotEmpty, ENOTEMPTY},      {ErrorCode::CasMismatch, EBUSY},
-      {ErrorCode::Sealed, EIO},              {ErrorCode::Unsupported, ENOTSUP},
-      {ErrorCode::TooLarge, EFBIG},          {ErrorCode::NameTooLong, ENAMETOOLONG},
-      {ErrorCode::IsDirectory, EISDIR},      {ErrorCode::NotDirectory, ENOTDIR},
-      {ErrorCode::Locked, EWOULDBLOCK},      {ErrorCode::Corrupt, EIO},
-      {ErrorCode::Storage, EIO},             {ErrorCode::Internal, EIO},
-      {ErrorCode::Unavailable, ECONNREFUSED}, {ErrorCode::TimedOut, ETIMEDOUT},
+      {ErrorCode::NotFound, ENOENT},
+      {ErrorCode::PermissionDenied, EACCES},
+      {ErrorCode::InvalidArgument, EINVAL},
+      {ErrorCode::AlreadyExists, EEXIST},
+      {ErrorCode::NotEmpty, ENOTEMPTY},
+      {ErrorCode::CasMismatch, EBUSY},
+      {ErrorCode::Sealed, EIO},
+      {ErrorCode::Unsupported, ENOTSUP},
+      {ErrorCode::TooLarge, EFBIG},
+      {ErrorCode::NameTooLong, ENAMETOOLONG},
+      {ErrorCode::IsDirectory, EISDIR},
+      {ErrorCode::NotDirectory, ENOTDIR},
+      {ErrorCode::Locked, EWOULDBLOCK},
+      {ErrorCode::Corrupt, EIO},
+      {ErrorCode::Storage, EIO},
+      {ErrorCode::Internal, EIO},
+      {ErrorCode::Unavailable, ECONNREFUSED},
+      {ErrorCode::TimedOut, ETIMEDOUT},
   };
   return table;
 }

@@ -33,9 +33,8 @@ TEST_CASE("write policy: full chunks are powers of two from 4096", "[write_polic
   CHECK_FALSE(fsd::is_full_chunk(12288));
 }
 
-TEST_CASE("write policy: apply now only a complete buffer from a non-chunk write",
-          "[write_policy]") {
-  CHECK(fsd::should_apply_now(true, 10));      // echo '{"a":"b"}'
+TEST_CASE("write policy: apply now only a complete buffer from a non-chunk write", "[write_policy]") {
+  CHECK(fsd::should_apply_now(true, 10));  // echo '{"a":"b"}'
   CHECK_FALSE(fsd::should_apply_now(false, 10));
   CHECK_FALSE(fsd::should_apply_now(true, 4096));  // cp mid-stream: wait for close
   CHECK(fsd::should_apply_now(true, 5000));        // cp's last, short chunk
@@ -82,8 +81,8 @@ TEST_CASE("handle: a write after a finished request starts a new one", "[handle]
   REQUIRE(h.append("a=1\n") == 0);
   REQUIRE(h.finish_request(ok_reply("first")) == 0);
   REQUIRE(h.append("b=2\n") == 0);
-  CHECK(h.pending() == "b=2\n");         // not "a=1\nb=2\n"
-  CHECK(h.read_reply(100).empty());      // the old reply is gone
+  CHECK(h.pending() == "b=2\n");     // not "a=1\nb=2\n"
+  CHECK(h.read_reply(100).empty());  // the old reply is gone
   REQUIRE(h.finish_request(ok_reply("second")) == 0);
   CHECK(h.read_reply(100) == "second");
 }
@@ -138,10 +137,10 @@ TEST_CASE("handle: whitespace after a finished request belongs to it", "[handle]
   REQUIRE(h.append("{\"a\":\"b\"}") == 0);
   REQUIRE(h.finish_request(ok_reply("applied")) == 0);
   REQUIRE(h.append("\n") == 0);
-  CHECK_FALSE(h.has_pending());            // not a new, empty request
+  CHECK_FALSE(h.has_pending());  // not a new, empty request
   REQUIRE(h.append(" \t\r\n") == 0);
   CHECK_FALSE(h.has_pending());
-  CHECK(h.read_reply(100) == "applied");   // still the reply of that request
+  CHECK(h.read_reply(100) == "applied");  // still the reply of that request
   // Something else is a new request.
   REQUIRE(h.append("\nb=2\n") == 0);
   CHECK(h.pending() == "\nb=2\n");

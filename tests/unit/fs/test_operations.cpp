@@ -43,9 +43,8 @@ struct Listed {
 };
 
 // The entries do_readdir hands over, accepting at most limit of them.
-std::vector<Listed> readdir_all(Filesystem& fs, const engine::Caller& caller, Ino ino,
-                                const fsd::DirHandle& dir, off_t off, bool plus,
-                                std::size_t limit = 1000) {
+std::vector<Listed> readdir_all(Filesystem& fs, const engine::Caller& caller, Ino ino, const fsd::DirHandle& dir,
+                                off_t off, bool plus, std::size_t limit = 1000) {
   std::vector<Listed> out;
   const Filesystem::DirSink add = [&](const char* name, const fuse_entry_param& e, off_t next) {
     if (out.size() >= limit) return false;
@@ -63,8 +62,8 @@ std::vector<std::string> names(const std::vector<Listed>& entries) {
 }
 
 // Opens path with flags as who; REQUIREs success.
-std::unique_ptr<fsd::Handle> open_as(Filesystem& fs, const Who& who, const std::string& path,
-                                     int flags, fuse_file_info& fi) {
+std::unique_ptr<fsd::Handle> open_as(Filesystem& fs, const Who& who, const std::string& path, int flags,
+                                     fuse_file_info& fi) {
   fi = fuse_file_info{};
   fi.flags = flags;
   std::unique_ptr<fsd::Handle> h;
@@ -180,8 +179,7 @@ TEST_CASE("operations: readdir pages through the listing taken at opendir", "[op
   CHECK(fs.inodes().lookup_count(fs.inodes().peek("secret/a")) == 0);
 
   // Resumed at an entry's offset, and stopped where the sink is full.
-  CHECK(names(readdir_all(fs, engine::Caller{}, secret, *dir, all[2].next, false)) ==
-        std::vector<std::string>{"b"});
+  CHECK(names(readdir_all(fs, engine::Caller{}, secret, *dir, all[2].next, false)) == std::vector<std::string>{"b"});
   CHECK(names(readdir_all(fs, engine::Caller{}, secret, *dir, 0, false, 3)) ==
         std::vector<std::string>{".", "..", "a"});
   // The listing stays what opendir saw.
@@ -400,10 +398,19 @@ TEST_CASE("login lines: one uid's logins run in order on one thread; others are 
   const auto admit = lines.run(1, [&](bool queued) {
     CHECK_FALSE(queued);
     ran.push_back("1a");
-    CHECK(lines.run(1, [&](bool q) { CHECK(q); ran.push_back("1b"); }) == fsd::LoginLines::Admit::Queued);
-    CHECK(lines.run(1, [&](bool q) { CHECK(q); ran.push_back("1c"); }) == fsd::LoginLines::Admit::Queued);
+    CHECK(lines.run(1, [&](bool q) {
+      CHECK(q);
+      ran.push_back("1b");
+    }) == fsd::LoginLines::Admit::Queued);
+    CHECK(lines.run(1, [&](bool q) {
+      CHECK(q);
+      ran.push_back("1c");
+    }) == fsd::LoginLines::Admit::Queued);
     CHECK(lines.waiting(1) == 2);
-    CHECK(lines.run(2, [&](bool q) { CHECK_FALSE(q); ran.push_back("2a"); }) == fsd::LoginLines::Admit::Ran);
+    CHECK(lines.run(2, [&](bool q) {
+      CHECK_FALSE(q);
+      ran.push_back("2a");
+    }) == fsd::LoginLines::Admit::Ran);
   });
   CHECK(admit == fsd::LoginLines::Admit::Ran);
   CHECK(ran == std::vector<std::string>{"1a", "2a", "1b", "1c"});

@@ -41,7 +41,8 @@ TEST_CASE("sessions: a login through the fs binds the uid; revoke-self ends it",
   DevCore d;
   REQUIRE(api(d, "root", Operation::Update, "sys/auth/userpass", engine::Json{{"type", "userpass"}}).ok());
   REQUIRE(api(d, "root", Operation::Update, "auth/userpass/users/bob",
-              engine::Json{{"password", "pw"}, {"token_policies", "default"}}).ok());
+              engine::Json{{"password", "pw"}, {"token_policies", "default"}})
+              .ok());
   fsd::FsSettings settings;  // no fallback token: callers without one are anonymous
   Filesystem fs(*d.files, settings, engine::SecureString{});
 
@@ -93,8 +94,10 @@ TEST_CASE("sessions: the session file takes live tokens only; rm ends it", "[ses
 TEST_CASE("handles: an open file keeps its token and re-checks it on every read", "[sessions]") {
   DevCore d;
   d.put("secret/app", "v=1");
-  REQUIRE(d.files->write(d.root, "sys/policies/acl/app", "path \"secret/data/app\" {\n  capabilities = [\"read\"]\n}\n",
-                         engine::WriteMode::Replace).ok());
+  REQUIRE(d.files
+              ->write(d.root, "sys/policies/acl/app", "path \"secret/data/app\" {\n  capabilities = [\"read\"]\n}\n",
+                      engine::WriteMode::Replace)
+              .ok());
   const std::string t = make_token(d, R"({"policies":["app"]})");
   Filesystem fs(*d.files, fsd::FsSettings{}, engine::SecureString{});
   Who who{as(t), 1000, TokenSource::Env};

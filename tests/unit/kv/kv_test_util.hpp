@@ -39,8 +39,7 @@ struct Harness {
     REQUIRE(r.ok());
     return std::move(r).value();
   }
-  engine::Error err(engine::Operation op, const std::string& path,
-                    const engine::Json& body = engine::Json::object()) {
+  engine::Error err(engine::Operation op, const std::string& path, const engine::Json& body = engine::Json::object()) {
     auto r = call(op, path, body);
     REQUIRE_FALSE(r.ok());
     return std::move(r).error();

@@ -52,9 +52,7 @@ std::string s(const Json& j) { return engine::to_plain(j.get<engine::SecureStrin
 
 std::int64_t num(const Json& j) { return j.get<std::int64_t>(); }
 
-bool contains(const std::string& hay, const std::string& needle) {
-  return hay.find(needle) != std::string::npos;
-}
+bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
 
 }  // namespace
 
@@ -100,22 +98,19 @@ TEST_CASE("kv2: write returns the version metadata in Vault's shape", "[kv2][dat
   CHECK(*w.modified == h.now);
 }
 
-TEST_CASE("kv2: read returns data and metadata, modified = the version's created_time",
-          "[kv2][data]") {
+TEST_CASE("kv2: read returns data and metadata, modified = the version's created_time", "[kv2][data]") {
   V2 h;
   h.ok(Operation::Create, "data/app/db", body_data(R"({"user":"a"})"));
   auto created = h.now;
   auto r = h.ok(Operation::Read, "data/app/db");
   CHECK(str(r.data["data"]) == R"({"user":"a"})");
-  CHECK(str(r.data["metadata"]) ==
-        R"({"created_time":"2018-03-22T02:24:06.946319214Z","custom_metadata":null,)"
-        R"("deletion_time":"","destroyed":false,"version":1})");
+  CHECK(str(r.data["metadata"]) == R"({"created_time":"2018-03-22T02:24:06.946319214Z","custom_metadata":null,)"
+                                   R"("deletion_time":"","destroyed":false,"version":1})");
   REQUIRE(r.modified.has_value());
   CHECK(*r.modified == created);
 }
 
-TEST_CASE("kv2: each write is a new version; version param picks one (int or digits)",
-          "[kv2][data]") {
+TEST_CASE("kv2: each write is a new version; version param picks one (int or digits)", "[kv2][data]") {
   V2 h;
   h.ok(Operation::Create, "data/k", body_data(R"({"v":1})"));
   h.ok(Operation::Update, "data/k", body_data(R"({"v":2})"));
@@ -138,17 +133,14 @@ TEST_CASE("kv2: read of a missing secret is NotFound and says so", "[kv2][data]"
   CHECK(e.message == "secret nope not found");
 }
 
-TEST_CASE("kv2: write without data is 'no data provided'; data must be an object",
-          "[kv2][data]") {
+TEST_CASE("kv2: write without data is 'no data provided'; data must be an object", "[kv2][data]") {
   V2 h;
   auto e = h.err(Operation::Create, "data/k", J("{}"));
   CHECK(e.code == ErrorCode::InvalidArgument);
   CHECK(e.message == "no data provided");
   CHECK(h.err(Operation::Create, "data/k", J(R"({"data":null})")).message == "no data provided");
-  CHECK(h.err(Operation::Create, "data/k", J(R"({"data":"x"})")).code ==
-        ErrorCode::InvalidArgument);
-  CHECK(h.err(Operation::Create, "data/k", J(R"({"data":[1]})")).code ==
-        ErrorCode::InvalidArgument);
+  CHECK(h.err(Operation::Create, "data/k", J(R"({"data":"x"})")).code == ErrorCode::InvalidArgument);
+  CHECK(h.err(Operation::Create, "data/k", J(R"({"data":[1]})")).code == ErrorCode::InvalidArgument);
   // An empty object is a valid (empty) secret, as in Vault.
   h.ok(Operation::Create, "data/k", J(R"({"data":{}})"));
   CHECK(str(h.ok(Operation::Read, "data/k").data["data"]) == "{}");
@@ -197,8 +189,7 @@ TEST_CASE("kv2: bad paths are InvalidArgument, unknown endpoints Unsupported", "
   CHECK(h.err(Operation::Read, "nothing/a").code == ErrorCode::Unsupported);
   CHECK(h.err(Operation::Read, "data").code == ErrorCode::Unsupported);
   CHECK(h.err(Operation::List, "data/").code == ErrorCode::Unsupported);
-  CHECK(h.err(Operation::Patch, "config", J(R"({"max_versions":1})")).code ==
-        ErrorCode::Unsupported);
+  CHECK(h.err(Operation::Patch, "config", J(R"({"max_versions":1})")).code == ErrorCode::Unsupported);
   CHECK(h.err(Operation::Read, "destroy/a").code == ErrorCode::Unsupported);
 }
 
@@ -217,10 +208,8 @@ TEST_CASE("kv2: cas must equal the current version", "[kv2][cas]") {
   V2 h;
   h.ok(Operation::Create, "data/k", body_data(R"({"a":1})"));
   h.ok(Operation::Update, "data/k", body_data(R"({"a":2})"));
-  CHECK(h.err(Operation::Update, "data/k", body_data_cas(R"({"a":3})", 1)).code ==
-        ErrorCode::CasMismatch);
-  CHECK(h.err(Operation::Update, "data/k", body_data_cas(R"({"a":3})", 3)).code ==
-        ErrorCode::CasMismatch);
+  CHECK(h.err(Operation::Update, "data/k", body_data_cas(R"({"a":3})", 1)).code == ErrorCode::CasMismatch);
+  CHECK(h.err(Operation::Update, "data/k", body_data_cas(R"({"a":3})", 3)).code == ErrorCode::CasMismatch);
   auto w = h.ok(Operation::Update, "data/k", body_data_cas(R"({"a":3})", 2));
   CHECK(num(w.data["version"]) == 3);
   auto e = h.err(Operation::Update, "data/k", J(R"({"data":{},"options":{"cas":"x"}})"));
@@ -249,8 +238,7 @@ TEST_CASE("kv2: cas_required on one key applies to that key only", "[kv2][cas]")
   h.ok(Operation::Update, "data/other", body_data(R"({"a":2})"));
 }
 
-TEST_CASE("kv2: turning off cas_required on a key while the engine requires it warns",
-          "[kv2][cas]") {
+TEST_CASE("kv2: turning off cas_required on a key while the engine requires it warns", "[kv2][cas]") {
   V2 h;
   h.ok(Operation::Update, "config", J(R"({"cas_required":true})"));
   auto r = h.ok(Operation::Create, "metadata/k", J(R"({"cas_required":false})"));
@@ -316,8 +304,7 @@ TEST_CASE("kv2: a key's larger max_versions beats the engine's", "[kv2][purge]")
   CHECK(kvtest::count_under(h.store, "ver/") == 4);
 }
 
-TEST_CASE("kv2: lowering max_versions purges several versions on the next write",
-          "[kv2][purge]") {
+TEST_CASE("kv2: lowering max_versions purges several versions on the next write", "[kv2][purge]") {
   V2 h;
   for (int i = 0; i < 6; ++i) h.ok(Operation::Update, "data/k", body_data(R"({"a":1})"));
   h.ok(Operation::Update, "metadata/k", J(R"({"max_versions":2})"));
@@ -348,8 +335,7 @@ TEST_CASE("kv2: DELETE data soft-deletes only the latest version", "[kv2][delete
   CHECK(str(h.ok(Operation::Read, "data/k").data["data"]) == R"({"v":2})");
 }
 
-TEST_CASE("kv2: DELETE data of a missing key is NotFound; of a deleted latest, a no-op",
-          "[kv2][delete]") {
+TEST_CASE("kv2: DELETE data of a missing key is NotFound; of a deleted latest, a no-op", "[kv2][delete]") {
   V2 h;
   CHECK(h.err(Operation::Delete, "data/nope").code == ErrorCode::NotFound);
   h.ok(Operation::Create, "data/k", body_data(R"({"v":1})"));
@@ -367,14 +353,12 @@ TEST_CASE("kv2: delete/ soft-deletes the listed versions, not the latest", "[kv2
     h.ok(Operation::Update, "data/k", b);
   }
   h.ok(Operation::Update, "delete/k", versions({1, 2, 99}));
-  CHECK(h.err(Operation::Read, "data/k", read_version(1)).message ==
-        "version 1 of secret k is deleted");
+  CHECK(h.err(Operation::Read, "data/k", read_version(1)).message == "version 1 of secret k is deleted");
   CHECK(h.err(Operation::Read, "data/k", read_version(2)).code == ErrorCode::NotFound);
   CHECK(str(h.ok(Operation::Read, "data/k").data["data"]) == R"({"v":3})");
 }
 
-TEST_CASE("kv2: versions may be given as a comma string; none is Vault's error",
-          "[kv2][delete]") {
+TEST_CASE("kv2: versions may be given as a comma string; none is Vault's error", "[kv2][delete]") {
   V2 h;
   for (int i = 0; i < 3; ++i) h.ok(Operation::Update, "data/k", body_data(R"({"a":1})"));
   h.ok(Operation::Update, "delete/k", J(R"({"versions":"1, 3"})"));
@@ -382,13 +366,11 @@ TEST_CASE("kv2: versions may be given as a comma string; none is Vault's error",
   CHECK(h.err(Operation::Read, "data/k", read_version(3)).code == ErrorCode::NotFound);
   h.ok(Operation::Read, "data/k", read_version(2));
   CHECK(h.err(Operation::Update, "delete/k", J("{}")).message == "No version number provided");
-  CHECK(h.err(Operation::Update, "undelete/k", J(R"({"versions":[]})")).message ==
-        "No version number provided");
+  CHECK(h.err(Operation::Update, "undelete/k", J(R"({"versions":[]})")).message == "No version number provided");
   CHECK(h.err(Operation::Update, "destroy/k", J("{}")).message == "no version number provided");
 }
 
-TEST_CASE("kv2: destroy removes the data for good; undelete after destroy is a no-op",
-          "[kv2][destroy]") {
+TEST_CASE("kv2: destroy removes the data for good; undelete after destroy is a no-op", "[kv2][destroy]") {
   V2 h;
   h.ok(Operation::Create, "data/k", body_data(R"({"v":1})"));
   h.ok(Operation::Update, "data/k", body_data(R"({"v":2})"));
@@ -418,13 +400,11 @@ TEST_CASE("kv2: delete/undelete/destroy of a missing key succeed as in Vault", "
 
 // ---- patch ------------------------------------------------------------------
 
-TEST_CASE("kv2: patch is a JSON merge patch of the current version into a new one",
-          "[kv2][patch]") {
+TEST_CASE("kv2: patch is a JSON merge patch of the current version into a new one", "[kv2][patch]") {
   V2 h;
-  h.ok(Operation::Create, "data/k",
-       body_data(R"({"keep":1,"drop":2,"nested":{"a":1,"b":2},"change":"x"})"));
-  auto w = h.ok(Operation::Patch, "data/k",
-                body_data(R"({"drop":null,"nested":{"b":null,"c":3},"change":"y","new":true})"));
+  h.ok(Operation::Create, "data/k", body_data(R"({"keep":1,"drop":2,"nested":{"a":1,"b":2},"change":"x"})"));
+  auto w =
+      h.ok(Operation::Patch, "data/k", body_data(R"({"drop":null,"nested":{"b":null,"c":3},"change":"y","new":true})"));
   CHECK(num(w.data["version"]) == 2);
   CHECK(str(h.ok(Operation::Read, "data/k").data["data"]) ==
         R"({"change":"y","keep":1,"nested":{"a":1,"c":3},"new":true})");
@@ -433,8 +413,7 @@ TEST_CASE("kv2: patch is a JSON merge patch of the current version into a new on
         R"({"change":"x","drop":2,"keep":1,"nested":{"a":1,"b":2}})");
 }
 
-TEST_CASE("kv2: patch of a missing, deleted or destroyed current version is NotFound",
-          "[kv2][patch]") {
+TEST_CASE("kv2: patch of a missing, deleted or destroyed current version is NotFound", "[kv2][patch]") {
   V2 h;
   CHECK(h.err(Operation::Patch, "data/k", body_data(R"({"a":1})")).code == ErrorCode::NotFound);
   h.ok(Operation::Create, "data/k", body_data(R"({"a":1})"));
@@ -456,8 +435,7 @@ TEST_CASE("kv2: patch of a missing, deleted or destroyed current version is NotF
 TEST_CASE("kv2: patch honours cas and needs data", "[kv2][patch]") {
   V2 h;
   h.ok(Operation::Create, "data/k", body_data(R"({"a":1})"));
-  CHECK(h.err(Operation::Patch, "data/k", body_data_cas(R"({"a":2})", 0)).code ==
-        ErrorCode::CasMismatch);
+  CHECK(h.err(Operation::Patch, "data/k", body_data_cas(R"({"a":2})", 0)).code == ErrorCode::CasMismatch);
   h.ok(Operation::Patch, "data/k", body_data_cas(R"({"a":2})", 1));
   CHECK(h.err(Operation::Patch, "data/k", J("{}")).message == "no data provided");
   h.ok(Operation::Update, "metadata/k", J(R"({"cas_required":true})"));
@@ -477,9 +455,8 @@ TEST_CASE("kv2: metadata read has Vault's fields; modified = updated_time", "[kv
   const Json& m = r.data;
   std::vector<std::string> keys;
   for (auto it = m.begin(); it != m.end(); ++it) keys.push_back(engine::to_plain(it.key()));
-  CHECK(keys == std::vector<std::string>{"cas_required", "created_time", "current_version",
-                                         "custom_metadata", "delete_version_after",
-                                         "max_versions", "oldest_version", "updated_time",
+  CHECK(keys == std::vector<std::string>{"cas_required", "created_time", "current_version", "custom_metadata",
+                                         "delete_version_after", "max_versions", "oldest_version", "updated_time",
                                          "versions"});
   CHECK(m["cas_required"] == false);
   CHECK(s(m["created_time"]) == engine::format_time(engine::kv::to_unix_nanos(t1)));
@@ -489,9 +466,8 @@ TEST_CASE("kv2: metadata read has Vault's fields; modified = updated_time", "[kv
   CHECK(s(m["delete_version_after"]) == "0s");
   CHECK(num(m["max_versions"]) == 0);
   CHECK(num(m["oldest_version"]) == 0);
-  CHECK(str(m["versions"]["1"]) ==
-        R"({"created_time":")" + engine::format_time(engine::kv::to_unix_nanos(t1)) +
-            R"(","deletion_time":"","destroyed":false})");
+  CHECK(str(m["versions"]["1"]) == R"({"created_time":")" + engine::format_time(engine::kv::to_unix_nanos(t1)) +
+                                       R"(","deletion_time":"","destroyed":false})");
   REQUIRE(r.modified.has_value());
   CHECK(*r.modified == t2);
 }
@@ -516,8 +492,7 @@ TEST_CASE("kv2: metadata write changes only the fields supplied", "[kv2][metadat
   CHECK(s(h.ok(Operation::Read, "metadata/k").data["delete_version_after"]) == "1m30s");
   auto e = h.err(Operation::Update, "metadata/k", J(R"({"delete_version_after":"-1s"})"));
   CHECK(e.code == ErrorCode::InvalidArgument);
-  CHECK(h.err(Operation::Update, "metadata/k", J(R"({"max_versions":-1})")).code ==
-        ErrorCode::InvalidArgument);
+  CHECK(h.err(Operation::Update, "metadata/k", J(R"({"max_versions":-1})")).code == ErrorCode::InvalidArgument);
 }
 
 TEST_CASE("kv2: an empty metadata write creates nothing (Vault's fast path)", "[kv2][metadata]") {
@@ -531,16 +506,13 @@ TEST_CASE("kv2: custom_metadata shows in data reads and writes", "[kv2][metadata
   h.ok(Operation::Create, "metadata/k", J(R"({"custom_metadata":{"owner":"ops"}})"));
   auto w = h.ok(Operation::Create, "data/k", body_data(R"({"a":1})"));
   CHECK(str(w.data["custom_metadata"]) == R"({"owner":"ops"})");
-  CHECK(str(h.ok(Operation::Read, "data/k").data["metadata"]["custom_metadata"]) ==
-        R"({"owner":"ops"})");
+  CHECK(str(h.ok(Operation::Read, "data/k").data["metadata"]["custom_metadata"]) == R"({"owner":"ops"})");
 }
 
 TEST_CASE("kv2: metadata patch merges custom_metadata; null removes a key", "[kv2][metadata]") {
   V2 h;
-  CHECK(h.err(Operation::Patch, "metadata/k", J(R"({"max_versions":1})")).code ==
-        ErrorCode::NotFound);
-  h.ok(Operation::Create, "metadata/k",
-       J(R"({"max_versions":3,"custom_metadata":{"a":"1","b":"2"}})"));
+  CHECK(h.err(Operation::Patch, "metadata/k", J(R"({"max_versions":1})")).code == ErrorCode::NotFound);
+  h.ok(Operation::Create, "metadata/k", J(R"({"max_versions":3,"custom_metadata":{"a":"1","b":"2"}})"));
   h.ok(Operation::Patch, "metadata/k", J(R"({"custom_metadata":{"a":null,"c":"3"}})"));
   auto m = h.ok(Operation::Read, "metadata/k").data;
   CHECK(str(m["custom_metadata"]) == R"({"b":"2","c":"3"})");
@@ -599,8 +571,7 @@ TEST_CASE("kv2: custom_metadata limits and Vault's messages", "[kv2][metadata]")
   CHECK(h.err(Operation::Patch, "metadata/ok", cm(one)).code == ErrorCode::InvalidArgument);
 }
 
-TEST_CASE("kv2: metadata delete removes every version and the key from lists",
-          "[kv2][metadata]") {
+TEST_CASE("kv2: metadata delete removes every version and the key from lists", "[kv2][metadata]") {
   V2 h;
   h.ok(Operation::Create, "data/a/k", body_data(R"({"v":1})"));
   h.ok(Operation::Update, "data/a/k", body_data(R"({"v":2})"));
@@ -632,8 +603,7 @@ TEST_CASE("kv2: metadata list shows nested folders with a trailing slash", "[kv2
   CHECK(h.err(Operation::List, "metadata/none/").code == ErrorCode::NotFound);
 }
 
-TEST_CASE("kv2: soft-deleted and destroyed keys still list; metadata-only keys list",
-          "[kv2][list]") {
+TEST_CASE("kv2: soft-deleted and destroyed keys still list; metadata-only keys list", "[kv2][list]") {
   V2 h;
   h.ok(Operation::Create, "data/d", body_data(R"({"x":1})"));
   h.ok(Operation::Delete, "data/d");
@@ -646,8 +616,7 @@ TEST_CASE("kv2: soft-deleted and destroyed keys still list; metadata-only keys l
 
 // ---- existence ----------------------------------------------------------------
 
-TEST_CASE("kv2: exists is 'metadata exists', so a write after deletes is an update",
-          "[kv2][exists]") {
+TEST_CASE("kv2: exists is 'metadata exists', so a write after deletes is an update", "[kv2][exists]") {
   V2 h;
   CHECK_FALSE(*h.exists("data/k"));
   CHECK_FALSE(*h.exists("metadata/k"));
@@ -668,15 +637,13 @@ TEST_CASE("kv2: exists is 'metadata exists', so a write after deletes is an upda
 
 TEST_CASE("kv2: subkeys replaces leaf values with null, keeping structure", "[kv2][subkeys]") {
   V2 h;
-  h.ok(Operation::Create, "data/k",
-       body_data(R"({"a":1,"b":{"c":"x","d":{},"e":{"f":[1,2]}},"g":[{"h":1}]})"));
+  h.ok(Operation::Create, "data/k", body_data(R"({"a":1,"b":{"c":"x","d":{},"e":{"f":[1,2]}},"g":[{"h":1}]})"));
   auto r = h.ok(Operation::Read, "subkeys/k");
   CHECK(str(r.data["subkeys"]) == R"({"a":null,"b":{"c":null,"d":null,"e":{"f":null}},"g":null})");
   CHECK(num(r.data["metadata"]["version"]) == 1);
   Json depth = Json::object();
   depth["depth"] = 1;
-  CHECK(str(h.ok(Operation::Read, "subkeys/k", depth).data["subkeys"]) ==
-        R"({"a":null,"b":null,"g":null})");
+  CHECK(str(h.ok(Operation::Read, "subkeys/k", depth).data["subkeys"]) == R"({"a":null,"b":null,"g":null})");
   depth["depth"] = "2";
   CHECK(str(h.ok(Operation::Read, "subkeys/k", depth).data["subkeys"]) ==
         R"({"a":null,"b":{"c":null,"d":null,"e":null},"g":null})");
@@ -698,14 +665,12 @@ TEST_CASE("kv2: config reads defaults and stores only what is supplied", "[kv2][
   CHECK(s(h.ok(Operation::Read, "config").data["delete_version_after"]) == "-1s");
   h.ok(Operation::Update, "config", J(R"({"delete_version_after":0})"));
   CHECK(s(h.ok(Operation::Read, "config").data["delete_version_after"]) == "0s");
-  CHECK(h.err(Operation::Update, "config", J(R"({"cas_required":"maybe"})")).code ==
-        ErrorCode::InvalidArgument);
+  CHECK(h.err(Operation::Update, "config", J(R"({"cas_required":"maybe"})")).code == ErrorCode::InvalidArgument);
 }
 
 // ---- delete_version_after ------------------------------------------------------
 
-TEST_CASE("kv2: delete_version_after sets a future deletion_time; the smaller wins",
-          "[kv2][dva]") {
+TEST_CASE("kv2: delete_version_after sets a future deletion_time; the smaller wins", "[kv2][dva]") {
   V2 h;
   h.ok(Operation::Update, "config", J(R"({"delete_version_after":"1h"})"));
   h.ok(Operation::Create, "metadata/k", J(R"({"delete_version_after":"10s"})"));
@@ -804,13 +769,19 @@ TEST_CASE("kv2: custom_metadata refuses what Go's unicode.IsPrint refuses, not o
   // controls, private use, unassigned code points, invalid UTF-8.
   const std::vector<std::pair<std::string, std::string>> refused = {
       {"zero\xe2\x80\x8bwidth", "\"zero\\u200bwidth\""},  // U+200B ZERO WIDTH SPACE (Cf)
-      {"no\xc2\xa0" "break", "\"no\\u00a0break\""},         // U+00A0 NO-BREAK SPACE (Zs)
-      {"em\xe2\x80\x83space", "\"em\\u2003space\""},        // U+2003 EM SPACE (Zs)
-      {"soft\xc2\xad" "hyphen", "\"soft\\u00adhyphen\""},   // U+00AD SOFT HYPHEN (Cf)
-      {"\xef\xbb\xbf" "bom", "\"\\ufeffbom\""},             // U+FEFF (Cf)
-      {"line\xe2\x80\xa8sep", "\"line\\u2028sep\""},        // U+2028 (Zl)
-      {"priv\xee\x80\x80", "\"priv\\ue000\""},              // U+E000 (Co)
-      {"un\xcd\xb8", "\"un\\u0378\""},                      // U+0378 unassigned (Cn)
+      {"no\xc2\xa0"
+       "break",
+       "\"no\\u00a0break\""},                         // U+00A0 NO-BREAK SPACE (Zs)
+      {"em\xe2\x80\x83space", "\"em\\u2003space\""},  // U+2003 EM SPACE (Zs)
+      {"soft\xc2\xad"
+       "hyphen",
+       "\"soft\\u00adhyphen\""},  // U+00AD SOFT HYPHEN (Cf)
+      {"\xef\xbb\xbf"
+       "bom",
+       "\"\\ufeffbom\""},                             // U+FEFF (Cf)
+      {"line\xe2\x80\xa8sep", "\"line\\u2028sep\""},  // U+2028 (Zl)
+      {"priv\xee\x80\x80", "\"priv\\ue000\""},        // U+E000 (Co)
+      {"un\xcd\xb8", "\"un\\u0378\""},                // U+0378 unassigned (Cn)
       {"bell\a", "\"bell\\a\""},
       {"del\x7f", "\"del\\x7f\""},
       {"bad\xff", "\"bad\\xff\""},

@@ -141,7 +141,8 @@ TEST_CASE("config: every rejection names the line", "[config]") {
     CHECK(starts(e, "coffer.hcl:4: mount \"/m\" is declared twice (also on line 2)"));
   }
   SECTION("relative mountpoint") {
-    CHECK(starts(error_of(storage + "mount \"run/m\" {}\n"), "coffer.hcl:2: mount \"run/m\": the label must be an absolute path"));
+    CHECK(starts(error_of(storage + "mount \"run/m\" {}\n"),
+                 "coffer.hcl:2: mount \"run/m\": the label must be an absolute path"));
   }
   SECTION("mount without a label") {
     CHECK(starts(error_of(storage + "mount {\n allow_other = true\n}\n"), "coffer.hcl:3: mount needs a label"));
@@ -249,21 +250,18 @@ TEST_CASE("config: storage init creates a missing store only when set", "[config
   auto off = parse_config("storage \"sqlite\" { path = \"c.db\" }\nmount \"/m\" {}\n", "c.hcl");
   REQUIRE(off.ok());
   CHECK_FALSE(off->storage_init);
-  auto on = parse_config("storage \"sqlite\" {\n  path = \"c.db\"\n  init = true\n}\nmount \"/m\" {}\n",
-                         "c.hcl");
+  auto on = parse_config("storage \"sqlite\" {\n  path = \"c.db\"\n  init = true\n}\nmount \"/m\" {}\n", "c.hcl");
   REQUIRE(on.ok());
   CHECK(on->storage_init);
-  auto json = parse_config(R"({"storage": {"sqlite": {"path": "c.db", "init": "true"}}, "mount": {"/m": {}}})",
-                           "c.json");
+  auto json =
+      parse_config(R"({"storage": {"sqlite": {"path": "c.db", "init": "true"}}, "mount": {"/m": {}}})", "c.json");
   REQUIRE(json.ok());
   CHECK(json->storage_init);
-  auto bad = parse_config("storage \"sqlite\" {\n  path = \"c.db\"\n  init = 1\n}\nmount \"/m\" {}\n",
-                          "c.hcl");
+  auto bad = parse_config("storage \"sqlite\" {\n  path = \"c.db\"\n  init = 1\n}\nmount \"/m\" {}\n", "c.hcl");
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().message == "c.hcl:3: \"init\" in storage \"sqlite\" must be true or false");
-  auto unknown = parse_config("storage \"sqlite\" {\n  path = \"c.db\"\n  create = true\n}\nmount \"/m\" {}\n",
-                              "c.hcl");
+  auto unknown =
+      parse_config("storage \"sqlite\" {\n  path = \"c.db\"\n  create = true\n}\nmount \"/m\" {}\n", "c.hcl");
   REQUIRE_FALSE(unknown.ok());
-  CHECK(unknown.error().message ==
-        "c.hcl:3: unknown key \"create\" in storage \"sqlite\" (known: path, init)");
+  CHECK(unknown.error().message == "c.hcl:3: unknown key \"create\" in storage \"sqlite\" (known: path, init)");
 }

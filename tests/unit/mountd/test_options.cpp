@@ -46,8 +46,8 @@ TEST_CASE("options: --dev with a root token id, both spellings", "[options]") {
 }
 
 TEST_CASE("options: --storage with everything", "[options]") {
-  auto o = parse({"--storage", "coffer.db", "--chroot", "/usa-hq/", "--token-file", "/run/t",
-                  "--allow-other", "--log-level=debug", "-f", "/run/coffer"});
+  auto o = parse({"--storage", "coffer.db", "--chroot", "/usa-hq/", "--token-file", "/run/t", "--allow-other",
+                  "--log-level=debug", "-f", "/run/coffer"});
   REQUIRE(o.ok());
   CHECK(o->mode == Options::Mode::Storage);
   CHECK(o->storage_path == "coffer.db");
@@ -90,12 +90,9 @@ TEST_CASE("options: bad command lines are errors, never exits", "[options]") {
   CHECK(error_of({"--storage="}).find("needs a value") != std::string::npos);
   CHECK(error_of({"--dev", "--bogus", "/m"}).find("unknown option") != std::string::npos);
   CHECK(error_of({"--dev", "--log-level", "loud", "/m"}).find("--log-level") != std::string::npos);
-  CHECK(error_of({"--storage", "x.db", "--dev-root-token-id", "r", "/m"}).find("needs --dev") !=
-        std::string::npos);
-  CHECK(error_of({"--dev", "--allow-other=yes", "/m"}).find("takes no value") !=
-        std::string::npos);
-  CHECK(error_of({"--storage", "x.db", "--chroot", "/", "/m"}).find("--chroot") !=
-        std::string::npos);
+  CHECK(error_of({"--storage", "x.db", "--dev-root-token-id", "r", "/m"}).find("needs --dev") != std::string::npos);
+  CHECK(error_of({"--dev", "--allow-other=yes", "/m"}).find("takes no value") != std::string::npos);
+  CHECK(error_of({"--storage", "x.db", "--chroot", "/", "/m"}).find("--chroot") != std::string::npos);
 }
 
 TEST_CASE("options: --config takes everything from the file", "[options]") {
@@ -111,8 +108,7 @@ TEST_CASE("options: --config takes everything from the file", "[options]") {
   CHECK(error_of({"--config", "c.hcl", "--dev"}).find("--config") != std::string::npos);
   CHECK(error_of({"--config", "c.hcl", "--storage", "x.db"}).find("--config") != std::string::npos);
   CHECK(error_of({"--config", "c.hcl", "--allow-other"}).find("--config") != std::string::npos);
-  CHECK(error_of({"--config", "c.hcl", "--log-level", "debug"}).find("--config") !=
-        std::string::npos);
+  CHECK(error_of({"--config", "c.hcl", "--log-level", "debug"}).find("--config") != std::string::npos);
   CHECK(error_of({"--config"}).find("needs a value") != std::string::npos);
 }
 
@@ -120,8 +116,7 @@ TEST_CASE("options: --cache needs --token-file", "[options]") {
   auto o = parse({"--storage", "x.db", "--token-file", "t", "--cache", "/m"});
   REQUIRE(o.ok());
   CHECK(o->cache);
-  CHECK(error_of({"--storage", "x.db", "--cache", "/m"}).find("--cache needs --token-file") !=
-        std::string::npos);
+  CHECK(error_of({"--storage", "x.db", "--cache", "/m"}).find("--cache needs --token-file") != std::string::npos);
 }
 
 TEST_CASE("options: -- ends options", "[options]") {
@@ -141,8 +136,7 @@ TEST_CASE("options: --init creates a missing store, with --storage or --config o
   REQUIRE(c.ok());
   CHECK(c->mode == Options::Mode::Config);
   CHECK(c->init);
-  CHECK(error_of({"--dev", "--init", "/m"}) ==
-        "--init needs --storage or --config (--dev keeps nothing)");
+  CHECK(error_of({"--dev", "--init", "/m"}) == "--init needs --storage or --config (--dev keeps nothing)");
   CHECK(error_of({"--init=yes", "--storage", "c.db", "/m"}) == "--init takes no value");
   CHECK(error_of({"--init", "/m"}) == "one of --dev or --storage FILE is needed");
 }

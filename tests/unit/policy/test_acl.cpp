@@ -257,8 +257,7 @@ path "x/+/a/+" { capabilities = ["read"] }
   CHECK_FALSE(can(acl, Operation::Update, "x/1/a/b"));
 }
 
-TEST_CASE("acl priority: a broad deny never overrides a more specific allow of another pattern",
-          "[acl][3.3][4]") {
+TEST_CASE("acl priority: a broad deny never overrides a more specific allow of another pattern", "[acl][3.3][4]") {
   const auto acl = acl_of({P{"a", R"(path "secret/*" { capabilities = ["deny"] })"},
                            P{"b", R"(path "secret/app/*" { capabilities = ["read"] })"}});
   CHECK(can(acl, Operation::Read, "secret/app/db"));
@@ -291,8 +290,8 @@ TEST_CASE("acl priority: OpenBao's segment-wildcard priority vectors", "[acl][3.
   };
   for (const auto& c : cases) {
     INFO(c.read_rule << " vs " << c.update_rule << " on " << c.path);
-    const auto acl = acl_of(std::string("path \"") + c.read_rule + "\" { capabilities = [\"read\"] }\n" +
-                            "path \"" + c.update_rule + "\" { capabilities = [\"update\"] }\n");
+    const auto acl = acl_of(std::string("path \"") + c.read_rule + "\" { capabilities = [\"read\"] }\n" + "path \"" +
+                            c.update_rule + "\" { capabilities = [\"update\"] }\n");
     CHECK(can(acl, Operation::Update, c.path));
     CHECK_FALSE(can(acl, Operation::Read, c.path));
   }
@@ -319,8 +318,8 @@ path "secret/foo/*" { capabilities = ["deny"] }
 
 TEST_CASE("acl list: non-exact fallback to the trimmed path when the full one has no match", "[acl][3.1]") {
   const auto acl = acl_of(R"(path "secret/+" { capabilities = ["list", "read"] })");
-  CHECK(can(acl, Operation::List, "secret/foo/"));         // via "secret/foo"
-  CHECK_FALSE(can(acl, Operation::Read, "secret/foo/"));   // only list falls back
+  CHECK(can(acl, Operation::List, "secret/foo/"));        // via "secret/foo"
+  CHECK_FALSE(can(acl, Operation::Read, "secret/foo/"));  // only list falls back
   const auto prefix = acl_of(R"(path "secret/foo*" { capabilities = ["list"] })");
   CHECK(can(prefix, Operation::List, "secret/foo/"));
 }
@@ -389,8 +388,7 @@ path "secret/y" { capabilities = ["deny"] }
   CHECK_FALSE(can(acl, Operation::Read, "secret/y"));
 }
 
-TEST_CASE("acl merge: parent-namespace policy on child/secret/* merges with child policy on secret/*",
-          "[acl][4]") {
+TEST_CASE("acl merge: parent-namespace policy on child/secret/* merges with child policy on secret/*", "[acl][4]") {
   const auto acl = acl_of({P{"parent", R"(path "child/secret/*" { capabilities = ["read"] })", "parent"},
                            P{"child", R"(path "secret/*" { capabilities = ["update"] })", "parent/child"}});
   CHECK(acl.capabilities("parent/child/secret/x") == Caps{"read", "update"});
@@ -425,9 +423,9 @@ TEST_CASE("acl merge: merged min > max denies every wrapped request", "[acl][4]"
 }
 
 TEST_CASE("acl merge: allowed values concatenate; an empty list (any value) wins", "[acl][4]") {
-  const auto acl = acl_of(
-      {P{"a", R"(path "x" { capabilities = ["update"] allowed_parameters = { "k" = ["one"], "m" = ["a"] } })"},
-       P{"b", R"(path "x" { capabilities = ["update"] allowed_parameters = { "k" = ["two"], "m" = [] } })"}});
+  const auto acl =
+      acl_of({P{"a", R"(path "x" { capabilities = ["update"] allowed_parameters = { "k" = ["one"], "m" = ["a"] } })"},
+              P{"b", R"(path "x" { capabilities = ["update"] allowed_parameters = { "k" = ["two"], "m" = [] } })"}});
   CHECK(can(acl, Operation::Update, "x", body({{"k", "one"}})));
   CHECK(can(acl, Operation::Update, "x", body({{"k", "two"}})));
   CHECK_FALSE(can(acl, Operation::Update, "x", body({{"k", "three"}})));
@@ -442,8 +440,10 @@ TEST_CASE("acl merge: a restricted and an unrestricted block keep the restrictio
 
 TEST_CASE("acl merge: denied parameters merge; deny drops parameters; required union", "[acl][4]") {
   const auto acl = acl_of(
-      {P{"a", R"(path "x" { capabilities = ["update"] denied_parameters = { "k" = ["bad"] } required_parameters = ["r1"] })"},
-       P{"b", R"(path "x" { capabilities = ["create"] denied_parameters = { "k" = ["worse"] } required_parameters = ["r2"] })"}});
+      {P{"a",
+         R"(path "x" { capabilities = ["update"] denied_parameters = { "k" = ["bad"] } required_parameters = ["r1"] })"},
+       P{"b",
+         R"(path "x" { capabilities = ["create"] denied_parameters = { "k" = ["worse"] } required_parameters = ["r2"] })"}});
   CHECK_FALSE(can(acl, Operation::Update, "x", body({{"k", "bad"}, {"r1", 1}, {"r2", 1}})));
   CHECK_FALSE(can(acl, Operation::Update, "x", body({{"k", "worse"}, {"r1", 1}, {"r2", 1}})));
   CHECK(can(acl, Operation::Update, "x", body({{"k", "fine"}, {"r1", 1}, {"r2", 1}})));
@@ -459,9 +459,8 @@ TEST_CASE("acl ops: each operation needs its own capability", "[acl][5]") {
     const char* cap;
     Operation op;
   };
-  const Case cases[] = {{"read", Operation::Read},     {"list", Operation::List},
-                        {"create", Operation::Create}, {"update", Operation::Update},
-                        {"patch", Operation::Patch},   {"delete", Operation::Delete}};
+  const Case cases[] = {{"read", Operation::Read},     {"list", Operation::List},   {"create", Operation::Create},
+                        {"update", Operation::Update}, {"patch", Operation::Patch}, {"delete", Operation::Delete}};
   for (const auto& c : cases) {
     const auto acl = acl_of(std::string("path \"p/\" { capabilities = [\"") + c.cap + "\"] }");
     for (const auto& o : cases) {
@@ -606,11 +605,11 @@ TEST_CASE("acl params: string globs only at the ends: 'bad*', '*good', '*x*', '*
   CHECK(ok("mid", "x"));
   CHECK(ok("mid", "axb"));
   CHECK_FALSE(ok("mid", "abc"));
-  CHECK(ok("star", "*"));         // a lone '*' is literal
+  CHECK(ok("star", "*"));  // a lone '*' is literal
   CHECK_FALSE(ok("star", "anything"));
-  CHECK(ok("two", "anything"));   // '**' matches anything
+  CHECK(ok("two", "anything"));  // '**' matches anything
   CHECK(ok("two", ""));
-  CHECK(ok("in", "a*b"));         // inner '*' is literal
+  CHECK(ok("in", "a*b"));  // inner '*' is literal
   CHECK_FALSE(ok("in", "axb"));
 }
 

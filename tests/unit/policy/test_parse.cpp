@@ -39,14 +39,22 @@ std::string b64(std::string_view in) {
   std::size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
     const unsigned n = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
-    out += a[n >> 18 & 63]; out += a[n >> 12 & 63]; out += a[n >> 6 & 63]; out += a[n & 63];
+    out += a[n >> 18 & 63];
+    out += a[n >> 12 & 63];
+    out += a[n >> 6 & 63];
+    out += a[n & 63];
   }
   if (i + 1 == in.size()) {
     const unsigned n = (unsigned char)in[i] << 16;
-    out += a[n >> 18 & 63]; out += a[n >> 12 & 63]; out += "==";
+    out += a[n >> 18 & 63];
+    out += a[n >> 12 & 63];
+    out += "==";
   } else if (i + 2 == in.size()) {
     const unsigned n = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
-    out += a[n >> 18 & 63]; out += a[n >> 12 & 63]; out += a[n >> 6 & 63]; out += '=';
+    out += a[n >> 18 & 63];
+    out += a[n >> 12 & 63];
+    out += a[n >> 6 & 63];
+    out += '=';
   }
   return out;
 }
@@ -136,8 +144,7 @@ TEST_CASE("parse: Vault's subscribe and recover capabilities are accepted", "[pa
 }
 
 TEST_CASE("parse: deny discards every other capability of the block", "[parse]") {
-  CHECK(only_rule(parse_ok(R"(path "x" { capabilities = ["read", "deny", "update"] })")).capabilities ==
-        cap::kDeny);
+  CHECK(only_rule(parse_ok(R"(path "x" { capabilities = ["read", "deny", "update"] })")).capabilities == cap::kDeny);
   // Vault stops at deny: later entries are not even validated.
   CHECK(only_rule(parse_ok(R"(path "x" { capabilities = ["deny", "banana"] })")).capabilities == cap::kDeny);
 }
@@ -155,11 +162,13 @@ TEST_CASE("parse: legacy policy and capabilities are concatenated; deny ignores 
   CHECK(only_rule(parse_ok(R"(path "x" {
     policy = "read"
     capabilities = ["update", "sudo"]
-  })")).capabilities == (cap::kRead | cap::kList | cap::kUpdate | cap::kSudo));
+  })"))
+            .capabilities == (cap::kRead | cap::kList | cap::kUpdate | cap::kSudo));
   CHECK(only_rule(parse_ok(R"(path "x" {
     policy = "deny"
     capabilities = ["update", "banana"]
-  })")).capabilities == cap::kDeny);
+  })"))
+            .capabilities == cap::kDeny);
 }
 
 TEST_CASE("parse: unknown legacy policy word", "[parse]") {
@@ -242,9 +251,7 @@ path "secret/a*b" { }
     const auto q = parse_ok(R"(path "/secret/x" { })", "/ns1/");
     CHECK(only_rule(q).path == "ns1/secret/x");
   }
-  SECTION("only one leading slash is stripped") {
-    CHECK(only_rule(parse_ok(R"(path "//x" { })")).path == "/x");
-  }
+  SECTION("only one leading slash is stripped") { CHECK(only_rule(parse_ok(R"(path "//x" { })")).path == "/x"); }
   SECTION("'+' as the first segment inside a namespace stays a segment wildcard") {
     CHECK(only_rule(parse_ok(R"(path "+/x" { })", "ns1")).kind == RuleKind::SegmentWildcard);
     CHECK(only_rule(parse_ok(R"(path "+/x" { })", "ns1")).path == "ns1/+/x");
@@ -352,7 +359,9 @@ g = 2.5e1
   REQUIRE(doc.ok());
   const auto& items = doc->items;
   REQUIRE(items.size() == 7);
-  CHECK(items[0].value.text == "q\"\\\n\t\xC3\xA9" "AA");
+  CHECK(items[0].value.text ==
+        "q\"\\\n\t\xC3\xA9"
+        "AA");
   CHECK(items[1].value.text == "line1\n  line2\n");
   CHECK(items[2].value.text == "x\n  y\n");
   CHECK(items[3].value.text == "${foo(\"bar\")}");
@@ -423,7 +432,8 @@ TEST_CASE("parse: base64-encoded policy text (HCL and JSON)", "[parse]") {
   CHECK(only_rule(parse_ok(wrapped)).capabilities == cap::kRead);
   // Text that happens to be valid base64 is decoded, as in Vault ("path"
   // is three garbage bytes, not an HCL key).
-  CHECK(parse_err("path").find("key '\xa5\xab" "a'") != std::string::npos);
+  CHECK(parse_err("path").find("key '\xa5\xab"
+                               "a'") != std::string::npos);
   // Bad base64 errors as the (garbage) HCL it is.
   CHECK_FALSE(parse_policy("p", "cGF0aCAi=", "").ok());
 }
@@ -437,10 +447,10 @@ TEST_CASE("parse: policy names are trimmed and lower-cased", "[parse]") {
 }
 
 TEST_CASE("parse: capability names in the fixed sys/capabilities order", "[parse]") {
-  CHECK(capability_names(cap::kCreate | cap::kRead | cap::kSudo | cap::kList | cap::kPatch | cap::kUpdate |
-                         cap::kDelete | cap::kSubscribe | cap::kRecover) ==
-        std::vector<std::string>{"sudo", "read", "list", "update", "delete", "create", "patch", "subscribe",
-                                 "recover"});
+  CHECK(
+      capability_names(cap::kCreate | cap::kRead | cap::kSudo | cap::kList | cap::kPatch | cap::kUpdate | cap::kDelete |
+                       cap::kSubscribe | cap::kRecover) ==
+      std::vector<std::string>{"sudo", "read", "list", "update", "delete", "create", "patch", "subscribe", "recover"});
   CHECK(capability_names(0) == std::vector<std::string>{"deny"});
   CHECK(capability_names(cap::kDeny) == std::vector<std::string>{"deny"});
 }

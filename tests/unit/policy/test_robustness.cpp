@@ -29,10 +29,10 @@ const std::vector<std::string>& corpus() {
   return c;
 }
 
-const char* const kTokens[] = {"{",   "}",  "[",   "]",  ",",  "=",      "\"",   "path", "\\",  "<<EOF\n",
-                               "EOF", "/*", "*/",  "#",  "//", "\n",     "+*",   "{{",   "}}",  "-",
-                               "0x",  "1e", "\\u", "+",  "*",  "true",   "null", ":",    "\t",  "\xff",
-                               "\0",  "${", "<<-", "\r", "=",  "deny",   "/+/",  "\"\"", "[[[", "{{{"};
+const char* const kTokens[] = {"{",   "}",  "[",   "]",  ",",  "=",    "\"",   "path", "\\",  "<<EOF\n",
+                               "EOF", "/*", "*/",  "#",  "//", "\n",   "+*",   "{{",   "}}",  "-",
+                               "0x",  "1e", "\\u", "+",  "*",  "true", "null", ":",    "\t",  "\xff",
+                               "\0",  "${", "<<-", "\r", "=",  "deny", "/+/",  "\"\"", "[[[", "{{{"};
 
 std::string mutate(std::string s, std::mt19937& rng) {
   std::uniform_int_distribution<int> op_dist(0, 6);

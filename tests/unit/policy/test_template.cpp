@@ -65,8 +65,7 @@ TEST_CASE("template: alias selectors by mount accessor", "[template][6]") {
   CHECK(fails("{{identity.entity.aliases.auth_userpass_1234}}", id));
 }
 
-TEST_CASE("template: group lookups by id cross namespaces, by name only in the policy's namespace",
-          "[template][6]") {
+TEST_CASE("template: group lookups by id cross namespaces, by name only in the policy's namespace", "[template][6]") {
   auto id = alice();
   id.namespace_id = "ns1id";
   CHECK(sub("{{identity.groups.ids.g-root.name}}", id) == "admins");  // other namespace, by id
@@ -93,8 +92,7 @@ TEST_CASE("template: time selectors", "[template][6]") {
   CHECK(fails("{{time.later}}", id));
 }
 
-TEST_CASE("template: failures (no entity, no groups, missing values, empty name, JSON-only forms)",
-          "[template][6]") {
+TEST_CASE("template: failures (no entity, no groups, missing values, empty name, JSON-only forms)", "[template][6]") {
   const IdentityContext nobody;
   CHECK(fails("{{identity.entity.id}}", nobody));
   CHECK(fails("{{identity.groups.ids.g.id}}", nobody));
@@ -142,7 +140,8 @@ TEST_CASE("template acl: a failing templated block is dropped alone", "[template
 path "secret/{{identity.entity.metadata.missing}}/*" { capabilities = ["deny"] }
 path "secret/{{identity.entity.name}}/*"              { capabilities = ["read"] }
 path "secret/shared/*"                                { capabilities = ["list"] }
-)", "");
+)",
+                        "");
   REQUIRE(p.ok());
   const auto id = alice();
   auto acl = Acl::compile(std::vector<Policy>{*p}, id);
