@@ -83,7 +83,7 @@ Result<NodeInfo> KvFiles::stat(const Caller& caller, std::string_view path, cons
     return *info;
   }
   auto info = stat_fresh(caller, at);
-  if (info.ok()) state_.remember(std::move(key), ViewState::StatMemo{caller.token, *info, gen, folders_gen, now});
+  if (info.ok()) state_.remember(std::move(key), ViewState::StatMemo{{caller.token, gen, folders_gen, now}, *info});
   return info;
 }
 

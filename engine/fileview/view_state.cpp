@@ -63,17 +63,19 @@ void ViewState::forget_folders_above(std::string_view secret_path) {
   }
 }
 
+bool ViewState::MemoStamp::serves(const SecureString& asking, std::uint64_t gen, std::uint64_t folders_gen,
+                                  std::chrono::steady_clock::time_point now) const {
+  constexpr auto kMemoFor = std::chrono::milliseconds(500);
+  return generation == gen && folders_generation == folders_gen && now - at < kMemoFor && token == asking;
+}
+
 std::optional<NodeInfo> ViewState::remembered(const std::string& key, const SecureString& token, std::uint64_t gen,
                                               std::uint64_t folders_gen, std::chrono::steady_clock::time_point now) {
-  constexpr auto kStatMemoFor = std::chrono::milliseconds(500);
   std::lock_guard lock(memo_mu_);
   auto it = stat_memo_.find(key);
   if (it == stat_memo_.end()) return std::nullopt;
-  const StatMemo& m = it->second;
-  if (m.generation != gen || m.folders_generation != folders_gen || now - m.at >= kStatMemoFor || m.token != token) {
-    return std::nullopt;
-  }
-  return m.info;
+  if (!it->second.stamp.serves(token, gen, folders_gen, now)) return std::nullopt;
+  return it->second.info;
 }
 
 void ViewState::remember(std::string key, StatMemo memo) {
@@ -85,15 +87,11 @@ void ViewState::remember(std::string key, StatMemo memo) {
 
 ViewState::Names ViewState::listed(const std::string& abs_dir, const SecureString& token, std::uint64_t gen,
                                    std::uint64_t folders_gen, std::chrono::steady_clock::time_point now) {
-  constexpr auto kListingFor = std::chrono::milliseconds(500);
   std::lock_guard lock(memo_mu_);
   auto it = listing_memo_.find(abs_dir);
   if (it == listing_memo_.end()) return nullptr;
-  const ListingMemo& m = it->second;
-  if (m.generation != gen || m.folders_generation != folders_gen || now - m.at >= kListingFor || m.token != token) {
-    return nullptr;
-  }
-  return m.names;
+  if (!it->second.stamp.serves(token, gen, folders_gen, now)) return nullptr;
+  return it->second.names;
 }
 
 void ViewState::remember_listing(std::string abs_dir, const SecureString& token, std::vector<std::string> names,
@@ -105,7 +103,7 @@ void ViewState::remember_listing(std::string abs_dir, const SecureString& token,
   auto shared = std::make_shared<const std::vector<std::string>>(std::move(names));
   std::lock_guard lock(memo_mu_);
   if (listing_memo_.size() >= kListingMemoMax) listing_memo_.clear();
-  listing_memo_[std::move(abs_dir)] = ListingMemo{token, std::move(shared), gen, folders_gen, now};
+  listing_memo_[std::move(abs_dir)] = ListingMemo{MemoStamp{token, gen, folders_gen, now}, std::move(shared)};
 }
 
 // ------------------------------------------------------------------ helpers

@@ -73,21 +73,28 @@ class ViewState {
   void forget_folders_above(std::string_view secret_path);
   std::uint64_t folders_generation() const { return folders_gen_.load(std::memory_order_acquire); }
 
-  // The stat memo (KvFiles::stat): kind, size and mtime by mount-relative
-  // path, for one token, at one Core::generation() and folders generation.
-  struct StatMemo {
+  // What a memo entry was made for: one token, at one Core::generation()
+  // and folders generation; it serves that token for 500 ms at most.
+  struct MemoStamp {
     SecureString token;
-    NodeInfo info;
     std::uint64_t generation = 0;
     std::uint64_t folders_generation = 0;
     std::chrono::steady_clock::time_point at;
+    bool serves(const SecureString& asking, std::uint64_t gen, std::uint64_t folders_gen,
+                std::chrono::steady_clock::time_point now) const;
+  };
+
+  // The stat memo (KvFiles::stat): kind, size and mtime by mount-relative
+  // path.
+  struct StatMemo {
+    MemoStamp stamp;
+    NodeInfo info;
   };
   std::optional<NodeInfo> remembered(const std::string& key, const SecureString& token, std::uint64_t gen,
                                      std::uint64_t folders_gen, std::chrono::steady_clock::time_point now);
   void remember(std::string key, StatMemo memo);
 
-  // The listing memo, beside the stat memo and under the same rules (one
-  // token, one Core::generation() and folders generation, 500 ms): the
+  // The listing memo, beside the stat memo and under the same stamp: the
   // names a KV folder's List gave a token ("app/" for a folder, "db" for a
   // secret), sorted, when the List was complete (at most kListingMax
   // names). Names only, never contents. A LOOKUP of a secret the parent's
@@ -108,11 +115,8 @@ class ViewState {
   std::mutex memo_mu_;
   std::unordered_map<std::string, StatMemo> stat_memo_;
   struct ListingMemo {
-    SecureString token;
+    MemoStamp stamp;
     Names names;
-    std::uint64_t generation = 0;
-    std::uint64_t folders_generation = 0;
-    std::chrono::steady_clock::time_point at;
   };
   std::unordered_map<std::string, ListingMemo> listing_memo_;  // by absolute folder path
 };

@@ -3,8 +3,9 @@
 
 #include <algorithm>
 
-#include "engine/storage/serial.hpp"
 #include "engine/crypto/sodium.hpp"
+#include "engine/router/resolve.hpp"
+#include "engine/storage/serial.hpp"
 
 namespace engine {
 namespace {
@@ -122,42 +123,19 @@ Status Router::add_builtin_mounts(NamespaceNode& ns, std::vector<WriteOp>& batch
 
 Route Router::resolve(NamespaceNode& base, std::string_view path) const {
   Route route;
-  NamespaceNode* ns = &base;
-  std::size_t pos = 0;
-  while (pos < path.size()) {
-    std::size_t slash = path.find('/', pos);
-    std::string_view seg = path.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
-    auto it = ns->children.find(seg);
-    if (it == ns->children.end()) break;
-    ns = it->second.get();
-    pos = slash == std::string_view::npos ? path.size() : slash + 1;
+  std::size_t rest_at = 0;
+  route.ns = routing::deepest_namespace(&base, path, &rest_at);
+  route.rest = std::string(path.substr(rest_at));
+  auto [mount, length] = routing::longest_mount(route.ns->mounts, route.rest);
+  if (mount != route.ns->mounts.end()) {
+    route.mount = mount->second;
+    route.rel = length <= route.rest.size() ? route.rest.substr(length) : std::string{};
   }
-  route.ns = ns;
-  route.rest = std::string(path.substr(pos));
-  // Longest mount path that is a prefix of rest ("secret" reaches "secret/").
-  std::size_t best = 0;
-  for (const auto& [mpath, mount] : ns->mounts) {
-    std::string_view bare = std::string_view(mpath).substr(0, mpath.size() - 1);
-    bool hit = route.rest.starts_with(mpath) || route.rest == bare;
-    if (hit && mpath.size() > best) {
-      best = mpath.size();
-      route.mount = mount;
-    }
-  }
-  if (route.mount) route.rel = best <= route.rest.size() ? route.rest.substr(best) : std::string{};
   return route;
 }
 
 NamespaceNode* Router::find_namespace(NamespaceNode& base, std::string_view ns_path) const {
-  NamespaceNode* ns = &base;
-  while (!ns_path.empty()) {
-    std::size_t slash = ns_path.find('/');
-    auto it = ns->children.find(ns_path.substr(0, slash));
-    if (it == ns->children.end()) return nullptr;
-    ns = it->second.get();
-    ns_path = slash == std::string_view::npos ? std::string_view{} : ns_path.substr(slash + 1);
-  }
-  return ns;
+  return routing::namespace_at(&base, ns_path);
 }
 
 NamespaceNode* Router::find_namespace_by_id(std::string_view id) const {
