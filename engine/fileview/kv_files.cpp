@@ -68,8 +68,8 @@ std::optional<Suffixed> suffix_of(const ViewState& state, const Caller& caller, 
 
 // A `cat` asks for the same attributes twice (LOOKUP, then GETATTR for
 // fstat), and each costs a folder probe and a decrypt. The answer is kept
-// for the same token and path while nothing has changed since: no request
-// that may change state has run (Core::generation), no mkdir/rmdir folder
+// for the same token and path while nothing has changed since: nothing was
+// committed (Core::generation, the change bus's revision), no mkdir/rmdir folder
 // came or went, and at most 500 ms have passed. The token is still checked
 // each time, so a revoked or expired token gets nothing from it. Only kind,
 // size and mtime are kept, never contents.
