@@ -244,7 +244,7 @@ std::optional<auth::PreparedRenewal> prepare_renewal(Core::Impl& core, const Req
 
 Result<Response> Core::Impl::handle(const Request& req, bool* failed_login) {
   COFFER_TRY(std::string path, canonical_path(req.path, req.op));
-  Request canonical{req.op, std::move(path), req.data, req.token, req.uses};
+  Request canonical{req.op, std::move(path), req.data, req.token, req.uses, req.peer};
   if (!canonical.data.is_object()) return Error::invalid("request body must be a JSON object");
 
   switch (seal_endpoint(canonical.path)) {
@@ -473,7 +473,8 @@ Result<Response> Core::Impl::try_login(const Route& route, const Request& req,
     COFFER_TRY_STATUS(attempt->finish(outcome, Clock::now()));
     return result;
   };
-  BackendRequest breq{req.op, route.rel, req.data, *route.mount->storage, now};
+  const PeerCredentials* peer = req.peer ? &*req.peer : nullptr;
+  BackendRequest breq{req.op, route.rel, req.data, *route.mount->storage, now, nullptr, peer};
   auto begun = route.mount->backend->begin_login(breq);
   if (!begun.ok()) return settle(std::move(begun).error(), route.mount->backend.get(), breq);
   std::unique_ptr<PendingLogin> pending = std::move(begun).value();
@@ -489,7 +490,7 @@ Result<Response> Core::Impl::try_login(const Route& route, const Request& req,
     if (!current.mount || current.mount->entry.uuid != mount_uuid || !current.mount->backend) {
       return Error::not_found("the auth method at \"" + route.mount->entry.path + "\" was disabled during the login");
     }
-    BackendRequest again{req.op, current.rel, req.data, *current.mount->storage, Clock::now()};
+    BackendRequest again{req.op, current.rel, req.data, *current.mount->storage, Clock::now(), nullptr, peer};
     if (!ran.ok()) return settle(std::move(ran).error(), current.mount->backend.get(), again);
     resp = pending->finish(again);
     if (!resp.ok()) return settle(std::move(resp).error(), current.mount->backend.get(), again);
@@ -516,7 +517,14 @@ Result<Response> Core::Impl::dispatch(const Route& route, Operation op, const Re
   }
   const RequestContext ctx{*route.ns, &auth, exclusive != nullptr, renewal};
   BackendRequest breq{op, target.rel, req.data, *target.storage, now, &ctx};
-  return target.backend->handle(breq);
+  auto resp = target.backend->handle(breq);
+  if (resp.ok() && resp->revoke_logins && route.mount && route.mount->entry.is_auth()) {
+    // An auth method ended some of its logins (a peer role deleted).
+    auth::LoginStores stores = login_stores();
+    COFFER_TRY_STATUS(auth::revoke_mount_tokens(stores, *route.ns, route.mount->entry, now, &*resp->revoke_logins));
+    resp->revoke_logins.reset();
+  }
+  return resp;
 }
 
 Result<Response> Core::Impl::init(const Json& body) {

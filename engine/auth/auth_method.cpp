@@ -3,16 +3,20 @@
 
 #include "engine/auth/approle.hpp"
 #include "engine/auth/ldap.hpp"
+#include "engine/auth/peer.hpp"
 #include "engine/auth/userpass.hpp"
 
 namespace engine::auth {
 
-bool is_enableable_type(std::string_view type) { return type == "userpass" || type == "approle" || type == "ldap"; }
+bool is_enableable_type(std::string_view type) {
+  return type == "userpass" || type == "approle" || type == "ldap" || type == "peer";
+}
 
 Result<std::unique_ptr<Backend>> make_auth_backend(const MountEntry& entry) {
   if (entry.type == "userpass") return std::unique_ptr<Backend>(std::make_unique<UserpassBackend>());
   if (entry.type == "approle") return std::unique_ptr<Backend>(std::make_unique<AppRoleBackend>());
   if (entry.type == "ldap") return std::unique_ptr<Backend>(std::make_unique<LdapBackend>());
+  if (entry.type == "peer") return std::unique_ptr<Backend>(std::make_unique<PeerBackend>());
   return Error::invalid("unknown auth method type \"" + entry.type + "\" (supported: " + std::string(kEnableableTypes) +
                         ")");
 }
@@ -21,6 +25,7 @@ bool is_login_path(std::string_view type, std::string_view rel) {
   if (type == "userpass") return UserpassBackend::is_login_path(rel);
   if (type == "approle") return AppRoleBackend::is_login_path(rel);
   if (type == "ldap") return LdapBackend::is_login_path(rel);
+  if (type == "peer") return PeerBackend::is_login_path(rel);
   return false;
 }
 

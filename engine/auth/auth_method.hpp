@@ -17,17 +17,18 @@
 
 namespace engine::auth {
 
-// "userpass", "approle", "ldap": the types sys/auth may enable.
+// "userpass", "approle", "ldap", "peer": the types sys/auth may enable.
 bool is_enableable_type(std::string_view type);
 // Those types as error messages list them.
-inline constexpr std::string_view kEnableableTypes = "userpass, approle, ldap";
+inline constexpr std::string_view kEnableableTypes = "userpass, approle, ldap, peer";
 
 // The backend of an auth mount (entry.type userpass or approle).
 // InvalidArgument for other types.
 Result<std::unique_ptr<Backend>> make_auth_backend(const MountEntry& entry);
 
 // Is rel (the path below the auth mount) a login endpoint of its type?
-// userpass and ldap: "login/NAME" (so "login" is a directory); approle: "login".
+// userpass and ldap: "login/NAME" (so "login" is a directory); approle and
+// peer: "login".
 bool is_login_path(const MountEntry& entry, std::string_view rel);
 bool is_login_path(std::string_view type, std::string_view rel);
 

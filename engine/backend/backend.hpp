@@ -40,6 +40,9 @@ struct BackendRequest {
   Storage& storage;                     // this mount's own keys (a view; encrypted underneath)
   TimePoint now;                        // one clock reading per request
   const RequestContext* ctx = nullptr;  // set by the pipeline for every request it dispatches
+  // The kernel's word on the caller (login requests through FUSE only; null
+  // otherwise). Only the peer auth method reads it.
+  const PeerCredentials* peer = nullptr;
 };
 
 // What the core must know of a path before it runs a request there

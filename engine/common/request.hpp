@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/common/secure.hpp"
@@ -22,6 +23,17 @@ const char* to_string(Operation op) noexcept;
 
 using Clock = std::chrono::system_clock;
 using TimePoint = std::chrono::time_point<Clock, std::chrono::nanoseconds>;
+
+// Who is asking, as the kernel says it (the FUSE request's fsuid, fsgid and
+// pid) and the start time of that pid when the request came (field 22 of
+// /proc/PID/stat; 0 = unknown). Set by the fs layer only, never from a
+// request body; only the peer auth method reads it.
+struct PeerCredentials {
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::int32_t pid = 0;
+  std::uint64_t start_time = 0;
+};
 
 // One file operation's allowance of token uses (see Request::uses).
 struct UseBudget {
@@ -45,6 +57,8 @@ struct Request {
   // view makes several API requests for one file operation, which must cost
   // one use at most (a budget already marked spent makes them free).
   UseBudget* uses = nullptr;
+  // The kernel's word on the caller, when the request came through FUSE.
+  std::optional<PeerCredentials> peer{};
 };
 
 // A successful login, as an auth method reports it (Vault's logical.Auth).
@@ -93,6 +107,10 @@ struct Response {
   // Set by an auth method's login endpoint (never by other backends): the
   // core makes the token, fills the reply's "auth" block and issued_token.
   std::optional<LoginAuth> login{};
+  // Set by an auth method when a change ends logins it made (a peer role
+  // deleted): the core revokes every token of the request's namespace made
+  // by a login through this mount whose meta[first] is second.
+  std::optional<std::pair<std::string, std::string>> revoke_logins{};
 };
 
 }  // namespace engine

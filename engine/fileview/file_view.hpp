@@ -56,6 +56,9 @@ struct Caller {
   // Request::uses): one file operation spends at most one use of a
   // use-limited token. nullptr: every API request made spends one.
   UseBudget* uses = nullptr;
+  // The kernel's word on the caller (FUSE uid, gid, pid and its start
+  // time), for the peer auth method's logins; unset outside FUSE.
+  std::optional<PeerCredentials> peer{};
 };
 
 // A change, for listeners that cache what the view shows (the fs layer's

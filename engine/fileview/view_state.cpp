@@ -18,6 +18,7 @@ Result<Response> ViewState::call(const Caller& caller, Operation op, std::string
   req.data = std::move(data);
   req.token = caller.token;
   req.uses = caller.uses;
+  req.peer = caller.peer;
   return core_.handle(req);
 }
 

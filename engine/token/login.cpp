@@ -180,11 +180,16 @@ Status renew_login_token(LoginStores& core, const TokenEntry& token, TimePoint n
   return {};
 }
 
-Status revoke_mount_tokens(LoginStores& core, const NamespaceNode& ns, const MountEntry& mount, TimePoint now) {
+Status revoke_mount_tokens(LoginStores& core, const NamespaceNode& ns, const MountEntry& mount, TimePoint now,
+                           const std::pair<std::string, std::string>* meta) {
   COFFER_TRY(auto accessors, core.tokens.accessors(ns.record.id));
   for (const auto& accessor : accessors) {
     COFFER_TRY(auto token, core.tokens.lookup_accessor(accessor, now));
     if (!token || !token->path.starts_with(mount.path)) continue;
+    if (meta != nullptr) {
+      auto it = token->meta.find(meta->first);
+      if (it == token->meta.end() || it->second != meta->second) continue;
+    }
     COFFER_TRY_STATUS(core.tokens.revoke_tree(token->hash));
     core.acls.forget_token(token->hash);
   }

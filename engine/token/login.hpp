@@ -61,7 +61,10 @@ Status renew_login_token(LoginStores& core, const TokenEntry& token, TimePoint n
                          const PreparedRenewal* prepared = nullptr);
 
 // Revokes every token made by a login through `mount` (their subtrees too),
-// as Vault does when an auth method is disabled. Caller holds the core lock.
-Status revoke_mount_tokens(LoginStores& core, const NamespaceNode& ns, const MountEntry& mount, TimePoint now);
+// as Vault does when an auth method is disabled; with `meta`, only those
+// whose meta[meta->first] is meta->second (a deleted role's). Caller holds
+// the core lock.
+Status revoke_mount_tokens(LoginStores& core, const NamespaceNode& ns, const MountEntry& mount, TimePoint now,
+                           const std::pair<std::string, std::string>* meta = nullptr);
 
 }  // namespace engine::auth
