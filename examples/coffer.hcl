@@ -37,6 +37,15 @@ mount "/run/coffer-hq" {
 #   cache            = true
 # }
 
+# Services with no secret zero: a caller with no token of its own is logged
+# in through the peer auth method at peer_login on its first request, by the
+# first role (ordered by name) whose bindings (uid, gid, systemd unit,
+# cgroup, executable) admit it.
+# mount "/run/coffer-services" {
+#   allow_other = true
+#   peer_login  = "services/auth/peer"
+# }
+
 # The namespace whose tokens may use the privileged endpoints Vault grants it.
 administrative_namespace_path = "admin/"
 

@@ -103,6 +103,7 @@ const char* to_string(TokenSource source) noexcept {
     case TokenSource::Mount: return "mount token";
     case TokenSource::Env: return "VAULT_TOKEN";
     case TokenSource::Session: return "session";
+    case TokenSource::PeerLogin: return "peer login";
     case TokenSource::Fallback: return "dev root token";
     case TokenSource::None: return "no token";
   }
@@ -178,12 +179,29 @@ CallerResolver::CallerResolver(CallerSettings settings) : settings_(std::move(se
 
 Who CallerResolver::who(fuse_req_t req, ReadsEnv reads_env) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
-  return who(ctx->pid, ctx->uid, reads_env);
+  return resolve(ctx->pid, ctx->uid, ctx->gid, reads_env);
 }
 
-Who CallerResolver::who(pid_t tid, uid_t uid, ReadsEnv reads_env) {
+Who CallerResolver::who(pid_t tid, uid_t uid, ReadsEnv reads_env) { return resolve(tid, uid, std::nullopt, reads_env); }
+
+Who CallerResolver::who(pid_t tid, uid_t uid, gid_t gid, ReadsEnv reads_env) {
+  return resolve(tid, uid, gid, reads_env);
+}
+
+Who CallerResolver::resolve(pid_t tid, uid_t uid, std::optional<gid_t> gid, ReadsEnv reads_env) {
   Who w;
   w.uid = uid;
+  // Read once: the start time pins the process for the peer method, and
+  // keys the VAULT_TOKEN cache.
+  ProcessStat st{};
+  bool have_stat = false;
+  if (tid > 0) {
+    if (auto read = stat_of(tid)) {
+      st = *read;
+      have_stat = true;
+    }
+  }
+  if (gid) w.caller.peer = engine::PeerCredentials{uid, *gid, tid, have_stat ? st.start_time : 0};
   if (!settings_.mount_token.empty()) {
     w.caller.token = settings_.mount_token_source ? settings_.mount_token_source() : settings_.mount_token;
     w.source = TokenSource::Mount;
@@ -192,8 +210,8 @@ Who CallerResolver::who(pid_t tid, uid_t uid, ReadsEnv reads_env) {
   if (settings_.env_token && tid > 0) {
     std::optional<engine::SecureString> token;
     bool known = false;
-    if (auto st = stat_of(tid)) {
-      const ProcessKey key{tid, st->start_time, uid, st->image};
+    if (have_stat) {
+      const ProcessKey key{tid, st.start_time, uid, st.image};
       std::lock_guard lock(env_mu_);
       if (auto it = env_cache_.find(key); it != env_cache_.end()) {
         known = true;
@@ -212,11 +230,35 @@ Who CallerResolver::who(pid_t tid, uid_t uid, ReadsEnv reads_env) {
     w.source = TokenSource::Session;
     return w;
   }
+  if (settings_.peer_login && w.caller.peer && reads_env == ReadsEnv::Yes && w.caller.peer->start_time != 0 &&
+      try_peer_login(*w.caller.peer, w)) {
+    return w;
+  }
   if (!settings_.fallback_token.empty() && uid == settings_.fallback_uid) {
     w.caller.token = settings_.fallback_token;
     w.source = TokenSource::Fallback;
   }
   return w;
+}
+
+bool CallerResolver::try_peer_login(const engine::PeerCredentials& creds, Who& w) {
+  const auto key = std::make_tuple(creds.pid, creds.start_time, creds.uid);
+  {
+    std::lock_guard lock(peer_mu_);
+    if (peer_refused_.contains(key)) return false;
+  }
+  std::optional<engine::SecureString> token = settings_.peer_login(creds);
+  if (!token || token->empty()) {
+    std::lock_guard lock(peer_mu_);
+    if (peer_refused_.size() >= kMaxCached) peer_refused_.clear();
+    peer_refused_[key] = true;
+    return false;
+  }
+  log_info("caller: process ", creds.pid, " (uid ", creds.uid, ") logged in through its peer role");
+  bind_session(creds.uid, *token);
+  w.caller.token = std::move(*token);
+  w.source = TokenSource::PeerLogin;
+  return true;
 }
 
 std::optional<ProcessStat> CallerResolver::stat_of(pid_t tid) const {

@@ -12,8 +12,15 @@
 //      (a write that issues a token) or by writing a token to the session
 //      file MOUNT/auth/token/session; ended by revoke-self, by `rm` or an
 //      empty write of the session file, or when its token is found dead;
-//   4. the fallback token (the dev root token in --dev), else none: only the
+//   4. a peer login (--peer-login, `peer_login` in the config): a caller
+//      with no token is logged in through that peer auth method on its
+//      first node-naming request, by the kernel's word on it alone
+//      (engine/auth/peer.hpp); the token becomes the uid's session. A
+//      process no role admits is not tried again;
+//   5. the fallback token (the dev root token in --dev), else none: only the
 //      login and seal endpoints answer.
+// Every request's caller also carries the kernel's word on it (uid, gid,
+// pid and that pid's start time) for the peer method's logins.
 // Sessions live in the daemon's memory only.
 #pragma once
 
@@ -37,7 +44,7 @@
 namespace fsd {
 
 // Where a caller's token came from.
-enum class TokenSource { Mount, Env, Session, Fallback, None };
+enum class TokenSource { Mount, Env, Session, PeerLogin, Fallback, None };
 const char* to_string(TokenSource source) noexcept;
 
 // One request's caller: the engine's view of it (the token) plus what the
@@ -101,8 +108,11 @@ struct CallerSettings {
   // 1. for token-file mounts: asked at each request instead of mount_token
   // (which must be set too), so a rotated token file is used at once.
   std::function<engine::SecureString()> mount_token_source;
-  bool env_token = true;                // 2. read VAULT_TOKEN from callers
-  engine::SecureString fallback_token;  // 4. ("" = none), for fallback_uid only
+  bool env_token = true;  // 2. read VAULT_TOKEN from callers
+  // 4. logs a caller with no token in through the peer method (the token it
+  // returns, or nullopt when refused); unset = no peer login.
+  std::function<std::optional<engine::SecureString>(const engine::PeerCredentials&)> peer_login;
+  engine::SecureString fallback_token;  // 5. ("" = none), for fallback_uid only
   uid_t fallback_uid = 0;               // whose token it is (the daemon's owner)
   std::chrono::milliseconds env_timeout{200};
   std::string proc_root = "/proc";  // tests may point elsewhere
@@ -116,8 +126,11 @@ class CallerResolver {
   // /proc/TID/{stat,environ} (bounded by env_timeout; on timeout or any
   // error the process counts as having no VAULT_TOKEN for this request).
   Who who(fuse_req_t req, ReadsEnv reads_env);
-  // The same for a known (tid, uid); tid 0 = unknown process.
+  // The same for a known (tid, uid); tid 0 = unknown process. Without a
+  // gid the caller carries no peer credentials (and is never peer-logged
+  // in).
   Who who(pid_t tid, uid_t uid, ReadsEnv reads_env);
+  Who who(pid_t tid, uid_t uid, gid_t gid, ReadsEnv reads_env);
 
   bool mount_bound() const { return !settings_.mount_token.empty(); }
 
@@ -137,6 +150,10 @@ class CallerResolver {
   // key.image are set.
   std::optional<engine::SecureString> read_env(pid_t tid, uid_t uid, ProcessKey& key) const;
   std::optional<ProcessStat> stat_of(pid_t tid) const;
+  Who resolve(pid_t tid, uid_t uid, std::optional<gid_t> gid, ReadsEnv reads_env);
+  // Step 4: a peer login for a caller with no token; false when refused (or
+  // refused before: the process is remembered).
+  bool try_peer_login(const engine::PeerCredentials& creds, Who& w);
 
   const CallerSettings settings_;
   static constexpr std::size_t kMaxCached = 4096;
@@ -144,6 +161,9 @@ class CallerResolver {
   std::map<ProcessKey, std::optional<engine::SecureString>> env_cache_;
   mutable std::mutex session_mu_;
   std::unordered_map<uid_t, engine::SecureString> sessions_;
+  // Processes (tid, start time, uid) a peer login refused: not tried again.
+  mutable std::mutex peer_mu_;
+  std::map<std::tuple<pid_t, std::uint64_t, uid_t>, bool> peer_refused_;
 };
 
 }  // namespace fsd

@@ -53,8 +53,27 @@ std::string join(std::string_view dir, std::string_view name) {
   return out;
 }
 
-CallerSettings caller_settings(const FsSettings& fs, engine::SecureString mount_token) {
+CallerSettings caller_settings(engine::FileView& view, const FsSettings& fs, engine::SecureString mount_token) {
   CallerSettings c;
+  if (!fs.peer_login.empty()) {
+    std::string method = fs.peer_login;
+    while (!method.empty() && method.back() == '/') method.pop_back();
+    const std::string login = fs.chroot.empty() ? method + "/login" : join(fs.chroot, method + "/login");
+    c.peer_login = [&view, login](const engine::PeerCredentials& creds) -> std::optional<engine::SecureString> {
+      engine::Caller caller;
+      caller.peer = creds;
+      engine::SecureString issued;
+      auto wrote = view.write(caller, login, "{}", engine::WriteMode::Replace, &issued);
+      if (!wrote.ok()) {
+        // The reason names bindings and ids, never anything secret.
+        log_info("peer login of process ", creds.pid, " (uid ", creds.uid, ") through /", login,
+                 " refused: ", wrote.error().message);
+        return std::nullopt;
+      }
+      if (issued.empty()) return std::nullopt;
+      return issued;
+    };
+  }
   c.mount_token = std::move(mount_token);
   c.mount_token_source = fs.mount_token_source;
   c.env_token = fs.env_token;
@@ -79,7 +98,7 @@ bool is_revoke_self(std::string_view path) {
 Filesystem::Filesystem(engine::FileView& view, FsSettings settings, engine::SecureString mount_token)
     : view_(view),
       settings_(std::move(settings)),
-      callers_(caller_settings(settings_, std::move(mount_token))),
+      callers_(caller_settings(view_, settings_, std::move(mount_token))),
       started_(engine::Clock::now()),
       session_(view_, callers_) {}
 

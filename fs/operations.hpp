@@ -86,6 +86,9 @@ struct FsSettings {
   bool env_token = true;
   engine::SecureString fallback_token;
   uid_t fallback_uid = 0;  // the only uid the fallback token serves (the daemon's owner)
+  // A peer auth method ("ns/auth/peer", below the mount root) that logs in
+  // callers with no token on their first request (--peer-login); "" = none.
+  std::string peer_login;
 };
 
 class Filesystem {

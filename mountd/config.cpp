@@ -11,6 +11,7 @@
 #include "engine/common/numbers.hpp"
 #include "engine/common/path.hpp"
 #include "engine/policy/hcl.hpp"
+#include "mountd/options.hpp"
 
 namespace mountd {
 
@@ -141,9 +142,14 @@ engine::Result<MountConfig> parse_mount(const Block& block, const Where& where) 
     } else if (key == "cache") {
       COFFER_TRY(m.cache, bool_value(item, where, context));
       cache_set = m.cache;
+    } else if (key == "peer_login") {
+      COFFER_TRY(auto v, string_value(item, where, context));
+      auto path = peer_login_path(v);
+      if (!path.ok()) return where.at(item.line, "\"peer_login\"" + context + ": " + path.error().message);
+      m.peer_login = std::move(path).value();
     } else {
       return where.at(item.line, "unknown key " + quoted(key) + context +
-                                     " (known: chroot_namespace, token_file, allow_other, cache)");
+                                     " (known: chroot_namespace, token_file, allow_other, cache, peer_login)");
     }
   }
   if (cache_set && m.token_file.empty()) {

@@ -41,6 +41,7 @@ struct MountConfig {
   std::string chroot_namespace;  // "" = the root namespace; else "usa-hq" (no slashes at the ends)
   std::string token_file;        // "" = not bound: callers bring their own tokens
   bool allow_other = false;
+  std::string peer_login;  // a peer auth method ("ns/auth/peer") logging in callers with no token; "" = none
   // Let the kernel cache entries, attributes and data (bound mounts only:
   // a mount shared by several identities must cache nothing, SPEC §4).
   bool cache = false;

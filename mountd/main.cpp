@@ -45,6 +45,7 @@ struct MountSpec {
   std::string token_file;
   bool allow_other = false;
   bool cache = false;
+  std::string peer_login;  // "" = no peer login on first access
 };
 
 struct Plan {
@@ -71,7 +72,7 @@ Plan plan_of(const mountd::Options& o) {
   p.log_level = o.log_level;
   p.env_token = !o.no_env_token;
   p.mlock = !o.disable_mlock;  // every mode locks its memory unless told not to
-  p.mounts.push_back({o.mountpoint, o.chroot, o.token_file, o.allow_other, o.cache});
+  p.mounts.push_back({o.mountpoint, o.chroot, o.token_file, o.allow_other, o.cache, o.peer_login});
   return p;
 }
 
@@ -88,7 +89,7 @@ Plan plan_of(const mountd::Config& c, bool init) {
     p.user_lockout[type] = engine::UserLockoutConfig{l.threshold, l.duration, l.counter_reset, l.disable};
   }
   for (const auto& m : c.mounts) {
-    p.mounts.push_back({m.mountpoint, m.chroot_namespace, m.token_file, m.allow_other, m.cache});
+    p.mounts.push_back({m.mountpoint, m.chroot_namespace, m.token_file, m.allow_other, m.cache, m.peer_login});
   }
   return p;
 }
@@ -157,6 +158,7 @@ std::string describe(const Plan& p, const MountSpec& m) {
   if (!m.chroot.empty()) d += ", chroot " + m.chroot;
   if (!m.token_file.empty()) d += ", token from " + m.token_file;
   if (m.cache) d += ", cached";
+  if (!m.peer_login.empty()) d += ", peer login through " + m.peer_login;
   return d;
 }
 
@@ -192,6 +194,7 @@ std::unique_ptr<Served> start_mount(const Plan& p, engine::Core& core, engine::F
     mo.fs.fallback_uid = getuid();
   }
   mo.fs.env_token = p.env_token;
+  mo.fs.peer_login = spec.peer_login;
   bool checked = false;
   if (auto st = check_target(core, spec, mo.token, &checked); !st.ok()) {
     return refuse(st.error().message);

@@ -39,6 +39,30 @@ engine::Result<std::string> take_value(const Arg& arg, const std::vector<std::st
 
 }  // namespace
 
+engine::Result<std::string> peer_login_path(std::string_view path) {
+  while (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  if (path.empty()) return engine::Error::invalid("the peer auth method's path is empty");
+  bool after_auth = false;
+  bool has_auth = false;
+  std::size_t pos = 0;
+  while (pos <= path.size()) {
+    std::size_t end = path.find('/', pos);
+    if (end == std::string_view::npos) end = path.size();
+    const std::string_view seg = path.substr(pos, end - pos);
+    if (seg.empty() || seg == "." || seg == "..") {
+      return engine::Error::invalid("\"" + std::string(path) + "\" is not a clean path");
+    }
+    if (after_auth) has_auth = true;
+    after_auth = !has_auth && seg == "auth";
+    pos = end + 1;
+  }
+  if (!has_auth) {
+    return engine::Error::invalid("\"" + std::string(path) + "\" is not an auth method's path (like \"ns/auth/peer\")");
+  }
+  return std::string(path);
+}
+
 std::string usage() {
   return "usage: cofferd --dev [--dev-root-token-id ID] [options] MOUNTPOINT\n"
          "       cofferd --storage FILE [--init] [--chroot NS] [--token-file F] [options] MOUNTPOINT\n"
@@ -53,6 +77,8 @@ std::string usage() {
          "  --token-file F           make every request with the token in F\n"
          "  --allow-other            let other users use the mount\n"
          "  --no-env-token           ignore callers' VAULT_TOKEN (sessions and logins only)\n"
+         "  --peer-login PATH        log callers with no token in through the peer auth method at\n"
+         "                           PATH (\"ns/auth/peer\") on their first request\n"
          "  --cache                  let the kernel cache a --token-file mount (invalidated on change)\n"
          "  --disable-mlock          do not lock memory (only if swap is encrypted or off)\n"
          "  --log-level L            error, warn, info (default) or debug\n"
@@ -81,7 +107,8 @@ engine::Result<Options> parse_options(const std::vector<std::string>& argv) {
     }
     const Arg arg = split_arg(raw);
     const bool takes_value = arg.name == "--dev-root-token-id" || arg.name == "--storage" || arg.name == "--chroot" ||
-                             arg.name == "--token-file" || arg.name == "--log-level" || arg.name == "--config";
+                             arg.name == "--token-file" || arg.name == "--log-level" || arg.name == "--config" ||
+                             arg.name == "--peer-login";
     if (!takes_value && arg.value) {
       return engine::Error::invalid(std::string(arg.name) + " takes no value");
     }
@@ -125,6 +152,10 @@ engine::Result<Options> parse_options(const std::vector<std::string>& argv) {
         o.chroot = std::move(v);
       } else if (arg.name == "--token-file") {
         o.token_file = std::move(v);
+      } else if (arg.name == "--peer-login") {
+        auto path = peer_login_path(v);
+        if (!path.ok()) return engine::Error::invalid("--peer-login: " + path.error().message);
+        o.peer_login = std::move(path).value();
       } else if (arg.name == "--log-level") {
         auto level = fsd::parse_log_level(v);
         if (!level) {

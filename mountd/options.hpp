@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/common/error.hpp"
@@ -20,6 +21,7 @@ struct Options {
   bool init = false;                              // --init: create the store if there is none
   std::string chroot;                             // --chroot NS ("" = root namespace)
   std::string token_file;                         // --token-file F: the mount's own token
+  std::string peer_login;                         // --peer-login PATH ("ns/auth/peer"; "" = none)
   bool allow_other = false;                       // --allow-other
   bool no_env_token = false;                      // --no-env-token: ignore callers' VAULT_TOKEN
   bool cache = false;                             // --cache (needs --token-file)
@@ -37,6 +39,12 @@ struct Options {
 // (unknown option, missing value or mountpoint, --dev with --storage,
 // --config with any option other than -f and --init, --init with --dev...).
 engine::Result<Options> parse_options(const std::vector<std::string>& argv);
+
+// The path of a peer auth method for --peer-login and `peer_login`, below
+// the mount root: "ns/auth/peer" (leading and trailing '/' dropped).
+// InvalidArgument unless it has an "auth" segment followed by the method's
+// path, and no empty, "." or ".." segment.
+engine::Result<std::string> peer_login_path(std::string_view path);
 
 // The usage text for --help and errors.
 std::string usage();

@@ -258,3 +258,66 @@ TEST_CASE("caller: the real /proc of this process is read", "[caller]") {
   }
   CHECK(r.cached_processes() == 1);
 }
+
+TEST_CASE("caller: the kernel's word on the caller, with the pid's start time", "[caller][peer]") {
+  testing::TempDir proc;
+  const uid_t me = ::getuid();
+  fake_process(proc, 100, 4242, env({"HOME=/"}));
+  CallerResolver r(settings_for(proc));
+  auto who = r.who(100, me, 55, ReadsEnv::No);
+  REQUIRE(who.caller.peer);
+  CHECK(who.caller.peer->uid == me);
+  CHECK(who.caller.peer->gid == 55u);
+  CHECK(who.caller.peer->pid == 100);
+  CHECK(who.caller.peer->start_time == 4242u);
+  // A process /proc does not show: the start time is unknown (0).
+  auto gone = r.who(101, me, 55, ReadsEnv::No);
+  REQUIRE(gone.caller.peer);
+  CHECK(gone.caller.peer->start_time == 0u);
+  // Without a gid (not a FUSE request) there is no kernel's word.
+  CHECK_FALSE(r.who(100, me, ReadsEnv::No).caller.peer);
+}
+
+TEST_CASE("caller: a peer login comes after the session and before the fallback", "[caller][peer]") {
+  testing::TempDir proc;
+  const uid_t me = ::getuid();
+  fake_process(proc, 100, 1, env({"VAULT_TOKEN=from-env"}));
+  fake_process(proc, 101, 1, env({"HOME=/"}));
+  fake_process(proc, 102, 7, env({"HOME=/"}));
+  CallerSettings s = settings_for(proc);
+  s.fallback_token = to_secure("fallback");
+  s.fallback_uid = me;
+  int logins = 0;
+  s.peer_login = [&](const engine::PeerCredentials& c) -> std::optional<SecureString> {
+    ++logins;
+    if (c.pid == 102) return std::nullopt;  // no role admits it
+    return to_secure("peer-" + std::to_string(c.pid));
+  };
+  CallerResolver r(s);
+  // VAULT_TOKEN first: no login.
+  CHECK(r.who(100, me, 0, ReadsEnv::Yes).source == TokenSource::Env);
+  CHECK(logins == 0);
+  // Only node-naming requests log in.
+  CHECK(r.who(101, me, 0, ReadsEnv::No).source == TokenSource::Fallback);
+  CHECK(logins == 0);
+  // No token of its own: logged in, and the token is the uid's session.
+  auto who = r.who(101, me, 0, ReadsEnv::Yes);
+  CHECK(who.source == TokenSource::PeerLogin);
+  CHECK(who.caller.token == to_secure("peer-101"));
+  CHECK(r.session_of(me) == to_secure("peer-101"));
+  CHECK(r.who(101, me, 0, ReadsEnv::Yes).source == TokenSource::Session);
+  CHECK(logins == 1);
+  // A refused process falls through to the fallback and is not tried again.
+  r.end_session(me);
+  CHECK(r.who(102, me, 0, ReadsEnv::Yes).source == TokenSource::Fallback);
+  CHECK(r.who(102, me, 0, ReadsEnv::Yes).source == TokenSource::Fallback);
+  CHECK(logins == 2);
+  // An unknown start time is never logged in.
+  CHECK(r.who(103, me, 0, ReadsEnv::Yes).source == TokenSource::Fallback);
+  CHECK(logins == 2);
+  // A mount token wins over it all.
+  s.mount_token = to_secure("mount");
+  CallerResolver bound(s);
+  CHECK(bound.who(101, me, 0, ReadsEnv::Yes).source == TokenSource::Mount);
+  CHECK(logins == 2);
+}

@@ -265,3 +265,20 @@ TEST_CASE("config: storage init creates a missing store only when set", "[config
   REQUIRE_FALSE(unknown.ok());
   CHECK(unknown.error().message == "c.hcl:3: unknown key \"create\" in storage \"sqlite\" (known: path, init)");
 }
+
+TEST_CASE("config: peer_login names a peer auth method below the mount root", "[config][peer]") {
+  auto c = parse_config("storage \"sqlite\" { path = \"c.db\" }\nmount \"/m\" { peer_login = \"/ns/auth/peer/\" }\n",
+                        "c.hcl");
+  REQUIRE(c.ok());
+  REQUIRE(c->mounts.size() == 1);
+  CHECK(c->mounts[0].peer_login == "ns/auth/peer");
+  auto plain = parse_config("storage \"sqlite\" { path = \"c.db\" }\nmount \"/m\" {}\n", "c.hcl");
+  REQUIRE(plain.ok());
+  CHECK(plain->mounts[0].peer_login.empty());
+  const std::string bad =
+      error_of("storage \"sqlite\" { path = \"c.db\" }\nmount \"/m\" { peer_login = \"ns/peer\" }\n");
+  CHECK(starts(bad, "coffer.hcl:2"));
+  CHECK(bad.find("peer_login") != std::string::npos);
+  CHECK(error_of("storage \"sqlite\" { path = \"c.db\" }\nmount \"/m\" { peer_login = \"auth/../x\" }\n")
+            .find("peer_login") != std::string::npos);
+}

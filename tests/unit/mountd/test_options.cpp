@@ -140,3 +140,17 @@ TEST_CASE("options: --init creates a missing store, with --storage or --config o
   CHECK(error_of({"--init=yes", "--storage", "c.db", "/m"}) == "--init takes no value");
   CHECK(error_of({"--init", "/m"}) == "one of --dev or --storage FILE is needed");
 }
+
+TEST_CASE("options: --peer-login takes an auth method's path", "[options][peer]") {
+  auto o = parse({"--dev", "--peer-login", "ns/auth/peer", "/m"});
+  REQUIRE(o.ok());
+  CHECK(o->peer_login == "ns/auth/peer");
+  auto eq = parse({"--dev", "--peer-login=/auth/peer/", "/m"});
+  REQUIRE(eq.ok());
+  CHECK(eq->peer_login == "auth/peer");
+  CHECK(parse({"--dev", "/m"})->peer_login.empty());
+  CHECK(error_of({"--dev", "--peer-login", "secret/x", "/m"}).find("--peer-login") != std::string::npos);
+  CHECK(error_of({"--dev", "--peer-login", "auth", "/m"}).find("--peer-login") != std::string::npos);
+  CHECK(error_of({"--dev", "--peer-login", "", "/m"}).find("--peer-login") != std::string::npos);
+  CHECK(mountd::usage().find("--peer-login") != std::string::npos);
+}
