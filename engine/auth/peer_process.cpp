@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <system_error>
 
 namespace engine::auth {
 namespace {
@@ -35,6 +37,28 @@ std::optional<std::string> read_at(int dirfd, const char* name, std::size_t max)
   }
   if (out.size() > max) out.resize(max);
   return out;
+}
+
+// The filesystem id (the fourth of real, effective, saved, fs) on the
+// "Uid:" or "Gid:" line of /proc/PID/status; nullopt when it is not there.
+std::optional<std::uint32_t> fs_id(std::string_view status, std::string_view label) {
+  for (std::size_t pos = 0; pos < status.size();) {
+    std::size_t end = status.find('\n', pos);
+    if (end == std::string_view::npos) end = status.size();
+    std::string_view line = status.substr(pos, end - pos);
+    pos = end + 1;
+    if (!line.starts_with(label)) continue;
+    line.remove_prefix(label.size());
+    std::uint32_t id = 0;
+    for (int field = 0; field < 4; ++field) {
+      while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+      const auto [ptr, ec] = std::from_chars(line.data(), line.data() + line.size(), id);
+      if (ec != std::errc()) return std::nullopt;
+      line.remove_prefix(static_cast<std::size_t>(ptr - line.data()));
+    }
+    return id;
+  }
+  return std::nullopt;
 }
 
 bool is_unit_name(std::string_view s) {
@@ -130,6 +154,16 @@ Result<PeerProcess> read_peer_process(std::string_view proc_root, const PeerCred
     auto start = proc_start_time(*stat);
     if (!start || *start != creds.start_time) {
       return Error::denied("process " + pid + " is not the process that asked (its start time changed)");
+    }
+    // The pid may have been reused before the start time was first read
+    // (the asking thread killed mid-request): the process must also still
+    // act as the uid and gid the kernel gave for the request, so a reused
+    // pid of another user lends nobody its unit, cgroup or executable.
+    auto status = read_at(d.fd, "status", 1 << 16);
+    if (!status) return Error::denied("process " + pid + " went away");
+    if (fs_id(*status, "Uid:") != creds.uid || fs_id(*status, "Gid:") != creds.gid) {
+      return Error::denied("process " + pid + " no longer acts as uid " + std::to_string(creds.uid) + " gid " +
+                           std::to_string(creds.gid));
     }
     return {};
   };

@@ -32,12 +32,20 @@ std::string stat_line(std::string_view comm, std::uint64_t start) {
   return s + "\n";
 }
 
-// A fake /proc/PID: stat with the start time, cgroup text, exe → target.
+// /proc/PID/status as the kernel writes it: real, effective, saved, fs ids.
+std::string status_text(std::uint32_t fsuid, std::uint32_t fsgid) {
+  return "Name:\tapp\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t0\t0\t0\t" + std::to_string(fsuid) +
+         "\nGid:\t0\t0\t0\t" + std::to_string(fsgid) + "\nFDSize:\t64\n";
+}
+
+// A fake /proc/PID: stat with the start time, status acting as uid/gid,
+// cgroup text, exe → target.
 void fake_process(const testing::TempDir& proc, pid_t pid, std::uint64_t start, std::string_view cgroup,
-                  const std::string& exe) {
+                  const std::string& exe, std::uint32_t uid = 1000, std::uint32_t gid = 1001) {
   const std::string dir = proc.file(std::to_string(pid));
   std::filesystem::create_directories(dir);
   std::ofstream(dir + "/stat") << stat_line("app", start);
+  std::ofstream(dir + "/status") << status_text(uid, gid);
   std::ofstream(dir + "/cgroup") << cgroup;
   std::filesystem::create_symlink(exe, dir + "/exe");
 }
@@ -134,9 +142,15 @@ TEST_CASE("peer: a process is read from /proc while its start time is the reques
   CHECK_FALSE(engine::auth::read_peer_process(root, PeerCredentials{1000, 1001, 78, 5000}).ok());
   CHECK_FALSE(engine::auth::read_peer_process(root, PeerCredentials{1000, 1001, 0, 5000}).ok());
   CHECK_FALSE(engine::auth::read_peer_process(root, PeerCredentials{1000, 1001, 77, 0}).ok());
+  // A reused pid now acting as another uid or gid lends nothing.
+  auto other_uid = engine::auth::read_peer_process(root, PeerCredentials{1002, 1001, 77, 5000});
+  REQUIRE_FALSE(other_uid.ok());
+  CHECK(other_uid.error().message.find("no longer acts as uid 1002") != std::string::npos);
+  CHECK_FALSE(engine::auth::read_peer_process(root, PeerCredentials{1000, 7, 77, 5000}).ok());
   // A process with no cgroup file and no exe still reads (those bind nothing).
   std::filesystem::create_directories(proc.file("79"));
   std::ofstream(proc.file("79/stat")) << stat_line(") odd (name", 42);
+  std::ofstream(proc.file("79/status")) << status_text(5, 6);
   auto bare = engine::auth::read_peer_process(root, PeerCredentials{5, 6, 79, 42});
   REQUIRE(bare.ok());
   CHECK(bare->cgroup.empty());
