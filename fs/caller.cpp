@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "engine/common/unique_fd.hpp"
 #include "fs/log.hpp"
 
 namespace fsd {
@@ -20,16 +21,7 @@ namespace {
 constexpr std::size_t kMaxEnviron = 1 << 20;  // a bigger environ is read only this far
 constexpr std::string_view kTokenVar = "VAULT_TOKEN";
 
-// Closes an fd on scope exit.
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
+using Fd = engine::UniqueFd;
 
 // Reads up to max bytes of a file opened relative to dirfd.
 template <class String>

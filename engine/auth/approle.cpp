@@ -13,7 +13,6 @@ namespace {
 
 constexpr const char* kInvalidLogin = "invalid role or secret ID";
 
-std::string role_key(std::string_view name) { return "role/" + std::string(name); }
 std::string role_id_key(std::string_view hash) { return "role_id/" + std::string(hash); }
 std::string secrets_prefix(std::string_view role) { return "secret_id/" + std::string(role) + "/"; }
 std::string secret_key(std::string_view role, std::string_view hash) {
@@ -102,14 +101,7 @@ Result<std::string> AppRoleBackend::hashed(Storage& storage, std::string_view va
   return crypto::keyed_hash_hex(ByteView(key.data(), key.size()), value);
 }
 
-Result<bool> AppRoleBackend::exists(const BackendRequest& req) {
-  std::string_view rel = req.path;
-  if (!rel.starts_with("role/")) return true;
-  std::string_view name = rel.substr(5);
-  if (name.empty() || name.find('/') != std::string_view::npos) return true;
-  COFFER_TRY(auto bytes, req.storage.get(role_key(name)));
-  return bytes.has_value();
-}
+Result<bool> AppRoleBackend::exists(const BackendRequest& req) { return role_exists(req); }
 
 Result<Response> AppRoleBackend::handle(const BackendRequest& req) {
   std::string_view rel = req.path;
@@ -125,12 +117,7 @@ Result<Response> AppRoleBackend::handle(const BackendRequest& req) {
   }
   if (rel == "role" || rel == "role/") {
     if (req.op != Operation::List) return Error::unsupported_path(rel);
-    COFFER_TRY(auto names, req.storage.list("role/"));
-    Json keys = Json::array();
-    for (const auto& n : names) {
-      if (!n.empty() && n.back() != '/') keys.push_back(n);
-    }
-    return keys_reply(std::move(keys));
+    return list_roles(req.storage);
   }
   if (!rel.starts_with("role/")) return Error::unsupported_path(rel);
   std::string_view rest = rel.substr(5);

@@ -11,8 +11,6 @@
 namespace engine::auth {
 namespace {
 
-std::string role_key(std::string_view name) { return "role/" + std::string(name); }
-
 // One uid or gid: decimal, 0 to 4294967294 (-1 is "no id" to the kernel).
 Result<std::uint32_t> parse_id(std::string_view s, std::string_view key) {
   auto bad = [&] {
@@ -173,14 +171,7 @@ Status peer_role_matches(const std::string& name, const PeerRoleEntry& role, con
   return {};
 }
 
-Result<bool> PeerBackend::exists(const BackendRequest& req) {
-  std::string_view rel = req.path;
-  if (!rel.starts_with("role/")) return true;
-  std::string_view name = rel.substr(5);
-  if (name.empty() || name.find('/') != std::string_view::npos) return true;
-  COFFER_TRY(auto bytes, req.storage.get(role_key(name)));
-  return bytes.has_value();
-}
+Result<bool> PeerBackend::exists(const BackendRequest& req) { return role_exists(req); }
 
 Result<Response> PeerBackend::handle(const BackendRequest& req) {
   std::string_view rel = req.path;
@@ -196,12 +187,7 @@ Result<Response> PeerBackend::handle(const BackendRequest& req) {
   }
   if (rel == "role" || rel == "role/") {
     if (req.op != Operation::List) return Error::unsupported_path(rel);
-    COFFER_TRY(auto names, req.storage.list("role/"));
-    Json keys = Json::array();
-    for (const auto& n : names) {
-      if (!n.empty() && n.back() != '/') keys.push_back(n);
-    }
-    return keys_reply(std::move(keys));
+    return list_roles(req.storage);
   }
   if (!rel.starts_with("role/")) return Error::unsupported_path(rel);
   const std::string name(rel.substr(5));

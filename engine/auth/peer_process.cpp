@@ -8,19 +8,12 @@
 #include <charconv>
 #include <system_error>
 
+#include "engine/common/unique_fd.hpp"
+
 namespace engine::auth {
 namespace {
 
-// Closes an fd on scope exit.
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
+using Fd = UniqueFd;
 
 // Up to max bytes of a file relative to dirfd; nullopt if unreadable.
 std::optional<std::string> read_at(int dirfd, const char* name, std::size_t max) {

@@ -13,6 +13,26 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+std::string role_key(std::string_view name) { return "role/" + std::string(name); }
+
+Result<bool> role_exists(const BackendRequest& req) {
+  std::string_view rel = req.path;
+  if (!rel.starts_with("role/")) return true;
+  std::string_view name = rel.substr(5);
+  if (name.empty() || name.find('/') != std::string_view::npos) return true;
+  COFFER_TRY(auto bytes, req.storage.get(role_key(name)));
+  return bytes.has_value();
+}
+
+Result<Response> list_roles(Storage& storage) {
+  COFFER_TRY(auto names, storage.list("role/"));
+  Json keys = Json::array();
+  for (const auto& n : names) {
+    if (!n.empty() && n.back() != '/') keys.push_back(n);
+  }
+  return keys_reply(std::move(keys));
+}
+
 Response keys_reply(Json keys) {
   Response resp;
   resp.data["keys"] = std::move(keys);

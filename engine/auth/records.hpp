@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/backend/backend.hpp"
 #include "engine/common/error.hpp"
 #include "engine/common/request.hpp"
 #include "engine/storage/serial.hpp"
@@ -33,6 +34,13 @@ std::string lower(std::string_view s);
 
 // A LIST reply: {"keys": keys}.
 Response keys_reply(Json keys);
+
+// Roles kept at role/NAME (AppRole, peer). Vault's existence check for a
+// write to role/NAME (anything else: true, so writes there need update),
+// and LIST role/: the role names.
+std::string role_key(std::string_view name);
+Result<bool> role_exists(const BackendRequest& req);
+Result<Response> list_roles(Storage& storage);
 
 // Vault's GenericNameWithAtRegex: letters, digits, '_', '-', '.', '@', not
 // empty, at most 255 bytes. InvalidArgument naming `what` otherwise.
