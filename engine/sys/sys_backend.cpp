@@ -182,7 +182,10 @@ Response list_mounts(const NamespaceNode& ns, std::string_view dir, bool auth = 
   Json keys = Json::array();
   std::string last;
   for (const auto& [path, mount] : ns.mounts) {
-    if (mount->entry.is_auth() != auth || !std::string_view(path).starts_with(dir)) continue;
+    // A mount at dir itself has no entry below it (and no rest to trim).
+    if (mount->entry.is_auth() != auth || path.size() <= dir.size() || !std::string_view(path).starts_with(dir)) {
+      continue;
+    }
     std::string_view rest = std::string_view(path).substr(dir.size());
     rest.remove_suffix(1);  // the mount path's trailing '/'
     auto slash = rest.find('/');

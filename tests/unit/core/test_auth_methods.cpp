@@ -77,6 +77,11 @@ TEST_CASE("sys/auth enables, lists and disables auth methods per namespace", "[a
   CHECK(str(ok(api(d, "root", Operation::Read, "ns1/sys/auth/userpass"))["accessor"]) ==
         str(table["userpass/"]["accessor"]));
   CHECK(ok(api(d, "root", Operation::List, "ns1/sys/auth"))["keys"] == Json::array({"apps/", "token", "userpass"}));
+  // Listing a mount's own path lists nothing below it (the file_view fuzzer
+  // found an out-of-bounds trim here).
+  CHECK(ok(api(d, "root", Operation::List, "ns1/sys/auth/userpass/"))["keys"] == Json::array());
+  ok(api(d, "root", Operation::Update, "ns1/sys/mounts/kt", Json{{"type", "kv-v2"}}));
+  CHECK(ok(api(d, "root", Operation::List, "ns1/sys/mounts/kt/"))["keys"] == Json::array());
 
   // Auth mounts are not secrets engines, and other namespaces do not see them.
   Json mounts = ok(api(d, "root", Operation::Read, "ns1/sys/mounts"));
