@@ -32,6 +32,7 @@ Router::Router(Storage& storage) : storage_(storage) {}
 
 void Router::clear() {
   touch();
+  by_id_.clear();
   root_.reset();
 }
 
@@ -50,6 +51,7 @@ Status Router::bootstrap_root(TimePoint now) {
 
 Status Router::load() {
   touch();
+  by_id_.clear();
   root_.reset();
   COFFER_TRY(auto ids, storage_.list(kNamespacePrefix));
   std::vector<NamespaceRecord> records;
@@ -77,6 +79,7 @@ Status Router::load() {
       parent->second->children.emplace(std::string(namespace_name(raw->record.path)), std::move(node));
     }
     by_path.emplace(raw->record.path, raw);
+    by_id_.emplace(raw->record.id, raw);
   }
   if (!root_) return {};  // not initialised yet
   for (auto& [path, node] : by_path) {
@@ -139,15 +142,8 @@ NamespaceNode* Router::find_namespace(NamespaceNode& base, std::string_view ns_p
 }
 
 NamespaceNode* Router::find_namespace_by_id(std::string_view id) const {
-  if (!root_) return nullptr;
-  std::vector<NamespaceNode*> pending{root_.get()};
-  while (!pending.empty()) {
-    NamespaceNode* n = pending.back();
-    pending.pop_back();
-    if (n->record.id == id) return n;
-    for (const auto& [name, child] : n->children) pending.push_back(child.get());
-  }
-  return nullptr;
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : it->second;
 }
 
 bool Router::has_mount_below(const NamespaceNode& ns, std::string_view prefix) {
@@ -155,17 +151,10 @@ bool Router::has_mount_below(const NamespaceNode& ns, std::string_view prefix) {
   return it != ns.mounts.end() && std::string_view(it->first).starts_with(prefix);
 }
 
-void Router::collect_ids(const NamespaceNode& n, std::vector<std::string>& out) const {
-  out.push_back(n.record.id);
-  for (const auto& [name, child] : n.children) collect_ids(*child, out);
-}
-
 std::string Router::unique_namespace_id() const {
-  std::vector<std::string> ids;
-  if (root_) collect_ids(*root_, ids);
   while (true) {
     std::string id = crypto::random_base62(5);
-    if (std::find(ids.begin(), ids.end(), id) == ids.end()) return id;
+    if (!by_id_.contains(id)) return id;
   }
 }
 
@@ -194,8 +183,10 @@ Result<const NamespaceRecord*> Router::create_namespace(NamespaceNode& parent, s
     COFFER_TRY(auto mount, instantiate(std::move(entry)));
     node->mounts.emplace(mount->entry.path, std::move(mount));
   }
-  auto [it, inserted] = parent.children.emplace(std::string(name), std::move(node));
-  return &it->second->record;
+  NamespaceNode* raw = node.get();
+  parent.children.emplace(std::string(name), std::move(node));
+  by_id_.emplace(raw->record.id, raw);
+  return &raw->record;
 }
 
 Status Router::set_namespace_metadata(NamespaceNode& ns, std::map<std::string, std::string> metadata) {
@@ -231,6 +222,7 @@ Status Router::delete_namespace(NamespaceNode& parent, std::string_view name, bo
   batch.push_back({WriteOp::Kind::DeletePrefix, "ns/" + ns.record.id + "/", {}});
   batch.push_back({WriteOp::Kind::Delete, namespace_key(ns.record.id), {}});
   COFFER_TRY_STATUS(storage_.apply(batch));
+  by_id_.erase(ns.record.id);
   parent.children.erase(it);
   return {};
 }

@@ -74,7 +74,8 @@ class Router {
   // The namespace at canonical path ns_path below base ("" = base), or null.
   NamespaceNode* find_namespace(NamespaceNode& base, std::string_view ns_path) const;
 
-  // The namespace with id `id`, or null. O(namespaces): for cache misses.
+  // The namespace with id `id`, or null. O(log namespaces), from an index
+  // kept with the tree.
   NamespaceNode* find_namespace_by_id(std::string_view id) const;
 
   // Namespaces. Errors: InvalidArgument (name rules), AlreadyExists,
@@ -111,12 +112,14 @@ class Router {
                                          TimePoint now);
   Status add_builtin_mounts(NamespaceNode& ns, std::vector<WriteOp>& batch, TimePoint now);
   std::string unique_namespace_id() const;
-  void collect_ids(const NamespaceNode& n, std::vector<std::string>& out) const;
 
   void touch() { version_.fetch_add(1, std::memory_order_acq_rel); }
 
   Storage& storage_;
   std::unique_ptr<NamespaceNode> root_;
+  // Every node of the tree under root_ by its id: filled by load(), kept by
+  // create_namespace and delete_namespace, emptied with the tree.
+  std::map<std::string, NamespaceNode*, std::less<>> by_id_;
   BackendFactory backend_factory_;
   std::atomic<std::uint64_t> version_{0};
 };
