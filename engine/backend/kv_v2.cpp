@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
+#include <shared_mutex>
 #include <random>
 #include <string>
 #include <vector>
@@ -808,11 +810,14 @@ Result<Response> KvV2Backend::handle(const BackendRequest& req) {
     if (t.endpoint == Endpoint::MetadataList) return list_metadata(req, t.name);
     return unsupported_operation();
   }
-  std::lock_guard lock(write_mu_);
+  if (t.endpoint == Endpoint::Config) {
+    if (!is_write(op)) return unsupported_operation();
+    std::unique_lock config(config_mu_);
+    return write_config(req);
+  }
+  std::shared_lock config(config_mu_);
+  std::lock_guard key(key_mu_[std::hash<std::string_view>{}(t.name) % key_mu_.size()]);
   switch (t.endpoint) {
-    case Endpoint::Config:
-      if (is_write(op)) return write_config(req);
-      break;
     case Endpoint::Data:
       if (is_write(op)) return write_data(req, t.name, false);
       if (op == Operation::Patch) return write_data(req, t.name, true);

@@ -3,7 +3,9 @@
 // (vault-semantics §7.2, §7.3).
 #pragma once
 
+#include <array>
 #include <mutex>
+#include <shared_mutex>
 
 #include "engine/backend/backend.hpp"
 
@@ -20,8 +22,10 @@ namespace engine {
 //                         DeletePrefix and a re-created key never sees them.
 // Every change is one atomic Storage::apply batch.
 //
-// Thread-safe. Read-modify-write requests for the mount are serialised by
-// one mutex; reads take no lock (one get of metadata, then one of the data).
+// Thread-safe. Read-modify-write requests on one key are serialised by that
+// key's lock stripe, and config writes exclude every other write; writes to
+// different keys run at once (so their commits can share one). Reads take no
+// lock (one get of metadata, then one of the data).
 class KvV2Backend final : public Backend {
  public:
   KvV2Backend() = default;
@@ -41,7 +45,8 @@ class KvV2Backend final : public Backend {
   Result<bool> exists(const BackendRequest& req) override;
 
  private:
-  std::mutex write_mu_;
+  std::shared_mutex config_mu_;           // exclusive for config writes, shared for the rest
+  std::array<std::mutex, 64> key_mu_{};  // by hash of the key's path
 };
 
 }  // namespace engine

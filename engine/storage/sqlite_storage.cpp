@@ -214,6 +214,9 @@ struct SqliteStorage::Connection {
   Statement begin_write;
   Statement commit;
   Statement rollback;
+  Statement savepoint;     // one batch of a group
+  Statement release;       // keeps the batch
+  Statement rollback_to;   // drops the batch (then release)
   Statement put;
   Statement del;
   Statement del_range;  // key in [?1, ?2)
@@ -233,6 +236,9 @@ struct SqliteStorage::Connection {
     COFFER_TRY_STATUS(begin_write.prepare(handle(), "BEGIN IMMEDIATE"));
     COFFER_TRY_STATUS(commit.prepare(handle(), "COMMIT"));
     COFFER_TRY_STATUS(rollback.prepare(handle(), "ROLLBACK"));
+    COFFER_TRY_STATUS(savepoint.prepare(handle(), "SAVEPOINT batch"));
+    COFFER_TRY_STATUS(release.prepare(handle(), "RELEASE batch"));
+    COFFER_TRY_STATUS(rollback_to.prepare(handle(), "ROLLBACK TO batch"));
     COFFER_TRY_STATUS(put.prepare(handle(), "INSERT OR REPLACE INTO kv(key, value) VALUES(?1, ?2)"));
     COFFER_TRY_STATUS(del.prepare(handle(), "DELETE FROM kv WHERE key = ?1"));
     COFFER_TRY_STATUS(del_range.prepare(handle(), "DELETE FROM kv WHERE key >= ?1 AND key < ?2"));
@@ -482,56 +488,101 @@ Result<std::vector<std::string>> SqliteStorage::list(std::string_view prefix, st
 
 Status SqliteStorage::apply(std::span<const WriteOp> batch) {
   if (batch.empty()) return {};
+  Waiter me{batch};
+  std::unique_lock lock(group_mu_);
+  queue_.push_back(&me);
+  // Either a committer takes this batch along, or this caller commits next.
+  group_cv_.wait(lock, [&] { return me.done || !committing_; });
+  if (me.done) return std::move(me.result);
+  committing_ = true;
+  std::vector<Waiter*> group;
+  group.swap(queue_);
+  lock.unlock();
+  commit_group(group);
+  lock.lock();
+  for (Waiter* w : group) w->done = true;
+  committing_ = false;
+  lock.unlock();
+  group_cv_.notify_all();
+  return std::move(me.result);
+}
+
+std::size_t SqliteStorage::queued() {
+  std::lock_guard lock(group_mu_);
+  return queue_.size();
+}
+
+Status SqliteStorage::write_ops(std::span<const WriteOp> batch) {
+  Connection& w = *writer_;
+  sqlite3* db = w.handle();
+  for (const WriteOp& op : batch) {
+    switch (op.kind) {
+      case WriteOp::Kind::Put: {
+        Statement::Use use(w.put);
+        use.bind_text(1, op.key);
+        use.bind_blob(2, op.value);
+        if (use.step() != SQLITE_DONE) return sqlite_error(db, "cannot write " + op.key);
+        break;
+      }
+      case WriteOp::Kind::Delete: {
+        Statement::Use use(w.del);
+        use.bind_text(1, op.key);
+        if (use.step() != SQLITE_DONE) return sqlite_error(db, "cannot delete " + op.key);
+        break;
+      }
+      case WriteOp::Kind::DeletePrefix: {
+        // A range on the primary key, not LIKE/GLOB: exact for any bytes
+        // and served by the b-tree.
+        const std::optional<std::string> end = prefix_successor(op.key);
+        Statement::Use use(end ? w.del_range : w.del_from);
+        use.bind_text(1, op.key);
+        if (end) use.bind_text(2, *end);
+        if (use.step() != SQLITE_DONE) return sqlite_error(db, "cannot delete prefix " + op.key);
+        break;
+      }
+    }
+  }
+  return {};
+}
+
+void SqliteStorage::commit_group(const std::vector<Waiter*>& group) {
   std::lock_guard lock(write_mu_);
   Connection& w = *writer_;
   sqlite3* db = w.handle();
-  // Before: a store known to be gone takes no write at all.
-  COFFER_TRY_STATUS(check_in_place());
-  COFFER_TRY_STATUS(run(db, w.begin_write, "cannot begin write"));
-  auto body = [&]() -> Status {
-    for (const WriteOp& op : batch) {
-      switch (op.kind) {
-        case WriteOp::Kind::Put: {
-          Statement::Use use(w.put);
-          use.bind_text(1, op.key);
-          use.bind_blob(2, op.value);
-          if (use.step() != SQLITE_DONE) return sqlite_error(db, "cannot write " + op.key);
-          break;
-        }
-        case WriteOp::Kind::Delete: {
-          Statement::Use use(w.del);
-          use.bind_text(1, op.key);
-          if (use.step() != SQLITE_DONE) return sqlite_error(db, "cannot delete " + op.key);
-          break;
-        }
-        case WriteOp::Kind::DeletePrefix: {
-          // A range on the primary key, not LIKE/GLOB: exact for any bytes
-          // and served by the b-tree.
-          const std::optional<std::string> end = prefix_successor(op.key);
-          Statement::Use use(end ? w.del_range : w.del_from);
-          use.bind_text(1, op.key);
-          if (end) use.bind_text(2, *end);
-          if (use.step() != SQLITE_DONE) {
-            return sqlite_error(db, "cannot delete prefix " + op.key);
-          }
-          break;
-        }
-      }
+  auto fail_all = [&](const Status& st) {
+    for (Waiter* g : group) {
+      if (g->result.ok()) g->result = st;
     }
-    return {};
   };
-  Status st = body();
-  if (st.ok()) st = run(db, w.commit, "cannot commit");
+  // Before: a store known to be gone takes no write at all.
+  Status st = check_in_place();
+  if (st.ok()) st = run(db, w.begin_write, "cannot begin write");
+  if (!st.ok()) return fail_all(st);
+  if (group.size() == 1) {
+    // Alone: no savepoint, so one writer pays nothing for the grouping.
+    group[0]->result = write_ops(group[0]->batch);
+  } else {
+    for (Waiter* g : group) {
+      g->result = run(db, w.savepoint, "cannot begin batch");
+      if (g->result.ok()) g->result = write_ops(g->batch);
+      if (!g->result.ok()) (void)run(db, w.rollback_to, "cannot roll back batch");
+      (void)run(db, w.release, "cannot end batch");
+    }
+  }
+  bool any = false;
+  for (Waiter* g : group) any = any || g->result.ok();
+  st = any ? run(db, w.commit, "cannot commit") : Status(Error::storage("every batch failed"));
   // A failed statement or COMMIT can leave the transaction open; roll it
-  // back so the batch leaves nothing behind and the next apply() starts clean.
+  // back so the group leaves nothing behind and the next apply() starts clean.
   if (!st.ok() && sqlite3_get_autocommit(db) == 0) {
     (void)run(db, w.rollback, "cannot roll back");
   }
+  if (any) fail_all(st);
+  if (st.ok()) commits_.fetch_add(1, std::memory_order_relaxed);
   // After, before acknowledging: a file deleted or moved during the
   // transaction got this commit, but the path will not show it, so the
-  // caller must not be told it is stored.
-  if (st.ok()) st = check_in_place();
-  return st;
+  // callers must not be told it is stored.
+  if (st.ok()) fail_all(check_in_place());
 }
 
 }  // namespace engine

@@ -3,9 +3,14 @@
 // journal, synchronous=FULL so an acknowledged apply() survives a crash or a
 // power loss. Values are opaque bytes (the barrier above encrypts them).
 //
-// Concurrency: one writer connection (apply() calls are serialised on it) and
-// a pool of reader connections, so reads run in parallel with each other and
-// with a write (WAL readers see the last committed state). The file is held
+// Concurrency: one writer connection and a pool of reader connections, so
+// reads run in parallel with each other and with a write (WAL readers see the
+// last committed state). Concurrent apply() calls share a commit (group
+// commit): while one transaction commits, the batches that arrive queue up,
+// and the next caller to run commits all of them in one transaction and one
+// WAL sync, each batch inside a savepoint of its own. Each call returns only
+// after its batch is durable; a batch whose statements fail is rolled back
+// alone, and a commit that fails fails every batch in it. The file is held
 // with flock() for the object's lifetime, so a second cofferd on the same
 // store is refused instead of interleaving writes.
 //
@@ -18,6 +23,9 @@
 // would open the path, so the writer connection serves them instead).
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -55,6 +63,11 @@ class SqliteStorage final : public Storage {
 
   const std::string& path() const { return path_; }
 
+  // Transactions committed so far, and batches now waiting for the next
+  // one (group commit figures, for tests and benchmarks).
+  std::uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
+  std::size_t queued();
+
   // Storage. Thread-safe. Errors: Storage (with SQLite's message, or saying
   // the file was deleted, renamed or replaced under this process: apply()).
   Result<std::optional<SecureBytes>> get(std::string_view key) override;
@@ -88,7 +101,25 @@ class SqliteStorage final : public Storage {
   dev_t wal_dev_ = 0;
   ino_t wal_ino_ = 0;
 
-  std::mutex write_mu_;  // serialises apply() on writer_
+  // One apply() call waiting for its batch to be committed.
+  struct Waiter {
+    std::span<const WriteOp> batch;
+    Status result{};
+    bool done = false;  // under group_mu_: result is final
+  };
+  // Commits the group's batches in one transaction (under write_mu_) and sets
+  // each waiter's result.
+  void commit_group(const std::vector<Waiter*>& group);
+  // The ops of one batch, in the open transaction.
+  Status write_ops(std::span<const WriteOp> batch);
+
+  std::mutex group_mu_;  // guards queue_ and committing_ and every Waiter::done
+  std::condition_variable group_cv_;
+  std::vector<Waiter*> queue_;  // batches waiting for the next commit
+  bool committing_ = false;     // a caller is committing a group
+  std::atomic<std::uint64_t> commits_{0};
+
+  std::mutex write_mu_;  // serialises use of writer_
   std::unique_ptr<Connection> writer_;
 
   std::mutex pool_mu_;  // guards only the idle list, never held during a query

@@ -8,7 +8,10 @@
 
 #include <cstdio>
 #include <fstream>
+#include <atomic>
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -308,4 +311,78 @@ TEST_CASE("SqliteStorage through a symbolic link checks the files it names", "[s
   CHECK(exists(real + "-wal"));
   REQUIRE(::rename(real.c_str(), dir.file("moved.db").c_str()) == 0);
   CHECK_THAT(write_error(*s, "k2"), Catch::Contains("store " + link + " was deleted or renamed"));
+}
+
+TEST_CASE("SqliteStorage: concurrent applies share one commit, and a failing batch fails alone", "[storage][sqlite]") {
+  testing::TempDir dir;
+  const std::string path = dir.file("store.db");
+  auto s = open_ok(path);
+  // Another connection refuses one key and, for now, holds the write lock,
+  // so the first apply waits in BEGIN while the others queue behind it.
+  sqlite3* other = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &other) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(other,
+                       "CREATE TRIGGER refuse BEFORE INSERT ON kv WHEN NEW.key = 'bad' "
+                       "BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  const std::uint64_t before = s->commits();
+  REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+
+  auto batch_of = [](std::vector<std::string> keys) {
+    std::vector<engine::WriteOp> b;
+    for (auto& k : keys) b.push_back({engine::WriteOp::Kind::Put, k, conformance::bytes("v-" + k)});
+    return b;
+  };
+  const std::vector<std::vector<engine::WriteOp>> batches{
+      batch_of({"a"}), batch_of({"b1", "b2"}), batch_of({"c", "bad"}), batch_of({"d"})};
+  std::vector<engine::Status> results(batches.size());
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] { results[0] = s->apply(batches[0]); });
+  // The first caller commits alone: give it time to take its batch and
+  // block in BEGIN before the others arrive.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  REQUIRE(s->queued() == 0);
+  for (std::size_t i = 1; i < batches.size(); ++i) threads.emplace_back([&, i] { results[i] = s->apply(batches[i]); });
+  for (int i = 0; i < 1000 && s->queued() != 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  REQUIRE(s->queued() == 3);
+  REQUIRE(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
+  for (auto& t : threads) t.join();
+  sqlite3_close(other);
+
+  CHECK(results[0].ok());
+  CHECK(results[1].ok());
+  REQUIRE_FALSE(results[2].ok());
+  CHECK(results[2].error().code == ErrorCode::Storage);
+  CHECK(results[2].error().message.find("refused") != std::string::npos);
+  CHECK(results[3].ok());
+  CHECK(s->commits() - before == 2);  // the first alone, then the three queued together
+  CHECK(conformance::value_at(*s, "a") == "v-a");
+  CHECK(conformance::value_at(*s, "b1") == "v-b1");
+  CHECK(conformance::value_at(*s, "b2") == "v-b2");
+  CHECK(conformance::value_at(*s, "d") == "v-d");
+  CHECK(conformance::list(*s, "") == std::vector<std::string>{"a", "b1", "b2", "d"});  // nothing of the failed batch
+}
+
+TEST_CASE("SqliteStorage: many writers at once lose nothing", "[storage][sqlite]") {
+  testing::TempDir dir;
+  auto s = open_ok(dir.file("store.db"));
+  constexpr int kThreads = 8, kEach = 50;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const std::string n = std::to_string(t) + "-" + std::to_string(i);
+        std::vector<engine::WriteOp> batch;
+        batch.push_back({engine::WriteOp::Kind::Put, "k/" + n, conformance::bytes(n)});
+        batch.push_back({engine::WriteOp::Kind::Put, "m/" + n, conformance::bytes(n)});
+        if (!s->apply(batch).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(failures == 0);
+  CHECK(conformance::list(*s, "k/").size() == kThreads * kEach);
+  CHECK(conformance::list(*s, "m/") == conformance::list(*s, "k/"));
+  CHECK(s->commits() <= static_cast<std::uint64_t>(kThreads * kEach));
 }

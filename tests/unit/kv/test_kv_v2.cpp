@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <set>
 #include <thread>
 #include <vector>
@@ -727,6 +728,48 @@ TEST_CASE("kv2: concurrent writers get distinct consecutive versions", "[kv2][co
   auto m = kv.handle(req);
   REQUIRE(m.ok());
   CHECK(m->data["current_version"].get<std::int64_t>() == kThreads * kWrites);
+}
+
+TEST_CASE("kv2: writers of different keys run at once, beside config writes", "[kv2][concurrency]") {
+  engine::MemoryStorage store;
+  engine::KvV2Backend kv;
+  constexpr int kThreads = 6, kWrites = 30;
+  const auto now = engine::TimePoint(std::chrono::seconds(1700000000));
+  // Every max_versions written keeps all versions, so none is pruned.
+  Json config = Json::object();
+  config["max_versions"] = 100;
+  engine::BackendRequest set{Operation::Update, "config", config, store, now};
+  REQUIRE(kv.handle(set).ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kWrites; ++i) {
+        Json body = Json::object();
+        body["data"]["i"] = i;
+        engine::BackendRequest req{Operation::Update, "data/k" + std::to_string(t), body, store, now};
+        if (!kv.handle(req).ok()) ++failures;
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    for (int i = 0; i < kWrites; ++i) {
+      Json body = Json::object();
+      body["max_versions"] = 100 + i;
+      engine::BackendRequest req{Operation::Update, "config", body, store, now};
+      if (!kv.handle(req).ok()) ++failures;
+    }
+  });
+  for (auto& th : threads) th.join();
+  CHECK(failures == 0);
+  for (int t = 0; t < kThreads; ++t) {
+    Json none = Json::object();
+    engine::BackendRequest req{Operation::Read, "metadata/k" + std::to_string(t), none, store, now};
+    auto m = kv.handle(req);
+    REQUIRE(m.ok());
+    CHECK(m->data["current_version"].get<std::int64_t>() == kWrites);
+    CHECK(m->data["versions"].size() == static_cast<std::size_t>(kWrites));
+  }
 }
 
 // ---- storage layout -------------------------------------------------------------
