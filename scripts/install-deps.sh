@@ -10,6 +10,7 @@ PACKAGES=(
   libgfshare-dev catch2 libldap-dev libicu-dev
   sqlite3 jq util-linux procps iproute2 python3
   slapd ldap-utils openssl
+  libpq-dev postgresql-15
   clang libclang-rt-14-dev
 )
 

@@ -131,16 +131,6 @@ Status exec(sqlite3* db, const char* sql) {
   return {};
 }
 
-// The smallest string greater than every string starting with prefix, or
-// nullopt when there is none (prefix empty or all 0xFF bytes).
-std::optional<std::string> prefix_successor(std::string_view prefix) {
-  std::string s(prefix);
-  while (!s.empty() && static_cast<unsigned char>(s.back()) == 0xFF) s.pop_back();
-  if (s.empty()) return std::nullopt;
-  s.back() = static_cast<char>(static_cast<unsigned char>(s.back()) + 1);
-  return s;
-}
-
 Result<sqlite3*> open_connection(const std::string& path, int flags) {
   sqlite3* db = nullptr;
   // NOMUTEX: a connection is only ever used by one thread at a time (the

@@ -3,6 +3,14 @@
 
 namespace engine {
 
+std::optional<std::string> prefix_successor(std::string_view prefix) {
+  std::string s(prefix);
+  while (!s.empty() && static_cast<unsigned char>(s.back()) == 0xFF) s.pop_back();
+  if (s.empty()) return std::nullopt;
+  s.back() = static_cast<char>(static_cast<unsigned char>(s.back()) + 1);
+  return s;
+}
+
 Status Storage::put(std::string_view key, ByteView value) {
   WriteOp op{WriteOp::Kind::Put, std::string(key), SecureBytes(value.begin(), value.end())};
   return apply({&op, 1});

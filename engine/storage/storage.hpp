@@ -28,6 +28,11 @@ struct WriteOp {
   SecureBytes value;  // Put only
 };
 
+// The smallest key greater than every key starting with prefix, or nullopt
+// when there is none (prefix empty or all 0xFF): [prefix, successor) is the
+// prefix's range in bytewise order.
+std::optional<std::string> prefix_successor(std::string_view prefix);
+
 // Keys are UTF-8 paths with '/' as separator. Values are opaque bytes.
 // All implementations are thread-safe.
 class Storage {

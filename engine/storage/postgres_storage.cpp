@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: MPL-2.0
+#include "engine/storage/postgres_storage.hpp"
+
+#include <libpq-fe.h>
+
+#include <cstdlib>
+#include <regex>
+
+
+namespace engine {
+namespace {
+
+// Statement names, prepared on each connection.
+constexpr const char* kGet = "coffer_get";
+constexpr const char* kList = "coffer_list";
+constexpr const char* kListFrom = "coffer_list_from";
+constexpr const char* kPut = "coffer_put";
+constexpr const char* kDel = "coffer_del";
+constexpr const char* kDelRange = "coffer_del_range";
+constexpr const char* kDelFrom = "coffer_del_from";
+constexpr const char* kNextRevision = "coffer_next_revision";
+constexpr const char* kChange = "coffer_change";
+constexpr const char* kNotify = "coffer_notify";
+constexpr const char* kTrim = "coffer_trim";
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
+
+// The server's message, first line only: enough to act on, and never
+// a parameter (libpq does not echo bound values).
+Error pg_error(PGconn* conn, const std::string& what) {
+  std::string msg = conn != nullptr ? PQerrorMessage(conn) : "no connection";
+  if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
+  return Error::storage(what + ": " + (msg.empty() ? "unknown error" : msg));
+}
+
+// One parameter: bytes, sent in binary (bytea) or as text (bigint).
+struct Param {
+  const char* data;
+  int length;
+  int binary;
+};
+// An empty value must not be a null pointer: libpq sends that as NULL.
+Param bin(std::string_view s) { return {s.empty() ? "" : s.data(), static_cast<int>(s.size()), 1}; }
+Param bin(const SecureBytes& b) {
+  return {b.empty() ? "" : reinterpret_cast<const char*>(b.data()), static_cast<int>(b.size()), 1};
+}
+Param text(const std::string& s) { return {s.c_str(), static_cast<int>(s.size()), 0}; }
+
+}  // namespace
+
+struct PostgresStorage::Connection {
+  PGconn* conn = nullptr;
+  bool prepared = false;
+
+  ~Connection() {
+    if (conn != nullptr) PQfinish(conn);
+  }
+
+  // Runs a prepared statement; rows come back in binary.
+  Result<PgResult> run(const char* name, std::initializer_list<Param> params, ExecStatusType want) {
+    std::vector<const char*> values;
+    std::vector<int> lengths, formats;
+    for (const Param& p : params) {
+      values.push_back(p.data);
+      lengths.push_back(p.length);
+      formats.push_back(p.binary);
+    }
+    PgResult r(PQexecPrepared(conn, name, static_cast<int>(values.size()), values.data(), lengths.data(),
+                              formats.data(), /*resultFormat=*/1));
+    if (!r || PQresultStatus(r.get()) != want) return pg_error(conn, name);
+    return r;
+  }
+
+  // The same, for a statement whose rows do not matter.
+  Status command(const char* name, std::initializer_list<Param> params, ExecStatusType want = PGRES_COMMAND_OK) {
+    auto r = run(name, params, want);
+    if (!r.ok()) return std::move(r).error();
+    return {};
+  }
+
+  // COMMIT, which must answer COMMIT: in a transaction that failed,
+  // PostgreSQL answers a COMMIT with ROLLBACK and a success status.
+  Status commit() {
+    PgResult r(PQexec(conn, "COMMIT"));
+    if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) return pg_error(conn, "cannot commit");
+    if (std::string_view(PQcmdStatus(r.get())) != "COMMIT") return Error::storage("the transaction was rolled back");
+    return {};
+  }
+
+  // Runs SQL with no parameters (transaction control, schema).
+  Status exec(const std::string& sql) {
+    PgResult r(PQexec(conn, sql.c_str()));
+    const auto st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return pg_error(conn, "query failed");
+    return {};
+  }
+};
+
+namespace {
+
+Status prepare(PostgresStorage::Connection& c, const std::string& t) {
+  const std::string kv = t + "_kv";
+  // The children of a prefix ($1, its length + 1 in $3, its successor in
+  // $2): each key's remainder up to and including the next '/', once.
+  const std::string child =
+      "CASE WHEN position('\\x2f'::bytea IN substring(key FROM $3::int)) > 0 "
+      "THEN substring(key FROM $3::int FOR position('\\x2f'::bytea IN substring(key FROM $3::int))) "
+      "ELSE substring(key FROM $3::int) END";
+  const std::pair<const char*, std::string> statements[] = {
+      {kGet, "SELECT value FROM " + kv + " WHERE key = $1"},
+      {kList, "SELECT DISTINCT " + child + " AS c FROM " + kv + " WHERE key >= $1 AND key < $2 ORDER BY c LIMIT $4"},
+      {kListFrom, "SELECT DISTINCT " + child + " AS c FROM " + kv + " WHERE key >= $1 AND $2::bytea IS NULL ORDER BY c LIMIT $4"},
+      {kPut, "INSERT INTO " + kv + "(key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"},
+      {kDel, "DELETE FROM " + kv + " WHERE key = $1"},
+      {kDelRange, "DELETE FROM " + kv + " WHERE key >= $1 AND key < $2"},
+      {kDelFrom, "DELETE FROM " + kv + " WHERE key >= $1"},
+      {kNextRevision, "UPDATE " + t + "_meta SET revision = revision + 1 WHERE id = 1 RETURNING revision::text"},
+      {kChange, "INSERT INTO " + t + "_changes(revision, key) VALUES ($1::bigint, $2)"},
+      {kNotify, "SELECT pg_notify('" + t + "_changes', $1)"},
+      {kTrim, "DELETE FROM " + t + "_changes WHERE revision < $1::bigint"},
+  };
+  for (const auto& [name, sql] : statements) {
+    PgResult r(PQprepare(c.conn, name, sql.c_str(), 0, nullptr));
+    if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) return pg_error(c.conn, std::string("prepare ") + name);
+  }
+  c.prepared = true;
+  return {};
+}
+
+}  // namespace
+
+PostgresStorage::PostgresStorage(Options opts) : opts_(std::move(opts)) {}
+PostgresStorage::~PostgresStorage() = default;
+
+namespace {
+
+Result<std::unique_ptr<PostgresStorage::Connection>> connect(const PostgresStorage::Options& opts) {
+  auto c = std::make_unique<PostgresStorage::Connection>();
+  c->conn = PQconnectdb(opts.connection_url.c_str());
+  if (c->conn == nullptr || PQstatus(c->conn) != CONNECTION_OK) return pg_error(c->conn, "cannot connect");
+  COFFER_TRY_STATUS(prepare(*c, opts.table));
+  return c;
+}
+
+// A connection that failed is reset before its next use (the server may be
+// back, or a standby promoted: libpq tries every host of the URL again).
+Status ensure_usable(PostgresStorage::Connection& c, const std::string& table) {
+  if (PQstatus(c.conn) == CONNECTION_OK && PQtransactionStatus(c.conn) == PQTRANS_IDLE) return {};
+  PQreset(c.conn);
+  if (PQstatus(c.conn) != CONNECTION_OK) return pg_error(c.conn, "cannot reconnect");
+  return prepare(c, table);
+}
+
+std::string bytes_of_result(PGresult* r, int row) {
+  return std::string(PQgetvalue(r, row, 0), static_cast<std::size_t>(PQgetlength(r, row, 0)));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PostgresStorage>> PostgresStorage::open(Options opts) {
+  static const std::regex kTableName("[a-z_][a-z0-9_]{0,39}");
+  if (!std::regex_match(opts.table, kTableName)) {
+    return Error::invalid("storage table \"" + opts.table + "\" must match [a-z_][a-z0-9_]{0,39}");
+  }
+  const std::string& t = opts.table;
+  auto conn = std::make_unique<Connection>();
+  conn->conn = PQconnectdb(opts.connection_url.c_str());
+  if (conn->conn == nullptr || PQstatus(conn->conn) != CONNECTION_OK) return pg_error(conn->conn, "cannot connect");
+  // Quiet the NOTICEs of CREATE ... IF NOT EXISTS.
+  PQsetNoticeProcessor(conn->conn, [](void*, const char*) {}, nullptr);
+  COFFER_TRY_STATUS(conn->exec("BEGIN"));
+  auto schema = [&]() -> Status {
+    // One creator at a time across hosts: a transaction-scoped advisory lock.
+    COFFER_TRY_STATUS(conn->exec("SELECT pg_advisory_xact_lock(hashtext('" + t + "_schema'))"));
+    COFFER_TRY_STATUS(conn->exec("CREATE TABLE IF NOT EXISTS " + t +
+                                 "_kv (key bytea PRIMARY KEY, value bytea NOT NULL)"));
+    COFFER_TRY_STATUS(conn->exec("CREATE TABLE IF NOT EXISTS " + t +
+                                 "_meta (id int PRIMARY KEY CHECK (id = 1), store_id text NOT NULL, "
+                                 "revision bigint NOT NULL)"));
+    COFFER_TRY_STATUS(conn->exec("CREATE TABLE IF NOT EXISTS " + t +
+                                 "_changes (revision bigint NOT NULL, key bytea NOT NULL)"));
+    COFFER_TRY_STATUS(conn->exec("CREATE INDEX IF NOT EXISTS " + t + "_changes_revision ON " + t +
+                                 "_changes (revision)"));
+    return conn->exec("INSERT INTO " + t + "_meta VALUES (1, gen_random_uuid()::text, 0) ON CONFLICT (id) DO NOTHING");
+  };
+  Status st = schema();
+  if (st.ok()) st = conn->commit();
+  if (!st.ok()) {
+    (void)conn->exec("ROLLBACK");
+    return std::move(st).error();
+  }
+  COFFER_TRY_STATUS(prepare(*conn, t));
+  PgResult id(PQexec(conn->conn, ("SELECT store_id FROM " + t + "_meta WHERE id = 1").c_str()));
+  if (!id || PQresultStatus(id.get()) != PGRES_TUPLES_OK || PQntuples(id.get()) != 1) {
+    return pg_error(conn->conn, "cannot read the store id");
+  }
+  std::unique_ptr<PostgresStorage> s(new PostgresStorage(std::move(opts)));
+  s->store_id_ = PQgetvalue(id.get(), 0, 0);
+  s->writer_ = std::move(conn);
+  return s;
+}
+
+Result<std::unique_ptr<PostgresStorage::Connection>> PostgresStorage::acquire_reader() {
+  {
+    std::lock_guard lock(pool_mu_);
+    if (!idle_readers_.empty()) {
+      auto c = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return c;
+    }
+  }
+  return connect(opts_);
+}
+
+void PostgresStorage::release_reader(std::unique_ptr<Connection> conn) {
+  std::lock_guard lock(pool_mu_);
+  idle_readers_.push_back(std::move(conn));
+}
+
+template <class Read>
+auto PostgresStorage::with_reader(Read&& read) -> decltype(read(std::declval<Connection&>())) {
+  COFFER_TRY(auto conn, acquire_reader());
+  COFFER_TRY_STATUS(ensure_usable(*conn, opts_.table));
+  auto result = read(*conn);
+  // A connection left broken is dropped, not pooled.
+  if (PQstatus(conn->conn) == CONNECTION_OK) release_reader(std::move(conn));
+  return result;
+}
+
+Result<std::optional<SecureBytes>> PostgresStorage::get(std::string_view key) {
+  return with_reader([&](Connection& c) -> Result<std::optional<SecureBytes>> {
+    COFFER_TRY(auto r, c.run(kGet, {bin(key)}, PGRES_TUPLES_OK));
+    if (PQntuples(r.get()) == 0) return std::optional<SecureBytes>{};
+    const auto* data = reinterpret_cast<const std::uint8_t*>(PQgetvalue(r.get(), 0, 0));
+    SecureBytes value(data, data + PQgetlength(r.get(), 0, 0));
+    return std::optional<SecureBytes>(std::move(value));
+  });
+}
+
+Result<std::vector<std::string>> PostgresStorage::list(std::string_view prefix, std::size_t limit) {
+  return with_reader([&](Connection& c) -> Result<std::vector<std::string>> {
+    const std::optional<std::string> end = prefix_successor(prefix);
+    const std::string from = std::to_string(prefix.size() + 1);
+    const std::string max = limit == 0 ? std::string("ALL") : std::to_string(limit);
+    // LIMIT ALL is not a bigint parameter; NULL means no limit.
+    Param limit_param = limit == 0 ? Param{nullptr, 0, 0} : text(max);
+    Param end_param = end ? bin(*end) : Param{nullptr, 0, 1};
+    COFFER_TRY(auto r, c.run(end ? kList : kListFrom, {bin(prefix), end_param, text(from), limit_param},
+                             PGRES_TUPLES_OK));
+    std::vector<std::string> out;
+    out.reserve(static_cast<std::size_t>(PQntuples(r.get())));
+    for (int i = 0; i < PQntuples(r.get()); ++i) out.push_back(bytes_of_result(r.get(), i));
+    return out;
+  });
+}
+
+Result<std::int64_t> PostgresStorage::revision() {
+  return with_reader([&](Connection& c) -> Result<std::int64_t> {
+    PgResult r(PQexec(c.conn, ("SELECT revision FROM " + opts_.table + "_meta WHERE id = 1").c_str()));
+    if (!r || PQresultStatus(r.get()) != PGRES_TUPLES_OK || PQntuples(r.get()) != 1) {
+      return pg_error(c.conn, "cannot read the revision");
+    }
+    return std::strtoll(PQgetvalue(r.get(), 0, 0), nullptr, 10);
+  });
+}
+
+Status PostgresStorage::trim_changes(std::int64_t below) {
+  std::lock_guard lock(write_mu_);
+  Connection& w = *writer_;
+  COFFER_TRY_STATUS(ensure_usable(w, opts_.table));
+  const std::string rev = std::to_string(below);
+  return w.command(kTrim, {text(rev)});
+}
+
+Status PostgresStorage::apply(std::span<const WriteOp> batch) {
+  if (batch.empty()) return {};
+  std::lock_guard lock(write_mu_);
+  Connection& w = *writer_;
+  COFFER_TRY_STATUS(ensure_usable(w, opts_.table));
+  COFFER_TRY_STATUS(w.exec("BEGIN"));
+  auto body = [&]() -> Status {
+    COFFER_TRY(auto rev_row, w.run(kNextRevision, {}, PGRES_TUPLES_OK));
+    if (PQntuples(rev_row.get()) != 1) return Error::storage("the store's meta row is missing");
+    const std::string rev = bytes_of_result(rev_row.get(), 0);
+    for (const WriteOp& op : batch) {
+      switch (op.kind) {
+        case WriteOp::Kind::Put:
+          COFFER_TRY_STATUS(w.command(kPut, {bin(op.key), bin(op.value)}));
+          break;
+        case WriteOp::Kind::Delete:
+          COFFER_TRY_STATUS(w.command(kDel, {bin(op.key)}));
+          break;
+        case WriteOp::Kind::DeletePrefix: {
+          const std::optional<std::string> end = prefix_successor(op.key);
+          if (end) {
+            COFFER_TRY_STATUS(w.command(kDelRange, {bin(op.key), bin(*end)}));
+          } else {
+            COFFER_TRY_STATUS(w.command(kDelFrom, {bin(op.key)}));
+          }
+          break;
+        }
+      }
+      COFFER_TRY_STATUS(w.command(kChange, {text(rev), bin(op.key)}));
+    }
+    return w.command(kNotify, {text(rev)}, PGRES_TUPLES_OK);
+  };
+  Status st = body();
+  if (st.ok()) st = w.commit();
+  if (!st.ok() && PQstatus(w.conn) == CONNECTION_OK && PQtransactionStatus(w.conn) != PQTRANS_IDLE) {
+    (void)w.exec("ROLLBACK");
+  }
+  return st;
+}
+
+}  // namespace engine

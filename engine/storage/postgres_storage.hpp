@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MPL-2.0
+// Physical storage in PostgreSQL, for a fleet of hosts on one database
+// (storage "postgresql" { connection_url = "postgres://..." table = "..." }).
+// Values are opaque bytes (the barrier above encrypts them), so the database
+// sees only ciphertext and key paths.
+//
+// Tables, named after `table` (default "coffer"):
+//   <t>_kv       (key bytea primary key, value bytea): the store;
+//   <t>_meta     one row: store_id (random at creation) and revision, the
+//                store's commit counter;
+//   <t>_changes  (revision, key): which keys each revision touched, for the
+//                change feed of other hosts; trimmed by trim_changes().
+// Keys are bytea, so they compare and sort bytewise, as in SQLite.
+//
+// Each apply() is one transaction, acknowledged only after COMMIT returns
+// (synchronous_commit is left as the server has it; keep it on). It takes
+// the next revision by updating the one meta row inside the transaction, so
+// revisions are gap-free and in commit order (the row lock orders writers
+// across hosts), writes a change row per op and NOTIFYs <t>_changes with the
+// revision. A connection lost mid-transaction is an error and acknowledges
+// nothing: PostgreSQL rolls the transaction back, or, if the COMMIT was sent
+// and its answer lost, the change may have landed and shows in the feed.
+//
+// Every value is bound as a parameter; the only text spliced into SQL is
+// the table name, which open() checks to be [a-z_][a-z0-9_]{0,39}.
+//
+// Thread-safe: one writer connection (apply() calls are serialised on it)
+// and a pool of reader connections, opened on demand. A broken connection is
+// reset on its next use, so the store recovers when the server comes back.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine/storage/storage.hpp"
+
+namespace engine {
+
+class PostgresStorage final : public Storage {
+ public:
+  struct Options {
+    std::string connection_url;  // libpq URI or key=value string; never logged
+    std::string table = "coffer";
+  };
+
+  // Connects, and creates the tables if they are missing (under an advisory
+  // lock, so two hosts starting at once make them once). Errors:
+  // InvalidArgument (table name), Storage (cannot connect, SQL errors).
+  static Result<std::unique_ptr<PostgresStorage>> open(Options opts);
+  ~PostgresStorage() override;
+
+  PostgresStorage(const PostgresStorage&) = delete;
+  PostgresStorage& operator=(const PostgresStorage&) = delete;
+
+  // Storage. Errors: Storage, with the server's message (never a value).
+  Result<std::optional<SecureBytes>> get(std::string_view key) override;
+  Result<std::vector<std::string>> list(std::string_view prefix, std::size_t limit = 0) override;
+  Status apply(std::span<const WriteOp> batch) override;
+
+  // The store's id (random, made with the tables) and its revision now.
+  const std::string& store_id() const { return store_id_; }
+  Result<std::int64_t> revision();
+  // Drops the change rows of revisions below `below` (every host has read
+  // past them, or will reload).
+  Status trim_changes(std::int64_t below);
+
+  struct Connection;  // one PGconn and what was prepared on it
+
+ private:
+  explicit PostgresStorage(Options opts);
+
+  Result<std::unique_ptr<Connection>> acquire_reader();
+  void release_reader(std::unique_ptr<Connection> conn);
+  template <class Read>
+  auto with_reader(Read&& read) -> decltype(read(std::declval<Connection&>()));
+
+  Options opts_;
+  std::string store_id_;
+
+  std::mutex write_mu_;  // serialises apply() on writer_
+  std::unique_ptr<Connection> writer_;
+
+  std::mutex pool_mu_;  // guards only the idle list, never held during a query
+  std::vector<std::unique_ptr<Connection>> idle_readers_;
+};
+
+}  // namespace engine
