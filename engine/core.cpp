@@ -585,6 +585,57 @@ Status Core::Impl::finish_unseal() {
   return st;
 }
 
+Status Core::absorb(bool reload, std::span<const std::string> keys) {
+  Impl& c = *impl_;
+  std::vector<WriteOp> ops;
+  ops.reserve(keys.size());
+  for (const std::string& k : keys) {
+    ops.push_back({!k.empty() && k.back() == '/' ? WriteOp::Kind::DeletePrefix : WriteOp::Kind::Put, k, {}});
+  }
+  std::vector<ChangeEvent> events;
+  {
+    std::shared_lock lock(c.mu);
+    if (c.barrier.sealed()) return {};
+    if (!reload) events = c.changes.classify(ops);
+  }
+  // What the core keeps in memory for each kind; secrets and auth data are
+  // read from the store each time, so for them announcing is enough.
+  bool topology = reload, identity = false, policies = false, tokens = false, audit = false;
+  for (const ChangeEvent& e : events) {
+    switch (e.kind) {
+      case ChangeKind::Mount:
+      case ChangeKind::Namespace:
+      case ChangeKind::Seal:
+      case ChangeKind::Other: topology = true; break;
+      case ChangeKind::Identity: identity = true; break;
+      case ChangeKind::Policy: policies = true; break;
+      case ChangeKind::Token: tokens = true; break;
+      case ChangeKind::Audit: audit = true; break;
+      case ChangeKind::Secret:
+      case ChangeKind::AuthData:
+      case ChangeKind::Lockout: break;
+    }
+  }
+  if (topology || identity || policies || tokens || audit) {
+    std::unique_lock lock(c.mu);
+    if (c.barrier.sealed()) return {};
+    if (topology) {
+      // Backends are made again with the tables; every cache may be stale.
+      COFFER_TRY_STATUS(c.router.load());
+      if (!c.router.loaded()) return Error::corrupt("store has no root namespace");
+      identity = policies = tokens = audit = true;
+    }
+    if (identity) COFFER_TRY_STATUS(c.load_identity());
+    if (policies) c.policies.forget_all();
+    if (tokens) c.tokens.forget_cached();
+    if (audit) COFFER_TRY_STATUS(c.audit.load());
+    c.acls.invalidate();
+  }
+  if (reload) events = {ChangeEvent{0, ChangeKind::Other, {}, {}, {}}};
+  c.bus.publish(std::move(events));
+  return {};
+}
+
 void Core::Impl::seal_now() {
   router.clear();
   tokens.close();

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "engine/common/change_bus.hpp"
@@ -52,6 +53,17 @@ class Core {
   // Every committed change, as the core announces it, after it is durable
   // (engine/common/change_bus.hpp says what a handler may do). Thread-safe.
   [[nodiscard]] ChangeBus::Subscription subscribe(ChangeBus::Handler handler);
+
+  // What other hosts of a fleet committed, as the store's change feed
+  // read it (PostgresMirror::follow): the keys those revisions touched
+  // (DeletePrefix prefixes end in '/'), or reload when the feed cannot say.
+  // Brings what the core keeps in memory (namespace tree, mount tables,
+  // identity, policies, cached tokens, audit devices) to the store's state
+  // and announces the changes on the bus as local commits are, so a remote
+  // change invalidates exactly what a local one does. Nothing while sealed.
+  // For the daemon's feed thread; errors: as the stores report them (the
+  // caller retries with reload).
+  Status absorb(bool reload, std::span<const std::string> keys);
 
   // ---- Queries for the layers above the core (file view, mountd, audit
   // monitor). None spends a token use or writes an audit line; each takes

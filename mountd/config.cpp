@@ -161,25 +161,43 @@ engine::Result<MountConfig> parse_mount(const Block& block, const Where& where) 
 }
 
 engine::Status parse_storage(const Block& block, const Where& where, Config& c) {
-  if (block.label != "sqlite") {
-    return where.at(block.line, "storage " + quoted(block.label) + " is not supported (only \"sqlite\")");
+  // Vault's stanza names and keys: sqlite's path, postgresql's connection_url.
+  const bool pg = block.label == "postgresql";
+  if (block.label != "sqlite" && !pg) {
+    return where.at(block.line,
+                    "storage " + quoted(block.label) + " is not supported (only \"sqlite\" and \"postgresql\")");
   }
-  const std::string context = " in storage \"sqlite\"";
+  const std::string context = " in storage " + quoted(block.label);
+  const std::string place = pg ? "connection_url" : "path";
   std::set<std::string> seen;
   for (const hcl::Item& item : block.body->items) {
     COFFER_TRY_STATUS(plain_key(item, where, seen, context));
-    if (item.keys[0] == "init") {
+    const std::string& key = item.keys[0];
+    if (key == "init") {
       COFFER_TRY(c.storage_init, bool_value(item, where, context));
       continue;
     }
-    if (item.keys[0] != "path") {
-      return where.at(item.line, "unknown key " + quoted(item.keys[0]) + context + " (known: path, init)");
+    if (pg && key == "table") {
+      COFFER_TRY(c.storage_table, string_value(item, where, context));
+      continue;
+    }
+    if (key != place) {
+      return where.at(item.line, "unknown key " + quoted(key) + context + " (known: " + place +
+                                     (pg ? ", table, init)" : ", init)"));
     }
     COFFER_TRY(c.storage_path, string_value(item, where, context));
-    if (c.storage_path.empty()) return where.at(item.line, "\"path\"" + context + " is empty");
+    if (c.storage_path.empty()) return where.at(item.line, quoted(place) + context + " is empty");
   }
   if (c.storage_path.empty()) {
-    return where.at(block.line, "storage \"sqlite\" needs path = \"FILE\"");
+    return where.at(block.line, pg ? "storage \"postgresql\" needs connection_url = \"postgres://...\""
+                                   : "storage \"sqlite\" needs path = \"FILE\"");
+  }
+  if (pg && !is_postgres_url(c.storage_path)) {
+    return where.at(block.line,
+                    "connection_url in storage \"postgresql\" must start with postgres:// or postgresql://");
+  }
+  if (!pg && is_postgres_url(c.storage_path)) {
+    return where.at(block.line, "storage \"sqlite\" was given a PostgreSQL URL; use storage \"postgresql\"");
   }
   return engine::ok_status();
 }

@@ -2,6 +2,7 @@
 // cofferd's configuration file (SPEC §6), in HCL like Vault's server config:
 //
 //   storage "sqlite" { path = "/var/lib/coffer/coffer.db" }   (init = true: create it if missing)
+//   storage "postgresql" { connection_url = "postgres://..." table = "coffer" }   (a fleet's store)
 //   mount "/run/coffer" { allow_other = true }
 //   mount "/run/coffer-hq" { chroot_namespace = "usa-hq" }
 //   mount "/run/app/secrets" { token_file = "/etc/app/token", cache = true }
@@ -49,8 +50,9 @@ struct MountConfig {
 
 struct Config {
   std::string file;           // where it was read from (messages, SIGHUP reload)
-  std::string storage_path;   // storage "sqlite" { path }
-  bool storage_init = false;  // storage "sqlite" { init = true }: create the store if missing
+  std::string storage_path;   // storage "sqlite" { path }, or storage "postgresql" { connection_url }
+  std::string storage_table;  // storage "postgresql" { table } ("" = "coffer")
+  bool storage_init = false;  // storage "..." { init = true }: create the store if missing
   std::vector<MountConfig> mounts;
   // "admin/" form (one trailing slash) or "" when not set. Kept for the
   // administrative namespace (vault-semantics §11).

@@ -27,11 +27,13 @@
 #include "engine/crypto/sodium.hpp"
 #include "engine/fileview/file_view.hpp"
 #include "engine/storage/memory_storage.hpp"
+#include "engine/storage/postgres_mirror.hpp"
 #include "engine/storage/sqlite_storage.hpp"
 #include "fs/log.hpp"
 #include "fs/mount.hpp"
 #include "fs/token_file.hpp"
 #include "mountd/config.hpp"
+#include "mountd/follower.hpp"
 #include "mountd/options.hpp"
 
 namespace {
@@ -51,9 +53,10 @@ struct MountSpec {
 struct Plan {
   bool dev = false;
   std::string dev_root_token;
-  std::string storage_path;
-  bool init = false;        // create the store if missing (--init, storage { init = true })
-  std::string config_path;  // "" = command line (SIGHUP has nothing to reload)
+  std::string storage_path;   // a SQLite file or a PostgreSQL URL (is_postgres_url)
+  std::string storage_table;  // PostgreSQL's table prefix ("" = "coffer")
+  bool init = false;          // create the store if missing (--init, storage { init = true })
+  std::string config_path;    // "" = command line (SIGHUP has nothing to reload)
   fsd::LogLevel log_level = fsd::LogLevel::Info;
   bool mlock = true;
   bool from_config = false;     // for the hint on how to turn mlock off
@@ -79,6 +82,7 @@ Plan plan_of(const mountd::Options& o) {
 Plan plan_of(const mountd::Config& c, bool init) {
   Plan p;
   p.storage_path = c.storage_path;
+  p.storage_table = c.storage_table;
   p.init = init || c.storage_init;
   p.config_path = c.file;
   p.from_config = true;
@@ -94,8 +98,30 @@ Plan plan_of(const mountd::Config& c, bool init) {
   return p;
 }
 
-engine::Result<std::unique_ptr<engine::Storage>> open_storage(const Plan& p) {
+// What messages may show of the store: a URL without its password.
+std::string store_name(const Plan& p) { return mountd::redacted_url(p.storage_path); }
+
+engine::Result<std::unique_ptr<engine::Storage>> open_storage(const Plan& p, engine::PostgresMirror** mirror) {
+  *mirror = nullptr;
   if (p.dev) return std::unique_ptr<engine::Storage>(std::make_unique<engine::MemoryStorage>());
+  if (mountd::is_postgres_url(p.storage_path)) {
+    engine::PostgresMirror::Options o;
+    o.store.connection_url = p.storage_path;
+    if (!p.storage_table.empty()) o.store.table = p.storage_table;
+    o.store.create = p.init;
+    auto pg = engine::PostgresMirror::open(std::move(o));
+    if (!pg.ok()) {
+      engine::Error e = std::move(pg).error();
+      if (e.code == engine::ErrorCode::NotFound) {
+        e.message += p.config_path.empty()
+                         ? "; pass --init to create a new one"
+                         : "; pass --init (or set init = true in the storage block) to create a new one";
+      }
+      return e;
+    }
+    *mirror = pg->get();
+    return std::unique_ptr<engine::Storage>(std::move(pg).value());
+  }
   // A missing store is an error unless asked for: a store deleted or moved
   // away must not come back as a new, uninitialised one that the first
   // local user could sys/init.
@@ -154,7 +180,7 @@ struct Served {
 };
 
 std::string describe(const Plan& p, const MountSpec& m) {
-  std::string d = p.dev ? "dev, in memory, root token: " + p.dev_root_token : "storage " + p.storage_path;
+  std::string d = p.dev ? "dev, in memory, root token: " + p.dev_root_token : "storage " + store_name(p);
   if (!m.chroot.empty()) d += ", chroot " + m.chroot;
   if (!m.token_file.empty()) d += ", token from " + m.token_file;
   if (m.cache) d += ", cached";
@@ -289,9 +315,10 @@ int run(const Plan& p) {
     return 1;
   }
 
-  auto storage = open_storage(p);
+  engine::PostgresMirror* mirror = nullptr;  // a fleet's store: followed below
+  auto storage = open_storage(p, &mirror);
   if (!storage.ok()) {
-    std::cerr << "cofferd: cannot open storage " << p.storage_path << ": " << storage.error().message << std::endl;
+    std::cerr << "cofferd: cannot open storage " << store_name(p) << ": " << storage.error().message << std::endl;
     return 1;
   }
   engine::CoreOptions core_options;
@@ -324,6 +351,10 @@ int run(const Plan& p) {
   sigemptyset(&ignore.sa_mask);
   sigaction(SIGPIPE, &ignore, nullptr);
   fsd::Mount::install_wake_handler();
+
+  // Other hosts' commits, from here on (the signal mask is set).
+  std::unique_ptr<mountd::Follower> follower;
+  if (mirror != nullptr) follower = std::make_unique<mountd::Follower>(*mirror, core);
 
   std::vector<std::unique_ptr<Served>> served;
   for (const MountSpec& spec : p.mounts) {
@@ -412,6 +443,7 @@ int run(const Plan& p) {
   unsealed.reset();
   logged.reset();
   served.clear();
+  follower.reset();
   return exit_code;
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 #include "mountd/options.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <string_view>
 
@@ -63,15 +64,40 @@ engine::Result<std::string> peer_login_path(std::string_view path) {
   return std::string(path);
 }
 
+bool is_postgres_url(std::string_view s) { return s.starts_with("postgres://") || s.starts_with("postgresql://"); }
+
+std::string redacted_url(std::string_view url) {
+  std::string out(url);
+  // user:PASSWORD@host: the authority ends at the first '/', '?' or '#'.
+  if (auto scheme = out.find("://"); scheme != std::string::npos) {
+    const std::size_t start = scheme + 3;
+    const std::size_t end = std::min(out.find_first_of("/?#", start), out.size());
+    const std::size_t at = out.rfind('@', end == 0 ? 0 : end - 1);
+    if (at != std::string::npos && at >= start) {
+      const std::size_t colon = out.find(':', start);
+      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  // password=... in the query string (or a key=value connection string).
+  for (std::size_t pos = out.find("password="); pos != std::string::npos; pos = out.find("password=", pos + 1)) {
+    const std::size_t value = pos + 9;
+    const std::size_t end = std::min(out.find_first_of("& ", value), out.size());
+    out.replace(value, end - value, "***");
+  }
+  return out;
+}
+
 std::string usage() {
   return "usage: cofferd --dev [--dev-root-token-id ID] [options] MOUNTPOINT\n"
-         "       cofferd --storage FILE [--init] [--chroot NS] [--token-file F] [options] MOUNTPOINT\n"
+         "       cofferd --storage FILE|postgres://... [--init] [--chroot NS] [--token-file F] [options] MOUNTPOINT\n"
          "       cofferd [-f] [--init] --config FILE   (every setting from the file; see examples/coffer.hcl)\n"
          "options:\n"
          "  --dev                    in-memory store, unsealed, one root token (default \"root\")\n"
          "  --dev-root-token-id ID   the dev root token\n"
          "  --storage FILE           the SQLite store\n"
-         "  --init                   create the store if FILE does not exist (first start only;\n"
+         "  --storage postgres://... a fleet's store in PostgreSQL (no password in the URL: use\n"
+         "                           ~/.pgpass, PGPASSFILE or a config file)\n"
+         "  --init                   create the store if there is none (first start only;\n"
          "                           without it a missing store is an error)\n"
          "  --chroot NS              show namespace NS as the mount root\n"
          "  --token-file F           make every request with the token in F\n"
@@ -144,6 +170,12 @@ engine::Result<Options> parse_options(const std::vector<std::string>& argv) {
         o.dev_root_token = std::move(v);
         dev_token_given = true;
       } else if (arg.name == "--storage") {
+        // A command line is readable by every user (ps, /proc/PID/cmdline).
+        if (is_postgres_url(v) && redacted_url(v) != v) {
+          return engine::Error::invalid(
+              "--storage: the URL carries a password, which every user can read in ps; put it in "
+              "a config file (storage \"postgresql\"), ~/.pgpass or PGPASSFILE");
+        }
         o.storage_path = std::move(v);
       } else if (arg.name == "--chroot") {
         while (!v.empty() && v.back() == '/') v.pop_back();

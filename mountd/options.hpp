@@ -17,7 +17,7 @@ struct Options {
 
   Mode mode = Mode::Dev;
   std::string dev_root_token = "root";            // --dev-root-token-id (dev only)
-  std::string storage_path;                       // --storage FILE
+  std::string storage_path;                       // --storage FILE or postgres://...
   bool init = false;                              // --init: create the store if there is none
   std::string chroot;                             // --chroot NS ("" = root namespace)
   std::string token_file;                         // --token-file F: the mount's own token
@@ -45,6 +45,14 @@ engine::Result<Options> parse_options(const std::vector<std::string>& argv);
 // InvalidArgument unless it has an "auth" segment followed by the method's
 // path, and no empty, "." or ".." segment.
 engine::Result<std::string> peer_login_path(std::string_view path);
+
+// A PostgreSQL connection URL (postgres:// or postgresql://), as --storage
+// and storage "postgresql" { connection_url } take it.
+bool is_postgres_url(std::string_view s);
+
+// The URL with the password of its user part ("user:PASSWORD@") and any
+// password= parameter replaced by "***": what messages and logs may show.
+std::string redacted_url(std::string_view url);
 
 // The usage text for --help and errors.
 std::string usage();

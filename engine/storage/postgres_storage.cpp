@@ -6,7 +6,6 @@
 #include <cstdlib>
 #include <regex>
 
-
 namespace engine {
 namespace {
 
@@ -112,8 +111,10 @@ Status prepare(PostgresStorage::Connection& c, const std::string& t) {
   const std::pair<const char*, std::string> statements[] = {
       {kGet, "SELECT value FROM " + kv + " WHERE key = $1"},
       {kList, "SELECT DISTINCT " + child + " AS c FROM " + kv + " WHERE key >= $1 AND key < $2 ORDER BY c LIMIT $4"},
-      {kListFrom, "SELECT DISTINCT " + child + " AS c FROM " + kv + " WHERE key >= $1 AND $2::bytea IS NULL ORDER BY c LIMIT $4"},
-      {kPut, "INSERT INTO " + kv + "(key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"},
+      {kListFrom,
+       "SELECT DISTINCT " + child + " AS c FROM " + kv + " WHERE key >= $1 AND $2::bytea IS NULL ORDER BY c LIMIT $4"},
+      {kPut,
+       "INSERT INTO " + kv + "(key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"},
       {kDel, "DELETE FROM " + kv + " WHERE key = $1"},
       {kDelRange, "DELETE FROM " + kv + " WHERE key >= $1 AND key < $2"},
       {kDelFrom, "DELETE FROM " + kv + " WHERE key >= $1"},
@@ -170,20 +171,29 @@ Result<std::unique_ptr<PostgresStorage>> PostgresStorage::open(Options opts) {
   conn->conn = PQconnectdb(opts.connection_url.c_str());
   if (conn->conn == nullptr || PQstatus(conn->conn) != CONNECTION_OK) return pg_error(conn->conn, "cannot connect");
   // Quiet the NOTICEs of CREATE ... IF NOT EXISTS.
-  PQsetNoticeProcessor(conn->conn, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      conn->conn, [](void*, const char*) {}, nullptr);
   COFFER_TRY_STATUS(conn->exec("BEGIN"));
   auto schema = [&]() -> Status {
     // One creator at a time across hosts: a transaction-scoped advisory lock.
     COFFER_TRY_STATUS(conn->exec("SELECT pg_advisory_xact_lock(hashtext('" + t + "_schema'))"));
-    COFFER_TRY_STATUS(conn->exec("CREATE TABLE IF NOT EXISTS " + t +
-                                 "_kv (key bytea PRIMARY KEY, value bytea NOT NULL)"));
+    if (!opts.create) {
+      PgResult found(PQexec(conn->conn, ("SELECT to_regclass('" + t + "_meta') IS NOT NULL").c_str()));
+      if (!found || PQresultStatus(found.get()) != PGRES_TUPLES_OK)
+        return pg_error(conn->conn, "cannot look for the store");
+      if (std::string_view(PQgetvalue(found.get(), 0, 0)) != "t") {
+        return Error::not_found("no store in table " + t + "_meta");
+      }
+    }
+    COFFER_TRY_STATUS(
+        conn->exec("CREATE TABLE IF NOT EXISTS " + t + "_kv (key bytea PRIMARY KEY, value bytea NOT NULL)"));
     COFFER_TRY_STATUS(conn->exec("CREATE TABLE IF NOT EXISTS " + t +
                                  "_meta (id int PRIMARY KEY CHECK (id = 1), store_id text NOT NULL, "
                                  "revision bigint NOT NULL)"));
-    COFFER_TRY_STATUS(conn->exec("CREATE TABLE IF NOT EXISTS " + t +
-                                 "_changes (revision bigint NOT NULL, key bytea NOT NULL)"));
-    COFFER_TRY_STATUS(conn->exec("CREATE INDEX IF NOT EXISTS " + t + "_changes_revision ON " + t +
-                                 "_changes (revision)"));
+    COFFER_TRY_STATUS(
+        conn->exec("CREATE TABLE IF NOT EXISTS " + t + "_changes (revision bigint NOT NULL, key bytea NOT NULL)"));
+    COFFER_TRY_STATUS(
+        conn->exec("CREATE INDEX IF NOT EXISTS " + t + "_changes_revision ON " + t + "_changes (revision)"));
     return conn->exec("INSERT INTO " + t + "_meta VALUES (1, gen_random_uuid()::text, 0) ON CONFLICT (id) DO NOTHING");
   };
   Status st = schema();
@@ -225,6 +235,11 @@ auto PostgresStorage::with_reader(Read&& read) -> decltype(read(std::declval<Con
   COFFER_TRY(auto conn, acquire_reader());
   COFFER_TRY_STATUS(ensure_usable(*conn, opts_.table));
   auto result = read(*conn);
+  if (!result.ok() && PQstatus(conn->conn) != CONNECTION_OK) {
+    // Broken while idle in the pool: a read may simply be made again.
+    COFFER_TRY_STATUS(ensure_usable(*conn, opts_.table));
+    result = read(*conn);
+  }
   // A connection left broken is dropped, not pooled.
   if (PQstatus(conn->conn) == CONNECTION_OK) release_reader(std::move(conn));
   return result;
@@ -248,8 +263,8 @@ Result<std::vector<std::string>> PostgresStorage::list(std::string_view prefix, 
     // LIMIT ALL is not a bigint parameter; NULL means no limit.
     Param limit_param = limit == 0 ? Param{nullptr, 0, 0} : text(max);
     Param end_param = end ? bin(*end) : Param{nullptr, 0, 1};
-    COFFER_TRY(auto r, c.run(end ? kList : kListFrom, {bin(prefix), end_param, text(from), limit_param},
-                             PGRES_TUPLES_OK));
+    COFFER_TRY(auto r,
+               c.run(end ? kList : kListFrom, {bin(prefix), end_param, text(from), limit_param}, PGRES_TUPLES_OK));
     std::vector<std::string> out;
     out.reserve(static_cast<std::size_t>(PQntuples(r.get())));
     for (int i = 0; i < PQntuples(r.get()); ++i) out.push_back(bytes_of_result(r.get(), i));
@@ -277,22 +292,33 @@ Status PostgresStorage::trim_changes(std::int64_t below) {
 
 Status PostgresStorage::apply(std::span<const WriteOp> batch) {
   if (batch.empty()) return {};
+  auto rev = apply_at(batch);
+  if (!rev.ok()) return std::move(rev).error();
+  return {};
+}
+
+Result<std::int64_t> PostgresStorage::apply_at(std::span<const WriteOp> batch) {
+  if (batch.empty()) return Error::invalid("an empty batch has no revision");
   std::lock_guard lock(write_mu_);
   Connection& w = *writer_;
   COFFER_TRY_STATUS(ensure_usable(w, opts_.table));
-  COFFER_TRY_STATUS(w.exec("BEGIN"));
+  Status began = w.exec("BEGIN");
+  if (!began.ok() && PQstatus(w.conn) != CONNECTION_OK) {
+    // The connection broke while idle (the server restarted): nothing was
+    // sent, so a new connection may begin again.
+    COFFER_TRY_STATUS(ensure_usable(w, opts_.table));
+    began = w.exec("BEGIN");
+  }
+  COFFER_TRY_STATUS(began);
+  std::string rev;
   auto body = [&]() -> Status {
     COFFER_TRY(auto rev_row, w.run(kNextRevision, {}, PGRES_TUPLES_OK));
     if (PQntuples(rev_row.get()) != 1) return Error::storage("the store's meta row is missing");
-    const std::string rev = bytes_of_result(rev_row.get(), 0);
+    rev = bytes_of_result(rev_row.get(), 0);
     for (const WriteOp& op : batch) {
       switch (op.kind) {
-        case WriteOp::Kind::Put:
-          COFFER_TRY_STATUS(w.command(kPut, {bin(op.key), bin(op.value)}));
-          break;
-        case WriteOp::Kind::Delete:
-          COFFER_TRY_STATUS(w.command(kDel, {bin(op.key)}));
-          break;
+        case WriteOp::Kind::Put: COFFER_TRY_STATUS(w.command(kPut, {bin(op.key), bin(op.value)})); break;
+        case WriteOp::Kind::Delete: COFFER_TRY_STATUS(w.command(kDel, {bin(op.key)})); break;
         case WriteOp::Kind::DeletePrefix: {
           const std::optional<std::string> end = prefix_successor(op.key);
           if (end) {
@@ -312,7 +338,8 @@ Status PostgresStorage::apply(std::span<const WriteOp> batch) {
   if (!st.ok() && PQstatus(w.conn) == CONNECTION_OK && PQtransactionStatus(w.conn) != PQTRANS_IDLE) {
     (void)w.exec("ROLLBACK");
   }
-  return st;
+  if (!st.ok()) return std::move(st).error();
+  return std::strtoll(rev.c_str(), nullptr, 10);
 }
 
 }  // namespace engine

@@ -44,11 +44,15 @@ class PostgresStorage final : public Storage {
   struct Options {
     std::string connection_url;  // libpq URI or key=value string; never logged
     std::string table = "coffer";
+    // Make the tables when they are missing; false: a missing store is
+    // NotFound (a dropped store must not come back as a new, uninitialised one).
+    bool create = true;
   };
 
   // Connects, and creates the tables if they are missing (under an advisory
   // lock, so two hosts starting at once make them once). Errors:
-  // InvalidArgument (table name), Storage (cannot connect, SQL errors).
+  // InvalidArgument (table name), NotFound (no tables and !create), Storage
+  // (cannot connect, SQL errors).
   static Result<std::unique_ptr<PostgresStorage>> open(Options opts);
   ~PostgresStorage() override;
 
@@ -59,6 +63,9 @@ class PostgresStorage final : public Storage {
   Result<std::optional<SecureBytes>> get(std::string_view key) override;
   Result<std::vector<std::string>> list(std::string_view prefix, std::size_t limit = 0) override;
   Status apply(std::span<const WriteOp> batch) override;
+  // apply(), answering the revision the batch committed as.
+  Result<std::int64_t> apply_at(std::span<const WriteOp> batch);
+  const Options& options() const { return opts_; }
 
   // The store's id (random, made with the tables) and its revision now.
   const std::string& store_id() const { return store_id_; }

@@ -204,9 +204,9 @@ struct SqliteStorage::Connection {
   Statement begin_write;
   Statement commit;
   Statement rollback;
-  Statement savepoint;     // one batch of a group
-  Statement release;       // keeps the batch
-  Statement rollback_to;   // drops the batch (then release)
+  Statement savepoint;    // one batch of a group
+  Statement release;      // keeps the batch
+  Statement rollback_to;  // drops the batch (then release)
   Statement put;
   Statement del;
   Statement del_range;  // key in [?1, ?2)

@@ -305,4 +305,9 @@ void TokenStore::forget(const std::string& hash) {
   cache_.erase(hash);
 }
 
+void TokenStore::forget_cached() {
+  std::unique_lock lock(cache_mu_);
+  cache_.clear();
+}
+
 }  // namespace engine

@@ -154,6 +154,10 @@ class TokenStore {
   // Accessors of the tokens of one namespace (auth/token/accessors), sorted.
   Result<std::vector<std::string>> accessors(std::string_view namespace_id);
 
+  // Drops every cached entry (another host changed tokens); entries are
+  // read again from storage on their next use.
+  void forget_cached();
+
   // The storage hash of a token.
   std::string hashed(std::string_view token) const;
 

@@ -76,14 +76,15 @@ struct Store {
   std::unique_ptr<engine::Core> core;
 
   void open(bool create) {
-    auto storage = must(engine::SqliteStorage::open(
-                            path, create ? engine::SqliteStorage::IfMissing::Create : engine::SqliteStorage::IfMissing::Fail),
+    auto storage = must(engine::SqliteStorage::open(path, create ? engine::SqliteStorage::IfMissing::Create
+                                                                 : engine::SqliteStorage::IfMissing::Fail),
                         "open " + path);
     core = must(engine::Core::open(std::move(storage), engine::CoreOptions{}), "core");
   }
   void init() {
-    auto init = must(call(*core, "", Operation::Update, "sys/init", Json{{"secret_shares", 1}, {"secret_threshold", 1}}),
-                     "sys/init");
+    auto init =
+        must(call(*core, "", Operation::Update, "sys/init", Json{{"secret_shares", 1}, {"secret_threshold", 1}}),
+             "sys/init");
     root_token = init.data["root_token"].get<std::string>();
     unseal_key = init.data["keys"][0].get<std::string>();
   }
@@ -223,11 +224,16 @@ int main(int argc, char** argv) {
       return a == "--help" ? 0 : 2;
     }
     const char* v = argv[++i];
-    if (a == "--namespaces") namespaces = std::atol(v);
-    else if (a == "--secrets") secrets = std::atol(v);
-    else if (a == "--small") small = std::atol(v);
-    else if (a == "--seconds") seconds = std::atof(v);
-    else if (a == "--dir") dir = v;
+    if (a == "--namespaces")
+      namespaces = std::atol(v);
+    else if (a == "--secrets")
+      secrets = std::atol(v);
+    else if (a == "--small")
+      small = std::atol(v);
+    else if (a == "--seconds")
+      seconds = std::atof(v);
+    else if (a == "--dir")
+      dir = v;
     else {
       std::fprintf(stderr, "bench_scale: unknown flag %s\n", a.c_str());
       return 2;

@@ -3,6 +3,8 @@
 // (tests/pg/postgres.sh): the Storage contract, revisions and change rows,
 // two stores on one table, bad options, and a server crash mid-life.
 #include "engine/storage/postgres_storage.hpp"
+#include "engine/storage/postgres_feed.hpp"
+#include "engine/storage/postgres_mirror.hpp"
 
 #include <libpq-fe.h>
 
@@ -71,8 +73,8 @@ TEST_CASE("PostgresStorage: each apply is the next revision, with a change row p
   REQUIRE(s->del("a/1").ok());
   REQUIRE(s->del_prefix("a/").ok());
   CHECK(s->revision().value() == 3);
-  CHECK(query("SELECT revision || ':' || convert_from(key, 'UTF8') FROM " + t +
-              "_changes ORDER BY revision, key") == "1:a/1,1:a/2,2:a/1,3:a/");
+  CHECK(query("SELECT revision || ':' || convert_from(key, 'UTF8') FROM " + t + "_changes ORDER BY revision, key") ==
+        "1:a/1,1:a/2,2:a/1,3:a/");
   // The database holds what the caller gave, nothing more (the barrier above
   // makes it ciphertext).
   CHECK(query("SELECT count(*) FROM " + t + "_kv") == "0");
@@ -136,4 +138,262 @@ TEST_CASE("PostgresStorage: a server crash fails writes, and the store recovers 
   REQUIRE(s->put("k", engine::bytes_of("after")).ok());
   CHECK(conformance::value_at(*s, "k") == "after");
   CHECK(s->revision().value() == 2);  // the refused write took nothing
+}
+
+// ---- the change feed ------------------------------------------------------
+
+namespace {
+
+std::unique_ptr<engine::PostgresFeed> feed_of(const std::string& table, const PostgresStorage& s) {
+  auto f = engine::PostgresFeed::open({server().url(), table}, s.store_id(), 0);
+  if (!f.ok()) FAIL("feed: " << f.error().message);
+  return std::move(f).value();
+}
+
+}  // namespace
+
+TEST_CASE("PostgresFeed: a commit on another store wakes the feed and names its keys", "[storage][postgres][feed]") {
+  const std::string t = fresh_table();
+  auto a = open_ok(t);
+  auto b = open_ok(t);  // the other host
+  auto feed = feed_of(t, *a);
+  auto idle = feed->next(std::chrono::milliseconds(50));
+  REQUIRE(idle.ok());
+  CHECK_FALSE(idle->reload);
+  CHECK(idle->batches.empty());
+
+  std::vector<engine::WriteOp> batch{put_op("p/1", "x"), put_op("p/2", "y")};
+  REQUIRE(b->apply(batch).ok());
+  REQUIRE(b->del_prefix("p/").ok());
+  // Woken by NOTIFY long before the wait runs out.
+  const auto start = std::chrono::steady_clock::now();
+  auto up = feed->next(std::chrono::seconds(10));
+  REQUIRE(up.ok());
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  CHECK_FALSE(up->reload);
+  REQUIRE(up->batches.size() == 2);
+  CHECK(up->batches[0].revision == 1);
+  CHECK(up->batches[0].keys == std::vector<std::string>{"p/1", "p/2"});
+  CHECK(up->batches[1].revision == 2);
+  CHECK(up->batches[1].keys == std::vector<std::string>{"p/"});
+  CHECK(feed->seen() == 2);
+  // With the state at revision 2 of what they touched: p/ cleared, nothing left.
+  REQUIRE(up->cleared.size() == 1);
+  CHECK(up->cleared[0].key == "p/");
+  CHECK(up->cleared[0].prefix);
+  CHECK(up->values.empty());
+
+  // A read is bounded; the next call reads on.
+  for (int i = 0; i < 5; ++i) REQUIRE(b->put("q/" + std::to_string(i), engine::bytes_of("v")).ok());
+  auto first = feed->next(std::chrono::milliseconds(0), 3);
+  REQUIRE(first.ok());
+  CHECK(first->batches.size() == 3);
+  CHECK(first->revision == 5);
+  // The values of the snapshot, not of later commits: q/0..q/2 only.
+  REQUIRE(first->values.size() == 3);
+  CHECK(first->values[0].first == "q/0");
+  CHECK(std::string(first->values[0].second.begin(), first->values[0].second.end()) == "v");
+  auto rest = feed->next(std::chrono::milliseconds(0), 3);
+  REQUIRE(rest.ok());
+  REQUIRE(rest->batches.size() == 2);
+  CHECK(rest->batches.back().revision == 7);
+}
+
+TEST_CASE("PostgresFeed: revisions stay in numeric order past 99, in bounded reads", "[storage][postgres][feed]") {
+  const std::string t = fresh_table();
+  auto s = open_ok(t);
+  auto feed = feed_of(t, *s);
+  for (int i = 1; i <= 120; ++i) REQUIRE(s->put("k/" + std::to_string(i), engine::bytes_of("v")).ok());
+  std::int64_t expect = 1;
+  while (feed->seen() < 120) {
+    auto up = feed->next(std::chrono::milliseconds(0), 7);
+    REQUIRE(up.ok());
+    REQUIRE_FALSE(up->reload);
+    for (const auto& b : up->batches) {
+      CHECK(b.revision == expect);
+      CHECK(b.keys == std::vector<std::string>{"k/" + std::to_string(expect)});
+      ++expect;
+    }
+  }
+  CHECK(expect == 121);
+}
+
+TEST_CASE("PostgresFeed: trimmed rows, another store id and a lost connection mean reload",
+          "[storage][postgres][feed]") {
+  const std::string t = fresh_table();
+  auto s = open_ok(t);
+  auto feed = feed_of(t, *s);
+  for (int i = 0; i < 4; ++i) REQUIRE(s->put("k" + std::to_string(i), engine::bytes_of("v")).ok());
+
+  SECTION("rows this feed has not read were trimmed") {
+    REQUIRE(s->trim_changes(3).ok());
+    auto up = feed->next(std::chrono::milliseconds(0));
+    REQUIRE(up.ok());
+    CHECK(up->reload);
+    CHECK(up->why.find("gone") != std::string::npos);
+    CHECK(up->revision == 4);
+    // Then the chain goes on from where the reload left it.
+    REQUIRE(s->put("k9", engine::bytes_of("v")).ok());
+    auto next = feed->next(std::chrono::milliseconds(0));
+    REQUIRE(next.ok());
+    CHECK_FALSE(next->reload);
+    REQUIRE(next->batches.size() == 1);
+    CHECK(next->batches[0].keys == std::vector<std::string>{"k9"});
+  }
+  SECTION("the tables were made anew (another store)") {
+    server().psql("DROP TABLE " + t + "_kv, " + t + "_meta, " + t + "_changes");
+    auto again = open_ok(t);
+    REQUIRE(again->put("x", engine::bytes_of("v")).ok());
+    auto up = feed->next(std::chrono::milliseconds(0));
+    REQUIRE(up.ok());
+    CHECK(up->reload);
+    CHECK(up->why.find("store id") != std::string::npos);
+  }
+  SECTION("the revision went backwards (a restored backup)") {
+    REQUIRE(feed->next(std::chrono::milliseconds(0)).ok());
+    server().psql("UPDATE " + t + "_meta SET revision = 2");
+    auto up = feed->next(std::chrono::milliseconds(0));
+    REQUIRE(up.ok());
+    CHECK(up->reload);
+    CHECK(up->why.find("backwards") != std::string::npos);
+  }
+  SECTION("the server went away and came back") {
+    REQUIRE(feed->next(std::chrono::milliseconds(0)).ok());
+    server().kill();
+    auto down = feed->next(std::chrono::milliseconds(200));
+    REQUIRE_FALSE(down.ok());
+    CHECK(down.error().code == ErrorCode::Storage);
+    server().restart();
+    auto up = feed->next(std::chrono::milliseconds(0));
+    REQUIRE(up.ok());
+    CHECK(up->reload);
+    CHECK(up->why.find("reconnected") != std::string::npos);
+  }
+}
+
+// ---- the mirror: a fleet host's view --------------------------------------
+
+namespace {
+
+std::unique_ptr<engine::PostgresMirror> mirror_of(const std::string& table,
+                                                  std::chrono::milliseconds stale = std::chrono::milliseconds(5000)) {
+  engine::PostgresMirror::Options o;
+  o.store = {server().url(), table};
+  o.stale_after = stale;
+  auto m = engine::PostgresMirror::open(o);
+  if (!m.ok()) FAIL("mirror: " << m.error().message);
+  return std::move(m).value();
+}
+
+// A feed thread, as cofferd runs one beside every mirror.
+class Following {
+ public:
+  explicit Following(engine::PostgresMirror& m)
+      : thread_([this, &m] {
+          while (!stop_) (void)m.follow(std::chrono::milliseconds(100));
+        }) {}
+  ~Following() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Follows until the mirror holds revision `rev` (or fails the test).
+void follow_to(engine::PostgresMirror& m, std::int64_t rev) {
+  for (int i = 0; i < 50 && m.revision() < rev; ++i) REQUIRE(m.follow(std::chrono::milliseconds(200)).ok());
+  REQUIRE(m.revision() == rev);
+}
+
+}  // namespace
+
+TEST_CASE("PostgresMirror conforms to the Storage contract", "[storage][postgres][mirror]") {
+  auto m = mirror_of(fresh_table());
+  Following feed(*m);
+  conformance::check_storage_conformance(*m);
+}
+
+TEST_CASE("PostgresMirror: two hosts see each other's commits, in revision order", "[storage][postgres][mirror]") {
+  const std::string t = fresh_table();
+  auto seed = open_ok(t);
+  REQUIRE(seed->put("old/1", engine::bytes_of("x")).ok());
+  auto a = mirror_of(t);  // loads what is there
+  auto b = mirror_of(t);
+  CHECK(conformance::value_at(*a, "old/1") == "x");
+  CHECK(a->store_id() == b->store_id());
+
+  // A's own write is in A at once; B has it after its feed read.
+  REQUIRE(a->put("s/app", engine::bytes_of("v1")).ok());
+  CHECK(conformance::value_at(*a, "s/app") == "v1");
+  CHECK_FALSE(b->get("s/app").value().has_value());
+  follow_to(*b, 2);
+  CHECK(conformance::value_at(*b, "s/app") == "v1");
+
+  // B writes on top of a revision it has; a DeletePrefix reaches A whole.
+  REQUIRE(b->put("s/db", engine::bytes_of("d")).ok());
+  REQUIRE(b->del_prefix("old/").ok());
+  follow_to(*a, 4);
+  CHECK(conformance::value_at(*a, "s/db") == "d");
+  CHECK(conformance::list(*a, "").size() == 1);  // "s/"
+  CHECK(conformance::list(*a, "s/") == std::vector<std::string>{"app", "db"});
+
+  // A write on a host that has not read the other's last commit waits for
+  // it (in revision order), so the older commit cannot land over the newer.
+  REQUIRE(b->put("s/app", engine::bytes_of("v2")).ok());  // revision 5, A has not read it
+  std::thread feed([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    (void)a->follow(std::chrono::milliseconds(0));
+  });
+  REQUIRE(a->put("s/app", engine::bytes_of("v3")).ok());  // revision 6
+  feed.join();
+  CHECK(a->revision() == 6);
+  CHECK(conformance::value_at(*a, "s/app") == "v3");
+  follow_to(*b, 6);
+  CHECK(conformance::value_at(*b, "s/app") == "v3");
+}
+
+TEST_CASE("PostgresMirror fails closed when its feed cannot read, and recovers by itself",
+          "[storage][postgres][mirror]") {
+  const std::string t = fresh_table();
+  auto m = mirror_of(t, std::chrono::milliseconds(300));
+  REQUIRE(m->put("k", engine::bytes_of("before")).ok());
+  server().kill();
+  const auto start = std::chrono::steady_clock::now();
+  while (m->current() && std::chrono::steady_clock::now() - start < std::chrono::seconds(10)) {
+    CHECK_FALSE(m->follow(std::chrono::milliseconds(50)).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK_FALSE(m->current());
+  auto got = m->get("k");
+  REQUIRE_FALSE(got.ok());
+  CHECK(got.error().code == ErrorCode::Storage);
+  CHECK(got.error().message.find("not current") != std::string::npos);
+  CHECK_FALSE(m->list("").ok());
+  CHECK_FALSE(m->put("k", engine::bytes_of("during")).ok());
+
+  // Meanwhile another host wrote (the server is back for it first).
+  server().restart();
+  REQUIRE(open_ok(t)->put("k", engine::bytes_of("elsewhere")).ok());
+  auto up = m->follow(std::chrono::milliseconds(0));
+  if (!up.ok()) FAIL(up.error().message);
+  CHECK(up->reload);  // a reconnect: the whole store again
+  CHECK(m->current());
+  CHECK(conformance::value_at(*m, "k") == "elsewhere");
+  CHECK(m->revision() == 2);
+}
+
+TEST_CASE("PostgresMirror: a missing store is NotFound unless asked to create it", "[storage][postgres][mirror]") {
+  engine::PostgresMirror::Options o;
+  o.store = {server().url(), fresh_table()};
+  o.store.create = false;
+  auto none = engine::PostgresMirror::open(o);
+  REQUIRE_FALSE(none.ok());
+  CHECK(none.error().code == ErrorCode::NotFound);
+  o.store.create = true;
+  REQUIRE(engine::PostgresMirror::open(o).ok());
+  o.store.create = false;
+  CHECK(engine::PostgresMirror::open(o).ok());
 }

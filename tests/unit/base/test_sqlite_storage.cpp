@@ -333,8 +333,8 @@ TEST_CASE("SqliteStorage: concurrent applies share one commit, and a failing bat
     for (auto& k : keys) b.push_back({engine::WriteOp::Kind::Put, k, conformance::bytes("v-" + k)});
     return b;
   };
-  const std::vector<std::vector<engine::WriteOp>> batches{
-      batch_of({"a"}), batch_of({"b1", "b2"}), batch_of({"c", "bad"}), batch_of({"d"})};
+  const std::vector<std::vector<engine::WriteOp>> batches{batch_of({"a"}), batch_of({"b1", "b2"}),
+                                                          batch_of({"c", "bad"}), batch_of({"d"})};
   std::vector<engine::Status> results(batches.size());
   std::vector<std::thread> threads;
   threads.emplace_back([&] { results[0] = s->apply(batches[0]); });

@@ -81,6 +81,25 @@ TEST_CASE("config: defaults", "[config]") {
   CHECK_FALSE(c->mounts[0].cache);
 }
 
+TEST_CASE("config: storage \"postgresql\" with Vault's connection_url and an optional table", "[config]") {
+  auto c = parse_config(
+      "storage \"postgresql\" {\n  connection_url = "
+      "\"postgres://coffer@db1,db2/coffer?target_session_attrs=read-write\"\n"
+      "  table = \"fleet\"\n}\nmount \"/m\" {}\n",
+      "c.hcl");
+  REQUIRE(c.ok());
+  CHECK(c->storage_path == "postgres://coffer@db1,db2/coffer?target_session_attrs=read-write");
+  CHECK(c->storage_table == "fleet");
+  CHECK(starts(error_of("storage \"postgresql\" { path = \"x\" }\nmount \"/m\" {}\n"),
+               "coffer.hcl:1: unknown key \"path\" in storage \"postgresql\" (known: connection_url, table, init)"));
+  CHECK(starts(error_of("storage \"postgresql\" {}\nmount \"/m\" {}\n"),
+               "coffer.hcl:1: storage \"postgresql\" needs connection_url"));
+  CHECK(starts(error_of("storage \"postgresql\" { connection_url = \"host=db\" }\nmount \"/m\" {}\n"),
+               "coffer.hcl:1: connection_url in storage \"postgresql\" must start with postgres://"));
+  CHECK(starts(error_of("storage \"sqlite\" { path = \"postgres://db/x\" }\nmount \"/m\" {}\n"),
+               "coffer.hcl:1: storage \"sqlite\" was given a PostgreSQL URL"));
+}
+
 TEST_CASE("config: the JSON form", "[config]") {
   auto c = parse_config(R"({
   "storage": {"sqlite": {"path": "c.db"}},

@@ -58,6 +58,29 @@ TEST_CASE("options: --storage with everything", "[options]") {
   CHECK(o->mountpoint == "/run/coffer");
 }
 
+TEST_CASE("options: --storage takes a PostgreSQL URL, never one with a password", "[options]") {
+  auto o = parse({"--storage", "postgresql://coffer@db:5432/coffer?sslmode=verify-full", "/m"});
+  REQUIRE(o.ok());
+  CHECK(o->storage_path == "postgresql://coffer@db:5432/coffer?sslmode=verify-full");
+  for (const char* url : {"postgres://coffer:pw@db/coffer", "postgresql://db/coffer?password=pw&sslmode=require"}) {
+    const std::string e = error_of({"--storage", url, "/m"});
+    CHECK(e.find("carries a password") != std::string::npos);
+    CHECK(e.find("pw") == std::string::npos);
+  }
+}
+
+TEST_CASE("options: redacted_url hides every password", "[options]") {
+  using mountd::redacted_url;
+  CHECK(redacted_url("postgres://coffer:s3cret@db:5432/x") == "postgres://coffer:***@db:5432/x");
+  CHECK(redacted_url("postgres://coffer@db/x") == "postgres://coffer@db/x");
+  CHECK(redacted_url("postgres://db/x?user=a&password=s3cret&sslmode=require") ==
+        "postgres://db/x?user=a&password=***&sslmode=require");
+  CHECK(redacted_url("postgres://u:p@ss@db/x") == "postgres://u:***@db/x");
+  CHECK(redacted_url("/var/lib/coffer/coffer.db") == "/var/lib/coffer/coffer.db");
+  CHECK(mountd::is_postgres_url("postgresql://x"));
+  CHECK_FALSE(mountd::is_postgres_url("coffer.db"));
+}
+
 TEST_CASE("options: --disable-mlock", "[options]") {
   auto o = parse({"--dev", "/m"});
   REQUIRE(o.ok());

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MPL-2.0
+// A PostgreSQL store as one host of a fleet sees it: the whole store
+// (ciphertext and key paths, as the barrier wrote them) mirrored in memory,
+// kept exact by this host's own writes and by the change feed of the others.
+//
+//   get, list     from memory: a cat on a fleet host costs what it costs on
+//                 SQLite, with no round trip;
+//   apply         to PostgreSQL (one transaction, the next revision), then
+//                 into memory, in revision order;
+//   follow()      reads what other hosts committed (PostgresFeed) and puts
+//                 it into memory; the daemon's feed thread calls it in a loop
+//                 and hands each update to the engine (Core::absorb).
+//
+// Revision order: the mirror holds the store exactly as of revision
+// `revision()`. A local apply committed as revision r goes into memory
+// only once every revision before r is in (it waits for the feed, at most
+// the stale bound; then it leaves its own batch to the feed too). The feed
+// jumps the mirror to the revision of its snapshot, with the state of every
+// key the revisions in between touched, so no key is ever older than a key
+// written after it.
+//
+// Fail closed: when the feed has not read successfully for longer than
+// `stale_after`, every get, list and apply fails with Storage (EIO) until a
+// read succeeds again, so a host cut off from the database serves no revoked
+// token, no old version and no deleted policy. A reload (PostgresFeed says
+// when) replaces the whole mirror.
+//
+// Thread-safe; follow() is for one thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+#include "engine/storage/memory_storage.hpp"
+#include "engine/storage/postgres_feed.hpp"
+#include "engine/storage/postgres_storage.hpp"
+
+namespace engine {
+
+class PostgresMirror final : public Storage {
+ public:
+  struct Options {
+    PostgresStorage::Options store;
+    // No feed read for longer than this: not current, requests fail (EIO).
+    std::chrono::milliseconds stale_after{5000};
+    // Change rows this many revisions behind are trimmed; a host further
+    // behind reloads the whole store.
+    std::int64_t keep_changes = 100000;
+  };
+
+  // Connects (making the tables on first use) and loads the whole store.
+  // Errors: InvalidArgument (table), Storage.
+  static Result<std::unique_ptr<PostgresMirror>> open(Options opts);
+  ~PostgresMirror() override;
+
+  Result<std::optional<SecureBytes>> get(std::string_view key) override;
+  Result<std::vector<std::string>> list(std::string_view prefix, std::size_t limit = 0) override;
+  Status apply(std::span<const WriteOp> batch) override;
+
+  // Waits up to `wait` for a commit of any host, then brings the mirror up
+  // to the store's revision. The update says which keys moved (or reload).
+  // Errors: Storage (the database is unreachable; the next call reconnects
+  // and answers reload).
+  Result<PostgresFeed::Update> follow(std::chrono::milliseconds wait);
+
+  // Whether the last successful feed read is within the stale bound.
+  bool current() const;
+  // The revision the mirror holds.
+  std::int64_t revision() const;
+  const std::string& store_id() const { return pg_->store_id(); }
+
+ private:
+  PostgresMirror(Options opts, std::unique_ptr<PostgresStorage> pg, std::unique_ptr<PostgresFeed> feed);
+  Status check_current() const;
+  void put_update(const PostgresFeed::Update& up);  // holds mu_
+
+  Options opts_;
+  std::unique_ptr<PostgresStorage> pg_;
+  std::unique_ptr<PostgresFeed> feed_;  // follow()'s thread only
+  MemoryStorage data_;                  // the store as of applied_
+
+  mutable std::mutex mu_;  // orders applies into data_ by revision
+  std::condition_variable applied_cv_;
+  std::int64_t applied_ = 0;
+  std::int64_t trimmed_ = 0;  // follow()'s thread only
+
+  std::atomic<std::int64_t> last_read_ns_{0};  // steady clock, of the last good feed read
+};
+
+}  // namespace engine

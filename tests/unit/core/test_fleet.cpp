@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: MPL-2.0
+// Two cores on one PostgreSQL store ("two hosts"), each on its own mirror,
+// the second brought up to date the way cofferd's feed thread does it
+// (PostgresMirror::follow, then Core::absorb): what one host makes, the
+// other serves; what one revokes or deletes, the other refuses; and the
+// other's change bus announces it as a local change would be.
+#include <atomic>
+#include <mutex>
+
+#include <catch2/catch.hpp>
+
+#include "engine/core.hpp"
+#include "engine/storage/postgres_mirror.hpp"
+#include "tests/pg/test_postgres.hpp"
+
+using engine::ErrorCode;
+using engine::Json;
+using engine::Operation;
+
+namespace {
+
+coffer_test::TestPostgres& server() {
+  static coffer_test::TestPostgres pg;
+  return pg;
+}
+
+struct Host {
+  engine::PostgresMirror* mirror = nullptr;
+  std::unique_ptr<engine::Core> core;
+
+  explicit Host(const std::string& table) {
+    engine::PostgresMirror::Options o;
+    o.store = {server().url(), table};
+    auto m = engine::PostgresMirror::open(o);
+    REQUIRE(m.ok());
+    mirror = m->get();
+    auto c = engine::Core::open(std::move(m).value(), engine::CoreOptions{});
+    REQUIRE(c.ok());
+    core = std::move(c).value();
+  }
+
+  engine::Result<engine::Response> call(const std::string& token, Operation op, const std::string& path,
+                                        Json body = Json::object()) {
+    engine::Request req;
+    req.op = op;
+    req.path = path;
+    req.data = std::move(body);
+    req.token = engine::to_secure(token);
+    return core->handle(req);
+  }
+  engine::Response ok(const std::string& token, Operation op, const std::string& path, Json body = Json::object()) {
+    auto r = call(token, op, path, std::move(body));
+    if (!r.ok()) FAIL(path << ": " << r.error().message);
+    return std::move(r).value();
+  }
+
+  // What the feed thread does, until this host holds revision `rev`.
+  void catch_up(std::int64_t rev) {
+    for (int i = 0; i < 50 && mirror->revision() < rev; ++i) {
+      auto up = mirror->follow(std::chrono::milliseconds(200));
+      REQUIRE(up.ok());
+      std::vector<std::string> keys;
+      for (const auto& b : up->batches) keys.insert(keys.end(), b.keys.begin(), b.keys.end());
+      REQUIRE(core->absorb(up->reload, keys).ok());
+    }
+    REQUIRE(mirror->revision() == rev);
+  }
+};
+
+std::string fresh_table() {
+  static std::atomic<int> n{0};
+  return "f" + std::to_string(::getpid()) + "_" + std::to_string(n++);
+}
+
+}  // namespace
+
+TEST_CASE("fleet: what one host makes, the other serves; what it revokes, the other refuses", "[fleet][postgres]") {
+  const std::string t = fresh_table();
+  Host a(t);
+  auto init = a.ok("", Operation::Update, "sys/init", Json{{"secret_shares", 1}, {"secret_threshold", 1}});
+  const std::string root = init.data["root_token"];
+  const std::string key = init.data["keys"][0];
+  a.ok("", Operation::Update, "sys/unseal", Json{{"key", key}});
+
+  // Init happens once per store; the second host only unseals.
+  Host b(t);
+  CHECK(b.core->sealed());
+  auto again = b.call("", Operation::Update, "sys/init", Json{{"secret_shares", 1}, {"secret_threshold", 1}});
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().code == ErrorCode::AlreadyExists);
+  b.ok("", Operation::Update, "sys/unseal", Json{{"key", key}});
+  REQUIRE_FALSE(b.core->sealed());
+
+  std::mutex seen_mu;
+  std::vector<engine::ChangeEvent> seen_on_b;
+  auto sub = b.core->subscribe([&](const engine::ChangeEvent& c) {
+    std::lock_guard lock(seen_mu);
+    seen_on_b.push_back(c);
+  });
+
+  // A namespace, a mount, a secret, a policy and a token, all made on A.
+  a.ok(root, Operation::Update, "sys/namespaces/team");
+  a.ok(root, Operation::Update, "team/sys/mounts/kv", Json{{"type", "kv-v2"}});
+  a.ok(root, Operation::Update, "team/kv/data/app", Json{{"data", {{"password", "s3cret"}}}});
+  a.ok(root, Operation::Update, "team/sys/policies/acl/reader",
+       Json{{"policy", R"(path "kv/data/*" { capabilities = ["read"] })"}});
+  auto made = a.ok(root, Operation::Update, "team/auth/token/create", Json{{"policies", Json::array({"reader"})}});
+  const std::string token = made.data["auth"]["client_token"];
+  REQUIRE_FALSE(token.empty());
+
+  b.catch_up(a.mirror->revision());
+  auto read = b.ok(token, Operation::Read, "team/kv/data/app");
+  CHECK(read.data["data"]["password"] == "s3cret");
+  {
+    // B's bus said what changed, as if it had been written there.
+    std::lock_guard lock(seen_mu);
+    bool secret = false, policy = false;
+    for (const auto& c : seen_on_b) {
+      secret = secret || (c.kind == engine::ChangeKind::Secret && c.namespace_path == "team/" && c.path == "kv/app");
+      policy = policy || (c.kind == engine::ChangeKind::Policy && c.path == "sys/policies/acl/reader");
+    }
+    CHECK(secret);
+    CHECK(policy);
+  }
+
+  // A new version on B is the current one on A.
+  b.ok(root, Operation::Update, "team/kv/data/app", Json{{"data", {{"password", "rotated"}}}});
+  a.catch_up(b.mirror->revision());
+  CHECK(a.ok(token, Operation::Read, "team/kv/data/app").data["data"]["password"] == "rotated");
+
+  // The policy narrowed on A: B's cached ACL goes with it.
+  a.ok(root, Operation::Update, "team/sys/policies/acl/reader",
+       Json{{"policy", R"(path "kv/data/other" { capabilities = ["read"] })"}});
+  b.catch_up(a.mirror->revision());
+  auto narrowed = b.call(token, Operation::Read, "team/kv/data/app");
+  REQUIRE_FALSE(narrowed.ok());
+  CHECK(narrowed.error().code == ErrorCode::PermissionDenied);
+
+  // The token revoked on A is refused on B, although B had it cached.
+  a.ok(root, Operation::Update, "team/auth/token/revoke", Json{{"token", token}});
+  b.catch_up(a.mirror->revision());
+  auto revoked = b.call(token, Operation::Read, "team/kv/data/other");
+  REQUIRE_FALSE(revoked.ok());
+  CHECK(revoked.error().code == ErrorCode::PermissionDenied);
+
+  // The namespace deleted on A is gone on B.
+  a.ok(root, Operation::Delete, "team/sys/mounts/kv");
+  a.ok(root, Operation::Delete, "sys/namespaces/team");
+  b.catch_up(a.mirror->revision());
+  auto gone = b.call(root, Operation::Read, "team/kv/data/app");
+  REQUIRE_FALSE(gone.ok());
+  CHECK(b.core->namespaces()->find("team/") == nullptr);
+}
