@@ -163,10 +163,17 @@ Result<Response> Core::handle(const Request& req) {
   bool failed_login = false;
   const auto started = std::chrono::steady_clock::now();
   Result<Response> result = Response{};
-  {
+  // A fleet store refuses a write whose request read something another
+  // host has changed since (Conflict, postgres_mirror.hpp), and has the
+  // other host's commit in hand by then: the request runs again on the new
+  // state, a few times at most. Nothing of a refused attempt was written.
+  constexpr int kAttempts = 5;
+  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
     // What the request commits is announced when it ends (core_changes.hpp).
     ChangeRecorder::Scope changes(impl_->changes);
+    failed_login = false;
     result = impl_->handle(req, &failed_login);
+    if (result.ok() || result.error().code != ErrorCode::Conflict) break;
   }
   // A failed login answers no sooner than failed_login_delay after it
   // began: guessing is slow, an unknown user costs what a wrong password
@@ -412,8 +419,10 @@ Result<Response> Core::Impl::handle_routed(const Request& req, std::unique_lock<
   // (Request::uses).
   bool last_use = false;
   if (auth.token->num_uses > 0 && (req.uses == nullptr || !req.uses->spent)) {
-    if (req.uses != nullptr) req.uses->spent = true;
+    // Marked spent only once spent: a use refused by a conflict with
+    // another host is spent again when the core runs the request again.
     COFFER_TRY(TokenPtr used, tokens.use(auth.token->hash));
+    if (req.uses != nullptr) req.uses->spent = true;
     if (used) {
       last_use = used->num_uses < 0;
       auth.token = std::move(used);
@@ -624,6 +633,9 @@ Status Core::absorb(bool reload, std::span<const std::string> keys) {
       COFFER_TRY_STATUS(c.router.load());
       if (!c.router.loaded()) return Error::corrupt("store has no root namespace");
       identity = policies = tokens = audit = true;
+      // Named again on the new tree: a mount or namespace made by the same
+      // changes was unknown before, and their keys came out as Other.
+      if (!reload) events = c.changes.classify(ops);
     }
     if (identity) COFFER_TRY_STATUS(c.load_identity());
     if (policies) c.policies.forget_all();

@@ -28,6 +28,7 @@ std::optional<int> errno_entry(ErrorCode code) noexcept {
     case ErrorCode::Internal: return EIO;
     case ErrorCode::Unavailable: return ECONNREFUSED;
     case ErrorCode::TimedOut: return ETIMEDOUT;
+    case ErrorCode::Conflict: return EAGAIN;
   }
   return std::nullopt;
 }

@@ -23,6 +23,7 @@ const char* to_string(ErrorCode code) noexcept {
     case ErrorCode::Internal: return "internal error";
     case ErrorCode::Unavailable: return "server unavailable";
     case ErrorCode::TimedOut: return "timed out";
+    case ErrorCode::Conflict: return "conflict";
   }
   return "unknown error";
 }

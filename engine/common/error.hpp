@@ -33,6 +33,7 @@ enum class ErrorCode {
   Internal,          // EIO: a bug; always logged
   Unavailable,       // ECONNREFUSED: a server Coffer asks (LDAP) cannot be reached
   TimedOut,          // ETIMEDOUT: a server Coffer asks did not answer in time
+  Conflict,          // EAGAIN: another host changed what the request read (the core runs it again)
 };
 
 // Human-readable name of a code ("not found"), for logs and replies.
@@ -63,6 +64,7 @@ struct Error {
   static Error name_too_long(std::string m) { return {ErrorCode::NameTooLong, std::move(m)}; }
   static Error corrupt(std::string m) { return {ErrorCode::Corrupt, std::move(m)}; }
   static Error storage(std::string m) { return {ErrorCode::Storage, std::move(m)}; }
+  static Error conflict(std::string m) { return {ErrorCode::Conflict, std::move(m)}; }
   static Error internal(std::string m) { return {ErrorCode::Internal, std::move(m)}; }
   static Error unavailable(std::string m) { return {ErrorCode::Unavailable, std::move(m)}; }
   static Error timed_out(std::string m) { return {ErrorCode::TimedOut, std::move(m)}; }

@@ -24,15 +24,7 @@ struct ResultDeleter {
 };
 using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
 
-Error feed_error(PGconn* pg, const std::string& what) {
-  std::string msg = pg != nullptr ? PQerrorMessage(pg) : "no connection";
-  if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
-  return Error::storage("change feed: " + what + ": " + (msg.empty() ? "unknown error" : msg));
-}
-
-std::string field(PGresult* r, int row, int col) {
-  return std::string(PQgetvalue(r, row, col), static_cast<std::size_t>(PQgetlength(r, row, col)));
-}
+Error feed_error(PGconn* pg, const std::string& what) { return pg_changes::error(pg, what); }
 
 std::int64_t as_int(const std::string& s) { return std::strtoll(s.c_str(), nullptr, 10); }
 
@@ -122,36 +114,16 @@ Result<PostgresFeed::Update> PostgresFeed::read(std::size_t max_revisions) {
     }
     if (lost_) return reload("the feed reconnected");
     if (revision == seen_) return up;
-    const std::string from = std::to_string(seen_);
-    const std::string to = std::to_string(seen_ + static_cast<std::int64_t>(max_revisions));
-    const char* values[] = {from.c_str(), to.c_str()};
-    // Ordered by the bigint column: the text output column is also named
-    // "revision", and ORDER BY revision would sort "100" before "99".
-    PgResult rows(PQexecParams(pg,
-                               ("SELECT c.revision::text AS rev, c.key FROM " + t +
-                                "_changes c WHERE c.revision > $1::bigint AND c.revision <= $2::bigint "
-                                "ORDER BY c.revision, c.key")
-                                   .c_str(),
-                               2, nullptr, values, nullptr, nullptr, /*resultFormat=*/1));
-    if (!rows || PQresultStatus(rows.get()) != PGRES_TUPLES_OK) return feed_error(pg, "cannot read the change log");
-    std::int64_t expect = seen_ + 1;
-    for (int i = 0; i < PQntuples(rows.get()); ++i) {
-      const std::int64_t rev = as_int(field(rows.get(), i, 0));
-      if (up.batches.empty() || up.batches.back().revision != rev) {
-        // Every revision writes at least one row: a missing one was trimmed.
-        if (rev != expect) return reload("change rows before revision " + std::to_string(rev) + " are gone");
-        up.batches.push_back({rev, {}});
-        ++expect;
-      }
-      up.batches.back().keys.push_back(field(rows.get(), i, 1));
+    COFFER_TRY_STATUS(pg_changes::read_batches(pg, t, seen_, seen_ + static_cast<std::int64_t>(max_revisions), up));
+    if (up.reload) {
+      up.revision = revision;
+      up.batches.clear();
     }
-    if (up.batches.empty()) return reload("change rows past revision " + std::to_string(seen_) + " are gone");
-    up.revision = up.batches.back().revision;
     return up;
   };
   auto result = body();
   if (result.ok() && !result->empty()) {
-    Status st = read_state(*result);
+    Status st = pg_changes::read_state(pg, opts_.table, *result);
     if (!st.ok()) result = std::move(st).error();
   }
   PgResult end(PQexec(pg, "COMMIT"));
@@ -160,64 +132,6 @@ Result<PostgresFeed::Update> PostgresFeed::read(std::size_t max_revisions) {
   lost_ = false;
   seen_ = result->revision;
   return result;
-}
-
-// Inside read()'s snapshot: what every touched key (or, for a reload,
-// every key) holds at up.revision.
-Status PostgresFeed::read_state(Update& up) {
-  PGconn* pg = conn_->pg;
-  const std::string kv = opts_.table + "_kv";
-  auto rows_into = [&](PGresult* r) {
-    for (int i = 0; i < PQntuples(r); ++i) {
-      const auto* v = reinterpret_cast<const std::uint8_t*>(PQgetvalue(r, i, 1));
-      up.values.emplace_back(field(r, i, 0), SecureBytes(v, v + PQgetlength(r, i, 1)));
-    }
-  };
-  auto select = [&](const std::string& sql, std::vector<std::string> params) -> Status {
-    std::vector<const char*> values;
-    std::vector<int> lengths, formats;
-    for (const std::string& p : params) {
-      values.push_back(p.c_str());
-      lengths.push_back(static_cast<int>(p.size()));
-      formats.push_back(1);
-    }
-    PgResult r(PQexecParams(pg, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), lengths.data(),
-                            formats.data(), /*resultFormat=*/1));
-    if (!r || PQresultStatus(r.get()) != PGRES_TUPLES_OK) return feed_error(pg, "cannot read changed values");
-    rows_into(r.get());
-    return {};
-  };
-  if (up.reload) {
-    up.cleared = {{"", true}};
-    return select("SELECT key, value FROM " + kv + " ORDER BY key", {});
-  }
-  // Keys never end in '/' (Storage lists them as children); DeletePrefix
-  // prefixes do, so the change row tells which it was.
-  std::vector<std::string> keys, prefixes;
-  for (const Batch& b : up.batches) {
-    for (const std::string& k : b.keys) (!k.empty() && k.back() == '/' ? prefixes : keys).push_back(k);
-  }
-  auto unique = [](std::vector<std::string>& v) {
-    std::sort(v.begin(), v.end());
-    v.erase(std::unique(v.begin(), v.end()), v.end());
-  };
-  unique(keys);
-  unique(prefixes);
-  for (const std::string& p : prefixes) {
-    up.cleared.push_back({p, true});
-    if (auto end = prefix_successor(p)) {
-      COFFER_TRY_STATUS(select("SELECT key, value FROM " + kv + " WHERE key >= $1 AND key < $2", {p, *end}));
-    } else {
-      COFFER_TRY_STATUS(select("SELECT key, value FROM " + kv + " WHERE key >= $1", {p}));
-    }
-  }
-  for (const std::string& k : keys) {
-    // A key inside a cleared prefix was read with it.
-    if (std::any_of(prefixes.begin(), prefixes.end(), [&](const std::string& p) { return k.starts_with(p); })) continue;
-    up.cleared.push_back({k, false});  // gone unless a value follows
-    COFFER_TRY_STATUS(select("SELECT key, value FROM " + kv + " WHERE key = $1", {k}));
-  }
-  return {};
 }
 
 Result<PostgresFeed::Update> PostgresFeed::next(std::chrono::milliseconds wait, std::size_t max_revisions) {

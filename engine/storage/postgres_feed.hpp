@@ -24,35 +24,15 @@
 #include <string>
 #include <vector>
 
+#include "engine/storage/postgres_changes.hpp"
 #include "engine/storage/postgres_storage.hpp"
 
 namespace engine {
 
 class PostgresFeed {
  public:
-  // The keys one revision touched (DeletePrefix ops give their prefix).
-  struct Batch {
-    std::int64_t revision = 0;
-    std::vector<std::string> keys;
-  };
-  struct Update {
-    // Everything cached must be reloaded; `why` says what broke the chain.
-    bool reload = false;
-    std::string why;
-    std::vector<Batch> batches;  // in revision order, empty with reload
-    std::int64_t revision = 0;   // the store's revision this update brings the caller to
-    // The state at `revision`: every key in a `cleared` range (a prefix a
-    // DeletePrefix named, or one key a batch named) now holds what `values`
-    // says, and is gone where `values` has nothing. With reload, `cleared`
-    // is the prefix "" and `values` the whole store.
-    struct Range {
-      std::string key;
-      bool prefix = false;
-    };
-    std::vector<Range> cleared;
-    std::vector<std::pair<std::string, SecureBytes>> values;
-    bool empty() const { return !reload && batches.empty(); }
-  };
+  using Batch = StoreChanges::Batch;
+  using Update = StoreChanges;
 
   // A feed of the store `store_id` (PostgresStorage::store_id()) that has
   // seen every revision up to `seen`. Errors: Storage.
@@ -76,7 +56,6 @@ class PostgresFeed {
   Status connect();
   Status wait_for_notify(std::chrono::milliseconds wait);
   Result<Update> read(std::size_t max_revisions);
-  Status read_state(Update& up);
 
   PostgresStorage::Options opts_;
   std::string store_id_;

@@ -9,7 +9,45 @@ std::int64_t now_ns() {
       .count();
 }
 
+// What this thread read from a mirror since its last apply there: the
+// conditions of its next apply. Bounded: past the cap the oldest reads are
+// forgotten (their keys are then written unconditionally).
+struct ThreadReads {
+  const PostgresMirror* owner = nullptr;
+  std::vector<PostgresStorage::Expect> reads;
+};
+thread_local ThreadReads t_reads;
+constexpr std::size_t kMaxReads = 64;
+
 }  // namespace
+
+void PostgresMirror::remember_read(std::string_view key, const std::optional<SecureBytes>& value) {
+  if (t_reads.owner != this) t_reads = ThreadReads{this, {}};
+  auto& reads = t_reads.reads;
+  for (auto& r : reads) {
+    if (r.key == key) {
+      r.value = value;
+      return;
+    }
+  }
+  if (reads.size() >= kMaxReads) reads.erase(reads.begin());
+  reads.push_back({std::string(key), value});
+}
+
+std::vector<PostgresStorage::Expect> PostgresMirror::expectations(std::span<const WriteOp> batch) {
+  std::vector<PostgresStorage::Expect> out;
+  if (t_reads.owner != this) return out;
+  for (auto& r : t_reads.reads) {
+    for (const WriteOp& op : batch) {
+      if (op.kind != WriteOp::Kind::DeletePrefix && op.key == r.key) {
+        out.push_back(std::move(r));
+        break;
+      }
+    }
+  }
+  t_reads.reads.clear();
+  return out;
+}
 
 PostgresMirror::PostgresMirror(Options opts, std::unique_ptr<PostgresStorage> pg, std::unique_ptr<PostgresFeed> feed)
     : opts_(std::move(opts)), pg_(std::move(pg)), feed_(std::move(feed)) {}
@@ -44,7 +82,9 @@ Status PostgresMirror::check_current() const {
 
 Result<std::optional<SecureBytes>> PostgresMirror::get(std::string_view key) {
   COFFER_TRY_STATUS(check_current());
-  return data_.get(key);
+  auto value = data_.get(key);
+  if (value.ok()) remember_read(key, *value);
+  return value;
 }
 
 Result<std::vector<std::string>> PostgresMirror::list(std::string_view prefix, std::size_t limit) {
@@ -55,18 +95,29 @@ Result<std::vector<std::string>> PostgresMirror::list(std::string_view prefix, s
 Status PostgresMirror::apply(std::span<const WriteOp> batch) {
   if (batch.empty()) return {};
   COFFER_TRY_STATUS(check_current());
-  COFFER_TRY(const std::int64_t rev, pg_->apply_at(batch));
-  // Durable now. Into memory in revision order: once the revisions before
-  // this one are in (the feed brings other hosts' ones).
-  std::unique_lock lock(mu_);
-  const bool in_turn = applied_cv_.wait_for(lock, opts_.stale_after, [&] { return applied_ >= rev - 1 || !current(); });
-  if (in_turn && applied_ == rev - 1) {
-    COFFER_TRY_STATUS(data_.apply(batch));
-    applied_ = rev;
-    applied_cv_.notify_all();
-  }
-  // Otherwise the feed has brought this revision already (applied_ >= rev),
-  // or will: the write is durable either way.
+  const std::vector<PostgresStorage::Expect> expect = expectations(batch);
+  // Into memory in revision order, under the writer lock: other hosts'
+  // revisions before this one (the state at exactly rev - 1), then this
+  // batch; unless the feed got here first and holds them already. A
+  // Conflict leaves the mirror at the other host's commit: the request, run
+  // again by the core, reads it.
+  const PostgresStorage::CatchUp catch_up{[this] { return revision(); },
+                                          [&](const StoreChanges& earlier, std::optional<std::int64_t> committed) {
+                                            std::lock_guard lock(mu_);
+                                            if (earlier.revision > applied_) {
+                                              put_update(earlier);
+                                              applied_ = earlier.revision;
+                                            }
+                                            if (committed && applied_ == *committed - 1) {
+                                              (void)data_.apply(batch);  // an in-memory apply cannot fail
+                                              applied_ = *committed;
+                                              // A commit that took in every revision before it proves the mirror
+                                              // current.
+                                              last_read_ns_.store(now_ns(), std::memory_order_release);
+                                            }
+                                          }};
+  COFFER_TRY(const std::int64_t rev, pg_->apply_at(batch, expect, &catch_up));
+  (void)rev;
   return {};
 }
 
@@ -78,22 +129,34 @@ void PostgresMirror::put_update(const PostgresFeed::Update& up) {
     ops.push_back({range.prefix ? WriteOp::Kind::DeletePrefix : WriteOp::Kind::Delete, range.key, {}});
   }
   for (const auto& [key, value] : up.values) ops.push_back({WriteOp::Kind::Put, key, value});
-  // An in-memory apply fails only on a bad op, which the feed never makes.
+  // An in-memory apply cannot fail.
   (void)data_.apply(ops);
 }
 
 Result<PostgresFeed::Update> PostgresMirror::follow(std::chrono::milliseconds wait) {
   COFFER_TRY(auto up, feed_->next(wait));
+  bool behind = false;
   {
     std::lock_guard lock(mu_);
     // A reload clears the prefix "" in the same batch (readers never see
     // an empty store). Otherwise local applies may have brought part of the
     // way; the snapshot's state of each touched key is at least as new.
     if (up.reload || up.revision > applied_) {
+      behind = up.revision < applied_;  // a reload whose snapshot predates a local apply
       put_update(up);
       applied_ = up.revision;
     }
-    applied_cv_.notify_all();
+  }
+  // Read on at once rather than serve the older snapshot until the next
+  // wake-up. The caller reloads everything anyway (up.reload).
+  while (behind) {
+    COFFER_TRY(auto more, feed_->next(std::chrono::milliseconds(0)));
+    std::lock_guard lock(mu_);
+    if (more.reload || more.revision > applied_) {
+      put_update(more);
+      applied_ = more.revision;
+    }
+    behind = !more.empty() && !more.reload;
   }
   last_read_ns_.store(now_ns(), std::memory_order_release);
   if (opts_.keep_changes > 0 && up.revision - trimmed_ > opts_.keep_changes + 1000) {

@@ -12,12 +12,23 @@
 //                 and hands each update to the engine (Core::absorb).
 //
 // Revision order: the mirror holds the store exactly as of revision
-// `revision()`. A local apply committed as revision r goes into memory
-// only once every revision before r is in (it waits for the feed, at most
-// the stale bound; then it leaves its own batch to the feed too). The feed
-// jumps the mirror to the revision of its snapshot, with the state of every
-// key the revisions in between touched, so no key is ever older than a key
-// written after it.
+// `revision()`. A local apply committed as revision r reads, inside its
+// transaction, the revisions of other hosts between the mirror's and r, and
+// puts them into memory before its own batch; it never waits for the feed.
+// The feed jumps the mirror to the revision of its snapshot, with the state
+// of every key the revisions in between touched, and skips what a local
+// apply already brought, so no key is ever older than a key written after it.
+//
+// Races between hosts: a request that reads a key and then writes it (a
+// check-and-set, a token's use count, a one-time secret id, a failed-login
+// counter) must not overwrite what another host wrote in between. Each
+// thread remembers what it read from the mirror since its last apply; the
+// apply is conditional on each key it writes still holding, in PostgreSQL,
+// the value this thread read (PostgresStorage::Expect). A changed key is a
+// Conflict: nothing is written, the mirror waits until its feed has brought
+// the other host's commit, and the core runs the whole request again on the
+// new state (which may then refuse it: a check-and-set that no longer
+// matches). Writes of keys the request did not read are not conditional.
 //
 // Fail closed: when the feed has not read successfully for longer than
 // `stale_after`, every get, list and apply fails with Storage (EIO) until a
@@ -30,7 +41,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -76,6 +86,8 @@ class PostgresMirror final : public Storage {
  private:
   PostgresMirror(Options opts, std::unique_ptr<PostgresStorage> pg, std::unique_ptr<PostgresFeed> feed);
   Status check_current() const;
+  void remember_read(std::string_view key, const std::optional<SecureBytes>& value);
+  std::vector<PostgresStorage::Expect> expectations(std::span<const WriteOp> batch);
   void put_update(const PostgresFeed::Update& up);  // holds mu_
 
   Options opts_;
@@ -83,8 +95,7 @@ class PostgresMirror final : public Storage {
   std::unique_ptr<PostgresFeed> feed_;  // follow()'s thread only
   MemoryStorage data_;                  // the store as of applied_
 
-  mutable std::mutex mu_;  // orders applies into data_ by revision
-  std::condition_variable applied_cv_;
+  mutable std::mutex mu_;  // orders what goes into data_ by revision (never held over a round trip)
   std::int64_t applied_ = 0;
   std::int64_t trimmed_ = 0;  // follow()'s thread only
 

@@ -297,7 +297,8 @@ Status PostgresStorage::apply(std::span<const WriteOp> batch) {
   return {};
 }
 
-Result<std::int64_t> PostgresStorage::apply_at(std::span<const WriteOp> batch) {
+Result<std::int64_t> PostgresStorage::apply_at(std::span<const WriteOp> batch, std::span<const Expect> expect,
+                                               const CatchUp* catch_up) {
   if (batch.empty()) return Error::invalid("an empty batch has no revision");
   std::lock_guard lock(write_mu_);
   Connection& w = *writer_;
@@ -311,10 +312,32 @@ Result<std::int64_t> PostgresStorage::apply_at(std::span<const WriteOp> batch) {
   }
   COFFER_TRY_STATUS(began);
   std::string rev;
+  StoreChanges earlier;  // other hosts' revisions before this one (catch_up)
   auto body = [&]() -> Status {
     COFFER_TRY(auto rev_row, w.run(kNextRevision, {}, PGRES_TUPLES_OK));
     if (PQntuples(rev_row.get()) != 1) return Error::storage("the store's meta row is missing");
     rev = bytes_of_result(rev_row.get(), 0);
+    const std::int64_t before = std::strtoll(rev.c_str(), nullptr, 10) - 1;
+    const std::int64_t have = catch_up != nullptr ? catch_up->have() : before;
+    if (before > have) {
+      // Every revision up to `before` is committed and no other can commit
+      // while this transaction holds the meta row: the state read now is
+      // the state at `before`.
+      COFFER_TRY_STATUS(pg_changes::read_batches(w.conn, opts_.table, have, before, earlier));
+      if (earlier.reload) earlier.batches.clear();
+      COFFER_TRY_STATUS(pg_changes::read_state(w.conn, opts_.table, earlier));
+      earlier.revision = before;
+    }
+    for (const Expect& e : expect) {
+      COFFER_TRY(auto now, w.run(kGet, {bin(e.key)}, PGRES_TUPLES_OK));
+      const bool present = PQntuples(now.get()) == 1;
+      const bool same =
+          present == e.value.has_value() &&
+          (!present ||
+           std::string_view(PQgetvalue(now.get(), 0, 0), static_cast<std::size_t>(PQgetlength(now.get(), 0, 0))) ==
+               std::string_view(reinterpret_cast<const char*>(e.value->data()), e.value->size()));
+      if (!same) return Error::conflict("another host changed what this request read; it is run again");
+    }
     for (const WriteOp& op : batch) {
       switch (op.kind) {
         case WriteOp::Kind::Put: COFFER_TRY_STATUS(w.command(kPut, {bin(op.key), bin(op.value)})); break;
@@ -338,8 +361,10 @@ Result<std::int64_t> PostgresStorage::apply_at(std::span<const WriteOp> batch) {
   if (!st.ok() && PQstatus(w.conn) == CONNECTION_OK && PQtransactionStatus(w.conn) != PQTRANS_IDLE) {
     (void)w.exec("ROLLBACK");
   }
+  const std::int64_t committed = std::strtoll(rev.c_str(), nullptr, 10);
+  if (catch_up != nullptr) catch_up->settle(earlier, st.ok() ? std::optional(committed) : std::nullopt);
   if (!st.ok()) return std::move(st).error();
-  return std::strtoll(rev.c_str(), nullptr, 10);
+  return committed;
 }
 
 }  // namespace engine

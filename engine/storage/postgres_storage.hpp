@@ -30,11 +30,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/storage/postgres_changes.hpp"
 #include "engine/storage/storage.hpp"
 
 namespace engine {
@@ -63,8 +66,31 @@ class PostgresStorage final : public Storage {
   Result<std::optional<SecureBytes>> get(std::string_view key) override;
   Result<std::vector<std::string>> list(std::string_view prefix, std::size_t limit = 0) override;
   Status apply(std::span<const WriteOp> batch) override;
-  // apply(), answering the revision the batch committed as.
-  Result<std::int64_t> apply_at(std::span<const WriteOp> batch);
+  // What a key must hold for a conditional apply (nullopt: no such key).
+  struct Expect {
+    std::string key;
+    std::optional<SecureBytes> value;
+  };
+  // apply(), answering the revision the batch committed as. With `expect`,
+  // the batch commits only if every such key still holds that value, checked
+  // after the meta row is locked (every writer of every host waits there, so
+  // nothing changes between the check and the commit); otherwise Conflict,
+  // and nothing is written.
+  //
+  // With `catch_up` (a host that mirrors the store): `have` is asked, under
+  // the writer lock, which revision the caller holds; the revisions of other
+  // hosts committed after it and before this batch's are read inside the
+  // transaction (under the meta row lock, so they are exactly the
+  // revisions before this one); and `settle` is called, still under the
+  // writer lock, with them and with the revision the batch committed as
+  // (nullopt when it did not, e.g. Conflict). So the caller takes in every
+  // revision in order, its own included, without waiting for its feed.
+  struct CatchUp {
+    std::function<std::int64_t()> have;
+    std::function<void(const StoreChanges& before, std::optional<std::int64_t> committed)> settle;
+  };
+  Result<std::int64_t> apply_at(std::span<const WriteOp> batch, std::span<const Expect> expect = {},
+                                const CatchUp* catch_up = nullptr);
   const Options& options() const { return opts_; }
 
   // The store's id (random, made with the tables) and its revision now.

@@ -177,7 +177,10 @@ Result<TokenPtr> TokenStore::use(const std::string& hash) {
     std::shared_lock lock(cache_mu_);
     if (auto it = cache_.find(hash); it != cache_.end()) current = it->second;
   }
-  if (!current) {
+  // A use-limited entry is read from the store, not the cache: on a fleet
+  // store the write of the new count is then conditional on no other host
+  // having spent a use meanwhile (postgres_mirror.hpp).
+  if (!current || current->num_uses > 0) {
     COFFER_TRY(current, load_locked(hash));
   }
   // Spent or revoked meanwhile by a concurrent request: this one is denied.

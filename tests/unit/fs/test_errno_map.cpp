@@ -34,6 +34,7 @@ const std::map<ErrorCode, int>& expected_table() {
       {ErrorCode::Internal, EIO},
       {ErrorCode::Unavailable, ECONNREFUSED},
       {ErrorCode::TimedOut, ETIMEDOUT},
+      {ErrorCode::Conflict, EAGAIN},
   };
   return table;
 }

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MPL-2.0
+// Revisions of a PostgreSQL store as a host reads them back: which keys
+// each revision touched (the <t>_changes rows) and what those keys hold now.
+// The change feed reads them in a snapshot of its own (postgres_feed.hpp);
+// an apply that finds revisions of other hosts before its own reads them
+// inside its transaction, under the meta row lock (postgres_mirror.hpp).
+// Internal to engine/storage.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/common/error.hpp"
+#include "engine/common/secure.hpp"
+
+struct pg_conn;  // libpq's PGconn
+
+namespace engine {
+
+struct StoreChanges {
+  // The keys one revision touched (DeletePrefix ops give their prefix,
+  // which ends in '/'; keys never do).
+  struct Batch {
+    std::int64_t revision = 0;
+    std::vector<std::string> keys;
+  };
+  // Everything cached must be reloaded; `why` says what broke the chain.
+  bool reload = false;
+  std::string why;
+  std::vector<Batch> batches;  // in revision order, empty with reload
+  std::int64_t revision = 0;   // the revision these changes bring the reader to
+  // The state at `revision`: every key in a `cleared` range (a prefix a
+  // DeletePrefix named, or one key a batch named) now holds what `values`
+  // says, and is gone where `values` has nothing. With reload, `cleared`
+  // is the prefix "" and `values` the whole store.
+  struct Range {
+    std::string key;
+    bool prefix = false;
+  };
+  std::vector<Range> cleared;
+  std::vector<std::pair<std::string, SecureBytes>> values;
+
+  bool empty() const { return !reload && batches.empty(); }
+};
+
+namespace pg_changes {
+
+// Reads the change rows of revisions (after, upto] of table `t` into
+// `out.batches` (out.revision becomes the last one read). Rows missing
+// before a revision (trimmed) set out.reload with the reason instead.
+// Errors: Storage.
+Status read_batches(pg_conn* pg, const std::string& t, std::int64_t after, std::int64_t upto, StoreChanges& out);
+
+// Reads what every key `out`'s batches touched holds now (or, with
+// out.reload, every key) into out.cleared and out.values. The caller makes
+// "now" one revision: a REPEATABLE READ snapshot, or the meta row lock.
+// Errors: Storage.
+Status read_state(pg_conn* pg, const std::string& t, StoreChanges& out);
+
+// The first line of the connection's last error, prefixed with `what`.
+Error error(pg_conn* pg, const std::string& what);
+
+}  // namespace pg_changes
+}  // namespace engine
