@@ -446,3 +446,57 @@ TEST_CASE("file view: rm -r of a KV folder; ls shows what cat reads; FOLDER@list
   CHECK(d.ls("v1").empty());
 }
 
+TEST_CASE("file view: rename within one folder replaces the target and removes the source", "[fileview][rename]") {
+  DevCore d;
+  d.put("secret/app/db", "a=1\n");
+  d.put("secret/app/.db.tmp", "a=2\n");
+  auto done = d.files->rename(d.root, "secret/app/.db.tmp", "secret/app/db");
+  REQUIRE(done.ok());
+  CHECK(*done);
+  CHECK(d.cat("secret/app/db#a") == "2");
+  CHECK(engine::Json::parse(d.cat("secret/app/db@metadata"))["current_version"] == 2);  // a new version
+  CHECK(d.cat_error("secret/app/.db.tmp@metadata") == ErrorCode::NotFound);             // gone entirely
+  CHECK(d.ls("secret/app") == V{"db"});
+  // A new name: created by the rename.
+  d.put("secret/app/t", "b=1\n");
+  REQUIRE(*d.files->rename(d.root, "secret/app/t", "secret/app/fresh"));
+  CHECK(d.cat("secret/app/fresh#b") == "1");
+  // Other folders, mounts, views and kinds are not one step: false, nothing changes.
+  d.put("secret/other/y", "c=1\n");
+  CHECK_FALSE(*d.files->rename(d.root, "secret/other/y", "secret/app/y"));
+  CHECK_FALSE(*d.files->rename(d.root, "secret/app/db", "secret/app/db@metadata"));
+  CHECK_FALSE(*d.files->rename(d.root, "sys/policies/acl/default", "secret/default"));
+  CHECK(d.cat("secret/other/y#c") == "1");
+  // A missing source is ENOENT.
+  CHECK(d.files->rename(d.root, "secret/app/none", "secret/app/db").error().code == ErrorCode::NotFound);
+  // Policies: the target is replaced, the source policy deleted.
+  d.put("sys/policies/acl/team", "path \"secret/*\" { capabilities = [\"read\"] }\n");
+  d.put("sys/policies/acl/team.new", "path \"secret/*\" { capabilities = [\"list\"] }\n");
+  REQUIRE(*d.files->rename(d.root, "sys/policies/acl/team.new", "sys/policies/acl/team"));
+  CHECK(d.cat("sys/policies/acl/team").find("list") != std::string::npos);
+  CHECK(d.cat_error("sys/policies/acl/team.new") == ErrorCode::NotFound);
+}
+
+TEST_CASE("file view: each half of a rename is checked, and a refusal changes nothing", "[fileview][rename][acl]") {
+  DevCore d;
+  d.put("secret/app/db", "a=1\n");
+  d.put("secret/app/tmp", "a=2\n");
+  // May write and read, not delete (metadata): the source cannot go.
+  d.put("sys/policies/acl/nodelete",
+        "path \"secret/data/app/*\" { capabilities = [\"create\", \"update\", \"read\", \"delete\"] }\n"
+        "path \"secret/metadata/app/*\" { capabilities = [\"read\", \"list\"] }\n");
+  // May delete and read, not write the target.
+  d.put("sys/policies/acl/nowrite",
+        "path \"secret/data/app/*\" { capabilities = [\"read\"] }\n"
+        "path \"secret/metadata/app/*\" { capabilities = [\"read\", \"list\", \"delete\"] }\n");
+  engine::Caller nodelete{engine::to_secure(coffer_test::make_token(d, R"({"policies":["nodelete"]})"))};
+  engine::Caller nowrite{engine::to_secure(coffer_test::make_token(d, R"({"policies":["nowrite"]})"))};
+  for (const engine::Caller* who : {&nodelete, &nowrite}) {
+    auto r = d.files->rename(*who, "secret/app/tmp", "secret/app/db");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::PermissionDenied);
+    CHECK(d.cat("secret/app/db#a") == "1");
+    CHECK(d.cat("secret/app/tmp#a") == "2");
+    CHECK(engine::Json::parse(d.cat("secret/app/db@metadata"))["current_version"] == 1);
+  }
+}
