@@ -583,6 +583,8 @@ int Filesystem::do_rename(const engine::Caller& caller, Ino parent, const char* 
     return EXDEV;
   }
   log_debug("rename /", from, " -> /", to, ": applied");
+  // The kernel's entry `to` now names the source's inode.
+  inodes_.rename(from, to);
   // Not this mount's invalidations: the kernel holds the directory lock
   // they need until we reply.
   Invalidator::wait_for_all(&inodes_, kInvalidationWait);
