@@ -200,6 +200,27 @@ if [ -n "$PG" ]; then
 fi
 stop_cofferd "$K"
 
+# --- a bound mount whose kernel caches: rename and mtime through the caches -------
+C=$WORK/cached
+echo root > "$WORK/tok"
+chmod 600 "$WORK/tok"
+start_cofferd "$C" --dev --token-file "$WORK/tok" --cache
+mkdir -p "$C/secret/app"
+echo 'a=1' > "$C/secret/app/db"
+cat "$C/secret/app/db" >/dev/null
+m1=$(mtime "$C/secret/app/db")
+expect_eq "$(mtime "$C/secret/app/db")" "$m1" "cached: mtime stays put"
+expect_ok "cached: os.replace" python3 -c "
+import os
+with open('$C/secret/app/.t', 'w') as f:
+    f.write('a=2\n')
+os.replace('$C/secret/app/.t', '$C/secret/app/db')"
+expect_eq "$(cat "$C/secret/app/db#a")" "2" "cached: the renamed content at once"
+expect_ok "cached: mtime moved" test "$(mtime "$C/secret/app/db")" != "$m1"
+expect_eq "$(mtime "$C/secret/app/db")" "$(created "$C/secret/app/db")" "cached: the new version's time"
+expect_eq "$(ls -A "$C/secret/app")" "db" "cached: no temporary name"
+stop_cofferd "$C"
+
 # --- modes that are refused at load ------------------------------------------------
 for bad in "--file-mode 0750" "--file-mode 4600" "--dir-mode 1777" "--file-mode rw"; do
   # shellcheck disable=SC2086
