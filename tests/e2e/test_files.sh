@@ -140,6 +140,10 @@ if [ -n "$VIM" ]; then
   expect_eq "$(cat "$S/db#password")" "p3" "vim: the content"
   expect_eq "$(ls -A "$S")" "$(printf 'db\ninstalled')" "vim leaves no backup name"
 fi
+touch "$S/never-written"
+exec 3>"$S/half"; printf '{"a": ' >&3; exec 3>&- 2>/dev/null || true
+expect_eq "$(ls -A "$S")" "$(printf 'db\ninstalled')" "names never given a whole request leave no trace"
+expect_eq "$(jq -r '.keys|join(",")' "$S@list")" "db,installed,tree/" "not in Vault's LIST either"
 mkdir -p "$S/other"
 echo 'o=1' > "$S/other/o"
 expect_err "Invalid cross-device link" "rename across folders is EXDEV" python3 -c "import os; os.rename('$S/other/o', '$S/o')"
