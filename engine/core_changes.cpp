@@ -126,7 +126,10 @@ std::vector<ChangeEvent> ChangeRecorder::classify(std::span<const WriteOp> batch
         // The secret's name where the key says it: KV v1 keeps data/<name>,
         // KV v2 meta/<name> (rewritten by every change to the secret; its
         // versions live under ver/<key id>/, which names no secret).
-        if (m->kv_version == 2 && rest.starts_with("ver/")) continue;  // its meta/ key names it
+        // live/<name> (the listing index) changes only beside its meta/ key.
+        if (m->kv_version == 2 && (rest.starts_with("ver/") || rest.starts_with("live/") || rest == "live-index")) {
+          continue;  // its meta/ key names it
+        }
         if (op.kind != WriteOp::Kind::DeletePrefix) {
           if (m->kv_version == 1 && rest.starts_with("data/")) c.path += rest.substr(5);
           if (m->kv_version == 2 && rest.starts_with("meta/")) c.path += rest.substr(5);

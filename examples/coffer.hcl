@@ -30,11 +30,17 @@ mount "/run/coffer-hq" {
 # A sidecar mount for one application: every request is made with the token
 # in token_file (re-read when the file changes), and the kernel may cache
 # what it reads; Coffer invalidates that cache when a secret, policy or
-# identity changes.
+# identity changes. Its files belong to the application's user, mode 0600,
+# as ssh and libpq want a private key or password file (the defaults are
+# cofferd's own uid and gid, 0640 and 0750; nothing is ever executable).
 # mount "/run/app/secrets" {
 #   chroot_namespace = "usa-hq"
 #   token_file       = "/etc/app/coffer-token"
 #   cache            = true
+#   uid              = 1000
+#   gid              = 1000
+#   file_mode        = "0600"
+#   dir_mode         = "0700"
 # }
 
 # Services with no secret zero: a caller with no token of its own is logged

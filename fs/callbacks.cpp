@@ -490,12 +490,15 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   });
 }
 
-void op_rename(fuse_req_t req, fuse_ino_t /*parent*/, const char* name, fuse_ino_t /*newparent*/, const char* newname,
-               unsigned int /*flags*/) {
-  // Vault has no rename. EXDEV lets mv fall back to copy + remove, which
-  // are real requests checked by the ACL one by one.
-  log_info("rename ", name, " -> ", newname, ": not supported (EXDEV)");
-  fuse_reply_err(req, EXDEV);
+void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
+               unsigned int flags) {
+  guarded(req, "rename", [&] {
+    auto& fs = fs_of(req);
+    Asking asking(fs, req, ReadsEnv::Yes, /*free=*/false);
+    const int err = fs.do_rename(asking.caller(), parent, name, newparent, newname, flags);
+    fs.note_denied(asking.who, err);
+    fuse_reply_err(req, err);
+  });
 }
 
 void op_link(fuse_req_t req, fuse_ino_t /*ino*/, fuse_ino_t /*newparent*/, const char* newname) {

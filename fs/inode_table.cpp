@@ -79,6 +79,21 @@ void InodeTable::forget(Ino ino, std::uint64_t n) {
   }
 }
 
+void InodeTable::rename(std::string_view from, std::string_view to) {
+  std::unique_lock lock(mu_);
+  auto source = by_path_.find(from);
+  if (source == by_path_.end()) return;
+  const Ino ino = source->second;
+  by_path_.erase(source);
+  if (auto target = by_path_.find(to); target != by_path_.end()) {
+    by_ino_[target->second].unique = true;  // replaced: live for its holders only
+    target->second = ino;
+  } else {
+    by_path_.emplace(std::string(to), ino);
+  }
+  by_ino_[ino].path = std::string(to);
+}
+
 std::uint64_t InodeTable::lookup_count(Ino ino) const {
   std::shared_lock lock(mu_);
   auto it = by_ino_.find(ino);

@@ -51,6 +51,12 @@ class InodeTable {
   // is never dropped). Thread-safe.
   void forget(Ino ino, std::uint64_t n);
 
+  // After a rename(2) the kernel's entry `to` names the inode that was
+  // `from`: that inode's path becomes `to`. An inode still live for `to`
+  // keeps its number and path (open files of the replaced target), but
+  // lookup() no longer returns it. No-op when `from` is not live.
+  // Thread-safe.
+  void rename(std::string_view from, std::string_view to);
   // Current reference count (0 if not live) and number of live entries, for
   // tests and debug logs. Thread-safe.
   std::uint64_t lookup_count(Ino ino) const;

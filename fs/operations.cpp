@@ -138,7 +138,7 @@ struct stat Filesystem::make_attr(Ino ino, const engine::NodeInfo& info) const {
   st.st_uid = settings_.uid;
   st.st_gid = settings_.gid;
   if (info.kind == engine::NodeKind::Directory) {
-    st.st_mode = S_IFDIR | (settings_.dir_mode & 07777);
+    st.st_mode = S_IFDIR | (settings_.dir_mode & 0777);
     st.st_nlink = 2;
   } else {
     st.st_mode = S_IFREG | (settings_.file_mode & 0666);
@@ -551,6 +551,40 @@ int Filesystem::do_rmdir(const engine::Caller& caller, Ino parent, const char* n
   if (auto st = view_.remove_dir(caller, engine_path(path)); !st.ok()) {
     return log_failure("rmdir", path, st.error());
   }
+  // Not this mount's invalidations: the kernel holds the directory lock
+  // they need until we reply.
+  Invalidator::wait_for_all(&inodes_, kInvalidationWait);
+  return 0;
+}
+
+int Filesystem::do_rename(const engine::Caller& caller, Ino parent, const char* name, Ino newparent,
+                          const char* newname, unsigned int flags) {
+  constexpr unsigned int kNoReplace = 1;  // RENAME_NOREPLACE
+  constexpr unsigned int kExchange = 2;   // RENAME_EXCHANGE
+  std::string from;
+  std::string to;
+  if (int err = child_path("rename", parent, name, from)) return err;
+  if (int err = child_path("rename", newparent, newname, to)) return err;
+  if ((flags & ~kNoReplace) != 0) {
+    return log_rejection("rename", from, EINVAL,
+                         (flags & kExchange) ? "RENAME_EXCHANGE is not supported" : "unknown flags");
+  }
+  if (parent != newparent || SessionFile::is(from) || SessionFile::is(to)) {
+    log_info("rename /", from, " -> /", to, ": not within one directory (EXDEV: mv copies instead)");
+    return EXDEV;
+  }
+  if ((flags & kNoReplace) != 0 && view_.stat(caller, engine_path(to)).ok()) {
+    return log_rejection("rename", to, EEXIST, "RENAME_NOREPLACE and the target exists");
+  }
+  auto done = view_.rename(caller, engine_path(from), engine_path(to));
+  if (!done.ok()) return log_failure("rename", from, done.error());
+  if (!*done) {
+    log_info("rename /", from, " -> /", to, ": not one step here (EXDEV: mv copies instead)");
+    return EXDEV;
+  }
+  log_debug("rename /", from, " -> /", to, ": applied");
+  // The kernel's entry `to` now names the source's inode.
+  inodes_.rename(from, to);
   // Not this mount's invalidations: the kernel holds the directory lock
   // they need until we reply.
   Invalidator::wait_for_all(&inodes_, kInvalidationWait);

@@ -154,6 +154,12 @@ class Filesystem {
   int do_mkdir(const engine::Caller& caller, Ino parent, const char* name, fuse_entry_param& e);
   int do_unlink(const Who& who, Ino parent, const char* name);
   int do_rmdir(const engine::Caller& caller, Ino parent, const char* name);
+  // rename(2): within one directory of one mount, FileView::rename (the
+  // target replaced, the source removed); EXDEV otherwise, so mv copies.
+  // RENAME_NOREPLACE is EEXIST over an existing target; RENAME_EXCHANGE
+  // and the session file are refused.
+  int do_rename(const engine::Caller& caller, Ino parent, const char* name, Ino newparent, const char* newname,
+                unsigned int flags);
 
   // --- helpers, public for tests ---
 

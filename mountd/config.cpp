@@ -147,9 +147,29 @@ engine::Result<MountConfig> parse_mount(const Block& block, const Where& where) 
       auto path = peer_login_path(v);
       if (!path.ok()) return where.at(item.line, "\"peer_login\"" + context + ": " + path.error().message);
       m.peer_login = std::move(path).value();
+    } else if (key == "uid" || key == "gid") {
+      std::string text;
+      if (item.value.kind == hcl::Value::Kind::Int) {
+        text = std::to_string(item.value.int_value);
+      } else {
+        COFFER_TRY(text, string_value(item, where, context));
+      }
+      auto id = parse_id(text, key);
+      if (!id.ok()) return where.at(item.line, id.error().message + context);
+      (key == "uid" ? m.uid : m.gid) = *id;
+    } else if (key == "file_mode" || key == "dir_mode") {
+      // A string, as Vault Agent's perms = "0640": an HCL number 0640 would
+      // be read as decimal.
+      if (item.value.kind != hcl::Value::Kind::String) {
+        return where.at(item.line, quoted(key) + context + " must be a string of octal digits, as in \"0640\"");
+      }
+      auto mode = parse_mode(item.value.text, key == "dir_mode");
+      if (!mode.ok()) return where.at(item.line, mode.error().message + context);
+      (key == "dir_mode" ? m.dir_mode : m.file_mode) = *mode;
     } else {
       return where.at(item.line, "unknown key " + quoted(key) + context +
-                                     " (known: chroot_namespace, token_file, allow_other, cache, peer_login)");
+                                     " (known: chroot_namespace, token_file, allow_other, cache, peer_login, uid, gid, "
+                                     "file_mode, dir_mode)");
     }
   }
   if (cache_set && m.token_file.empty()) {

@@ -6,6 +6,7 @@
 //   mount "/run/coffer" { allow_other = true }
 //   mount "/run/coffer-hq" { chroot_namespace = "usa-hq" }
 //   mount "/run/app/secrets" { token_file = "/etc/app/token", cache = true }
+//   mount "/run/app/keys" { uid = 1000, gid = 1000, file_mode = "0600", dir_mode = "0700" }
 //   administrative_namespace_path = "admin/"
 //   user_lockout "all" { lockout_threshold = 5, lockout_duration = "15m" }
 //   log_level = "info"
@@ -24,6 +25,7 @@
 
 #include "engine/common/error.hpp"
 #include "fs/log.hpp"
+#include "mountd/options.hpp"
 
 namespace mountd {
 
@@ -46,6 +48,11 @@ struct MountConfig {
   // Let the kernel cache entries, attributes and data (bound mounts only:
   // a mount shared by several identities must cache nothing, SPEC §4).
   bool cache = false;
+  // Owner and modes of every node (SPEC §4): uid/gid numbers (unset: the
+  // daemon's), file_mode/dir_mode as octal strings ("0600").
+  std::optional<std::uint32_t> uid, gid;
+  mode_t file_mode = kDefaultFileMode;
+  mode_t dir_mode = kDefaultDirMode;
 };
 
 struct Config {

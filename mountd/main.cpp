@@ -47,7 +47,10 @@ struct MountSpec {
   std::string token_file;
   bool allow_other = false;
   bool cache = false;
-  std::string peer_login;  // "" = no peer login on first access
+  std::string peer_login;                 // "" = no peer login on first access
+  std::optional<std::uint32_t> uid, gid;  // owner of every node; unset: the daemon's
+  mode_t file_mode = mountd::kDefaultFileMode;
+  mode_t dir_mode = mountd::kDefaultDirMode;
 };
 
 struct Plan {
@@ -75,7 +78,8 @@ Plan plan_of(const mountd::Options& o) {
   p.log_level = o.log_level;
   p.env_token = !o.no_env_token;
   p.mlock = !o.disable_mlock;  // every mode locks its memory unless told not to
-  p.mounts.push_back({o.mountpoint, o.chroot, o.token_file, o.allow_other, o.cache, o.peer_login});
+  p.mounts.push_back({o.mountpoint, o.chroot, o.token_file, o.allow_other, o.cache, o.peer_login, o.uid, o.gid,
+                      o.file_mode, o.dir_mode});
   return p;
 }
 
@@ -93,7 +97,8 @@ Plan plan_of(const mountd::Config& c, bool init) {
     p.user_lockout[type] = engine::UserLockoutConfig{l.threshold, l.duration, l.counter_reset, l.disable};
   }
   for (const auto& m : c.mounts) {
-    p.mounts.push_back({m.mountpoint, m.chroot_namespace, m.token_file, m.allow_other, m.cache, m.peer_login});
+    p.mounts.push_back({m.mountpoint, m.chroot_namespace, m.token_file, m.allow_other, m.cache, m.peer_login, m.uid,
+                        m.gid, m.file_mode, m.dir_mode});
   }
   return p;
 }
@@ -185,6 +190,14 @@ std::string describe(const Plan& p, const MountSpec& m) {
   if (!m.token_file.empty()) d += ", token from " + m.token_file;
   if (m.cache) d += ", cached";
   if (!m.peer_login.empty()) d += ", peer login through " + m.peer_login;
+  if (m.uid || m.gid || m.file_mode != mountd::kDefaultFileMode || m.dir_mode != mountd::kDefaultDirMode) {
+    char modes[64];
+    std::snprintf(modes, sizeof modes, ", files %04o, dirs %04o", static_cast<unsigned>(m.file_mode),
+                  static_cast<unsigned>(m.dir_mode));
+    d += modes;
+    if (m.uid) d += ", uid " + std::to_string(*m.uid);
+    if (m.gid) d += ", gid " + std::to_string(*m.gid);
+  }
   return d;
 }
 
@@ -202,8 +215,10 @@ std::unique_ptr<Served> start_mount(const Plan& p, engine::Core& core, engine::F
   mo.mountpoint = spec.mountpoint;
   mo.allow_other = spec.allow_other;
   mo.cache = spec.cache;
-  mo.fs.uid = ::getuid();
-  mo.fs.gid = ::getgid();
+  mo.fs.uid = spec.uid.value_or(::getuid());
+  mo.fs.gid = spec.gid.value_or(::getgid());
+  mo.fs.file_mode = spec.file_mode;
+  mo.fs.dir_mode = spec.dir_mode;
   mo.fs.chroot = spec.chroot;
   if (!spec.token_file.empty()) {
     auto file = fsd::TokenFile::open(spec.token_file);

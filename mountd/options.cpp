@@ -87,6 +87,37 @@ std::string redacted_url(std::string_view url) {
   return out;
 }
 
+engine::Result<mode_t> parse_mode(std::string_view text, bool directory) {
+  const char* what = directory ? "dir_mode" : "file_mode";
+  if (text.empty() || text.size() > 5 || text.find_first_not_of("01234567") != std::string_view::npos) {
+    return engine::Error::invalid(std::string(what) + " must be octal digits like \"" + (directory ? "0750" : "0640") +
+                                  "\", not \"" + std::string(text.substr(0, 16)) + "\"");
+  }
+  mode_t mode = 0;
+  for (char c : text) mode = static_cast<mode_t>(mode * 8 + static_cast<mode_t>(c - '0'));
+  if (mode > 0777) {
+    return engine::Error::invalid(std::string(what) + " " + std::string(text) +
+                                  ": setuid, setgid and sticky bits are not allowed (at most 0777)");
+  }
+  if (!directory && (mode & 0111) != 0) {
+    return engine::Error::invalid(std::string(what) + " " + std::string(text) +
+                                  ": nothing on the mount is executable (no x bits, as in 0640)");
+  }
+  return mode;
+}
+
+engine::Result<std::uint32_t> parse_id(std::string_view text, std::string_view what) {
+  if (text.empty() || text.size() > 10 || text.find_first_not_of("0123456789") != std::string_view::npos) {
+    return engine::Error::invalid(std::string(what) + " must be a number (names are not resolved), not \"" +
+                                  std::string(text.substr(0, 32)) + "\"");
+  }
+  std::uint64_t v = 0;
+  for (char c : text) v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  if (v >= 4294967295ULL)
+    return engine::Error::invalid(std::string(what) + " " + std::string(text) + " is out of range");
+  return static_cast<std::uint32_t>(v);
+}
+
 std::string usage() {
   return "usage: cofferd --dev [--dev-root-token-id ID] [options] MOUNTPOINT\n"
          "       cofferd --storage FILE|postgres://... [--init] [--chroot NS] [--token-file F] [options] MOUNTPOINT\n"
@@ -105,6 +136,9 @@ std::string usage() {
          "  --no-env-token           ignore callers' VAULT_TOKEN (sessions and logins only)\n"
          "  --peer-login PATH        log callers with no token in through the peer auth method at\n"
          "                           PATH (\"ns/auth/peer\") on their first request\n"
+         "  --uid N, --gid N         owner of every file and directory (default: the daemon's)\n"
+         "  --file-mode M            mode of files, octal, no x bits (default 0640)\n"
+         "  --dir-mode M             mode of directories, octal (default 0750)\n"
          "  --cache                  let the kernel cache a --token-file mount (invalidated on change)\n"
          "  --disable-mlock          do not lock memory (only if swap is encrypted or off)\n"
          "  --log-level L            error, warn, info (default) or debug\n"
@@ -134,7 +168,8 @@ engine::Result<Options> parse_options(const std::vector<std::string>& argv) {
     const Arg arg = split_arg(raw);
     const bool takes_value = arg.name == "--dev-root-token-id" || arg.name == "--storage" || arg.name == "--chroot" ||
                              arg.name == "--token-file" || arg.name == "--log-level" || arg.name == "--config" ||
-                             arg.name == "--peer-login";
+                             arg.name == "--peer-login" || arg.name == "--uid" || arg.name == "--gid" ||
+                             arg.name == "--file-mode" || arg.name == "--dir-mode";
     if (!takes_value && arg.value) {
       return engine::Error::invalid(std::string(arg.name) + " takes no value");
     }
@@ -188,6 +223,14 @@ engine::Result<Options> parse_options(const std::vector<std::string>& argv) {
         auto path = peer_login_path(v);
         if (!path.ok()) return engine::Error::invalid("--peer-login: " + path.error().message);
         o.peer_login = std::move(path).value();
+      } else if (arg.name == "--uid" || arg.name == "--gid") {
+        auto id = parse_id(v, arg.name.substr(2));
+        if (!id.ok()) return engine::Error::invalid("--" + id.error().message);
+        (arg.name == "--uid" ? o.uid : o.gid) = *id;
+      } else if (arg.name == "--file-mode" || arg.name == "--dir-mode") {
+        auto mode = parse_mode(v, arg.name == "--dir-mode");
+        if (!mode.ok()) return engine::Error::invalid(std::string(arg.name) + ": " + mode.error().message);
+        (arg.name == "--dir-mode" ? o.dir_mode : o.file_mode) = *mode;
       } else if (arg.name == "--log-level") {
         auto level = fsd::parse_log_level(v);
         if (!level) {

@@ -3,6 +3,10 @@
 // the parser never prints or exits, so it is unit-tested like any function.
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +15,10 @@
 #include "fs/log.hpp"
 
 namespace mountd {
+
+// Owner and modes of a mount's nodes (SPEC §4) when none are given.
+inline constexpr mode_t kDefaultFileMode = 0640;
+inline constexpr mode_t kDefaultDirMode = 0750;
 
 struct Options {
   enum class Mode { Dev, Storage, Config };
@@ -26,6 +34,9 @@ struct Options {
   bool no_env_token = false;                      // --no-env-token: ignore callers' VAULT_TOKEN
   bool cache = false;                             // --cache (needs --token-file)
   bool disable_mlock = false;                     // --disable-mlock: do not mlockall()
+  std::optional<std::uint32_t> uid, gid;          // --uid/--gid: owner of every node (default: the daemon's)
+  mode_t file_mode = kDefaultFileMode;            // --file-mode 0600
+  mode_t dir_mode = kDefaultDirMode;              // --dir-mode 0700
   std::string config_path;                        // --config FILE: everything else comes from it
   fsd::LogLevel log_level = fsd::LogLevel::Info;  // --log-level L
   std::string mountpoint;
@@ -53,6 +64,17 @@ bool is_postgres_url(std::string_view s);
 // The URL with the password of its user part ("user:PASSWORD@") and any
 // password= parameter replaced by "***": what messages and logs may show.
 std::string redacted_url(std::string_view url);
+
+// A mode for --file-mode/--dir-mode and file_mode/dir_mode: octal digits
+// ("0600", "640"). InvalidArgument (the message names what) for anything
+// else, for bits above 0777 (setuid, setgid, sticky), and for a file mode
+// with an x bit: nothing on the mount is executable.
+engine::Result<mode_t> parse_mode(std::string_view text, bool directory);
+
+// A uid or gid for --uid/--gid and uid/gid: decimal digits, below
+// 4294967295 (the kernel's "no id"). InvalidArgument otherwise; user and
+// group names are not resolved.
+engine::Result<std::uint32_t> parse_id(std::string_view text, std::string_view what);
 
 // The usage text for --help and errors.
 std::string usage();

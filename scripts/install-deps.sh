@@ -11,6 +11,7 @@ PACKAGES=(
   sqlite3 jq util-linux procps iproute2 python3
   slapd ldap-utils openssl
   libpq-dev postgresql-15
+  openssh-client vim-tiny
   clang libclang-rt-14-dev
 )
 

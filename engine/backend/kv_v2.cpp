@@ -128,6 +128,13 @@ Result<Target> route(const BackendRequest& req) {
 // ---- storage ---------------------------------------------------------------
 
 std::string meta_key(std::string_view name) { return "meta/" + std::string(name); }
+// The file view's listing (ls) shows a key only while its current version
+// can be read: live/<name> mirrors meta/<name> for those keys, written in
+// the same batch as every meta/ change, so a listing decrypts nothing per
+// key. kLiveIndexKey marks the index complete: a mount from before it gets
+// it built at its first live listing.
+std::string live_key(std::string_view name) { return "live/" + std::string(name); }
+constexpr std::string_view kLiveIndexKey = "live-index";
 std::string version_prefix(const KeyRecord& m) { return "ver/" + m.key_id + "/"; }
 std::string version_key(const KeyRecord& m, std::uint64_t n) { return version_prefix(m) + std::to_string(n); }
 
@@ -196,6 +203,25 @@ Response make_response(Json data, std::optional<std::int64_t> modified_ns = std:
 // ---- rules -----------------------------------------------------------------
 
 bool is_deleted(const VersionRecord& v, std::int64_t now_ns) { return v.has_deletion && v.deletion_ns <= now_ns; }
+
+// Whether a read of the key's current version succeeds now. A deletion
+// time still to come (delete_version_after) counts as live: the index
+// learns of it at the key's next change.
+bool is_live(const KeyRecord& m, std::int64_t now_ns) {
+  auto cur = m.versions.find(m.current_version);
+  return m.current_version != 0 && cur != m.versions.end() && !cur->second.destroyed &&
+         !is_deleted(cur->second, now_ns);
+}
+
+// The meta/ record of name and its live/ entry, for one batch.
+void put_meta(std::vector<WriteOp>& batch, std::string_view name, const KeyRecord& m, std::int64_t now_ns) {
+  batch.push_back(WriteOp{WriteOp::Kind::Put, meta_key(name), encode_record(m)});
+  if (is_live(m, now_ns)) {
+    batch.push_back(WriteOp{WriteOp::Kind::Put, live_key(name), SecureBytes{}});
+  } else {
+    batch.push_back(WriteOp{WriteOp::Kind::Delete, live_key(name), {}});
+  }
+}
 
 // Vault's deletion time for a version made (or undeleted) at base_ns: the
 // smaller non-zero delete_version_after of engine and key, unless the engine
@@ -383,7 +409,7 @@ Result<Response> write_data(const BackendRequest& req, std::string_view name, bo
   std::vector<WriteOp> batch;
   std::uint64_t n = add_version(meta, config, v, batch);
   batch.push_back(put_op(version_key(meta, n), kv::dump_secret(value)));
-  batch.push_back(put_op(meta_key(name), encode_record(meta)));
+  put_meta(batch, name, meta, now);
   COFFER_TRY_STATUS(req.storage.apply(batch));
   return make_response(version_json(meta, n, v), v.created_ns);
 }
@@ -402,7 +428,7 @@ Result<Response> delete_latest(const BackendRequest& req, std::string_view name)
   it->second.has_deletion = true;
   it->second.deletion_ns = now;
   std::vector<WriteOp> batch;
-  batch.push_back(put_op(meta_key(name), encode_record(*meta)));
+  put_meta(batch, name, *meta, now);
   COFFER_TRY_STATUS(req.storage.apply(batch));
   return Response{};
 }
@@ -480,7 +506,7 @@ Result<Response> change_versions(const BackendRequest& req, Endpoint endpoint, s
         break;
     }
   }
-  batch.push_back(put_op(meta_key(name), encode_record(*meta)));
+  put_meta(batch, name, *meta, now);
   COFFER_TRY_STATUS(req.storage.apply(batch));
   return Response{};
 }
@@ -715,7 +741,7 @@ Result<Response> write_metadata(const BackendRequest& req, std::string_view name
     }
   }
   std::vector<WriteOp> batch;
-  batch.push_back(put_op(meta_key(name), encode_record(meta)));
+  put_meta(batch, name, meta, kv::to_unix_nanos(req.now));
   COFFER_TRY_STATUS(req.storage.apply(batch));
   return resp;
 }
@@ -727,13 +753,25 @@ Result<Response> delete_metadata(const BackendRequest& req, std::string_view nam
   if (!meta) return Error::not_found("secret " + std::string(name) + " not found");
   std::vector<WriteOp> batch;
   batch.push_back(delete_op(meta_key(name)));
+  batch.push_back(delete_op(live_key(name)));
   batch.push_back(WriteOp{WriteOp::Kind::DeletePrefix, version_prefix(*meta), {}});
   COFFER_TRY_STATUS(req.storage.apply(batch));
   return Response{};
 }
 
-Result<Response> list_metadata(const BackendRequest& req, std::string_view folder) {
-  COFFER_TRY(auto keys, req.storage.list(meta_key(folder), kv::list_limit(req.data)));
+// LIST metadata/<folder>: Vault's, every key with metadata. With
+// {"live": true} (the file view's ls), only keys whose current version
+// reads, and folders holding one; a folder whose keys are all deleted
+// answers no keys rather than NotFound.
+Result<Response> list_metadata(const BackendRequest& req, std::string_view folder, bool live) {
+  COFFER_TRY(auto keys, req.storage.list(live ? live_key(folder) : meta_key(folder), kv::list_limit(req.data)));
+  if (keys.empty() && live) {
+    // Nothing to show, but keys are there (every one deleted): the folder
+    // lists nothing, and is still a folder, so NAME@metadata below it can
+    // be reached by name.
+    COFFER_TRY(auto hidden, req.storage.list(meta_key(folder), 1));
+    if (!hidden.empty()) return make_response(Json{{"keys", Json::array()}});
+  }
   if (keys.empty()) {
     return Error::not_found("no secrets under " + (folder.empty() ? "/" : std::string(folder)));
   }
@@ -787,6 +825,11 @@ Result<Response> write_config(const BackendRequest& req) {
   return Response{};
 }
 
+bool wants_live(const Json& data) {
+  auto it = data.find(std::string_view("live"));
+  return it != data.end() && it->is_boolean() && it->get<bool>();
+}
+
 Error unsupported_operation() { return Error::unsupported("unsupported operation"); }
 
 bool is_write(Operation op) { return op == Operation::Create || op == Operation::Update; }
@@ -807,7 +850,10 @@ Result<Response> KvV2Backend::handle(const BackendRequest& req) {
     }
   }
   if (op == Operation::List) {
-    if (t.endpoint == Endpoint::MetadataList) return list_metadata(req, t.name);
+    if (t.endpoint != Endpoint::MetadataList) return unsupported_operation();
+    const bool live = wants_live(req.data);
+    if (live) COFFER_TRY_STATUS(build_live_index(req));
+    return list_metadata(req, t.name, live);
     return unsupported_operation();
   }
   if (t.endpoint == Endpoint::Config) {
@@ -836,6 +882,38 @@ Result<Response> KvV2Backend::handle(const BackendRequest& req) {
     default: break;
   }
   return unsupported_operation();
+}
+
+Status KvV2Backend::build_live_index(const BackendRequest& req) {
+  if (live_index_ready_.load(std::memory_order_acquire)) return ok_status();
+  COFFER_TRY(auto marker, req.storage.get(kLiveIndexKey));
+  if (!marker) {
+    // Every writer holds config_mu_ shared: exclusive, no key changes meanwhile.
+    std::unique_lock config(config_mu_);
+    COFFER_TRY(auto again, req.storage.get(kLiveIndexKey));
+    if (!again) {
+      const std::int64_t now = kv::to_unix_nanos(req.now);
+      std::vector<WriteOp> batch;
+      std::vector<std::string> folders{""};
+      while (!folders.empty()) {
+        const std::string folder = std::move(folders.back());
+        folders.pop_back();
+        COFFER_TRY(auto keys, req.storage.list(meta_key(folder), 0));
+        for (const std::string& k : keys) {
+          if (!k.empty() && k.back() == '/') {
+            folders.push_back(folder + k);
+            continue;
+          }
+          COFFER_TRY(auto meta, load_meta(req.storage, folder + k));
+          if (meta && is_live(*meta, now)) batch.push_back(put_op(live_key(folder + k), SecureBytes{}));
+        }
+      }
+      batch.push_back(put_op(std::string(kLiveIndexKey), SecureBytes{}));
+      COFFER_TRY_STATUS(req.storage.apply(batch));
+    }
+  }
+  live_index_ready_.store(true, std::memory_order_release);
+  return ok_status();
 }
 
 Result<bool> KvV2Backend::exists(const BackendRequest& req) {

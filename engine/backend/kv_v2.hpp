@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <mutex>
 #include <shared_mutex>
 
@@ -20,6 +21,11 @@ namespace engine {
 //   "ver/<key_id>/<N>"    JSON of version N; key_id is random per key, so a
 //                         metadata delete drops every version with one
 //                         DeletePrefix and a re-created key never sees them.
+//   "live/<path>"         empty; present while the key's current version
+//                         reads (not deleted or destroyed), for the file
+//                         view's LIST with {"live": true}; "live-index"
+//                         says the index is complete (built at the first
+//                         such LIST on a mount from before it)
 // Every change is one atomic Storage::apply batch.
 //
 // Thread-safe. Read-modify-write requests on one key are serialised by that
@@ -45,8 +51,12 @@ class KvV2Backend final : public Backend {
   Result<bool> exists(const BackendRequest& req) override;
 
  private:
-  std::shared_mutex config_mu_;           // exclusive for config writes, shared for the rest
+  std::shared_mutex config_mu_;          // exclusive for config writes, shared for the rest
   std::array<std::mutex, 64> key_mu_{};  // by hash of the key's path
+  // The live/ index (kv_v2.cpp, live_key) is complete in this mount's
+  // storage: built once, at the first live listing, under config_mu_.
+  Status build_live_index(const BackendRequest& req);
+  std::atomic<bool> live_index_ready_{false};
 };
 
 }  // namespace engine

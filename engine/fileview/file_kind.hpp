@@ -143,7 +143,10 @@ class KvFiles final : public FileKind {
                      std::uint64_t folders_gen, std::chrono::steady_clock::time_point now);
 
  private:
-  Result<SecureString> read_suffixed(const Caller& caller, const Located& at, const Suffixed& suffix);
+  // read, and when modified is set, the mtime of what was read (see note_time).
+  Result<SecureString> read_at(const Caller& caller, const Located& at, TimePoint* modified);
+  Result<SecureString> read_suffixed(const Caller& caller, const Located& at, const Suffixed& suffix,
+                                     TimePoint* modified);
   ViewState& state_;
   FileView& view_;
 };

@@ -412,6 +412,52 @@ Status FileView::remove_unnotified(const Caller& caller, std::string_view path) 
   return kind_of(at).remove(caller, at);
 }
 
+Result<bool> FileView::rename(const Caller& caller, std::string_view from_path, std::string_view to_path) {
+  const std::string_view from = strip_slashes(from_path);
+  const std::string_view to = strip_slashes(to_path);
+  const auto [from_dir, from_name] = split_last(from);
+  const auto [to_dir, to_name] = split_last(to);
+  // One directory only, and names, not views or fields.
+  if (from_dir != to_dir || from_name.empty() || to_name.empty() || parse_suffix(from_name) || parse_suffix(to_name)) {
+    return false;
+  }
+  const Located a = locate(from);
+  const Located b = locate(to);
+  if (a.kind != b.kind || a.ns_path != b.ns_path) return false;
+  std::string source_delete;  // the API path whose Delete removes the source entirely
+  if (a.kind == Kind::Kv) {
+    if (a.mount_path != b.mount_path || a.rel.empty() || b.rel.empty()) return false;
+    const std::string mount = a.ns_path + a.mount_path;
+    source_delete = a.kv_version == 2 ? mount + "metadata/" + a.rel : mount + a.rel;
+  } else if (a.kind == Kind::Sys && SysFiles::is_policy_file(a.rel) && SysFiles::is_policy_file(b.rel)) {
+    source_delete = a.ns_path + "sys/" + SysFiles::api_rel(a.rel);
+  } else {
+    return false;
+  }
+  COFFER_TRY_STATUS(reveal(caller, from, a));
+  if (from == to) {
+    COFFER_TRY(auto same, stat(caller, from));
+    (void)same;
+    return true;  // rename(2) of a name onto itself changes nothing
+  }
+  // The delete half is asked first, so a caller who may not remove the
+  // source changes nothing; the read and the write check themselves.
+  COFFER_TRY(std::uint32_t bits, core_.capabilities(caller.token, source_delete));
+  if ((bits & policy::cap::kDeny) != 0 || (bits & policy::cap::kDelete) == 0) {
+    return Error::denied("rename needs delete on the source (" + source_delete + ")");
+  }
+  COFFER_TRY(SecureString content, read(caller, from));
+  COFFER_TRY(SecureString reply, write_unnotified(caller, to, as_view(content), WriteMode::Replace, nullptr));
+  (void)reply;
+  auto gone = state_->call(caller, Operation::Delete, source_delete);
+  if (!gone.ok()) {
+    Error e = std::move(gone).error();
+    e.message = "rename wrote the target but could not remove the source: " + e.message;
+    return e;
+  }
+  return true;
+}
+
 Status FileView::make_dir_unnotified(const Caller& caller, std::string_view path) {
   std::string_view clean = strip_slashes(path);
   auto [parent_path, name] = split_last(clean);

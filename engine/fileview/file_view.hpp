@@ -120,6 +120,20 @@ class FileView {
   // rm path. NotFound if absent; IsDirectory for a directory.
   Status remove(const Caller& caller, std::string_view path);
 
+  // rename(2) within one directory of one mount, as editors and atomic
+  // writers replace a file (sed -i, install, os.replace): the target gets
+  // the source's content (a KV write: a new version; a replaced policy),
+  // then the source is removed entirely (a KV v2 secret's metadata and
+  // every version; a KV v1 secret; a policy). Each request is checked and
+  // audited as what it is: delete on the source is asked first (so a
+  // refusal changes nothing), then the read of the source, the write of the
+  // target and the delete. Returns false, changing nothing, for what is
+  // not one such step (another folder, mount or namespace, another kind of
+  // file, NAME@VIEW or NAME#KEY): the fs answers EXDEV, and mv copies.
+  // Errors: those of the requests; a delete that fails after the write
+  // leaves both names (the error says so).
+  Result<bool> rename(const Caller& caller, std::string_view from, std::string_view to);
+
   // mkdir: a child namespace when the parent is a namespace directory, or a
   // folder inside a KV mount (kept in memory until a secret is written below).
   Status make_dir(const Caller& caller, std::string_view path);

@@ -64,6 +64,22 @@ std::optional<Suffixed> suffix_of(const ViewState& state, const Caller& caller, 
   return suffix;
 }
 
+// The body of a folder List: the file view's (live keys only, KV v2) and
+// a cap on the keys (0: none).
+Json listing_body(int version, std::size_t limit) {
+  Json body = Json::object();
+  if (limit != 0) body["limit"] = static_cast<std::int64_t>(limit);
+  if (version == 2) body["live"] = true;
+  return body;
+}
+
+// mtime: the time the backend says what was read last changed (a KV v2
+// version's created_time, metadata's updated_time); unchanged otherwise
+// (KV v1 records no time: the view's epoch).
+void note_time(const Response& resp, TimePoint* modified) {
+  if (modified != nullptr && resp.modified) *modified = *resp.modified;
+}
+
 }  // namespace
 
 // A `cat` asks for the same attributes twice (LOOKUP, then GETATTR for
@@ -110,26 +126,24 @@ Result<NodeInfo> KvFiles::stat_fresh(const Caller& caller, const Located& at) {
   // goes the way below, as without the listing.
   const Listed listed = listed_as(caller, at);
   if (listed == Listed::Secret || (listed == Listed::Nothing && parse_suffix(split_last(at.rel).second))) {
-    auto content = read(caller, {}, at);
-    if (content.ok()) return NodeInfo{NodeKind::File, content->size(), state_.epoch()};
+    TimePoint modified = state_.epoch();
+    auto content = read_at(caller, at, &modified);
+    if (content.ok()) return NodeInfo{NodeKind::File, content->size(), modified};
   }
   // The folder probe. Its keys are kept (up to kListingMax) for LOOKUPs of
   // the names inside; one key is enough to know a folder is there.
   auto listing = state_.call(caller, Operation::List, kv_path(mount_abs, at.kv_version, "metadata", at.rel + "/"),
-                             Json{{"limit", static_cast<std::int64_t>(ViewState::kListingMax + 1)}});
+                             listing_body(at.kv_version, ViewState::kListingMax + 1));
   if (listing.ok()) {
     remember_keys(caller, mount_abs + at.rel + "/", listing->data, gen, folders_gen, now);
     return state_.dir();
   }
 
-  auto content = read(caller, {}, at);
-  if (content.ok()) return NodeInfo{NodeKind::File, content->size(), state_.epoch()};
-  if (content.error().code == ErrorCode::NotFound && at.kv_version == 2) {
-    // A secret whose current version is deleted still exists (its metadata
-    // does, and `ls` shows it): an empty file that cannot be read.
-    auto meta = state_.call(caller, Operation::Read, kv_path(mount_abs, 2, "metadata", at.rel));
-    if (meta.ok()) return NodeInfo{NodeKind::File, 0, meta->modified.value_or(state_.epoch())};
-  }
+  TimePoint modified = state_.epoch();
+  auto content = read_at(caller, at, &modified);
+  if (content.ok()) return NodeInfo{NodeKind::File, content->size(), modified};
+  // A KV v2 secret whose current version is deleted or destroyed is absent
+  // here, as in `ls`: NAME@metadata, NAME@undelete and NAME@N still reach it.
   if (!listing.ok() && listing.error().code == ErrorCode::PermissionDenied &&
       (content.error().code == ErrorCode::NotFound || content.error().code == ErrorCode::PermissionDenied)) {
     // A folder the caller may not list is still a directory to a caller
@@ -179,7 +193,8 @@ Result<std::vector<DirEntry>> KvFiles::list(const Caller& caller, std::string_vi
   std::vector<DirEntry> out;
   const std::uint64_t gen = state_.core().generation();
   const std::uint64_t folders_gen = state_.folders_generation();
-  auto listing = state_.call(caller, Operation::List, kv_path(mount_abs, at.kv_version, "metadata", dir));
+  auto listing = state_.call(caller, Operation::List, kv_path(mount_abs, at.kv_version, "metadata", dir),
+                             listing_body(at.kv_version, 0));
   if (listing.ok()) {
     remember_keys(caller, mount_abs + dir, listing->data, gen, folders_gen, std::chrono::steady_clock::now());
     for (const Json& key : listing->data["keys"]) {
@@ -210,24 +225,32 @@ Result<std::vector<DirEntry>> KvFiles::list(const Caller& caller, std::string_vi
 }
 
 Result<SecureString> KvFiles::read(const Caller& caller, std::string_view, const Located& at) {
+  return read_at(caller, at, nullptr);
+}
+
+Result<SecureString> KvFiles::read_at(const Caller& caller, const Located& at, TimePoint* modified) {
   if (at.rel.empty()) return is_directory();
   // NAME@VIEW or NAME#KEY that the parent's listing says is no secret of
   // that literal name: the suffix reading is the answer when it has one
   // (a failure goes the long way, so its error is what it always was).
   auto suffixed = parse_suffix(split_last(at.rel).second);
   if (suffixed && listed_as(caller, at) == Listed::Nothing) {
-    auto direct = read_suffixed(caller, at, *suffixed);
+    auto direct = read_suffixed(caller, at, *suffixed, modified);
     if (direct.ok()) return direct;
   }
   // The literal name first: for a name without @ or # that is the answer.
   auto literal = state_.call(caller, Operation::Read, kv_path(mount_of(at), at.kv_version, "data", at.rel));
-  if (literal.ok()) return render(at.kv_version == 2 ? literal->data["data"] : literal->data, nullptr);
+  if (literal.ok()) {
+    note_time(*literal, modified);
+    return render(at.kv_version == 2 ? literal->data["data"] : literal->data, nullptr);
+  }
   if (!suffixed || literal_wins(literal)) return std::move(literal).error();
-  return suffix_answer(literal, read_suffixed(caller, at, *suffixed));
+  return suffix_answer(literal, read_suffixed(caller, at, *suffixed, modified));
 }
 
 // The suffix reading: NAME@VIEW, NAME#FIELD, NAME@VIEW#FIELD.
-Result<SecureString> KvFiles::read_suffixed(const Caller& caller, const Located& at, const Suffixed& suffix) {
+Result<SecureString> KvFiles::read_suffixed(const Caller& caller, const Located& at, const Suffixed& suffix,
+                                            TimePoint* modified) {
   const std::string mount_abs = mount_of(at);
   const int v = at.kv_version;
   const std::string rel = std::string(split_last(at.rel).first) + suffix.name;
@@ -248,7 +271,13 @@ Result<SecureString> KvFiles::read_suffixed(const Caller& caller, const Located&
   }
   if (!suffix.has_view || view == "data") {
     COFFER_TRY(auto resp, state_.call(caller, Operation::Read, kv_path(mount_abs, v, "data", rel)));
+    note_time(resp, modified);
     return render(v == 2 ? resp.data["data"] : resp.data, &suffix);
+  }
+  if (view == "list") {
+    // FOLDER@list: Vault's own LIST, soft-deleted and destroyed keys included.
+    COFFER_TRY(auto resp, state_.call(caller, Operation::List, kv_path(mount_abs, v, "metadata", rel + "/")));
+    return render(resp.data, &suffix);
   }
   if (v == 1) return Error::not_found("kv v1 secrets have no view \"" + view + "\"");
   if (negative_number(view)) return Error::invalid("version out of range");
@@ -256,10 +285,12 @@ Result<SecureString> KvFiles::read_suffixed(const Caller& caller, const Located&
     COFFER_TRY(std::int64_t version, fields::parse_count(view, "version"));
     COFFER_TRY(auto resp,
                state_.call(caller, Operation::Read, kv_path(mount_abs, 2, "data", rel), Json{{"version", version}}));
+    note_time(resp, modified);
     return render(resp.data["data"], &suffix);
   }
   if (view == "metadata" || view == "subkeys") {
     COFFER_TRY(auto resp, state_.call(caller, Operation::Read, kv_path(mount_abs, 2, view, rel)));
+    note_time(resp, modified);
     return render(resp.data, &suffix);
   }
   if (view == "delete" || view == "undelete" || view == "destroy") {
@@ -326,7 +357,14 @@ Status KvFiles::remove(const Caller& caller, const Located& at) {
       COFFER_TRY(auto cur, state_.call(caller, Operation::Read, kv_path(mount_abs, 1, "", at.rel)));
       (void)cur;
     }
-    return to_status(state_.call(caller, Operation::Delete, kv_path(mount_abs, v, "data", at.rel)));
+    COFFER_TRY_STATUS(to_status(state_.call(caller, Operation::Delete, kv_path(mount_abs, v, "data", at.rel))));
+    // A KV v1 delete is permanent: its folders stay, as a directory stays
+    // after rm of its last file, until rmdir (so rm -r ends well). A KV v2
+    // folder stays by itself while it holds deleted secrets (unlisted).
+    for (auto slash = at.rel.find('/'); v == 1 && slash != std::string::npos; slash = at.rel.find('/', slash + 1)) {
+      state_.add_folder(mount_abs + at.rel.substr(0, slash + 1));
+    }
+    return ok_status();
   }
   std::string rel = std::string(split_last(at.rel).first) + suffix->name;
   if (suffix->has_field) return Error::unsupported("a field cannot be removed on its own");

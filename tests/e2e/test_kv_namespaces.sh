@@ -63,7 +63,8 @@ exec 3>&-
 # Delete, undelete, destroy, metadata delete.
 rm "$NS/kv/app/db"
 expect_err "No such file" "read of a soft-deleted secret" cat "$NS/kv/app/db"
-expect_eq "$(ls "$NS/kv/app")" "db" "soft-deleted secret still listed"
+expect_eq "$(ls "$NS/kv/app")" "" "a soft-deleted secret is not listed (ls shows what cat reads)"
+expect_eq "$(jq -r '.keys[]' "$NS/kv/app@list")" "db" "Vault's LIST still names it"
 echo 'versions=3' > "$NS/kv/app/db@undelete"
 expect_eq "$(cat "$NS/kv/app/db#port")" "5432" "undelete"
 echo '{"versions":[1]}' > "$NS/kv/app/db@destroy"

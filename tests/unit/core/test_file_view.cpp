@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: MPL-2.0
+#include <chrono>
+#include <thread>
+
 #include "authz_support.hpp"
+#include "engine/backend/kv_common.hpp"
+#include "engine/common/time.hpp"
 
 using coffer_test::DevCore;
 using engine::ErrorCode;
@@ -44,11 +49,12 @@ TEST_CASE("file view: patch with >>, soft delete, undelete, destroy", "[fileview
   CHECK(d.cat("secret/x") == "{\n  \"a\": \"1\",\n  \"c\": \"3\"\n}\n");
   REQUIRE(d.files->remove(d.root, "secret/x").ok());
   CHECK(d.cat_error("secret/x") == ErrorCode::NotFound);
-  CHECK(d.ls("secret") == V{"x"});  // metadata remains, as `vault kv list` shows
-  auto st = d.files->stat(d.root, "secret/x");
-  REQUIRE(st.ok());
-  CHECK(st->size == 0);
+  // ls shows what cat reads; Vault's LIST (metadata remains) is x@list's.
+  CHECK(d.ls("secret").empty());
+  CHECK(d.files->stat(d.root, "secret/x").error().code == ErrorCode::NotFound);
+  CHECK(engine::Json::parse(d.cat("secret/x@metadata"))["current_version"] == 2);
   d.put("secret/x@undelete", "versions=2\n");
+  CHECK(d.ls("secret") == V{"x"});
   CHECK(d.cat("secret/x#c") == "3");
   d.put("secret/x@destroy", R"({"versions":[1]})");
   CHECK(d.cat_error("secret/x@1") == ErrorCode::NotFound);
@@ -374,4 +380,123 @@ TEST_CASE("file view: a request still being written fails only when no more byte
   // The whole text still decides at close.
   d.put("sys/policies/acl/team", policy);
   CHECK(d.cat("sys/policies/acl/team") == policy);
+}
+
+TEST_CASE("file view: a KV v2 file's mtime is its current version's created_time", "[fileview][kv][mtime]") {
+  DevCore d;
+  d.put("secret/app/db", "a=1\n");
+  auto created = [&] {
+    auto meta = nlohmann::json::parse(d.cat("secret/app/db@metadata"));
+    return meta["versions"][std::to_string(meta["current_version"].get<int>())]["created_time"].get<std::string>();
+  };
+  auto mtime = [&](std::string_view path) {
+    auto st = d.files->stat(d.root, path);
+    REQUIRE(st.ok());
+    return st->modified;
+  };
+  const auto first = mtime("secret/app/db");
+  CHECK(engine::format_time(engine::kv::to_unix_nanos(first)) == created());
+  // Reads, stats and metadata writes do not move it.
+  (void)d.cat("secret/app/db");
+  d.put("secret/app/db@metadata", R"({"max_versions":4})");
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));  // past the stat memo
+  CHECK(mtime("secret/app/db") == first);
+  CHECK(mtime("secret/app/db#a") == first);
+  // A new version moves it, and NAME@N keeps its own version's time.
+  d.put("secret/app/db", "a=2\n");
+  const auto second = mtime("secret/app/db");
+  CHECK(second > first);
+  CHECK(engine::format_time(engine::kv::to_unix_nanos(second)) == created());
+  CHECK(mtime("secret/app/db@1") == first);
+}
+
+TEST_CASE("file view: rm -r of a KV folder; ls shows what cat reads; FOLDER@list is Vault's LIST",
+          "[fileview][kv][rm]") {
+  DevCore d;
+  d.put("secret/app/db", "a=1\n");
+  d.put("secret/app/sub/x", "a=1\n");
+  d.put("secret/keep", "a=1\n");
+  REQUIRE(d.files->remove(d.root, "secret/app/sub/x").ok());
+  REQUIRE(d.files->remove(d.root, "secret/app/db").ok());
+  // Gone from ls; their folders list nothing and are not listed, but can
+  // still be walked into by name (NAME@metadata below them), and rmdir'ed.
+  CHECK(d.ls("secret") == V{"keep"});
+  CHECK(d.ls("secret/app").empty());
+  CHECK(d.ls("secret/app/sub").empty());
+  CHECK(d.files->stat(d.root, "secret/app")->kind == engine::NodeKind::Directory);
+  CHECK(d.files->stat(d.root, "secret/app/db").error().code == ErrorCode::NotFound);
+  CHECK(engine::Json::parse(d.cat("secret/app@list"))["keys"] == engine::Json::array({"db", "sub/"}));
+  REQUIRE(d.files->remove_dir(d.root, "secret/app/sub").ok());
+  REQUIRE(d.files->remove_dir(d.root, "secret/app").ok());
+  CHECK(d.ls("secret") == V{"keep"});
+  // rmdir destroyed nothing: Vault's LIST still has them, and they come back.
+  CHECK(engine::Json::parse(d.cat("secret/app/db@metadata"))["current_version"] == 1);
+  CHECK(engine::Json::parse(d.cat("secret/app/sub@list"))["keys"] == engine::Json::array({"x"}));
+  d.put("secret/app/db@undelete", "versions=1\n");
+  CHECK(d.cat("secret/app/db#a") == "1");
+  CHECK(d.ls("secret") == V{"app/", "keep"});
+  // A folder holding live secrets is not removed.
+  CHECK(d.files->remove_dir(d.root, "secret/app").error().code == ErrorCode::NotEmpty);
+  // KV v1 deletes for good: the folder stays (in memory) until rmdir.
+  d.put("sys/mounts/v1", "type=kv\n");
+  d.put("v1/f/s", "a=1\n");
+  REQUIRE(d.files->remove(d.root, "v1/f/s").ok());
+  CHECK(d.ls("v1") == V{"f/"});
+  REQUIRE(d.files->remove_dir(d.root, "v1/f").ok());
+  CHECK(d.ls("v1").empty());
+}
+
+TEST_CASE("file view: rename within one folder replaces the target and removes the source", "[fileview][rename]") {
+  DevCore d;
+  d.put("secret/app/db", "a=1\n");
+  d.put("secret/app/.db.tmp", "a=2\n");
+  auto done = d.files->rename(d.root, "secret/app/.db.tmp", "secret/app/db");
+  REQUIRE(done.ok());
+  CHECK(*done);
+  CHECK(d.cat("secret/app/db#a") == "2");
+  CHECK(engine::Json::parse(d.cat("secret/app/db@metadata"))["current_version"] == 2);  // a new version
+  CHECK(d.cat_error("secret/app/.db.tmp@metadata") == ErrorCode::NotFound);             // gone entirely
+  CHECK(d.ls("secret/app") == V{"db"});
+  // A new name: created by the rename.
+  d.put("secret/app/t", "b=1\n");
+  REQUIRE(*d.files->rename(d.root, "secret/app/t", "secret/app/fresh"));
+  CHECK(d.cat("secret/app/fresh#b") == "1");
+  // Other folders, mounts, views and kinds are not one step: false, nothing changes.
+  d.put("secret/other/y", "c=1\n");
+  CHECK_FALSE(*d.files->rename(d.root, "secret/other/y", "secret/app/y"));
+  CHECK_FALSE(*d.files->rename(d.root, "secret/app/db", "secret/app/db@metadata"));
+  CHECK_FALSE(*d.files->rename(d.root, "sys/policies/acl/default", "secret/default"));
+  CHECK(d.cat("secret/other/y#c") == "1");
+  // A missing source is ENOENT.
+  CHECK(d.files->rename(d.root, "secret/app/none", "secret/app/db").error().code == ErrorCode::NotFound);
+  // Policies: the target is replaced, the source policy deleted.
+  d.put("sys/policies/acl/team", "path \"secret/*\" { capabilities = [\"read\"] }\n");
+  d.put("sys/policies/acl/team.new", "path \"secret/*\" { capabilities = [\"list\"] }\n");
+  REQUIRE(*d.files->rename(d.root, "sys/policies/acl/team.new", "sys/policies/acl/team"));
+  CHECK(d.cat("sys/policies/acl/team").find("list") != std::string::npos);
+  CHECK(d.cat_error("sys/policies/acl/team.new") == ErrorCode::NotFound);
+}
+
+TEST_CASE("file view: each half of a rename is checked, and a refusal changes nothing", "[fileview][rename][acl]") {
+  DevCore d;
+  d.put("secret/app/db", "a=1\n");
+  d.put("secret/app/tmp", "a=2\n");
+  // May write and read, not delete (metadata): the source cannot go.
+  d.put("sys/policies/acl/nodelete",
+        "path \"secret/data/app/*\" { capabilities = [\"create\", \"update\", \"read\", \"delete\"] }\n"
+        "path \"secret/metadata/app/*\" { capabilities = [\"read\", \"list\"] }\n");
+  // May delete and read, not write the target.
+  d.put("sys/policies/acl/nowrite",
+        "path \"secret/data/app/*\" { capabilities = [\"read\"] }\n"
+        "path \"secret/metadata/app/*\" { capabilities = [\"read\", \"list\", \"delete\"] }\n");
+  engine::Caller nodelete{engine::to_secure(coffer_test::make_token(d, R"({"policies":["nodelete"]})"))};
+  engine::Caller nowrite{engine::to_secure(coffer_test::make_token(d, R"({"policies":["nowrite"]})"))};
+  for (const engine::Caller* who : {&nodelete, &nowrite}) {
+    auto r = d.files->rename(*who, "secret/app/tmp", "secret/app/db");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::PermissionDenied);
+    CHECK(d.cat("secret/app/db#a") == "1");
+    CHECK(d.cat("secret/app/tmp#a") == "2");
+    CHECK(engine::Json::parse(d.cat("secret/app/db@metadata"))["current_version"] == 1);
+  }
 }

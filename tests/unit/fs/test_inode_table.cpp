@@ -117,3 +117,23 @@ TEST_CASE("inode table: lookup_unique gives every call its own inode", "[inode_t
   t.forget(shared, 3);
   CHECK(t.size() == 1);
 }
+
+TEST_CASE("inode table: a rename moves the source's inode to the target's name", "[inode_table]") {
+  InodeTable t;
+  const auto src = t.lookup("secret/app/.tmp");
+  const auto old_target = t.lookup("secret/app/db");
+  t.rename("secret/app/.tmp", "secret/app/db");
+  CHECK(t.path_of(src) == std::string("secret/app/db"));
+  CHECK(t.lookup("secret/app/db") == src);  // what the kernel's entry names now
+  CHECK(t.peek("secret/app/.tmp") != src);
+  // The replaced inode lives on for whoever holds it, under the same path.
+  CHECK(t.path_of(old_target) == std::string("secret/app/db"));
+  t.forget(old_target, 1);
+  CHECK_FALSE(t.path_of(old_target));
+  CHECK(t.lookup("secret/app/db") == src);
+  t.forget(src, 3);
+  CHECK_FALSE(t.path_of(src));
+  // A source the kernel holds no entry for: nothing to move.
+  t.rename("secret/none", "secret/app/db");
+  CHECK_FALSE(t.path_of(t.peek("secret/none")));
+}

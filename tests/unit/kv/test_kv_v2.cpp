@@ -774,13 +774,13 @@ TEST_CASE("kv2: writers of different keys run at once, beside config writes", "[
 
 // ---- storage layout -------------------------------------------------------------
 
-TEST_CASE("kv2: storage holds meta/<p>, ver/<key_id>/<N> and config", "[kv2][storage]") {
+TEST_CASE("kv2: storage holds meta/<p>, ver/<key_id>/<N>, live/<p> and config", "[kv2][storage]") {
   V2 h;
   h.ok(Operation::Create, "data/a/b", body_data(R"({"x":1})"));
   h.ok(Operation::Update, "config", J(R"({"max_versions":3})"));
   auto top = h.store.list("");
   REQUIRE(top.ok());
-  CHECK(*top == std::vector<std::string>{"config", "meta/", "ver/"});
+  CHECK(*top == std::vector<std::string>{"config", "live/", "meta/", "ver/"});
   auto meta = h.store.get("meta/a/b");
   REQUIRE(meta.ok());
   CHECK(meta->has_value());
@@ -851,4 +851,68 @@ TEST_CASE("kv2: a huge delete_version_after saturates instead of deleting at onc
   auto r = h.ok(Operation::Read, "data/k");
   CHECK(r.data["metadata"]["deletion_time"] != "");
   CHECK(str(r.data["data"]) == R"({"v":1})");
+}
+
+// ---- the file view's live listing --------------------------------------------
+
+namespace {
+std::vector<std::string> keys_of(const engine::Response& r) {
+  std::vector<std::string> out;
+  for (const Json& k : r.data["keys"]) out.push_back(s(k));
+  return out;
+}
+const Json kLive = Json{{"live", true}};
+}  // namespace
+
+TEST_CASE("kv v2: LIST with live shows only keys whose current version reads", "[kv2][live]") {
+  V2 h;
+  h.ok(Operation::Update, "data/app/db", body_data(R"({"a":"1"})"));
+  h.ok(Operation::Update, "data/app/old", body_data(R"({"a":"1"})"));
+  h.ok(Operation::Update, "data/gone/x", body_data(R"({"a":"1"})"));
+  h.ok(Operation::Update, "metadata/empty", J(R"({"max_versions":3})"));
+  h.ok(Operation::Delete, "data/app/old");
+  h.ok(Operation::Update, "destroy/gone/x", versions({1}));
+  // Vault's LIST: every key with metadata.
+  CHECK(keys_of(h.ok(Operation::List, "metadata/")) == std::vector<std::string>{"app/", "empty", "gone/"});
+  CHECK(keys_of(h.ok(Operation::List, "metadata/app/")) == std::vector<std::string>{"db", "old"});
+  // Live: a deleted or destroyed current version, or none, is not listed
+  // and keeps no folder alive.
+  CHECK(keys_of(h.ok(Operation::List, "metadata/", kLive)) == std::vector<std::string>{"app/"});
+  CHECK(keys_of(h.ok(Operation::List, "metadata/app/", kLive)) == std::vector<std::string>{"db"});
+  // A folder of deleted keys only lists nothing, and is still there.
+  CHECK(keys_of(h.ok(Operation::List, "metadata/gone/", kLive)).empty());
+  CHECK(h.err(Operation::List, "metadata/none/", kLive).code == ErrorCode::NotFound);
+  // Undelete and a new version bring keys back; a metadata delete drops them.
+  h.ok(Operation::Update, "undelete/app/old", versions({1}));
+  h.ok(Operation::Update, "data/gone/x", body_data(R"({"a":"2"})"));
+  CHECK(keys_of(h.ok(Operation::List, "metadata/", kLive)) == std::vector<std::string>{"app/", "gone/"});
+  CHECK(keys_of(h.ok(Operation::List, "metadata/app/", kLive)) == std::vector<std::string>{"db", "old"});
+  h.ok(Operation::Delete, "metadata/app/db");
+  CHECK(keys_of(h.ok(Operation::List, "metadata/app/", kLive)) == std::vector<std::string>{"old"});
+  // Deleting the current version by number counts too.
+  h.ok(Operation::Update, "delete/app/old", versions({2, 1}));
+  CHECK(keys_of(h.ok(Operation::List, "metadata/app/", kLive)).empty());
+  CHECK(keys_of(h.ok(Operation::List, "metadata/", kLive)) == std::vector<std::string>{"gone/"});
+}
+
+TEST_CASE("kv v2: a store from before the live index gets it at the first live LIST", "[kv2][live]") {
+  V2 h;
+  h.ok(Operation::Update, "data/a/b/c", body_data(R"({"a":"1"})"));
+  h.ok(Operation::Update, "data/a/d", body_data(R"({"a":"1"})"));
+  h.ok(Operation::Update, "data/e", body_data(R"({"a":"1"})"));
+  h.ok(Operation::Delete, "data/e");
+  // Forget the index, as a store written before it has none.
+  std::vector<engine::WriteOp> drop{{engine::WriteOp::Kind::DeletePrefix, "live/", {}},
+                                    {engine::WriteOp::Kind::Delete, "live-index", {}}};
+  REQUIRE(h.store.apply(drop).ok());
+  REQUIRE(kvtest::count_under(h.store, "live/") == 0);
+  engine::KvV2Backend fresh;
+  engine::BackendRequest req{Operation::List, "metadata/", kLive, h.store, h.now};
+  auto listed = fresh.handle(req);
+  REQUIRE(listed.ok());
+  CHECK(keys_of(*listed) == std::vector<std::string>{"a/"});
+  CHECK(kvtest::count_under(h.store, "live/") == 2);
+  auto marker = h.store.get("live-index");
+  REQUIRE(marker.ok());
+  CHECK(marker->has_value());
 }

@@ -301,3 +301,33 @@ TEST_CASE("config: peer_login names a peer auth method below the mount root", "[
   CHECK(error_of("storage \"sqlite\" { path = \"c.db\" }\nmount \"/m\" { peer_login = \"auth/../x\" }\n")
             .find("peer_login") != std::string::npos);
 }
+
+TEST_CASE("config: uid, gid, file_mode and dir_mode per mount", "[config][modes]") {
+  auto c = parse_config(
+      "storage \"sqlite\" { path = \"c.db\" }\n"
+      "mount \"/m\" {\n  uid = 1000\n  gid = \"1001\"\n  file_mode = \"0600\"\n  dir_mode = \"0700\"\n}\n"
+      "mount \"/d\" {}\n",
+      "c.hcl");
+  REQUIRE(c.ok());
+  REQUIRE(c->mounts.size() == 2);
+  CHECK(*c->mounts[0].uid == 1000);
+  CHECK(*c->mounts[0].gid == 1001);
+  CHECK(c->mounts[0].file_mode == 0600);
+  CHECK(c->mounts[0].dir_mode == 0700);
+  CHECK_FALSE(c->mounts[1].uid);
+  CHECK_FALSE(c->mounts[1].gid);
+  CHECK(c->mounts[1].file_mode == 0640);
+  CHECK(c->mounts[1].dir_mode == 0750);
+  auto bad = [](const std::string& line) {
+    return error_of("storage \"sqlite\" { path = \"c.db\" }\nmount \"/m\" {\n  " + line + "\n}\n");
+  };
+  const std::string exec = bad("file_mode = \"0755\"");
+  CHECK(starts(exec, "coffer.hcl:3"));
+  CHECK(exec.find("executable") != std::string::npos);
+  CHECK(bad("file_mode = \"2640\"").find("setuid") != std::string::npos);
+  CHECK(bad("dir_mode = \"4750\"").find("setuid") != std::string::npos);
+  CHECK(bad("file_mode = 600").find("string of octal digits") != std::string::npos);
+  CHECK(bad("dir_mode = \"9\"").find("octal") != std::string::npos);
+  CHECK(starts(bad("uid = \"root\""), "coffer.hcl:3"));
+  CHECK(bad("gid = -1").find("gid") != std::string::npos);
+}

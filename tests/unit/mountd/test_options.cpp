@@ -177,3 +177,31 @@ TEST_CASE("options: --peer-login takes an auth method's path", "[options][peer]"
   CHECK(error_of({"--dev", "--peer-login", "", "/m"}).find("--peer-login") != std::string::npos);
   CHECK(mountd::usage().find("--peer-login") != std::string::npos);
 }
+
+TEST_CASE("options: --uid, --gid, --file-mode, --dir-mode set owner and modes", "[options][modes]") {
+  auto d = parse({"--dev", "/m"});
+  REQUIRE(d.ok());
+  CHECK_FALSE(d->uid);
+  CHECK_FALSE(d->gid);
+  CHECK(d->file_mode == 0640);
+  CHECK(d->dir_mode == 0750);
+  auto o = parse({"--dev", "--uid", "1000", "--gid=1001", "--file-mode", "0600", "--dir-mode=700", "/m"});
+  REQUIRE(o.ok());
+  CHECK(*o->uid == 1000);
+  CHECK(*o->gid == 1001);
+  CHECK(o->file_mode == 0600);
+  CHECK(o->dir_mode == 0700);
+  // Nothing is executable; no setuid, setgid or sticky bit; octal only.
+  CHECK(error_of({"--dev", "--file-mode", "0750", "/m"}).find("executable") != std::string::npos);
+  CHECK(error_of({"--dev", "--file-mode", "0100", "/m"}).find("executable") != std::string::npos);
+  CHECK(error_of({"--dev", "--file-mode", "4600", "/m"}).find("setuid") != std::string::npos);
+  CHECK(error_of({"--dev", "--dir-mode", "1777", "/m"}).find("setuid") != std::string::npos);
+  CHECK(error_of({"--dev", "--dir-mode", "0800", "/m"}).find("octal") != std::string::npos);
+  CHECK(error_of({"--dev", "--file-mode", "rw", "/m"}).find("octal") != std::string::npos);
+  CHECK(error_of({"--dev", "--file-mode", "0000600", "/m"}).find("octal") != std::string::npos);
+  CHECK(error_of({"--dev", "--uid", "alice", "/m"}).find("uid must be a number") != std::string::npos);
+  CHECK(error_of({"--dev", "--uid", "-1", "/m"}).find("uid") != std::string::npos);
+  CHECK(error_of({"--dev", "--gid", "4294967295", "/m"}).find("out of range") != std::string::npos);
+  CHECK(error_of({"--config", "c.hcl", "--file-mode", "0600"}).find("--config") != std::string::npos);
+  CHECK(mountd::usage().find("--file-mode") != std::string::npos);
+}
