@@ -51,7 +51,7 @@ std::optional<Change> view_change_of(const ChangeEvent& event) {
   switch (event.kind) {
     case ChangeKind::Secret:
       if (event.path.empty() || event.path.back() == '/') return Change{{}, true};  // which secret: unknown
-      return Change{event.namespace_path + event.path, false};
+      return Change{event.namespace_path + event.path, false, event.event_type};
     case ChangeKind::AuthData:
     case ChangeKind::Audit:
     case ChangeKind::Lockout: return std::nullopt;
