@@ -45,6 +45,9 @@ struct MountConfig {
   // Let the kernel cache entries, attributes and data (bound mounts only:
   // a mount shared by several identities must cache nothing, SPEC §4).
   bool cache = false;
+  // inotify by replay (fs/replay.hpp): changes made elsewhere raise
+  // inotify events on this mount.
+  bool inotify = false;
 };
 
 struct Config {

@@ -46,6 +46,7 @@ struct MountSpec {
   bool allow_other = false;
   bool cache = false;
   std::string peer_login;  // "" = no peer login on first access
+  bool inotify = false;    // replay changes made elsewhere (fs/replay.hpp)
 };
 
 struct Plan {
@@ -72,7 +73,7 @@ Plan plan_of(const mountd::Options& o) {
   p.log_level = o.log_level;
   p.env_token = !o.no_env_token;
   p.mlock = !o.disable_mlock;  // every mode locks its memory unless told not to
-  p.mounts.push_back({o.mountpoint, o.chroot, o.token_file, o.allow_other, o.cache, o.peer_login});
+  p.mounts.push_back({o.mountpoint, o.chroot, o.token_file, o.allow_other, o.cache, o.peer_login, o.inotify});
   return p;
 }
 
@@ -89,7 +90,8 @@ Plan plan_of(const mountd::Config& c, bool init) {
     p.user_lockout[type] = engine::UserLockoutConfig{l.threshold, l.duration, l.counter_reset, l.disable};
   }
   for (const auto& m : c.mounts) {
-    p.mounts.push_back({m.mountpoint, m.chroot_namespace, m.token_file, m.allow_other, m.cache, m.peer_login});
+    p.mounts.push_back(
+        {m.mountpoint, m.chroot_namespace, m.token_file, m.allow_other, m.cache, m.peer_login, m.inotify});
   }
   return p;
 }
@@ -158,6 +160,7 @@ std::string describe(const Plan& p, const MountSpec& m) {
   if (!m.chroot.empty()) d += ", chroot " + m.chroot;
   if (!m.token_file.empty()) d += ", token from " + m.token_file;
   if (m.cache) d += ", cached";
+  if (m.inotify) d += ", inotify";
   if (!m.peer_login.empty()) d += ", peer login through " + m.peer_login;
   return d;
 }
@@ -179,6 +182,7 @@ std::unique_ptr<Served> start_mount(const Plan& p, engine::Core& core, engine::F
   mo.fs.uid = ::getuid();
   mo.fs.gid = ::getgid();
   mo.fs.chroot = spec.chroot;
+  mo.fs.inotify = spec.inotify;
   if (!spec.token_file.empty()) {
     auto file = fsd::TokenFile::open(spec.token_file);
     if (!file.ok()) return refuse(file.error().message);

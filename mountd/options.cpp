@@ -80,6 +80,7 @@ std::string usage() {
          "  --peer-login PATH        log callers with no token in through the peer auth method at\n"
          "                           PATH (\"ns/auth/peer\") on their first request\n"
          "  --cache                  let the kernel cache a --token-file mount (invalidated on change)\n"
+         "  --inotify                replay changes made elsewhere so inotify watchers on the mount see them\n"
          "  --disable-mlock          do not lock memory (only if swap is encrypted or off)\n"
          "  --log-level L            error, warn, info (default) or debug\n"
          "  -f, --foreground         accepted; cofferd always stays in the foreground\n"
@@ -134,6 +135,9 @@ engine::Result<Options> parse_options(const std::vector<std::string>& argv) {
       cli_mount_option = true;
     } else if (arg.name == "--cache") {
       o.cache = true;
+      cli_mount_option = true;
+    } else if (arg.name == "--inotify") {
+      o.inotify = true;
       cli_mount_option = true;
     } else if (takes_value) {
       auto value = take_value(arg, argv, i);

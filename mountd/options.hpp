@@ -25,6 +25,7 @@ struct Options {
   bool allow_other = false;                       // --allow-other
   bool no_env_token = false;                      // --no-env-token: ignore callers' VAULT_TOKEN
   bool cache = false;                             // --cache (needs --token-file)
+  bool inotify = false;                           // --inotify: replay changes made elsewhere
   bool disable_mlock = false;                     // --disable-mlock: do not mlockall()
   std::string config_path;                        // --config FILE: everything else comes from it
   fsd::LogLevel log_level = fsd::LogLevel::Info;  // --log-level L
