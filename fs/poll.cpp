@@ -88,12 +88,13 @@ class Poller {
       std::vector<const Handle*> handles;
       for (const auto& [h, e] : entries_) {
         if (e.mount != mount) continue;
-        mine.emplace_back(static_cast<Ino>(handles.size() + 1), e.path);
+        // Stand-in inode numbers, above the root (which "everything" skips).
+        mine.emplace_back(static_cast<Ino>(handles.size() + kRootIno + 1), e.path);
         handles.push_back(h);
       }
       if (mine.empty()) return;
       for (const auto& [i, path] : Invalidator::affected(mine, change, chroot)) {
-        const Handle* h = handles[i - 1];
+        const Handle* h = handles[i - kRootIno - 1];
         Entry& e = entries_[h];
         e.changed = true;
         if (e.ph != nullptr) {
