@@ -165,7 +165,7 @@ Result<SecureString> SysFiles::write(const Caller& caller, const Located& at, st
 }
 
 Result<std::vector<DirEntry>> SysFiles::list(const Caller& caller, std::string_view, const Located& at) {
-  if (is_events_dir(at.rel)) return events_listing(at.rel);
+  if (is_events_dir(at.rel)) return tidy(events_listing(at.rel));
   if (!is_static_sys_dir(at.rel) && !is_mount_table_path(at.rel) && !is_locked_users_dir(at.rel)) {
     return not_directory();
   }

@@ -733,8 +733,8 @@ Result<Response> handle_locked_users(SysContext& ctx, Operation op, std::string_
 
 // The entries `ls sys/` shows (a Coffer extension: Vault has no LIST sys/).
 Response list_sys(const SysContext& ctx) {
-  Json keys = Json::array({"auth/", "capabilities", "capabilities-accessor", "capabilities-self", "locked-users/",
-                           "mounts/", "namespaces/", "policies/"});
+  Json keys = Json::array({"auth/", "capabilities", "capabilities-accessor", "capabilities-self", "events/",
+                           "locked-users/", "mounts/", "namespaces/", "policies/"});
   if (is_root_namespace(ctx)) {
     for (const char* k :
          {"audit/", "audit-hash/", "config/", "health", "init", "monitor", "seal", "seal-status", "unseal"}) {
