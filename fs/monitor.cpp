@@ -36,11 +36,21 @@ struct Stream {
   std::string carried;  // arrived but not yet read (a read smaller than what came)
   std::atomic<bool> has_carried{false};
 
+  std::size_t monitor_dropped = 0;  // lines the reader was already told it lost
+
   bool source_ready() const { return monitor ? monitor->ready() : events->ready(); }
-  // Waits up to one slice; "" when nothing came.
+  // Waits up to one slice; "" when nothing came. A monitor reader that lost
+  // lines is told first, as Vault's monitor does (an event stream says it
+  // itself, as its events-lost line).
   engine::Result<std::string> next(std::chrono::milliseconds slice) {
-    if (monitor) return monitor->next(slice);
-    return events->next(slice);
+    if (!monitor) return events->next(slice);
+    std::string lines = monitor->next(slice);
+    if (const std::size_t dropped = monitor->dropped(); dropped > monitor_dropped) {
+      lines.insert(0, "cofferd: monitor dropped " + std::to_string(dropped - monitor_dropped) +
+                          " log lines (the reader was too slow)\n");
+      monitor_dropped = dropped;
+    }
+    return lines;
   }
 };
 

@@ -6,9 +6,12 @@
 
 #include <catch2/catch.hpp>
 
+#include "engine/audit/log_hub.hpp"
 #include "fs/inode_table.hpp"
+#include "fs/monitor.hpp"
 #include "fs/poll.hpp"
 #include "fs/replay.hpp"
+#include "tests/unit/core/authz_support.hpp"
 
 using fsd::Replayer;
 
@@ -68,4 +71,38 @@ TEST_CASE("poll: an open file reports POLLPRI once changed, until read from the 
   fsd::poll_forget(h1);
   fsd::poll_forget(h2);
   CHECK_FALSE(fsd::poll_take_changed(h2));
+}
+
+TEST_CASE("streams: a monitor reader that lost lines is told how many; an event stream is POLLIN when one came",
+          "[poll][monitor]") {
+  coffer_test::DevCore d;
+  const auto* mon = reinterpret_cast<const fsd::Handle*>(0x3000);
+  const auto* ev = reinterpret_cast<const fsd::Handle*>(0x4000);
+  bool opened = false;
+  REQUIRE(fsd::open_stream(*d.core, d.root, "sys/monitor@error", "", true, mon, opened).ok());
+  REQUIRE(opened);
+  REQUIRE(fsd::open_stream(*d.core, d.root, "sys/events/subscribe/kv*", "", true, ev, opened).ok());
+  REQUIRE(opened);
+  CHECK(fsd::is_stream(mon));
+  std::string out;
+  CHECK(fsd::read_stream(nullptr, mon, 1 << 20, out) == EAGAIN);  // O_NONBLOCK, nothing yet
+  CHECK(fsd::poll_stream(ev, nullptr) == 0);
+  for (int i = 0; i < 5000; ++i) engine::LogHub::instance().publish(0, "line " + std::to_string(i));
+  REQUIRE(fsd::read_stream(nullptr, mon, 1 << 20, out) == 0);
+  CHECK(out.starts_with("cofferd: monitor dropped 904 log lines (the reader was too slow)\nline 904\n"));
+  CHECK(fsd::write_stream(mon, "filter=x == y") == EINVAL);  // a monitor takes no writes
+
+  CHECK(fsd::write_stream(ev, "filter=operation ~") == EINVAL);
+  CHECK(fsd::write_stream(ev, "filter=operation == data-write") == 0);
+  auto w = coffer_test::api(d, "root", engine::Operation::Update, "secret/data/x",
+                            engine::Json{{"data", engine::Json{{"k", "v"}}}});
+  REQUIRE(w.ok());
+  CHECK(fsd::poll_stream(ev, nullptr) == (POLLIN | POLLRDNORM));
+  REQUIRE(fsd::read_stream(nullptr, ev, 1 << 20, out) == 0);
+  CHECK(out.find("\"coffer_path\":\"secret/x\"") != std::string::npos);
+  fsd::close_stream(mon);
+  fsd::close_stream(ev);
+  fsd::poll_forget(mon);
+  fsd::poll_forget(ev);
+  CHECK_FALSE(fsd::is_stream(mon));
 }
