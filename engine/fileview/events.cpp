@@ -522,7 +522,17 @@ Result<std::unique_ptr<EventStream>> open_events(Core& core, const Caller& calle
     SnapshotRoute route = tree->resolve(std::string(path));
     if (route.mount == nullptr || route.mount->type != "system") return Error::not_found("not an event stream");
   }
-  COFFER_TRY_STATUS(may_open_events(core, caller, std::string(path)));
+  // Vault's subscribe request: ACL (read on sys/events/subscribe/TYPE),
+  // audit, one use of a use-limited token.
+  Request req;
+  req.op = Operation::Read;
+  req.path = std::string(path);
+  req.token = caller.token;
+  req.uses = caller.uses;
+  req.peer = caller.peer;
+  if (caller.token.empty()) return Error::denied("permission denied");
+  COFFER_TRY(auto opened, core.handle(req));
+  (void)opened;
   auto state = std::make_shared<EventStream::State>();
   state->core = &core;
   state->token = caller.token;

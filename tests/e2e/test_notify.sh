@@ -302,6 +302,11 @@ os.ftruncate(fd, os.fstat(fd).st_size)
 os.close(fd)"
 expect_eq "$(cat "$B/secret/app/db#pw")" "through-b" "nothing changed by the forged replay"
 
+# Opening a stream is one audited request, as Vault's subscribe is.
+timeout 0.5 cat "$EV/kv-v2/data-write" > /dev/null 2>&1 || true
+CHECKS=$((CHECKS + 1))
+grep -q '"path":"sys/events/subscribe/kv-v2/data-write"' "$AUDIT" || fail "the stream's open is not in the audit log"
+
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID" || fail "cofferd exited with $? on SIGTERM"
 DAEMON_PID=""
