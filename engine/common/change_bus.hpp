@@ -63,9 +63,10 @@ struct ChangeEvent {
   // Coffer's ("coffer/policy-write"), the request's API path below the
   // namespace ("secret/delete/app") and the version it wrote (KV v2; 0 =
   // none). Events (engine/fileview/events.hpp) are made from these.
-  std::string event_type;
-  std::string mount_path;  // Secret, AuthData: the mount's path ("secret/")
-  std::string api_path;
+  // (Defaulted, so ChangeEvent{rev, kind, id, ns, path} still says all.)
+  std::string event_type = {};
+  std::string mount_path = {};  // Secret, AuthData: the mount's path ("secret/")
+  std::string api_path = {};
   std::int64_t version = 0;
 
   bool operator==(const ChangeEvent&) const = default;
