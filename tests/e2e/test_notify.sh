@@ -20,6 +20,9 @@ command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
 command -v setpriv >/dev/null || { echo "SKIP: setpriv missing (util-linux)"; exit 77; }
 command -v inotifywait >/dev/null || { echo "SKIP: inotifywait missing (inotify-tools)"; exit 77; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (setpriv to other uids)"; exit 77; }
+# Watchers and streams started in the background end with the test, even a
+# failed one, before lib.sh unmounts.
+trap 'kill $(jobs -p) 2>/dev/null || true; cleanup' EXIT
 
 DB=$WORK/coffer.db
 A=$WORK/a
