@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/fileview/events.hpp"
 #include "fs/invalidator.hpp"
 
 namespace fsd {
@@ -81,6 +82,8 @@ class Poller {
   }
 
   void changed(const InodeTable* mount, const engine::Change& change, std::string_view chroot) {
+    // A login or token use changes no file's bytes: no wake-up for it.
+    if (change.everything && engine::changes_access_only(change.event_type)) return;
     bool any = false;
     {
       std::lock_guard lock(mu_);

@@ -342,6 +342,10 @@ bool is_events_dir(std::string_view rel) {
 
 // ------------------------------------------------------------ event shape
 
+bool changes_access_only(std::string_view event_type) noexcept {
+  return event_type.starts_with("coffer/token") || event_type.starts_with("coffer/identity");
+}
+
 EventFields event_fields(const ChangeEvent& c) {
   EventFields f;
   f.event_type = c.event_type;

@@ -101,6 +101,11 @@ bool is_events_path(std::string_view path);
 // and the type folders below it (rel is below sys/).
 bool is_events_dir(std::string_view sys_rel);
 
+// True for event types that change who may read what, never a file's bytes
+// (token and identity changes: logins, token creates and uses, entities):
+// poll(2) does not call an open file changed for them. Pure.
+bool changes_access_only(std::string_view event_type) noexcept;
+
 // The event a change is, in Vault's shape, for a stream whose mount shows
 // the tree below view_root ("" or "ns1": coffer_path is relative to it).
 // type_pattern is the stream's TYPE (Vault's CloudEvents "type"). Pure

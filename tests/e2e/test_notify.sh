@@ -209,8 +209,10 @@ expect_eq "$STATE" "woke" "poll() on B wakes for a write through A"
 CHECKS=$((CHECKS + 1))
 python3 -c "import sys; sys.exit(0 if float('$TOOK') < 1.0 else 1)" || fail "poll woke after ${TOOK}s"
 expect_eq "$CONTENT" "polled" "read from offset 0 after the wake-up: the new content"
+( sleep 0.3; mktoken 'policies=default' > /dev/null ) &  # a login-like change, no write to the secret
 read -r STATE TOOK CONTENT < <(python3 "$WORK/poll.py" "$B/secret/app/db" 1 -)
-expect_eq "$STATE" "slept" "no write: poll() sleeps"
+wait $!
+expect_eq "$STATE" "slept" "no write (a token made meanwhile): poll() sleeps"
 
 # A stream fd is POLLIN once an event is queued.
 OUT=$(python3 - "$EV/kv-v2/data-write" "$A/secret/app/db" <<'PY'

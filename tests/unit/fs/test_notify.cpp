@@ -66,6 +66,8 @@ TEST_CASE("poll: an open file reports POLLPRI once changed, until read from the 
   CHECK(fsd::poll_take_changed(h1));
   CHECK_FALSE(fsd::poll_take_changed(h1));
   CHECK(fsd::poll_file(h1, nullptr) == ready);
+  fsd::poll_changed(&mount_b, {{}, true, "coffer/token-create"}, "");  // changes no bytes
+  CHECK(fsd::poll_file(h2, nullptr) == ready);
   fsd::poll_changed(&mount_b, {{}, true, ""}, "");  // everything
   CHECK(fsd::poll_file(h2, nullptr) == (ready | POLLPRI | POLLERR));
   fsd::poll_forget(h1);
