@@ -11,6 +11,7 @@
 #include "engine/token/login.hpp"
 #include "engine/common/fields.hpp"
 #include "engine/common/json_text.hpp"
+#include "engine/common/names.hpp"
 #include "engine/common/time.hpp"
 #include "engine/common/utf8.hpp"
 #include "engine/core_impl.hpp"
@@ -22,6 +23,15 @@
 #include "engine/token/token_backend.hpp"
 
 namespace engine {
+
+namespace {
+// A seal or unseal: everything may look different.
+ChangeEvent seal_change() {
+  ChangeEvent c;
+  c.kind = ChangeKind::Seal;
+  return c;
+}
+}  // namespace
 namespace {
 
 // Endpoints that answer without a token and while sealed (root namespace).
@@ -173,6 +183,14 @@ Result<Response> Core::handle(const Request& req) {
     ChangeRecorder::Scope changes(impl_->changes);
     failed_login = false;
     result = impl_->handle(req, &failed_login);
+    if (result.ok() && req.op != Operation::Read && req.op != Operation::List) {
+      // Events name what the request did (engine/fileview/events.hpp).
+      std::int64_t version = 0;
+      if (const Json& d = result->data; d.is_object()) {
+        if (auto v = d.find("version"); v != d.end() && v->is_number_integer()) version = v->get<std::int64_t>();
+      }
+      changes.describe(req.op, req.path, version);
+    }
     if (result.ok() || result.error().code != ErrorCode::Conflict) break;
   }
   // A failed login answers no sooner than failed_login_delay after it
@@ -590,7 +608,7 @@ Status Core::Impl::finish_unseal() {
     seal_now();
     return st;
   }
-  changes.note(ChangeEvent{0, ChangeKind::Seal, {}, {}, {}});  // unsealed
+  changes.note(seal_change());  // unsealed
   return st;
 }
 
@@ -656,7 +674,7 @@ void Core::Impl::seal_now() {
   acls.clear();
   audit.clear();
   seal.seal();
-  changes.note(ChangeEvent{0, ChangeKind::Seal, {}, {}, {}});
+  changes.note(seal_change());
 }
 
 Response Core::Impl::seal_status() const {
@@ -699,6 +717,22 @@ Response Core::Impl::health() const {
 Result<std::uint32_t> Core::capabilities(const SecureString& token, std::string_view abs_path) {
   ChangeRecorder::Scope changes(impl_->changes);
   return impl_->capability_bits(token, abs_path);
+}
+
+Result<bool> Core::may_subscribe(const SecureString& token, std::string_view abs_path, std::string_view event_type,
+                                 bool root_only) {
+  ChangeRecorder::Scope changes(impl_->changes);  // declared first: ends after the lock
+  std::shared_lock lock(impl_->mu);
+  if (impl_->barrier.sealed() || !impl_->router.loaded()) return Error::sealed();
+  COFFER_TRY(Auth auth, impl_->authenticate(token, Clock::now()));
+  const std::uint32_t caps = auth.acl->capability_bits(abs_path);
+  if (auth.acl->is_root()) return caps != 0;
+  if (root_only || (caps & policy::cap::kDeny) != 0) return false;
+  if ((caps & policy::cap::kSubscribe) == 0) return false;
+  for (const std::string& pattern : auth.acl->subscribe_event_types(abs_path)) {
+    if (glob_match(pattern, event_type)) return true;
+  }
+  return false;
 }
 
 Result<bool> Core::may_see(const SecureString& token, std::string_view abs_prefix) {

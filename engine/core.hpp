@@ -75,6 +75,14 @@ class Core {
   // expired, revoked or spent token.
   Result<std::uint32_t> capabilities(const SecureString& token, std::string_view abs_path);
 
+  // Vault's per-event check (http/events.go allowMessage): true when the
+  // token is root on abs_path, or holds `subscribe` there with a
+  // subscribe_event_types glob matching event_type; root_only (an event
+  // with no data path): root tokens alone. Errors as capabilities() (a
+  // revoked token is PermissionDenied at once).
+  Result<bool> may_subscribe(const SecureString& token, std::string_view abs_path, std::string_view event_type,
+                             bool root_only = false);
+
   // True when token holds some capability at or below the absolute
   // directory prefix abs_prefix ("ns1/secret/"). Errors as capabilities().
   Result<bool> may_see(const SecureString& token, std::string_view abs_prefix);

@@ -39,15 +39,82 @@ ChangeRecorder::Scope::~Scope() {
   t_scope = outer_;
   if (outer_ != nullptr && &outer_->recorder_ == &recorder_) {
     for (auto& batch : pending_) outer_->pending_.push_back(std::move(batch));
+    if (described_ && !outer_->described_) outer_->describe(op_, abs_path_, version_);
     return;
   }
+  if (described_) {
+    for (auto& batch : pending_) {
+      for (ChangeEvent& c : batch) {
+        std::optional<std::string> type = event_type_of(c, op_, abs_path_);
+        if (!type) continue;  // not this request's own target
+        c.event_type = std::move(*type);
+        c.api_path = abs_path_.substr(c.namespace_path.size());
+        c.version = version_;
+      }
+    }
+  }
   for (auto& batch : pending_) recorder_.bus_.publish(std::move(batch));
+}
+
+void ChangeRecorder::Scope::describe(Operation op, std::string_view abs_path, std::int64_t version) {
+  while (!abs_path.empty() && abs_path.front() == '/') abs_path.remove_prefix(1);
+  described_ = true;
+  op_ = op;
+  abs_path_ = std::string(abs_path);
+  version_ = version;
+}
+
+std::optional<std::string> ChangeRecorder::event_type_of(const ChangeEvent& change, Operation op,
+                                                         std::string_view abs_path) {
+  const std::string& guess = change.event_type;
+  if (!abs_path.starts_with(change.namespace_path)) return std::nullopt;
+  const std::string_view rel = abs_path.substr(change.namespace_path.size());
+  const bool del = op == Operation::Delete;
+  const bool patch = op == Operation::Patch;
+  auto coffer = [del](std::string_view what) { return "coffer/" + std::string(what) + (del ? "-delete" : "-write"); };
+  switch (change.kind) {
+    case ChangeKind::Secret: {
+      if (change.mount_path.empty() || !rel.starts_with(change.mount_path)) return std::nullopt;
+      const std::string_view r = rel.substr(change.mount_path.size());
+      if (guess.starts_with("kv-v1/")) return del ? "kv-v1/delete" : "kv-v1/write";
+      if (!guess.starts_with("kv-v2/")) return std::nullopt;
+      const std::string_view first = first_segment(r).first;
+      if (first == "data") return del ? "kv-v2/data-delete" : patch ? "kv-v2/data-patch" : "kv-v2/data-write";
+      if (first == "delete") return "kv-v2/delete";
+      if (first == "undelete") return "kv-v2/undelete";
+      if (first == "destroy") return "kv-v2/destroy";
+      if (first == "metadata") {
+        return del ? "kv-v2/metadata-delete" : patch ? "kv-v2/metadata-patch" : "kv-v2/metadata-write";
+      }
+      if (first == "config") return "kv-v2/config-write";
+      return std::nullopt;
+    }
+    case ChangeKind::Policy:
+      if (rel.starts_with("sys/policies/") || rel.starts_with("sys/policy/")) return coffer("policy");
+      return std::nullopt;
+    case ChangeKind::Mount:
+      if (rel.starts_with("sys/mounts/") || rel.starts_with("sys/auth/")) return coffer("mount");
+      return std::nullopt;
+    case ChangeKind::Namespace:
+      if (rel.starts_with("sys/namespaces/")) return coffer("namespace");
+      return std::nullopt;
+    case ChangeKind::Identity:
+      if (rel.starts_with("identity/")) return coffer("identity");
+      return std::nullopt;
+    case ChangeKind::Token:
+      if (!rel.starts_with("auth/token/")) return std::nullopt;
+      if (rel.find("revoke") != std::string_view::npos) return "coffer/token-revoke";
+      if (rel.find("create") != std::string_view::npos) return "coffer/token-create";
+      return std::nullopt;
+    default: return std::nullopt;
+  }
 }
 
 void ChangeRecorder::committed(std::span<const WriteOp> batch) { record(classify(batch)); }
 
 void ChangeRecorder::note(ChangeEvent change) {
   if (change.kind == ChangeKind::Seal) forget_mounts();
+  if (change.event_type.empty()) change.event_type = "coffer/" + std::string(to_string(change.kind));
   record({std::move(change)});
 }
 
@@ -119,10 +186,16 @@ std::vector<ChangeEvent> ChangeRecorder::classify(std::span<const WriteOp> batch
       c.namespace_id = m->namespace_id;
       c.namespace_path = m->namespace_path;
       c.path = m->path;
+      c.mount_path = m->path;
       if (m->path.starts_with("auth/")) {
         c.kind = ChangeKind::AuthData;
+        c.event_type = "coffer/auth-write";
       } else {
         c.kind = ChangeKind::Secret;
+        // Refined by the request that made it (Scope::describe).
+        c.event_type = m->kv_version == 2   ? "kv-v2/data-write"
+                       : m->kv_version == 1 ? "kv-v1/write"
+                                            : "coffer/secret-write";
         // The secret's name where the key says it: KV v1 keeps data/<name>,
         // KV v2 meta/<name> (rewritten by every change to the secret; its
         // versions live under ver/<key id>/, which names no secret).
@@ -144,11 +217,14 @@ std::vector<ChangeEvent> ChangeRecorder::classify(std::span<const WriteOp> batch
       c.namespace_path = namespace_path_of(id);
       if (rest.starts_with("policy/")) {
         c.kind = ChangeKind::Policy;
+        c.event_type = "coffer/policy-write";
         if (op.kind != WriteOp::Kind::DeletePrefix) c.path = "sys/policies/acl/" + std::string(rest.substr(7));
       } else if (rest.starts_with("identity/")) {
         c.kind = ChangeKind::Identity;
+        c.event_type = "coffer/identity-write";
       } else {
         c.kind = ChangeKind::Namespace;  // the namespace's whole subtree (deleted)
+        c.event_type = "coffer/namespace-delete";
         topology = true;
       }
       add(std::move(c));
@@ -159,6 +235,7 @@ std::vector<ChangeEvent> ChangeRecorder::classify(std::span<const WriteOp> batch
       c.kind = ChangeKind::Mount;
       c.namespace_id = std::string(id);
       c.namespace_path = namespace_path_of(id);
+      c.event_type = "coffer/mount-write";
       topology = true;
     } else if (key.starts_with(kNamespaces)) {
       c.kind = ChangeKind::Namespace;
@@ -174,6 +251,7 @@ std::vector<ChangeEvent> ChangeRecorder::classify(std::span<const WriteOp> batch
     } else {
       c.kind = ChangeKind::Other;
     }
+    if (c.event_type.empty()) c.event_type = "coffer/" + std::string(to_string(c.kind)) + "-write";
     add(std::move(c));
   }
   // Mount uuids may now name other mounts (or none): index again on next use.

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "engine/common/change_bus.hpp"
+#include "engine/common/request.hpp"
 #include "engine/storage/storage.hpp"
 
 namespace engine {
@@ -50,12 +51,28 @@ class ChangeRecorder {
     Scope(const Scope&) = delete;
     Scope& operator=(const Scope&) = delete;
 
+    // Names what the operation did, for the changes it recorded that
+    // belong to its target: abs_path is the request's absolute API path
+    // ("ns1/secret/data/app"), version what a KV v2 write reports (0 =
+    // none). Call before the scope ends; the outermost describe wins.
+    void describe(Operation op, std::string_view abs_path, std::int64_t version);
+
    private:
     ChangeRecorder& recorder_;
     Scope* outer_;
+    bool described_ = false;
+    Operation op_ = Operation::Read;
+    std::string abs_path_;
+    std::int64_t version_ = 0;
     std::vector<std::vector<ChangeEvent>> pending_;  // one entry a batch
     friend class ChangeRecorder;
   };
+
+  // The event type of a change made by op on abs_path, given the type
+  // classify() guessed (a KV change: its version's write; others: Coffer's
+  // "-write"); nullopt when abs_path is not the change's own mount or
+  // record (the guess stands). Pure; for tests.
+  static std::optional<std::string> event_type_of(const ChangeEvent& change, Operation op, std::string_view abs_path);
 
   // What the keys of one batch are (for tests and the bus). Caller holds the
   // core lock.

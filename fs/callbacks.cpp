@@ -15,6 +15,8 @@
 #include "fs/monitor.hpp"
 #include "fs/op_log.hpp"
 #include "fs/operations.hpp"
+#include "fs/poll.hpp"
+#include "fs/replay.hpp"
 #include "fs/write_policy.hpp"
 
 namespace fsd {
@@ -64,6 +66,11 @@ struct Asking {
 // secret. Bodies reply last, so nothing has been replied when they throw.
 template <class Body>
 void guarded(fuse_req_t req, const char* op, Body&& body) noexcept {
+  // What this request changes is not replayed on its own mount (fs/replay.hpp).
+  struct RequestMark {
+    explicit RequestMark(const void* fs) { set_request_fs(fs); }
+    ~RequestMark() { set_request_fs(nullptr); }
+  } mark(fuse_req_userdata(req));
   try {
     body();
     return;
@@ -100,6 +107,15 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   guarded(req, "lookup", [&] {
     auto& fs = fs_of(req);
     fuse_entry_param e{};
+    if (Replayer::Job job; fs.replay_job(fuse_req_ctx(req)->pid, job)) {  // an inotify replay: a no-op
+      const int rerr = fs.replay_lookup(job, parent, name, e);
+      if (rerr != 0) {
+        fuse_reply_err(req, rerr);
+      } else if (fuse_reply_entry(req, &e) != 0) {
+        fs.inodes().forget(e.ino, 1);
+      }
+      return;
+    }
     Asking asking(fs, req, ReadsEnv::Yes, /*free=*/true);
     const int err = fs.do_lookup(asking.caller(), parent, name, e);
     fs.note_denied(asking.who, err);
@@ -134,6 +150,11 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   guarded(req, "getattr", [&] {
     auto& fs = fs_of(req);
     struct stat st {};
+    if (Replayer::Job job; fs.replay_job(fuse_req_ctx(req)->pid, job)) {  // an inotify replay: a no-op
+      fs.replay_getattr(ino, st);
+      fuse_reply_attr(req, &st, 0.0);
+      return;
+    }
     // fstat of an open regular file (the kernel sends its handle only for
     // those) is asked with the token the file was opened with, whichever
     // process holds the fd now.
@@ -153,6 +174,11 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, f
   guarded(req, "setattr", [&] {
     auto& fs = fs_of(req);
     struct stat st {};
+    if (Replayer::Job job; fs.replay_job(fuse_req_ctx(req)->pid, job)) {  // ftruncate(same size): a no-op
+      fs.replay_getattr(ino, st);
+      fuse_reply_attr(req, &st, 0.0);
+      return;
+    }
     Asking asking(fs, req, ReadsEnv::No, /*free=*/true);
     const int err = fs.do_setattr(asking.caller(), ino, *attr, to_set, st);
     if (err != 0) {
@@ -278,6 +304,20 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   guarded(req, "open", [&] {
     auto& fs = fs_of(req);
     std::unique_ptr<Handle> h;
+    if (Replayer::Job job; fs.replay_job(fuse_req_ctx(req)->pid, job)) {  // an inotify replay: a no-op
+      const int rerr = fs.replay_open(ino, *fi, h);
+      if (rerr != 0) {
+        fuse_reply_err(req, rerr);
+        return;
+      }
+      set_handle(fi, h.get());
+      if (fuse_reply_open(req, fi) == 0) {
+        h.release();
+      } else {
+        fs.do_release(std::move(h));
+      }
+      return;
+    }
     Asking asking(fs, req, ReadsEnv::Yes, /*free=*/true);
     const int err = fs.do_open(asking.who, ino, *fi, h);
     fs.note_denied(asking.who, err);
@@ -302,8 +342,11 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t /*mod
     auto& fs = fs_of(req);
     std::unique_ptr<Handle> h;
     fuse_entry_param e{};
-    Asking asking(fs, req, ReadsEnv::Yes, /*free=*/true);
-    const int err = fs.do_create(asking.who, parent, name, *fi, h, e);
+    Replayer::Job job;
+    const bool replay = fs.replay_job(fuse_req_ctx(req)->pid, job);  // an inotify replay: a no-op
+    Asking asking = replay ? Asking(Who{}, /*free=*/true) : Asking(fs, req, ReadsEnv::Yes, /*free=*/true);
+    const int err =
+        replay ? fs.replay_create(parent, name, *fi, h, e) : fs.do_create(asking.who, parent, name, *fi, h, e);
     if (err != 0) {
       fuse_reply_err(req, err);
       return;
@@ -339,9 +382,9 @@ void op_read(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_fi
       fuse_reply_err(req, EIO);
       return;
     }
-    if (is_monitor(&h)) {  // sys/monitor: blocks until log lines come (fs/monitor.hpp)
+    if (is_stream(&h)) {  // sys/monitor, events: blocks until lines come (fs/monitor.hpp)
       std::string lines;
-      const int merr = read_monitor(req, &h, size, lines);
+      const int merr = read_stream(req, &h, size, lines);
       if (merr != 0)
         fuse_reply_err(req, merr);
       else
@@ -416,6 +459,15 @@ void op_write(fuse_req_t req, fuse_ino_t /*ino*/, const char* buf, size_t size, 
       write_login(fs, req, h, std::string_view(buf, size));
       return;
     }
+    if (is_stream(&h)) {  // an event stream's options (fs/monitor.hpp)
+      const int serr = write_stream(&h, std::string_view(buf, size));
+      if (serr != 0) {
+        fuse_reply_err(req, serr);
+      } else {
+        fuse_reply_write(req, size);
+      }
+      return;
+    }
     int err = 0;
     {
       auto lock = h.lock();  // released before replying (see op_read)
@@ -449,6 +501,17 @@ void op_release(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
   });
 }
 
+// poll(2): streams are readable when a line is queued, other files always
+// ready, plus POLLPRI|POLLERR once changed since their last read
+// (fs/poll.hpp). The kept handle is woken from the poll thread, never here.
+void op_poll(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi, fuse_pollhandle* ph) {
+  guarded(req, "poll", [&] {
+    const Handle* h = handle_of(fi);
+    const unsigned revents = is_stream(h) ? poll_stream(h, ph) : poll_file(h, ph);
+    fuse_reply_poll(req, revents);
+  });
+}
+
 void op_fsync(fuse_req_t req, fuse_ino_t /*ino*/, int /*datasync*/, fuse_file_info* /*fi*/) {
   // Nothing to sync: applied requests are durable when write/flush returns,
   // and a pending request is applied at close, not here.
@@ -473,6 +536,10 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t /*mode
 void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   guarded(req, "unlink", [&] {
     auto& fs = fs_of(req);
+    if (Replayer::Job job; fs.replay_job(fuse_req_ctx(req)->pid, job)) {  // an inotify replay: nothing removed
+      fuse_reply_err(req, 0);
+      return;
+    }
     Asking asking(fs, req, ReadsEnv::Yes, /*free=*/false);
     const int err = fs.do_unlink(asking.who, parent, name);
     fs.note_denied(asking.who, err);
@@ -570,6 +637,7 @@ fuse_lowlevel_ops make_ops() {
   ops.flush = op_flush;
   ops.release = op_release;
   ops.fsync = op_fsync;
+  ops.poll = op_poll;
   ops.mkdir = op_mkdir;
   ops.unlink = op_unlink;
   ops.rmdir = op_rmdir;

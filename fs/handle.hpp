@@ -106,6 +106,8 @@ class Handle {
 
   bool has_snapshot() const { return snapshot_.has_value(); }
   void set_snapshot(engine::SecureString content) { snapshot_ = std::move(content); }
+  // Forgets the snapshot: the next read renders the content again.
+  void clear_snapshot() { snapshot_.reset(); }
   // Up to size bytes of the snapshot at off (empty past the end). Requires
   // has_snapshot().
   std::string_view snapshot_slice(off_t off, std::size_t size) const;

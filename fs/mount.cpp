@@ -17,6 +17,7 @@
 #include "fs/callbacks.hpp"
 #include "fs/log.hpp"
 #include "fs/monitor.hpp"
+#include "fs/poll.hpp"
 
 namespace fsd {
 
@@ -149,6 +150,23 @@ engine::Result<std::unique_ptr<Mount>> Mount::create(engine::FileView& view, Mou
     Invalidator* inv = mount->invalidator_.get();
     mount->listener_id_ = view.add_change_listener([inv](const engine::Change& c) { inv->post(c); });
   }
+  if (o.fs.inotify) {
+    // Changes made elsewhere are replayed on this mount, from its own thread.
+    mount->replayer_ = std::make_unique<Replayer>(o.mountpoint, mount->fs_->inodes(), o.fs.chroot, mount->fs_.get());
+    mount->fs_->set_replayer(mount->replayer_.get());
+    mount->replayer_->start();
+    Replayer* rep = mount->replayer_.get();
+    mount->replay_listener_id_ = view.add_change_listener([rep](const engine::Change& c) { rep->post(c); });
+  }
+  // poll(2) on open files learns of changes made through any mount
+  // (fs/poll.hpp: marked here, woken from the poll thread).
+  {
+    const InodeTable* inodes = &mount->fs_->inodes();
+    std::string chroot = o.fs.chroot;
+    mount->notify_view_ = &view;
+    mount->notify_listener_id_ =
+        view.add_change_listener([inodes, chroot](const engine::Change& c) { poll_changed(inodes, c, chroot); });
+  }
   return mount;
 }
 
@@ -213,14 +231,22 @@ engine::Status Mount::run(bool handle_signals) {
 }
 
 void Mount::unmount() {
+  if (notify_view_ != nullptr) {
+    if (replayer_) notify_view_->remove_change_listener(replay_listener_id_);
+    notify_view_->remove_change_listener(notify_listener_id_);
+    notify_view_ = nullptr;
+  }
+  if (replayer_) replayer_->request_stop();
   if (view_ != nullptr) {
     view_->remove_change_listener(listener_id_);
     view_ = nullptr;
   }
   if (invalidator_) invalidator_->stop();
-  if (!mounted_) return;
-  fuse_session_unmount(session_);
-  mounted_ = false;
+  if (mounted_) {
+    fuse_session_unmount(session_);  // a replay blocked on the mount ends here
+    mounted_ = false;
+  }
+  if (replayer_) replayer_->stop();
 }
 
 Mount::~Mount() {

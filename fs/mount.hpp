@@ -16,6 +16,7 @@
 #include "engine/fileview/file_view.hpp"
 #include "fs/invalidator.hpp"
 #include "fs/operations.hpp"
+#include "fs/replay.hpp"
 
 struct fuse_session;
 
@@ -84,6 +85,12 @@ class Mount {
   std::unique_ptr<Invalidator> invalidator_;
   engine::FileView* view_ = nullptr;
   std::uint64_t listener_id_ = 0;
+  // inotify mounts: replays changes made elsewhere (fs/replay.hpp).
+  std::unique_ptr<Replayer> replayer_;
+  std::uint64_t replay_listener_id_ = 0;
+  // Every mount: poll(2) wake-ups for changes (fs/poll.hpp).
+  engine::FileView* notify_view_ = nullptr;
+  std::uint64_t notify_listener_id_ = 0;
   // The thread in run(), for stop().
   std::atomic<bool> running_{false};
   pthread_t loop_thread_{};

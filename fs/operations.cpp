@@ -6,12 +6,15 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <optional>
 
+#include "engine/fileview/events.hpp"
 #include "engine/fileview/monitor.hpp"
 #include "fs/errno_map.hpp"
 #include "fs/invalidator.hpp"
 #include "fs/monitor.hpp"
 #include "fs/op_log.hpp"
+#include "fs/poll.hpp"
 #include "fs/write_policy.hpp"
 
 namespace fsd {
@@ -153,6 +156,10 @@ struct stat Filesystem::make_attr(Ino ino, const engine::NodeInfo& info) const {
   st.st_mtim = to_timespec(when);
   st.st_ctim = st.st_mtim;
   st.st_atim = st.st_mtim;
+  if (settings_.inotify && S_ISREG(st.st_mode)) {
+    std::lock_guard lock(sizes_mu_);
+    sizes_[ino] = st.st_size;
+  }
   return st;
 }
 
@@ -338,16 +345,21 @@ int Filesystem::do_open(const Who& who, Ino ino, fuse_file_info& fi, std::unique
     if ((fi.flags & O_ACCMODE) == O_RDONLY) fi.noflush = 1;  // nothing to apply at close
     return 0;
   }
-  if (bool monitor = false; engine::is_monitor_path(out->path())) {  // sys/monitor streams (fs/monitor.hpp)
-    auto st = open_monitor(view_.core(), who.caller, engine_path(out->path()), out.get(), monitor);
+  if (engine::is_monitor_path(out->path()) || engine::is_events_path(engine_path(out->path()))) {
+    // sys/monitor and sys/events/subscribe/TYPE streams (fs/monitor.hpp).
+    bool stream = false;
+    auto st = open_stream(view_.core(), who.caller, engine_path(out->path()), settings_.chroot,
+                          (fi.flags & O_NONBLOCK) != 0, out.get(), stream);
     if (!st.ok()) return log_failure("open", out->path(), st.error());
-    if (monitor) {
+    if (stream) {
       fi.direct_io = 1;
       fi.nonseekable = 1;
       fi.noflush = 1;
       return 0;
     }
   }
+  // poll(2) says when the content changed after the last read (fs/poll.hpp).
+  poll_track(out.get(), &inodes_, out->path());
   fi.direct_io = 1;  // no page cache: contents depend on the caller
   fi.keep_cache = 0;
   if ((fi.flags & O_ACCMODE) != O_RDONLY && !callers_.mount_bound() && view_.is_login(engine_path(out->path()))) {
@@ -409,6 +421,9 @@ int Filesystem::do_read(Handle& h, std::size_t size, off_t off, std::string_view
     out = h.read_reply(size);
     return 0;
   }
+  // A read from the start after poll(2) said the content changed serves
+  // the new content (as sysfs: poll, lseek 0, read).
+  if (off == 0 && poll_take_changed(&h) && h.has_snapshot()) h.clear_snapshot();
   if (!h.has_snapshot()) {
     auto content = view_.read(caller, engine_path(h.path()));
     if (!content.ok()) {
@@ -503,7 +518,8 @@ int Filesystem::do_flush(Handle& h) {
 
 void Filesystem::do_release(std::unique_ptr<Handle> h) {
   if (!h) return;
-  close_monitor(h.get());
+  close_stream(h.get());
+  poll_forget(h.get());
   if (h->has_pending()) {
     // Only possible if bytes were written after the last close's FLUSH (a
     // dup'd fd). Applying now would fail silently; say so instead.
@@ -588,6 +604,82 @@ int Filesystem::do_rename(const engine::Caller& caller, Ino parent, const char* 
   // Not this mount's invalidations: the kernel holds the directory lock
   // they need until we reply.
   Invalidator::wait_for_all(&inodes_, kInvalidationWait);
+  return 0;
+}
+
+// ------------------------------------------------------------ inotify replays
+
+bool Filesystem::replay_job(pid_t pid, Replayer::Job& job) const {
+  return replayer_ != nullptr && replayer_->current_job(pid, job);
+}
+
+int Filesystem::replay_lookup(const Replayer::Job& job, Ino parent, const char* name, fuse_entry_param& e) {
+  std::string path;
+  if (int err = child_path("replay lookup", parent, name, path)) return err;
+  const bool target = path == job.path;
+  const bool folder = job.path.size() > path.size() && job.path.starts_with(path) && job.path[path.size()] == '/';
+  if (!target && !folder) return ENOENT;
+  if (target && job.action == Replayer::Action::Create) return ENOENT;  // the kernel sends CREATE
+  const Ino ino = inodes_.lookup(path);
+  e.ino = ino;
+  e.attr_timeout = kNoCache;
+  e.entry_timeout = kNoCache;
+  if (folder) {
+    e.attr = make_attr(ino, synthetic_dir());
+    return 0;
+  }
+  std::size_t size = 0;
+  {
+    std::lock_guard lock(sizes_mu_);
+    if (auto it = sizes_.find(ino); it != sizes_.end()) size = static_cast<std::size_t>(it->second);
+  }
+  engine::NodeInfo info = synthetic_file();
+  info.size = size;
+  e.attr = make_attr(ino, info);
+  return 0;
+}
+
+int Filesystem::replay_getattr(Ino ino, struct stat& st) {
+  // A file the kernel was told about has its size here; anything else on a
+  // replay's path is one of its folders.
+  std::optional<off_t> size;
+  {
+    std::lock_guard lock(sizes_mu_);
+    if (auto it = sizes_.find(ino); it != sizes_.end()) size = it->second;
+  }
+  if (!size || ino == kRootIno) {
+    st = make_attr(ino, synthetic_dir());
+    return 0;
+  }
+  engine::NodeInfo info = synthetic_file();
+  info.size = static_cast<std::size_t>(*size);
+  st = make_attr(ino, info);
+  return 0;
+}
+
+int Filesystem::replay_open(Ino ino, fuse_file_info& fi, std::unique_ptr<Handle>& out) {
+  std::string path;
+  if (int err = path_of("replay open", ino, path)) return err;
+  out = std::make_unique<Handle>(std::move(path), engine::WriteMode::Replace, Who{});
+  fi.direct_io = 1;
+  fi.keep_cache = 0;
+  fi.noflush = 1;
+  return 0;
+}
+
+int Filesystem::replay_create(Ino parent, const char* name, fuse_file_info& fi, std::unique_ptr<Handle>& out,
+                              fuse_entry_param& e) {
+  std::string path;
+  if (int err = child_path("replay create", parent, name, path)) return err;
+  const Ino ino = inodes_.lookup(path);
+  e.ino = ino;
+  e.attr_timeout = kNoCache;
+  e.entry_timeout = kNoCache;
+  e.attr = make_attr(ino, synthetic_file());
+  out = std::make_unique<Handle>(std::move(path), engine::WriteMode::Replace, Who{});
+  fi.direct_io = 1;
+  fi.keep_cache = 0;
+  fi.noflush = 1;
   return 0;
 }
 

@@ -53,6 +53,7 @@
 #include "fs/inode_table.hpp"
 #include "fs/log.hpp"
 #include "fs/login_lines.hpp"
+#include "fs/replay.hpp"
 #include "fs/session_file.hpp"
 
 namespace fsd {
@@ -89,6 +90,9 @@ struct FsSettings {
   // A peer auth method ("ns/auth/peer", below the mount root) that logs in
   // callers with no token on their first request (--peer-login); "" = none.
   std::string peer_login;
+  // inotify by replay (fs/replay.hpp): this mount replays changes made
+  // elsewhere so watchers see them.
+  bool inotify = false;
 };
 
 class Filesystem {
@@ -161,6 +165,25 @@ class Filesystem {
   int do_rename(const engine::Caller& caller, Ino parent, const char* name, Ino newparent, const char* newname,
                 unsigned int flags);
 
+  // --- inotify replays (fs/replay.hpp): requests of this mount's replay
+  // thread, answered as no-ops from the inode table: no token, engine call,
+  // audit entry or token use ---
+
+  // The mount's replayer (inotify mounts; set before the session runs).
+  void set_replayer(const Replayer* replayer) { replayer_ = replayer; }
+  // True when pid (a FUSE request's, i.e. the caller's tid) is this mount's
+  // replay thread; job: what it replays.
+  bool replay_job(pid_t pid, Replayer::Job& job) const;
+  // LOOKUP: the job's path and its folders, by the inodes the kernel knows
+  // (ENOENT for the target of a create, so the kernel sends CREATE).
+  int replay_lookup(const Replayer::Job& job, Ino parent, const char* name, fuse_entry_param& e);
+  // GETATTR/SETATTR: the attributes last told the kernel.
+  int replay_getattr(Ino ino, struct stat& st);
+  // OPEN/CREATE: a handle that reads and writes nothing.
+  int replay_open(Ino ino, fuse_file_info& fi, std::unique_ptr<Handle>& out);
+  int replay_create(Ino parent, const char* name, fuse_file_info& fi, std::unique_ptr<Handle>& out,
+                    fuse_entry_param& e);
+
   // --- helpers, public for tests ---
 
   // Mount-relative path of name inside parent, or an errno (ENOENT for an
@@ -199,6 +222,12 @@ class Filesystem {
   SessionFile session_;
   // Logins run one at a time per uid (fs/login_lines.hpp).
   LoginLines logins_;
+
+  // inotify mounts: the replayer, and the size last told the kernel for
+  // each file (replays truncate to it). A leaf lock.
+  const Replayer* replayer_ = nullptr;
+  mutable std::mutex sizes_mu_;
+  mutable std::unordered_map<Ino, off_t> sizes_;
 };
 
 }  // namespace fsd

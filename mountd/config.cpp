@@ -142,6 +142,8 @@ engine::Result<MountConfig> parse_mount(const Block& block, const Where& where) 
     } else if (key == "cache") {
       COFFER_TRY(m.cache, bool_value(item, where, context));
       cache_set = m.cache;
+    } else if (key == "inotify") {
+      COFFER_TRY(m.inotify, bool_value(item, where, context));
     } else if (key == "peer_login") {
       COFFER_TRY(auto v, string_value(item, where, context));
       auto path = peer_login_path(v);
@@ -167,9 +169,10 @@ engine::Result<MountConfig> parse_mount(const Block& block, const Where& where) 
       if (!mode.ok()) return where.at(item.line, mode.error().message + context);
       (key == "dir_mode" ? m.dir_mode : m.file_mode) = *mode;
     } else {
-      return where.at(item.line, "unknown key " + quoted(key) + context +
-                                     " (known: chroot_namespace, token_file, allow_other, cache, peer_login, uid, gid, "
-                                     "file_mode, dir_mode)");
+      return where.at(item.line,
+                      "unknown key " + quoted(key) + context +
+                          " (known: chroot_namespace, token_file, allow_other, cache, inotify, peer_login, uid, "
+                          "gid, file_mode, dir_mode)");
     }
   }
   if (cache_set && m.token_file.empty()) {

@@ -53,6 +53,9 @@ struct MountConfig {
   std::optional<std::uint32_t> uid, gid;
   mode_t file_mode = kDefaultFileMode;
   mode_t dir_mode = kDefaultDirMode;
+  // inotify by replay (fs/replay.hpp): changes made elsewhere raise
+  // inotify events on this mount.
+  bool inotify = false;
 };
 
 struct Config {

@@ -51,6 +51,7 @@ struct MountSpec {
   std::optional<std::uint32_t> uid, gid;  // owner of every node; unset: the daemon's
   mode_t file_mode = mountd::kDefaultFileMode;
   mode_t dir_mode = mountd::kDefaultDirMode;
+  bool inotify = false;  // replay changes made elsewhere (fs/replay.hpp)
 };
 
 struct Plan {
@@ -79,7 +80,7 @@ Plan plan_of(const mountd::Options& o) {
   p.env_token = !o.no_env_token;
   p.mlock = !o.disable_mlock;  // every mode locks its memory unless told not to
   p.mounts.push_back({o.mountpoint, o.chroot, o.token_file, o.allow_other, o.cache, o.peer_login, o.uid, o.gid,
-                      o.file_mode, o.dir_mode});
+                      o.file_mode, o.dir_mode, o.inotify});
   return p;
 }
 
@@ -98,7 +99,7 @@ Plan plan_of(const mountd::Config& c, bool init) {
   }
   for (const auto& m : c.mounts) {
     p.mounts.push_back({m.mountpoint, m.chroot_namespace, m.token_file, m.allow_other, m.cache, m.peer_login, m.uid,
-                        m.gid, m.file_mode, m.dir_mode});
+                        m.gid, m.file_mode, m.dir_mode, m.inotify});
   }
   return p;
 }
@@ -189,6 +190,7 @@ std::string describe(const Plan& p, const MountSpec& m) {
   if (!m.chroot.empty()) d += ", chroot " + m.chroot;
   if (!m.token_file.empty()) d += ", token from " + m.token_file;
   if (m.cache) d += ", cached";
+  if (m.inotify) d += ", inotify";
   if (!m.peer_login.empty()) d += ", peer login through " + m.peer_login;
   if (m.uid || m.gid || m.file_mode != mountd::kDefaultFileMode || m.dir_mode != mountd::kDefaultDirMode) {
     char modes[64];
@@ -220,6 +222,7 @@ std::unique_ptr<Served> start_mount(const Plan& p, engine::Core& core, engine::F
   mo.fs.file_mode = spec.file_mode;
   mo.fs.dir_mode = spec.dir_mode;
   mo.fs.chroot = spec.chroot;
+  mo.fs.inotify = spec.inotify;
   if (!spec.token_file.empty()) {
     auto file = fsd::TokenFile::open(spec.token_file);
     if (!file.ok()) return refuse(file.error().message);

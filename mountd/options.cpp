@@ -140,6 +140,7 @@ std::string usage() {
          "  --file-mode M            mode of files, octal, no x bits (default 0640)\n"
          "  --dir-mode M             mode of directories, octal (default 0750)\n"
          "  --cache                  let the kernel cache a --token-file mount (invalidated on change)\n"
+         "  --inotify                replay changes made elsewhere so inotify watchers on the mount see them\n"
          "  --disable-mlock          do not lock memory (only if swap is encrypted or off)\n"
          "  --log-level L            error, warn, info (default) or debug\n"
          "  -f, --foreground         accepted; cofferd always stays in the foreground\n"
@@ -195,6 +196,9 @@ engine::Result<Options> parse_options(const std::vector<std::string>& argv) {
       cli_mount_option = true;
     } else if (arg.name == "--cache") {
       o.cache = true;
+      cli_mount_option = true;
+    } else if (arg.name == "--inotify") {
+      o.inotify = true;
       cli_mount_option = true;
     } else if (takes_value) {
       auto value = take_value(arg, argv, i);

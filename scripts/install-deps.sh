@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libfuse3-dev fuse3 libsqlite3-dev libsodium-dev libcereal-dev nlohmann-json3-dev
   libgfshare-dev catch2 libldap-dev libicu-dev
-  sqlite3 jq util-linux procps iproute2 python3
+  sqlite3 jq util-linux procps iproute2 python3 inotify-tools
   slapd ldap-utils openssl
   libpq-dev postgresql-15
   openssh-client vim-tiny

@@ -12,6 +12,7 @@ struct LogHub::Queue {
   std::condition_variable cv;
   std::deque<std::string> lines;
   std::size_t dropped = 0;
+  std::function<void()> wake;  // set once, before lines matter (on_ready)
 };
 
 std::optional<MonitorLevel> parse_monitor_level(std::string_view name) {
@@ -50,6 +51,7 @@ void LogHub::publish(int level, std::string_view line) {
       }
     }
     q->cv.notify_all();
+    if (q->wake) q->wake();
   }
 }
 
@@ -80,6 +82,16 @@ std::string LogHub::Subscription::next(std::chrono::milliseconds timeout) {
   for (auto& l : queue_->lines) out += l;
   queue_->lines.clear();
   return out;
+}
+
+bool LogHub::Subscription::ready() const {
+  std::lock_guard lock(queue_->mu);
+  return !queue_->lines.empty();
+}
+
+void LogHub::Subscription::on_ready(std::function<void()> wake) {
+  std::lock_guard lock(hub_.mu_);  // publish reads it under the hub's lock
+  queue_->wake = std::move(wake);
 }
 
 std::size_t LogHub::Subscription::dropped() const {

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -69,6 +70,11 @@ class LogHub::Subscription {
   std::string next(std::chrono::milliseconds timeout);
   // Lines dropped because the reader was too slow.
   std::size_t dropped() const;
+  // True when a line is queued. Thread-safe.
+  bool ready() const;
+  // Called after each line queued for this subscription (on the logging
+  // thread, under the hub's lock): quick, leaf locks only, never logs.
+  void on_ready(std::function<void()> wake);
 
  private:
   LogHub& hub_;

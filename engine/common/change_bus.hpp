@@ -57,6 +57,17 @@ struct ChangeEvent {
   // path ("secret/") when which secret is not known; for Policy
   // "sys/policies/acl/NAME"; for Mount the mount path; else "".
   std::string path;
+  // What the request that made it did, when the core knows (a local
+  // request; "" for a change read from another host's log or made outside
+  // a request): Vault's event type ("kv-v2/data-write", "kv-v1/delete") or
+  // Coffer's ("coffer/policy-write"), the request's API path below the
+  // namespace ("secret/delete/app") and the version it wrote (KV v2; 0 =
+  // none). Events (engine/fileview/events.hpp) are made from these.
+  // (Defaulted, so ChangeEvent{rev, kind, id, ns, path} still says all.)
+  std::string event_type = {};
+  std::string mount_path = {};  // Secret, AuthData: the mount's path ("secret/")
+  std::string api_path = {};
+  std::int64_t version = 0;
 
   bool operator==(const ChangeEvent&) const = default;
 };

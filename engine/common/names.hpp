@@ -16,4 +16,9 @@ namespace engine {
 // those in its URLs, so such a name means something else there). Pure.
 Status check_name_text(std::string_view name, std::string_view what);
 
+// Vault's event-type and namespace globs (ryanuber/go-glob): '*' matches any
+// run of characters, '/' included; nothing else is special. Linear in
+// pattern and text (greedy with one backtrack point). Pure.
+bool glob_match(std::string_view pattern, std::string_view text) noexcept;
+
 }  // namespace engine

@@ -18,6 +18,7 @@
 #include "engine/common/utf8.hpp"
 #include "engine/core.hpp"
 #include "engine/fileview/body.hpp"
+#include "engine/fileview/events.hpp"
 #include "engine/fileview/file_kind.hpp"
 #include "engine/namespace/namespace.hpp"
 #include "engine/policy/hcl.hpp"
@@ -51,11 +52,11 @@ std::optional<Change> view_change_of(const ChangeEvent& event) {
   switch (event.kind) {
     case ChangeKind::Secret:
       if (event.path.empty() || event.path.back() == '/') return Change{{}, true};  // which secret: unknown
-      return Change{event.namespace_path + event.path, false};
+      return Change{event.namespace_path + event.path, false, event.event_type};
     case ChangeKind::AuthData:
     case ChangeKind::Audit:
     case ChangeKind::Lockout: return std::nullopt;
-    default: return Change{{}, true};
+    default: return Change{{}, true, event.event_type};
   }
 }
 
@@ -66,8 +67,11 @@ FileView::FileView(Core& core)
   changes_ = core_.subscribe([this](const ChangeEvent& event) {
     auto change = view_change_of(event);
     if (!change) return;
-    if (change->everything) {
-      if (everything_at_ == event.revision) return;  // one commit, told once
+    if (change->everything && !changes_access_only(change->event_type)) {
+      // One commit, told once. Token and identity changes are told each
+      // (a commit rarely has more than one): poll(2) skips them, so they
+      // must not hide a change of another kind in the same commit.
+      if (everything_at_ == event.revision) return;
       everything_at_ = event.revision;
     }
     notify(*change);

@@ -66,9 +66,13 @@ struct Caller {
 // ("ns/secret/app/db": its views and fields changed with it), when nothing
 // else did; everything: anything may look different now (a policy, token,
 // identity, mount, namespace, seal or mkdir-folder change), path empty.
+// event_type: what the request did to the secret, as events name it
+// ("kv-v2/data-write", "kv-v2/data-delete"; engine/fileview/events.hpp), ""
+// when not known; inotify replay picks the syscall from it.
 struct Change {
   std::string path;
   bool everything = false;
+  std::string event_type = {};
 };
 using ChangeListener = std::function<void(const Change&)>;
 

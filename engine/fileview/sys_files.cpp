@@ -4,6 +4,7 @@
 // write-only control files, and any other endpoint as the JSON it reads.
 #include "engine/core.hpp"
 #include "engine/fileview/body.hpp"
+#include "engine/fileview/events.hpp"
 #include "engine/fileview/file_kind.hpp"
 
 namespace engine::fileview {
@@ -36,6 +37,40 @@ bool is_unlock_file(std::string_view rel) {
 // sys/mounts/... and sys/auth/...: mount tables, whose paths may nest.
 bool is_mount_table_path(std::string_view rel) { return rel.starts_with("mounts/") || rel.starts_with("auth/"); }
 
+// sys/events/subscribe/TYPE: an event stream (engine/fileview/events.hpp),
+// served by the fs while open; to the view an empty file.
+bool is_events_file(std::string_view rel) {
+  return rel.starts_with("events/subscribe/") && !is_events_dir(rel) && rel.back() != '/';
+}
+
+// The type folders' entries: Vault's event types, as stream files.
+constexpr std::string_view kKvV1Types[] = {"write", "delete"};
+constexpr std::string_view kKvV2Types[] = {"data-write",      "data-patch",  "data-delete",    "delete",
+                                           "undelete",        "destroy",     "metadata-write", "metadata-patch",
+                                           "metadata-delete", "config-write"};
+constexpr std::string_view kCofferTypes[] = {"policy-write", "policy-delete", "namespace-write", "namespace-delete",
+                                             "mount-write",  "mount-delete",  "identity-write",  "identity-delete",
+                                             "token-create", "token-revoke",  "token-write",     "auth-write"};
+
+std::vector<DirEntry> events_listing(std::string_view rel) {
+  std::vector<DirEntry> out;
+  auto files = [&out](auto& names) {
+    for (std::string_view n : names) out.push_back({std::string(n), NodeKind::File});
+  };
+  if (rel == "events") {
+    out.push_back({"subscribe", NodeKind::Directory});
+  } else if (rel == "events/subscribe") {
+    for (const char* d : {"coffer", "kv-v1", "kv-v2"}) out.push_back({d, NodeKind::Directory});
+  } else if (rel == "events/subscribe/kv-v1") {
+    files(kKvV1Types);
+  } else if (rel == "events/subscribe/kv-v2") {
+    files(kKvV2Types);
+  } else {
+    files(kCofferTypes);
+  }
+  return out;
+}
+
 // sys/config/ holds settings files, not a listable API directory.
 constexpr std::string_view kSysConfigFiles[] = {"group-policy-application"};
 
@@ -59,7 +94,11 @@ std::string SysFiles::api_rel(std::string_view rel) {
 }
 
 Result<NodeInfo> SysFiles::stat(const Caller& caller, std::string_view path, const Located& at) {
-  if (is_static_sys_dir(at.rel)) return state_.dir();
+  if (is_static_sys_dir(at.rel) || is_events_dir(at.rel)) return state_.dir();
+  if (is_events_file(at.rel)) {
+    COFFER_TRY_STATUS(may_open_events(state_.core(), caller, at.ns_path + "sys/" + at.rel));
+    return state_.empty_file();
+  }
   if (is_locked_users_dir(at.rel)) {
     COFFER_TRY_STATUS(to_status(state_.call(caller, Operation::List, at.ns_path + "sys/" + at.rel + "/")));
     return state_.dir();
@@ -74,7 +113,11 @@ Result<NodeInfo> SysFiles::stat(const Caller& caller, std::string_view path, con
 }
 
 Result<SecureString> SysFiles::read(const Caller& caller, std::string_view, const Located& at) {
-  if (is_static_sys_dir(at.rel)) return is_directory();
+  if (is_static_sys_dir(at.rel) || is_events_dir(at.rel)) return is_directory();
+  if (is_events_file(at.rel)) {  // the stream itself is the fs's (fs/monitor.hpp)
+    COFFER_TRY_STATUS(may_open_events(state_.core(), caller, at.ns_path + "sys/" + at.rel));
+    return SecureString{};
+  }
   if (at.rel == "seal") return SecureString{};  // answers while sealed too
   if (is_write_only(at.rel)) {
     // Authorised, so stat tells nothing to the denied.
@@ -122,6 +165,7 @@ Result<SecureString> SysFiles::write(const Caller& caller, const Located& at, st
 }
 
 Result<std::vector<DirEntry>> SysFiles::list(const Caller& caller, std::string_view, const Located& at) {
+  if (is_events_dir(at.rel)) return tidy(events_listing(at.rel));
   if (!is_static_sys_dir(at.rel) && !is_mount_table_path(at.rel) && !is_locked_users_dir(at.rel)) {
     return not_directory();
   }

@@ -37,6 +37,7 @@ struct Rule {
   std::vector<std::string> required;
   std::vector<std::string> mfa_methods;
   bool control_group = false;
+  std::vector<std::string> subscribe_event_types;  // unioned over the merged blocks
   // (capability bits a contribution granted, index into Impl::granters).
   std::vector<std::pair<std::uint32_t, std::uint32_t>> grants;
   std::uint32_t rank = 0;  // priority among non-exact rules; higher wins
@@ -389,6 +390,7 @@ Result<Acl> Acl::compile(const std::vector<AclInput>& inputs) {
         r.required = pr.required_parameters;
         append_unique(r.mfa_methods, pr.mfa_methods);
         r.control_group = pr.has_control_group;
+        r.subscribe_event_types = pr.subscribe_event_types;
         r.grants.emplace_back(pr.capabilities, granter);
         index.emplace(std::move(path), static_cast<std::uint32_t>(impl->rules.size()));
         impl->rules.push_back(std::move(r));
@@ -419,6 +421,7 @@ Result<Acl> Acl::compile(const std::vector<AclInput>& inputs) {
       append_unique(r.required, pr.required_parameters);
       append_unique(r.mfa_methods, pr.mfa_methods);
       r.control_group = r.control_group || pr.has_control_group;
+      append_unique(r.subscribe_event_types, pr.subscribe_event_types);
     }
   }
 
@@ -577,6 +580,15 @@ std::uint32_t Acl::capability_bits(std::string_view abs_path) const {
   if (impl.root) return impl.root_covers(abs_path) ? kAllCaps : 0;
   const std::uint32_t idx = impl.lookup(abs_path, /*list=*/true);
   return idx == kNone ? 0 : impl.rules[idx].caps;
+}
+
+std::vector<std::string> Acl::subscribe_event_types(std::string_view abs_path) const {
+  while (!abs_path.empty() && abs_path.front() == '/') abs_path.remove_prefix(1);
+  const Impl& impl = *impl_;
+  if (impl.root) return impl.root_covers(abs_path) ? std::vector<std::string>{"*"} : std::vector<std::string>{};
+  const std::uint32_t idx = impl.lookup(abs_path, /*list=*/true);
+  if (idx == kNone || (impl.rules[idx].caps & cap::kDeny) != 0) return {};
+  return impl.rules[idx].subscribe_event_types;
 }
 
 std::vector<std::string> Acl::capabilities(std::string_view abs_path) const {

@@ -101,6 +101,11 @@ class Acl {
   std::vector<std::string> capabilities(std::string_view abs_path) const;
   // The same as bits (0 = nothing; root: every bit).
   std::uint32_t capability_bits(std::string_view abs_path) const;
+  // The subscribe_event_types of the rule that decides abs_path (list
+  // fallback, as capability_bits), unioned over the policies merged into
+  // it; ["*"] for root, [] for deny or no rule. Vault's
+  // CapabilitiesAndSubscribeEventTypes without the capabilities.
+  std::vector<std::string> subscribe_event_types(std::string_view abs_path) const;
 
   // True when some rule grants a capability (other than deny) on a path at
   // or below the directory `abs_prefix` ("ns1/secret/"; "" = everything):

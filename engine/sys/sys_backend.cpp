@@ -733,8 +733,8 @@ Result<Response> handle_locked_users(SysContext& ctx, Operation op, std::string_
 
 // The entries `ls sys/` shows (a Coffer extension: Vault has no LIST sys/).
 Response list_sys(const SysContext& ctx) {
-  Json keys = Json::array({"auth/", "capabilities", "capabilities-accessor", "capabilities-self", "locked-users/",
-                           "mounts/", "namespaces/", "policies/"});
+  Json keys = Json::array({"auth/", "capabilities", "capabilities-accessor", "capabilities-self", "events/",
+                           "locked-users/", "mounts/", "namespaces/", "policies/"});
   if (is_root_namespace(ctx)) {
     for (const char* k :
          {"audit/", "audit-hash/", "config/", "health", "init", "monitor", "seal", "seal-status", "unseal"}) {
@@ -779,6 +779,13 @@ Result<Response> handle_sys(SysContext& ctx, Operation op, std::string_view rel,
     return handle_capabilities(ctx, op, rel, body);
   }
   if (rel == "locked-users" || rel.starts_with("locked-users/")) return handle_locked_users(ctx, op, rel, body);
+  if (rel.starts_with("events/subscribe/") && rel.size() > 17) {
+    // Vault's GET sys/events/subscribe/TYPE upgrades to a WebSocket; here
+    // it is the (ACL-checked, audited) request that opens an event stream
+    // file, whose events the file view serves (engine/fileview/events.hpp).
+    if (op != Operation::Read) return unsupported_path(rel);
+    return Response{};
+  }
   if (rel == "config/group-policy-application") {
     // Root namespace only (the core answers "unsupported path" elsewhere).
     if (!is_root_namespace(ctx)) return unsupported_path(rel);

@@ -23,6 +23,13 @@ struct Recorder {
   std::vector<ChangeEvent> take() { return std::exchange(seen, {}); }
 };
 
+ChangeEvent event(ChangeKind kind, std::string path) {
+  ChangeEvent c;
+  c.kind = kind;
+  c.path = std::move(path);
+  return c;
+}
+
 Json secret(std::string_view value) { return Json{{"data", Json{{"k", engine::to_secure(value)}}}}; }
 
 void ok(const engine::Result<engine::Response>& r) {
@@ -39,19 +46,12 @@ TEST_CASE("change bus: revisions move once a publish, in order, to every subscri
   auto sb = bus.subscribe([&](const ChangeEvent& c) { b.push_back(c.path); });
   CHECK(bus.revision() == 0);
   CHECK(bus.publish({}) == 0);  // nothing to say: no revision
-  CHECK(bus.publish({ChangeEvent{
-                         0,
-                         ChangeKind::Secret,
-                         "",
-                         "",
-                         "x",
-                     },
-                     ChangeEvent{0, ChangeKind::Secret, "", "", "y"}}) == 1);
-  CHECK(bus.publish({ChangeEvent{0, ChangeKind::Policy, "", "", "z"}}) == 2);
+  CHECK(bus.publish({event(ChangeKind::Secret, "x"), event(ChangeKind::Secret, "y")}) == 1);
+  CHECK(bus.publish({event(ChangeKind::Policy, "z")}) == 2);
   CHECK(a == std::vector<std::uint64_t>{1, 1, 2});
   CHECK(b == std::vector<std::string>{"x", "y", "z"});
   sa.reset();
-  bus.publish({ChangeEvent{0, ChangeKind::Token, "", "", ""}});
+  bus.publish({event(ChangeKind::Token, "")});
   CHECK(a.size() == 3);
   CHECK(b.size() == 4);
   CHECK(bus.revision() == 3);

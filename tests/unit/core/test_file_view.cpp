@@ -15,8 +15,11 @@ TEST_CASE("file view: a dev root shows sys, auth, identity and secret", "[filevi
   DevCore d;
   CHECK(d.ls("") == V{"auth/", "identity/", "secret/", "sys/"});
   CHECK(d.ls("sys") == V{"audit/", "audit-hash/", "auth/", "capabilities", "capabilities-accessor", "capabilities-self",
-                         "config/", "health", "init", "locked-users/", "monitor", "mounts/", "namespaces/", "policies/",
-                         "seal", "seal-status", "unseal"});
+                         "config/", "events/", "health", "init", "locked-users/", "monitor", "mounts/", "namespaces/",
+                         "policies/", "seal", "seal-status", "unseal"});
+  CHECK(d.ls("sys/events") == V{"subscribe/"});
+  CHECK(d.ls("sys/events/subscribe") == V{"coffer/", "kv-v1/", "kv-v2/"});
+  CHECK(d.ls("sys/events/subscribe/kv-v1") == V{"delete", "write"});
   CHECK(d.ls("sys/config") == V{"group-policy-application"});
   // #field on a sys file whose literal name the sys backend calls unsupported.
   CHECK(d.cat("sys/config/group-policy-application#group_policy_application_mode") == "within_namespace_hierarchy");

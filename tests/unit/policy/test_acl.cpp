@@ -762,3 +762,23 @@ TEST_CASE("acl scale: 100,000 rules of every kind decide correctly", "[acl][scal
   // ~1300 decisions; a linear scan of 100k rules each would take seconds.
   CHECK(elapsed < std::chrono::seconds(2));
 }
+
+// ---------------------------------------------------------------------------
+// Events: subscribe_event_types (Vault's CapabilitiesAndSubscribeEventTypes)
+
+TEST_CASE("acl: subscribe_event_types are unioned over merged blocks and follow the deciding rule", "[acl][events]") {
+  const Acl acl = acl_of(
+      {P{"a", R"(path "secret/data/*" { capabilities = ["subscribe"] subscribe_event_types = ["kv-v2/data-*"] })"},
+       P{"b", R"(path "secret/data/*" { capabilities = ["read"] subscribe_event_types = ["kv-v1/*"] }
+path "secret/data/private" { capabilities = ["deny"] subscribe_event_types = ["*"] }
+path "other/*" { capabilities = ["subscribe"] })"}});
+  CHECK(acl.subscribe_event_types("secret/data/app") == Caps{"kv-v2/data-*", "kv-v1/*"});
+  CHECK(acl.subscribe_event_types("/secret/data/app") == Caps{"kv-v2/data-*", "kv-v1/*"});
+  CHECK(acl.subscribe_event_types("secret/data/private").empty());  // deny decides
+  CHECK(acl.subscribe_event_types("other/x").empty());              // subscribe, no types
+  CHECK(acl.subscribe_event_types("nowhere").empty());
+
+  auto root = Acl::compile(std::vector<Policy>{make_root_policy("")}, IdentityContext{});
+  REQUIRE(root);
+  CHECK(root->subscribe_event_types("secret/data/app") == Caps{"*"});
+}
