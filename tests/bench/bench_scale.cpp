@@ -33,32 +33,19 @@
 #include <thread>
 #include <vector>
 
+#include "tests/bench/core_calls.hpp"
 #include "engine/core.hpp"
 #include "engine/storage/sqlite_storage.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
 using engine::Json;
 using engine::Operation;
 
-template <class T>
-T must(engine::Result<T> r, const std::string& what) {
-  if (!r.ok()) throw std::runtime_error(what + ": " + r.error().message);
-  return std::move(r).value();
-}
-
-engine::Result<engine::Response> call(engine::Core& core, const std::string& token, Operation op,
-                                      const std::string& path, Json body = Json::object()) {
-  engine::Request req;
-  req.op = op;
-  req.path = path;
-  req.data = std::move(body);
-  req.token = engine::to_secure(token);
-  return core.handle(req);
-}
-
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+using bench::call;
+using bench::must;
+using bench::seconds_since;
 
 long rss_mb() {
   std::ifstream in("/proc/self/status");

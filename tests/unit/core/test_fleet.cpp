@@ -77,15 +77,23 @@ std::string fresh_table() {
   return "f" + std::to_string(::getpid()) + "_" + std::to_string(n++);
 }
 
+// sys/init and sys/unseal on a host; the root token and the one share.
+struct Keys {
+  std::string root, key;
+};
+Keys init_and_unseal(Host& h) {
+  auto init = h.ok("", Operation::Update, "sys/init", Json{{"secret_shares", 1}, {"secret_threshold", 1}});
+  Keys k{init.data["root_token"], init.data["keys"][0]};
+  h.ok("", Operation::Update, "sys/unseal", Json{{"key", k.key}});
+  return k;
+}
+
 }  // namespace
 
 TEST_CASE("fleet: what one host makes, the other serves; what it revokes, the other refuses", "[fleet][postgres]") {
   const std::string t = fresh_table();
   Host a(t);
-  auto init = a.ok("", Operation::Update, "sys/init", Json{{"secret_shares", 1}, {"secret_threshold", 1}});
-  const std::string root = init.data["root_token"];
-  const std::string key = init.data["keys"][0];
-  a.ok("", Operation::Update, "sys/unseal", Json{{"key", key}});
+  const auto [root, key] = init_and_unseal(a);
 
   // Init happens once per store; the second host only unseals.
   Host b(t);
@@ -160,10 +168,7 @@ TEST_CASE("fleet: what one host makes, the other serves; what it revokes, the ot
 TEST_CASE("fleet: check-and-set and use-limited tokens hold when two hosts race", "[fleet][postgres]") {
   const std::string t = fresh_table();
   Host a(t);
-  auto init = a.ok("", Operation::Update, "sys/init", Json{{"secret_shares", 1}, {"secret_threshold", 1}});
-  const std::string root = init.data["root_token"];
-  const std::string key = init.data["keys"][0];
-  a.ok("", Operation::Update, "sys/unseal", Json{{"key", key}});
+  const auto [root, key] = init_and_unseal(a);
   Host b(t);
   b.ok("", Operation::Update, "sys/unseal", Json{{"key", key}});
   a.ok(root, Operation::Update, "sys/mounts/kv", Json{{"type", "kv-v2"}});
