@@ -29,7 +29,9 @@ struct Where {
   }
 };
 
-std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+// (Not "quoted": std::quoted would win by argument lookup, <iomanip> comes
+// with nlohmann/json.)
+std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 // A labelled block (`mount "/p" { }`) arrives as one item with keys
 // ["mount", "/p"] in HCL, and as {"mount": {"/p": {...}}} in JSON (and in
@@ -46,7 +48,7 @@ engine::Result<std::vector<Block>> labelled_blocks(const hcl::Item& item, const 
   std::vector<Block> out;
   if (item.keys.size() == 2) {
     if (item.value.kind != hcl::Value::Kind::Object) {
-      return where.at(item.line, kind + " " + quoted(item.keys[1]) + " must be a block { ... }");
+      return where.at(item.line, kind + " " + in_quotes(item.keys[1]) + " must be a block { ... }");
     }
     out.push_back({item.keys[1], item.line, &item.value});
     return out;
@@ -69,7 +71,7 @@ engine::Result<std::vector<Block>> labelled_blocks(const hcl::Item& item, const 
 // Typed reads of `key = value`, each naming the line on a wrong type.
 engine::Result<std::string> string_value(const hcl::Item& item, const Where& where, std::string_view context) {
   if (item.value.kind != hcl::Value::Kind::String) {
-    return where.at(item.line, quoted(item.keys[0]) + std::string(context) + " must be a string, not a " +
+    return where.at(item.line, in_quotes(item.keys[0]) + std::string(context) + " must be a string, not a " +
                                    hcl::kind_name(item.value.kind));
   }
   return item.value.text;
@@ -82,7 +84,7 @@ engine::Result<bool> bool_value(const hcl::Item& item, const Where& where, std::
     if (item.value.text == "true") return true;
     if (item.value.text == "false") return false;
   }
-  return where.at(item.line, quoted(item.keys[0]) + std::string(context) + " must be true or false");
+  return where.at(item.line, in_quotes(item.keys[0]) + std::string(context) + " must be true or false");
 }
 
 // Checks an item is a plain `key = value` (not a block with labels) and is
@@ -90,10 +92,10 @@ engine::Result<bool> bool_value(const hcl::Item& item, const Where& where, std::
 engine::Status plain_key(const hcl::Item& item, const Where& where, std::set<std::string>& seen,
                          std::string_view context) {
   if (item.keys.size() != 1) {
-    return where.at(item.line, "unknown block " + quoted(item.keys[0]) + std::string(context));
+    return where.at(item.line, "unknown block " + in_quotes(item.keys[0]) + std::string(context));
   }
   if (!seen.insert(item.keys[0]).second) {
-    return where.at(item.line, quoted(item.keys[0]) + std::string(context) + " is set twice");
+    return where.at(item.line, in_quotes(item.keys[0]) + std::string(context) + " is set twice");
   }
   return engine::ok_status();
 }
@@ -105,16 +107,95 @@ engine::Result<std::string> namespace_path(const hcl::Item& item, const Where& w
   while (!v.empty() && v.back() == '/') v.pop_back();
   while (!v.empty() && v.front() == '/') v.erase(v.begin());
   if (v.empty()) {
-    return where.at(item.line,
-                    quoted(item.keys[0]) + std::string(context) + " must name a namespace (leave it out for the root)");
+    return where.at(item.line, in_quotes(item.keys[0]) + std::string(context) +
+                                   " must name a namespace (leave it out for the root)");
   }
   for (const std::string_view seg : engine::split_segments(v)) {
     if (seg.empty() || seg == "." || seg == ".." || seg.find_first_of(" \t\r\n") != std::string::npos) {
-      return where.at(item.line,
-                      quoted(item.keys[0]) + std::string(context) + ": " + quoted(v) + " is not a namespace path");
+      return where.at(
+          item.line, in_quotes(item.keys[0]) + std::string(context) + ": " + in_quotes(v) + " is not a namespace path");
     }
   }
   return v;
+}
+
+// A template's name is one file in the mount's root: not a path, not one
+// of the file view's suffix characters, not a name the tree already has.
+engine::Status check_template_name(const std::string& name, int line, const Where& where, std::string_view context) {
+  const std::string what = "template " + in_quotes(name) + std::string(context);
+  if (name.empty() || name == "." || name == "..") return where.at(line, what + ": not a file name");
+  if (name.size() > 255) return where.at(line, what + ": the name is longer than 255 bytes");
+  for (const char c : name) {
+    if (c == '/' || c == '@' || c == '#' || c == '*' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return where.at(line, what + ": the name may not contain '/', '@', '#', '*' or control characters");
+    }
+  }
+  if (name == "sys" || name == "auth" || name == "identity" || name == "cubbyhole") {
+    return where.at(line, what + " would shadow the built-in " + in_quotes(name));
+  }
+  return engine::ok_status();
+}
+
+engine::Result<std::shared_ptr<const engine::ctmpl::Template>> parse_template_text(const std::string& text,
+                                                                                   const std::string& name) {
+  auto t = engine::ctmpl::Template::parse(name, text);
+  if (!t.ok()) return std::move(t).error();
+  return std::make_shared<const engine::ctmpl::Template>(std::move(t).value());
+}
+
+engine::Result<TemplateConfig> parse_template(const Block& block, const Where& where, std::string_view mount_context,
+                                              mode_t default_mode) {
+  TemplateConfig t;
+  t.name = block.label;
+  t.line = block.line;
+  COFFER_TRY_STATUS(check_template_name(t.name, t.line, where, mount_context));
+  const std::string context = " in template " + in_quotes(t.name) + std::string(mount_context);
+  std::set<std::string> seen;
+  bool has_contents = false;
+  t.perms = default_mode;
+  for (const hcl::Item& item : block.body->items) {
+    COFFER_TRY_STATUS(plain_key(item, where, seen, context));
+    const std::string& key = item.keys[0];
+    if (key == "source") {
+      COFFER_TRY(t.source, string_value(item, where, context));
+      if (t.source.empty() || t.source.front() != '/') {
+        return where.at(item.line, "\"source\"" + context + " must be an absolute path");
+      }
+    } else if (key == "contents") {
+      COFFER_TRY(t.contents, string_value(item, where, context));
+      has_contents = true;
+    } else if (key == "perms") {
+      if (item.value.kind != hcl::Value::Kind::String) {
+        return where.at(item.line, "\"perms\"" + context + " must be a string of octal digits, as in \"0400\"");
+      }
+      auto mode = parse_mode(item.value.text, false);
+      if (!mode.ok()) return where.at(item.line, mode.error().message + context);
+      t.perms = *mode;
+    } else if (key == "error_on_missing_key") {
+      COFFER_TRY(bool on, bool_value(item, where, context));
+      if (!on) {
+        return where.at(item.line, "\"error_on_missing_key\"" + context +
+                                       " cannot be false: a missing key is always an error (no \"<no value>\")");
+      }
+    } else {
+      return where.at(item.line, "unknown key " + in_quotes(key) + context +
+                                     " (known: source, contents, perms, error_on_missing_key)");
+    }
+  }
+  if (has_contents == !t.source.empty()) {
+    return where.at(block.line, "template " + in_quotes(t.name) + std::string(mount_context) +
+                                    " needs exactly one of source and contents");
+  }
+  if (has_contents) {
+    // Syntax errors name the config file's line of the block plus the
+    // template's own line: "coffer.hcl:12: template \"app.env\": app.env:3: ...".
+    auto parsed = parse_template_text(t.contents, t.name);
+    if (!parsed.ok()) {
+      return where.at(block.line, "template " + in_quotes(t.name) + ": " + parsed.error().message);
+    }
+    t.parsed = std::move(parsed).value();
+  }
+  return t;
 }
 
 engine::Result<MountConfig> parse_mount(const Block& block, const Where& where) {
@@ -123,13 +204,20 @@ engine::Result<MountConfig> parse_mount(const Block& block, const Where& where) 
   m.mountpoint = block.label;
   if (m.mountpoint.empty() || m.mountpoint.front() != '/') {
     return where.at(block.line,
-                    "mount " + quoted(block.label) + ": the label must be an absolute path (the mountpoint)");
+                    "mount " + in_quotes(block.label) + ": the label must be an absolute path (the mountpoint)");
   }
   while (m.mountpoint.size() > 1 && m.mountpoint.back() == '/') m.mountpoint.pop_back();
-  const std::string context = " in mount " + quoted(m.mountpoint);
+  const std::string context = " in mount " + in_quotes(m.mountpoint);
   std::set<std::string> seen;
   bool cache_set = false;
+  std::vector<Block> template_blocks;
   for (const hcl::Item& item : block.body->items) {
+    if (!item.keys.empty() && item.keys[0] == "template") {
+      COFFER_TRY(std::vector<Block> blocks,
+                 labelled_blocks(item, where, "template \"app.env\" { source = \"/etc/app/app.env.ctmpl\" }"));
+      template_blocks.insert(template_blocks.end(), blocks.begin(), blocks.end());
+      continue;
+    }
     COFFER_TRY_STATUS(plain_key(item, where, seen, context));
     const std::string& key = item.keys[0];
     if (key == "chroot_namespace") {
@@ -163,20 +251,30 @@ engine::Result<MountConfig> parse_mount(const Block& block, const Where& where) 
       // A string, as Vault Agent's perms = "0640": an HCL number 0640 would
       // be read as decimal.
       if (item.value.kind != hcl::Value::Kind::String) {
-        return where.at(item.line, quoted(key) + context + " must be a string of octal digits, as in \"0640\"");
+        return where.at(item.line, in_quotes(key) + context + " must be a string of octal digits, as in \"0640\"");
       }
       auto mode = parse_mode(item.value.text, key == "dir_mode");
       if (!mode.ok()) return where.at(item.line, mode.error().message + context);
       (key == "dir_mode" ? m.dir_mode : m.file_mode) = *mode;
     } else {
-      return where.at(item.line,
-                      "unknown key " + quoted(key) + context +
-                          " (known: chroot_namespace, token_file, allow_other, cache, inotify, peer_login, uid, "
-                          "gid, file_mode, dir_mode)");
+      return where.at(item.line, "unknown key " + in_quotes(key) + context +
+                                     " (known: chroot_namespace, token_file, allow_other, cache, inotify, peer_login, "
+                                     "uid, gid, file_mode, dir_mode, template)");
     }
   }
+  // After the keys, so a template's default perms are the mount's file_mode.
+  std::map<std::string, int> template_lines;
+  for (const Block& b : template_blocks) {
+    COFFER_TRY(TemplateConfig t, parse_template(b, where, context, m.file_mode));
+    auto [it, fresh] = template_lines.emplace(t.name, t.line);
+    if (!fresh) {
+      return where.at(t.line, "template " + in_quotes(t.name) + context + " is declared twice (also on line " +
+                                  std::to_string(it->second) + ")");
+    }
+    m.templates.push_back(std::move(t));
+  }
   if (cache_set && m.token_file.empty()) {
-    return where.at(block.line, "mount " + quoted(m.mountpoint) +
+    return where.at(block.line, "mount " + in_quotes(m.mountpoint) +
                                     ": cache = true needs token_file (a mount shared by several "
                                     "callers caches nothing)");
   }
@@ -188,9 +286,9 @@ engine::Status parse_storage(const Block& block, const Where& where, Config& c) 
   const bool pg = block.label == "postgresql";
   if (block.label != "sqlite" && !pg) {
     return where.at(block.line,
-                    "storage " + quoted(block.label) + " is not supported (only \"sqlite\" and \"postgresql\")");
+                    "storage " + in_quotes(block.label) + " is not supported (only \"sqlite\" and \"postgresql\")");
   }
-  const std::string context = " in storage " + quoted(block.label);
+  const std::string context = " in storage " + in_quotes(block.label);
   const std::string place = pg ? "connection_url" : "path";
   std::set<std::string> seen;
   for (const hcl::Item& item : block.body->items) {
@@ -205,11 +303,11 @@ engine::Status parse_storage(const Block& block, const Where& where, Config& c) 
       continue;
     }
     if (key != place) {
-      return where.at(item.line, "unknown key " + quoted(key) + context + " (known: " + place +
+      return where.at(item.line, "unknown key " + in_quotes(key) + context + " (known: " + place +
                                      (pg ? ", table, init)" : ", init)"));
     }
     COFFER_TRY(c.storage_path, string_value(item, where, context));
-    if (c.storage_path.empty()) return where.at(item.line, quoted(place) + context + " is empty");
+    if (c.storage_path.empty()) return where.at(item.line, in_quotes(place) + context + " is empty");
   }
   if (c.storage_path.empty()) {
     return where.at(block.line, pg ? "storage \"postgresql\" needs connection_url = \"postgres://...\""
@@ -244,23 +342,23 @@ engine::Result<std::int64_t> lockout_number(const hcl::Item& item, const Where& 
                   : digits ? engine::parse_count(t, "number")
                            : engine::Result<std::int64_t>(engine::Error::invalid("not a number"));
     if (!parsed.ok()) {
-      return where.at(item.line, quoted(item.keys[0]) + context + ": " + quoted(item.value.text) +
+      return where.at(item.line, in_quotes(item.keys[0]) + context + ": " + in_quotes(item.value.text) +
                                      (duration ? " is not a duration" : " is not a number"));
     }
     v = *parsed;
   } else {
-    return where.at(item.line, quoted(item.keys[0]) + context + " must be a number or a string");
+    return where.at(item.line, in_quotes(item.keys[0]) + context + " must be a number or a string");
   }
-  if (v < 0) return where.at(item.line, quoted(item.keys[0]) + context + " cannot be negative");
+  if (v < 0) return where.at(item.line, in_quotes(item.keys[0]) + context + " cannot be negative");
   return v;
 }
 
 engine::Result<LockoutStanza> parse_lockout(const Block& block, const Where& where) {
   if (block.label != "all" && block.label != "userpass" && block.label != "approle" && block.label != "ldap") {
     return where.at(block.line,
-                    "user_lockout " + quoted(block.label) + ": the label must be all, userpass, approle or ldap");
+                    "user_lockout " + in_quotes(block.label) + ": the label must be all, userpass, approle or ldap");
   }
-  const std::string context = " in user_lockout " + quoted(block.label);
+  const std::string context = " in user_lockout " + in_quotes(block.label);
   LockoutStanza l;
   l.line = block.line;
   std::set<std::string> seen;
@@ -276,7 +374,7 @@ engine::Result<LockoutStanza> parse_lockout(const Block& block, const Where& whe
     } else if (key == "disable_lockout") {
       COFFER_TRY(l.disable, bool_value(item, where, context));
     } else {
-      return where.at(item.line, "unknown key " + quoted(key) + context +
+      return where.at(item.line, "unknown key " + in_quotes(key) + context +
                                      " (known: lockout_threshold, lockout_duration, lockout_counter_reset, "
                                      "disable_lockout)");
     }
@@ -339,7 +437,7 @@ engine::Result<Config> parse_config(std::string_view text, std::string_view file
         COFFER_TRY(MountConfig m, parse_mount(b, where));
         auto [it, fresh] = mount_lines.emplace(m.mountpoint, m.line);
         if (!fresh) {
-          return where.at(m.line, "mount " + quoted(m.mountpoint) + " is declared twice (also on line " +
+          return where.at(m.line, "mount " + in_quotes(m.mountpoint) + " is declared twice (also on line " +
                                       std::to_string(it->second) + ")");
         }
         c.mounts.push_back(std::move(m));
@@ -351,7 +449,7 @@ engine::Result<Config> parse_config(std::string_view text, std::string_view file
         COFFER_TRY(LockoutStanza l, parse_lockout(b, where));
         auto [it, fresh] = lockouts.emplace(b.label, l);
         if (!fresh) {
-          return where.at(b.line, "user_lockout " + quoted(b.label) + " is declared twice (also on line " +
+          return where.at(b.line, "user_lockout " + in_quotes(b.label) + " is declared twice (also on line " +
                                       std::to_string(it->second.line) + ")");
         }
       }
@@ -364,14 +462,14 @@ engine::Result<Config> parse_config(std::string_view text, std::string_view file
         COFFER_TRY(std::string level, string_value(item, where, ""));
         auto parsed = fsd::parse_log_level(level);
         if (!parsed) {
-          return where.at(item.line, "\"log_level\" must be error, warn, info or debug, not " + quoted(level));
+          return where.at(item.line, "\"log_level\" must be error, warn, info or debug, not " + in_quotes(level));
         }
         c.log_level = *parsed;
       } else {
         COFFER_TRY(c.disable_mlock, bool_value(item, where, ""));
       }
     } else {
-      return where.at(item.line, "unknown key " + quoted(key) +
+      return where.at(item.line, "unknown key " + in_quotes(key) +
                                      " (known: storage, mount, administrative_namespace_path, "
                                      "user_lockout, log_level, disable_mlock)");
     }
@@ -384,6 +482,32 @@ engine::Result<Config> parse_config(std::string_view text, std::string_view file
     return engine::Error::invalid(std::string(file) + ": no mount block (mount \"/run/coffer\" { })");
   }
   return c;
+}
+
+engine::Status load_template_sources(Config& config) {
+  const Where where{config.file};
+  for (MountConfig& m : config.mounts) {
+    for (TemplateConfig& t : m.templates) {
+      if (t.source.empty()) continue;
+      const std::string what = "template " + in_quotes(t.name) + " in mount " + in_quotes(m.mountpoint);
+      std::ifstream in(t.source, std::ios::binary);
+      if (!in) return where.at(t.line, what + ": cannot read the source " + t.source);
+      std::string text;
+      char buf[4096];
+      while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+        text.append(buf, static_cast<std::size_t>(in.gcount()));
+        if (text.size() > engine::ctmpl::Limits{}.max_template) {
+          return where.at(t.line, what + ": the source " + t.source + " is over 64 KiB");
+        }
+      }
+      if (in.bad()) return where.at(t.line, what + ": cannot read the source " + t.source);
+      auto parsed = parse_template_text(text, t.source);
+      if (!parsed.ok()) return std::move(parsed).error();  // "SOURCE:LINE: ..."
+      t.contents = std::move(text);
+      t.parsed = std::move(parsed).value();
+    }
+  }
+  return engine::ok_status();
 }
 
 engine::Result<Config> load_config(const std::string& path) {
@@ -399,7 +523,9 @@ engine::Result<Config> load_config(const std::string& path) {
     }
   }
   if (in.bad()) return engine::Error::invalid("cannot read the config file " + path);
-  return parse_config(text, path);
+  COFFER_TRY(Config c, parse_config(text, path));
+  COFFER_TRY_STATUS(load_template_sources(c));
+  return c;
 }
 
 }  // namespace mountd

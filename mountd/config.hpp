@@ -7,6 +7,7 @@
 //   mount "/run/coffer-hq" { chroot_namespace = "usa-hq" }
 //   mount "/run/app/secrets" { token_file = "/etc/app/token", cache = true }
 //   mount "/run/app/keys" { uid = 1000, gid = 1000, file_mode = "0600", dir_mode = "0700" }
+//   mount "/run/app" { template "app.env" { source = "/etc/app/app.env.ctmpl"  perms = "0400" } }
 //   administrative_namespace_path = "admin/"
 //   user_lockout "all" { lockout_threshold = 5, lockout_duration = "15m" }
 //   log_level = "info"
@@ -19,11 +20,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "engine/common/error.hpp"
+#include "engine/ctmpl/ctmpl.hpp"
 #include "fs/log.hpp"
 #include "mountd/options.hpp"
 
@@ -35,6 +38,19 @@ struct UserLockout {
   std::int64_t duration = 15 * 60;       // seconds
   std::int64_t counter_reset = 15 * 60;  // seconds
   bool disable = false;
+};
+
+// One `template "NAME" { source = "FILE" | contents = "..."  perms = "0400" }`
+// inside a mount block, as Vault Agent's stanza: MOUNT/NAME, rendered in
+// consul-template's language (engine/ctmpl).
+struct TemplateConfig {
+  std::string name;      // one file name: no '/', '@', '#', not sys/auth/identity
+  int line = 0;          // line of the block in the config file
+  std::string source;    // the template file ("" when contents is given)
+  std::string contents;  // the template text (read from source by load_config)
+  mode_t perms = 0;      // 0: the mount's file_mode
+  // Parsed: by parse_config for contents, by load_config for a source.
+  std::shared_ptr<const engine::ctmpl::Template> parsed;
 };
 
 // One `mount "PATH" { ... }` block: a FUSE mount, like a Vault listener.
@@ -56,6 +72,7 @@ struct MountConfig {
   // inotify by replay (fs/replay.hpp): changes made elsewhere raise
   // inotify events on this mount.
   bool inotify = false;
+  std::vector<TemplateConfig> templates;
 };
 
 struct Config {
@@ -80,11 +97,19 @@ struct Config {
 // ("coffer.hcl:7: unknown key \"chroot\" in mount \"/run/coffer\"").
 // Errors: InvalidArgument for syntax errors, unknown keys, values of the
 // wrong type or out of range, a missing or repeated storage block, no mount,
-// two mounts on the same path.
+// two mounts on the same path, a template with a bad name, both or neither
+// of source and contents, or (for contents) bad syntax. A template's source
+// file is not read here (parsing reads no other file).
 engine::Result<Config> parse_config(std::string_view text, std::string_view file);
 
-// Reads and parses the file at path. Errors: InvalidArgument (unreadable
-// file, or as parse_config).
+// Reads and parses each template's source file (at most 64 KiB). Errors:
+// InvalidArgument "CONFIG:LINE: ..." for an unreadable or oversized file,
+// "SOURCE:LINE: ..." for its syntax.
+engine::Status load_template_sources(Config& config);
+
+// Reads and parses the file at path, then its templates' sources. Errors:
+// InvalidArgument (unreadable file, or as parse_config and
+// load_template_sources).
 engine::Result<Config> load_config(const std::string& path);
 
 }  // namespace mountd

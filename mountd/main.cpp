@@ -491,6 +491,13 @@ int main(int argc, char** argv) {
         std::cerr << "cofferd: " << config.error().message << "\n";
         return 2;
       }
+      for (const auto& m : config->mounts) {
+        // Checked at load, not served yet (README: Templates): say so.
+        if (!m.templates.empty()) {
+          std::cerr << "cofferd: warning: mount " << m.mountpoint << ": " << m.templates.size()
+                    << " template block(s) checked but not served yet (no MOUNT/NAME file)\n";
+        }
+      }
       return run(plan_of(*config, options->init));
     }
     return run(plan_of(*options));

@@ -19,7 +19,7 @@ import sys
 # libraries of the second layer do not include each other.
 LAYERS = [
     ("coffer_store", {"engine/common", "engine/storage", "engine/crypto", "engine/barrier", "engine/seal"}),
-    ("coffer_policy, coffer_backends", {"engine/policy", "engine/backend"}),
+    ("coffer_policy, coffer_backends, coffer_ctmpl", {"engine/policy", "engine/backend", "engine/ctmpl"}),
     ("coffer_core", {"engine/namespace", "engine/router", "engine/authz", "engine/identity", "engine/token",
                      "engine/auth", "engine/login", "engine/audit", "engine/sys", "engine/core"}),
     ("coffer_fileview", {"engine/fileview"}),
