@@ -10,6 +10,7 @@
 #include <set>
 
 #include "fs/log.hpp"
+#include "fs/node_paths.hpp"
 
 namespace fsd {
 
@@ -18,20 +19,6 @@ namespace {
 // Every started invalidator, for wait_for_all.
 std::mutex g_registry_mu;
 std::set<Invalidator*> g_registry;
-
-// "NAME", "NAME@x", "NAME#k", "NAME@x#k" of the last segment share the base
-// "NAME": a write to any of them may change all of them.
-std::string_view base_of(std::string_view path) {
-  const auto slash = path.rfind('/');
-  const std::size_t start = slash == std::string_view::npos ? 0 : slash + 1;
-  const auto mark = path.find_first_of("@#", start);
-  return mark == std::string_view::npos ? path : path.substr(0, mark);
-}
-
-std::string_view parent_of(std::string_view path) {
-  const auto slash = path.rfind('/');
-  return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
-}
 
 std::string_view name_of(std::string_view path) {
   const auto slash = path.rfind('/');
@@ -49,12 +36,7 @@ void Invalidator::start(fuse_session* se) {
   if (started_) return;
   session_ = se;
   started_ = true;
-  // The thread must not take the daemon's signals (they belong to main).
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, &old);
-  thread_ = std::thread([this] { run(); });
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  thread_ = thread_without_signals([this] { run(); });
   std::lock_guard registry(g_registry_mu);
   g_registry.insert(this);
 }

@@ -12,6 +12,7 @@
 #include "engine/fileview/monitor.hpp"
 #include "fs/errno_map.hpp"
 #include "fs/invalidator.hpp"
+#include "fs/node_paths.hpp"
 #include "fs/monitor.hpp"
 #include "fs/op_log.hpp"
 #include "fs/poll.hpp"
@@ -40,11 +41,6 @@ timespec to_timespec(engine::TimePoint t) {
   ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
   ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
   return ts;
-}
-
-std::string parent_of(std::string_view path) {
-  const auto slash = path.rfind('/');
-  return slash == std::string_view::npos ? std::string() : std::string(path.substr(0, slash));
 }
 
 std::string join(std::string_view dir, std::string_view name) {

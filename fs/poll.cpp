@@ -14,6 +14,7 @@
 
 #include "engine/fileview/events.hpp"
 #include "fs/invalidator.hpp"
+#include "fs/node_paths.hpp"
 
 namespace fsd {
 namespace {
@@ -127,12 +128,7 @@ class Poller {
   void start_locked() {
     if (started_) return;
     started_ = true;
-    // The thread must not take the daemon's signals (they belong to main).
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    thread_ = std::thread([this] { run(); });
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    thread_ = thread_without_signals([this] { run(); });
   }
 
   void run() {

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "fs/log.hpp"
+#include "fs/node_paths.hpp"
 
 namespace fsd {
 namespace {
@@ -19,18 +20,6 @@ thread_local const void* t_request_fs = nullptr;
 // Replays waiting beyond this are dropped (oldest first): watchers then
 // miss events, which is logged, rather than the daemon growing.
 constexpr std::size_t kMaxQueued = 4096;
-
-std::string_view base_of(std::string_view path) {
-  const auto slash = path.rfind('/');
-  const std::size_t start = slash == std::string_view::npos ? 0 : slash + 1;
-  const auto mark = path.find_first_of("@#", start);
-  return mark == std::string_view::npos ? path : path.substr(0, mark);
-}
-
-std::string parent_of(std::string_view path) {
-  const auto slash = path.rfind('/');
-  return slash == std::string_view::npos ? std::string() : std::string(path.substr(0, slash));
-}
 
 bool live(const InodeTable& inodes, const std::string& path) {
   if (path.empty()) return true;  // the root
@@ -51,11 +40,7 @@ void Replayer::start() {
   std::lock_guard lock(mu_);
   if (started_) return;
   started_ = true;
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, &old);
-  thread_ = std::thread([this] { run(); });
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  thread_ = thread_without_signals([this] { run(); });
 }
 
 void Replayer::request_stop() {
@@ -156,7 +141,7 @@ void Replayer::run() {
     lock.unlock();
     // Only where the kernel holds the folder's inode: otherwise nobody
     // watches it (a watch pins its inode), and the walk would cost lookups.
-    const std::string parent = parent_of(job.path);
+    const std::string parent(parent_of(job.path));
     bool go = live(inodes_, parent);
     // A secret the kernel has no inode for is new to it: a create.
     if (job.action == Action::Modify && !live(inodes_, job.path)) job.action = Action::Create;

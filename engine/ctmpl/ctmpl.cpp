@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
 #include "engine/ctmpl/ctmpl.hpp"
 
+#include "engine/common/utf8.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -251,23 +253,9 @@ class Lexer {
     return -1;
   }
 
+  // A \u escape that is no scalar value reads as U+FFFD, as in Go.
   static void put_utf8(std::string& out, std::uint32_t cp) {
-    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
+    if (!utf8::append(out, cp)) utf8::append(out, 0xFFFD);
   }
 
   std::string lex_quoted() {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
 #include "engine/policy/hcl.hpp"
 
+#include "engine/common/utf8.hpp"
+
 #include <cerrno>
 #include <cstdlib>
 #include <string>
@@ -31,27 +33,6 @@ bool is_ident_start(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || static_cast<unsigned char>(c) >= 0x80;
 }
 bool is_ident_char(char c) { return is_ident_start(c) || is_digit(c) || c == '-' || c == '.'; }
-
-// Appends code point `cp` as UTF-8; false when it is not a valid scalar value.
-bool append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return true;
-}
 
 // ---------------------------------------------------------------------------
 // HCL1 lexer
@@ -252,7 +233,7 @@ class Lexer {
           }
           if (e == 'x') {
             value += static_cast<char>(cp);
-          } else if (!append_utf8(value, cp)) {
+          } else if (!utf8::append(value, cp)) {
             return syntax_error(eline, ecol, "escape sequence is invalid Unicode code point");
           }
           break;
@@ -719,7 +700,7 @@ class JsonParser {
               return error("invalid surrogate pair");
             }
           }
-          if (!append_utf8(out, cp)) return error("invalid \\u escape");
+          if (!utf8::append(out, cp)) return error("invalid \\u escape");
           break;
         }
         default: return error("invalid escape sequence");
