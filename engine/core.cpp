@@ -192,6 +192,7 @@ Result<Response> Core::handle(const Request& req) {
       changes.describe(req.op, req.path, version);
     }
     if (result.ok() || result.error().code != ErrorCode::Conflict) break;
+    if (attempt < kAttempts) impl_->wait_fed(std::chrono::seconds(2));
   }
   // A failed login answers no sooner than failed_login_delay after it
   // began: guessing is slow, an unknown user costs what a wrong password
@@ -664,6 +665,23 @@ Status Core::absorb(bool reload, std::span<const std::string> keys) {
   if (reload) events = {ChangeEvent{0, ChangeKind::Other, {}, {}, {}}};
   c.bus.publish(std::move(events));
   return {};
+}
+
+void Core::fed(std::int64_t revision) {
+  Impl& c = *impl_;
+  {
+    std::lock_guard lock(c.fed_mu);
+    if (revision <= c.fed_revision) return;
+    c.fed_revision = revision;
+  }
+  c.fed_cv.notify_all();
+}
+
+void Core::Impl::wait_fed(std::chrono::milliseconds most) {
+  if (!opts.fleet_revision) return;
+  const std::int64_t target = opts.fleet_revision();
+  std::unique_lock lock(fed_mu);
+  fed_cv.wait_for(lock, most, [&] { return fed_revision >= target; });
 }
 
 void Core::Impl::seal_now() {

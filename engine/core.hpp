@@ -64,6 +64,11 @@ class Core {
   // For the daemon's feed thread; errors: as the stores report them (the
   // caller retries with reload).
   Status absorb(bool reload, std::span<const std::string> keys);
+  // The feed thread says that every change up to the store's `revision` is
+  // absorbed (after absorb(), or when there was nothing to take in). A
+  // request that lost a race to another host waits for this before it runs
+  // again (CoreOptions::fleet_revision).
+  void fed(std::int64_t revision);
 
   // ---- Queries for the layers above the core (file view, mountd, audit
   // monitor). None spends a token use or writes an audit line; each takes

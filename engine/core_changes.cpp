@@ -21,6 +21,9 @@ constexpr std::string_view kLockedUsers = "core/login/lockedusers/";
 constexpr std::string_view kIdentityConfig = "core/identity/config";
 constexpr std::string_view kPerNamespace = "ns/";
 constexpr std::string_view kLogical = "logical/";
+// fleet::claim keys (engine/storage/fleet_claim.hpp): each is written beside
+// the change it stands for, which says what changed.
+constexpr std::string_view kClaims = "core/claims/";
 
 // "a/b/c" → ("a", "b/c"); no '/' → (key, "").
 std::pair<std::string_view, std::string_view> first_segment(std::string_view key) {
@@ -174,6 +177,7 @@ std::vector<ChangeEvent> ChangeRecorder::classify(std::span<const WriteOp> batch
   bool topology = false;
   for (const WriteOp& op : batch) {
     std::string_view key = op.key;
+    if (key.starts_with(kClaims)) continue;
     ChangeEvent c;
     if (key.starts_with(kLogical)) {
       auto [uuid, rest] = first_segment(key.substr(kLogical.size()));

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <shared_mutex>
 
 #include "engine/audit/audit_broker.hpp"
@@ -54,6 +56,14 @@ struct Core::Impl {
   // shared for their whole run, so a mount or namespace cannot disappear
   // under a backend; topology changes and seal/unseal hold it exclusively.
   mutable std::shared_mutex mu;
+  // The store revision the feed thread has absorbed up to (Core::fed).
+  std::mutex fed_mu;
+  std::condition_variable fed_cv;
+  std::int64_t fed_revision = 0;  // guarded by fed_mu
+  // After a Conflict: until everything up to the fleet store's revision is
+  // absorbed, or `most` has passed (the request then runs anyway).
+  void wait_fed(std::chrono::milliseconds most);
+
   // The core's own subscriptions (the ACL cache); dropped before the bus.
   ChangeBus::Subscription acl_changes;
 

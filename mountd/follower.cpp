@@ -33,11 +33,15 @@ void Follower::run() {
       fsd::log_info("store current again at revision ", up->revision);
     }
     if (up->reload) fsd::log_info("change feed: reloading the whole store: ", up->why);
-    if (up->empty() && !must_reload) continue;
+    if (up->empty() && !must_reload) {
+      core_.fed(up->revision);
+      continue;
+    }
     std::vector<std::string> keys;
     for (const auto& batch : up->batches) keys.insert(keys.end(), batch.keys.begin(), batch.keys.end());
     const engine::Status st = core_.absorb(up->reload || must_reload, keys);
     must_reload = !st.ok();
+    if (st.ok()) core_.fed(up->revision);
     if (!st.ok()) fsd::log_error("change feed: revision ", up->revision, " not taken in: ", st.error().message);
   }
 }

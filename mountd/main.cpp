@@ -344,6 +344,7 @@ int run(const Plan& p) {
   if (p.dev) core_options.dev_root_token = p.dev_root_token;
   core_options.administrative_namespace_path = p.admin_namespace;
   core_options.user_lockout = p.user_lockout;
+  if (mirror != nullptr) core_options.fleet_revision = [mirror] { return mirror->revision(); };
   auto core_result = engine::Core::open(std::move(storage).value(), core_options);
   if (!core_result.ok()) {
     std::cerr << "cofferd: cannot open the store: " << core_result.error().message << std::endl;

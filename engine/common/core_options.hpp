@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -35,6 +36,12 @@ struct CoreOptions {
   // from "all", and those of "all" from Vault's defaults). Empty: Vault's
   // defaults everywhere.
   std::map<std::string, UserLockoutConfig> user_lockout{};
+  // On a fleet store (PostgresMirror): the revision its copy of the store
+  // holds. A request refused as a Conflict runs again once the core has
+  // taken in every change up to there (Core::fed), so what it checks in
+  // memory (names in use, the namespace tree) includes the other host's
+  // commit. Unset on one host.
+  std::function<std::int64_t()> fleet_revision{};
 };
 
 }  // namespace engine

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <unordered_set>
 
+#include "engine/storage/fleet_claim.hpp"
 #include "engine/storage/serial.hpp"
 #include "engine/crypto/sodium.hpp"
 #include "engine/policy/policy.hpp"
@@ -54,6 +55,8 @@ std::vector<std::string> dedupe(const std::vector<std::string>& v) {
 }  // namespace
 
 struct IdentityStore::State {
+  // The identity claims this state is built from (fleet_claim.hpp).
+  fleet::Claims claims;
   IdentityConfig config;
   std::unordered_map<std::string, EntityPtr> entities;
   std::map<std::string, std::string> entity_by_name;  // ns \0 name -> entity id
@@ -183,6 +186,9 @@ Status IdentityStore::load(const std::vector<std::string>& namespace_ids) {
     COFFER_TRY(fresh->config, decode_record<IdentityConfig>(*config_bytes, "identity config"));
   }
   for (const auto& ns_id : namespace_ids) {
+    // The claim before what it stands for: a change made by another host
+    // in between shows as a claim newer than this state, never older.
+    COFFER_TRY_STATUS(fresh->claims.remember(storage_, fleet::identity_key(ns_id)));
     const std::string entities_prefix = ns_prefix(ns_id) + "entity/";
     COFFER_TRY(auto entity_keys, storage_.list(entities_prefix));
     for (const auto& k : entity_keys) {
@@ -227,12 +233,22 @@ void IdentityStore::forget_namespace(std::string_view namespace_id) {
   bump();
 }
 
-Status IdentityStore::persist_entity(const EntityRecord& e) {
-  return storage_.put(entity_key(e.namespace_id, e.id), encode_record(e));
+Status IdentityStore::persist_entity(const EntityRecord& e, bool names) {
+  std::vector<WriteOp> batch;
+  if (names) COFFER_TRY_STATUS(state_->claims.claim(storage_, fleet::identity_key(e.namespace_id), batch));
+  batch.push_back(put_op(entity_key(e.namespace_id, e.id), encode_record(e)));
+  COFFER_TRY_STATUS(storage_.apply(batch));
+  state_->claims.took(batch);
+  return {};
 }
 
-Status IdentityStore::persist_group(const GroupRecord& g) {
-  return storage_.put(group_key(g.namespace_id, g.id), encode_record(g));
+Status IdentityStore::persist_group(const GroupRecord& g, bool names) {
+  std::vector<WriteOp> batch;
+  if (names) COFFER_TRY_STATUS(state_->claims.claim(storage_, fleet::identity_key(g.namespace_id), batch));
+  batch.push_back(put_op(group_key(g.namespace_id, g.id), encode_record(g)));
+  COFFER_TRY_STATUS(storage_.apply(batch));
+  state_->claims.took(batch);
+  return {};
 }
 
 // ---- Login -------------------------------------------------------------------
@@ -281,7 +297,7 @@ Result<LoginEntity> IdentityStore::entity_for_login(std::string_view namespace_i
   alias.metadata = alias_metadata;
   alias.creation_unix_ns = alias.last_update_unix_ns = rec.creation_unix_ns;
   rec.aliases.push_back(std::move(alias));
-  COFFER_TRY_STATUS(persist_entity(rec));
+  COFFER_TRY_STATUS(persist_entity(rec, /*names=*/true));
   auto e = std::make_shared<const EntityRecord>(std::move(rec));
   s.index_entity(e);
   bump();
@@ -448,7 +464,7 @@ Result<EntityPtr> IdentityStore::put_entity(EntityRecord record, TimePoint now) 
     record.aliases.clear();
   }
   record.last_update_unix_ns = unix_ns(now);
-  COFFER_TRY_STATUS(persist_entity(record));
+  COFFER_TRY_STATUS(persist_entity(record, /*names=*/!old || old->name != record.name));
   if (old) s.unindex_entity(*old);
   auto e = std::make_shared<const EntityRecord>(std::move(record));
   s.index_entity(e);
@@ -592,7 +608,9 @@ Result<AliasRecord> IdentityStore::put_entity_alias(AliasRecord alias, TimePoint
   target_rec.aliases.push_back(alias);
   target_rec.last_update_unix_ns = unix_ns(now);
   batch.push_back(put_op(entity_key(target_rec.namespace_id, target_rec.id), encode_record(target_rec)));
+  COFFER_TRY_STATUS(s.claims.claim(storage_, fleet::identity_key(target_rec.namespace_id), batch));
   COFFER_TRY_STATUS(storage_.apply(batch));
+  s.claims.took(batch);
   if (previous_rec) {
     s.unindex_entity(*previous);
     s.index_entity(std::make_shared<const EntityRecord>(std::move(*previous_rec)));
@@ -697,7 +715,7 @@ Result<GroupPtr> IdentityStore::put_group(GroupRecord record, TimePoint now) {
     record.alias.reset();
   }
   record.last_update_unix_ns = unix_ns(now);
-  COFFER_TRY_STATUS(persist_group(record));
+  COFFER_TRY_STATUS(persist_group(record, /*names=*/!old || old->name != record.name));
   if (old) s.unindex_group(*old);
   auto g = std::make_shared<const GroupRecord>(std::move(record));
   s.index_group(g);
@@ -833,7 +851,9 @@ Result<AliasRecord> IdentityStore::put_group_alias(AliasRecord alias, TimePoint 
   target_rec.alias = alias;
   target_rec.last_update_unix_ns = unix_ns(now);
   batch.push_back(put_op(group_key(target_rec.namespace_id, target_rec.id), encode_record(target_rec)));
+  COFFER_TRY_STATUS(s.claims.claim(storage_, fleet::identity_key(target_rec.namespace_id), batch));
   COFFER_TRY_STATUS(storage_.apply(batch));
+  s.claims.took(batch);
   if (previous_rec) {
     s.unindex_group(*previous);
     s.index_group(std::make_shared<const GroupRecord>(std::move(*previous_rec)));

@@ -247,8 +247,10 @@ class IdentityStore {
 
  private:
   struct State;
-  Status persist_entity(const EntityRecord& e);
-  Status persist_group(const GroupRecord& g);
+  // names: the record takes a name (a new one, or a rename), so the write
+  // carries the namespace's identity claim (engine/storage/fleet_claim.hpp).
+  Status persist_entity(const EntityRecord& e, bool names = false);
+  Status persist_group(const GroupRecord& g, bool names = false);
   void bump() noexcept { generation_.fetch_add(1, std::memory_order_acq_rel); }
 
   Storage& storage_;

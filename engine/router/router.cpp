@@ -5,6 +5,7 @@
 
 #include "engine/crypto/sodium.hpp"
 #include "engine/router/resolve.hpp"
+#include "engine/storage/fleet_claim.hpp"
 #include "engine/storage/serial.hpp"
 
 namespace engine {
@@ -34,6 +35,7 @@ void Router::clear() {
   touch();
   by_id_.clear();
   root_.reset();
+  claims_.clear();
 }
 
 Status Router::bootstrap_root(TimePoint now) {
@@ -53,6 +55,12 @@ Status Router::load() {
   touch();
   by_id_.clear();
   root_.reset();
+  claims_.clear();
+  // The claims before what they stand for (fleet_claim.hpp): a change made
+  // by another host in between then shows as a claim newer than memory,
+  // never the other way round.
+  COFFER_TRY(auto claimed, storage_.list(kNamespacePrefix));
+  for (const std::string& id : claimed) COFFER_TRY_STATUS(claims_.remember(storage_, fleet::topology_key(id)));
   COFFER_TRY(auto ids, storage_.list(kNamespacePrefix));
   std::vector<NamespaceRecord> records;
   for (const std::string& id : ids) {
@@ -173,9 +181,11 @@ Result<const NamespaceRecord*> Router::create_namespace(NamespaceNode& parent, s
   node->record = NamespaceRecord{unique_namespace_id(), parent.record.path + std::string(name) + "/",
                                  std::move(metadata), unix_ns(now)};
   std::vector<WriteOp> batch;
+  COFFER_TRY_STATUS(claims_.claim(storage_, fleet::topology_key(parent.record.id), batch));
   batch.push_back(put_op(namespace_key(node->record.id), encode_record(node->record)));
   COFFER_TRY_STATUS(add_builtin_mounts(*node, batch, now));
   COFFER_TRY_STATUS(storage_.apply(batch));
+  claims_.took(batch);
   // Instantiate the built-in mounts just written.
   for (const WriteOp& op : batch) {
     if (!op.key.starts_with(kMountPrefix)) continue;
@@ -215,13 +225,21 @@ Status Router::delete_namespace(NamespaceNode& parent, std::string_view name, bo
     }
   }
   std::vector<WriteOp> batch;
+  // Against another host changing the parent's children, or this
+  // namespace's mounts or identity, at the same time.
+  COFFER_TRY_STATUS(claims_.claim(storage_, fleet::topology_key(parent.record.id), batch));
+  COFFER_TRY_STATUS(claims_.release(storage_, fleet::topology_key(ns.record.id), batch));
   for (const auto& [mpath, mount] : ns.mounts) {
     batch.push_back({WriteOp::Kind::DeletePrefix, mount_data_prefix(mount->entry.uuid), {}});
   }
   batch.push_back({WriteOp::Kind::DeletePrefix, mounts_prefix(ns.record.id), {}});
   batch.push_back({WriteOp::Kind::DeletePrefix, "ns/" + ns.record.id + "/", {}});
   batch.push_back({WriteOp::Kind::Delete, namespace_key(ns.record.id), {}});
+  // The namespace's identity claim goes with it (its identity is deleted
+  // with ns/<id>/); unconditionally, the identity store is not asked.
+  batch.push_back({WriteOp::Kind::Delete, fleet::identity_key(ns.record.id), {}});
   COFFER_TRY_STATUS(storage_.apply(batch));
+  claims_.took(batch);
   by_id_.erase(ns.record.id);
   parent.children.erase(it);
   return {};
@@ -263,7 +281,11 @@ Result<std::shared_ptr<Mount>> Router::install(NamespaceNode& ns, MountEntry ent
   entry.namespace_id = ns.record.id;
   entry.created_unix_ns = unix_ns(now);
   COFFER_TRY(auto mount, instantiate(std::move(entry)));
-  COFFER_TRY_STATUS(storage_.put(mount_key(mount->entry), encode_record(mount->entry)));
+  std::vector<WriteOp> batch;
+  COFFER_TRY_STATUS(claims_.claim(storage_, fleet::topology_key(ns.record.id), batch));
+  batch.push_back(put_op(mount_key(mount->entry), encode_record(mount->entry)));
+  COFFER_TRY_STATUS(storage_.apply(batch));
+  claims_.took(batch);
   ns.mounts.emplace(mount->entry.path, mount);
   return mount;
 }
@@ -275,9 +297,11 @@ Status Router::disable_mount(NamespaceNode& ns, std::string_view path) {
   if (it == ns.mounts.end()) return Error::not_found("no mount at " + ns.record.path + canonical);
   if (it->second->entry.builtin()) return Error::invalid("cannot unmount \"" + canonical + "\"");
   std::vector<WriteOp> batch;
+  COFFER_TRY_STATUS(claims_.claim(storage_, fleet::topology_key(ns.record.id), batch));
   batch.push_back({WriteOp::Kind::DeletePrefix, mount_data_prefix(it->second->entry.uuid), {}});
   batch.push_back({WriteOp::Kind::Delete, mount_key(it->second->entry), {}});
   COFFER_TRY_STATUS(storage_.apply(batch));
+  claims_.took(batch);
   ns.mounts.erase(it);
   return {};
 }

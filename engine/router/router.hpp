@@ -19,6 +19,7 @@
 #include "engine/common/request.hpp"
 #include "engine/namespace/namespace.hpp"
 #include "engine/router/mount.hpp"
+#include "engine/storage/fleet_claim.hpp"
 
 namespace engine {
 
@@ -116,6 +117,8 @@ class Router {
   void touch() { version_.fetch_add(1, std::memory_order_acq_rel); }
 
   Storage& storage_;
+  // The topology claims memory is built from (engine/storage/fleet_claim.hpp).
+  fleet::Claims claims_;
   std::unique_ptr<NamespaceNode> root_;
   // Every node of the tree under root_ by its id: filled by load(), kept by
   // create_namespace and delete_namespace, emptied with the tree.

@@ -6,6 +6,7 @@
 // other's change bus announces it as a local change would be.
 #include <atomic>
 #include <mutex>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -28,13 +29,17 @@ struct Host {
   engine::PostgresMirror* mirror = nullptr;
   std::unique_ptr<engine::Core> core;
 
-  explicit Host(const std::string& table) {
+  // fleet_wait: a request that lost a race waits for this host's feed
+  // (Core::fed) before it runs again, as cofferd's does.
+  explicit Host(const std::string& table, bool fleet_wait = false) {
     engine::PostgresMirror::Options o;
     o.store = {server().url(), table};
     auto m = engine::PostgresMirror::open(o);
     REQUIRE(m.ok());
     mirror = m->get();
-    auto c = engine::Core::open(std::move(m).value(), engine::CoreOptions{});
+    engine::CoreOptions opts;
+    if (fleet_wait) opts.fleet_revision = [p = mirror] { return p->revision(); };
+    auto c = engine::Core::open(std::move(m).value(), std::move(opts));
     REQUIRE(c.ok());
     core = std::move(c).value();
   }
@@ -66,6 +71,7 @@ struct Host {
       std::vector<std::string> keys;
       for (const auto& b : up->batches) keys.insert(keys.end(), b.keys.begin(), b.keys.end());
       REQUIRE(core->absorb(up->reload, keys).ok());
+      core->fed(up->revision);
     }
     REQUIRE(fed >= rev);
     REQUIRE(mirror->revision() >= rev);
@@ -205,4 +211,130 @@ TEST_CASE("fleet: check-and-set and use-limited tokens hold when two hosts race"
   auto second = b.call(once, Operation::Read, "kv/data/db");
   REQUIRE_FALSE(second.ok());
   CHECK(second.error().code == ErrorCode::PermissionDenied);
+}
+
+namespace {
+
+// B's feed thread, held back until `after`: B's request that lost the race
+// to A waits in Core::handle until the feed has brought A's commit in.
+std::thread feed_later(Host& h, std::chrono::milliseconds after) {
+  return std::thread([&h, after] {
+    std::this_thread::sleep_for(after);
+    for (int i = 0; i < 20; ++i) {
+      auto up = h.mirror->follow(std::chrono::milliseconds(50));
+      if (!up.ok()) continue;
+      std::vector<std::string> keys;
+      for (const auto& b : up->batches) keys.insert(keys.end(), b.keys.begin(), b.keys.end());
+      if (h.core->absorb(up->reload, keys).ok()) h.core->fed(up->revision);
+    }
+  });
+}
+
+}  // namespace
+
+TEST_CASE("fleet: names stay unique when two hosts create them at once", "[fleet][postgres]") {
+  const std::string t = fresh_table();
+  Host a(t, true);
+  const auto [root, key] = init_and_unseal(a);
+  Host b(t, true);
+  b.ok("", Operation::Update, "sys/unseal", Json{{"key", key}});
+  a.ok(root, Operation::Update, "sys/namespaces/base");
+  a.ok(root, Operation::Update, "sys/auth/userpass", Json{{"type", "userpass"}});
+  a.ok(root, Operation::Update, "auth/userpass/users/carol", Json{{"password", "horse-battery-77"}});
+  b.catch_up(a.mirror->revision());
+
+  // Each case: A decides first; B, whose memory has not seen it (its feed
+  // is held back), decides the same and must be refused as one host would
+  // refuse it, once its feed has brought A's change.
+  auto race = [&](const std::string& what, Operation op, const std::string& a_path, Json a_body,
+                  const std::string& b_path, Json b_body, ErrorCode expect) {
+    INFO(what);
+    a.ok(root, op, a_path, std::move(a_body));
+    std::thread feed = feed_later(b, std::chrono::milliseconds(200));
+    auto lost = b.call(root, op, b_path, std::move(b_body));
+    feed.join();
+    REQUIRE_FALSE(lost.ok());
+    CHECK(lost.error().code == expect);
+    a.catch_up(b.mirror->revision());
+  };
+  {
+    // Writing an existing namespace sets its metadata (sys_backend), so B's
+    // create, run again, becomes that: one namespace, one id on both hosts,
+    // never a second record for the same path.
+    auto made = a.ok(root, Operation::Update, "sys/namespaces/team");
+    std::thread feed = feed_later(b, std::chrono::milliseconds(200));
+    auto again = b.call(root, Operation::Update, "sys/namespaces/team");
+    feed.join();
+    REQUIRE(again.ok());
+    REQUIRE(made.data["id"].is_string());
+    CHECK(again->data["id"] == made.data["id"]);
+    a.catch_up(b.mirror->revision());
+  }
+  race("overlapping mount paths", Operation::Update, "base/sys/mounts/kv", Json{{"type", "kv-v2"}},
+       "base/sys/mounts/kv/inner", Json{{"type", "kv-v2"}}, ErrorCode::AlreadyExists);
+  race("a mount where a namespace is", Operation::Update, "base/sys/namespaces/shared", Json::object(),
+       "base/sys/mounts/shared", Json{{"type", "kv-v2"}}, ErrorCode::InvalidArgument);
+  // Writing identity/entity or identity/group with a name in use updates
+  // that one (Vault's handleEntityUpdateCommon): B's write, run again,
+  // becomes that, and there is one of each, with A's id, on both hosts.
+  for (const std::string kind : {"entity", "group"}) {
+    INFO(kind);
+    const std::string name = kind == "entity" ? "alice" : "ops";
+    auto made = a.ok(root, Operation::Update, "identity/" + kind, Json{{"name", name}});
+    REQUIRE(made.data["id"].is_string());
+    std::thread feed = feed_later(b, std::chrono::milliseconds(200));
+    auto again = b.call(root, Operation::Update, "identity/" + kind, Json{{"name", name}});
+    feed.join();
+    REQUIRE(again.ok());
+    a.catch_up(b.mirror->revision());
+    for (Host* h : {&a, &b}) {
+      CHECK(h->ok(root, Operation::Read, "identity/" + kind + "/name/" + name).data["id"] == made.data["id"]);
+      CHECK(h->ok(root, Operation::List, "identity/" + kind + "/id").data["keys"].size() == 1);
+    }
+  }
+
+  // One of each, as both hosts see it.
+  b.catch_up(a.mirror->revision());
+  for (Host* h : {&a, &b}) {
+    CHECK(h->ok(root, Operation::List, "sys/namespaces").data["keys"] == Json::array({"base/", "team/"}));
+    CHECK(h->ok(root, Operation::List, "identity/entity/name").data["keys"] == Json::array({"alice"}));
+    CHECK(h->ok(root, Operation::List, "identity/group/name").data["keys"] == Json::array({"ops"}));
+    auto mounts = h->ok(root, Operation::Read, "base/sys/mounts").data;
+    CHECK(mounts.contains("kv/"));
+    CHECK_FALSE(mounts.contains("kv/inner/"));
+    CHECK_FALSE(mounts.contains("shared/"));
+  }
+
+  // A first login on both hosts at once makes one entity, not two: B's
+  // login runs again and finds the alias A's login made.
+  auto on_a = a.ok("", Operation::Update, "auth/userpass/login/carol", Json{{"password", "horse-battery-77"}});
+  std::thread feed = feed_later(b, std::chrono::milliseconds(200));
+  auto on_b = b.call("", Operation::Update, "auth/userpass/login/carol", Json{{"password", "horse-battery-77"}});
+  feed.join();
+  REQUIRE(on_b.ok());
+  CHECK(on_b->data["auth"]["entity_id"] == on_a.data["auth"]["entity_id"]);
+
+  // B's copy of the store already has A's commit, its memory not yet: the
+  // claim is newer than what memory was built from, so B waits for its
+  // feed to take it in rather than decide on old memory.
+  auto late_made = a.ok(root, Operation::Update, "sys/namespaces/late");
+  std::vector<std::string> held;  // what B's feed read, not yet taken in
+  bool held_reload = false;
+  std::int64_t held_rev = 0;
+  for (int i = 0; i < 20 && b.mirror->revision() < a.mirror->revision(); ++i) {
+    auto up = b.mirror->follow(std::chrono::milliseconds(100));
+    REQUIRE(up.ok());
+    for (const auto& bt : up->batches) held.insert(held.end(), bt.keys.begin(), bt.keys.end());
+    held_reload = held_reload || up->reload;
+    held_rev = std::max(held_rev, up->revision);
+  }
+  REQUIRE(b.mirror->revision() >= a.mirror->revision());
+  std::thread absorb_later([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (b.core->absorb(held_reload, held).ok()) b.core->fed(held_rev);
+  });
+  auto late = b.call(root, Operation::Update, "sys/namespaces/late");
+  absorb_later.join();
+  REQUIRE(late.ok());
+  CHECK(late->data["id"] == late_made.data["id"]);
 }
