@@ -35,13 +35,19 @@ ChangeEvent seal_change() {
 namespace {
 
 // Endpoints that answer without a token and while sealed (root namespace).
-enum class SealEndpoint { None, Init, Unseal, SealStatus, Health };
+// Rekey and generate-root take no token either (the shares are the
+// credential) but answer only while unsealed (core_seal.cpp).
+enum class SealEndpoint { None, Init, Unseal, SealStatus, Health, Lifecycle };
 
 SealEndpoint seal_endpoint(std::string_view path) {
   if (path == "sys/init") return SealEndpoint::Init;
   if (path == "sys/unseal") return SealEndpoint::Unseal;
   if (path == "sys/seal-status") return SealEndpoint::SealStatus;
   if (path == "sys/health") return SealEndpoint::Health;
+  if (path == "sys/rekey/init" || path == "sys/rekey/update" || path == "sys/generate-root/attempt" ||
+      path == "sys/generate-root/update") {
+    return SealEndpoint::Lifecycle;
+  }
   return SealEndpoint::None;
 }
 
@@ -106,7 +112,7 @@ Core::Impl::Impl(std::unique_ptr<Storage> physical_storage, CoreOptions options)
 std::unique_ptr<Backend> Core::Impl::builtin_backend(const MountEntry& entry) {
   if (entry.type == "system") {
     return std::make_unique<SysBackend>(
-        SysStores{router, tokens, policies, identity, acls, lockout, audit, opts, [this] { seal_now(); }});
+        SysStores{router, tokens, policies, identity, acls, lockout, audit, opts, [this] { seal_now(); }, barrier});
   }
   if (entry.type == "identity") return std::make_unique<IdentityBackend>(IdentityStores{identity, router});
   return nullptr;
@@ -290,6 +296,7 @@ Result<Response> Core::Impl::handle(const Request& req, bool* failed_login) {
     }
     case SealEndpoint::SealStatus: return seal_status();
     case SealEndpoint::Health: return health();
+    case SealEndpoint::Lifecycle: return seal_operation(canonical);
     case SealEndpoint::None: break;
   }
 
@@ -617,13 +624,24 @@ Status Core::absorb(bool reload, std::span<const std::string> keys) {
   Impl& c = *impl_;
   std::vector<WriteOp> ops;
   ops.reserve(keys.size());
+  // The seal's records (outside the barrier) are nothing the core keeps in
+  // memory, but the keyring: a rotation on another host adds a term, which
+  // this host must read with and then write with. Reloaded before anything
+  // below reads through the barrier (which would also reload on meeting the
+  // unknown term, once).
+  bool keyring = reload;
   for (const std::string& k : keys) {
+    if (Barrier::is_reserved_key(k)) {
+      keyring = keyring || k == "core/keyring";
+      continue;
+    }
     ops.push_back({!k.empty() && k.back() == '/' ? WriteOp::Kind::DeletePrefix : WriteOp::Kind::Put, k, {}});
   }
   std::vector<ChangeEvent> events;
   {
     std::shared_lock lock(c.mu);
     if (c.barrier.sealed()) return {};
+    if (keyring) COFFER_TRY_STATUS(c.barrier.reload());
     if (!reload) events = c.changes.classify(ops);
   }
   // What the core keeps in memory for each kind; secrets and auth data are

@@ -76,6 +76,11 @@ struct Core::Impl {
   Result<Response> unseal(const Json& body);
   Response seal_status() const;
   Response health() const;
+  // sys/rekey/{init,update} and sys/generate-root/{attempt,update}
+  // (core_seal.cpp): no token, unsealed only, audited. Takes mu shared.
+  Result<Response> seal_operation(const Request& req);
+  Result<Response> rekey(const Request& req, bool update);
+  Result<Response> generate_root(const Request& req, bool update);
   // Seals the store: keys forgotten, namespaces and mounts unloaded.
   void seal_now();
   // After the barrier opens: load tokens and topology (or seal again).

@@ -157,12 +157,18 @@ SecureBytes encrypt_value(const OpenKeyring& ring, std::string_view key, ByteVie
   return out;
 }
 
+// The key term a stored value names, or nullopt if it is too short to name one.
+std::optional<std::uint32_t> term_of(ByteView stored) {
+  if (stored.size() < kValueHeader) return std::nullopt;
+  return (std::uint32_t{stored[0]} << 24) | (std::uint32_t{stored[1]} << 16) | (std::uint32_t{stored[2]} << 8) |
+         std::uint32_t{stored[3]};
+}
+
 Result<SecureBytes> decrypt_value(const OpenKeyring& ring, std::string_view key, ByteView stored) {
   if (stored.size() < kValueHeader) {
     return Error::corrupt("stored value at " + std::string(key) + " is truncated");
   }
-  const std::uint32_t term = (std::uint32_t{stored[0]} << 24) | (std::uint32_t{stored[1]} << 16) |
-                             (std::uint32_t{stored[2]} << 8) | std::uint32_t{stored[3]};
+  const std::uint32_t term = *term_of(stored);
   if (stored[4] != kValueVersion) {
     return Error::corrupt("stored value at " + std::string(key) + " has unknown version " + std::to_string(stored[4]));
   }
@@ -235,23 +241,52 @@ void Barrier::seal() {
   keyring_.reset();
 }
 
+Result<std::unique_ptr<Barrier::Keyring>> Barrier::load_stored_locked() {
+  COFFER_TRY(auto stored, physical_.get(kKeyringPath));
+  if (!stored) return Error::corrupt("core/keyring is missing from storage");
+  COFFER_TRY(OpenKeyring ring, open_keyring(keyring_->root_key, *stored));
+  return std::make_unique<Keyring>(Keyring{std::move(ring)});
+}
+
 Result<std::uint32_t> Barrier::rotate() {
   std::unique_lock lock(mu_);
   if (keyring_ == nullptr) return Error::sealed();
+  // From the store, not from memory: another host may have added a term
+  // since this one loaded the ring, and it must not be lost. The read makes
+  // the write below conditional on a fleet store (the mirror expects
+  // core/keyring to hold what this thread read).
+  COFFER_TRY(std::unique_ptr<Keyring> ring, load_stored_locked());
   std::uint32_t max_term = 0;
-  for (const TermKey& k : keyring_->record.keys) max_term = std::max(max_term, k.term);
+  for (const TermKey& k : ring->record.keys) max_term = std::max(max_term, k.term);
   if (max_term == std::numeric_limits<std::uint32_t>::max()) {
     return Error::internal("keyring has no terms left");
   }
-  // Build the new ring aside and swap it in only once it is durable, so a
-  // failed write leaves the old ring in use.
-  auto ring = std::make_unique<Keyring>(*keyring_);
+  // Swapped in only once it is durable, so a failed write leaves the old
+  // ring in use.
   const std::uint32_t term = max_term + 1;
   ring->record.keys.push_back(TermKey{term, crypto::random_key(), now_unix()});
   ring->record.active_term = term;
   COFFER_TRY_STATUS(physical_.put(kKeyringPath, seal_keyring(*ring)));
   keyring_ = std::move(ring);
   return term;
+}
+
+Status Barrier::reload() {
+  std::unique_lock lock(mu_);
+  if (keyring_ == nullptr) return ok_status();
+  COFFER_TRY(std::unique_ptr<Keyring> ring, load_stored_locked());
+  keyring_ = std::move(ring);
+  return ok_status();
+}
+
+Result<Barrier::KeyStatus> Barrier::key_status() const {
+  std::shared_lock lock(mu_);
+  if (keyring_ == nullptr) return Error::sealed();
+  const std::uint32_t active = keyring_->record.active_term;
+  for (const TermKey& k : keyring_->record.keys) {
+    if (k.term == active) return KeyStatus{active, k.installed_unix};
+  }
+  return Error::corrupt("keyring has no key for its active term");
 }
 
 std::uint32_t Barrier::active_term() const {
@@ -264,11 +299,25 @@ Result<std::optional<SecureBytes>> Barrier::get(std::string_view key) {
   if (sealed()) return Error::sealed();
   // Read without the lock: only decryption needs the keys.
   COFFER_TRY(auto stored, physical_.get(key));
-  std::shared_lock lock(mu_);
-  if (keyring_ == nullptr) return Error::sealed();
-  if (!stored) return std::optional<SecureBytes>{};
-  COFFER_TRY(SecureBytes plain, decrypt_value(*keyring_, key, *stored));
-  return std::optional<SecureBytes>{std::move(plain)};
+  if (!stored) {
+    std::shared_lock lock(mu_);
+    if (keyring_ == nullptr) return Error::sealed();
+    return std::optional<SecureBytes>{};
+  }
+  for (int pass = 0;; ++pass) {
+    {
+      std::shared_lock lock(mu_);
+      if (keyring_ == nullptr) return Error::sealed();
+      const auto term = term_of(*stored);
+      if (pass > 0 || !term || keyring_->key_for(*term) != nullptr) {
+        COFFER_TRY(SecureBytes plain, decrypt_value(*keyring_, key, *stored));
+        return std::optional<SecureBytes>{std::move(plain)};
+      }
+    }
+    // A term this ring does not know: another host of a fleet rotated and
+    // the change feed has not said so yet. Read the keyring once again.
+    COFFER_TRY_STATUS(reload());
+  }
 }
 
 Result<std::vector<std::string>> Barrier::list(std::string_view prefix, std::size_t limit) {

@@ -48,9 +48,27 @@ class Barrier final : public Storage {
   void seal();
 
   // Adds a new term and makes it the one new writes use; older terms stay
-  // readable. Returns the new term.
+  // readable. Returns the new term. The new ring is built on the keyring
+  // as stored (not the copy in memory), so a term another host of a fleet
+  // added is kept; on a fleet store the write is conditional on core/keyring
+  // still holding what was read (postgres_mirror.hpp): two hosts rotating at
+  // once give Conflict to one of them, which the core runs again.
   Result<std::uint32_t> rotate();
   std::uint32_t active_term() const;  // 0 while sealed
+
+  // The active term and when it was installed (unix seconds), as Vault's
+  // sys/key-status reports them. Sealed while sealed.
+  struct KeyStatus {
+    std::uint32_t term = 0;
+    std::int64_t installed_unix = 0;
+  };
+  Result<KeyStatus> key_status() const;
+
+  // Reads core/keyring again and opens it with the root key in memory: what
+  // another host rotated becomes readable and the term new writes use here.
+  // Nothing while sealed. Corrupt if the stored keyring does not open (the
+  // ring in memory stays).
+  Status reload();
 
   // True for the physical keys reserved outside the barrier (see above).
   static bool is_reserved_key(std::string_view key);
@@ -70,6 +88,10 @@ class Barrier final : public Storage {
 
  private:
   struct Keyring;
+  // The stored keyring opened with the root key in memory. Caller holds mu_
+  // exclusively, with keyring_ set.
+  Result<std::unique_ptr<Keyring>> load_stored_locked();
+
   Storage& physical_;
   mutable std::shared_mutex mu_;
   std::unique_ptr<Keyring> keyring_;  // null while sealed

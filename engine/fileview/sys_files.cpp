@@ -13,7 +13,8 @@ namespace {
 // Sys paths that are directories whatever the store holds.
 bool is_static_sys_dir(std::string_view rel) {
   return rel.empty() || rel == "mounts" || rel == "auth" || rel == "namespaces" || rel == "policies" ||
-         rel == "policies/acl" || rel == "audit" || rel == "audit-hash" || rel == "config" || rel == "locked-users";
+         rel == "policies/acl" || rel == "audit" || rel == "audit-hash" || rel == "config" || rel == "locked-users" ||
+         rel == "rekey" || rel == "generate-root";
 }
 
 // sys/locked-users/ACCESSOR and .../ACCESSOR/unlock: folders of the mounts
@@ -71,8 +72,12 @@ std::vector<DirEntry> events_listing(std::string_view rel) {
   return out;
 }
 
-// sys/config/ holds settings files, not a listable API directory.
+// sys/config/ holds settings files, not a listable API directory; so do
+// sys/rekey/ and sys/generate-root/ (Vault's endpoints of the seal
+// lifecycle, engine/core_seal.cpp).
 constexpr std::string_view kSysConfigFiles[] = {"group-policy-application"};
+constexpr std::string_view kRekeyFiles[] = {"init", "update"};
+constexpr std::string_view kGenerateRootFiles[] = {"attempt", "update"};
 
 }  // namespace
 
@@ -81,7 +86,7 @@ bool SysFiles::is_policy_file(std::string_view rel) {
 }
 
 bool SysFiles::is_write_only(std::string_view rel) {
-  return rel == "seal" || rel == "capabilities" || rel == "capabilities-self" || rel == "capabilities-accessor" ||
+  return rel == "seal" || rel == "rotate" || rel == "capabilities" || rel == "capabilities-self" || rel == "capabilities-accessor" ||
          rel.starts_with("audit-hash/") || is_unlock_file(rel);
 }
 
@@ -94,6 +99,9 @@ std::string SysFiles::api_rel(std::string_view rel) {
 }
 
 Result<NodeInfo> SysFiles::stat(const Caller& caller, std::string_view path, const Located& at) {
+  if ((at.rel == "rekey" || at.rel == "generate-root") && !at.ns_path.empty()) {
+    return Error::not_found("no such file or directory");  // root namespace only
+  }
   if (is_static_sys_dir(at.rel) || is_events_dir(at.rel)) return state_.dir();
   if (is_events_file(at.rel)) {
     COFFER_TRY_STATUS(may_open_events(state_.core(), caller, at.ns_path + "sys/" + at.rel));
@@ -154,8 +162,9 @@ Result<SecureString> SysFiles::write(const Caller& caller, const Located& at, st
   if (at.rel == "unseal" && !trimmed.empty() && trimmed.find_first_of("={ \n") == std::string_view::npos) {
     // `echo SHARE > sys/unseal`: a bare share is the key.
     parsed = Json{{"key", SecureString(trimmed)}};
-  } else if (trimmed.empty() && (at.rel == "seal" || at.rel == "init" || is_unlock_file(at.rel))) {
-    parsed = Json::object();  // `: > sys/seal`, `echo > sys/init` or an unlock: no parameters
+  } else if (trimmed.empty() && (at.rel == "seal" || at.rel == "init" || at.rel == "rotate" ||
+                                 at.rel == "generate-root/attempt" || is_unlock_file(at.rel))) {
+    parsed = Json::object();  // `: > sys/seal`, `echo > sys/init`, `echo > sys/rotate` or an unlock: no parameters
   } else {
     COFFER_TRY(parsed, parse_body(body));
   }
@@ -169,10 +178,16 @@ Result<std::vector<DirEntry>> SysFiles::list(const Caller& caller, std::string_v
   if (!is_static_sys_dir(at.rel) && !is_mount_table_path(at.rel) && !is_locked_users_dir(at.rel)) {
     return not_directory();
   }
-  if (at.rel == "config") {
+  auto files = [](auto& names) {
     std::vector<DirEntry> out;
-    for (std::string_view f : kSysConfigFiles) out.push_back({std::string(f), NodeKind::File});
+    for (std::string_view f : names) out.push_back({std::string(f), NodeKind::File});
     return out;
+  };
+  if (at.rel == "config") return files(kSysConfigFiles);
+  // Root namespace only, as the endpoints are (elsewhere: no such directory).
+  if (at.rel == "rekey" || at.rel == "generate-root") {
+    if (!at.ns_path.empty()) return Error::not_found("no such directory");
+    return at.rel == "rekey" ? files(kRekeyFiles) : files(kGenerateRootFiles);
   }
   COFFER_TRY(auto resp, state_.call(caller, Operation::List, at.ns_path + "sys/" + at.rel + "/"));
   std::vector<DirEntry> out;

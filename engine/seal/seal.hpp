@@ -14,6 +14,8 @@
 #pragma once
 
 #include <mutex>
+#include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,43 @@ struct InitOutput {
   std::vector<SecureString> keys_hex;     // one per share
   std::vector<SecureString> keys_base64;  // the same shares, base64
 };
+
+// A rekey attempt (Vault's sys/rekey/init): the new share counts, and the
+// shares of the current unseal key submitted so far.
+struct RekeyStatus {
+  bool started = false;
+  int shares = 0;     // "n": of the new unseal key
+  int threshold = 0;  // "t": of the new unseal key
+  int progress = 0;   // current shares submitted
+  int required = 0;   // the current threshold
+  std::string nonce;
+};
+
+struct RekeyUpdate {
+  RekeyStatus status;
+  bool complete = false;
+  std::string nonce;  // of the attempt that completed
+  InitOutput keys;    // the new shares, when complete
+};
+
+// A root token generation attempt (Vault's sys/generate-root/attempt).
+struct GenerateRootStatus {
+  bool started = false;
+  int progress = 0;
+  int required = 0;  // the current threshold
+  std::string nonce;
+};
+
+struct GenerateRootUpdate {
+  GenerateRootStatus status;
+  bool complete = false;  // quorum reached and the shares proved right
+  std::string nonce;      // of the attempt that completed
+  SecureString otp;       // the attempt's OTP, when complete
+};
+
+// How long the generated OTP is: as long as a root token ("hvs." + 24,
+// Vault 1.10+'s otp_length 28), since the token is XORed with it.
+inline constexpr int kRootOtpLength = 28;
 
 class SealManager {
  public:
@@ -61,12 +100,68 @@ class SealManager {
 
   SealStatus status() const;
 
+  // ---- Rekey (Vault's sys/rekey): a quorum of the current shares makes a
+  // new unseal key, split into new shares; the root key (and so the
+  // barrier's keyring) stays, sealed under the new unseal key. Needs the
+  // barrier unsealed (Sealed otherwise).
+
+  // Starts an attempt. InvalidArgument: bad counts (Vault's messages), or
+  // "rekey already in progress".
+  Result<RekeyStatus> rekey_init(int shares, int threshold);
+  RekeyStatus rekey_status() const;
+  // Ends the attempt and forgets its shares (none running: nothing).
+  void rekey_cancel();
+  // One current share. InvalidArgument: no attempt, wrong nonce, a share
+  // given twice, a share that does not decode, or (at the threshold) shares
+  // that do not combine into the unseal key; then the progress is reset,
+  // the attempt stays. At the threshold the new seal records are written in
+  // one batch and the attempt ends.
+  Result<RekeyUpdate> rekey_update(std::string_view share, std::string_view nonce);
+
+  // ---- Root token generation (Vault's sys/generate-root): a quorum of the
+  // current shares lets the caller (Core) make a new root token, which it
+  // returns XORed with the attempt's OTP. Needs the barrier unsealed.
+
+  // Starts an attempt with `otp` (empty: a generated one of
+  // kRootOtpLength); returns the status and the OTP, which is told once.
+  // InvalidArgument: "root generation already in progress", or an OTP of
+  // the wrong length.
+  Result<std::pair<GenerateRootStatus, SecureString>> generate_root_init(std::string_view otp);
+  GenerateRootStatus generate_root_status() const;
+  void generate_root_cancel();
+  // One share; errors as rekey_update. At the threshold the attempt ends,
+  // whether the shares were right or not.
+  Result<GenerateRootUpdate> generate_root_update(std::string_view share, std::string_view nonce);
+
  private:
+  struct Recovered;
+  // The unseal key and root key that `parts` (threshold shares) combine
+  // into, checked against the stored records; `invalid` is the message for
+  // shares that combine into a wrong key. Caller holds mu_.
+  Result<Recovered> recover_locked(int shares, std::vector<SecureBytes> parts, std::string_view invalid);
+  RekeyStatus rekey_status_locked(int required) const;
+  GenerateRootStatus generate_root_status_locked(int required) const;
+  // The current threshold (0 if the config cannot be read). Caller holds mu_.
+  int required_locked() const;
+
   Storage& physical_;
   Barrier& barrier_;
   mutable std::mutex mu_;
   std::vector<SecureBytes> pending_;
   std::string nonce_;
+
+  struct RekeyAttempt {
+    int shares = 0, threshold = 0;
+    std::string nonce;
+    std::vector<SecureBytes> pending;
+  };
+  std::optional<RekeyAttempt> rekey_;
+  struct RootAttempt {
+    std::string nonce;
+    SecureString otp;
+    std::vector<SecureBytes> pending;
+  };
+  std::optional<RootAttempt> root_;
 };
 
 }  // namespace engine

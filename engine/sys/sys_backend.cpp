@@ -737,7 +737,8 @@ Response list_sys(const SysContext& ctx) {
                            "locked-users/", "mounts/", "namespaces/", "policies/"});
   if (is_root_namespace(ctx)) {
     for (const char* k :
-         {"audit/", "audit-hash/", "config/", "health", "init", "monitor", "seal", "seal-status", "unseal"}) {
+         {"audit/", "audit-hash/", "config/", "generate-root/", "health", "init", "key-status", "monitor", "rekey/",
+          "rotate", "seal", "seal-status", "unseal"}) {
       keys.push_back(k);
     }
   }
@@ -799,6 +800,29 @@ Result<Response> handle_sys(SysContext& ctx, Operation op, std::string_view rel,
     COFFER_TRY(auto mode, fields::get_string(body, "group_policy_application_mode"));
     if (mode) COFFER_TRY_STATUS(ctx.stores.identity.set_group_policy_application_mode(*mode));
     return Response{};
+  }
+  if (rel == "rotate") {
+    // Vault's sys/rotate: a new barrier key term for new writes; older
+    // terms stay to read what they wrote. Root namespace only, and sudo
+    // (the path table). Vault answers 204.
+    if (!is_root_namespace(ctx)) return unsupported_path(rel);
+    if (op == Operation::Read) return Response{};  // the write-only file's stat
+    if (op != Operation::Update && op != Operation::Create) return unsupported_path(rel);
+    COFFER_TRY_STATUS(fields::only(body, {}));
+    COFFER_TRY(auto term, ctx.stores.barrier.rotate());
+    (void)term;
+    return Response{};
+  }
+  if (rel == "key-status") {
+    if (!is_root_namespace(ctx)) return unsupported_path(rel);
+    if (op != Operation::Read) return unsupported_path(rel);
+    COFFER_TRY(auto status, ctx.stores.barrier.key_status());
+    Response resp;
+    // Vault's reply: the term and its install time (RFC 3339). Vault's
+    // "encryptions" estimate is not kept.
+    resp.data["term"] = static_cast<std::int64_t>(status.term);
+    resp.data["install_time"] = format_time(status.installed_unix * 1'000'000'000);
+    return resp;
   }
   if (rel == "seal") {
     if (!is_root_namespace(ctx)) return unsupported_path(rel);

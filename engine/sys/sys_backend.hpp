@@ -13,6 +13,7 @@
 #include "engine/auth/lockout.hpp"
 #include "engine/authz/acl_cache.hpp"
 #include "engine/authz/policy_store.hpp"
+#include "engine/barrier/barrier.hpp"
 #include "engine/backend/backend.hpp"
 #include "engine/common/core_options.hpp"
 #include "engine/identity/identity_store.hpp"
@@ -32,6 +33,7 @@ struct SysStores {
   AuditBroker& audit;          // for the audit backend
   const CoreOptions& opts;     // user lockout defaults, administrative namespace
   std::function<void()> seal;  // sys/seal: seals the store (the core lock held exclusively)
+  Barrier& barrier;            // sys/rotate, sys/key-status
 };
 
 class SysBackend final : public Backend {

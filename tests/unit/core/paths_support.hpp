@@ -10,6 +10,7 @@
 #include "engine/auth/lockout.hpp"
 #include "engine/authz/acl_cache.hpp"
 #include "engine/authz/policy_store.hpp"
+#include "engine/barrier/barrier.hpp"
 #include "engine/identity/identity_store.hpp"
 #include "engine/router/router.hpp"
 #include "engine/storage/memory_storage.hpp"
@@ -29,6 +30,7 @@ struct Stores {
   engine::auth::LockoutTable lockout{mem};
   engine::AuditBroker audit{mem};
   engine::CoreOptions opts;
+  engine::Barrier barrier{mem};
 };
 
 // Writes policy `name` with `text` as root and returns a token holding it

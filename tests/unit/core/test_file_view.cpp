@@ -14,9 +14,12 @@ using V = std::vector<std::string>;
 TEST_CASE("file view: a dev root shows sys, auth, identity and secret", "[fileview]") {
   DevCore d;
   CHECK(d.ls("") == V{"auth/", "identity/", "secret/", "sys/"});
-  CHECK(d.ls("sys") == V{"audit/", "audit-hash/", "auth/", "capabilities", "capabilities-accessor", "capabilities-self",
-                         "config/", "events/", "health", "init", "locked-users/", "monitor", "mounts/", "namespaces/",
-                         "policies/", "seal", "seal-status", "unseal"});
+  CHECK(d.ls("sys") == V{"audit/",   "audit-hash/", "auth/",         "capabilities", "capabilities-accessor",
+                         "capabilities-self", "config/", "events/", "generate-root/", "health",
+                         "init",     "key-status",  "locked-users/", "monitor",      "mounts/",
+                         "namespaces/", "policies/", "rekey/", "rotate", "seal", "seal-status", "unseal"});
+  CHECK(d.ls("sys/rekey") == V{"init", "update"});
+  CHECK(d.ls("sys/generate-root") == V{"attempt", "update"});
   CHECK(d.ls("sys/events") == V{"subscribe/"});
   CHECK(d.ls("sys/events/subscribe") == V{"coffer/", "kv-v1/", "kv-v2/"});
   CHECK(d.ls("sys/events/subscribe/kv-v1") == V{"delete", "write"});

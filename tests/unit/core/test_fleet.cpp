@@ -338,3 +338,55 @@ TEST_CASE("fleet: names stay unique when two hosts create them at once", "[fleet
   REQUIRE(late.ok());
   CHECK(late->data["id"] == late_made.data["id"]);
 }
+
+TEST_CASE("fleet: a rotation on one host is read on the other; two rotating at once lose no term",
+          "[fleet][postgres][seal]") {
+  const std::string t = fresh_table();
+  Host a(t);
+  const auto [root, key] = init_and_unseal(a);
+  Host b(t);
+  b.ok("", Operation::Update, "sys/unseal", Json{{"key", key}});
+  a.ok(root, Operation::Update, "sys/mounts/kv", Json{{"type", "kv-v2"}});
+  a.ok(root, Operation::Update, "kv/data/old", Json{{"data", {{"pw", "term1"}}}});
+  b.catch_up(a.mirror->revision());
+
+  // A rotates and writes under term 2. B's mirror gets the bytes, but its
+  // core is not told (no absorb): the barrier meets term 2 and reads the
+  // keyring again by itself.
+  a.ok(root, Operation::Update, "sys/rotate");
+  a.ok(root, Operation::Update, "kv/data/new", Json{{"data", {{"pw", "term2"}}}});
+  for (int i = 0; i < 50 && b.mirror->revision() < a.mirror->revision(); ++i) {
+    REQUIRE(b.mirror->follow(std::chrono::milliseconds(200)).ok());
+  }
+  REQUIRE(b.mirror->revision() >= a.mirror->revision());
+  CHECK(b.ok(root, Operation::Read, "kv/data/new").data["data"]["pw"] == "term2");
+  CHECK(b.ok(root, Operation::Read, "kv/data/old").data["data"]["pw"] == "term1");
+  CHECK(b.ok(root, Operation::Read, "sys/key-status").data["term"] == 2);
+
+  // Told through absorb, as the feed thread does: B writes with term 2.
+  a.ok(root, Operation::Update, "sys/rotate");
+  b.catch_up(a.mirror->revision());
+  CHECK(b.ok(root, Operation::Read, "sys/key-status").data["term"] == 3);
+
+  // Both rotate; B has not read A's rotation. B's keyring write was made on
+  // a keyring A has changed since: refused (Conflict), run again on A's
+  // ring, so term 4 (A's) is kept and B adds 5.
+  a.ok(root, Operation::Update, "sys/rotate");
+  a.ok(root, Operation::Update, "kv/data/four", Json{{"data", {{"pw", "term4"}}}});
+  b.ok(root, Operation::Update, "sys/rotate");
+  CHECK(b.ok(root, Operation::Read, "sys/key-status").data["term"] == 5);
+  b.ok(root, Operation::Update, "kv/data/five", Json{{"data", {{"pw", "term5"}}}});
+  a.catch_up(b.mirror->revision());
+  CHECK(a.ok(root, Operation::Read, "sys/key-status").data["term"] == 5);
+  for (const auto& [name, pw] : {std::pair{"old", "term1"}, {"new", "term2"}, {"four", "term4"}, {"five", "term5"}}) {
+    INFO(name);
+    CHECK(a.ok(root, Operation::Read, std::string("kv/data/") + name).data["data"]["pw"] == pw);
+    CHECK(b.ok(root, Operation::Read, std::string("kv/data/") + name).data["data"]["pw"] == pw);
+  }
+
+  // A third host unseals with the same share and reads every term.
+  Host c(t);
+  c.ok("", Operation::Update, "sys/unseal", Json{{"key", key}});
+  CHECK(c.ok(root, Operation::Read, "sys/key-status").data["term"] == 5);
+  CHECK(c.ok(root, Operation::Read, "kv/data/old").data["data"]["pw"] == "term1");
+}

@@ -17,7 +17,8 @@ using namespace coffer_test;
 
 engine::SysBackend sys_of(Stores& s) {
   return engine::SysBackend(
-      engine::SysStores{s.router, s.tokens, s.policies, s.identity, s.acls, s.lockout, s.audit, s.opts, [] {}});
+      engine::SysStores{s.router, s.tokens, s.policies, s.identity, s.acls, s.lockout, s.audit, s.opts, [] {},
+                        s.barrier});
 }
 
 }  // namespace
