@@ -14,6 +14,7 @@
 #pragma once
 
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,17 @@ struct InitOutput {
   std::vector<SecureString> keys_hex;     // one per share
   std::vector<SecureString> keys_base64;  // the same shares, base64
 };
+
+// Checks, without unsealing anything, that `shares` open the store in
+// physical (what cofferd's seal "file" and unseal-file check before using a
+// key file): the store is initialised; each share is hex or base64 of the
+// store's share length (Vault's order, as sys/unseal decodes); no share is
+// repeated (same bytes or same x-coordinate); there are at least threshold
+// of them; and all of them together combine to the key that opens
+// core/unseal-check (core/root-key on a store from before it). Errors:
+// InvalidArgument naming a share by its position (1-based), never by its
+// text; Storage/Corrupt as the store reports them.
+Status check_unseal_shares(Storage& physical, std::span<const SecureString> shares);
 
 class SealManager {
  public:
