@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "engine/crypto/sodium.hpp"
 #include "engine/storage/memory_storage.hpp"
 #include "engine/storage/postgres_storage.hpp"
 #include "engine/storage/sqlite_storage.hpp"
@@ -97,6 +98,20 @@ TEST_CASE("migrate: every key, in bytewise order, and a digest of keys and value
   REQUIRE(u.put("ab", engine::bytes_of("c")).ok());
   REQUIRE(v.put("a", engine::bytes_of("bc")).ok());
   CHECK(mountd::digest_store(u)->hex != mountd::digest_store(v)->hex);
+}
+
+TEST_CASE("migrate: the digest is BLAKE2b-256 of length-prefixed keys and values", "[migrate]") {
+  // Reference values from Python's hashlib.blake2b(digest_size=32).
+  engine::crypto::StreamHash h;
+  CHECK(h.final_hex() == "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8");
+  h.update(engine::bytes_of("a"));
+  h.update(engine::bytes_of("bc"));
+  CHECK(h.final_hex() == "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319");
+  engine::MemoryStorage s;
+  REQUIRE(s.put("b/c", engine::ByteView()).ok());
+  REQUIRE(s.put("a", engine::bytes_of("1")).ok());
+  // sum(len(k).to_bytes(8,'big') + k + len(v).to_bytes(8,'big') + v) in key order.
+  CHECK(mountd::digest_store(s)->hex == "1ae1e206901092183431c9959001c3b2d62294fca11d097f53fab973b266fda5");
 }
 
 TEST_CASE("migrate: SQLite to SQLite, opened by the same shares", "[migrate]") {
