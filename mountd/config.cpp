@@ -323,6 +323,28 @@ engine::Status parse_storage(const Block& block, const Where& where, Config& c) 
   return engine::ok_status();
 }
 
+// seal "file" { path = "..." }. Vault's seal stanza names a KMS (transit,
+// awskms, ...); Coffer's one kind is a file of unseal shares.
+engine::Status parse_seal(const Block& block, const Where& where, Config& c) {
+  if (block.label != "file") {
+    return where.at(block.line, "seal " + in_quotes(block.label) + " is not supported (only \"file\")");
+  }
+  const std::string context = " in seal \"file\"";
+  std::set<std::string> seen;
+  for (const hcl::Item& item : block.body->items) {
+    COFFER_TRY_STATUS(plain_key(item, where, seen, context));
+    if (item.keys[0] != "path") {
+      return where.at(item.line, "unknown key " + in_quotes(item.keys[0]) + context + " (known: path)");
+    }
+    COFFER_TRY(c.seal_file, string_value(item, where, context));
+    if (c.seal_file.empty()) return where.at(item.line, "\"path\"" + context + " is empty");
+  }
+  if (c.seal_file.empty()) {
+    return where.at(block.line, "seal \"file\" needs path = \"FILE\" (relative: under $CREDENTIALS_DIRECTORY)");
+  }
+  return engine::ok_status();
+}
+
 // One user_lockout stanza's values, as given (nullopt: not set).
 struct LockoutStanza {
   int line = 0;
@@ -418,6 +440,7 @@ engine::Result<Config> parse_config(std::string_view text, std::string_view file
   c.file = std::string(file);
   std::set<std::string> seen;
   int storage_line = 0;
+  int seal_line = 0;
   std::map<std::string, int> mount_lines;
   std::map<std::string, LockoutStanza> lockouts;
   for (const hcl::Item& item : doc->items) {
@@ -430,6 +453,15 @@ engine::Result<Config> parse_config(std::string_view text, std::string_view file
         }
         storage_line = b.line;
         COFFER_TRY_STATUS(parse_storage(b, where, c));
+      }
+    } else if (key == "seal") {
+      COFFER_TRY(std::vector<Block> blocks, labelled_blocks(item, where, "seal \"file\" { path = \"...\" }"));
+      for (const Block& b : blocks) {
+        if (seal_line != 0) {
+          return where.at(b.line, "a second seal block (the first is on line " + std::to_string(seal_line) + ")");
+        }
+        seal_line = b.line;
+        COFFER_TRY_STATUS(parse_seal(b, where, c));
       }
     } else if (key == "mount") {
       COFFER_TRY(std::vector<Block> blocks, labelled_blocks(item, where, "mount \"/run/coffer\" { ... }"));
@@ -470,7 +502,7 @@ engine::Result<Config> parse_config(std::string_view text, std::string_view file
       }
     } else {
       return where.at(item.line, "unknown key " + in_quotes(key) +
-                                     " (known: storage, mount, administrative_namespace_path, "
+                                     " (known: storage, seal, mount, administrative_namespace_path, "
                                      "user_lockout, log_level, disable_mlock)");
     }
   }

@@ -3,6 +3,7 @@
 //
 //   storage "sqlite" { path = "/var/lib/coffer/coffer.db" }   (init = true: create it if missing)
 //   storage "postgresql" { connection_url = "postgres://..." table = "coffer" }   (a fleet's store)
+//   seal "file" { path = "coffer-unseal" }   (auto-unseal: mountd/seal_file.hpp)
 //   mount "/run/coffer" { allow_other = true }
 //   mount "/run/coffer-hq" { chroot_namespace = "usa-hq" }
 //   mount "/run/app/secrets" { token_file = "/etc/app/token", cache = true }
@@ -80,6 +81,9 @@ struct Config {
   std::string storage_path;   // storage "sqlite" { path }, or storage "postgresql" { connection_url }
   std::string storage_table;  // storage "postgresql" { table } ("" = "coffer")
   bool storage_init = false;  // storage "..." { init = true }: create the store if missing
+  // seal "file" { path = "..." }: the key file to unseal with at start
+  // ("" = none; relative: under $CREDENTIALS_DIRECTORY, resolved at start).
+  std::string seal_file;
   std::vector<MountConfig> mounts;
   // "admin/" form (one trailing slash) or "" when not set. Kept for the
   // administrative namespace (vault-semantics §11).

@@ -34,7 +34,9 @@
 #include "fs/token_file.hpp"
 #include "mountd/config.hpp"
 #include "mountd/follower.hpp"
+#include "mountd/migrate.hpp"
 #include "mountd/options.hpp"
+#include "mountd/seal_file.hpp"
 
 namespace {
 
@@ -60,6 +62,7 @@ struct Plan {
   std::string storage_path;   // a SQLite file or a PostgreSQL URL (is_postgres_url)
   std::string storage_table;  // PostgreSQL's table prefix ("" = "coffer")
   bool init = false;          // create the store if missing (--init, storage { init = true })
+  std::string seal_file;      // seal "file" { path }: unseal at start with its shares ("" = none)
   std::string config_path;    // "" = command line (SIGHUP has nothing to reload)
   fsd::LogLevel log_level = fsd::LogLevel::Info;
   bool mlock = true;
@@ -89,6 +92,7 @@ Plan plan_of(const mountd::Config& c, bool init) {
   p.storage_path = c.storage_path;
   p.storage_table = c.storage_table;
   p.init = init || c.storage_init;
+  p.seal_file = c.seal_file;
   p.config_path = c.file;
   p.from_config = true;
   p.log_level = c.log_level;
@@ -339,6 +343,21 @@ int run(const Plan& p) {
     std::cerr << "cofferd: cannot open storage " << store_name(p) << ": " << storage.error().message << std::endl;
     return 1;
   }
+  // Auto-unseal: the key file is checked against the store before anything
+  // is served (a bad file is an exit, not a sealed daemon nobody notices).
+  std::vector<engine::SecureString> shares;
+  std::string seal_path;
+  if (!p.seal_file.empty()) {
+    auto path = mountd::seal_file_path(p.seal_file, std::getenv("CREDENTIALS_DIRECTORY"));
+    auto loaded = path.ok() ? mountd::load_seal_file(*path, **storage)
+                            : engine::Result<std::vector<engine::SecureString>>(std::move(path).error());
+    if (!loaded.ok()) {
+      std::cerr << "cofferd: seal \"file\": " << loaded.error().message << std::endl;
+      return 1;
+    }
+    shares = std::move(loaded).value();
+    seal_path = *path;
+  }
   engine::CoreOptions core_options;
   core_options.dev = p.dev;
   if (p.dev) core_options.dev_root_token = p.dev_root_token;
@@ -351,6 +370,35 @@ int run(const Plan& p) {
     return 1;
   }
   engine::Core& core = **core_result;
+  if (!shares.empty()) {
+    // Through sys/unseal, as an operator's shares would go (Vault's
+    // unseal: one share per request until the threshold).
+    bool open = false;
+    for (const engine::SecureString& share : shares) {
+      engine::Request req;
+      req.op = engine::Operation::Update;
+      req.path = "sys/unseal";
+      req.data = {{"key", share}};
+      auto resp = core.handle(req);
+      if (!resp.ok()) {
+        std::cerr << "cofferd: seal \"file\": the unseal with the key file " << seal_path
+                  << " failed: " << resp.error().message << std::endl;
+        return 1;
+      }
+      if (!core.sealed()) {
+        open = true;
+        break;
+      }
+    }
+    for (auto& share : shares) engine::secure_zero(share.data(), share.size());
+    shares.clear();
+    if (!open) {
+      std::cerr << "cofferd: seal \"file\": the shares in " << seal_path << " did not unseal the store" << std::endl;
+      return 1;
+    }
+    std::cout << "cofferd: unsealed with the key file " << seal_path << std::endl;
+    fsd::log_info("unsealed with the key file ", seal_path);
+  }
   engine::FileView view(core);
 
   // Signals are taken by this thread with sigwait; every thread started
@@ -472,6 +520,17 @@ int main(int argc, char** argv) {
   keep_out_of_core_dumps();  // before any token or secret is read
   try {
     const std::vector<std::string> args(argv, argv + argc);
+    // Operator subcommands: no mount, no core.
+    if (args.size() >= 2 && (args[1] == "migrate" || args[1] == "unseal-file")) {
+      const std::vector<std::string> rest(args.begin() + 2, args.end());
+      if (args[1] == "migrate") return mountd::run_migrate(rest, std::cout, std::cerr);
+      // The shares pass through this process: keep them out of swap too.
+      if (::mlockall(MCL_CURRENT | MCL_FUTURE) != 0) {
+        std::cerr << "cofferd: warning: cannot lock memory (mlockall: " << std::strerror(errno) << ")\n";
+      }
+      engine::crypto::init();
+      return mountd::run_unseal_file(rest, std::cin, std::cout, std::cerr);
+    }
     auto options = mountd::parse_options(args);
     if (!options.ok()) {
       std::cerr << "cofferd: " << options.error().message << "\n"

@@ -122,6 +122,8 @@ std::string usage() {
   return "usage: cofferd --dev [--dev-root-token-id ID] [options] MOUNTPOINT\n"
          "       cofferd --storage FILE|postgres://... [--init] [--chroot NS] [--token-file F] [options] MOUNTPOINT\n"
          "       cofferd [-f] [--init] --config FILE   (every setting from the file; see examples/coffer.hcl)\n"
+         "       cofferd unseal-file (--config FILE | --storage FILE|postgres://...) OUT   (shares on stdin)\n"
+         "       cofferd migrate --from sqlite:PATH|postgres://... --to sqlite:PATH|postgres://...\n"
          "options:\n"
          "  --dev                    in-memory store, unsealed, one root token (default \"root\")\n"
          "  --dev-root-token-id ID   the dev root token\n"

@@ -187,4 +187,24 @@ Result<SecureBytes> from_hex(std::string_view s) {
   return out;
 }
 
+struct StreamHash::State {
+  crypto_generichash_state s;
+};
+
+StreamHash::StreamHash() : state_(std::make_unique<State>()) {
+  init();
+  crypto_generichash_init(&state_->s, nullptr, 0, crypto_generichash_BYTES);
+}
+
+StreamHash::~StreamHash() { sodium_memzero(&state_->s, sizeof state_->s); }
+
+void StreamHash::update(ByteView data) { crypto_generichash_update(&state_->s, data.data(), data.size()); }
+
+std::string StreamHash::final_hex() {
+  std::array<unsigned char, crypto_generichash_BYTES> digest{};
+  crypto_generichash_final(&state_->s, digest.data(), digest.size());
+  crypto_generichash_init(&state_->s, nullptr, 0, crypto_generichash_BYTES);
+  return to_hex(ByteView(digest.data(), digest.size()));
+}
+
 }  // namespace engine::crypto

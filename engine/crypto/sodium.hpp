@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -33,6 +34,24 @@ Result<SecureBytes> aead_open(ByteView key, ByteView sealed, std::string_view aa
 std::string keyed_hash_hex(ByteView key, std::string_view data);
 // HMAC-SHA256 of data, lowercase hex. For audit ("hmac-sha256:<hex>").
 std::string hmac_sha256_hex(ByteView key, std::string_view data);
+
+// BLAKE2b-256 (crypto_generichash, unkeyed) over data given in pieces:
+// digests of whole stores (cofferd migrate). Not thread-safe.
+class StreamHash {
+ public:
+  StreamHash();
+  ~StreamHash();
+  StreamHash(const StreamHash&) = delete;
+  StreamHash& operator=(const StreamHash&) = delete;
+  void update(ByteView data);
+  // The digest, lowercase hex (64 characters). Once: update() after it
+  // starts a new digest.
+  std::string final_hex();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 bool equal_constant_time(std::string_view a, std::string_view b);
 

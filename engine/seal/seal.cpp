@@ -159,6 +159,49 @@ struct SealManager::Recovered {
   bool has_check = false;  // core/unseal-check is stored
 };
 
+Status check_unseal_shares(Storage& physical, std::span<const SecureString> shares) {
+  COFFER_TRY(auto config, load_config(physical));
+  if (!config) return Error::invalid("the store is not initialised (init it first, then write the key file)");
+  const std::size_t length = share_length(*config);
+  std::vector<SecureBytes> parts;
+  for (std::size_t i = 0; i < shares.size(); ++i) {
+    const std::string which = "share " + std::to_string(i + 1);
+    auto part = decode_share(as_view(shares[i]), length);
+    if (!part.ok()) {
+      return Error::invalid(which + " is not hex or base64 of " + std::to_string(length) +
+                            " bytes, the length of this store's shares");
+    }
+    for (std::size_t j = 0; j < parts.size(); ++j) {
+      const bool same_x = config->shares > 1 && parts[j].back() == part->back();
+      if (same_x || crypto::equal_constant_time(as_view(parts[j]), as_view(*part))) {
+        return Error::invalid(which + " repeats share " + std::to_string(j + 1) +
+                              (same_x ? " (the same x-coordinate)" : ""));
+      }
+    }
+    parts.push_back(std::move(part).value());
+  }
+  if (parts.size() < static_cast<std::size_t>(config->threshold)) {
+    return Error::invalid(std::to_string(parts.size()) + " share(s) given; this store needs " +
+                          std::to_string(config->threshold) + " (its threshold, of " +
+                          std::to_string(config->shares) + " shares)");
+  }
+  SecureBytes unseal_key;
+  if (config->shares == 1) {
+    unseal_key = std::move(parts.front());
+  } else {
+    COFFER_TRY(unseal_key, shamir::combine(parts));
+  }
+  COFFER_TRY(auto check, physical.get(kUnsealCheckPath));
+  if (check) {
+    if (crypto::aead_open(unseal_key, *check, kUnsealCheckPath).ok()) return {};
+  } else {
+    COFFER_TRY(auto sealed_root, physical.get(kRootKeyPath));
+    if (!sealed_root) return Error::corrupt("core/root-key is missing from storage");
+    if (crypto::aead_open(unseal_key, *sealed_root, kRootKeyPath).ok()) return {};
+  }
+  return Error::invalid("the shares do not open this store (a wrong share, or shares of another store)");
+}
+
 SealManager::SealManager(Storage& physical, Barrier& barrier) : physical_(physical), barrier_(barrier) {
   crypto::init();
 }

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <utility>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,17 @@ struct GenerateRootUpdate {
 // How long the generated OTP is: as long as a root token ("hvs." + 24,
 // Vault 1.10+'s otp_length 28), since the token is XORed with it.
 inline constexpr int kRootOtpLength = 28;
+
+// Checks, without unsealing anything, that `shares` open the store in
+// physical (what cofferd's seal "file" and unseal-file check before using a
+// key file): the store is initialised; each share is hex or base64 of the
+// store's share length (Vault's order, as sys/unseal decodes); no share is
+// repeated (same bytes or same x-coordinate); there are at least threshold
+// of them; and all of them together combine to the key that opens
+// core/unseal-check (core/root-key on a store from before it). Errors:
+// InvalidArgument naming a share by its position (1-based), never by its
+// text; Storage/Corrupt as the store reports them.
+Status check_unseal_shares(Storage& physical, std::span<const SecureString> shares);
 
 class SealManager {
  public:
