@@ -51,7 +51,7 @@ struct MountSpec {
   std::optional<std::uint32_t> uid, gid;  // owner of every node; unset: the daemon's
   mode_t file_mode = mountd::kDefaultFileMode;
   mode_t dir_mode = mountd::kDefaultDirMode;
-  bool inotify = false;  // replay changes made elsewhere (fs/replay.hpp)
+  bool inotify = false;                      // replay changes made elsewhere (fs/replay.hpp)
   std::vector<fsd::TemplateFile> templates;  // MOUNT/NAME files (fs/template_files.hpp)
 };
 
@@ -81,7 +81,7 @@ Plan plan_of(const mountd::Options& o) {
   p.env_token = !o.no_env_token;
   p.mlock = !o.disable_mlock;  // every mode locks its memory unless told not to
   p.mounts.push_back({o.mountpoint, o.chroot, o.token_file, o.allow_other, o.cache, o.peer_login, o.uid, o.gid,
-                      o.file_mode, o.dir_mode, o.inotify, {}});
+                      o.file_mode, o.dir_mode, o.inotify, std::vector<fsd::TemplateFile>{}});
   return p;
 }
 

@@ -131,13 +131,15 @@ TEST_CASE("templates: errors, never partial bytes", "[templates]") {
   d.put("secret/app", "password=one");
   d.put("secret/other", "password=two");
   const std::string reader = reader_token(d);
-  Filesystem fs(*d.files,
-                settings_with({tmpl("app.env", kEnv),
-                               tmpl("both.env", std::string("{{ with secret \"secret/data/app\" }}A={{ .Data.data.password }}{{ end }}\n") +
-                                                    "{{ with secret \"secret/data/other\" }}B={{ .Data.data.password }}{{ end }}\n"),
-                               tmpl("gone.env", "{{ with secret \"secret/data/absent\" }}{{ .Data.data.x }}{{ end }}"),
-                               tmpl("key.env", "{{ with secret \"secret/data/app\" }}{{ .Data.data.nokey }}{{ end }}")}),
-                engine::SecureString{});
+  Filesystem fs(
+      *d.files,
+      settings_with(
+          {tmpl("app.env", kEnv),
+           tmpl("both.env", std::string("{{ with secret \"secret/data/app\" }}A={{ .Data.data.password }}{{ end }}\n") +
+                                "{{ with secret \"secret/data/other\" }}B={{ .Data.data.password }}{{ end }}\n"),
+           tmpl("gone.env", "{{ with secret \"secret/data/absent\" }}{{ .Data.data.x }}{{ end }}"),
+           tmpl("key.env", "{{ with secret \"secret/data/app\" }}{{ .Data.data.nokey }}{{ end }}")}),
+      engine::SecureString{});
   std::unique_ptr<fsd::Handle> h;
   fuse_file_info fi{};
   // The reader may read app, not other: the whole render is denied.
