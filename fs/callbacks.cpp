@@ -160,7 +160,7 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     // process holds the fd now.
     Asking asking =
         fi != nullptr ? Asking(handle_of(fi)->who(), /*free=*/true) : Asking(fs, req, ReadsEnv::Yes, /*free=*/true);
-    const int err = fs.do_getattr(asking.caller(), ino, st);
+    const int err = fs.do_getattr(asking.caller(), ino, st, fi != nullptr ? handle_of(fi) : nullptr);
     fs.note_denied(asking.who, err);
     if (err != 0) {
       fuse_reply_err(req, err);

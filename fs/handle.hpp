@@ -63,6 +63,16 @@ class Handle {
   void set_login(bool on) { login_ = on; }
   bool login() const { return login_; }
 
+  // A template file's handle (fs/template_files.hpp): its snapshot is the
+  // render made at open, kept for the handle's life (never rendered again),
+  // and modified is the newest dependency's time (fstat's mtime).
+  void set_template(engine::TimePoint modified) {
+    template_ = true;
+    template_modified_ = modified;
+  }
+  bool is_template() const { return template_; }
+  engine::TimePoint template_modified() const { return template_modified_; }
+
   // True the first time only: one log line per handle for the page-cache
   // fills refused on a shared mount (op_read).
   bool first_refused_fill() { return !std::exchange(refused_fill_, true); }
@@ -120,6 +130,8 @@ class Handle {
   Ino created_ino_ = 0;
   bool refused_fill_ = false;
   bool login_ = false;
+  bool template_ = false;
+  engine::TimePoint template_modified_{};
 
   engine::SecureString pending_;
   bool has_written_ = false;

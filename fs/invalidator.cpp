@@ -123,7 +123,10 @@ std::vector<std::pair<Ino, std::string>> Invalidator::affected(const std::vector
 }
 
 void Invalidator::send(const engine::Change& change) {
-  const auto targets = affected(inodes_.entries(), change, chroot_);
+  auto targets = affected(inodes_.entries(), change, chroot_);
+  if (extra_ && !change.everything) {
+    for (auto& t : extra_(change)) targets.push_back(std::move(t));
+  }
   for (const auto& [ino, path] : targets) {
     // Attributes and every cached page of the node.
     const int r = fuse_lowlevel_notify_inval_inode(session_, ino, 0, 0);

@@ -16,9 +16,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "engine/fileview/file_view.hpp"
 #include "fs/inode_table.hpp"
@@ -36,6 +39,13 @@ class Invalidator {
   ~Invalidator();  // stops the thread (pending work is dropped)
   Invalidator(const Invalidator&) = delete;
   Invalidator& operator=(const Invalidator&) = delete;
+
+  // Nodes a change touches that its path does not name (a mount's template
+  // files, whose content comes from other paths): asked on the thread,
+  // with no lock held, for every change but `everything` (which already
+  // covers every live node). Set before start().
+  using ExtraTargets = std::function<std::vector<std::pair<Ino, std::string>>(const engine::Change&)>;
+  void set_extra_targets(ExtraTargets extra) { extra_ = std::move(extra); }
 
   // Starts sending to se (a mounted session). Until then, work is queued.
   void start(fuse_session* se);
@@ -66,6 +76,7 @@ class Invalidator {
   const InodeTable& inodes_;
   const std::string chroot_;
   fuse_session* session_ = nullptr;
+  ExtraTargets extra_;
 
   std::mutex mu_;
   std::condition_variable work_cv_;  // the thread waits for work

@@ -145,10 +145,20 @@ engine::Result<std::unique_ptr<Mount>> Mount::create(engine::FileView& view, Mou
     // Changes made through any mount of the view reach this one's kernel
     // cache from the invalidator's own thread.
     mount->invalidator_ = std::make_unique<Invalidator>(mount->fs_->inodes(), o.fs.chroot);
+    Filesystem* fsys = mount->fs_.get();
+    // Template files change with what their renders read, not their path.
+    if (!o.fs.templates.empty()) {
+      mount->invalidator_->set_extra_targets([fsys](const engine::Change& c) { return fsys->template_targets(c); });
+    }
     mount->invalidator_->start(mount->session_);
     mount->view_ = &view;
     Invalidator* inv = mount->invalidator_.get();
-    mount->listener_id_ = view.add_change_listener([inv](const engine::Change& c) { inv->post(c); });
+    // The renders a change makes stale are dropped before the kernel's
+    // pages are, so a read after the invalidation renders anew.
+    mount->listener_id_ = view.add_change_listener([inv, fsys](const engine::Change& c) {
+      fsys->templates_changed(c);
+      inv->post(c);
+    });
   }
   if (o.fs.inotify) {
     // Changes made elsewhere are replayed on this mount, from its own thread.

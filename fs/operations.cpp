@@ -4,12 +4,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <optional>
 
 #include "engine/fileview/events.hpp"
 #include "engine/fileview/monitor.hpp"
+#include "engine/fileview/template_render.hpp"
 #include "fs/errno_map.hpp"
 #include "fs/invalidator.hpp"
 #include "fs/node_paths.hpp"
@@ -99,7 +101,106 @@ Filesystem::Filesystem(engine::FileView& view, FsSettings settings, engine::Secu
       settings_(std::move(settings)),
       callers_(caller_settings(view_, settings_, std::move(mount_token))),
       started_(engine::Clock::now()),
-      session_(view_, callers_) {}
+      session_(view_, callers_) {
+  for (const auto& t : settings_.templates) {
+    auto node = std::make_unique<TemplateNode>();
+    node->file = t;
+    templates_.push_back(std::move(node));
+  }
+}
+
+// ------------------------------------------------------------ template files
+
+Filesystem::TemplateNode* Filesystem::template_at(std::string_view path) const {
+  if (templates_.empty() || path.empty() || path.find('/') != std::string_view::npos) return nullptr;
+  for (const auto& t : templates_) {
+    if (t->file.name != path) continue;
+    // A namespace or mount of that name, made after the config was loaded
+    // (the loader refuses the ones there at start), wins: its way into
+    // the tree must not be blocked by a file.
+    const bool hidden = view_.names_node(engine_path(path));
+    if (hidden != t->hidden.exchange(hidden)) {
+      if (hidden) {
+        log_warn("template /", path, ": hidden by a namespace or mount of the same name");
+      } else {
+        log_info("template /", path, ": shown again (nothing else of that name)");
+      }
+    }
+    return hidden ? nullptr : t.get();
+  }
+  return nullptr;
+}
+
+int Filesystem::render(const char* op, const engine::Caller& caller, TemplateNode& t, Rendered& out) {
+  std::uint64_t gen = 0;
+  if (settings_.cache) {
+    std::optional<Rendered> hit;
+    {
+      std::lock_guard lock(t.mu);
+      gen = t.gen;
+      if (t.kept && t.kept_token == caller.token) hit = *t.kept;
+    }
+    if (hit) {
+      // The kept bytes are only told to a token still alive (a revoked or
+      // expired one is refused at once, as at every open).
+      if (auto alive = view_.check_token(caller); !alive.ok()) return log_failure(op, t.file.name, alive.error());
+      out = std::move(*hit);
+      return 0;
+    }
+  }
+  const std::string ns = settings_.chroot.empty() ? std::string() : settings_.chroot + "/";
+  auto r = engine::render_template(view_.core(), caller, ns, *t.file.parsed);
+  if (!r.ok()) {
+    // The error names the template's line and what failed (a path, a key
+    // name), never a value.
+    return log_failure(op, t.file.name, r.error());
+  }
+  out.bytes = engine::to_secure(r->bytes);
+  engine::secure_zero(r->bytes.data(), r->bytes.size());
+  out.modified = r->modified.value_or(engine::TimePoint{});
+  out.dependencies = std::move(r->dependencies);
+  std::lock_guard lock(t.mu);
+  t.dependencies = out.dependencies;
+  if (settings_.cache && t.gen == gen) {
+    t.kept = out;
+    t.kept_token = caller.token;
+  }
+  return 0;
+}
+
+void Filesystem::templates_changed(const engine::Change& change) {
+  for (const auto& t : templates_) {
+    std::lock_guard lock(t->mu);
+    // Anything may look different after an `everything` change (a policy,
+    // token, identity, mount): the kept render goes with it.
+    if (change.everything || template_touched_by(t->dependencies, change, settings_.chroot)) {
+      ++t->gen;
+      t->kept.reset();
+      t->kept_token.clear();
+    }
+  }
+}
+
+std::vector<std::pair<Ino, std::string>> Filesystem::template_targets(const engine::Change& change) const {
+  std::vector<std::pair<Ino, std::string>> out;
+  for (const auto& t : templates_) {
+    bool touched = false;
+    {
+      std::lock_guard lock(t->mu);
+      touched = template_touched_by(t->dependencies, change, settings_.chroot);
+    }
+    if (touched) out.emplace_back(inodes_.peek(t->file.name), t->file.name);
+  }
+  return out;
+}
+
+struct stat Filesystem::template_attr(Ino ino, const TemplateNode& t, std::size_t size,
+                                      engine::TimePoint modified) const {
+  struct stat st = make_attr(ino, engine::NodeInfo{engine::NodeKind::File, size, modified});
+  const mode_t perms = t.file.perms != 0 ? t.file.perms : settings_.file_mode;
+  st.st_mode = S_IFREG | (perms & 0666);  // never executable
+  return st;
+}
 
 int Filesystem::path_of(const char* op, Ino ino, std::string& out) const {
   auto path = inodes_.path_of(ino);
@@ -176,7 +277,8 @@ void Filesystem::fill_entry(fuse_entry_param& e, Ino ino, const engine::NodeInfo
 double Filesystem::cache_timeout(Ino ino) const {
   if (!settings_.cache) return kNoCache;
   auto path = inodes_.path_of(ino);
-  if (!path || !view_.cacheable(engine_path(*path))) return kNoCache;
+  if (!path) return kNoCache;
+  if (template_at(*path) == nullptr && !view_.cacheable(engine_path(*path))) return kNoCache;
   return settings_.cache_seconds;
 }
 
@@ -192,6 +294,17 @@ int Filesystem::do_lookup(const engine::Caller& caller, Ino parent, const char* 
     fill_entry(e, inodes_.lookup(path), SessionFile::info());
     return 0;
   }
+  if (TemplateNode* t = template_at(path)) {
+    Rendered r;
+    if (int err = render("lookup", caller, *t, r)) return err;
+    const Ino ino = inodes_.lookup(path);
+    e.ino = ino;
+    e.generation = 0;
+    e.attr = template_attr(ino, *t, r.bytes.size(), r.modified);
+    e.attr_timeout = cache_timeout(ino);
+    e.entry_timeout = e.attr_timeout;
+    return 0;
+  }
   auto info = view_.stat(caller, engine_path(path));
   if (!info.ok()) return log_failure("lookup", path, info.error());
   // On a shared mount each lookup of a login file is a new inode, so each
@@ -204,11 +317,22 @@ int Filesystem::do_lookup(const engine::Caller& caller, Ino parent, const char* 
   return 0;
 }
 
-int Filesystem::do_getattr(const engine::Caller& caller, Ino ino, struct stat& st) {
+int Filesystem::do_getattr(const engine::Caller& caller, Ino ino, struct stat& st, const Handle* h) {
   std::string path;
   if (int err = path_of("getattr", ino, path)) return err;
   if (SessionFile::is(path)) {
     st = make_attr(ino, SessionFile::info());
+    return 0;
+  }
+  if (TemplateNode* t = template_at(path)) {
+    if (h != nullptr && h->is_template() && h->has_snapshot()) {
+      // fstat: the bytes this fd reads (rendered at its open).
+      st = template_attr(ino, *t, h->snapshot_slice(0, SIZE_MAX).size(), h->template_modified());
+      return 0;
+    }
+    Rendered r;
+    if (int err = render("getattr", caller, *t, r)) return err;
+    st = template_attr(ino, *t, r.bytes.size(), r.modified);
     return 0;
   }
   auto info = view_.stat(caller, engine_path(path));
@@ -235,6 +359,9 @@ int Filesystem::do_setattr(const engine::Caller& caller, Ino ino, const struct s
                            struct stat& st) {
   std::string path;
   if (int err = path_of("setattr", ino, path)) return err;
+  if (template_at(path) != nullptr) {
+    return log_rejection("setattr", path, EACCES, "a template file is read-only (no truncation, mode or time)");
+  }
   if ((to_set & FUSE_SET_ATTR_SIZE) && attr.st_size != 0) {
     return log_rejection("setattr", path, EINVAL, "only truncation to size 0 is accepted (it deletes nothing)");
   }
@@ -251,6 +378,13 @@ int Filesystem::do_access(const engine::Caller& caller, Ino ino, int mask) {
   std::string path;
   if (int err = path_of("access", ino, path)) return err;
   if (SessionFile::is(path)) return session_.access(mask);
+  if (TemplateNode* t = template_at(path)) {
+    if (mask & X_OK) return log_rejection("access", path, EACCES, "nothing on the mount is executable");
+    if (mask & W_OK) return log_rejection("access", path, EACCES, "a template file is read-only");
+    if ((mask & R_OK) == 0) return 0;
+    Rendered r;  // R_OK: the caller's render must succeed
+    return render("access", caller, *t, r);
+  }
   engine::NodeKind kind = engine::NodeKind::Directory;
   if (ino != kRootIno) {
     auto info = view_.stat(caller, engine_path(path));
@@ -277,9 +411,22 @@ int Filesystem::do_access(const engine::Caller& caller, Ino ino, int mask) {
 int Filesystem::do_opendir(const engine::Caller& caller, Ino ino, std::unique_ptr<DirHandle>& out) {
   std::string path;
   if (int err = path_of("opendir", ino, path)) return err;
+  if (template_at(path) != nullptr) return log_rejection("opendir", path, ENOTDIR, "a template is a file");
   auto entries = view_.list(caller, engine_path(path));
   if (!entries.ok()) return log_failure("opendir", path, entries.error());
-  out = std::make_unique<DirHandle>(DirHandle{std::move(path), std::move(entries).value()});
+  std::vector<engine::DirEntry> listed = std::move(entries).value();
+  if (ino == kRootIno && !templates_.empty()) {
+    // The mount's template files, among the root's entries (sorted by name).
+    for (const auto& t : templates_) {
+      if (template_at(t->file.name) == nullptr) continue;
+      const bool there =
+          std::any_of(listed.begin(), listed.end(), [&](const engine::DirEntry& d) { return d.name == t->file.name; });
+      if (!there) listed.push_back(engine::DirEntry{t->file.name, engine::NodeKind::File});
+    }
+    std::sort(listed.begin(), listed.end(),
+              [](const engine::DirEntry& a, const engine::DirEntry& b) { return a.name < b.name; });
+  }
+  out = std::make_unique<DirHandle>(DirHandle{std::move(path), std::move(listed)});
   return 0;
 }
 
@@ -307,7 +454,18 @@ int Filesystem::do_readdir(const engine::Caller& caller, Ino ino, const DirHandl
       name = entry.name;
       const std::string child = join(dir.path, entry.name);
       const engine::NodeInfo fallback = entry.kind == engine::NodeKind::Directory ? synthetic_dir() : synthetic_file();
-      if (plus) {
+      TemplateNode* t = dir.path.empty() ? template_at(child) : nullptr;
+      Rendered r;
+      if (t != nullptr && plus && render("readdirplus", caller, *t, r) == 0) {
+        const Ino child_ino = inodes_.lookup(child);
+        e.ino = child_ino;
+        e.attr = template_attr(child_ino, *t, r.bytes.size(), r.modified);
+        e.attr_timeout = cache_timeout(child_ino);
+        e.entry_timeout = e.attr_timeout;
+        took_ref = true;
+      } else if (t != nullptr) {
+        e.attr = template_attr(inodes_.peek(child), *t, 0, started_);
+      } else if (plus) {
         auto info = view_.stat(caller, engine_path(child));
         if (info.ok()) {
           fill_entry(e, inodes_.lookup(child), *info);
@@ -335,6 +493,33 @@ int Filesystem::do_open(const Who& who, Ino ino, fuse_file_info& fi, std::unique
   // O_TRUNC needs nothing here: a Replace-mode write replaces, and truncation
   // alone deletes nothing. O_APPEND makes writes patches.
   const auto mode = (fi.flags & O_APPEND) ? engine::WriteMode::Append : engine::WriteMode::Replace;
+  if (TemplateNode* t = template_at(path)) {
+    if ((fi.flags & O_ACCMODE) != O_RDONLY || (fi.flags & O_TRUNC)) {
+      return log_rejection("open", path, EACCES, "a template file is read-only");
+    }
+    // Rendered now, once, as the opener (one token use at most): every read
+    // of this fd serves these bytes, and a failed render fails the open,
+    // so no byte of a partial render is ever read.
+    engine::UseBudget budget;
+    engine::Caller caller = who.caller;
+    caller.uses = &budget;
+    Rendered r;
+    if (int err = render("open", caller, *t, r)) {
+      note_denied(who, err);
+      return err;
+    }
+    out = std::make_unique<Handle>(std::move(path), engine::WriteMode::Replace, who);
+    out->set_snapshot(std::move(r.bytes));
+    out->set_template(r.modified);
+    poll_track_template(out.get(), &inodes_, std::move(r.dependencies));
+    // Caller-dependent bytes: no page cache on a shared mount (read(2) only;
+    // the page-cache fills are refused in op_read). A caching bound mount
+    // keeps them, dropped by the Invalidator when a dependency changes.
+    fi.direct_io = settings_.cache ? 0 : 1;
+    fi.keep_cache = settings_.cache ? 1 : 0;
+    fi.noflush = 1;
+    return 0;
+  }
   out = std::make_unique<Handle>(std::move(path), mode, who);
   if (SessionFile::is(out->path())) {
     session_.open(fi);
@@ -381,6 +566,7 @@ int Filesystem::do_create(const Who& who, Ino parent, const char* name, fuse_fil
   std::string path;
   if (int err = child_path("create", parent, name, path)) return err;
   if (fi.flags & kFmodeExec) return log_rejection("create", path, EACCES, "exec from the mount is refused");
+  if (template_at(path) != nullptr) return log_rejection("create", path, EACCES, "a template file is read-only");
   // Nothing is stored until a write applies: the name exists only for this
   // handle until then (a lone `touch` leaves nothing behind).
   const auto mode = (fi.flags & O_APPEND) ? engine::WriteMode::Append : engine::WriteMode::Replace;
@@ -411,6 +597,21 @@ int Filesystem::do_read(Handle& h, std::size_t size, off_t off, std::string_view
   engine::UseBudget budget;
   engine::Caller caller = h.caller();
   caller.uses = &budget;
+  if (h.is_template()) {
+    // The bytes rendered at open, never again: a read from the start
+    // clears poll(2)'s mark (the reader was told; reopen for the new
+    // bytes). The token is still asked, as for every open file.
+    if (off == 0) (void)poll_take_changed(&h);
+    if (!caller.token.empty() && !h.snapshot_slice(off, size).empty()) {
+      auto allowed = view_.check_token(caller);
+      if (!allowed.ok()) {
+        note_denied(h.who(), to_errno(allowed.error().code));
+        return log_failure("read", h.path(), allowed.error());
+      }
+    }
+    out = h.snapshot_slice(off, size);
+    return 0;
+  }
   if (h.has_written()) {
     // The write moved the fd offset past the request; the reply has its own
     // cursor (SPEC §2).
@@ -487,6 +688,7 @@ void Filesystem::note_denied(const Who& who, int err) {
 
 int Filesystem::do_write(Handle& h, std::string_view data) {
   if (SessionFile::is(h.path())) return session_.write(h, data);
+  if (h.is_template()) return log_rejection("write", h.path(), EACCES, "a template file is read-only");
   if (h.append(data) != 0) return log_failure("write", h.path(), *h.last_error());
   if (!h.has_pending()) return 0;  // whitespace after a whole request: part of it
   bool complete = view_.is_complete(engine_path(h.path()), h.pending());
@@ -548,6 +750,7 @@ int Filesystem::do_unlink(const Who& who, Ino parent, const char* name) {
   std::string path;
   if (int err = child_path("unlink", parent, name, path)) return err;
   if (SessionFile::is(path)) return session_.unlink(who);
+  if (template_at(path) != nullptr) return log_rejection("unlink", path, EACCES, "a template file is read-only");
   if (auto st = view_.remove(caller, engine_path(path)); !st.ok()) {
     return log_failure("unlink", path, st.error());
   }
@@ -560,6 +763,7 @@ int Filesystem::do_unlink(const Who& who, Ino parent, const char* name) {
 int Filesystem::do_rmdir(const engine::Caller& caller, Ino parent, const char* name) {
   std::string path;
   if (int err = child_path("rmdir", parent, name, path)) return err;
+  if (template_at(path) != nullptr) return log_rejection("rmdir", path, ENOTDIR, "a template is a file");
   if (auto st = view_.remove_dir(caller, engine_path(path)); !st.ok()) {
     return log_failure("rmdir", path, st.error());
   }
@@ -580,6 +784,9 @@ int Filesystem::do_rename(const engine::Caller& caller, Ino parent, const char* 
   if ((flags & ~kNoReplace) != 0) {
     return log_rejection("rename", from, EINVAL,
                          (flags & kExchange) ? "RENAME_EXCHANGE is not supported" : "unknown flags");
+  }
+  if (template_at(from) != nullptr || template_at(to) != nullptr) {
+    return log_rejection("rename", from, EACCES, "a template file is read-only (it cannot be moved or replaced)");
   }
   if (parent != newparent || SessionFile::is(from) || SessionFile::is(to)) {
     log_info("rename /", from, " -> /", to, ": not within one directory (EXDEV: mv copies instead)");

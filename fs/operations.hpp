@@ -16,6 +16,16 @@
 // told for another. Attributes never depend on the caller: owner and modes
 // come from FsSettings, size and mtime from the engine.
 //
+// Template files (fs/template_files.hpp) are the mount's own: MOUNT/NAME
+// for each FsSettings::templates entry, unless the tree has something of
+// that name (a namespace or mount made later wins; logged once). Each is
+// rendered as the caller at lookup, getattr and access (its size and mtime:
+// the newest dependency's time), and at open, where the handle keeps the
+// bytes for good. Read-only: any write, truncation, setattr, unlink or
+// rename of one is EACCES (its mode has no w bit; the kernel's own answer
+// for a file one may not write). Renders on a caching mount are kept per
+// token until a change touches them (templates_changed).
+//
 // Lock order in fs/ (docs/architecture.md has the daemon's whole order).
 // Outermost first; a lock may be held while taking one further down, never
 // the reverse:
@@ -29,8 +39,9 @@
 //   g_registry_mu -> Invalidator::mu_ (fs/invalidator.cpp)
 //   leaves, held over no other lock: InodeTable::mu_, CallerResolver's
 //                   env_mu_ / session_mu_ / EnvRead::mu, Filesystem's
-//                   created_mu_, LoginLines::mu_ (never held while a login
-//                   runs), TokenFile::mu_, fs/monitor.cpp's g_mu
+//                   created_mu_ and TemplateNode::mu, LoginLines::mu_
+//                   (never held while a login runs), TokenFile::mu_,
+//                   fs/monitor.cpp's g_mu
 // No two handles' locks are held at once, and a reply is sent only once the
 // handle's lock is let go (after its last reply the kernel may RELEASE it).
 #pragma once
@@ -39,13 +50,18 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "engine/fileview/file_view.hpp"
 #include "fs/caller.hpp"
@@ -55,6 +71,7 @@
 #include "fs/login_lines.hpp"
 #include "fs/replay.hpp"
 #include "fs/session_file.hpp"
+#include "fs/template_files.hpp"
 
 namespace fsd {
 
@@ -93,6 +110,8 @@ struct FsSettings {
   // inotify by replay (fs/replay.hpp): this mount replays changes made
   // elsewhere so watchers see them.
   bool inotify = false;
+  // The mount's template files (fs/template_files.hpp), at its root.
+  std::vector<TemplateFile> templates;
 };
 
 class Filesystem {
@@ -116,7 +135,9 @@ class Filesystem {
   // --- compute halves: 0 or a positive errno; reasons are logged here ---
 
   int do_lookup(const engine::Caller& caller, Ino parent, const char* name, fuse_entry_param& e);
-  int do_getattr(const engine::Caller& caller, Ino ino, struct stat& st);
+  // h: the open file of an fstat (null for stat): a template's handle
+  // answers with the bytes it keeps.
+  int do_getattr(const engine::Caller& caller, Ino ino, struct stat& st, const Handle* h = nullptr);
   // Accepts what `>` and `touch` need (size 0, times, modes) as no-ops:
   // truncation never deletes anything. EINVAL for other sizes, EPERM for a
   // new owner. st: the attributes after the call.
@@ -184,6 +205,15 @@ class Filesystem {
   int replay_create(Ino parent, const char* name, fuse_file_info& fi, std::unique_ptr<Handle>& out,
                     fuse_entry_param& e);
 
+  // --- template files on caching mounts (fs/template_files.hpp) ---
+
+  // A change: the renders it may alter are no longer kept. From the bus's
+  // thread (a change listener); quick, leaf locks only.
+  void templates_changed(const engine::Change& change);
+  // The template inodes a change touches (by what their last render read),
+  // for the Invalidator (Invalidator::set_extra_targets).
+  std::vector<std::pair<Ino, std::string>> template_targets(const engine::Change& change) const;
+
   // --- helpers, public for tests ---
 
   // Mount-relative path of name inside parent, or an errno (ENOENT for an
@@ -206,11 +236,38 @@ class Filesystem {
   void fill_entry(fuse_entry_param& e, Ino ino, const engine::NodeInfo& info) const;
   bool is_created_and_open(Ino ino) const;
 
+  // A template file: its settings, and what its renders leave behind.
+  struct Rendered {
+    engine::SecureString bytes;
+    engine::TimePoint modified{};  // newest dependency's time ({} = none)
+    std::vector<std::string> dependencies;
+  };
+  struct TemplateNode {
+    TemplateFile file;
+    mutable std::atomic<bool> hidden{false};  // shadowed when last looked at (logged on the change)
+    mutable std::mutex mu;                    // a leaf
+    std::vector<std::string> dependencies;    // of the last render (any caller)
+    // Caching mounts: the last render, for the token it was made with,
+    // while gen has not moved since it began.
+    std::uint64_t gen = 0;
+    std::optional<Rendered> kept;
+    engine::SecureString kept_token;
+  };
+  // The template file at a mount-relative path, or null (none there, or
+  // hidden by a node of the tree: logged once when that starts).
+  TemplateNode* template_at(std::string_view path) const;
+  // Renders t as caller (ns: the chroot), or hands back the render kept for
+  // its token (caching mounts; the token is checked alive). 0 or the errno,
+  // the reason logged once for op.
+  int render(const char* op, const engine::Caller& caller, TemplateNode& t, Rendered& out);
+  struct stat template_attr(Ino ino, const TemplateNode& t, std::size_t size, engine::TimePoint modified) const;
+
   engine::FileView& view_;
   const FsSettings settings_;
   CallerResolver callers_;
   InodeTable inodes_;
   const engine::TimePoint started_;
+  std::vector<std::unique_ptr<TemplateNode>> templates_;
 
   // Inodes made by create() whose handle is still open, with their open
   // count: nothing is stored for them until a write applies, so getattr and

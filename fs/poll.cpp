@@ -15,6 +15,7 @@
 #include "engine/fileview/events.hpp"
 #include "fs/invalidator.hpp"
 #include "fs/node_paths.hpp"
+#include "fs/template_files.hpp"
 
 namespace fsd {
 namespace {
@@ -24,6 +25,9 @@ struct Entry {
   const InodeTable* mount = nullptr;  // null: a stream (not followed)
   std::string path;
   bool changed = false;
+  // A template's handle: what its render read (matched instead of path).
+  bool is_template = false;
+  std::vector<std::string> dependencies;
 };
 
 // The daemon's poll state and its one thread.
@@ -47,6 +51,16 @@ class Poller {
     e.mount = mount;
     e.path = std::move(path);
     e.changed = false;
+  }
+
+  void track_template(const Handle* h, const InodeTable* mount, std::vector<std::string> dependencies) {
+    std::lock_guard lock(mu_);
+    Entry& e = entries_[h];
+    e.mount = mount;
+    e.path.clear();
+    e.changed = false;
+    e.is_template = true;
+    e.dependencies = std::move(dependencies);
   }
 
   void forget(const Handle* h) {
@@ -90,21 +104,26 @@ class Poller {
       std::lock_guard lock(mu_);
       std::vector<std::pair<Ino, std::string>> mine;
       std::vector<const Handle*> handles;
-      for (const auto& [h, e] : entries_) {
-        if (e.mount != mount) continue;
-        // Stand-in inode numbers, above the root (which "everything" skips).
-        mine.emplace_back(static_cast<Ino>(handles.size() + kRootIno + 1), e.path);
-        handles.push_back(h);
-      }
-      if (mine.empty()) return;
-      for (const auto& [i, path] : Invalidator::affected(mine, change, chroot)) {
-        const Handle* h = handles[i - kRootIno - 1];
-        Entry& e = entries_[h];
+      auto mark = [&](const Handle* h, Entry& e) {
         e.changed = true;
         if (e.ph != nullptr) {
           queue_.push_back(h);
           any = true;
         }
+      };
+      for (auto& [h, e] : entries_) {
+        if (e.mount != mount) continue;
+        if (e.is_template) {
+          if (template_touched_by(e.dependencies, change, chroot)) mark(h, e);
+          continue;
+        }
+        // Stand-in inode numbers, above the root (which "everything" skips).
+        mine.emplace_back(static_cast<Ino>(handles.size() + kRootIno + 1), e.path);
+        handles.push_back(h);
+      }
+      for (const auto& [i, path] : Invalidator::affected(mine, change, chroot)) {
+        const Handle* h = handles[i - kRootIno - 1];
+        mark(h, entries_[h]);
       }
       if (any) start_locked();
     }
@@ -168,6 +187,10 @@ Poller& poller() {
 
 void poll_track(const Handle* h, const InodeTable* mount, std::string path) {
   poller().track(h, mount, std::move(path));
+}
+
+void poll_track_template(const Handle* h, const InodeTable* mount, std::vector<std::string> dependencies) {
+  poller().track_template(h, mount, std::move(dependencies));
 }
 
 void poll_forget(const Handle* h) { poller().forget(h); }

@@ -19,6 +19,7 @@
 #include <fuse_lowlevel.h>
 
 #include <string>
+#include <vector>
 
 #include "engine/fileview/file_view.hpp"
 
@@ -30,6 +31,10 @@ class InodeTable;
 // Starts following changes for an open regular file of the mount whose
 // inode table is `mount`, at mount-relative path.
 void poll_track(const Handle* h, const InodeTable* mount, std::string path);
+// The same for a template file's handle (fs/template_files.hpp): it counts
+// as changed when a change touches one of the dependencies its render read
+// (template_touched_by), not its own path.
+void poll_track_template(const Handle* h, const InodeTable* mount, std::vector<std::string> dependencies);
 // Forgets h (release): a kept poll handle is destroyed.
 void poll_forget(const Handle* h);
 

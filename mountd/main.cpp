@@ -53,7 +53,8 @@ struct MountSpec {
   std::optional<std::uint32_t> uid, gid;  // owner of every node; unset: the daemon's
   mode_t file_mode = mountd::kDefaultFileMode;
   mode_t dir_mode = mountd::kDefaultDirMode;
-  bool inotify = false;  // replay changes made elsewhere (fs/replay.hpp)
+  bool inotify = false;                      // replay changes made elsewhere (fs/replay.hpp)
+  std::vector<fsd::TemplateFile> templates;  // MOUNT/NAME files (fs/template_files.hpp)
 };
 
 struct Plan {
@@ -83,7 +84,7 @@ Plan plan_of(const mountd::Options& o) {
   p.env_token = !o.no_env_token;
   p.mlock = !o.disable_mlock;  // every mode locks its memory unless told not to
   p.mounts.push_back({o.mountpoint, o.chroot, o.token_file, o.allow_other, o.cache, o.peer_login, o.uid, o.gid,
-                      o.file_mode, o.dir_mode, o.inotify});
+                      o.file_mode, o.dir_mode, o.inotify, std::vector<fsd::TemplateFile>{}});
   return p;
 }
 
@@ -102,8 +103,10 @@ Plan plan_of(const mountd::Config& c, bool init) {
     p.user_lockout[type] = engine::UserLockoutConfig{l.threshold, l.duration, l.counter_reset, l.disable};
   }
   for (const auto& m : c.mounts) {
+    std::vector<fsd::TemplateFile> templates;
+    for (const auto& t : m.templates) templates.push_back(fsd::TemplateFile{t.name, t.perms, t.parsed});
     p.mounts.push_back({m.mountpoint, m.chroot_namespace, m.token_file, m.allow_other, m.cache, m.peer_login, m.uid,
-                        m.gid, m.file_mode, m.dir_mode, m.inotify});
+                        m.gid, m.file_mode, m.dir_mode, m.inotify, std::move(templates)});
   }
   return p;
 }
@@ -195,6 +198,7 @@ std::string describe(const Plan& p, const MountSpec& m) {
   if (!m.token_file.empty()) d += ", token from " + m.token_file;
   if (m.cache) d += ", cached";
   if (m.inotify) d += ", inotify";
+  if (!m.templates.empty()) d += ", " + std::to_string(m.templates.size()) + " template file(s)";
   if (!m.peer_login.empty()) d += ", peer login through " + m.peer_login;
   if (m.uid || m.gid || m.file_mode != mountd::kDefaultFileMode || m.dir_mode != mountd::kDefaultDirMode) {
     char modes[64];
@@ -227,6 +231,7 @@ std::unique_ptr<Served> start_mount(const Plan& p, engine::Core& core, engine::F
   mo.fs.dir_mode = spec.dir_mode;
   mo.fs.chroot = spec.chroot;
   mo.fs.inotify = spec.inotify;
+  mo.fs.templates = spec.templates;
   if (!spec.token_file.empty()) {
     auto file = fsd::TokenFile::open(spec.token_file);
     if (!file.ok()) return refuse(file.error().message);
@@ -550,13 +555,6 @@ int main(int argc, char** argv) {
       if (!config.ok()) {
         std::cerr << "cofferd: " << config.error().message << "\n";
         return 2;
-      }
-      for (const auto& m : config->mounts) {
-        // Checked at load, not served yet (README: Templates): say so.
-        if (!m.templates.empty()) {
-          std::cerr << "cofferd: warning: mount " << m.mountpoint << ": " << m.templates.size()
-                    << " template block(s) checked but not served yet (no MOUNT/NAME file)\n";
-        }
       }
       return run(plan_of(*config, options->init));
     }

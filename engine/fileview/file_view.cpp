@@ -113,6 +113,11 @@ bool FileView::cacheable(std::string_view path) const {
   return kind == Kind::Kv || kind == Kind::Namespace || kind == Kind::MountPrefix;
 }
 
+bool FileView::names_node(std::string_view path) const {
+  const auto kind = locate(path).kind;
+  return kind != Kind::Missing && kind != Kind::Sealed;
+}
+
 void FileView::notify(const Change& change) const {
   std::lock_guard lock(listeners_mu_);
   for (const auto& [id, listener] : listeners_) listener(change);

@@ -168,6 +168,12 @@ class FileView {
   // True for a login endpoint (what stat shows with NodeInfo::login).
   bool is_login(std::string_view path) const;
 
+  // True when path lands on something of the tree (a namespace, a mount or
+  // what lies in one, a mount prefix, sys/ or auth/), whoever asks: what a
+  // mount's own file of that name (a template, fs/template_files.hpp) must
+  // give way to. False for nothing there, and while sealed. No engine call.
+  bool names_node(std::string_view path) const;
+
   // Change listeners: what the core's change bus announces (every change
   // committed, by any caller, through any view or none), in file terms, and
   // the view's own mkdir folders. Called on the thread that made the

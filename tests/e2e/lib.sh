@@ -120,6 +120,22 @@ init_store() {
   exec 3>&-
 }
 
+# start_store_config CONFIG MOUNTPOINT : cofferd --config CONFIG (a SQLite
+# store with init = true, MOUNTPOINT one of its unbound mounts) in the
+# background; then sys/init and sys/unseal through MOUNTPOINT, and the root
+# token as this uid's session there (so this shell's own opens use it; other
+# mounts are for other tests' purposes). ROOT_TOKEN is set.
+start_store_config() {
+  local config=$1 mp=$2
+  "$COFFERD" -f --config "$config" >>"$WORK/cofferd.log" 2>&1 &
+  DAEMON_PID=$!
+  wait_mounted "$mp"
+  init_store "$mp"
+  jq -r '.keys[0]' "$WORK/init.json" > "$mp/sys/unseal"
+  ROOT_TOKEN=$(jq -r .root_token "$WORK/init.json")
+  echo "$ROOT_TOKEN" > "$mp/auth/token/session"
+}
+
 # as_user UID CMD... : CMD as UID with an empty environment (no VAULT_TOKEN:
 # the uid's login session on the mount is its token).
 as_user() {

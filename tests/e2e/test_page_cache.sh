@@ -9,7 +9,8 @@
 # none of A's bytes. On every kind of caller-dependent file: lookup-self (A's
 # token), and KV v1 and v2 secrets, a #field and an @view that B may no
 # longer read (its token revoked after it mapped) and that A reads with new
-# content. read(2) still works, and a bound mount keeps its page cache.
+# content. The same for a template file (rendered per opener). read(2)
+# still works, and a bound mount keeps its page cache.
 source "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null || { echo "SKIP: jq missing"; exit 77; }
 command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
@@ -63,6 +64,7 @@ write_file() {
   case $1 in
     secret/app@metadata) echo "{\"custom_metadata\":{\"tag\":\"$2\"}}" > "$M/$1" ;;
     *#password) echo "password=$2" > "$M/${1%#password}" ;;
+    app.env) echo "password=$2" > "$M/secret/app" ;;  # the template's dependency
     *) echo "password=$2" > "$M/$1" ;;
   esac
 }
@@ -118,6 +120,34 @@ done
 expect_eq "$(as_tok "$UA" "$TA" python3 "$PROBE" fill mmap "$M/secret/app")" "SIGBUS" "mmap on a shared mount"
 grep -q "page-cache fill .* refused" "$WORK/cofferd.log" || fail "the refused fills are not logged"
 stop_cofferd "$M"
+
+# --- a template file (README: Templates) on a shared mount: the same rounds -----------
+# Each opener's render is its own: B renders with its token, A with its own
+# after B's token was revoked and the dependency changed.
+T=$WORK/tmpl
+mkdir -p "$T"
+cat > "$WORK/tmpl.hcl" <<HCL
+storage "sqlite" {
+  path = "$WORK/tmpl.db"
+  init = true
+}
+disable_mlock = true
+mount "$T" {
+  allow_other = true
+  template "app.env" { contents = "{{ with secret \"secret/data/app\" }}PASSWORD={{ .Data.data.password }}\n{{ end }}" }
+}
+HCL
+start_store_config "$WORK/tmpl.hcl" "$T"
+M=$T
+echo 'type=kv-v2' > "$M/sys/mounts/secret"
+printf 'path "secret/data/*" {\n  capabilities = ["read"]\n}\n' > "$M/sys/policies/acl/reader"
+TA=$(mktoken '{"policies":["reader"]}')
+[ -n "$TA" ] && [ "$TA" != null ] || fail "no token for A (template mount)"
+for mode in mmap fadvise readahead sendfile; do
+  probe app.env "$mode"
+done
+expect_eq "$(as_tok "$UA" "$TA" python3 "$PROBE" fill mmap "$M/app.env")" "SIGBUS" "mmap of a template on a shared mount"
+stop_cofferd "$T"
 
 # --- a bound mount (one token for everyone) keeps its page cache ---------------------
 B=$WORK/bound
