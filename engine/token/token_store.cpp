@@ -120,7 +120,18 @@ Result<std::pair<SecureString, TokenPtr>> TokenStore::create(TokenEntry entry, s
   std::vector<WriteOp> batch;
   batch.push_back(put_op(id_key(entry.hash), encode_record(entry)));
   batch.push_back(put_op(std::string(kAccessorPrefix) + hashed(entry.accessor), bytes_from(entry.hash)));
-  if (!entry.parent.empty()) batch.push_back(put_op(child_key(entry.parent, entry.hash), {}));
+  if (!entry.parent.empty()) {
+    batch.push_back(put_op(child_key(entry.parent, entry.hash), {}));
+    // The parent as stored, read and written back with its child. On a
+    // fleet store the write is conditional on what was read (Conflict
+    // otherwise, postgres_mirror.hpp), and a revoke of the parent reads and
+    // deletes the same key (revoke_tree): of a child made on one host while
+    // its parent is revoked on another, one write runs again on the other's
+    // result, so no child outlives its parent.
+    COFFER_TRY(auto parent, storage_.get(id_key(entry.parent)));
+    if (!parent) return Error::denied("the parent token has been revoked");
+    batch.push_back(put_op(id_key(entry.parent), std::move(*parent)));
+  }
   COFFER_TRY_STATUS(storage_.apply(batch));
   auto ptr = std::make_shared<const TokenEntry>(std::move(entry));
   {
@@ -229,6 +240,12 @@ Status TokenStore::revoke_tree(const std::string& hash) {
     batch.push_back(del_op(id_key(h)));
     batch.push_back({WriteOp::Kind::DeletePrefix, children_prefix(h), {}});
   }
+  // The root of the tree read last, so a fleet store's conditional apply
+  // holds it however many reads the tree took: a child another host made
+  // meanwhile rewrote it (create), and this revoke then runs again and
+  // finds that child.
+  COFFER_TRY(auto root, storage_.get(id_key(hash)));
+  (void)root;
   COFFER_TRY_STATUS(storage_.apply(batch));
   std::unique_lock lock(cache_mu_);
   for (const auto& h : doomed) cache_.erase(h);

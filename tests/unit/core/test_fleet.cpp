@@ -390,3 +390,43 @@ TEST_CASE("fleet: a rotation on one host is read on the other; two rotating at o
   CHECK(c.ok(root, Operation::Read, "sys/key-status").data["term"] == 5);
   CHECK(c.ok(root, Operation::Read, "kv/data/old").data["data"]["pw"] == "term1");
 }
+
+TEST_CASE("fleet: no child token outlives its parent when one host revokes while the other creates",
+          "[fleet][postgres]") {
+  const std::string t = fresh_table();
+  Host a(t);
+  const auto [root, key] = init_and_unseal(a);
+  Host b(t);
+  b.ok("", Operation::Update, "sys/unseal", Json{{"key", key}});
+  auto parent = [&] {
+    return std::string(a.ok(root, Operation::Update, "auth/token/create", Json{{"policies", Json::array({"root"})}})
+                           .data["auth"]["client_token"]);
+  };
+  auto alive = [](Host& h, const std::string& token) {
+    return h.call(token, Operation::Read, "auth/token/lookup-self").ok();
+  };
+  const std::string p1 = parent();
+  const std::string p2 = parent();
+  b.catch_up(a.mirror->revision());
+  REQUIRE(alive(b, p1));
+
+  // A revokes p1; B, which has not read that, makes a child of it: B's
+  // write is refused and, run again on A's revoke, denied.
+  a.ok(root, Operation::Update, "auth/token/revoke", Json{{"token", p1}});
+  auto orphaned = b.call(p1, Operation::Update, "auth/token/create", Json::object());
+  REQUIRE_FALSE(orphaned.ok());
+  CHECK(orphaned.error().code == ErrorCode::PermissionDenied);
+
+  // B makes a child of p2; A, which has not read that, revokes p2: A's
+  // revoke runs again on B's commit and takes the child with it.
+  auto child = b.ok(p2, Operation::Update, "auth/token/create", Json::object());
+  const std::string c2 = child.data["auth"]["client_token"];
+  a.ok(root, Operation::Update, "auth/token/revoke", Json{{"token", p2}});
+  b.catch_up(a.mirror->revision());
+  a.catch_up(b.mirror->revision());
+  for (Host* h : {&a, &b}) {
+    CHECK_FALSE(alive(*h, p1));
+    CHECK_FALSE(alive(*h, p2));
+    CHECK_FALSE(alive(*h, c2));
+  }
+}
