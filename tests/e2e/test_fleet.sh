@@ -170,6 +170,34 @@ USES=$({ cat "$WORK/use-a" "$WORK/use-b" 2>/dev/null || true; } | wc -l)
 CHECKS=$((CHECKS + 1))
 [ "$USES" -le 1 ] || fail "a token with uses for one read read on both hosts at once ($USES reads)"
 
+# --- a cached bound mount on a third host: no stale read once the feed delivered ---
+# The kernel keeps what C's cached mount served; a new version written on A
+# reaches C through the feed, which drops those pages and entries.
+C=$WORK/c
+LOG_C=$WORK/c.log
+put "$A/team/sys/policies/acl/cached" 'path "kv/data/*" { capabilities = ["read"] }'
+bash -c 'exec 3<>"$1"; echo "{\"policies\":[\"cached\"]}" >&3; cat <&3' _ "$A/team/auth/token/create" |
+  jq -r .auth.client_token > "$WORK/c.token"
+chmod 0600 "$WORK/c.token"
+start_host "$C" "$LOG_C" --token-file "$WORK/c.token" --cache
+echo "$KEY" > "$C/sys/unseal"
+within 10 "the cached bound mount on C serves A's secret" grep -qx fleet-s3cret-value-3 "$C/team/kv/app#password"
+for _ in 1 2 3; do cat "$C/team/kv/app#password" >/dev/null; done   # in the kernel's cache now
+put "$A/team/kv/app" 'password=fleet-s3cret-value-4'
+within 5 "B has A's new version" grep -qx fleet-s3cret-value-4 "$B/team/kv/app#password"
+within 5 "C's cached mount drops the old version" grep -qx fleet-s3cret-value-4 "$C/team/kv/app#password"
+# Once it served the new version, never the old one again.
+stale=0
+for _ in $(seq 1 50); do
+  [ "$(cat "$C/team/kv/app#password")" = fleet-s3cret-value-4 ] || stale=$((stale + 1))
+done
+expect_eq "$stale" "0" "reads of the old version on C after the feed delivered the new one"
+# Revoked on A: C's bound token is refused there within the feed's bound.
+C_TOK=$(cat "$WORK/c.token")
+put "$A/team/auth/token/revoke" "{\"token\":\"$C_TOK\"}"
+refused_on_c() { ! cat "$C/team/kv/app#password" >/dev/null 2>&1; }
+within 5 "C's bound token, revoked on A, is refused on C" refused_on_c
+
 # --- kill -9 of host A during a write stream: no acknowledged write lost -----------
 : > "$WORK/acked"
 (
