@@ -597,30 +597,17 @@ int Filesystem::do_read(Handle& h, std::size_t size, off_t off, std::string_view
   engine::UseBudget budget;
   engine::Caller caller = h.caller();
   caller.uses = &budget;
-  if (h.is_template()) {
-    // The bytes rendered at open, never again: a read from the start
-    // clears poll(2)'s mark (the reader was told; reopen for the new
-    // bytes). The token is still asked, as for every open file.
-    if (off == 0) (void)poll_take_changed(&h);
-    if (!caller.token.empty() && !h.snapshot_slice(off, size).empty()) {
-      auto allowed = view_.check_token(caller);
-      if (!allowed.ok()) {
-        note_denied(h.who(), to_errno(allowed.error().code));
-        return log_failure("read", h.path(), allowed.error());
-      }
-    }
-    out = h.snapshot_slice(off, size);
-    return 0;
-  }
-  if (h.has_written()) {
+  if (h.has_written() && !h.is_template()) {
     // The write moved the fd offset past the request; the reply has its own
     // cursor (SPEC §2).
     out = h.read_reply(size);
     return 0;
   }
   // A read from the start after poll(2) said the content changed serves
-  // the new content (as sysfs: poll, lseek 0, read).
-  if (off == 0 && poll_take_changed(&h) && h.has_snapshot()) h.clear_snapshot();
+  // the new content (as sysfs: poll, lseek 0, read). A template's fd keeps
+  // the bytes rendered at open, never again: the read only clears the mark
+  // (the reader was told; reopen for the new bytes).
+  if (off == 0 && poll_take_changed(&h) && h.has_snapshot() && !h.is_template()) h.clear_snapshot();
   if (!h.has_snapshot()) {
     auto content = view_.read(caller, engine_path(h.path()));
     if (!content.ok()) {

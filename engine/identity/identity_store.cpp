@@ -234,18 +234,17 @@ void IdentityStore::forget_namespace(std::string_view namespace_id) {
 }
 
 Status IdentityStore::persist_entity(const EntityRecord& e, bool names) {
-  std::vector<WriteOp> batch;
-  if (names) COFFER_TRY_STATUS(state_->claims.claim(storage_, fleet::identity_key(e.namespace_id), batch));
-  batch.push_back(put_op(entity_key(e.namespace_id, e.id), encode_record(e)));
-  COFFER_TRY_STATUS(storage_.apply(batch));
-  state_->claims.took(batch);
-  return {};
+  return persist(entity_key(e.namespace_id, e.id), e.namespace_id, encode_record(e), names);
 }
 
 Status IdentityStore::persist_group(const GroupRecord& g, bool names) {
+  return persist(group_key(g.namespace_id, g.id), g.namespace_id, encode_record(g), names);
+}
+
+Status IdentityStore::persist(std::string key, const std::string& namespace_id, SecureBytes record, bool names) {
   std::vector<WriteOp> batch;
-  if (names) COFFER_TRY_STATUS(state_->claims.claim(storage_, fleet::identity_key(g.namespace_id), batch));
-  batch.push_back(put_op(group_key(g.namespace_id, g.id), encode_record(g)));
+  if (names) COFFER_TRY_STATUS(state_->claims.claim(storage_, fleet::identity_key(namespace_id), batch));
+  batch.push_back(put_op(std::move(key), std::move(record)));
   COFFER_TRY_STATUS(storage_.apply(batch));
   state_->claims.took(batch);
   return {};

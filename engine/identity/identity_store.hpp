@@ -251,6 +251,7 @@ class IdentityStore {
   // carries the namespace's identity claim (engine/storage/fleet_claim.hpp).
   Status persist_entity(const EntityRecord& e, bool names = false);
   Status persist_group(const GroupRecord& g, bool names = false);
+  Status persist(std::string key, const std::string& namespace_id, SecureBytes record, bool names);
   void bump() noexcept { generation_.fetch_add(1, std::memory_order_acq_rel); }
 
   Storage& storage_;
