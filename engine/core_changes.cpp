@@ -21,7 +21,7 @@ constexpr std::string_view kLockedUsers = "core/login/lockedusers/";
 constexpr std::string_view kIdentityConfig = "core/identity/config";
 constexpr std::string_view kPerNamespace = "ns/";
 constexpr std::string_view kLogical = "logical/";
-// fleet::claim keys (engine/storage/fleet_claim.hpp): each is written beside
+// fleet::claim keys (engine/router/fleet_claim.hpp): each is written beside
 // the change it stands for, which says what changed.
 constexpr std::string_view kClaims = "core/claims/";
 

@@ -6,7 +6,7 @@
 #include <mutex>
 #include <unordered_set>
 
-#include "engine/storage/fleet_claim.hpp"
+#include "engine/router/fleet_claim.hpp"
 #include "engine/storage/serial.hpp"
 #include "engine/crypto/sodium.hpp"
 #include "engine/policy/policy.hpp"

@@ -248,7 +248,7 @@ class IdentityStore {
  private:
   struct State;
   // names: the record takes a name (a new one, or a rename), so the write
-  // carries the namespace's identity claim (engine/storage/fleet_claim.hpp).
+  // carries the namespace's identity claim (engine/router/fleet_claim.hpp).
   Status persist_entity(const EntityRecord& e, bool names = false);
   Status persist_group(const GroupRecord& g, bool names = false);
   Status persist(std::string key, const std::string& namespace_id, SecureBytes record, bool names);

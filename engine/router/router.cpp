@@ -5,7 +5,7 @@
 
 #include "engine/crypto/sodium.hpp"
 #include "engine/router/resolve.hpp"
-#include "engine/storage/fleet_claim.hpp"
+#include "engine/router/fleet_claim.hpp"
 #include "engine/storage/serial.hpp"
 
 namespace engine {

@@ -19,7 +19,7 @@
 #include "engine/common/request.hpp"
 #include "engine/namespace/namespace.hpp"
 #include "engine/router/mount.hpp"
-#include "engine/storage/fleet_claim.hpp"
+#include "engine/router/fleet_claim.hpp"
 
 namespace engine {
 
@@ -117,7 +117,7 @@ class Router {
   void touch() { version_.fetch_add(1, std::memory_order_acq_rel); }
 
   Storage& storage_;
-  // The topology claims memory is built from (engine/storage/fleet_claim.hpp).
+  // The topology claims memory is built from (engine/router/fleet_claim.hpp).
   fleet::Claims claims_;
   std::unique_ptr<NamespaceNode> root_;
   // Every node of the tree under root_ by its id: filled by load(), kept by
