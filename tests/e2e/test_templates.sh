@@ -37,6 +37,7 @@ TEMPLATES='
   template "other.env" { contents = "{{ with secret \"secret/data/other\" }}OTHER={{ .Data.data.v }}{{ end }}\n" }
   template "gone.env"  { contents = "{{ with secret \"secret/data/absent\" }}{{ .Data.data.v }}{{ end }}" }
   template "key.env"   { contents = "{{ with secret \"secret/data/app\" }}{{ .Data.data.nokey }}{{ end }}" }
+  template "short.env" { contents = "{{ with secret \"secret/app\" }}U={{ .Data.data.user }} V={{ .Data.metadata.version }}{{ end }}" }
   template "both.env"  { contents = "{{ with secret \"secret/data/app\" }}A={{ .Data.data.user }}{{ end }}\n{{ with secret \"secret/data/other\" }}B={{ .Data.data.v }}{{ end }}\n" }
 '
 cat > "$WORK/coffer.hcl" <<EOF
@@ -98,6 +99,10 @@ expect_ok "the root lists app.env" grep -qx app.env "$WORK/ls"
 expect_eq "$(stat -c %a "$R/app.env")" "444" "perms from the block"
 expect_eq "$(stat -c %a "$R/other.env")" "640" "perms default to the mount's file mode"
 expect_eq "$(stat -c %s "$R/app.env")" "$(( ${#EXPECTED} + 1 ))" "stat size is the caller's render size"
+
+# consul-template's KV v2 shim: secret "secret/app" reads secret/data/app.
+expect_eq "$(cat "$R/short.env")" "U=app V=1" "the short KV v2 path"
+expect_eq "$(as_tok $UA "$TA" cat "$R/short.env")" "U=app V=1" "the short path, ACL-checked on secret/data/app"
 
 # --- another uid without access: EACCES and no byte ---------------------------------------
 CHECKS=$((CHECKS + 1))
