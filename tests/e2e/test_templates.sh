@@ -182,6 +182,21 @@ m2=$(stat -c %y "$R/app.env")
 CHECKS=$((CHECKS + 1))
 [ "$m2" != "$m1" ] || fail "mtime did not move with the dependency"
 
+# --- coffer/template-change: an event for each template whose dependency changed -------------
+cat "$R/app.env" >/dev/null  # rendered: its dependencies are known
+timeout 3 cat "$R/sys/events/subscribe/coffer/template-change" > "$WORK/tev.out" 2>/dev/null &
+EV=$!
+sleep 0.5
+echo 'x=3' > "$R/secret/unrelated"
+echo 'user=app password=second' > "$R/secret/app"  # a new version, same values
+wait "$EV" || true
+expect_ok "app.env's event" jq -e -s 'map(.data.event.metadata.coffer_path) | index("app.env") != null' "$WORK/tev.out"
+expect_eq "$(jq -r -s 'map(.data.event_type) | unique | join(",")' "$WORK/tev.out")" "coffer/template-change" "only the template type"
+expect_eq "$(jq -r -s 'map(.data.event.metadata.data_path) | unique | join(",")' "$WORK/tev.out")" "secret/data/app" \
+  "only for the dependency that changed, on its data path"
+CHECKS=$((CHECKS + 1))
+! grep -q "second" "$WORK/tev.out" || fail "a secret value in a template event"
+
 # --- a token_file mount renders as its token, whoever asks ------------------------------------
 expect_eq "$(as_tok $UB "$TB" cat "$B/app.env")" $'DB_USER=app\nDB_PASSWORD=second' "uid $UB on the bound mount: the bound token's render"
 expect_err "Permission denied" "the bound token may not read other" env VAULT_TOKEN="$ROOT_TOKEN" cat "$B/other.env"
