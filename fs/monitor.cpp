@@ -75,7 +75,8 @@ void keep(const Handle* h, std::shared_ptr<Stream> stream) {
 }  // namespace
 
 engine::Status open_stream(engine::Core& core, const engine::Caller& caller, std::string_view engine_path,
-                           std::string_view view_root, bool nonblocking, const Handle* h, bool& opened) {
+                           std::string_view view_root, bool nonblocking, const Handle* h, bool& opened,
+                           engine::TemplateMatcher templates) {
   opened = false;
   auto stream = std::make_shared<Stream>();
   stream->nonblocking = nonblocking;
@@ -88,7 +89,7 @@ engine::Status open_stream(engine::Core& core, const engine::Caller& caller, std
     }
     stream->monitor = std::move(sub).value();
   } else if (engine::is_events_path(engine_path)) {
-    auto sub = engine::open_events(core, caller, engine_path, view_root);
+    auto sub = engine::open_events(core, caller, engine_path, view_root, 1024, std::move(templates));
     if (!sub.ok()) {
       if (sub.error().code == engine::ErrorCode::NotFound) return engine::ok_status();
       return std::move(sub).error();

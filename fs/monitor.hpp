@@ -28,6 +28,7 @@
 #include <string_view>
 
 #include "engine/core.hpp"
+#include "engine/fileview/events.hpp"
 #include "engine/fileview/file_view.hpp"
 
 namespace fsd {
@@ -37,9 +38,11 @@ class Handle;
 // For an open of engine_path by caller on handle h: 0 with opened=false when
 // it is not a stream file (open it as usual), 0 with opened=true when the
 // stream is set up for h, or the engine's error. view_root: the mount's
-// chroot (event paths are shown relative to it); nonblocking: O_NONBLOCK.
+// chroot (event paths are shown relative to it); nonblocking: O_NONBLOCK;
+// templates: the mount's template files, for coffer/template-change events.
 engine::Status open_stream(engine::Core& core, const engine::Caller& caller, std::string_view engine_path,
-                           std::string_view view_root, bool nonblocking, const Handle* h, bool& opened);
+                           std::string_view view_root, bool nonblocking, const Handle* h, bool& opened,
+                           engine::TemplateMatcher templates = {});
 
 // True when h was opened as a stream.
 bool is_stream(const Handle* h);

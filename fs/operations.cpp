@@ -194,6 +194,16 @@ std::vector<std::pair<Ino, std::string>> Filesystem::template_targets(const engi
   return out;
 }
 
+std::vector<std::string> Filesystem::templates_touched(const engine::ChangeEvent& change) const {
+  std::vector<std::string> out;
+  const engine::Change as_file{change.namespace_path + change.path, false, change.event_type};
+  for (const auto& t : templates_) {
+    std::lock_guard lock(t->mu);
+    if (template_touched_by(t->dependencies, as_file, settings_.chroot)) out.push_back(t->file.name);
+  }
+  return out;
+}
+
 struct stat Filesystem::template_attr(Ino ino, const TemplateNode& t, std::size_t size,
                                       engine::TimePoint modified) const {
   struct stat st = make_attr(ino, engine::NodeInfo{engine::NodeKind::File, size, modified});
@@ -529,8 +539,12 @@ int Filesystem::do_open(const Who& who, Ino ino, fuse_file_info& fi, std::unique
   if (engine::is_monitor_path(out->path()) || engine::is_events_path(engine_path(out->path()))) {
     // sys/monitor and sys/events/subscribe/TYPE streams (fs/monitor.hpp).
     bool stream = false;
+    // An event stream also tells of this mount's templates (read from FUSE
+    // requests only, while the filesystem lives).
+    engine::TemplateMatcher templates;
+    if (!templates_.empty()) templates = [this](const engine::ChangeEvent& c) { return templates_touched(c); };
     auto st = open_stream(view_.core(), who.caller, engine_path(out->path()), settings_.chroot,
-                          (fi.flags & O_NONBLOCK) != 0, out.get(), stream);
+                          (fi.flags & O_NONBLOCK) != 0, out.get(), stream, std::move(templates));
     if (!st.ok()) return log_failure("open", out->path(), st.error());
     if (stream) {
       fi.direct_io = 1;

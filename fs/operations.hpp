@@ -63,6 +63,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/common/change_bus.hpp"
 #include "engine/fileview/file_view.hpp"
 #include "fs/caller.hpp"
 #include "fs/handle.hpp"
@@ -213,6 +214,10 @@ class Filesystem {
   // The template inodes a change touches (by what their last render read),
   // for the Invalidator (Invalidator::set_extra_targets).
   std::vector<std::pair<Ino, std::string>> template_targets(const engine::Change& change) const;
+  // The template files a secret's change touches (by what their last render
+  // read): the mount's coffer/template-change events
+  // (engine::TemplateMatcher). Leaf locks only.
+  std::vector<std::string> templates_touched(const engine::ChangeEvent& change) const;
 
   // --- helpers, public for tests ---
 

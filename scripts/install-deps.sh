@@ -12,6 +12,7 @@ PACKAGES=(
   slapd ldap-utils openssl
   libpq-dev postgresql-15
   openssh-client vim-tiny
+  nginx-light curl
   clang libclang-rt-14-dev
 )
 

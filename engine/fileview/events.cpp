@@ -367,8 +367,12 @@ EventFields event_fields(const ChangeEvent& c) {
   return f;
 }
 
-std::string event_json(const ChangeEvent& c, std::string_view type_pattern, std::string_view view_root) {
-  const EventFields f = event_fields(c);
+namespace {
+
+// The event line for change c with fields f; coffer_path, when given, is
+// the file to read again (a template's), else the secret's file.
+std::string event_line(const ChangeEvent& c, const EventFields& f, std::string_view type_pattern,
+                       std::string_view view_root, const std::string* coffer_path) {
   const std::string id = crypto::random_uuid();
   nlohmann::json metadata = nlohmann::json::object();
   metadata["operation"] = f.operation;
@@ -377,7 +381,9 @@ std::string event_json(const ChangeEvent& c, std::string_view type_pattern, std:
   if (!f.data_path.empty()) metadata["data_path"] = f.data_path;
   if (c.version > 0) metadata["current_version"] = std::to_string(c.version);
   // The file to read again, relative to the mount's root.
-  if (!c.path.empty()) {
+  if (coffer_path != nullptr) {
+    metadata["coffer_path"] = *coffer_path;
+  } else if (!c.path.empty()) {
     std::string file = c.namespace_path + c.path;
     std::string_view root = view_root;
     while (!root.empty() && root.back() == '/') root.remove_suffix(1);
@@ -391,7 +397,7 @@ std::string event_json(const ChangeEvent& c, std::string_view type_pattern, std:
   nlohmann::json plugin = nlohmann::json::object();
   if (c.kind == ChangeKind::Secret) {
     plugin["mount_class"] = "secret";
-    plugin["plugin"] = c.event_type.starts_with("kv-") ? "kv" : "coffer";
+    plugin["plugin"] = f.event_type.starts_with("kv-") ? "kv" : "coffer";
     plugin["mount_path"] = c.mount_path;
   } else if (c.kind == ChangeKind::AuthData) {
     plugin["mount_class"] = "auth";
@@ -407,13 +413,19 @@ std::string event_json(const ChangeEvent& c, std::string_view type_pattern, std:
       {"type", std::string(type_pattern)},
       {"data",
        {{"event", {{"id", id}, {"metadata", std::move(metadata)}}},
-        {"event_type", c.event_type},
+        {"event_type", f.event_type},
         {"plugin_info", std::move(plugin)},
         {"namespace", c.namespace_path}}},
       {"datacontentype", "application/cloudevents"},  // sic: Vault's spelling
       {"time", format_time(Clock::now())},
   };
   return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace
+
+std::string event_json(const ChangeEvent& c, std::string_view type_pattern, std::string_view view_root) {
+  return event_line(c, event_fields(c), type_pattern, view_root, nullptr);
 }
 
 // ------------------------------------------------------------------ stream
@@ -434,6 +446,7 @@ struct EventStream::State {
   EventOptions options;
   std::function<void()> wake;
   std::atomic<bool> has_queued{false};
+  TemplateMatcher templates;  // set at open, then only read
 };
 
 namespace {
@@ -493,16 +506,29 @@ Result<std::string> EventStream::next(std::chrono::milliseconds timeout) {
     (void)standing;
     return out;
   }
-  for (const ChangeEvent& c : batch) {
-    if (!glob_match(s.type_pattern, c.event_type)) continue;
-    if (!namespace_matches(s, options, c.namespace_path)) continue;
-    const EventFields f = event_fields(c);
-    if (options.filter && !options.filter->matches(f)) continue;
-    // Vault's allowMessage, asked now: a revoked token is denied here.
+  // One event, if the stream takes it: type, namespace, filter, and Vault's
+  // allowMessage, asked now (a revoked token is denied here).
+  auto offer = [&](const ChangeEvent& c, const EventFields& f, const std::string* coffer_path) -> Status {
+    if (!glob_match(s.type_pattern, f.event_type)) return ok_status();
+    if (!namespace_matches(s, options, c.namespace_path)) return ok_status();
+    if (options.filter && !options.filter->matches(f)) return ok_status();
     const std::string abs = c.namespace_path + f.data_path;
-    COFFER_TRY(bool allowed, s.core->may_subscribe(s.token, abs, c.event_type, f.data_path.empty()));
-    if (!allowed) continue;
-    out += event_json(c, s.type_pattern, s.view_root);
+    COFFER_TRY(bool allowed, s.core->may_subscribe(s.token, abs, f.event_type, f.data_path.empty()));
+    if (allowed) out += event_line(c, f, s.type_pattern, s.view_root, coffer_path);
+    return ok_status();
+  };
+  for (const ChangeEvent& c : batch) {
+    const EventFields f = event_fields(c);
+    COFFER_TRY_STATUS(offer(c, f, nullptr));
+    // A known secret that a template of this mount read: the template's
+    // event too, on the secret's data path (so who may subscribe to the
+    // secret's events may to the template's, for this type).
+    if (!s.templates || c.kind != ChangeKind::Secret || c.path.empty() || c.path.back() == '/') continue;
+    if (!glob_match(s.type_pattern, kTemplateChangeType)) continue;
+    EventFields tf = f;
+    tf.event_type = std::string(kTemplateChangeType);
+    tf.operation = tf.event_type.substr(tf.event_type.find('/') + 1);
+    for (const std::string& name : s.templates(c)) COFFER_TRY_STATUS(offer(c, tf, &name));
   }
   return out;
 }
@@ -515,7 +541,8 @@ Status may_open_events(Core& core, const Caller& caller, const std::string& abs_
 }
 
 Result<std::unique_ptr<EventStream>> open_events(Core& core, const Caller& caller, std::string_view path,
-                                                 std::string_view view_root, std::size_t max_queued) {
+                                                 std::string_view view_root, std::size_t max_queued,
+                                                 TemplateMatcher templates) {
   std::string_view ns, type;
   if (!split_events_path(path, ns, type)) return Error::not_found("not an event stream");
   while (!path.empty() && path.front() == '/') path.remove_prefix(1);
@@ -544,6 +571,7 @@ Result<std::unique_ptr<EventStream>> open_events(Core& core, const Caller& calle
   state->type_pattern = std::string(type);
   state->view_root = std::string(view_root);
   state->max_queued = std::max<std::size_t>(1, max_queued);
+  state->templates = std::move(templates);
   std::unique_ptr<EventStream> stream(new EventStream(state));
   // The bus's handler: queue only (no engine call, no lock but the queue's).
   std::weak_ptr<EventStream::State> weak = state;

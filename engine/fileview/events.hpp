@@ -114,6 +114,19 @@ std::string event_json(const ChangeEvent& change, std::string_view type_pattern,
 // The filter fields and ACL path (data_path, "" when none) of a change.
 EventFields event_fields(const ChangeEvent& change);
 
+// Coffer's event for a template file whose dependency changed (README:
+// Templates): made, for a stream read through a mount with templates, from
+// each change of a secret that the template's last render read. It carries
+// the secret's change (namespace, mount, data_path, version: the ACL asks
+// `subscribe` on that data path, for this type) with coffer_path the
+// template file, relative to the mount's root. Never a value.
+inline constexpr std::string_view kTemplateChangeType = "coffer/template-change";
+
+// The template files (names relative to the mount's root) a Secret change
+// touches, by what their last render read. Called on the reader's thread,
+// under no engine lock; it may take leaf locks only.
+using TemplateMatcher = std::function<std::vector<std::string>(const ChangeEvent&)>;
+
 class EventStream {
  public:
   ~EventStream();
@@ -139,7 +152,7 @@ class EventStream {
 
  private:
   friend Result<std::unique_ptr<EventStream>> open_events(Core&, const Caller&, std::string_view, std::string_view,
-                                                          std::size_t);
+                                                          std::size_t, TemplateMatcher);
   explicit EventStream(std::shared_ptr<State> state);
   std::shared_ptr<State> state_;
   ChangeBus::Subscription subscription_;  // declared last: ends first
@@ -147,10 +160,12 @@ class EventStream {
 
 // Authorises (read on the stream's sys/events/subscribe/TYPE, token live)
 // and subscribes to the core's bus. path: the engine path; view_root: the
-// mount's chroot. NotFound when path is no event stream of a namespace's
-// sys/, PermissionDenied, Sealed. Thread-safe.
+// mount's chroot; templates: the mount's template files, for
+// coffer/template-change events (none when empty). NotFound when path is no
+// event stream of a namespace's sys/, PermissionDenied, Sealed. Thread-safe.
 Result<std::unique_ptr<EventStream>> open_events(Core& core, const Caller& caller, std::string_view path,
-                                                 std::string_view view_root, std::size_t max_queued = 1024);
+                                                 std::string_view view_root, std::size_t max_queued = 1024,
+                                                 TemplateMatcher templates = {});
 
 // Whether caller may open the stream at abs sys path ("ns1/sys/events/
 // subscribe/kv*"): read (or root) there. For stat.

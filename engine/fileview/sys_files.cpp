@@ -51,7 +51,8 @@ constexpr std::string_view kKvV2Types[] = {"data-write",      "data-patch",  "da
                                            "metadata-delete", "config-write"};
 constexpr std::string_view kCofferTypes[] = {"policy-write", "policy-delete", "namespace-write", "namespace-delete",
                                              "mount-write",  "mount-delete",  "identity-write",  "identity-delete",
-                                             "token-create", "token-revoke",  "token-write",     "auth-write"};
+                                             "token-create", "token-revoke",  "token-write",     "auth-write",
+                                             "template-change"};
 
 std::vector<DirEntry> events_listing(std::string_view rel) {
   std::vector<DirEntry> out;

@@ -35,6 +35,21 @@ nlohmann::json plain(const Json& v) {
 
 }  // namespace
 
+std::string kv2_read_path(const NamespaceSnapshot& tree, std::string_view ns_prefix, const std::string& path) {
+  if (tree.sealed) return path;
+  const SnapshotRoute route = tree.resolve(std::string(ns_prefix) + path);
+  if (route.mount == nullptr || route.mount->kv_version != 2) return path;
+  // consul-template (dependency/vault_read.go shimKVv2Path): the mount itself
+  // reads MOUNT/data; a path with data/ or metadata/ after the mount is left
+  // as written; anything else gets data/ inserted after the mount.
+  const std::string_view rel = route.rel;
+  if (rel.starts_with("data/") || rel.starts_with("metadata/")) return path;
+  if (!std::string_view(path).ends_with(rel)) return path;  // not as resolved: leave it to the core
+  std::string mount = path.substr(0, path.size() - rel.size());
+  if (!mount.empty() && mount.back() != '/') mount.push_back('/');
+  return rel.empty() ? mount + "data" : mount + "data/" + std::string(rel);
+}
+
 Result<TemplateRender> render_template(Core& core, const Caller& caller, std::string_view ns_prefix,
                                        const ctmpl::Template& t) {
   TemplateRender out;
@@ -54,7 +69,8 @@ Result<TemplateRender> render_template(Core& core, const Caller& caller, std::st
     return core.handle(req);
   };
   ctmpl::Source source;
-  source.secret = [&](const std::string& path) -> Result<nlohmann::json> {
+  source.secret = [&](const std::string& written) -> Result<nlohmann::json> {
+    const std::string path = kv2_read_path(*core.namespaces(), ns_prefix, written);
     COFFER_TRY(Response r, request(Operation::Read, path));
     if (r.modified && (!out.modified || *r.modified > *out.modified)) out.modified = r.modified;
     return nlohmann::json{{"RequestID", ""},    {"LeaseID", ""},         {"LeaseDuration", 0},

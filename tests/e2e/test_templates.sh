@@ -37,6 +37,7 @@ TEMPLATES='
   template "other.env" { contents = "{{ with secret \"secret/data/other\" }}OTHER={{ .Data.data.v }}{{ end }}\n" }
   template "gone.env"  { contents = "{{ with secret \"secret/data/absent\" }}{{ .Data.data.v }}{{ end }}" }
   template "key.env"   { contents = "{{ with secret \"secret/data/app\" }}{{ .Data.data.nokey }}{{ end }}" }
+  template "short.env" { contents = "{{ with secret \"secret/app\" }}U={{ .Data.data.user }} V={{ .Data.metadata.version }}{{ end }}" }
   template "both.env"  { contents = "{{ with secret \"secret/data/app\" }}A={{ .Data.data.user }}{{ end }}\n{{ with secret \"secret/data/other\" }}B={{ .Data.data.v }}{{ end }}\n" }
 '
 cat > "$WORK/coffer.hcl" <<EOF
@@ -98,6 +99,10 @@ expect_ok "the root lists app.env" grep -qx app.env "$WORK/ls"
 expect_eq "$(stat -c %a "$R/app.env")" "444" "perms from the block"
 expect_eq "$(stat -c %a "$R/other.env")" "640" "perms default to the mount's file mode"
 expect_eq "$(stat -c %s "$R/app.env")" "$(( ${#EXPECTED} + 1 ))" "stat size is the caller's render size"
+
+# consul-template's KV v2 shim: secret "secret/app" reads secret/data/app.
+expect_eq "$(cat "$R/short.env")" "U=app V=1" "the short KV v2 path"
+expect_eq "$(as_tok $UA "$TA" cat "$R/short.env")" "U=app V=1" "the short path, ACL-checked on secret/data/app"
 
 # --- another uid without access: EACCES and no byte ---------------------------------------
 CHECKS=$((CHECKS + 1))
@@ -176,6 +181,21 @@ expect_eq "$(sed -n 5p "$WORK/poll.out")" "fresh=DB_USER=app|DB_PASSWORD=second|
 m2=$(stat -c %y "$R/app.env")
 CHECKS=$((CHECKS + 1))
 [ "$m2" != "$m1" ] || fail "mtime did not move with the dependency"
+
+# --- coffer/template-change: an event for each template whose dependency changed -------------
+cat "$R/app.env" >/dev/null  # rendered: its dependencies are known
+timeout 3 cat "$R/sys/events/subscribe/coffer/template-change" > "$WORK/tev.out" 2>/dev/null &
+EV=$!
+sleep 0.5
+echo 'x=3' > "$R/secret/unrelated"
+echo 'user=app password=second' > "$R/secret/app"  # a new version, same values
+wait "$EV" || true
+expect_ok "app.env's event" jq -e -s 'map(.data.event.metadata.coffer_path) | index("app.env") != null' "$WORK/tev.out"
+expect_eq "$(jq -r -s 'map(.data.event_type) | unique | join(",")' "$WORK/tev.out")" "coffer/template-change" "only the template type"
+expect_eq "$(jq -r -s 'map(.data.event.metadata.data_path) | unique | join(",")' "$WORK/tev.out")" "secret/data/app" \
+  "only for the dependency that changed, on its data path"
+CHECKS=$((CHECKS + 1))
+! grep -q "second" "$WORK/tev.out" || fail "a secret value in a template event"
 
 # --- a token_file mount renders as its token, whoever asks ------------------------------------
 expect_eq "$(as_tok $UB "$TB" cat "$B/app.env")" $'DB_USER=app\nDB_PASSWORD=second' "uid $UB on the bound mount: the bound token's render"

@@ -308,3 +308,75 @@ TEST_CASE("events: a slow reader loses the oldest and is told how many", "[event
   CHECK(lines[4]["data"]["event"]["metadata"]["coffer_path"] == "secret/n9");
   CHECK_FALSE((*stream)->ready());
 }
+
+TEST_CASE("events: coffer/template-change for a template whose dependency changed", "[events][template]") {
+  DevCore d;
+  ok(api(d, "root", Operation::Update, "sys/policies/acl/tmpl",
+         Json{{"policy",
+               "path \"sys/events/subscribe/*\" { capabilities = [\"read\"] }\n"
+               "path \"secret/data/app/*\" { capabilities = [\"subscribe\"] subscribe_event_types = "
+               "[\"coffer/template-*\"] }"}}));
+  ok(api(d, "root", Operation::Update, "sys/policies/acl/kv-only",
+         Json{{"policy",
+               "path \"sys/events/subscribe/*\" { capabilities = [\"read\"] }\n"
+               "path \"secret/data/*\" { capabilities = [\"subscribe\"] subscribe_event_types = [\"kv*\"] }"}}));
+  const std::string tmpl = make_token(d, R"({"policies":["tmpl"]})");
+  const std::string kv_only = make_token(d, R"({"policies":["kv-only"]})");
+  // The mount's matcher: app.env read secret/app/db (as the fs decides from
+  // its last render's dependencies), other.env secret/other.
+  std::vector<engine::ChangeEvent> asked;
+  engine::TemplateMatcher matcher = [&asked](const engine::ChangeEvent& c) {
+    asked.push_back(c);
+    std::vector<std::string> out;
+    if (c.path == "secret/app/db") out.push_back("app.env");
+    if (c.path == "secret/other") out.push_back("other.env");
+    return out;
+  };
+  auto s_root = engine::open_events(*d.core, d.root, "sys/events/subscribe/coffer/template-change", "", 1024, matcher);
+  auto s_tmpl = engine::open_events(*d.core, as(tmpl), "sys/events/subscribe/*", "", 1024, matcher);
+  auto s_kv = engine::open_events(*d.core, as(kv_only), "sys/events/subscribe/*", "", 1024, matcher);
+  auto s_plain = engine::open_events(*d.core, d.root, "sys/events/subscribe/*", "");  // no templates
+  REQUIRE(s_root.ok());
+  REQUIRE(s_tmpl.ok());
+  REQUIRE(s_kv.ok());
+  REQUIRE(s_plain.ok());
+  ok(api(d, "root", Operation::Update, "secret/data/app/db", secret("TOPSECRET")));
+  ok(api(d, "root", Operation::Update, "secret/data/other", secret("v")));
+  ok(api(d, "root", Operation::Update, "secret/data/unused", secret("v")));
+  ok(api(d, "root", Operation::Update, "sys/policies/acl/p", Json{{"policy", "path \"x\" { capabilities = [\"read\"] }"}}));
+
+  auto text = (*s_root)->next(std::chrono::milliseconds(50));
+  REQUIRE(text.ok());
+  CHECK(text->find("TOPSECRET") == std::string::npos);
+  std::vector<nlohmann::json> root;
+  for (std::size_t at = 0; at < text->size();) {
+    const auto nl = text->find('\n', at);
+    root.push_back(nlohmann::json::parse(text->substr(at, nl - at)));
+    at = nl + 1;
+  }
+  REQUIRE(root.size() == 2);  // app.env, other.env; nothing for unused or the policy
+  CHECK(root[0]["type"] == "coffer/template-change");
+  CHECK(root[0]["data"]["event_type"] == "coffer/template-change");
+  CHECK(root[0]["data"]["plugin_info"]["plugin"] == "coffer");
+  CHECK(root[0]["data"]["plugin_info"]["mount_path"] == "secret/");
+  const auto& m = root[0]["data"]["event"]["metadata"];
+  CHECK(m["operation"] == "template-change");
+  CHECK(m["coffer_path"] == "app.env");
+  CHECK(m["data_path"] == "secret/data/app/db");  // the dependency: what the ACL is asked on
+  CHECK(m["current_version"] == "1");
+  CHECK(root[1]["data"]["event"]["metadata"]["coffer_path"] == "other.env");
+
+  // Per event, Vault's check on the dependency's data path for this type:
+  // tmpl subscribes to coffer/template-* below secret/data/app/ only; kv-only
+  // to kv* (its kv events come, not the template's).
+  auto t = lines_of(**s_tmpl);
+  REQUIRE(t.size() == 1);
+  CHECK(t[0]["data"]["event"]["metadata"]["coffer_path"] == "app.env");
+  std::vector<std::string> kv_types;
+  for (const auto& l : lines_of(**s_kv)) kv_types.push_back(l["data"]["event_type"].get<std::string>());
+  CHECK(kv_types == std::vector<std::string>{"kv-v2/data-write", "kv-v2/data-write", "kv-v2/data-write"});
+  // A stream opened with no templates never shows one.
+  for (const auto& l : lines_of(**s_plain)) CHECK(l["data"]["event_type"] != "coffer/template-change");
+  // Only secret changes are offered to the matcher (not the policy's).
+  for (const auto& c : asked) CHECK(c.kind == engine::ChangeKind::Secret);
+}

@@ -68,3 +68,43 @@ TEST_CASE("template render: denied, missing secret, missing key give no bytes", 
   auto escape = engine::render_template(*d.core, d.root, "", parse("{{ secret \"../secret/data/app/db\" }}"));
   REQUIRE_FALSE(escape.ok());
 }
+
+TEST_CASE("template render: KV v2 paths shimmed as consul-template does", "[template]") {
+  DevCore d;
+  d.put("secret/app/db", "user=app password=s3cr3t\n");
+  d.put("sys/mounts/kv1", R"({"type":"kv"})");
+  d.put("kv1/app", "user=v1\n");
+  const auto tree = d.core->namespaces();
+  // consul-template's shimKVv2Path: data/ inserted after a KV v2 mount, a
+  // path already naming data/ or metadata/ left alone, other mounts untouched.
+  CHECK(engine::kv2_read_path(*tree, "", "secret/app/db") == "secret/data/app/db");
+  CHECK(engine::kv2_read_path(*tree, "", "secret/data/app/db") == "secret/data/app/db");
+  CHECK(engine::kv2_read_path(*tree, "", "secret/metadata/app/db") == "secret/metadata/app/db");
+  CHECK(engine::kv2_read_path(*tree, "", "secret") == "secret/data");
+  CHECK(engine::kv2_read_path(*tree, "", "secret/") == "secret/data");
+  CHECK(engine::kv2_read_path(*tree, "", "secret/datax") == "secret/data/datax");
+  CHECK(engine::kv2_read_path(*tree, "", "kv1/app") == "kv1/app");
+  CHECK(engine::kv2_read_path(*tree, "", "sys/policies/acl/default") == "sys/policies/acl/default");
+  CHECK(engine::kv2_read_path(*tree, "", "nomount/app") == "nomount/app");
+
+  auto r = engine::render_template(
+      *d.core, d.root, "",
+      parse("{{ with secret \"secret/app/db\" }}{{ .Data.data.user }} v{{ .Data.metadata.version }}{{ end }} "
+            "{{ (secret \"kv1/app\").Data.user }}"));
+  if (!r.ok()) FAIL(r.error().message);
+  CHECK(r->bytes == "app v1 v1");
+  // The path read is what a change to it is matched against.
+  CHECK(r->dependencies == std::vector<std::string>{"secret/data/app/db", "kv1/app"});
+}
+
+TEST_CASE("template render: the shim inside a namespace", "[template]") {
+  DevCore d;
+  REQUIRE(d.files->make_dir(d.root, "team").ok());
+  d.put("team/sys/mounts/kv", R"({"type":"kv-v2"})");
+  d.put("team/kv/app", "k=v\n");
+  CHECK(engine::kv2_read_path(*d.core->namespaces(), "team/", "kv/app") == "kv/data/app");
+  CHECK(engine::kv2_read_path(*d.core->namespaces(), "", "team/kv/app") == "team/kv/data/app");
+  auto r = engine::render_template(*d.core, d.root, "team/", parse("{{ (secret \"kv/app\").Data.data.k }}"));
+  if (!r.ok()) FAIL(r.error().message);
+  CHECK(r->bytes == "v");
+}
