@@ -80,12 +80,13 @@ expect_eq "$(pg_psql "$WORK/standby" -At -c 'SELECT pg_is_in_recovery()')" "t" "
 
 URL="postgresql://postgres@127.0.0.1:$P1,127.0.0.1:$P2/postgres?target_session_attrs=read-write&connect_timeout=5&application_name=cofferd-failover"
 
-# start_host MOUNT LOG ARGS... : a cofferd on the shared store; pid in HOST_PID.
+# start_host MOUNT LOG ARGS... : a cofferd on the shared store (ARGS name it
+# and MOUNT); pid in HOST_PID.
 start_host() {
   local mp=$1 log=$2
   shift 2
   mkdir -p "$mp"
-  "$COFFERD" --storage "$URL" --allow-other "$@" "$mp" >>"$log" 2>&1 &
+  "$COFFERD" "$@" >>"$log" 2>&1 &
   HOST_PID=$!
   PIDS+=("$HOST_PID")
   DAEMON_PID=$HOST_PID
@@ -93,12 +94,21 @@ start_host() {
   DAEMON_PID=""
 }
 
-start_host "$A" "$LOG_A" --init
+# Host A names the store on the command line, host B in a config file.
+start_host "$A" "$LOG_A" --storage "$URL" --allow-other --init "$A"
+cat > "$WORK/b.hcl" <<EOF
+storage "postgresql" {
+  connection_url = "$URL"
+}
+mount "$B" {
+  allow_other = true
+}
+EOF
 init_store "$A"
 ROOT=$(jqr .root_token "$WORK/init.json")
 KEY=$(jqr '.keys[0]' "$WORK/init.json")
 echo "$KEY" > "$A/sys/unseal"
-start_host "$B" "$LOG_B"
+start_host "$B" "$LOG_B" -f --config "$WORK/b.hcl"
 echo "$KEY" > "$B/sys/unseal"
 expect_eq "$(jqr .sealed "$B/sys/seal-status")" "false" "host B unsealed"
 
@@ -229,7 +239,7 @@ for p in "${PIDS[@]}"; do
   kill -0 "$p" 2>/dev/null || fail "cofferd $p exited"
 done
 
-printf 'failover: %d writes acknowledged (%d before the kill), %d failed with EIO (slowest attempt %ss); after the promotion B read again in %.1fs, A in %.1fs, the writer through A wrote again in %.1fs (bound %ss); outage from the kill %.1fs\n' \
+printf 'failover: %d writes acknowledged (%d before the kill), %d failed with EIO (slowest attempt %ss); after the promotion B read again in %.1fs, A in %.1fs, the writer through A wrote again in %.1fs (bound %ss); kill to the first write again %.1fs (with the waits of the test in the outage)\n' \
   "$ACKED" "$ACKED_BEFORE" "$FAILED" "$SLOWEST" \
   "$(echo "$T_B - $T_PROMOTE" | bc)" "$(echo "$T_A - $T_PROMOTE" | bc)" "$(echo "$T_W - $T_PROMOTE" | bc)" \
   "$RECOVERY_BOUND" "$(echo "$T_W - $T_KILL" | bc)"
