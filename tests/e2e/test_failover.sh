@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MPL-2.0
 # A fleet through a database failover: a PostgreSQL 15 primary with a
 # synchronous streaming standby (tests/pg/postgres.sh), two cofferd whose
-# URL names both servers with target_session_attrs=read-write. A writer
+# URL names both servers with target_session_attrs=read-write (host A with
+# --storage, host B with a storage "postgresql" block). A writer
 # streams numbered KV secrets through host A and records each write that was
 # acknowledged; the primary's postmaster is killed with SIGKILL, the standby
 # promoted. During the outage writes fail with EIO within a bound (none
