@@ -127,7 +127,6 @@ within 5 "a secret written on A, read on B" bash -c '[ "$(VAULT_TOKEN=$1 cat "$2
 # One line per attempt: "ok I SECONDS END" or "err I SECONDS END MESSAGE"
 # (SECONDS: how long the write took; END: when it returned, epoch seconds). It runs until $WORK/stop exists.
 : > "$WORK/attempts"
-export ROOT WRITE_BOUND
 (
   i=0
   while [ ! -e "$WORK/stop" ]; do
