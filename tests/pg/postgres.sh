@@ -134,7 +134,7 @@ pg_standby() {
   pg__as_owner "$PG__BIN/pg_basebackup" -d "host=127.0.0.1 port=$from_port user=postgres application_name=standby" \
     -D "$d/data" -R -X stream --no-sync >"$d/basebackup.log" 2>&1 \
     || { cat "$d/basebackup.log" >&2; pg__fail "pg_basebackup failed"; return 1; }
-  # The primary's pid file and socket settings were copied; the launch below sets its own.
+  # Port, address and socket directory are launch options (pg__launch), not in the copied config.
   local port tries
   for tries in 1 2 3; do
     port=$(pg__port) || return 1
