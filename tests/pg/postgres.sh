@@ -14,6 +14,12 @@
 #   pg_kill DIR       SIGKILL the postmaster (a crash); pg_restart DIR starts
 #                     the same cluster again on the same port.
 #   pg_psql DIR ...   psql against it, as postgres, quiet, stopping on error.
+#   pg_standby PRIMARY DIR
+#                     a streaming standby of PRIMARY's cluster in DIR/data
+#                     (pg_basebackup -R as postgres, application_name
+#                     `standby`), started on another free loopback port; same
+#                     exports as pg_start. pg_stop DIR stops it.
+#   pg_promote DIR    promote the standby in DIR, wait until it takes writes.
 #
 # DIR's parents must be searchable by postgres (o+x). Nothing outside DIR is written; the system's clusters are never touched.
 # Needs Debian 12's postgresql-15 (the binaries in /usr/lib/postgresql/15/bin).
@@ -116,4 +122,31 @@ pg_psql() {
   shift
   pg__env "$d" || return 1
   psql "$PG_URL" -X -q -v ON_ERROR_STOP=1 "$@"
+}
+
+pg_standby() {
+  [ $# = 2 ] || { pg__fail "usage: pg_standby PRIMARY DIR"; return 1; }
+  local primary=$1 d=$2 from_port
+  from_port=$(pg__env "$primary" && echo "$PG_PORT") || { pg__fail "no server in $primary"; return 1; }
+  mkdir -p "$d/sock"
+  d=$(cd "$d" && pwd)
+  [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$d"
+  pg__as_owner "$PG__BIN/pg_basebackup" -d "host=127.0.0.1 port=$from_port user=postgres application_name=standby" \
+    -D "$d/data" -R -X stream --no-sync >"$d/basebackup.log" 2>&1 \
+    || { cat "$d/basebackup.log" >&2; pg__fail "pg_basebackup failed"; return 1; }
+  # Port, address and socket directory are launch options (pg__launch), not in the copied config.
+  local port tries
+  for tries in 1 2 3; do
+    port=$(pg__port) || return 1
+    PG_PORT=$port
+    PG_URL="postgresql://postgres@127.0.0.1:$port/postgres"
+    if pg__launch "$d" 2>"$d/start.err"; then return 0; fi
+    [ "$tries" = 3 ] && { cat "$d/start.err" >&2; return 1; }
+  done
+}
+
+pg_promote() {
+  local d=$1 PG_URL PG_PORT PG_DATA PG_PID
+  pg__env "$d" || return 1
+  pg__as_owner "$PG__BIN/pg_ctl" -D "$PG_DATA" -w -t 30 promote >/dev/null
 }
