@@ -210,8 +210,11 @@ CHECKS=$((CHECKS + 1))
 python3 -c "import sys; sys.exit(0 if float('$TOOK') < 1.0 else 1)" || fail "poll woke after ${TOOK}s"
 expect_eq "$CONTENT" "polled" "read from offset 0 after the wake-up: the new content"
 ( sleep 0.3; mktoken 'policies=default' > /dev/null ) &  # a login-like change, no write to the secret
+MAKER=$!
 read -r STATE TOOK CONTENT < <(python3 "$WORK/poll.py" "$B/secret/app/db" 1 -)
-wait $!
+# The token maker, by its own pid: $! is now the process substitution's
+# (bash sets it for those too), whose exit status is not this check's.
+wait "$MAKER"
 expect_eq "$STATE" "slept" "no write (a token made meanwhile): poll() sleeps"
 
 # A stream fd is POLLIN once an event is queued.
