@@ -7,8 +7,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <string>
 #include <chrono>
+#include <string>
 #include <thread>
 #include <vector>
 
