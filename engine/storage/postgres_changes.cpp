@@ -123,4 +123,13 @@ Status read_state(pg_conn* pg, const std::string& t, StoreChanges& out) {
   return {};
 }
 
+pg_conn* connect(const std::string& connection_url) {
+  // Keywords are processed in order and the last value wins, so the URL,
+  // expanded from dbname last, overrides every default before it.
+  static const char* const kKeys[] = {"connect_timeout",   "keepalives",       "keepalives_idle", "keepalives_interval",
+                                      "keepalives_count",  "tcp_user_timeout", "dbname",          nullptr};
+  const char* values[] = {"5", "1", "5", "2", "3", "10000", connection_url.c_str(), nullptr};
+  return PQconnectdbParams(kKeys, values, /*expand_dbname=*/1);
+}
+
 }  // namespace engine::pg_changes

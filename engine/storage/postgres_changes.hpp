@@ -62,5 +62,15 @@ Status read_state(pg_conn* pg, const std::string& t, StoreChanges& out);
 // The first line of the connection's last error, prefixed with `what`.
 Error error(pg_conn* pg, const std::string& what);
 
+// Opens a connection to connection_url (a postgres:// URL or key=value
+// conninfo; check PQstatus) with timeouts of its own unless the URL sets
+// them: a server that vanishes without answering (a host powered off, a
+// network partition) fails a connect after 5 s (connect_timeout, per host
+// of a multi-host URL) and a request or an idle LISTEN after about 10 s
+// (tcp_user_timeout, TCP keepalives), so the daemon fails closed with EIO
+// and moves on to a promoted standby rather than wait out the kernel's TCP
+// retransmissions (many minutes).
+pg_conn* connect(const std::string& connection_url);
+
 }  // namespace pg_changes
 }  // namespace engine

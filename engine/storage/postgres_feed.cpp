@@ -43,7 +43,7 @@ Result<std::unique_ptr<PostgresFeed>> PostgresFeed::open(const PostgresStorage::
 
 Status PostgresFeed::connect() {
   conn_ = std::make_unique<Conn>();
-  conn_->pg = PQconnectdb(opts_.connection_url.c_str());
+  conn_->pg = pg_changes::connect(opts_.connection_url);
   if (conn_->pg == nullptr || PQstatus(conn_->pg) != CONNECTION_OK) {
     Error e = feed_error(conn_->pg, "cannot connect");
     conn_.reset();

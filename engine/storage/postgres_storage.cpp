@@ -140,7 +140,7 @@ namespace {
 
 Result<std::unique_ptr<PostgresStorage::Connection>> connect(const PostgresStorage::Options& opts) {
   auto c = std::make_unique<PostgresStorage::Connection>();
-  c->conn = PQconnectdb(opts.connection_url.c_str());
+  c->conn = pg_changes::connect(opts.connection_url);
   if (c->conn == nullptr || PQstatus(c->conn) != CONNECTION_OK) return pg_error(c->conn, "cannot connect");
   COFFER_TRY_STATUS(prepare(*c, opts.table));
   return c;
@@ -168,7 +168,7 @@ Result<std::unique_ptr<PostgresStorage>> PostgresStorage::open(Options opts) {
   }
   const std::string& t = opts.table;
   auto conn = std::make_unique<Connection>();
-  conn->conn = PQconnectdb(opts.connection_url.c_str());
+  conn->conn = pg_changes::connect(opts.connection_url);
   if (conn->conn == nullptr || PQstatus(conn->conn) != CONNECTION_OK) return pg_error(conn->conn, "cannot connect");
   // Quiet the NOTICEs of CREATE ... IF NOT EXISTS.
   PQsetNoticeProcessor(

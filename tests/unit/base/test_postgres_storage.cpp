@@ -2,6 +2,7 @@
 // PostgresStorage against a real PostgreSQL 15 started for this process
 // (tests/pg/postgres.sh): the Storage contract, revisions and change rows,
 // two stores on one table, bad options, and a server crash mid-life.
+#include "engine/storage/postgres_changes.hpp"
 #include "engine/storage/postgres_storage.hpp"
 #include "engine/storage/postgres_feed.hpp"
 #include "engine/storage/postgres_mirror.hpp"
@@ -396,4 +397,29 @@ TEST_CASE("PostgresMirror: a missing store is NotFound unless asked to create it
   REQUIRE(engine::PostgresMirror::open(o).ok());
   o.store.create = false;
   CHECK(engine::PostgresMirror::open(o).ok());
+}
+
+TEST_CASE("PostgreSQL connections time out on a silent server unless the URL says otherwise",
+          "[storage][postgres]") {
+  auto option = [](PGconn* c, std::string_view key) {
+    std::string out;
+    PQconninfoOption* opts = PQconninfo(c);
+    for (PQconninfoOption* o = opts; o != nullptr && o->keyword != nullptr; ++o) {
+      if (key == o->keyword && o->val != nullptr) out = o->val;
+    }
+    PQconninfoFree(opts);
+    return out;
+  };
+  PGconn* c = engine::pg_changes::connect(server().url());
+  REQUIRE(PQstatus(c) == CONNECTION_OK);
+  CHECK(option(c, "connect_timeout") == "5");
+  CHECK(option(c, "tcp_user_timeout") == "10000");
+  CHECK(option(c, "keepalives_idle") == "5");
+  PQfinish(c);
+  const std::string url = server().url();
+  c = engine::pg_changes::connect(url + (url.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=7");
+  REQUIRE(PQstatus(c) == CONNECTION_OK);
+  CHECK(option(c, "connect_timeout") == "7");
+  CHECK(option(c, "tcp_user_timeout") == "10000");
+  PQfinish(c);
 }
