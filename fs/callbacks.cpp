@@ -213,7 +213,8 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     set_dir_handle(fi, dir.get());
     fi->cache_readdir = 0;  // listings depend on the caller (SPEC §4)
     fi->keep_cache = 0;
-    if (fuse_reply_open(req, fi) == 0) dir.release();
+    DirHandle* kept = fs.keep_dir(std::move(dir));
+    if (fuse_reply_open(req, fi) != 0) fs.drop_dir(kept);
   });
 }
 
@@ -259,7 +260,7 @@ void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse
 
 void op_releasedir(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
   guarded(req, "releasedir", [&] {
-    delete dir_handle_of(fi);
+    fs_of(req).drop_dir(dir_handle_of(fi));
     fuse_reply_err(req, 0);
   });
 }

@@ -418,6 +418,22 @@ int Filesystem::do_access(const engine::Caller& caller, Ino ino, int mask) {
   return 0;
 }
 
+DirHandle* Filesystem::keep_dir(std::unique_ptr<DirHandle> dir) {
+  DirHandle* raw = dir.get();
+  std::lock_guard lock(dirs_mu_);
+  open_dirs_.emplace(raw, std::move(dir));
+  return raw;
+}
+
+void Filesystem::drop_dir(DirHandle* dir) {
+  std::unique_ptr<DirHandle> gone;  // freed outside the lock
+  std::lock_guard lock(dirs_mu_);
+  if (auto it = open_dirs_.find(dir); it != open_dirs_.end()) {
+    gone = std::move(it->second);
+    open_dirs_.erase(it);
+  }
+}
+
 int Filesystem::do_opendir(const engine::Caller& caller, Ino ino, std::unique_ptr<DirHandle>& out) {
   std::string path;
   if (int err = path_of("opendir", ino, path)) return err;

@@ -146,6 +146,12 @@ class Filesystem {
   int do_access(const engine::Caller& caller, Ino ino, int mask);
 
   int do_opendir(const engine::Caller& caller, Ino ino, std::unique_ptr<DirHandle>& out);
+  // The directory handles the kernel holds (OPENDIR answered, RELEASEDIR
+  // not yet come). The kernel sends releases asynchronously, so one still
+  // queued when the session ends never arrives: what is left is freed with
+  // the filesystem.
+  DirHandle* keep_dir(std::unique_ptr<DirHandle> dir);
+  void drop_dir(DirHandle* dir);
   // Takes one directory entry for the reply: false when it does not fit
   // (the listing stops there, and that entry is not sent).
   using DirSink = std::function<bool(const char* name, const fuse_entry_param& e, off_t next)>;
@@ -279,6 +285,9 @@ class Filesystem {
   // setattr (touch, cp's fstat) answer from here instead of ENOENT.
   mutable std::mutex created_mu_;
   std::unordered_map<Ino, int> created_open_;
+
+  std::mutex dirs_mu_;  // a leaf
+  std::unordered_map<const DirHandle*, std::unique_ptr<DirHandle>> open_dirs_;
 
   // The session file's behaviour (fs/session_file.hpp).
   SessionFile session_;
