@@ -75,7 +75,14 @@ pg_start() {
   pg__as_owner test -w "$d" || { pg__fail "the user postgres cannot reach $d (make its parents o+x)"; return 1; }
   pg__as_owner "$PG__BIN/initdb" -D "$d/data" -U postgres --auth=trust --no-sync -E UTF8 >"$d/initdb.log" 2>&1 \
     || { cat "$d/initdb.log" >&2; pg__fail "initdb failed"; return 1; }
-  local port tries
+  pg__launch_free "$d"
+}
+
+# pg__launch_free DIR : starts the server of DIR on a free loopback port
+# (three tries: another process may take the port first); sets PG_PORT and
+# PG_URL.
+pg__launch_free() {
+  local d=$1 port tries
   for tries in 1 2 3; do
     port=$(pg__port) || return 1
     PG_PORT=$port
@@ -135,14 +142,7 @@ pg_standby() {
     -D "$d/data" -R -X stream --no-sync >"$d/basebackup.log" 2>&1 \
     || { cat "$d/basebackup.log" >&2; pg__fail "pg_basebackup failed"; return 1; }
   # Port, address and socket directory are launch options (pg__launch), not in the copied config.
-  local port tries
-  for tries in 1 2 3; do
-    port=$(pg__port) || return 1
-    PG_PORT=$port
-    PG_URL="postgresql://postgres@127.0.0.1:$port/postgres"
-    if pg__launch "$d" 2>"$d/start.err"; then return 0; fi
-    [ "$tries" = 3 ] && { cat "$d/start.err" >&2; return 1; }
-  done
+  pg__launch_free "$d"
 }
 
 pg_promote() {
