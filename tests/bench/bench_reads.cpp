@@ -2,7 +2,9 @@
 // bench_reads: small-secret read latency of cofferd against the FUSE floor and tmpfs.
 //
 // Starts `cofferd --dev`, writes N small secrets through its mount, copies exactly what `cat`
-// returns into the floor filesystem (bench_floor_fs) and a tmpfs, then times
+// returns into the floor filesystem (bench_floor_fs) and a tmpfs, and (coffer-cached,
+// coffer-ro) a second cofferd from a config file with two bound caching mounts of one store,
+// the second read-only (its reads are the kernel's alone), then times
 // open + read-to-EOF + close of random secrets (and NAME#KEY reads and a directory listing)
 // on each target with 1 and 2 threads. Prints a table a human pastes into a note (or --json).
 // Always unmounts and reaps what it started, also on failure and SIGINT/SIGTERM.
@@ -107,10 +109,21 @@ void check_interrupted() {
 // ---------------------------------------------------------------------------------------------
 // Options
 
-enum class Target { Coffer, Floor, FloorCached, Tmpfs };
+enum class Target { Coffer, Floor, FloorCached, Tmpfs, CofferCached, CofferRo };
 enum class Case { Read, Field, List };
 
-constexpr Target kAllTargets[] = {Target::Coffer, Target::Floor, Target::FloorCached, Target::Tmpfs};
+constexpr Target kAllTargets[] = {Target::Coffer,       Target::Floor,    Target::FloorCached,
+                                  Target::CofferCached, Target::CofferRo, Target::Tmpfs};
+constexpr int kTargetCount = 6;
+
+bool is_coffer(Target t) { return t == Target::Coffer || t == Target::CofferCached || t == Target::CofferRo; }
+
+// The ratio blocks: each Coffer target against what it is measured by.
+struct Pair {
+  Target target, baseline;
+};
+constexpr Pair kPairs[] = {
+    {Target::Coffer, Target::Floor}, {Target::CofferCached, Target::FloorCached}, {Target::CofferRo, Target::Tmpfs}};
 constexpr Case kAllCases[] = {Case::Read, Case::Field, Case::List};
 
 const char* target_name(Target t) {
@@ -119,6 +132,8 @@ const char* target_name(Target t) {
     case Target::Floor: return "floor";
     case Target::FloorCached: return "floor-cached";
     case Target::Tmpfs: return "tmpfs";
+    case Target::CofferCached: return "coffer-cached";
+    case Target::CofferRo: return "coffer-ro";
   }
   return "?";
 }
@@ -165,13 +180,14 @@ void usage(FILE* out) {
                "  --rounds R            split each case into R slices, targets interleaved (default 1)\n"
                "  --seed N              random seed for the secret choice (default 42)\n"
                "  --threads LIST        reader thread counts, e.g. 1,2 (default 1,2)\n"
-               "  --targets LIST        of coffer,floor,floor-cached,tmpfs (default: all available)\n"
+               "  --targets LIST        of coffer,floor,floor-cached,coffer-cached,coffer-ro,tmpfs\n"
+               "                        (default: all available)\n"
                "  --cases LIST          of read,field,ls (default all)\n"
                "  --profile CMD         shell command run during each coffer case, {pid} = cofferd's pid,\n"
                "                        {case} = e.g. read-1-r1; stopped with SIGINT. Example:\n"
                "                        'perf record -g -o /tmp/coffer-{case}.data -p {pid}'\n"
                "  --profile-target T    whose daemon --profile watches: coffer (default), floor,\n"
-               "                        floor-cached\n"
+               "                        floor-cached, coffer-cached, coffer-ro\n"
                "  --workdir DIR         where the temp dir goes (default /tmp)\n"
                "  --json                print JSON instead of the table\n",
                *COFFER_CFFERD_PATH ? COFFER_CFFERD_PATH : "none, cofferd target absent at configure time",
@@ -260,15 +276,10 @@ bool parse_args(int argc, char** argv, Options* o) {
       o->profile_cmd = value();
     } else if (arg == "--profile-target") {
       const std::string name = value();
-      if (name == "coffer") {
-        o->profile_target = Target::Coffer;
-      } else if (name == "floor") {
-        o->profile_target = Target::Floor;
-      } else if (name == "floor-cached") {
-        o->profile_target = Target::FloorCached;
-      } else {
-        throw BenchError("--profile-target must be coffer, floor or floor-cached");
-      }
+      const auto it = std::find_if(std::begin(kAllTargets), std::end(kAllTargets),
+                                   [&](Target t) { return name == target_name(t) && t != Target::Tmpfs; });
+      if (it == std::end(kAllTargets)) throw BenchError("--profile-target must name a FUSE target, not " + name);
+      o->profile_target = *it;
     } else if (arg == "--workdir") {
       o->workdir_base = value();
     } else if (arg == "--json") {
@@ -388,6 +399,7 @@ bool is_mounted(const std::string& path) {
 struct Mount {
   std::string name;
   std::string path;
+  std::vector<std::string> also;  // further mountpoints of the same daemon (unmounted first)
   std::string log;
   pid_t pid = -1;  // -1: a kernel mount (tmpfs), nothing to reap
 };
@@ -416,13 +428,26 @@ class Fixture {
 
   // Starts a FUSE daemon (args must end with the mountpoint) and waits until it is mounted.
   Mount& start_daemon(const std::string& name, const std::vector<std::string>& args, const std::string& mountpoint) {
+    return start_daemon(name, args, std::vector<std::string>{mountpoint});
+  }
+
+  // The same for a daemon serving several mountpoints (cofferd --config).
+  Mount& start_daemon(const std::string& name, const std::vector<std::string>& args,
+                      const std::vector<std::string>& mountpoints) {
     Mount m;
     m.name = name;
-    m.path = mountpoint;
+    m.path = mountpoints.back();
+    m.also.assign(mountpoints.begin(), mountpoints.end() - 1);
     m.log = dir_ + "/" + name + ".log";
     m.pid = spawn(args, m.log);
     mounts_.push_back(m);
     const auto deadline = Clock::now() + std::chrono::seconds(20);
+    for (const auto& mountpoint : mountpoints) wait_mounted(name, mountpoint, deadline);
+    return mounts_.back();
+  }
+
+  void wait_mounted(const std::string& name, const std::string& mountpoint, Clock::time_point deadline) {
+    const Mount m = mounts_.back();  // a copy: popped on failure
     while (!is_mounted(mountpoint)) {
       int status = 0;
       if (waitpid(m.pid, &status, WNOHANG) == m.pid) {
@@ -437,7 +462,6 @@ class Fixture {
       check_interrupted();
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    return mounts_.back();
   }
 
   void mount_tmpfs(const std::string& mountpoint) {
@@ -479,6 +503,9 @@ class Fixture {
       return;
     }
     // FUSE: unmounting ends the daemon's loop; then reap it, harder each step.
+    for (const auto& other : m.also) {
+      if (is_mounted(other)) run_quiet({"fusermount3", "-u", other});
+    }
     if (is_mounted(m.path) && run_quiet({"fusermount3", "-u", m.path}) != 0) {
       std::fprintf(stderr, "bench_reads: fusermount3 -u %s failed; will retry after stopping %s\n", m.path.c_str(),
                    m.name.c_str());
@@ -499,6 +526,9 @@ class Fixture {
         !(WIFSIGNALED(status) && (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGKILL))) {
       std::fprintf(stderr, "bench_reads: %s ended with %s; log tail:\n%s\n", m.name.c_str(),
                    describe_status(status).c_str(), tail_of(m.log).c_str());
+    }
+    for (const auto& path : m.also) {
+      if (is_mounted(path) && run_quiet({"fusermount3", "-u", "-z", path}) != 0) umount2(path.c_str(), MNT_DETACH);
     }
     if (is_mounted(m.path) && run_quiet({"fusermount3", "-u", "-z", m.path}) != 0 &&
         umount2(m.path.c_str(), MNT_DETACH) != 0) {
@@ -853,6 +883,74 @@ void seed_coffer(const std::string& root, std::vector<Secret>& secrets) {
   }
 }
 
+// Writes request to path and reads the reply on the same fd (sys/init answers that way).
+std::string exchange(const std::string& path, const std::string& request) {
+  const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) throw BenchError("open " + path + ": " + errno_text(errno));
+  std::string out;
+  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
+    const int err = errno;
+    close(fd);
+    throw BenchError("write " + path + ": " + errno_text(err));
+  }
+  char buf[4096];
+  ssize_t n = 0;
+  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  const int err = n < 0 ? errno : 0;
+  close(fd);
+  if (err != 0) throw BenchError("read " + path + ": " + errno_text(err));
+  return out;
+}
+
+// coffer-cached and coffer-ro: one `cofferd --config` over a new SQLite store, with a setup
+// mount (unbound: init and unseal go through it) and two mounts bound through one token file
+// to the store's root token, both `cache = true`, the second also `read_only = true`. The
+// secrets are written through the first; both serve the same bytes as the shared mount.
+struct BoundCoffer {
+  pid_t pid = -1;
+  std::string cached, ro;
+};
+
+BoundCoffer start_bound_coffer(Fixture& fx, const Options& o, const std::vector<Secret>& expected,
+                               std::vector<std::string>* notes) {
+  BoundCoffer b;
+  const std::string setup = fx.make_dir("coffer-setup");
+  b.cached = fx.make_dir("coffer-cached");
+  b.ro = fx.make_dir("coffer-ro");
+  const std::string token_file = fx.dir() + "/bound.token";
+  write_file_at(token_file, "not-yet\n");  // the root token comes with the store's init
+  chmod(token_file.c_str(), 0600);
+  const std::string config = fx.dir() + "/bound.hcl";
+  write_file_at(config, "storage \"sqlite\" {\n  path = \"" + fx.dir() + "/bound.db\"\n  init = true\n}\n" +
+                            "mount \"" + setup + "\" {}\n" + "mount \"" + b.cached + "\" {\n  token_file = \"" +
+                            token_file + "\"\n  cache = true\n}\n" + "mount \"" + b.ro + "\" {\n  token_file = \"" +
+                            token_file + "\"\n  cache = true\n  read_only = true\n}\n");
+  const Mount& m = fx.start_daemon("cofferd-bound", {o.cofferd, "-f", "--config", config}, {setup, b.cached, b.ro});
+  b.pid = m.pid;
+  std::fprintf(stderr, "bench_reads: bound cofferd pid %d (log %s)\n", m.pid, m.log.c_str());
+  try {
+    const auto init =
+        nlohmann::json::parse(exchange(setup + "/sys/init", R"({"secret_shares":1,"secret_threshold":1})"));
+    write_file_at(setup + "/sys/unseal", init.at("keys").at(0).get<std::string>() + "\n");
+    const std::string fresh = token_file + ".new";
+    write_file_at(fresh, init.at("root_token").get<std::string>() + "\n");
+    chmod(fresh.c_str(), 0600);
+    if (rename(fresh.c_str(), token_file.c_str()) != 0) throw BenchError("rename " + fresh + ": " + errno_text(errno));
+    write_file_at(b.cached + "/sys/mounts/secret", "type=kv-v2\n");
+    std::vector<Secret> copy = expected;
+    seed_coffer(b.cached, copy);
+    for (size_t i = 0; i < copy.size(); ++i) {
+      if (copy[i].content != expected[i].content || copy[i].field != expected[i].field) {
+        notes->push_back("coffer-cached: " + copy[i].name + " reads other bytes than on the shared mount");
+        break;
+      }
+    }
+  } catch (const std::exception& e) {
+    throw BenchError(std::string(e.what()) + "\nbound cofferd log tail:\n" + tail_of(m.log));
+  }
+  return b;
+}
+
 void write_tree(const std::string& root, const std::vector<Secret>& secrets, bool field_dir) {
   make_dirs(root + "/secret/app");
   for (const auto& s : secrets) write_file_at(root + "/secret/app/" + s.name, s.content);
@@ -942,24 +1040,29 @@ void print_table(const Options& o, const std::vector<Secret>& secrets, const std
                 r.threads, r.ops_per_s, r.p50_us, r.p90_us, r.p99_us, srv, r.errors);
     if (!r.first_error.empty()) std::printf("#   first error: %s\n", r.first_error.c_str());
   }
-  bool header = false;
-  for (const Case kind : o.cases) {
-    for (const int threads : o.threads) {
-      const Result* c = find_result(results, kind, Target::Coffer, threads);
-      const Result* f = find_result(results, kind, Target::Floor, threads);
-      if (c == nullptr || f == nullptr || f->ops_per_s <= 0 || f->p50_us <= 0) continue;
-      if (!header) {
-        std::printf(
-            "\n# coffer/floor: ops/s ratio (<1 = slower than the floor), p50 ratio (>1 = "
-            "slower), daemon CPU per op ratio\n%-6s %3s %12s %10s %14s\n",
-            "case", "thr", "ops/s ratio", "p50 ratio", "srv cpu ratio");
-        header = true;
+  for (const Pair& pair : kPairs) {
+    bool header = false;
+    for (const Case kind : o.cases) {
+      for (const int threads : o.threads) {
+        const Result* c = find_result(results, kind, pair.target, threads);
+        const Result* f = find_result(results, kind, pair.baseline, threads);
+        if (c == nullptr || f == nullptr || f->ops_per_s <= 0 || f->p50_us <= 0) continue;
+        if (!header) {
+          std::printf(
+              "\n# %s/%s: ops/s ratio (<1 = slower than %s), p50 ratio (>1 = "
+              "slower), daemon CPU per op ratio\n%-6s %3s %12s %10s %14s\n",
+              target_name(pair.target), target_name(pair.baseline), target_name(pair.baseline), "case", "thr",
+              "ops/s ratio", "p50 ratio", "srv cpu ratio");
+          header = true;
+        }
+        char cpu[32] = "-";  // tmpfs has no daemon
+        if (f->daemon_us_per_op > 0) std::snprintf(cpu, sizeof cpu, "%.2f", c->daemon_us_per_op / f->daemon_us_per_op);
+        std::printf("%-6s %3d %12.2f %10.2f %14s\n", case_name(kind), threads, c->ops_per_s / f->ops_per_s,
+                    c->p50_us / f->p50_us, cpu);
       }
-      std::printf("%-6s %3d %12.2f %10.2f %14.2f\n", case_name(kind), threads, c->ops_per_s / f->ops_per_s,
-                  c->p50_us / f->p50_us, f->daemon_us_per_op > 0 ? c->daemon_us_per_op / f->daemon_us_per_op : 0.0);
     }
+    if (!header && pair.target == Target::Coffer) std::printf("\n# coffer/floor ratios: pending (no coffer figures)\n");
   }
-  if (!header) std::printf("\n# coffer/floor ratios: pending (no coffer figures)\n");
 }
 
 void print_json(const Options& o, const std::vector<Secret>& secrets, const std::vector<Result>& results,
@@ -991,18 +1094,22 @@ void print_json(const Options& o, const std::vector<Secret>& secrets, const std:
     if (!r.first_error.empty()) j["first_error"] = r.first_error;
     out["results"].push_back(std::move(j));
   }
-  out["ratios_coffer_over_floor"] = nlohmann::ordered_json::array();
-  for (const Case kind : o.cases) {
-    for (const int threads : o.threads) {
-      const Result* c = find_result(results, kind, Target::Coffer, threads);
-      const Result* f = find_result(results, kind, Target::Floor, threads);
-      if (c == nullptr || f == nullptr || f->ops_per_s <= 0 || f->p50_us <= 0) continue;
-      out["ratios_coffer_over_floor"].push_back(
-          {{"case", case_name(kind)},
-           {"threads", threads},
-           {"ops_per_s", c->ops_per_s / f->ops_per_s},
-           {"p50", c->p50_us / f->p50_us},
-           {"daemon_cpu_per_op", f->daemon_us_per_op > 0 ? c->daemon_us_per_op / f->daemon_us_per_op : 0.0}});
+  out["ratios"] = nlohmann::ordered_json::array();
+  for (const Pair& pair : kPairs) {
+    for (const Case kind : o.cases) {
+      for (const int threads : o.threads) {
+        const Result* c = find_result(results, kind, pair.target, threads);
+        const Result* f = find_result(results, kind, pair.baseline, threads);
+        if (c == nullptr || f == nullptr || f->ops_per_s <= 0 || f->p50_us <= 0) continue;
+        out["ratios"].push_back(
+            {{"target", target_name(pair.target)},
+             {"baseline", target_name(pair.baseline)},
+             {"case", case_name(kind)},
+             {"threads", threads},
+             {"ops_per_s", c->ops_per_s / f->ops_per_s},
+             {"p50", c->p50_us / f->p50_us},
+             {"daemon_cpu_per_op", f->daemon_us_per_op > 0 ? c->daemon_us_per_op / f->daemon_us_per_op : 0.0}});
+      }
     }
   }
   std::printf("%s\n", out.dump(2).c_str());
@@ -1015,7 +1122,8 @@ int run(int argc, char** argv, Options& o) {
   // floor and tmpfs figures exist before the daemon does.
   std::vector<std::string> notes;
   if (!o.targets_explicit) o.targets.assign(std::begin(kAllTargets), std::end(kAllTargets));
-  if (wants(o, Target::Coffer) && !executable(o.cofferd)) {
+  const bool any_coffer = std::any_of(o.targets.begin(), o.targets.end(), is_coffer);
+  if (any_coffer && !executable(o.cofferd)) {
     const std::string why =
         o.cofferd.empty() ? std::string(
                                 "no cofferd path (the cofferd target did not exist when CMake "
@@ -1024,7 +1132,7 @@ int run(int argc, char** argv, Options& o) {
     if (o.targets_explicit) throw BenchError(why);
     std::fprintf(stderr, "bench_reads: %s; coffer line pending\n", why.c_str());
     notes.push_back("coffer: pending, " + why);
-    o.targets.erase(std::remove(o.targets.begin(), o.targets.end(), Target::Coffer), o.targets.end());
+    o.targets.erase(std::remove_if(o.targets.begin(), o.targets.end(), is_coffer), o.targets.end());
   }
   const bool need_floor = wants(o, Target::Floor) || wants(o, Target::FloorCached);
   if (need_floor && !executable(o.floor_fs)) {
@@ -1033,7 +1141,7 @@ int run(int argc, char** argv, Options& o) {
 
   // cofferd reads the caller's token from /proc/PID/environ, which setenv() does not change:
   // re-exec ourselves once with VAULT_TOKEN in the initial environment.
-  if (wants(o, Target::Coffer)) {
+  if (any_coffer) {
     const char* current = std::getenv("VAULT_TOKEN");
     if (current == nullptr || o.token != current) {
       setenv("VAULT_TOKEN", o.token.c_str(), 1);
@@ -1049,7 +1157,7 @@ int run(int argc, char** argv, Options& o) {
   std::fprintf(stderr, "bench_reads: work dir %s\n", fx.dir().c_str());
   std::vector<Secret> secrets = make_secrets(o.secrets, o.seed);
   std::vector<TargetRoot> roots;
-  pid_t daemon_pids[4] = {-1, -1, -1, -1};  // by Target
+  pid_t daemon_pids[kTargetCount] = {-1, -1, -1, -1, -1, -1};  // by Target
 
   if (wants(o, Target::Coffer)) {
     const std::string mnt = fx.make_dir("coffer");
@@ -1066,6 +1174,20 @@ int run(int argc, char** argv, Options& o) {
       throw BenchError(std::string(e.what()) + "\ncofferd log tail:\n" + tail_of(m.log));
     }
     roots.push_back({Target::Coffer, mnt});
+  } else if (wants(o, Target::CofferCached) || wants(o, Target::CofferRo)) {
+    // The bytes a cofferd shows, for the other targets: from a throwaway dev daemon.
+    const std::string mnt = fx.make_dir("coffer-seed");
+    const Mount& m = fx.start_daemon("cofferd-seed", {o.cofferd, "--dev", "--dev-root-token-id", o.token, mnt}, mnt);
+    seed_coffer(mnt, secrets);
+    (void)m;
+  }
+  if (wants(o, Target::CofferCached) || wants(o, Target::CofferRo)) {
+    const BoundCoffer b = start_bound_coffer(fx, o, secrets, &notes);
+    for (const Target t : {Target::CofferCached, Target::CofferRo}) {
+      if (!wants(o, t)) continue;
+      daemon_pids[static_cast<int>(t)] = b.pid;
+      roots.push_back({t, t == Target::CofferCached ? b.cached : b.ro});
+    }
   }
 
   // The floor serves a copy of exactly what Coffer returned.
