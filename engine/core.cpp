@@ -783,6 +783,8 @@ Result<Core::TokenStanding> Core::check_token(const SecureString& token) {
   COFFER_TRY(Auth auth, impl_->authenticate(token, Clock::now()));
   TokenStanding out;
   out.namespace_id = auth.token->namespace_id;
+  if (auth.token->expire_unix_ns != 0) out.expires = TimePoint(std::chrono::nanoseconds(auth.token->expire_unix_ns));
+  out.uses_left = auth.token->num_uses;
   if (const NamespaceNode* ns = impl_->router.find_namespace_by_id(out.namespace_id)) {
     out.namespace_path = ns->record.path;
   }

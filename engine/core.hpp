@@ -96,6 +96,8 @@ class Core {
   struct TokenStanding {
     std::string namespace_id;    // "root" or the namespace's id
     std::string namespace_path;  // "" or "a/b/"
+    TimePoint expires{};         // when it expires ({} = never: root, or no TTL)
+    std::int64_t uses_left = 0;  // a use-limited token's remaining uses (0 = unlimited)
   };
   // Checks token without spending a use. Sealed while sealed;
   // PermissionDenied for a missing, unknown, expired, revoked or spent token.

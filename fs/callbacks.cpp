@@ -47,7 +47,9 @@ DirHandle* dir_handle_of(const fuse_file_info* fi) { return reinterpret_cast<Dir
 struct Asking {
   Who who;
   engine::UseBudget budget;
-  Asking(Filesystem& fs, fuse_req_t req, ReadsEnv env, bool free) : who(fs.callers().who(req, env)) {
+  // may_log_in: see CallerResolver::who (false for requests that only look).
+  Asking(Filesystem& fs, fuse_req_t req, ReadsEnv env, bool free, bool may_log_in = true)
+      : who(fs.callers().who(req, env, may_log_in)) {
     budget.spent = free;
     who.caller.uses = &budget;
   }
@@ -101,6 +103,12 @@ void op_init(void* userdata, fuse_conn_info* conn) {
   if (!fs.settings().readdirplus) {
     conn->want &= ~static_cast<unsigned>(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
   }
+  if (fs.kernel_reads()) {
+    // Reads served by the kernel alone (Filesystem::kernel_reads): it must
+    // check a file's attributes before each cached read once they expire.
+    fs.set_no_open_capable((conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) != 0);
+    if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA) conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+  }
 }
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -116,7 +124,7 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
       }
       return;
     }
-    Asking asking(fs, req, ReadsEnv::Yes, /*free=*/true);
+    Asking asking(fs, req, ReadsEnv::Yes, /*free=*/true, /*may_log_in=*/false);
     const int err = fs.do_lookup(asking.caller(), parent, name, e);
     fs.note_denied(asking.who, err);
     if (err != 0) {
@@ -158,9 +166,11 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     // fstat of an open regular file (the kernel sends its handle only for
     // those) is asked with the token the file was opened with, whichever
     // process holds the fd now.
-    Asking asking =
-        fi != nullptr ? Asking(handle_of(fi)->who(), /*free=*/true) : Asking(fs, req, ReadsEnv::Yes, /*free=*/true);
-    const int err = fs.do_getattr(asking.caller(), ino, st, fi != nullptr ? handle_of(fi) : nullptr);
+    // (fh 0: a file opened with no OPEN, see Filesystem::kernel_reads.)
+    const Handle* h = fi != nullptr ? handle_of(fi) : nullptr;
+    Asking asking = h != nullptr ? Asking(h->who(), /*free=*/true)
+                                 : Asking(fs, req, ReadsEnv::Yes, /*free=*/true, /*may_log_in=*/false);
+    const int err = fs.do_getattr(asking.caller(), ino, st, h);
     fs.note_denied(asking.who, err);
     if (err != 0) {
       fuse_reply_err(req, err);
@@ -192,7 +202,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, f
 void op_access(fuse_req_t req, fuse_ino_t ino, int mask) {
   guarded(req, "access", [&] {
     auto& fs = fs_of(req);
-    Asking asking(fs, req, ReadsEnv::Yes, /*free=*/true);
+    Asking asking(fs, req, ReadsEnv::Yes, /*free=*/true, /*may_log_in=*/false);
     const int err = fs.do_access(asking.caller(), ino, mask);
     fs.note_denied(asking.who, err);
     fuse_reply_err(req, err);
@@ -203,7 +213,7 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   guarded(req, "opendir", [&] {
     auto& fs = fs_of(req);
     std::unique_ptr<DirHandle> dir;
-    Asking asking(fs, req, ReadsEnv::Yes, /*free=*/false);
+    Asking asking(fs, req, ReadsEnv::Yes, /*free=*/false, /*may_log_in=*/false);
     const int err = fs.do_opendir(asking.caller(), ino, dir);
     fs.note_denied(asking.who, err);
     if (err != 0) {
@@ -211,8 +221,11 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       return;
     }
     set_dir_handle(fi, dir.get());
-    fi->cache_readdir = 0;  // listings depend on the caller (SPEC §4)
-    fi->keep_cache = 0;
+    // Listings depend on the caller (SPEC §4): the kernel keeps one only on
+    // a caching bound mount (one token), for a node it may cache, and the
+    // Invalidator drops it whenever an entry below comes or goes.
+    fi->cache_readdir = dir->kept ? 1 : 0;
+    fi->keep_cache = dir->kept ? 1 : 0;
     DirHandle* kept = fs.keep_dir(std::move(dir));
     if (fuse_reply_open(req, fi) != 0) fs.drop_dir(kept);
   });
@@ -233,14 +246,16 @@ void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse
       return true;
     };
     int err = 0;
-    if (plus) {
-      // READDIRPLUS stats each entry, as its caller.
-      Asking asking(fs, req, ReadsEnv::No, /*free=*/true);
-      err = fs.do_readdir(asking.caller(), ino, *dir_handle_of(fi), off, plus, add);
+    DirHandle& dir = *dir_handle_of(fi);
+    if (plus || dir.deferred) {
+      // READDIRPLUS stats each entry, as its caller; a deferred listing
+      // (a caching bound mount's) is read as the mount token.
+      Asking asking(fs, req, ReadsEnv::No, /*free=*/true, /*may_log_in=*/false);
+      err = fs.do_readdir(asking.caller(), ino, dir, off, plus, add);
     } else {
       // The entries were read and authorised at OPENDIR, as the opener: a
       // plain READDIR only pages through them, so it asks nobody anything.
-      err = fs.do_readdir(engine::Caller{}, ino, *dir_handle_of(fi), off, plus, add);
+      err = fs.do_readdir(engine::Caller{}, ino, dir, off, plus, add);
     }
     if (err != 0) {
       fuse_reply_err(req, err);
@@ -319,7 +334,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       }
       return;
     }
-    Asking asking(fs, req, ReadsEnv::Yes, /*free=*/true);
+    Asking asking(fs, req, ReadsEnv::Yes, /*free=*/true, /*may_log_in=*/(fi->flags & O_ACCMODE) != O_RDONLY);
     const int err = fs.do_open(asking.who, ino, *fi, h);
     fs.note_denied(asking.who, err);
     if (err != 0) {
@@ -362,9 +377,31 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t /*mod
   });
 }
 
-void op_read(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_file_info* fi) {
+// READ of a file the kernel opened without asking (fh 0; only after OPEN
+// was answered ENOSYS: Filesystem::kernel_reads), as the mount's token.
+void read_unopened(Filesystem& fs, fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
+  if (!fs.serving_from_kernel()) {
+    log_error("read: no open file (EBADF)");
+    fuse_reply_err(req, EBADF);
+    return;
+  }
+  Asking asking(fs, req, ReadsEnv::No, /*free=*/false);
+  engine::SecureString bytes;
+  const int err = fs.do_read_unopened(asking.who, ino, size, off, bytes);
+  if (err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  fuse_reply_buf(req, bytes.data(), bytes.size());
+}
+
+void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   guarded(req, "read", [&] {
     auto& fs = fs_of(req);
+    if (fi->fh == 0) {
+      read_unopened(fs, req, ino, size, off);
+      return;
+    }
     Handle& h = *handle_of(fi);
     if (fi->lock_owner == 0 && !fs.callers().mount_bound()) {
       // The kernel names the reading process's files (lock_owner) on every
@@ -452,9 +489,13 @@ void write_login(Filesystem& fs, fuse_req_t req, Handle& h, std::string_view dat
   }
 }
 
-void op_write(fuse_req_t req, fuse_ino_t /*ino*/, const char* buf, size_t size, off_t /*off*/, fuse_file_info* fi) {
+void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t /*off*/, fuse_file_info* fi) {
   guarded(req, "write", [&] {
     auto& fs = fs_of(req);
+    if (fi->fh == 0) {  // never: a mount with unopened files is read-only
+      fuse_reply_err(req, log_rejection("write", std::to_string(ino), EBADF, "no open file"));
+      return;
+    }
     Handle& h = *handle_of(fi);
     if (h.login()) {
       write_login(fs, req, h, std::string_view(buf, size));
@@ -485,6 +526,12 @@ void op_write(fuse_req_t req, fuse_ino_t /*ino*/, const char* buf, size_t size, 
 void op_flush(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
   guarded(req, "flush", [&] {
     auto& fs = fs_of(req);
+    if (fi->fh == 0) {
+      // A file opened without OPEN (read-only: nothing to apply). ENOSYS
+      // makes the kernel send no FLUSH on this mount again.
+      fuse_reply_err(req, ENOSYS);
+      return;
+    }
     Handle& h = *handle_of(fi);
     int err = 0;
     {
@@ -497,6 +544,10 @@ void op_flush(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
 
 void op_release(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
   guarded(req, "release", [&] {
+    if (fi->fh == 0) {  // not sent after no-open; nothing to free
+      fuse_reply_err(req, 0);
+      return;
+    }
     fs_of(req).do_release(std::unique_ptr<Handle>(handle_of(fi)));
     fuse_reply_err(req, 0);
   });
@@ -507,6 +558,12 @@ void op_release(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
 // (fs/poll.hpp). The kept handle is woken from the poll thread, never here.
 void op_poll(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi, fuse_pollhandle* ph) {
   guarded(req, "poll", [&] {
+    if (fi->fh == 0) {
+      // No handle to keep (no-open): ENOSYS, and the kernel answers poll
+      // on this mount as for a regular file (always ready).
+      fuse_reply_err(req, ENOSYS);
+      return;
+    }
     const Handle* h = handle_of(fi);
     const unsigned revents = is_stream(h) ? poll_stream(h, ph) : poll_file(h, ph);
     fuse_reply_poll(req, revents);

@@ -169,9 +169,9 @@ std::optional<std::uint64_t> stat_start_time(std::string_view stat) {
 
 CallerResolver::CallerResolver(CallerSettings settings) : settings_(std::move(settings)) {}
 
-Who CallerResolver::who(fuse_req_t req, ReadsEnv reads_env) {
+Who CallerResolver::who(fuse_req_t req, ReadsEnv reads_env, bool may_log_in) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
-  return resolve(ctx->pid, ctx->uid, ctx->gid, reads_env);
+  return resolve(ctx->pid, ctx->uid, ctx->gid, reads_env, may_log_in);
 }
 
 Who CallerResolver::who(pid_t tid, uid_t uid, ReadsEnv reads_env) { return resolve(tid, uid, std::nullopt, reads_env); }
@@ -180,14 +180,15 @@ Who CallerResolver::who(pid_t tid, uid_t uid, gid_t gid, ReadsEnv reads_env) {
   return resolve(tid, uid, gid, reads_env);
 }
 
-Who CallerResolver::resolve(pid_t tid, uid_t uid, std::optional<gid_t> gid, ReadsEnv reads_env) {
+Who CallerResolver::resolve(pid_t tid, uid_t uid, std::optional<gid_t> gid, ReadsEnv reads_env, bool may_log_in) {
   Who w;
   w.uid = uid;
   // Read once: the start time pins the process for the peer method, and
-  // keys the VAULT_TOKEN cache.
+  // keys the VAULT_TOKEN cache (a bound mount has none, and needs the start
+  // time only for a request that may log in).
   ProcessStat st{};
   bool have_stat = false;
-  if (tid > 0) {
+  if (tid > 0 && (!mount_bound() || may_log_in)) {
     if (auto read = stat_of(tid)) {
       st = *read;
       have_stat = true;
@@ -195,7 +196,7 @@ Who CallerResolver::resolve(pid_t tid, uid_t uid, std::optional<gid_t> gid, Read
   }
   if (gid) w.caller.peer = engine::PeerCredentials{uid, *gid, tid, have_stat ? st.start_time : 0};
   if (!settings_.mount_token.empty()) {
-    w.caller.token = settings_.mount_token_source ? settings_.mount_token_source() : settings_.mount_token;
+    w.caller.token = mount_token();
     w.source = TokenSource::Mount;
     return w;
   }

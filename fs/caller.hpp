@@ -125,7 +125,10 @@ class CallerResolver {
   // The caller of req. Thread-safe. With ReadsEnv::Yes it may read
   // /proc/TID/{stat,environ} (bounded by env_timeout; on timeout or any
   // error the process counts as having no VAULT_TOKEN for this request).
-  Who who(fuse_req_t req, ReadsEnv reads_env);
+  // On a bound mount the token is the mount's, so /proc is read only for
+  // requests that may log in (may_log_in: opens for writing, creates),
+  // whose peer credentials need the process's start time.
+  Who who(fuse_req_t req, ReadsEnv reads_env, bool may_log_in = true);
   // The same for a known (tid, uid); tid 0 = unknown process. Without a
   // gid the caller carries no peer credentials (and is never peer-logged
   // in).
@@ -133,6 +136,12 @@ class CallerResolver {
   Who who(pid_t tid, uid_t uid, gid_t gid, ReadsEnv reads_env);
 
   bool mount_bound() const { return !settings_.mount_token.empty(); }
+  // A bound mount's token as it stands (the token file is checked), "" for
+  // an unbound mount. Thread-safe.
+  engine::SecureString mount_token() const {
+    if (!mount_bound()) return {};
+    return settings_.mount_token_source ? settings_.mount_token_source() : settings_.mount_token;
+  }
 
   // --- sessions (per uid, this mount only) ---
   void bind_session(uid_t uid, engine::SecureString token);
@@ -150,7 +159,7 @@ class CallerResolver {
   // key.image are set.
   std::optional<engine::SecureString> read_env(pid_t tid, uid_t uid, ProcessKey& key) const;
   std::optional<ProcessStat> stat_of(pid_t tid) const;
-  Who resolve(pid_t tid, uid_t uid, std::optional<gid_t> gid, ReadsEnv reads_env);
+  Who resolve(pid_t tid, uid_t uid, std::optional<gid_t> gid, ReadsEnv reads_env, bool may_log_in = true);
   // Step 4: a peer login for a caller with no token; false when refused (or
   // refused before: the process is remembered).
   bool try_peer_login(const engine::PeerCredentials& creds, Who& w);

@@ -148,6 +148,11 @@ class Handle {
 struct DirHandle {
   std::string path;
   std::vector<engine::DirEntry> entries;
+  // A caching bound mount lets the kernel keep this listing (cache_readdir).
+  bool kept = false;
+  // The listing is read at the first READDIR, which comes only when the
+  // kernel keeps none (kept, and the mount token known good at opendir).
+  bool deferred = false;
 };
 
 // The text a reader gets after a failed write: "<category>: <message>\n".

@@ -74,6 +74,15 @@ bool Invalidator::wait_sent(std::uint64_t target, std::chrono::steady_clock::tim
   return sent_cv_.wait_until(lock, deadline, [&] { return sent_ >= target || stopping_; });
 }
 
+bool Invalidator::wait_idle(std::chrono::milliseconds timeout) {
+  std::uint64_t target = 0;
+  {
+    std::lock_guard lock(mu_);
+    target = posted_;
+  }
+  return wait_sent(target, std::chrono::steady_clock::now() + timeout);
+}
+
 bool Invalidator::wait_for_all(const InodeTable* skip, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::lock_guard registry(g_registry_mu);
@@ -122,8 +131,27 @@ std::vector<std::pair<Ino, std::string>> Invalidator::affected(const std::vector
   return out;
 }
 
+std::vector<std::pair<Ino, std::string>> Invalidator::folders_above(
+    const std::vector<std::pair<Ino, std::string>>& entries, const engine::Change& change, std::string_view chroot) {
+  std::vector<std::pair<Ino, std::string>> out;
+  if (change.everything) return out;  // affected() names every node already
+  std::string_view path = change.path;
+  while (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  if (!chroot.empty()) {
+    if (!path.starts_with(chroot) || path.size() <= chroot.size() || path[chroot.size()] != '/') return out;
+    path.remove_prefix(chroot.size() + 1);
+  }
+  const std::string_view base = base_of(path);
+  for (const auto& e : entries) {
+    const std::string_view p = e.second;
+    if (!p.empty() && p.size() < base.size() && base.starts_with(p) && base[p.size()] == '/') out.push_back(e);
+  }
+  return out;
+}
+
 void Invalidator::send(const engine::Change& change) {
-  auto targets = affected(inodes_.entries(), change, chroot_);
+  const auto entries = inodes_.entries();
+  auto targets = affected(entries, change, chroot_);
   if (extra_ && !change.everything) {
     for (auto& t : extra_(change)) targets.push_back(std::move(t));
   }
@@ -141,7 +169,17 @@ void Invalidator::send(const engine::Change& change) {
       log_debug("invalidate entry /", path, ": ", std::strerror(-e));
     }
   }
-  if (change.everything) fuse_lowlevel_notify_inval_inode(session_, kRootIno, -1, 0);
+  // The folders above the secret, and the mount root: a listing the kernel
+  // keeps of one (cache_readdir) may have gained or lost a name. Their
+  // names stay (an entry invalidation would drop every cached child).
+  const auto folders = folders_above(entries, change, chroot_);
+  for (const auto& [ino, path] : folders) {
+    const int r = fuse_lowlevel_notify_inval_inode(session_, ino, 0, 0);
+    if (r != 0 && r != -ENOENT) log_debug("invalidate folder /", path, ": ", std::strerror(-r));
+  }
+  if (change.everything || !targets.empty() || !folders.empty()) {
+    fuse_lowlevel_notify_inval_inode(session_, kRootIno, 0, 0);
+  }
   log_debug("cache: ", targets.size(), " node(s) invalidated", change.everything ? " (everything changed)" : "");
 }
 

@@ -61,12 +61,19 @@ class Invalidator {
   // invalidations need) has sent what was queued before the call, at most
   // timeout. Returns false on timeout (logged). Thread-safe.
   static bool wait_for_all(const InodeTable* skip, std::chrono::milliseconds timeout);
+  // Waits until this invalidator has sent what was queued before the call,
+  // at most timeout (false then). Never from a request of its own mount.
+  bool wait_idle(std::chrono::milliseconds timeout);
 
   // The mount-relative paths a change touches, given the mount's live
   // entries: the secret's own file and its views and fields (NAME, NAME@x,
   // NAME#k, NAME@x#k), or every entry for `everything`. Pure; for tests.
   static std::vector<std::pair<Ino, std::string>> affected(const std::vector<std::pair<Ino, std::string>>& entries,
                                                            const engine::Change& change, std::string_view chroot);
+  // The live folders above the secret a change names (not the mount root),
+  // whose kept listings it may change; none for `everything`. Pure; tests.
+  static std::vector<std::pair<Ino, std::string>> folders_above(const std::vector<std::pair<Ino, std::string>>& entries,
+                                                                const engine::Change& change, std::string_view chroot);
 
  private:
   void run();

@@ -75,9 +75,13 @@ class SignalGuard {
 
 // Kernel mount options: nothing on the mount is executable or a device, and
 // no set-uid bit means anything (SPEC §3: exec from the mount is refused).
+// How long the token watch waits for a rotated token's invalidations.
+constexpr std::chrono::milliseconds kSettleWait{2000};
+
 std::string kernel_options(const MountOptions& o) {
   std::string opts = "fsname=coffer,subtype=coffer,noexec,nosuid,nodev";
   if (o.allow_other) opts += ",allow_other";
+  if (o.fs.read_only) opts += ",ro";  // the kernel answers every write EROFS
   return opts;
 }
 
@@ -159,6 +163,17 @@ engine::Result<std::unique_ptr<Mount>> Mount::create(engine::FileView& view, Mou
       fsys->templates_changed(c);
       inv->post(c);
     });
+    if (fsys->callers().mount_bound()) {
+      // Nothing the kernel keeps outlives the token it was answered with
+      // (fs/token_watch.hpp). Started by run(), once the token file's
+      // change callback is in place.
+      mount->token_watch_ = std::make_unique<TokenWatch>(
+          [fsys] { return fsys->mount_token_expiry(); },
+          [fsys, inv] { fsys->confirm_mount_token([inv] { inv->wait_idle(kSettleWait); }); },
+          [inv] {
+            inv->post(engine::Change{{}, true});
+          });
+    }
   }
   if (o.fs.inotify) {
     // Changes made elsewhere are replayed on this mount, from its own thread.
@@ -220,6 +235,7 @@ engine::Status Mount::run(bool handle_signals) {
   } running{running_};
   std::optional<SignalGuard> signals;
   if (handle_signals) signals.emplace(session_);
+  if (token_watch_) token_watch_->start();
   fuse_loop_config* config = fuse_loop_cfg_create();
   // One /dev/fuse fd shared by the workers: clone_fd buys little at our
   // request sizes and costs an fd per thread.
@@ -251,6 +267,7 @@ void Mount::unmount() {
     view_->remove_change_listener(listener_id_);
     view_ = nullptr;
   }
+  if (token_watch_) token_watch_->stop();
   if (invalidator_) invalidator_->stop();
   if (mounted_) {
     fuse_session_unmount(session_);  // a replay blocked on the mount ends here

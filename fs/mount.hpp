@@ -17,6 +17,7 @@
 #include "fs/invalidator.hpp"
 #include "fs/operations.hpp"
 #include "fs/replay.hpp"
+#include "fs/token_watch.hpp"
 
 struct fuse_session;
 
@@ -83,6 +84,9 @@ class Mount {
   // Caching mounts: sends kernel invalidations for changes made through
   // the view (listener listener_id_).
   std::unique_ptr<Invalidator> invalidator_;
+  // Caching bound mounts: drops the kernel's cache when the token expires or
+  // its file changes (fs/token_watch.hpp).
+  std::unique_ptr<TokenWatch> token_watch_;
   engine::FileView* view_ = nullptr;
   std::uint64_t listener_id_ = 0;
   // inotify mounts: replays changes made elsewhere (fs/replay.hpp).

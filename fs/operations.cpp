@@ -18,6 +18,7 @@
 #include "fs/monitor.hpp"
 #include "fs/op_log.hpp"
 #include "fs/poll.hpp"
+#include "fs/token_watch.hpp"
 #include "fs/write_policy.hpp"
 
 namespace fsd {
@@ -282,6 +283,18 @@ void Filesystem::fill_entry(fuse_entry_param& e, Ino ino, const engine::NodeInfo
   e.attr = make_attr(ino, info);
   e.attr_timeout = cache_timeout(ino);
   e.entry_timeout = e.attr_timeout;
+  if (e.attr_timeout == kNoCache) mark_volatile(e.attr);
+}
+
+void Filesystem::mark_volatile(struct stat& st) const {
+  if (kernel_reads() && S_ISREG(st.st_mode)) {
+    // A file that changes by itself (sys/, auth/token/lookup-self) on a
+    // mount whose reads the kernel serves: a new mtime at every stat makes
+    // the kernel (auto_inval_data) drop its pages and read it again.
+    st.st_mtim = to_timespec(engine::Clock::now());
+    st.st_ctim = st.st_mtim;
+    st.st_atim = st.st_mtim;
+  }
 }
 
 double Filesystem::cache_timeout(Ino ino) const {
@@ -289,7 +302,115 @@ double Filesystem::cache_timeout(Ino ino) const {
   auto path = inodes_.path_of(ino);
   if (!path) return kNoCache;
   if (template_at(*path) == nullptr && !view_.cacheable(engine_path(*path))) return kNoCache;
-  return settings_.cache_seconds;
+  return std::min(settings_.cache_seconds, token_seconds_left());
+}
+
+engine::TimePoint Filesystem::mount_token_expiry() const {
+  if (!callers_.mount_bound()) return {};
+  engine::SecureString token = callers_.mount_token();
+  const std::uint64_t gen = view_.core().generation();
+  {
+    std::lock_guard lock(life_mu_);
+    if (life_.known && life_.generation == gen && life_.token == token) return life_.expires;
+  }
+  // Asked outside the leaf lock (the core takes its own). A renewal or a
+  // revocation moves the generation, so the memo never outlives either.
+  auto standing = view_.core().check_token(token);
+  // A dead token (revoked, expired, sealed store): long past.
+  const engine::TimePoint expires = standing.ok() ? standing->expires : kDeadToken;
+  std::lock_guard lock(life_mu_);
+  life_.token = std::move(token);
+  life_.generation = gen;
+  life_.known = true;
+  life_.expires = expires;
+  life_.uses_left = standing.ok() ? standing->uses_left : 0;
+  return expires;
+}
+
+void Filesystem::confirm_mount_token(const std::function<void()>& settle) {
+  engine::SecureString token = callers_.mount_token();  // a change here posts `everything`
+  {
+    std::lock_guard lock(life_mu_);
+    if (confirmed_token_ == token) return;
+  }
+  settle();  // whatever the kernel kept for the old token is gone now
+  std::lock_guard lock(life_mu_);
+  confirmed_token_ = std::move(token);
+}
+
+bool Filesystem::token_known_good(const engine::SecureString& token) const {
+  {
+    std::lock_guard lock(life_mu_);
+    if (confirmed_token_.empty() || confirmed_token_ != token) return false;
+  }
+  const engine::TimePoint expires = mount_token_expiry();  // the memo, or asked again after a change
+  std::lock_guard lock(life_mu_);
+  if (life_.token != token || life_.uses_left != 0 || expires == kDeadToken) return false;
+  return expires == engine::TimePoint{} || engine::Clock::now() < expires;
+}
+
+double Filesystem::token_seconds_left() const {
+  const engine::TimePoint expires = mount_token_expiry();
+  if (expires == engine::TimePoint{}) return settings_.cache_seconds;
+  // The kernel counts the timeout from when it gets the reply, in jiffies:
+  // a margin keeps its copy from outliving the token by that much.
+  constexpr double kMargin = 0.05;
+  const double left = std::chrono::duration<double>(expires - engine::Clock::now()).count() - kMargin;
+  return left > 0 ? left : 0.0;
+}
+
+int Filesystem::decide_no_open(const Who& who) {
+  const OpenMode mode = open_mode_.load();
+  if (mode == OpenMode::Kernel) return ENOSYS;  // an open sent before the kernel heard
+  if (mode == OpenMode::PerOpen) return 0;
+  if (!no_open_capable_.load()) {
+    if (open_mode_.exchange(OpenMode::PerOpen) == OpenMode::Undecided) {
+      log_warn("this kernel has no FUSE no-open support: every open of this read-only cached mount asks the daemon");
+    }
+    return 0;
+  }
+  auto standing = view_.core().check_token(who.caller.token);
+  if (!standing.ok()) return 0;  // the open fails as usual; decided at a later one
+  if (standing->uses_left != 0) {
+    if (open_mode_.exchange(OpenMode::PerOpen) == OpenMode::Undecided) {
+      log_info(
+          "the mount token is use-limited (num_uses): every open is checked by the daemon and spends a use, "
+          "and reads are not served by the kernel alone");
+    }
+    return 0;
+  }
+  if (open_mode_.exchange(OpenMode::Kernel) == OpenMode::Undecided) {
+    log_info(
+        "reads are served from the kernel's cache alone (FUSE no-open: no OPEN, FLUSH or RELEASE is sent); "
+        "changes, revocations and the token's expiry invalidate it");
+  }
+  return ENOSYS;
+}
+
+int Filesystem::do_read_unopened(const Who& who, Ino ino, std::size_t size, off_t off, engine::SecureString& out) {
+  std::string path;
+  if (int err = path_of("read", ino, path)) return err;
+  if (SessionFile::is(path) || engine::is_monitor_path(path) || engine::is_events_path(engine_path(path))) {
+    return log_rejection("read", path, EOPNOTSUPP,
+                         "streams and the session file need an open file of their own, and this read-only "
+                         "cached mount has the kernel serve reads alone; use another mount");
+  }
+  engine::UseBudget budget;  // one use at most (use-limited tokens keep their opens: decide_no_open)
+  engine::Caller caller = who.caller;
+  caller.uses = &budget;
+  engine::SecureString bytes;
+  if (TemplateNode* t = template_at(path)) {
+    Rendered r;
+    if (int err = render("read", caller, *t, r)) return err;
+    bytes = std::move(r.bytes);
+  } else {
+    auto read = view_.read(caller, engine_path(path));
+    if (!read.ok()) return log_failure("read", path, read.error());
+    bytes = std::move(read).value();
+  }
+  const std::size_t from = off < 0 ? 0 : std::min(bytes.size(), static_cast<std::size_t>(off));
+  out.assign(bytes.data() + from, std::min(size, bytes.size() - from));
+  return 0;
 }
 
 bool Filesystem::is_created_and_open(Ino ino) const {
@@ -348,6 +469,7 @@ int Filesystem::do_getattr(const engine::Caller& caller, Ino ino, struct stat& s
   auto info = view_.stat(caller, engine_path(path));
   if (info.ok()) {
     st = make_attr(ino, *info);
+    if (kernel_reads() && cache_timeout(ino) == kNoCache) mark_volatile(st);
     return 0;
   }
   if (ino == kRootIno) {
@@ -438,9 +560,24 @@ int Filesystem::do_opendir(const engine::Caller& caller, Ino ino, std::unique_pt
   std::string path;
   if (int err = path_of("opendir", ino, path)) return err;
   if (template_at(path) != nullptr) return log_rejection("opendir", path, ENOTDIR, "a template is a file");
+  const bool kept = cache_timeout(ino) > 0;
+  if (kept && token_known_good(caller.token)) {
+    // What the kernel keeps of this directory is exact (every change below
+    // it invalidates it): the listing is read only if it asks (READDIR).
+    out = std::make_unique<DirHandle>(DirHandle{std::move(path), {}, true, true});
+    return 0;
+  }
+  std::vector<engine::DirEntry> listed;
+  if (int err = list_dir("opendir", caller, ino, path, listed)) return err;
+  out = std::make_unique<DirHandle>(DirHandle{std::move(path), std::move(listed), kept, false});
+  return 0;
+}
+
+int Filesystem::list_dir(const char* op, const engine::Caller& caller, Ino ino, const std::string& path,
+                         std::vector<engine::DirEntry>& listed) {
   auto entries = view_.list(caller, engine_path(path));
-  if (!entries.ok()) return log_failure("opendir", path, entries.error());
-  std::vector<engine::DirEntry> listed = std::move(entries).value();
+  if (!entries.ok()) return log_failure(op, path, entries.error());
+  listed = std::move(entries).value();
   if (ino == kRootIno && !templates_.empty()) {
     // The mount's template files, among the root's entries (sorted by name).
     for (const auto& t : templates_) {
@@ -452,12 +589,17 @@ int Filesystem::do_opendir(const engine::Caller& caller, Ino ino, std::unique_pt
     std::sort(listed.begin(), listed.end(),
               [](const engine::DirEntry& a, const engine::DirEntry& b) { return a.name < b.name; });
   }
-  out = std::make_unique<DirHandle>(DirHandle{std::move(path), std::move(listed)});
   return 0;
 }
 
-int Filesystem::do_readdir(const engine::Caller& caller, Ino ino, const DirHandle& dir, off_t off, bool plus,
+int Filesystem::do_readdir(const engine::Caller& caller, Ino ino, DirHandle& dir, off_t off, bool plus,
                            const DirSink& add) {
+  if (dir.deferred) {
+    // The kernel kept no listing after all (dropped, or never read): read
+    // it now, as the opener (the mount token), once for this handle.
+    if (int err = list_dir("readdir", caller, ino, dir.path, dir.entries)) return err;
+    dir.deferred = false;
+  }
   // Offsets: entry i of [".", "..", entries...] carries offset i + 1, so a
   // readdir resumed at `off` starts at index `off`.
   const std::size_t total = dir.entries.size() + 2;
@@ -516,6 +658,9 @@ int Filesystem::do_open(const Who& who, Ino ino, fuse_file_info& fi, std::unique
   std::string path;
   if (int err = path_of("open", ino, path)) return err;
   if (fi.flags & kFmodeExec) return log_rejection("open", path, EACCES, "exec from the mount is refused");
+  if (kernel_reads() && (fi.flags & O_ACCMODE) == O_RDONLY) {
+    if (int err = decide_no_open(who)) return err;  // ENOSYS: the kernel's own from now on
+  }
   // O_TRUNC needs nothing here: a Replace-mode write replaces, and truncation
   // alone deletes nothing. O_APPEND makes writes patches.
   const auto mode = (fi.flags & O_APPEND) ? engine::WriteMode::Append : engine::WriteMode::Replace;
@@ -578,10 +723,16 @@ int Filesystem::do_open(const Who& who, Ino ino, fuse_file_info& fi, std::unique
   }
   if (settings_.cache && (fi.flags & O_ACCMODE) == O_RDONLY && view_.cacheable(engine_path(out->path()))) {
     // A bound, caching mount: the kernel may serve the data it already has
-    // (dropped by the Invalidator on change). The open itself still asks
-    // the engine, so a revoked or expired token stops reads at once.
-    auto info = view_.stat(who.caller, engine_path(out->path()));
-    if (!info.ok()) return log_failure("open", out->path(), info.error());
+    // (dropped by the Invalidator on every change, revocation included, and
+    // by the token watch at the token's expiry). So the open asks the
+    // engine only when that is not known to hold for this token: a new
+    // token in the file (its answers may differ from what the kernel
+    // keeps), a use-limited one (each open checked), or a dead one.
+    if (!token_known_good(who.caller.token)) {
+      auto info = view_.stat(who.caller, engine_path(out->path()));
+      if (!info.ok()) return log_failure("open", out->path(), info.error());
+      (void)mount_token_expiry();  // now known for this token
+    }
     fi.direct_io = 0;
     fi.keep_cache = 1;
   }

@@ -39,7 +39,7 @@
 //   g_registry_mu -> Invalidator::mu_ (fs/invalidator.cpp)
 //   leaves, held over no other lock: InodeTable::mu_, CallerResolver's
 //                   env_mu_ / session_mu_ / EnvRead::mu, Filesystem's
-//                   created_mu_ and TemplateNode::mu, LoginLines::mu_
+//                   created_mu_, life_mu_ and TemplateNode::mu, LoginLines::mu_
 //                   (never held while a login runs), TokenFile::mu_,
 //                   fs/monitor.cpp's g_mu
 // No two handles' locks are held at once, and a reply is sent only once the
@@ -96,6 +96,10 @@ struct FsSettings {
   // them on every change. Off: timeouts 0 and direct I/O everywhere.
   bool cache = false;
   double cache_seconds = 60.0;
+  // The mount is read-only (mounted `ro`: the kernel refuses every write
+  // with EROFS before asking). A read-only caching bound mount lets the
+  // kernel serve reads alone (see kernel_reads()).
+  bool read_only = false;
   // Token-file mounts: asked for the mount's token at each request (so a
   // rotated file is used at once); empty = the fixed mount token.
   std::function<engine::SecureString()> mount_token_source;
@@ -133,6 +137,42 @@ class Filesystem {
   // no longer knows (revoked, expired, spent) is ended.
   void note_denied(const Who& who, int err);
 
+  // --- reads served by the kernel alone (read-only caching bound mounts) ---
+  //
+  // On such a mount the first read-only OPEN is answered ENOSYS (FUSE's
+  // no-open support): from then on the kernel sends no OPEN, FLUSH or
+  // RELEASE for files, and every open file has fh 0, so a `cat` of a file
+  // it has cached is served with no request to the daemon at all. That is
+  // exact only because the kernel is told at every event that can change
+  // the answer: a change made through any mount and a revocation, policy or
+  // identity change reach it through the Invalidator (the request that made
+  // it returns once they were sent); entries and attributes never outlive
+  // the mount token (cache_timeout), and the mount's token watch
+  // (fs/token_watch.hpp) drops everything when it expires or the token file
+  // changes; files that change by themselves (sys/, auth/token/lookup-self)
+  // show a new mtime at every stat, so the kernel (auto_inval_data) fetches
+  // them again at each read. A use-limited token (num_uses) keeps a checked
+  // OPEN, so each open spends its use (logged once). Streams (sys/monitor,
+  // events), the session file and poll(2) need an open file of their own:
+  // on such a mount they are refused (EOPNOTSUPP) or, for poll, always ready.
+  bool kernel_reads() const { return settings_.cache && settings_.read_only && callers_.mount_bound(); }
+  // From INIT: whether the kernel supports no-open (FUSE_CAP_NO_OPEN_SUPPORT).
+  void set_no_open_capable(bool capable) { no_open_capable_.store(capable); }
+  // True once OPEN has been answered ENOSYS (every file now has fh 0).
+  bool serving_from_kernel() const { return open_mode_.load() == OpenMode::Kernel; }
+  // READ of a file with no handle (fh 0, after no-open): the bytes at
+  // [off, off + size) of what the file reads as now, asked as who.
+  int do_read_unopened(const Who& who, Ino ino, std::size_t size, off_t off, engine::SecureString& out);
+  // When the mount's token expires ({} = never or not bound; a dead token:
+  // kDeadToken, fs/token_watch.hpp). Memoised per token and change
+  // generation. Thread-safe.
+  engine::TimePoint mount_token_expiry() const;
+  // Caching bound mounts, from the token watch's thread (never a request's):
+  // when the mount token is not the confirmed one, waits in settle() until
+  // the kernel dropped what it kept (the change posted `everything`), then
+  // confirms it, so opens stop asking the engine (do_open).
+  void confirm_mount_token(const std::function<void()>& settle);
+
   // --- compute halves: 0 or a positive errno; reasons are logged here ---
 
   int do_lookup(const engine::Caller& caller, Ino parent, const char* name, fuse_entry_param& e);
@@ -162,7 +202,8 @@ class Filesystem {
   // stat'ed as caller, and e.ino carries a lookup reference when the stat
   // succeeded (given back here if add() refuses the entry); otherwise, and
   // for plain READDIR (caller unused), e.ino is 0 and only e.attr is set.
-  int do_readdir(const engine::Caller& caller, Ino ino, const DirHandle& dir, off_t off, bool plus, const DirSink& add);
+  // A deferred listing (DirHandle::deferred) is read here, as caller.
+  int do_readdir(const engine::Caller& caller, Ino ino, DirHandle& dir, off_t off, bool plus, const DirSink& add);
 
   // The handle keeps who: reads and writes on it use the token it was opened
   // with, and each read asks the engine again (revocation stops it at once).
@@ -241,11 +282,26 @@ class Filesystem {
 
  private:
   int path_of(const char* op, Ino ino, std::string& out) const;
+  // The entries of a directory as caller sees them (the root's with the
+  // mount's template files), sorted.
+  int list_dir(const char* op, const engine::Caller& caller, Ino ino, const std::string& path,
+               std::vector<engine::DirEntry>& listed);
   int apply_pending(Handle& h);
   engine::NodeInfo synthetic_dir() const;
   engine::NodeInfo synthetic_file() const;
   void fill_entry(fuse_entry_param& e, Ino ino, const engine::NodeInfo& info) const;
+  // kernel_reads(): a file whose attributes the kernel may not keep gets a
+  // new mtime at each stat (see kernel_reads()).
+  void mark_volatile(struct stat& st) const;
   bool is_created_and_open(Ino ino) const;
+  // kernel_reads(): ENOSYS when this read-only open is to be the kernel's
+  // own from now on, 0 to open as usual (see kernel_reads()).
+  int decide_no_open(const Who& who);
+  // Entries and attributes never outlive the mount token: seconds left.
+  double token_seconds_left() const;
+  // Caching mounts: token is the confirmed mount token (nothing the kernel
+  // keeps was answered with another), alive, unexpired and not use-limited.
+  bool token_known_good(const engine::SecureString& token) const;
 
   // A template file: its settings, and what its renders leave behind.
   struct Rendered {
@@ -293,6 +349,22 @@ class Filesystem {
   SessionFile session_;
   // Logins run one at a time per uid (fs/login_lines.hpp).
   LoginLines logins_;
+
+  // kernel_reads(): how OPEN is answered.
+  enum class OpenMode { Undecided, Kernel, PerOpen };
+  std::atomic<OpenMode> open_mode_{OpenMode::Undecided};
+  std::atomic<bool> no_open_capable_{false};
+  // mount_token_expiry()'s memo (a leaf lock).
+  struct TokenLife {
+    engine::SecureString token;
+    std::uint64_t generation = 0;
+    bool known = false;
+    engine::TimePoint expires{};
+    std::int64_t uses_left = 0;  // a use-limited token's (0 = unlimited)
+  };
+  mutable std::mutex life_mu_;
+  mutable TokenLife life_;
+  engine::SecureString confirmed_token_;  // under life_mu_
 
   // inotify mounts: the replayer, and the size last told the kernel for
   // each file (replays truncate to it). A leaf lock.

@@ -232,6 +232,8 @@ engine::Result<MountConfig> parse_mount(const Block& block, const Where& where) 
       cache_set = m.cache;
     } else if (key == "inotify") {
       COFFER_TRY(m.inotify, bool_value(item, where, context));
+    } else if (key == "read_only") {
+      COFFER_TRY(m.read_only, bool_value(item, where, context));
     } else if (key == "peer_login") {
       COFFER_TRY(auto v, string_value(item, where, context));
       auto path = peer_login_path(v);
@@ -257,9 +259,10 @@ engine::Result<MountConfig> parse_mount(const Block& block, const Where& where) 
       if (!mode.ok()) return where.at(item.line, mode.error().message + context);
       (key == "dir_mode" ? m.dir_mode : m.file_mode) = *mode;
     } else {
-      return where.at(item.line, "unknown key " + in_quotes(key) + context +
-                                     " (known: chroot_namespace, token_file, allow_other, cache, inotify, peer_login, "
-                                     "uid, gid, file_mode, dir_mode, template)");
+      return where.at(item.line,
+                      "unknown key " + in_quotes(key) + context +
+                          " (known: chroot_namespace, token_file, allow_other, cache, read_only, inotify, peer_login, "
+                          "uid, gid, file_mode, dir_mode, template)");
     }
   }
   // After the keys, so a template's default perms are the mount's file_mode.
@@ -272,6 +275,11 @@ engine::Result<MountConfig> parse_mount(const Block& block, const Where& where) 
                                   std::to_string(it->second) + ")");
     }
     m.templates.push_back(std::move(t));
+  }
+  if (m.read_only && m.inotify) {
+    return where.at(block.line, "mount " + in_quotes(m.mountpoint) +
+                                    ": read_only = true and inotify = true exclude each other (inotify replays "
+                                    "changes by writing through the mount)");
   }
   if (cache_set && m.token_file.empty()) {
     return where.at(block.line, "mount " + in_quotes(m.mountpoint) +

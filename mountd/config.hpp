@@ -73,6 +73,10 @@ struct MountConfig {
   // inotify by replay (fs/replay.hpp): changes made elsewhere raise
   // inotify events on this mount.
   bool inotify = false;
+  // Mounted read-only (the kernel answers writes EROFS). With cache = true
+  // the kernel serves reads of what it keeps alone (fs/operations.hpp,
+  // Filesystem::kernel_reads).
+  bool read_only = false;
   std::vector<TemplateConfig> templates;
 };
 

@@ -55,6 +55,7 @@ struct MountSpec {
   mode_t dir_mode = mountd::kDefaultDirMode;
   bool inotify = false;                      // replay changes made elsewhere (fs/replay.hpp)
   std::vector<fsd::TemplateFile> templates;  // MOUNT/NAME files (fs/template_files.hpp)
+  bool read_only = false;                    // mounted ro; with cache, the kernel serves reads alone
 };
 
 struct Plan {
@@ -84,7 +85,7 @@ Plan plan_of(const mountd::Options& o) {
   p.env_token = !o.no_env_token;
   p.mlock = !o.disable_mlock;  // every mode locks its memory unless told not to
   p.mounts.push_back({o.mountpoint, o.chroot, o.token_file, o.allow_other, o.cache, o.peer_login, o.uid, o.gid,
-                      o.file_mode, o.dir_mode, o.inotify, std::vector<fsd::TemplateFile>{}});
+                      o.file_mode, o.dir_mode, o.inotify, std::vector<fsd::TemplateFile>{}, o.read_only});
   return p;
 }
 
@@ -106,7 +107,7 @@ Plan plan_of(const mountd::Config& c, bool init) {
     std::vector<fsd::TemplateFile> templates;
     for (const auto& t : m.templates) templates.push_back(fsd::TemplateFile{t.name, t.perms, t.parsed});
     p.mounts.push_back({m.mountpoint, m.chroot_namespace, m.token_file, m.allow_other, m.cache, m.peer_login, m.uid,
-                        m.gid, m.file_mode, m.dir_mode, m.inotify, std::move(templates)});
+                        m.gid, m.file_mode, m.dir_mode, m.inotify, std::move(templates), m.read_only});
   }
   return p;
 }
@@ -196,7 +197,8 @@ std::string describe(const Plan& p, const MountSpec& m) {
   std::string d = p.dev ? "dev, in memory, root token: " + p.dev_root_token : "storage " + store_name(p);
   if (!m.chroot.empty()) d += ", chroot " + m.chroot;
   if (!m.token_file.empty()) d += ", token from " + m.token_file;
-  if (m.cache) d += ", cached";
+  if (m.read_only) d += ", read-only";
+  if (m.cache) d += m.read_only ? ", cached (reads served by the kernel)" : ", cached";
   if (m.inotify) d += ", inotify";
   if (!m.templates.empty()) d += ", " + std::to_string(m.templates.size()) + " template file(s)";
   if (!m.peer_login.empty()) d += ", peer login through " + m.peer_login;
@@ -225,6 +227,7 @@ std::unique_ptr<Served> start_mount(const Plan& p, engine::Core& core, engine::F
   mo.mountpoint = spec.mountpoint;
   mo.allow_other = spec.allow_other;
   mo.cache = spec.cache;
+  mo.fs.read_only = spec.read_only;
   mo.fs.uid = spec.uid.value_or(::getuid());
   mo.fs.gid = spec.gid.value_or(::getgid());
   mo.fs.file_mode = spec.file_mode;

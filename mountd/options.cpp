@@ -143,6 +143,8 @@ std::string usage() {
          "  --dir-mode M             mode of directories, octal (default 0750)\n"
          "  --cache                  let the kernel cache a --token-file mount (invalidated on change)\n"
          "  --inotify                replay changes made elsewhere so inotify watchers on the mount see them\n"
+         "  --read-only              mount read-only (writes get EROFS); with --cache the kernel serves reads\n"
+         "                           alone, invalidated on change, revocation and the token's expiry\n"
          "  --disable-mlock          do not lock memory (only if swap is encrypted or off)\n"
          "  --log-level L            error, warn, info (default) or debug\n"
          "  -f, --foreground         accepted; cofferd always stays in the foreground\n"
@@ -201,6 +203,9 @@ engine::Result<Options> parse_options(const std::vector<std::string>& argv) {
       cli_mount_option = true;
     } else if (arg.name == "--inotify") {
       o.inotify = true;
+      cli_mount_option = true;
+    } else if (arg.name == "--read-only") {
+      o.read_only = true;
       cli_mount_option = true;
     } else if (takes_value) {
       auto value = take_value(arg, argv, i);
@@ -284,6 +289,10 @@ engine::Result<Options> parse_options(const std::vector<std::string>& argv) {
   if (positional.size() > 1) {
     return engine::Error::invalid("one mountpoint expected, got " + std::to_string(positional.size()) + " (" +
                                   positional[1] + "...)");
+  }
+  if (o.read_only && o.inotify) {
+    return engine::Error::invalid(
+        "--read-only and --inotify exclude each other (inotify replays changes by writing through the mount)");
   }
   if (o.cache && o.token_file.empty()) {
     return engine::Error::invalid(

@@ -34,6 +34,7 @@ struct Options {
   bool no_env_token = false;                      // --no-env-token: ignore callers' VAULT_TOKEN
   bool cache = false;                             // --cache (needs --token-file)
   bool inotify = false;                           // --inotify: replay changes made elsewhere
+  bool read_only = false;                         // --read-only: mounted ro (EROFS on writes)
   bool disable_mlock = false;                     // --disable-mlock: do not mlockall()
   std::optional<std::uint32_t> uid, gid;          // --uid/--gid: owner of every node (default: the daemon's)
   mode_t file_mode = kDefaultFileMode;            // --file-mode 0600

@@ -129,4 +129,16 @@ TEST_CASE("invalidation: a secret's own files, within the mount's chroot", "[con
   // Everything: every node but the root (which cannot go away).
   CHECK(fsd::Invalidator::affected(live, C{{}, true}, "").size() == live.size() - 1);
   CHECK(fsd::Invalidator::affected(live, C{{}, true}, "usa-hq").size() == live.size() - 1);
+
+  // The folders above it, whose kept listings may gain or lose the name
+  // (not the root, invalidated on its own; not a folder of a like name).
+  const std::vector<std::string> above = {"secret", "secret/app"};
+  CHECK(paths(fsd::Invalidator::folders_above(live, C{"secret/app/db", false}, "")) == above);
+  CHECK(paths(fsd::Invalidator::folders_above(live, C{"secret/app/db#password", false}, "")) == above);
+  CHECK(paths(fsd::Invalidator::folders_above(live, C{"secret/app/new", false}, "")) == above);
+  CHECK(paths(fsd::Invalidator::folders_above(live, C{"usa-hq/secret/app/db", false}, "usa-hq")) == above);
+  CHECK(paths(fsd::Invalidator::folders_above(live, C{"secret/app/db", false}, "usa-hq")).empty());
+  CHECK(paths(fsd::Invalidator::folders_above(live, C{"secret/apple/x", false}, "")) ==
+        std::vector<std::string>{"secret"});
+  CHECK(fsd::Invalidator::folders_above(live, C{{}, true}, "").empty());
 }

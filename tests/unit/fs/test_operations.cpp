@@ -43,8 +43,8 @@ struct Listed {
 };
 
 // The entries do_readdir hands over, accepting at most limit of them.
-std::vector<Listed> readdir_all(Filesystem& fs, const engine::Caller& caller, Ino ino, const fsd::DirHandle& dir,
-                                off_t off, bool plus, std::size_t limit = 1000) {
+std::vector<Listed> readdir_all(Filesystem& fs, const engine::Caller& caller, Ino ino, fsd::DirHandle& dir, off_t off,
+                                bool plus, std::size_t limit = 1000) {
   std::vector<Listed> out;
   const Filesystem::DirSink add = [&](const char* name, const fuse_entry_param& e, off_t next) {
     if (out.size() >= limit) return false;

@@ -42,6 +42,7 @@ mount "/run/app/secrets" {
   chroot_namespace = "usa-hq/team_1"
   token_file       = "/etc/app/token"
   cache            = true
+  read_only        = true
 }
 
 administrative_namespace_path = "admin"
@@ -65,6 +66,8 @@ disable_mlock = true
   CHECK(c->mounts[2].chroot_namespace == "usa-hq/team_1");
   CHECK(c->mounts[2].token_file == "/etc/app/token");
   CHECK(c->mounts[2].cache);
+  CHECK(c->mounts[2].read_only);
+  CHECK_FALSE(c->mounts[1].read_only);
   CHECK(c->administrative_namespace_path == "admin/");
   CHECK(c->log_level == fsd::LogLevel::Debug);
   CHECK(c->disable_mlock);
@@ -195,6 +198,10 @@ TEST_CASE("config: every rejection names the line", "[config]") {
   SECTION("cache on a shared mount") {
     CHECK(starts(error_of(storage + "mount \"/m\" {\n  cache = true\n}\n"),
                  "coffer.hcl:2: mount \"/m\": cache = true needs token_file"));
+  }
+  SECTION("read_only with inotify") {
+    CHECK(starts(error_of(storage + "mount \"/m\" {\n  read_only = true\n  inotify = true\n}\n"),
+                 "coffer.hcl:2: mount \"/m\": read_only = true and inotify = true exclude each other"));
   }
   SECTION("empty token file") {
     CHECK(starts(error_of(storage + "mount \"/m\" { token_file = \"\" }\n"),

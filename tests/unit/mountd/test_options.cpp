@@ -142,6 +142,14 @@ TEST_CASE("options: --cache needs --token-file", "[options]") {
   CHECK(error_of({"--storage", "x.db", "--cache", "/m"}).find("--cache needs --token-file") != std::string::npos);
 }
 
+TEST_CASE("options: --read-only", "[options]") {
+  auto o = parse({"--storage", "x.db", "--token-file", "t", "--cache", "--read-only", "/m"});
+  REQUIRE(o.ok());
+  CHECK(o->read_only);
+  CHECK_FALSE(parse({"--dev", "/m"})->read_only);
+  CHECK(error_of({"--dev", "--read-only", "--inotify", "/m"}).find("exclude each other") != std::string::npos);
+}
+
 TEST_CASE("options: -- ends options", "[options]") {
   auto o = parse({"--dev", "--", "-weird-dir"});
   REQUIRE(o.ok());
