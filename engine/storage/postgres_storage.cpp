@@ -20,8 +20,6 @@ constexpr const char* kDelRange = "coffer_del_range";
 constexpr const char* kDelFrom = "coffer_del_from";
 constexpr const char* kNextRevision = "coffer_next_revision";
 constexpr const char* kLockRevision = "coffer_lock_revision";
-constexpr const char* kChange = "coffer_change";
-constexpr const char* kNotify = "coffer_notify";
 constexpr const char* kTrim = "coffer_trim";
 
 struct ResultDeleter {
@@ -104,6 +102,7 @@ namespace {
 
 Status prepare(PostgresStorage::Connection& c, const std::string& t) {
   const std::string kv = t + "_kv";
+  const std::string change = "INSERT INTO " + t + "_changes(revision, key) VALUES ";
   // The children of a prefix ($1, its length + 1 in $3, its successor in
   // $2): each key's remainder up to and including the next '/', once.
   const std::string child =
@@ -115,15 +114,21 @@ Status prepare(PostgresStorage::Connection& c, const std::string& t) {
       {kList, "SELECT DISTINCT " + child + " AS c FROM " + kv + " WHERE key >= $1 AND key < $2 ORDER BY c LIMIT $4"},
       {kListFrom,
        "SELECT DISTINCT " + child + " AS c FROM " + kv + " WHERE key >= $1 AND $2::bytea IS NULL ORDER BY c LIMIT $4"},
-      {kPut,
-       "INSERT INTO " + kv + "(key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"},
-      {kDel, "DELETE FROM " + kv + " WHERE key = $1"},
-      {kDelRange, "DELETE FROM " + kv + " WHERE key >= $1 AND key < $2"},
-      {kDelFrom, "DELETE FROM " + kv + " WHERE key >= $1"},
-      {kNextRevision, "UPDATE " + t + "_meta SET revision = revision + 1 WHERE id = 1 RETURNING revision::text"},
+      // Each op writes its change row in the same statement (one round
+      // trip per op): $1 the key, the last parameter the revision.
+      {kPut, "WITH w AS (INSERT INTO " + kv +
+                 "(key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value) " + change +
+                 "($3::bigint, $1)"},
+      {kDel, "WITH w AS (DELETE FROM " + kv + " WHERE key = $1) " + change + "($2::bigint, $1)"},
+      {kDelRange, "WITH w AS (DELETE FROM " + kv + " WHERE key >= $1 AND key < $2) " + change + "($3::bigint, $1)"},
+      {kDelFrom, "WITH w AS (DELETE FROM " + kv + " WHERE key >= $1) " + change + "($2::bigint, $1)"},
+      // The next revision, NOTIFYing it in the same statement (sent at
+      // COMMIT, dropped with a rolled-back batch).
+      {kNextRevision, "UPDATE " + t +
+                          "_meta SET revision = revision + 1 WHERE id = 1 RETURNING revision::text, "
+                          "pg_notify('" +
+                          t + "_changes', revision::text)"},
       {kLockRevision, "SELECT revision::text FROM " + t + "_meta WHERE id = 1 FOR UPDATE"},
-      {kChange, "INSERT INTO " + t + "_changes(revision, key) VALUES ($1::bigint, $2)"},
-      {kNotify, "SELECT pg_notify('" + t + "_changes', $1)"},
       {kTrim, "DELETE FROM " + t + "_changes WHERE revision < $1::bigint"},
   };
   for (const auto& [name, sql] : statements) {
@@ -367,21 +372,19 @@ Result<std::int64_t> PostgresStorage::write_batch(const Waiter& g, StoreChanges*
   }
   for (const WriteOp& op : g.batch) {
     switch (op.kind) {
-      case WriteOp::Kind::Put: COFFER_TRY_STATUS(w.command(kPut, {bin(op.key), bin(op.value)})); break;
-      case WriteOp::Kind::Delete: COFFER_TRY_STATUS(w.command(kDel, {bin(op.key)})); break;
+      case WriteOp::Kind::Put: COFFER_TRY_STATUS(w.command(kPut, {bin(op.key), bin(op.value), text(rev)})); break;
+      case WriteOp::Kind::Delete: COFFER_TRY_STATUS(w.command(kDel, {bin(op.key), text(rev)})); break;
       case WriteOp::Kind::DeletePrefix: {
         const std::optional<std::string> end = prefix_successor(op.key);
         if (end) {
-          COFFER_TRY_STATUS(w.command(kDelRange, {bin(op.key), bin(*end)}));
+          COFFER_TRY_STATUS(w.command(kDelRange, {bin(op.key), bin(*end), text(rev)}));
         } else {
-          COFFER_TRY_STATUS(w.command(kDelFrom, {bin(op.key)}));
+          COFFER_TRY_STATUS(w.command(kDelFrom, {bin(op.key), text(rev)}));
         }
         break;
       }
     }
-    COFFER_TRY_STATUS(w.command(kChange, {text(rev), bin(op.key)}));
   }
-  COFFER_TRY_STATUS(w.command(kNotify, {text(rev)}, PGRES_TUPLES_OK));
   return committed;
 }
 
