@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
 // PostgresStorage against a real PostgreSQL 15 started for this process
 // (tests/pg/postgres.sh): the Storage contract, revisions and change rows,
-// two stores on one table, bad options, and a server crash mid-life.
+// two stores on one table, bad options, a server crash mid-life, and group
+// commit (concurrent applies in one transaction, each failing alone).
 #include "engine/storage/postgres_changes.hpp"
 #include "engine/storage/postgres_storage.hpp"
 #include "engine/storage/postgres_feed.hpp"
@@ -148,15 +149,17 @@ TEST_CASE("PostgresStorage: a server crash fails writes, and the store recovers 
 
 namespace {
 
-// A connection of another host that, for now, holds the store's meta row,
-// so the next apply waits in its transaction while later ones queue behind
-// it; release() lets them go.
+// A connection of another host that, for now, holds the store's meta row
+// (or, with `rows`, the rows that query selects), so the next apply that
+// needs it waits in its transaction while later ones queue behind it;
+// release() lets them go.
 class MetaLock {
  public:
-  explicit MetaLock(const std::string& table) : conn_(PQconnectdb(server().url().c_str())) {
+  explicit MetaLock(const std::string& table, const std::string& rows = "")
+      : conn_(PQconnectdb(server().url().c_str())) {
     REQUIRE(PQstatus(conn_) == CONNECTION_OK);
     exec("BEGIN");
-    exec("SELECT revision FROM " + table + "_meta WHERE id = 1 FOR UPDATE");
+    exec(rows.empty() ? "SELECT revision FROM " + table + "_meta WHERE id = 1 FOR UPDATE" : rows + " FOR UPDATE");
   }
   ~MetaLock() { PQfinish(conn_); }
   void release() { exec("COMMIT"); }
@@ -278,6 +281,51 @@ TEST_CASE("PostgresStorage: a group whose COMMIT fails fails every batch in it",
   // The store goes on.
   REQUIRE(s->put("p1", engine::bytes_of("again")).ok());
   CHECK(s->revision().value() == 2);
+}
+
+TEST_CASE("PostgresStorage: a server killed in the middle of a group fails every batch in it",
+          "[storage][postgres][group]") {
+  const std::string t = fresh_table();
+  auto s = open_ok(t);
+  REQUIRE(s->put("k", engine::bytes_of("0")).ok());  // revision 1
+  // The group's second batch writes k, which another connection holds, so
+  // the group waits there with its first batch done in its savepoint.
+  auto meta = std::make_unique<MetaLock>(t);
+  auto row = std::make_unique<MetaLock>(t, "SELECT key FROM " + t + "_kv WHERE key = convert_to('k', 'UTF8')");
+  const std::vector<std::vector<engine::WriteOp>> batches{puts_of({"a"}), puts_of({"b"}), puts_of({"k"}),
+                                                          puts_of({"c"})};
+  std::vector<engine::Status> results(batches.size());
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] { results[0] = s->apply(batches[0]); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // One after another, so the group runs them in this order.
+  for (std::size_t i = 1; i < batches.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = s->apply(batches[i]); });
+    wait_queued(*s, i);
+  }
+  meta->release();
+  // The first committed alone; the group waits on k.
+  auto waiting = [] { return query("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"); };
+  for (int i = 0; i < 1000 && (s->commits() < 2 || waiting() != "1"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  REQUIRE(s->commits() == 2);
+  REQUIRE(waiting() == "1");
+  server().kill();
+  for (auto& th : threads) th.join();
+  meta.reset();
+  row.reset();
+  server().restart();
+
+  CHECK(results[0].ok());  // revision 2, alone
+  for (std::size_t i = 1; i < batches.size(); ++i) {
+    REQUIRE_FALSE(results[i].ok());
+    CHECK(results[i].error().code == ErrorCode::Storage);
+  }
+  // Nothing of the group landed, the batch done before the kill included.
+  CHECK(s->revision().value() == 2);
+  CHECK(conformance::list(*s, "") == std::vector<std::string>{"a", "k"});
+  CHECK(conformance::value_at(*s, "k") == "0");
 }
 
 TEST_CASE("PostgresStorage: a group settles its catch-ups in revision order, other hosts' revisions first",
