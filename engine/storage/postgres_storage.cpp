@@ -410,7 +410,7 @@ void PostgresStorage::commit_group(const std::vector<Waiter*>& group) {
     }
     COFFER_TRY_STATUS(began);
     if (group.size() == 1) {
-      // Alone: today's one transaction, with no lock statement and no
+      // Alone: a transaction of its own, with no lock statement and no
       // savepoint, so one writer pays nothing for the grouping.
       group[0]->result = write_batch(*group[0], &earlier);
       if (!group[0]->result.ok()) return group[0]->result.error();

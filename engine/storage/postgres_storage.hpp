@@ -25,7 +25,7 @@
 // with its own revision and change rows, exactly as if it had committed
 // alone: a batch that fails (a Conflict, an SQL error) is rolled back to its
 // savepoint and fails alone, and the next batch takes the revision it
-// left. A batch alone is today's one transaction, with no lock statement
+// left. A batch alone is a transaction of its own, with no lock statement
 // and no savepoint. A COMMIT that fails, or a connection lost
 // mid-transaction, fails every batch of the group and acknowledges none:
 // PostgreSQL rolls the transaction back, or, if the COMMIT was sent and its
