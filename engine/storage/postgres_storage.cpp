@@ -432,10 +432,14 @@ void PostgresStorage::commit_group(const std::vector<Waiter*>& group) {
       g->result = write_batch(*g, /*earlier=*/nullptr);
       if (PQstatus(w.conn) != CONNECTION_OK)
         return g->result.ok() ? pg_error(w.conn, "connection lost") : g->result.error();
-      // Keep the batch and mark where the next one starts, or drop it; the
-      // savepoint stays for the next batch either way.
-      COFFER_TRY_STATUS(
-          w.exec(g->result.ok() ? "RELEASE SAVEPOINT batch; SAVEPOINT batch" : "ROLLBACK TO SAVEPOINT batch"));
+      // Keep the batch and mark where the next one starts (the last one
+      // kept needs no mark), or drop it; the savepoint stays for the next
+      // batch either way.
+      if (!g->result.ok()) {
+        COFFER_TRY_STATUS(w.exec("ROLLBACK TO SAVEPOINT batch"));
+      } else if (g != group.back()) {
+        COFFER_TRY_STATUS(w.exec("RELEASE SAVEPOINT batch; SAVEPOINT batch"));
+      }
       any = any || g->result.ok();
     }
     if (!any) return Error::storage("every batch failed");
