@@ -5,8 +5,9 @@
 //
 //   get, list     from memory: a cat on a fleet host costs what it costs on
 //                 SQLite, with no round trip;
-//   apply         to PostgreSQL (one transaction, the next revision), then
-//                 into memory, in revision order;
+//   apply         to PostgreSQL (the next revision, in a transaction of its
+//                 own or in a group's, postgres_storage.hpp), then into
+//                 memory, in revision order;
 //   follow()      reads what other hosts committed (PostgresFeed) and puts
 //                 it into memory; the daemon's feed thread calls it in a loop
 //                 and hands each update to the engine (Core::absorb).

@@ -3,6 +3,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <regex>
 
@@ -18,8 +19,7 @@ constexpr const char* kDel = "coffer_del";
 constexpr const char* kDelRange = "coffer_del_range";
 constexpr const char* kDelFrom = "coffer_del_from";
 constexpr const char* kNextRevision = "coffer_next_revision";
-constexpr const char* kChange = "coffer_change";
-constexpr const char* kNotify = "coffer_notify";
+constexpr const char* kLockRevision = "coffer_lock_revision";
 constexpr const char* kTrim = "coffer_trim";
 
 struct ResultDeleter {
@@ -102,6 +102,7 @@ namespace {
 
 Status prepare(PostgresStorage::Connection& c, const std::string& t) {
   const std::string kv = t + "_kv";
+  const std::string change = "INSERT INTO " + t + "_changes(revision, key) VALUES ";
   // The children of a prefix ($1, its length + 1 in $3, its successor in
   // $2): each key's remainder up to and including the next '/', once.
   const std::string child =
@@ -113,14 +114,21 @@ Status prepare(PostgresStorage::Connection& c, const std::string& t) {
       {kList, "SELECT DISTINCT " + child + " AS c FROM " + kv + " WHERE key >= $1 AND key < $2 ORDER BY c LIMIT $4"},
       {kListFrom,
        "SELECT DISTINCT " + child + " AS c FROM " + kv + " WHERE key >= $1 AND $2::bytea IS NULL ORDER BY c LIMIT $4"},
-      {kPut,
-       "INSERT INTO " + kv + "(key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"},
-      {kDel, "DELETE FROM " + kv + " WHERE key = $1"},
-      {kDelRange, "DELETE FROM " + kv + " WHERE key >= $1 AND key < $2"},
-      {kDelFrom, "DELETE FROM " + kv + " WHERE key >= $1"},
-      {kNextRevision, "UPDATE " + t + "_meta SET revision = revision + 1 WHERE id = 1 RETURNING revision::text"},
-      {kChange, "INSERT INTO " + t + "_changes(revision, key) VALUES ($1::bigint, $2)"},
-      {kNotify, "SELECT pg_notify('" + t + "_changes', $1)"},
+      // Each op writes its change row in the same statement (one round
+      // trip per op): $1 the key, the last parameter the revision.
+      {kPut, "WITH w AS (INSERT INTO " + kv +
+                 "(key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value) " + change +
+                 "($3::bigint, $1)"},
+      {kDel, "WITH w AS (DELETE FROM " + kv + " WHERE key = $1) " + change + "($2::bigint, $1)"},
+      {kDelRange, "WITH w AS (DELETE FROM " + kv + " WHERE key >= $1 AND key < $2) " + change + "($3::bigint, $1)"},
+      {kDelFrom, "WITH w AS (DELETE FROM " + kv + " WHERE key >= $1) " + change + "($2::bigint, $1)"},
+      // The next revision, NOTIFYing it in the same statement (sent at
+      // COMMIT, dropped with a rolled-back batch).
+      {kNextRevision, "UPDATE " + t +
+                          "_meta SET revision = revision + 1 WHERE id = 1 RETURNING revision::text, "
+                          "pg_notify('" +
+                          t + "_changes', revision::text)"},
+      {kLockRevision, "SELECT revision::text FROM " + t + "_meta WHERE id = 1 FOR UPDATE"},
       {kTrim, "DELETE FROM " + t + "_changes WHERE revision < $1::bigint"},
   };
   for (const auto& [name, sql] : statements) {
@@ -300,71 +308,161 @@ Status PostgresStorage::apply(std::span<const WriteOp> batch) {
 Result<std::int64_t> PostgresStorage::apply_at(std::span<const WriteOp> batch, std::span<const Expect> expect,
                                                const CatchUp* catch_up) {
   if (batch.empty()) return Error::invalid("an empty batch has no revision");
+  Waiter me{batch, expect, catch_up};
+  std::unique_lock lock(group_mu_);
+  queue_.push_back(&me);
+  // Either a committer takes this batch along, or this caller commits next.
+  group_cv_.wait(lock, [&] { return me.done || !committing_; });
+  if (me.done) return std::move(me.result);
+  committing_ = true;
+  std::vector<Waiter*> group;
+  group.swap(queue_);
+  lock.unlock();
+  commit_group(group);
+  lock.lock();
+  for (Waiter* w : group) w->done = true;
+  committing_ = false;
+  lock.unlock();
+  group_cv_.notify_all();
+  return std::move(me.result);
+}
+
+std::size_t PostgresStorage::queued() {
+  std::lock_guard lock(group_mu_);
+  return queue_.size();
+}
+
+namespace {
+
+// The other hosts' revisions (have, before] and the state at `before`, read
+// in the open transaction while it holds the meta row: every revision up to
+// `before` is committed and no other can commit, so the state read now is
+// the state at `before`.
+Status read_earlier(PGconn* conn, const std::string& table, std::int64_t have, std::int64_t before,
+                    StoreChanges& earlier) {
+  COFFER_TRY_STATUS(pg_changes::read_batches(conn, table, have, before, earlier));
+  if (earlier.reload) earlier.batches.clear();
+  COFFER_TRY_STATUS(pg_changes::read_state(conn, table, earlier));
+  earlier.revision = before;
+  return {};
+}
+
+}  // namespace
+
+Result<std::int64_t> PostgresStorage::write_batch(const Waiter& g, StoreChanges* earlier) {
+  Connection& w = *writer_;
+  COFFER_TRY(auto rev_row, w.run(kNextRevision, {}, PGRES_TUPLES_OK));
+  if (PQntuples(rev_row.get()) != 1) return Error::storage("the store's meta row is missing");
+  const std::string rev = bytes_of_result(rev_row.get(), 0);
+  const std::int64_t committed = std::strtoll(rev.c_str(), nullptr, 10);
+  if (g.catch_up != nullptr && earlier != nullptr) {
+    // Alone in its transaction: the meta row is locked only now.
+    const std::int64_t have = g.catch_up->have();
+    if (committed - 1 > have) COFFER_TRY_STATUS(read_earlier(w.conn, opts_.table, have, committed - 1, *earlier));
+  }
+  for (const Expect& e : g.expect) {
+    COFFER_TRY(auto now, w.run(kGet, {bin(e.key)}, PGRES_TUPLES_OK));
+    const bool present = PQntuples(now.get()) == 1;
+    const bool same =
+        present == e.value.has_value() &&
+        (!present ||
+         std::string_view(PQgetvalue(now.get(), 0, 0), static_cast<std::size_t>(PQgetlength(now.get(), 0, 0))) ==
+             std::string_view(reinterpret_cast<const char*>(e.value->data()), e.value->size()));
+    if (!same) return Error::conflict("another host changed what this request read; it is run again");
+  }
+  for (const WriteOp& op : g.batch) {
+    switch (op.kind) {
+      case WriteOp::Kind::Put: COFFER_TRY_STATUS(w.command(kPut, {bin(op.key), bin(op.value), text(rev)})); break;
+      case WriteOp::Kind::Delete: COFFER_TRY_STATUS(w.command(kDel, {bin(op.key), text(rev)})); break;
+      case WriteOp::Kind::DeletePrefix: {
+        const std::optional<std::string> end = prefix_successor(op.key);
+        if (end) {
+          COFFER_TRY_STATUS(w.command(kDelRange, {bin(op.key), bin(*end), text(rev)}));
+        } else {
+          COFFER_TRY_STATUS(w.command(kDelFrom, {bin(op.key), text(rev)}));
+        }
+        break;
+      }
+    }
+  }
+  return committed;
+}
+
+void PostgresStorage::commit_group(const std::vector<Waiter*>& group) {
   std::lock_guard lock(write_mu_);
   Connection& w = *writer_;
-  COFFER_TRY_STATUS(ensure_usable(w, opts_.table));
-  Status began = w.exec("BEGIN");
-  if (!began.ok() && PQstatus(w.conn) != CONNECTION_OK) {
-    // The connection broke while idle (the server restarted): nothing was
-    // sent, so a new connection may begin again.
-    COFFER_TRY_STATUS(ensure_usable(w, opts_.table));
-    began = w.exec("BEGIN");
-  }
-  COFFER_TRY_STATUS(began);
-  std::string rev;
-  StoreChanges earlier;  // other hosts' revisions before this one (catch_up)
-  auto body = [&]() -> Status {
-    COFFER_TRY(auto rev_row, w.run(kNextRevision, {}, PGRES_TUPLES_OK));
-    if (PQntuples(rev_row.get()) != 1) return Error::storage("the store's meta row is missing");
-    rev = bytes_of_result(rev_row.get(), 0);
-    const std::int64_t before = std::strtoll(rev.c_str(), nullptr, 10) - 1;
-    const std::int64_t have = catch_up != nullptr ? catch_up->have() : before;
-    if (before > have) {
-      // Every revision up to `before` is committed and no other can commit
-      // while this transaction holds the meta row: the state read now is
-      // the state at `before`.
-      COFFER_TRY_STATUS(pg_changes::read_batches(w.conn, opts_.table, have, before, earlier));
-      if (earlier.reload) earlier.batches.clear();
-      COFFER_TRY_STATUS(pg_changes::read_state(w.conn, opts_.table, earlier));
-      earlier.revision = before;
+  auto fail_all = [&](const Error& e) {
+    for (Waiter* g : group) {
+      if (g->result.ok()) g->result = e;
     }
-    for (const Expect& e : expect) {
-      COFFER_TRY(auto now, w.run(kGet, {bin(e.key)}, PGRES_TUPLES_OK));
-      const bool present = PQntuples(now.get()) == 1;
-      const bool same =
-          present == e.value.has_value() &&
-          (!present ||
-           std::string_view(PQgetvalue(now.get(), 0, 0), static_cast<std::size_t>(PQgetlength(now.get(), 0, 0))) ==
-               std::string_view(reinterpret_cast<const char*>(e.value->data()), e.value->size()));
-      if (!same) return Error::conflict("another host changed what this request read; it is run again");
-    }
-    for (const WriteOp& op : batch) {
-      switch (op.kind) {
-        case WriteOp::Kind::Put: COFFER_TRY_STATUS(w.command(kPut, {bin(op.key), bin(op.value)})); break;
-        case WriteOp::Kind::Delete: COFFER_TRY_STATUS(w.command(kDel, {bin(op.key)})); break;
-        case WriteOp::Kind::DeletePrefix: {
-          const std::optional<std::string> end = prefix_successor(op.key);
-          if (end) {
-            COFFER_TRY_STATUS(w.command(kDelRange, {bin(op.key), bin(*end)}));
-          } else {
-            COFFER_TRY_STATUS(w.command(kDelFrom, {bin(op.key)}));
-          }
-          break;
-        }
-      }
-      COFFER_TRY_STATUS(w.command(kChange, {text(rev), bin(op.key)}));
-    }
-    return w.command(kNotify, {text(rev)}, PGRES_TUPLES_OK);
   };
-  Status st = body();
-  if (st.ok()) st = w.commit();
+  StoreChanges earlier;  // other hosts' revisions before the group's (catch_up)
+  // Runs the group; an error here (BEGIN, the lock, a broken connection,
+  // COMMIT) is every batch's.
+  auto run = [&]() -> Status {
+    COFFER_TRY_STATUS(ensure_usable(w, opts_.table));
+    Status began = w.exec("BEGIN");
+    if (!began.ok() && PQstatus(w.conn) != CONNECTION_OK) {
+      // The connection broke while idle (the server restarted): nothing was
+      // sent, so a new connection may begin again.
+      COFFER_TRY_STATUS(ensure_usable(w, opts_.table));
+      began = w.exec("BEGIN");
+    }
+    COFFER_TRY_STATUS(began);
+    if (group.size() == 1) {
+      // Alone: a transaction of its own, with no lock statement and no
+      // savepoint, so one writer pays nothing for the grouping.
+      group[0]->result = write_batch(*group[0], &earlier);
+      if (!group[0]->result.ok()) return group[0]->result.error();
+      return w.commit();
+    }
+    // Hold the meta row for the whole transaction, outside the savepoints
+    // (rolling one back must not let another host commit between batches).
+    COFFER_TRY(auto locked, w.run(kLockRevision, {}, PGRES_TUPLES_OK));
+    if (PQntuples(locked.get()) != 1) return Error::storage("the store's meta row is missing");
+    const std::int64_t before = std::strtoll(bytes_of_result(locked.get(), 0).c_str(), nullptr, 10);
+    std::optional<std::int64_t> have;
+    for (Waiter* g : group) {
+      if (g->catch_up != nullptr) have = std::min(have.value_or(before), g->catch_up->have());
+    }
+    if (have && before > *have) COFFER_TRY_STATUS(read_earlier(w.conn, opts_.table, *have, before, earlier));
+    COFFER_TRY_STATUS(w.exec("SAVEPOINT batch"));
+    bool any = false;
+    for (Waiter* g : group) {
+      g->result = write_batch(*g, /*earlier=*/nullptr);
+      if (PQstatus(w.conn) != CONNECTION_OK)
+        return g->result.ok() ? pg_error(w.conn, "connection lost") : g->result.error();
+      // Keep the batch and mark where the next one starts (the last one
+      // kept needs no mark), or drop it; the savepoint stays for the next
+      // batch either way.
+      if (!g->result.ok()) {
+        COFFER_TRY_STATUS(w.exec("ROLLBACK TO SAVEPOINT batch"));
+      } else if (g != group.back()) {
+        COFFER_TRY_STATUS(w.exec("RELEASE SAVEPOINT batch; SAVEPOINT batch"));
+      }
+      any = any || g->result.ok();
+    }
+    if (!any) return Error::storage("every batch failed");
+    return w.commit();
+  };
+  Status st = run();
   if (!st.ok() && PQstatus(w.conn) == CONNECTION_OK && PQtransactionStatus(w.conn) != PQTRANS_IDLE) {
     (void)w.exec("ROLLBACK");
   }
-  const std::int64_t committed = std::strtoll(rev.c_str(), nullptr, 10);
-  if (catch_up != nullptr) catch_up->settle(earlier, st.ok() ? std::optional(committed) : std::nullopt);
-  if (!st.ok()) return std::move(st).error();
-  return committed;
+  if (st.ok()) {
+    commits_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    fail_all(st.error());
+  }
+  // Into the callers' hands in revision order (the group's order), the
+  // other hosts' revisions with the first.
+  bool first = true;
+  const StoreChanges none;
+  for (Waiter* g : group) {
+    if (g->catch_up == nullptr) continue;
+    g->catch_up->settle(first ? earlier : none, g->result.ok() ? std::optional(g->result.value()) : std::nullopt);
+    first = false;
+  }
 }
 
 }  // namespace engine

@@ -12,23 +12,35 @@
 //                change feed of other hosts; trimmed by trim_changes().
 // Keys are bytea, so they compare and sort bytewise, as in SQLite.
 //
-// Each apply() is one transaction, acknowledged only after COMMIT returns
-// (synchronous_commit is left as the server has it; keep it on). It takes
-// the next revision by updating the one meta row inside the transaction, so
-// revisions are gap-free and in commit order (the row lock orders writers
-// across hosts), writes a change row per op and NOTIFYs <t>_changes with the
-// revision. A connection lost mid-transaction is an error and acknowledges
-// nothing: PostgreSQL rolls the transaction back, or, if the COMMIT was sent
-// and its answer lost, the change may have landed and shows in the feed.
+// Each apply() batch takes the next revision by updating the one meta row
+// inside its transaction, so revisions are gap-free and in commit order (the
+// row lock orders writers across hosts), writes a change row per op and
+// NOTIFYs <t>_changes with the revision. It is acknowledged only after
+// COMMIT returns (synchronous_commit is left as the server has it; keep it
+// on). Concurrent apply() calls share a transaction (group commit): while
+// one group commits, the batches that arrive queue up, and the next caller
+// to run commits all of them in one transaction, one COMMIT and one WAL
+// flush. The group first locks the meta row (so no other host commits
+// between its batches), then runs each batch in a savepoint of its own,
+// with its own revision and change rows, exactly as if it had committed
+// alone: a batch that fails (a Conflict, an SQL error) is rolled back to its
+// savepoint and fails alone, and the next batch takes the revision it
+// left. A batch alone is a transaction of its own, with no lock statement
+// and no savepoint. A COMMIT that fails, or a connection lost
+// mid-transaction, fails every batch of the group and acknowledges none:
+// PostgreSQL rolls the transaction back, or, if the COMMIT was sent and its
+// answer lost, the changes may have landed and show in the feed.
 //
 // Every value is bound as a parameter; the only text spliced into SQL is
 // the table name, which open() checks to be [a-z_][a-z0-9_]{0,39}.
 //
-// Thread-safe: one writer connection (apply() calls are serialised on it)
+// Thread-safe: one writer connection (groups of apply() calls take turns on it)
 // and a pool of reader connections, opened on demand. A broken connection is
 // reset on its next use, so the store recovers when the server comes back.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -85,6 +97,11 @@ class PostgresStorage final : public Storage {
   // writer lock, with them and with the revision the batch committed as
   // (nullopt when it did not, e.g. Conflict). So the caller takes in every
   // revision in order, its own included, without waiting for its feed.
+  // In a group, `settle` is called for each batch after the group's COMMIT,
+  // in revision order, before any of them returns; the other hosts'
+  // revisions before the group come with the first batch that has a
+  // catch_up (the later ones have only the group's own batches before them,
+  // which their callers take in through their own `settle`).
   struct CatchUp {
     std::function<std::int64_t()> have;
     std::function<void(const StoreChanges& before, std::optional<std::int64_t> committed)> settle;
@@ -92,6 +109,11 @@ class PostgresStorage final : public Storage {
   Result<std::int64_t> apply_at(std::span<const WriteOp> batch, std::span<const Expect> expect = {},
                                 const CatchUp* catch_up = nullptr);
   const Options& options() const { return opts_; }
+
+  // Transactions committed so far, and batches now waiting for the next
+  // one (group commit figures, for tests and benchmarks).
+  std::uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
+  std::size_t queued();
 
   // The store's id (random, made with the tables) and its revision now.
   const std::string& store_id() const { return store_id_; }
@@ -110,10 +132,33 @@ class PostgresStorage final : public Storage {
   template <class Read>
   auto with_reader(Read&& read) -> decltype(read(std::declval<Connection&>()));
 
+  // One apply_at() call waiting for its batch to be committed.
+  struct Waiter {
+    std::span<const WriteOp> batch;
+    std::span<const Expect> expect;
+    const CatchUp* catch_up;
+    Result<std::int64_t> result = std::int64_t{0};  // the revision, or why not
+    bool done = false;                              // under group_mu_: result is final
+  };
+  // Commits the group's batches in one transaction (under write_mu_), sets
+  // each waiter's result and settles each catch_up, in revision order.
+  void commit_group(const std::vector<Waiter*>& group);
+  // One batch in the open transaction: its revision, expectations, ops,
+  // change rows and NOTIFY. A batch alone reads the other hosts' revisions
+  // before it into `earlier` when its catch_up asks (a group reads them
+  // before its first batch and passes null).
+  Result<std::int64_t> write_batch(const Waiter& w, StoreChanges* earlier);
+
   Options opts_;
   std::string store_id_;
 
-  std::mutex write_mu_;  // serialises apply() on writer_
+  std::mutex group_mu_;  // guards queue_ and committing_ and every Waiter::done
+  std::condition_variable group_cv_;
+  std::vector<Waiter*> queue_;  // batches waiting for the next commit
+  bool committing_ = false;     // a caller is committing a group
+  std::atomic<std::uint64_t> commits_{0};
+
+  std::mutex write_mu_;  // serialises use of writer_
   std::unique_ptr<Connection> writer_;
 
   std::mutex pool_mu_;  // guards only the idle list, never held during a query

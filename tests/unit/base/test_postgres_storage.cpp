@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
 // PostgresStorage against a real PostgreSQL 15 started for this process
 // (tests/pg/postgres.sh): the Storage contract, revisions and change rows,
-// two stores on one table, bad options, and a server crash mid-life.
+// two stores on one table, bad options, a server crash mid-life, and group
+// commit (concurrent applies in one transaction, each failing alone).
 #include "engine/storage/postgres_changes.hpp"
 #include "engine/storage/postgres_storage.hpp"
 #include "engine/storage/postgres_feed.hpp"
@@ -10,7 +11,10 @@
 #include <libpq-fe.h>
 
 #include <atomic>
+#include <chrono>
+#include <mutex>
 #include <set>
+#include <span>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -139,6 +143,252 @@ TEST_CASE("PostgresStorage: a server crash fails writes, and the store recovers 
   REQUIRE(s->put("k", engine::bytes_of("after")).ok());
   CHECK(conformance::value_at(*s, "k") == "after");
   CHECK(s->revision().value() == 2);  // the refused write took nothing
+}
+
+// ---- group commit ---------------------------------------------------------
+
+namespace {
+
+// A connection of another host that, for now, holds the store's meta row
+// (or, with `rows`, the rows that query selects), so the next apply that
+// needs it waits in its transaction while later ones queue behind it;
+// release() lets them go.
+class MetaLock {
+ public:
+  explicit MetaLock(const std::string& table, const std::string& rows = "")
+      : conn_(PQconnectdb(server().url().c_str())) {
+    REQUIRE(PQstatus(conn_) == CONNECTION_OK);
+    exec("BEGIN");
+    exec(rows.empty() ? "SELECT revision FROM " + table + "_meta WHERE id = 1 FOR UPDATE" : rows + " FOR UPDATE");
+  }
+  ~MetaLock() { PQfinish(conn_); }
+  void release() { exec("COMMIT"); }
+  void exec(const std::string& sql) {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    const auto st = PQresultStatus(r);
+    PQclear(r);
+    REQUIRE((st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK));
+  }
+
+ private:
+  PGconn* conn_;
+};
+
+void wait_queued(PostgresStorage& s, std::size_t n) {
+  for (int i = 0; i < 1000 && s.queued() != n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  REQUIRE(s.queued() == n);
+}
+
+// The keys of one revision's change rows, joined with '+'.
+std::string changed_at(const std::string& table, std::int64_t rev) {
+  return query("SELECT coalesce(string_agg(convert_from(key, 'UTF8'), '+' ORDER BY key), '') FROM " + table +
+               "_changes WHERE revision = " + std::to_string(rev));
+}
+
+std::vector<engine::WriteOp> puts_of(std::vector<std::string> keys) {
+  std::vector<engine::WriteOp> b;
+  for (auto& k : keys) b.push_back(put_op(k, "v-" + k));
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("PostgresStorage: concurrent applies share one commit; a conflicting or failing batch fails alone",
+          "[storage][postgres][group]") {
+  const std::string t = fresh_table();
+  auto s = open_ok(t);
+  REQUIRE(s->put("x", engine::bytes_of("0")).ok());  // revision 1
+  server().psql("CREATE FUNCTION " + t + "_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN " +
+                "IF NEW.key = convert_to('bad', 'UTF8') THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$; " +
+                "CREATE TRIGGER refuse BEFORE INSERT ON " + t + "_kv FOR EACH ROW EXECUTE FUNCTION " + t + "_refuse()");
+  const std::uint64_t before = s->commits();
+  MetaLock lock(t);
+
+  const std::vector<std::vector<engine::WriteOp>> batches{puts_of({"a"}), puts_of({"b1", "b2"}), puts_of({"c", "bad"}),
+                                                          puts_of({"e"}), puts_of({"d"})};
+  // Batch 3 expects x to hold what it does not: a Conflict.
+  const PostgresStorage::Expect stale{"x", conformance::bytes("other")};
+  std::vector<engine::Result<std::int64_t>> results(batches.size(), std::int64_t{0});
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] { results[0] = s->apply_at(batches[0]); });
+  // The first caller commits alone: give it time to take its batch and
+  // wait on the meta row before the others arrive.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  REQUIRE(s->queued() == 0);
+  for (std::size_t i = 1; i < batches.size(); ++i) {
+    threads.emplace_back(
+        [&, i] { results[i] = i == 3 ? s->apply_at(batches[i], std::span(&stale, 1)) : s->apply_at(batches[i]); });
+  }
+  wait_queued(*s, 4);
+  lock.release();
+  for (auto& th : threads) th.join();
+
+  REQUIRE(results[0].ok());
+  CHECK(results[0].value() == 2);
+  REQUIRE_FALSE(results[2].ok());
+  CHECK(results[2].error().code == ErrorCode::Storage);
+  CHECK(results[2].error().message.find("refused") != std::string::npos);
+  REQUIRE_FALSE(results[3].ok());
+  CHECK(results[3].error().code == ErrorCode::Conflict);
+  REQUIRE(results[1].ok());
+  REQUIRE(results[4].ok());
+  CHECK(s->commits() - before == 2);  // the first alone, then the four queued together
+  // The two that committed in the group took the next revisions, without
+  // gaps (a failed batch leaves its revision to the next), each with its
+  // own change rows.
+  CHECK(std::set<std::int64_t>{results[1].value(), results[4].value()} == std::set<std::int64_t>{3, 4});
+  CHECK(s->revision().value() == 4);
+  CHECK(changed_at(t, 2) == "a");
+  CHECK(changed_at(t, results[1].value()) == "b1+b2");
+  CHECK(changed_at(t, results[4].value()) == "d");
+  CHECK(query("SELECT count(*) FROM " + t + "_changes") == "5");
+  CHECK(conformance::list(*s, "") == std::vector<std::string>{"a", "b1", "b2", "d", "x"});  // nothing of the failed
+  CHECK(conformance::value_at(*s, "b2") == "v-b2");
+}
+
+TEST_CASE("PostgresStorage: a group whose COMMIT fails fails every batch in it", "[storage][postgres][group]") {
+  const std::string t = fresh_table();
+  auto s = open_ok(t);
+  // Checked at COMMIT: a deferred constraint trigger refuses the key "poison".
+  server().psql("CREATE FUNCTION " + t + "_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN " +
+                "IF NEW.key = convert_to('poison', 'UTF8') THEN RAISE EXCEPTION 'refused at commit'; END IF; " +
+                "RETURN NULL; END $$; CREATE CONSTRAINT TRIGGER poison AFTER INSERT ON " + t +
+                "_kv DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION " + t + "_poison()");
+  const std::uint64_t before = s->commits();
+  MetaLock lock(t);
+  const std::vector<std::vector<engine::WriteOp>> batches{puts_of({"a"}), puts_of({"p1"}), puts_of({"poison"}),
+                                                          puts_of({"p3"})};
+  std::vector<engine::Status> results(batches.size());
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] { results[0] = s->apply(batches[0]); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  REQUIRE(s->queued() == 0);
+  for (std::size_t i = 1; i < batches.size(); ++i) threads.emplace_back([&, i] { results[i] = s->apply(batches[i]); });
+  wait_queued(*s, 3);
+  lock.release();
+  for (auto& th : threads) th.join();
+
+  CHECK(results[0].ok());
+  for (std::size_t i = 1; i < batches.size(); ++i) {
+    REQUIRE_FALSE(results[i].ok());
+    CHECK(results[i].error().code == ErrorCode::Storage);
+    CHECK(results[i].error().message.find("refused at commit") != std::string::npos);
+  }
+  CHECK(s->commits() - before == 1);
+  CHECK(s->revision().value() == 1);
+  CHECK(query("SELECT count(*) FROM " + t + "_changes") == "1");
+  CHECK(conformance::list(*s, "") == std::vector<std::string>{"a"});
+  // The store goes on.
+  REQUIRE(s->put("p1", engine::bytes_of("again")).ok());
+  CHECK(s->revision().value() == 2);
+}
+
+TEST_CASE("PostgresStorage: a server killed in the middle of a group fails every batch in it",
+          "[storage][postgres][group]") {
+  const std::string t = fresh_table();
+  auto s = open_ok(t);
+  REQUIRE(s->put("k", engine::bytes_of("0")).ok());  // revision 1
+  // The group's second batch writes k, which another connection holds, so
+  // the group waits there with its first batch done in its savepoint.
+  auto meta = std::make_unique<MetaLock>(t);
+  auto row = std::make_unique<MetaLock>(t, "SELECT key FROM " + t + "_kv WHERE key = convert_to('k', 'UTF8')");
+  const std::vector<std::vector<engine::WriteOp>> batches{puts_of({"a"}), puts_of({"b"}), puts_of({"k"}),
+                                                          puts_of({"c"})};
+  std::vector<engine::Status> results(batches.size());
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] { results[0] = s->apply(batches[0]); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // One after another, so the group runs them in this order.
+  for (std::size_t i = 1; i < batches.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = s->apply(batches[i]); });
+    wait_queued(*s, i);
+  }
+  meta->release();
+  // The first committed alone; the group waits on k.
+  auto waiting = [] { return query("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"); };
+  for (int i = 0; i < 1000 && (s->commits() < 2 || waiting() != "1"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  REQUIRE(s->commits() == 2);
+  REQUIRE(waiting() == "1");
+  server().kill();
+  for (auto& th : threads) th.join();
+  meta.reset();
+  row.reset();
+  server().restart();
+
+  CHECK(results[0].ok());  // revision 2, alone
+  for (std::size_t i = 1; i < batches.size(); ++i) {
+    REQUIRE_FALSE(results[i].ok());
+    CHECK(results[i].error().code == ErrorCode::Storage);
+  }
+  // Nothing of the group landed, the batch done before the kill included.
+  CHECK(s->revision().value() == 2);
+  CHECK(conformance::list(*s, "") == std::vector<std::string>{"a", "k"});
+  CHECK(conformance::value_at(*s, "k") == "0");
+}
+
+TEST_CASE("PostgresStorage: a group settles its catch-ups in revision order, other hosts' revisions first",
+          "[storage][postgres][group]") {
+  const std::string t = fresh_table();
+  auto s = open_ok(t);                                     // this host
+  auto other = open_ok(t);                                 // another host
+  REQUIRE(other->put("o/1", engine::bytes_of("1")).ok());  // revision 1
+
+  // What a mirror does with its catch-up: holds a revision, takes in what
+  // settle() brings.
+  struct Settled {
+    std::int64_t earlier;
+    std::vector<std::string> keys;
+    std::optional<std::int64_t> committed;
+  };
+  std::mutex mu;
+  std::int64_t held = 1;
+  std::vector<Settled> settled;
+  const PostgresStorage::CatchUp catch_up{[&] {
+                                            std::lock_guard l(mu);
+                                            return held;
+                                          },
+                                          [&](const engine::StoreChanges& e, std::optional<std::int64_t> committed) {
+                                            std::lock_guard l(mu);
+                                            Settled one{e.revision, {}, committed};
+                                            for (const auto& [key, value] : e.values) one.keys.push_back(key);
+                                            settled.push_back(std::move(one));
+                                            if (e.revision > held) held = e.revision;
+                                            if (committed) held = *committed;
+                                          }};
+  MetaLock lock(t);
+  std::vector<engine::Result<std::int64_t>> results(4, std::int64_t{0});
+  std::vector<std::thread> threads;
+  const auto batches =
+      std::vector<std::vector<engine::WriteOp>>{puts_of({"a/0"}), puts_of({"a/1"}), puts_of({"a/2"}), puts_of({"a/3"})};
+  threads.emplace_back([&] { results[0] = s->apply_at(batches[0], {}, &catch_up); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // The other host's write waits on the meta row behind this host's first.
+  threads.emplace_back([&] { REQUIRE(other->put("o/2", engine::bytes_of("2")).ok()); });
+  for (int i = 0; i < 1000 && query("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") != "2";
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  for (std::size_t i = 1; i < batches.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = s->apply_at(batches[i], {}, &catch_up); });
+  }
+  wait_queued(*s, 3);
+  lock.release();
+  for (auto& th : threads) th.join();
+
+  // Revision 2 alone, 3 the other host's, 4..6 the group's.
+  REQUIRE(settled.size() == 4);
+  CHECK(settled[0].earlier == 0);
+  CHECK(settled[0].committed == 2);
+  CHECK(settled[1].earlier == 3);  // the other host's revision, read inside the group
+  CHECK(settled[1].keys == std::vector<std::string>{"o/2"});
+  for (std::size_t i = 1; i < settled.size(); ++i) {
+    CHECK(settled[i].committed == static_cast<std::int64_t>(i) + 3);
+    if (i > 1) CHECK(settled[i].earlier == 0);
+  }
+  CHECK(held == 6);
+  for (const auto& r : results) REQUIRE(r.ok());
 }
 
 // ---- the change feed ------------------------------------------------------
@@ -399,8 +649,7 @@ TEST_CASE("PostgresMirror: a missing store is NotFound unless asked to create it
   CHECK(engine::PostgresMirror::open(o).ok());
 }
 
-TEST_CASE("PostgreSQL connections time out on a silent server unless the URL says otherwise",
-          "[storage][postgres]") {
+TEST_CASE("PostgreSQL connections time out on a silent server unless the URL says otherwise", "[storage][postgres]") {
   auto option = [](PGconn* c, std::string_view key) {
     std::string out;
     PQconninfoOption* opts = PQconninfo(c);
