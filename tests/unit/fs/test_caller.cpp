@@ -5,9 +5,13 @@
 // and other users' processes are deterministic.
 #include <catch2/catch.hpp>
 
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -201,6 +205,46 @@ TEST_CASE("caller: an exec (new image, same tid and start time) is a new process
   fake_process(proc, 100, 1000, env({"VAULT_TOKEN=limited"}), me, 3);
   CHECK(r.who(100, me, ReadsEnv::Yes).caller.token == to_secure("limited"));
   CHECK(r.who(100, me, ReadsEnv::No).caller.token == to_secure("limited"));
+}
+
+TEST_CASE("caller: a real process's exec and exit are seen at its next request", "[caller]") {
+  // /proc/TID/stat is kept open per tid: its reads must still show the
+  // process as it is now. sh waits for a line, then execs into a program
+  // with another VAULT_TOKEN.
+  int in[2];
+  REQUIRE(::pipe(in) == 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+  posix_spawn_file_actions_addclose(&actions, in[1]);
+  char sh[] = "sh", dash_c[] = "-c", script[] = "read x; exec env VAULT_TOKEN=after sleep 30";
+  char* argv[] = {sh, dash_c, script, nullptr};
+  char token[] = "VAULT_TOKEN=before", path[] = "PATH=/usr/bin:/bin";
+  char* envp[] = {token, path, nullptr};
+  pid_t pid = 0;
+  REQUIRE(::posix_spawn(&pid, "/bin/sh", &actions, nullptr, argv, envp) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(in[0]);
+  const uid_t me = ::getuid();
+  CallerSettings s;
+  s.env_timeout = std::chrono::seconds(10);  // a loaded box must not turn this into "no token"
+  CallerResolver r(s);
+  CHECK(r.who(pid, me, ReadsEnv::Yes).caller.token == to_secure("before"));
+  CHECK(r.who(pid, me, ReadsEnv::Yes).caller.token == to_secure("before"));  // from the kept stat
+  REQUIRE(::write(in[1], "\n", 1) == 1);
+  const std::string comm_path = "/proc/" + std::to_string(pid) + "/comm";
+  std::string comm;
+  for (int i = 0; i < 1000 && comm != "sleep"; ++i) {
+    std::ifstream(comm_path) >> comm;
+    if (comm != "sleep") ::usleep(10'000);
+  }
+  REQUIRE(comm == "sleep");
+  CHECK(r.who(pid, me, ReadsEnv::Yes).caller.token == to_secure("after"));
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  ::close(in[1]);
+  CHECK(r.who(pid, me, ReadsEnv::Yes).source == TokenSource::None);
 }
 
 TEST_CASE("caller: another user's process never lends its token", "[caller]") {
