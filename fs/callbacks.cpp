@@ -234,11 +234,14 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi, bool plus) {
   guarded(req, plus ? "readdirplus" : "readdir", [&] {
     auto& fs = fs_of(req);
-    std::vector<char> buf(size);
+    // Each worker reuses its buffer (names and attributes only, nothing
+    // secret): a fresh one per READDIR cost about as much as packing it.
+    thread_local std::vector<char> buf;
+    if (buf.size() < size) buf.resize(size);
     std::size_t used = 0;
     // Packs each entry into buf while it fits.
     const Filesystem::DirSink add = [&](const char* name, const fuse_entry_param& e, off_t next) {
-      const std::size_t room = buf.size() - used;
+      const std::size_t room = size - used;
       const std::size_t need = plus ? fuse_add_direntry_plus(req, buf.data() + used, room, name, &e, next)
                                     : fuse_add_direntry(req, buf.data() + used, room, name, &e.attr, next);
       if (need > room) return false;

@@ -129,8 +129,10 @@ std::optional<ProcessStat> parse_proc_stat(std::string_view stat) {
   while (pos < rest.size() && field < 51) {
     while (pos < rest.size() && (rest[pos] == ' ' || rest[pos] == '\n')) ++pos;
     if (pos >= rest.size()) break;
-    std::size_t end = rest.find_first_of(" \n", pos);
-    if (end == std::string_view::npos) end = rest.size();
+    // By hand: find_first_of tests each byte against the set by a call, and
+    // this runs for some 50 fields on every request.
+    std::size_t end = pos;
+    while (end < rest.size() && rest[end] != ' ' && rest[end] != '\n') ++end;
     ++field;
     const std::string_view v = rest.substr(pos, end - pos);
     pos = end;
@@ -254,13 +256,33 @@ bool CallerResolver::try_peer_login(const engine::PeerCredentials& creds, Who& w
   return true;
 }
 
-std::optional<ProcessStat> CallerResolver::stat_of(pid_t tid) const {
-  const std::string path = settings_.proc_root + "/" + std::to_string(tid) + "/stat";
-  Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (f.fd < 0) return std::nullopt;
+std::optional<ProcessStat> CallerResolver::stat_of(pid_t tid) {
   char buf[1024];
-  const ssize_t n = ::read(f.fd, buf, sizeof buf);
+  std::shared_ptr<const Fd> kept;
+  {
+    std::lock_guard lock(stat_fds_mu_);
+    if (auto it = stat_fds_.find(tid); it != stat_fds_.end()) kept = it->second;
+  }
+  if (kept) {
+    const ssize_t n = ::pread(kept->fd, buf, sizeof buf, 0);
+    if (n > 0) return parse_proc_stat(std::string_view(buf, static_cast<std::size_t>(n)));
+    // The thread it was opened for is gone (ESRCH): the tid may be another
+    // process's by now, opened afresh below.
+    std::lock_guard lock(stat_fds_mu_);
+    if (auto it = stat_fds_.find(tid); it != stat_fds_.end() && it->second == kept) stat_fds_.erase(it);
+  }
+  const std::string path = settings_.proc_root + "/" + std::to_string(tid) + "/stat";
+  auto opened = std::make_shared<const Fd>(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (opened->fd < 0) return std::nullopt;
+  const ssize_t n = ::pread(opened->fd, buf, sizeof buf, 0);
   if (n <= 0) return std::nullopt;
+  {
+    std::lock_guard lock(stat_fds_mu_);
+    // Bounded like the token cache: when full, all are closed (as the last
+    // request using each lets go of it) and reopened as threads come back.
+    if (stat_fds_.size() >= kMaxStatFds) stat_fds_.clear();
+    stat_fds_[tid] = opened;
+  }
   return parse_proc_stat(std::string_view(buf, static_cast<std::size_t>(n)));
 }
 

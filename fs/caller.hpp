@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -39,6 +40,7 @@
 #include <unordered_map>
 
 #include "engine/common/secure.hpp"
+#include "engine/common/unique_fd.hpp"
 #include "engine/fileview/file_view.hpp"
 
 namespace fsd {
@@ -158,7 +160,13 @@ class CallerResolver {
   // belong to the same process), checking its owner. key.start_time and
   // key.image are set.
   std::optional<engine::SecureString> read_env(pid_t tid, uid_t uid, ProcessKey& key) const;
-  std::optional<ProcessStat> stat_of(pid_t tid) const;
+  // /proc/TID/stat, read afresh (an exec shows at once) through an fd kept
+  // per tid: one pread instead of open + read + close, whose path walk
+  // through /proc was a third of a LOOKUP's own time. The kernel ties the
+  // fd to the thread it was opened for, never to a later one given the same
+  // tid: once that thread has gone its reads fail and the tid is opened
+  // anew.
+  std::optional<ProcessStat> stat_of(pid_t tid);
   Who resolve(pid_t tid, uid_t uid, std::optional<gid_t> gid, ReadsEnv reads_env, bool may_log_in = true);
   // Step 4: a peer login for a caller with no token; false when refused (or
   // refused before: the process is remembered).
@@ -168,6 +176,9 @@ class CallerResolver {
   static constexpr std::size_t kMaxCached = 4096;
   mutable std::mutex env_mu_;
   std::map<ProcessKey, std::optional<engine::SecureString>> env_cache_;
+  static constexpr std::size_t kMaxStatFds = 128;
+  std::mutex stat_fds_mu_;
+  std::unordered_map<pid_t, std::shared_ptr<const engine::UniqueFd>> stat_fds_;
   mutable std::mutex session_mu_;
   std::unordered_map<uid_t, engine::SecureString> sessions_;
   // Processes (tid, start time, uid) a peer login refused: not tried again.

@@ -604,7 +604,7 @@ int Filesystem::do_readdir(const engine::Caller& caller, Ino ino, DirHandle& dir
   // readdir resumed at `off` starts at index `off`.
   const std::size_t total = dir.entries.size() + 2;
   for (std::size_t i = off < 0 ? 0 : static_cast<std::size_t>(off); i < total; ++i) {
-    std::string name;
+    const char* name = nullptr;  // points into dir: no copy per entry
     fuse_entry_param e{};
     bool took_ref = false;
     if (i < 2) {
@@ -619,7 +619,7 @@ int Filesystem::do_readdir(const engine::Caller& caller, Ino ino, DirHandle& dir
         log_warn("readdir /", dir.path, ": skipping an entry with an invalid name");
         continue;
       }
-      name = entry.name;
+      name = entry.name.c_str();
       const std::string child = join(dir.path, entry.name);
       const engine::NodeInfo fallback = entry.kind == engine::NodeKind::Directory ? synthetic_dir() : synthetic_file();
       TemplateNode* t = dir.path.empty() ? template_at(child) : nullptr;
@@ -646,7 +646,7 @@ int Filesystem::do_readdir(const engine::Caller& caller, Ino ino, DirHandle& dir
         e.attr = make_attr(inodes_.peek(child), fallback);
       }
     }
-    if (!add(name.c_str(), e, static_cast<off_t>(i + 1))) {
+    if (!add(name, e, static_cast<off_t>(i + 1))) {
       if (took_ref) inodes_.forget(e.ino, 1);  // not sent: the kernel holds no reference
       break;
     }

@@ -196,7 +196,12 @@ Result<std::vector<DirEntry>> KvFiles::list(const Caller& caller, std::string_vi
   auto listing = state_.call(caller, Operation::List, kv_path(mount_abs, at.kv_version, "metadata", dir),
                              listing_body(at.kv_version, 0));
   if (listing.ok()) {
-    remember_keys(caller, mount_abs + dir, listing->data, gen, folders_gen, std::chrono::steady_clock::now());
+    // The memo is refreshed only when it no longer serves this token (copying
+    // and sorting the names again at every opendir was a fifth of its time).
+    const auto now = std::chrono::steady_clock::now();
+    if (!state_.listed(mount_abs + dir, caller.token, gen, folders_gen, now)) {
+      remember_keys(caller, mount_abs + dir, listing->data, gen, folders_gen, now);
+    }
     for (const Json& key : listing->data["keys"]) {
       std::string name = key.get<std::string>();
       bool is_dir = !name.empty() && name.back() == '/';

@@ -5,11 +5,16 @@
 // and other users' processes are deterministic.
 #include <catch2/catch.hpp>
 
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "fs/caller.hpp"
@@ -201,6 +206,58 @@ TEST_CASE("caller: an exec (new image, same tid and start time) is a new process
   fake_process(proc, 100, 1000, env({"VAULT_TOKEN=limited"}), me, 3);
   CHECK(r.who(100, me, ReadsEnv::Yes).caller.token == to_secure("limited"));
   CHECK(r.who(100, me, ReadsEnv::No).caller.token == to_secure("limited"));
+}
+
+TEST_CASE("caller: a real process's exec and exit are seen at its next request", "[caller]") {
+  // /proc/TID/stat is kept open per tid: its reads must still show the
+  // process as it is now. sh says it runs (posix_spawn returns while the
+  // kernel is still placing the new image, environ not yet), waits for a
+  // line, then execs into a program with another VAULT_TOKEN.
+  int in[2];
+  int out[2];
+  REQUIRE(::pipe(in) == 0);
+  REQUIRE(::pipe(out) == 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_addclose(&actions, in[1]);
+  posix_spawn_file_actions_addclose(&actions, out[0]);
+  char sh[] = "sh", dash_c[] = "-c", script[] = "echo up; read x; exec env VAULT_TOKEN=after sleep 30";
+  char* argv[] = {sh, dash_c, script, nullptr};
+  char token[] = "VAULT_TOKEN=before", path[] = "PATH=/usr/bin:/bin";
+  char* envp[] = {token, path, nullptr};
+  pid_t pid = 0;
+  REQUIRE(::posix_spawn(&pid, "/bin/sh", &actions, nullptr, argv, envp) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(in[0]);
+  ::close(out[1]);
+  char up[3];
+  REQUIRE(::read(out[0], up, sizeof up) == 3);
+  const uid_t me = ::getuid();
+  CallerSettings s;
+  s.env_timeout = std::chrono::seconds(10);  // a loaded box must not turn this into "no token"
+  CallerResolver r(s);
+  CHECK(r.who(pid, me, ReadsEnv::Yes).caller.token == to_secure("before"));
+  CHECK(r.who(pid, me, ReadsEnv::Yes).caller.token == to_secure("before"));  // from the kept stat
+  REQUIRE(::write(in[1], "\n", 1) == 1);
+  // Until sleep's image is in place (its environ shows once it is).
+  const std::string environ_path = "/proc/" + std::to_string(pid) + "/environ";
+  bool execed = false;
+  for (int i = 0; i < 1000 && !execed; ++i) {
+    std::ifstream f(environ_path, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    execed = text.find("VAULT_TOKEN=after") != std::string::npos;
+    if (!execed) ::usleep(10'000);
+  }
+  REQUIRE(execed);
+  CHECK(r.who(pid, me, ReadsEnv::Yes).caller.token == to_secure("after"));
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  ::close(in[1]);
+  ::close(out[0]);
+  CHECK(r.who(pid, me, ReadsEnv::Yes).source == TokenSource::None);
 }
 
 TEST_CASE("caller: another user's process never lends its token", "[caller]") {
