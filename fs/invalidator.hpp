@@ -67,6 +67,9 @@ class Invalidator {
   // NAME#k, NAME@x#k), or every entry for `everything`. Pure; for tests.
   static std::vector<std::pair<Ino, std::string>> affected(const std::vector<std::pair<Ino, std::string>>& entries,
                                                            const engine::Change& change, std::string_view chroot);
+  // The same test for one mount-relative path (the root's "" included).
+  // The returned predicate holds on to change.path.
+  static std::function<bool(std::string_view)> touches(const engine::Change& change, std::string_view chroot);
 
  private:
   void run();
