@@ -5,7 +5,7 @@
 
 namespace fsd {
 
-InodeTable::InodeTable() { by_ino_.emplace(kRootIno, Node{"", 1, 0}); }
+InodeTable::InodeTable() { by_ino_.emplace(kRootIno, Node{Path(""), 1, 0}); }
 
 Ino InodeTable::hash_ino(std::string_view path) noexcept {
   // FNV-1a 64: stable across runs and builds (std::hash is not promised to
@@ -32,7 +32,7 @@ InodeTable::Nodes::iterator InodeTable::find_path(std::string_view path) {
   if (path.empty()) return by_ino_.find(kRootIno);
   const Ino home = hash_ino(path);
   auto matches = [&](Nodes::iterator it) {
-    return it != by_ino_.end() && !it->second.unique && it->second.path == path;
+    return it != by_ino_.end() && !it->second.unique && it->second.path.view() == path;
   };
   if (auto it = by_ino_.find(home); matches(it)) return it;
   auto [first, last] = displaced_.equal_range(home);
@@ -69,7 +69,7 @@ Ino InodeTable::lookup(std::string_view path) {
     return it->first;
   }
   const Ino ino = free_ino_for(path);
-  by_ino_.emplace(ino, Node{std::string(path), 1, 0});
+  by_ino_.emplace(ino, Node{Path(path), 1, 0});
   index(ino, path);
   return ino;
 }
@@ -80,7 +80,7 @@ Ino InodeTable::lookup_unique(std::string_view path) {
   key += '\0';
   key += std::to_string(++uniques_);
   const Ino ino = free_ino_for(key);
-  by_ino_.emplace(ino, Node{std::string(path), 1, /*unique=*/1});
+  by_ino_.emplace(ino, Node{Path(path), 1, /*unique=*/1});
   return ino;
 }
 
@@ -94,7 +94,7 @@ std::optional<std::string> InodeTable::path_of(Ino ino) const {
   std::shared_lock lock(mu_);
   auto it = by_ino_.find(ino);
   if (it == by_ino_.end()) return std::nullopt;
-  return it->second.path;
+  return std::string(it->second.path.view());
 }
 
 void InodeTable::forget(Ino ino, std::uint64_t n) {
@@ -105,7 +105,7 @@ void InodeTable::forget(Ino ino, std::uint64_t n) {
   Node& node = it->second;
   node.nlookup = n >= node.nlookup ? 0 : node.nlookup - n;
   if (node.nlookup == 0) {
-    if (!node.unique) unindex(ino, node.path);
+    if (!node.unique) unindex(ino, node.path.view());
     by_ino_.erase(it);
   }
 }
@@ -115,11 +115,11 @@ void InodeTable::rename(std::string_view from, std::string_view to) {
   auto source = find_path(from);
   if (source == by_ino_.end() || source->first == kRootIno) return;
   if (auto target = find_path(to); target != by_ino_.end() && target != source) {
-    unindex(target->first, target->second.path);
+    unindex(target->first, target->second.path.view());
     target->second.unique = 1;  // replaced: live for its holders only
   }
-  unindex(source->first, source->second.path);
-  source->second.path = std::string(to);
+  unindex(source->first, source->second.path.view());
+  source->second.path = Path(to);
   index(source->first, to);
 }
 
@@ -143,7 +143,7 @@ std::vector<std::pair<Ino, std::string>> InodeTable::entries() const {
   std::shared_lock lock(mu_);
   std::vector<std::pair<Ino, std::string>> out;
   out.reserve(by_ino_.size());
-  for (const auto& [ino, node] : by_ino_) out.emplace_back(ino, node.path);
+  for (const auto& [ino, node] : by_ino_) out.emplace_back(ino, std::string(node.path.view()));
   return out;
 }
 
@@ -152,7 +152,7 @@ std::vector<std::pair<Ino, std::string>> InodeTable::entries_if(
   std::shared_lock lock(mu_);
   std::vector<std::pair<Ino, std::string>> out;
   for (const auto& [ino, node] : by_ino_) {
-    if (keep(node.path)) out.emplace_back(ino, node.path);
+    if (keep(node.path.view())) out.emplace_back(ino, std::string(node.path.view()));
   }
   return out;
 }
