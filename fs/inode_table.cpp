@@ -5,10 +5,7 @@
 
 namespace fsd {
 
-InodeTable::InodeTable() {
-  by_ino_.emplace(kRootIno, Node{"", 1});
-  by_path_.emplace("", kRootIno);
-}
+InodeTable::InodeTable() { by_ino_.emplace(kRootIno, Node{Path(""), 1, 0}); }
 
 Ino InodeTable::hash_ino(std::string_view path) noexcept {
   // FNV-1a 64: stable across runs and builds (std::hash is not promised to
@@ -31,15 +28,49 @@ Ino InodeTable::free_ino_for(std::string_view path) const {
   return ino;
 }
 
+InodeTable::Nodes::iterator InodeTable::find_path(std::string_view path) {
+  if (path.empty()) return by_ino_.find(kRootIno);
+  const Ino home = hash_ino(path);
+  auto matches = [&](Nodes::iterator it) {
+    return it != by_ino_.end() && !it->second.unique && it->second.path.view() == path;
+  };
+  if (auto it = by_ino_.find(home); matches(it)) return it;
+  auto [first, last] = displaced_.equal_range(home);
+  for (; first != last; ++first) {
+    if (auto it = by_ino_.find(first->second); matches(it)) return it;
+  }
+  return by_ino_.end();
+}
+
+InodeTable::Nodes::const_iterator InodeTable::find_path(std::string_view path) const {
+  return const_cast<InodeTable*>(this)->find_path(path);  // only finds
+}
+
+void InodeTable::index(Ino ino, std::string_view path) {
+  if (const Ino home = hash_ino(path); home != ino && ino != kRootIno) displaced_.emplace(home, ino);
+}
+
+void InodeTable::unindex(Ino ino, std::string_view path) {
+  const Ino home = hash_ino(path);
+  if (home == ino) return;
+  auto [first, last] = displaced_.equal_range(home);
+  for (; first != last; ++first) {
+    if (first->second == ino) {
+      displaced_.erase(first);
+      return;
+    }
+  }
+}
+
 Ino InodeTable::lookup(std::string_view path) {
   std::unique_lock lock(mu_);
-  if (auto it = by_path_.find(path); it != by_path_.end()) {
-    ++by_ino_.at(it->second).nlookup;
-    return it->second;
+  if (auto it = find_path(path); it != by_ino_.end()) {
+    ++it->second.nlookup;
+    return it->first;
   }
   const Ino ino = free_ino_for(path);
-  by_ino_.emplace(ino, Node{std::string(path), 1});
-  by_path_.emplace(std::string(path), ino);
+  by_ino_.emplace(ino, Node{Path(path), 1, 0});
+  index(ino, path);
   return ino;
 }
 
@@ -49,13 +80,13 @@ Ino InodeTable::lookup_unique(std::string_view path) {
   key += '\0';
   key += std::to_string(++uniques_);
   const Ino ino = free_ino_for(key);
-  by_ino_.emplace(ino, Node{std::string(path), 1, /*unique=*/true});
+  by_ino_.emplace(ino, Node{Path(path), 1, /*unique=*/1});
   return ino;
 }
 
 Ino InodeTable::peek(std::string_view path) const {
   std::shared_lock lock(mu_);
-  if (auto it = by_path_.find(path); it != by_path_.end()) return it->second;
+  if (auto it = find_path(path); it != by_ino_.end()) return it->first;
   return free_ino_for(path);
 }
 
@@ -63,7 +94,7 @@ std::optional<std::string> InodeTable::path_of(Ino ino) const {
   std::shared_lock lock(mu_);
   auto it = by_ino_.find(ino);
   if (it == by_ino_.end()) return std::nullopt;
-  return it->second.path;
+  return std::string(it->second.path.view());
 }
 
 void InodeTable::forget(Ino ino, std::uint64_t n) {
@@ -74,24 +105,22 @@ void InodeTable::forget(Ino ino, std::uint64_t n) {
   Node& node = it->second;
   node.nlookup = n >= node.nlookup ? 0 : node.nlookup - n;
   if (node.nlookup == 0) {
-    if (!node.unique) by_path_.erase(node.path);
+    if (!node.unique) unindex(ino, node.path.view());
     by_ino_.erase(it);
   }
 }
 
 void InodeTable::rename(std::string_view from, std::string_view to) {
   std::unique_lock lock(mu_);
-  auto source = by_path_.find(from);
-  if (source == by_path_.end()) return;
-  const Ino ino = source->second;
-  by_path_.erase(source);
-  if (auto target = by_path_.find(to); target != by_path_.end()) {
-    by_ino_[target->second].unique = true;  // replaced: live for its holders only
-    target->second = ino;
-  } else {
-    by_path_.emplace(std::string(to), ino);
+  auto source = find_path(from);
+  if (source == by_ino_.end() || source->first == kRootIno) return;
+  if (auto target = find_path(to); target != by_ino_.end() && target != source) {
+    unindex(target->first, target->second.path.view());
+    target->second.unique = 1;  // replaced: live for its holders only
   }
-  by_ino_[ino].path = std::string(to);
+  unindex(source->first, source->second.path.view());
+  source->second.path = Path(to);
+  index(source->first, to);
 }
 
 std::uint64_t InodeTable::lookup_count(Ino ino) const {
@@ -105,11 +134,26 @@ std::size_t InodeTable::size() const {
   return by_ino_.size();
 }
 
+std::size_t InodeTable::displaced() const {
+  std::shared_lock lock(mu_);
+  return displaced_.size();
+}
+
 std::vector<std::pair<Ino, std::string>> InodeTable::entries() const {
   std::shared_lock lock(mu_);
   std::vector<std::pair<Ino, std::string>> out;
   out.reserve(by_ino_.size());
-  for (const auto& [ino, node] : by_ino_) out.emplace_back(ino, node.path);
+  for (const auto& [ino, node] : by_ino_) out.emplace_back(ino, std::string(node.path.view()));
+  return out;
+}
+
+std::vector<std::pair<Ino, std::string>> InodeTable::entries_if(
+    const std::function<bool(std::string_view)>& keep) const {
+  std::shared_lock lock(mu_);
+  std::vector<std::pair<Ino, std::string>> out;
+  for (const auto& [ino, node] : by_ino_) {
+    if (keep(node.path.view())) out.emplace_back(ino, std::string(node.path.view()));
+  }
   return out;
 }
 

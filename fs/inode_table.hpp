@@ -7,10 +7,19 @@
 // Numbers are derived from a hash of the path, so the same path gets the same
 // st_ino again after it was forgotten (tools that compare inode numbers, and
 // watchers, see a stable file); a collision with a live entry probes onward.
+//
+// The kernel holds an entry for every name it has looked up until memory
+// pressure (or an unmount) makes it FORGET them, so a `find` over a million
+// secrets leaves a million live entries here: each is kept once, by number,
+// with its path, and nothing else. An entry at its path's own number (the
+// hash) is found from the path by that number; the few that are not (a
+// hash collision, a rename, a replaced rename target) are indexed in a side
+// map.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -58,34 +67,56 @@ class InodeTable {
   // Thread-safe.
   void rename(std::string_view from, std::string_view to);
   // Current reference count (0 if not live) and number of live entries, for
-  // tests and debug logs. Thread-safe.
+  // tests and debug logs; displaced(): the entries not at their path's own
+  // number (tests). Thread-safe.
   std::uint64_t lookup_count(Ino ino) const;
   std::size_t size() const;
-  // A copy of every live (inode, path), for cache invalidation. Thread-safe.
+  std::size_t displaced() const;
+  // A copy of every live (inode, path), for cache invalidation; entries_if:
+  // of those whose path keep() accepts (keep runs under the shared lock and
+  // must not call back into the table). Thread-safe.
   std::vector<std::pair<Ino, std::string>> entries() const;
+  std::vector<std::pair<Ino, std::string>> entries_if(const std::function<bool(std::string_view)>& keep) const;
 
   // The preferred number for path (before collision probing). Pure.
   static Ino hash_ino(std::string_view path) noexcept;
 
  private:
-  struct Node {
-    std::string path;
-    std::uint64_t nlookup = 0;
-    bool unique = false;  // made by lookup_unique: not in by_path_
+  // A path in one allocation of its own length (a std::string would add
+  // 32 bytes to every node). Paths never hold a NUL.
+  class Path {
+   public:
+    explicit Path(std::string_view s) : chars_(std::make_unique<char[]>(s.size() + 1)) {
+      s.copy(chars_.get(), s.size());
+    }
+    std::string_view view() const noexcept { return chars_.get(); }
+
+   private:
+    std::unique_ptr<char[]> chars_;
   };
+  // 16 bytes beside the path's own: a million live entries are about 90 MB
+  // with the map's node and bucket.
+  struct Node {
+    Path path;
+    std::uint64_t nlookup : 63 = 0;
+    std::uint64_t unique : 1 = 0;  // made by lookup_unique, or replaced by a rename: never found by path
+  };
+  using Nodes = std::unordered_map<Ino, Node>;
 
   // Next free number at or after the hash of path; requires mu_ held.
   Ino free_ino_for(std::string_view path) const;
-
-  // Lets by_path_ be searched with a string_view (no allocation per lookup).
-  struct PathHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-  };
+  // The entry lookup(path) returns, or end(); requires mu_ held.
+  Nodes::iterator find_path(std::string_view path);
+  Nodes::const_iterator find_path(std::string_view path) const;
+  // Makes a non-unique entry findable by its path (or no longer); requires
+  // mu_ held exclusively.
+  void index(Ino ino, std::string_view path);
+  void unindex(Ino ino, std::string_view path);
 
   mutable std::shared_mutex mu_;
-  std::unordered_map<Ino, Node> by_ino_;
-  std::unordered_map<std::string, Ino, PathHash, std::equal_to<>> by_path_;
+  Nodes by_ino_;
+  // Entries not at their path's own number: hash_ino(path) -> ino.
+  std::unordered_multimap<Ino, Ino> displaced_;
   std::uint64_t uniques_ = 0;  // lookup_unique calls so far (spreads their numbers)
 };
 

@@ -103,55 +103,61 @@ bool Invalidator::wait_for_all(const InodeTable* skip, std::chrono::milliseconds
   return all;
 }
 
-std::vector<std::pair<Ino, std::string>> Invalidator::affected(const std::vector<std::pair<Ino, std::string>>& entries,
-                                                               const engine::Change& change, std::string_view chroot) {
-  std::vector<std::pair<Ino, std::string>> out;
-  if (change.everything) {
-    for (const auto& e : entries) {
-      if (e.first != kRootIno) out.push_back(e);
-    }
-    return out;
-  }
+std::function<bool(std::string_view)> Invalidator::touches(const engine::Change& change, std::string_view chroot) {
+  if (change.everything) return [](std::string_view p) { return !p.empty(); };  // all but the root
   std::string_view path = change.path;
   while (!path.empty() && path.front() == '/') path.remove_prefix(1);
   if (!chroot.empty()) {
     if (!path.starts_with(chroot) || path.size() <= chroot.size() || path[chroot.size()] != '/') {
-      return out;  // outside this mount's root
+      return [](std::string_view) { return false; };  // outside this mount's root
     }
     path.remove_prefix(chroot.size() + 1);
   }
-  const std::string_view base = base_of(path);
+  return [base = std::string(base_of(path))](std::string_view p) {
+    return p == base ||
+           (p.size() > base.size() && p.starts_with(base) && (p[base.size()] == '@' || p[base.size()] == '#'));
+  };
+}
+
+std::vector<std::pair<Ino, std::string>> Invalidator::affected(const std::vector<std::pair<Ino, std::string>>& entries,
+                                                               const engine::Change& change, std::string_view chroot) {
+  const auto touched = touches(change, chroot);
+  std::vector<std::pair<Ino, std::string>> out;
   for (const auto& e : entries) {
-    const std::string_view p = e.second;
-    if (p == base ||
-        (p.size() > base.size() && p.starts_with(base) && (p[base.size()] == '@' || p[base.size()] == '#'))) {
-      out.push_back(e);
-    }
+    if (touched(e.second)) out.push_back(e);
   }
   return out;
 }
 
-std::vector<std::pair<Ino, std::string>> Invalidator::folders_above(
-    const std::vector<std::pair<Ino, std::string>>& entries, const engine::Change& change, std::string_view chroot) {
-  std::vector<std::pair<Ino, std::string>> out;
-  if (change.everything) return out;  // affected() names every node already
+std::function<bool(std::string_view)> Invalidator::above(const engine::Change& change, std::string_view chroot) {
+  if (change.everything) return [](std::string_view) { return false; };  // touches() names every node already
   std::string_view path = change.path;
   while (!path.empty() && path.front() == '/') path.remove_prefix(1);
   if (!chroot.empty()) {
-    if (!path.starts_with(chroot) || path.size() <= chroot.size() || path[chroot.size()] != '/') return out;
+    if (!path.starts_with(chroot) || path.size() <= chroot.size() || path[chroot.size()] != '/') {
+      return [](std::string_view) { return false; };
+    }
     path.remove_prefix(chroot.size() + 1);
   }
-  const std::string_view base = base_of(path);
+  return [base = std::string(base_of(path))](std::string_view p) {
+    return !p.empty() && p.size() < base.size() && base.starts_with(p) && base[p.size()] == '/';
+  };
+}
+
+std::vector<std::pair<Ino, std::string>> Invalidator::folders_above(
+    const std::vector<std::pair<Ino, std::string>>& entries, const engine::Change& change, std::string_view chroot) {
+  const auto is_above = above(change, chroot);
+  std::vector<std::pair<Ino, std::string>> out;
   for (const auto& e : entries) {
-    const std::string_view p = e.second;
-    if (!p.empty() && p.size() < base.size() && base.starts_with(p) && base[p.size()] == '/') out.push_back(e);
+    if (is_above(e.second)) out.push_back(e);
   }
   return out;
 }
 
 void Invalidator::send(const engine::Change& change) {
-  const auto entries = inodes_.entries();
-  auto targets = affected(entries, change, chroot_);
+  // Only the touched entries are copied: a mount holding a million inodes
+  // would otherwise copy every path for each write.
+  auto targets = inodes_.entries_if(touches(change, chroot_));
   if (extra_ && !change.everything) {
     for (auto& t : extra_(change)) targets.push_back(std::move(t));
   }
@@ -172,7 +178,7 @@ void Invalidator::send(const engine::Change& change) {
   // The folders above the secret, and the mount root: a listing the kernel
   // keeps of one (cache_readdir) may have gained or lost a name. Their
   // names stay (an entry invalidation would drop every cached child).
-  const auto folders = folders_above(entries, change, chroot_);
+  const auto folders = inodes_.entries_if(above(change, chroot_));
   for (const auto& [ino, path] : folders) {
     const int r = fuse_lowlevel_notify_inval_inode(session_, ino, 0, 0);
     if (r != 0 && r != -ENOENT) log_debug("invalidate folder /", path, ": ", std::strerror(-r));

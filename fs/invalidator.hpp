@@ -70,10 +70,15 @@ class Invalidator {
   // NAME#k, NAME@x#k), or every entry for `everything`. Pure; for tests.
   static std::vector<std::pair<Ino, std::string>> affected(const std::vector<std::pair<Ino, std::string>>& entries,
                                                            const engine::Change& change, std::string_view chroot);
+  // The same test for one mount-relative path (the root's "" included).
+  // The returned predicate holds on to change.path.
+  static std::function<bool(std::string_view)> touches(const engine::Change& change, std::string_view chroot);
   // The live folders above the secret a change names (not the mount root),
   // whose kept listings it may change; none for `everything`. Pure; tests.
   static std::vector<std::pair<Ino, std::string>> folders_above(const std::vector<std::pair<Ino, std::string>>& entries,
                                                                 const engine::Change& change, std::string_view chroot);
+  // The same test for one mount-relative path.
+  static std::function<bool(std::string_view)> above(const engine::Change& change, std::string_view chroot);
 
  private:
   void run();

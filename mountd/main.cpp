@@ -5,6 +5,7 @@
 // SIGINT/SIGTERM unmount everything and exit, SIGHUP reloads the log level
 // from the config file. A mount that cannot start is logged and skipped;
 // the others serve.
+#include <malloc.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -328,6 +330,16 @@ void keep_out_of_core_dumps() {
   }
 }
 
+// mlockall(), locking each page when it is first touched (MCL_ONFAULT,
+// Linux 4.4) rather than making every mapping resident at once: the shared
+// libraries' unused parts (ICU's 30 MB of tables), untouched stack and the
+// heaps' reserve then cost nothing, and every page that holds data is still
+// locked before anything is written to it. Older kernels lock everything.
+bool lock_memory() {
+  if (::mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) == 0) return true;
+  return errno == EINVAL && ::mlockall(MCL_CURRENT | MCL_FUTURE) == 0;
+}
+
 int run(const Plan& p) {
   fsd::set_log_level(p.log_level);
   engine::crypto::init();
@@ -337,7 +349,13 @@ int run(const Plan& p) {
     // the operator set it.
     ::setenv("FUSE_THREAD_STACK", "1048576", /*overwrite=*/0);
   }
-  if (p.mlock && ::mlockall(MCL_CURRENT | MCL_FUTURE) != 0) {
+  // Large blocks (libfuse's 1 MiB request buffer per worker, which come and
+  // go with the workers) always get their own mapping, given back whole when
+  // freed: glibc would otherwise raise its threshold after the first free
+  // and carve them from the heaps, where locked memory, once freed, is never
+  // returned to the system (madvise cannot drop locked pages).
+  ::mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  if (p.mlock && !lock_memory()) {
     std::cerr << "cofferd: cannot lock memory (mlockall: " << std::strerror(errno)
               << "); give cofferd CAP_IPC_LOCK, or "
               << (p.from_config ? "set disable_mlock = true" : "run it with --disable-mlock")
@@ -533,7 +551,7 @@ int main(int argc, char** argv) {
       const std::vector<std::string> rest(args.begin() + 2, args.end());
       if (args[1] == "migrate") return mountd::run_migrate(rest, std::cout, std::cerr);
       // The shares pass through this process: keep them out of swap too.
-      if (::mlockall(MCL_CURRENT | MCL_FUTURE) != 0) {
+      if (!lock_memory()) {
         std::cerr << "cofferd: warning: cannot lock memory (mlockall: " << std::strerror(errno) << ")\n";
       }
       engine::crypto::init();

@@ -836,6 +836,12 @@ bool is_write(Operation op) { return op == Operation::Create || op == Operation:
 
 }  // namespace
 
+std::mutex& KvV2Backend::key_mu(std::string_view name) const {
+  static std::array<std::mutex, 256> stripes;
+  const std::size_t h = std::hash<std::string_view>{}(name) ^ std::hash<const void*>{}(this) * 0x9e3779b97f4a7c15ULL;
+  return stripes[h % stripes.size()];
+}
+
 Result<Response> KvV2Backend::handle(const BackendRequest& req) {
   COFFER_TRY(Target t, route(req));
   const Operation op = req.op;
@@ -862,7 +868,7 @@ Result<Response> KvV2Backend::handle(const BackendRequest& req) {
     return write_config(req);
   }
   std::shared_lock config(config_mu_);
-  std::lock_guard key(key_mu_[std::hash<std::string_view>{}(t.name) % key_mu_.size()]);
+  std::lock_guard key(key_mu(t.name));
   switch (t.endpoint) {
     case Endpoint::Data:
       if (is_write(op)) return write_data(req, t.name, false);

@@ -80,7 +80,6 @@ std::optional<NodeInfo> ViewState::remembered(const std::string& key, const Secu
 }
 
 void ViewState::remember(std::string key, StatMemo memo) {
-  constexpr std::size_t kStatMemoMax = 4096;
   std::lock_guard lock(memo_mu_);
   if (stat_memo_.size() >= kStatMemoMax) stat_memo_.clear();
   stat_memo_[std::move(key)] = std::move(memo);
@@ -98,13 +97,17 @@ ViewState::Names ViewState::listed(const std::string& abs_dir, const SecureStrin
 void ViewState::remember_listing(std::string abs_dir, const SecureString& token, std::vector<std::string> names,
                                  std::uint64_t gen, std::uint64_t folders_gen,
                                  std::chrono::steady_clock::time_point now) {
-  constexpr std::size_t kListingMemoMax = 256;  // folders; each at most kListingMax names
   if (names.size() > kListingMax) return;
   std::sort(names.begin(), names.end());
   auto shared = std::make_shared<const std::vector<std::string>>(std::move(names));
   std::lock_guard lock(memo_mu_);
   if (listing_memo_.size() >= kListingMemoMax) listing_memo_.clear();
   listing_memo_[std::move(abs_dir)] = ListingMemo{MemoStamp{token, gen, folders_gen, now}, std::move(shared)};
+}
+
+std::pair<std::size_t, std::size_t> ViewState::memo_sizes() {
+  std::lock_guard lock(memo_mu_);
+  return {stat_memo_.size(), listing_memo_.size()};
 }
 
 // ------------------------------------------------------------------ helpers

@@ -90,6 +90,7 @@ class ViewState {
     MemoStamp stamp;
     NodeInfo info;
   };
+  static constexpr std::size_t kStatMemoMax = 4096;  // entries; the memo starts over when full
   std::optional<NodeInfo> remembered(const std::string& key, const SecureString& token, std::uint64_t gen,
                                      std::uint64_t folders_gen, std::chrono::steady_clock::time_point now);
   void remember(std::string key, StatMemo memo);
@@ -100,11 +101,15 @@ class ViewState {
   // names). Names only, never contents. A LOOKUP of a secret the parent's
   // listing names, with no folder of the same name, needs no folder probe.
   static constexpr std::size_t kListingMax = 1000;
+  static constexpr std::size_t kListingMemoMax = 256;  // folders; the memo starts over when full
   using Names = std::shared_ptr<const std::vector<std::string>>;
   Names listed(const std::string& abs_dir, const SecureString& token, std::uint64_t gen, std::uint64_t folders_gen,
                std::chrono::steady_clock::time_point now);
   void remember_listing(std::string abs_dir, const SecureString& token, std::vector<std::string> names,
                         std::uint64_t gen, std::uint64_t folders_gen, std::chrono::steady_clock::time_point now);
+
+  // Entries in the stat memo and in the listing memo, for tests.
+  std::pair<std::size_t, std::size_t> memo_sizes();
 
  private:
   Core& core_;

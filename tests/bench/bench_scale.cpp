@@ -11,15 +11,32 @@
 //                (--small secrets) and again at the full size, and full/small;
 //   writes       durable writes/s with 1 and with 4 writer threads, and 4/1;
 //   memory       this process's RSS after the store is built and read;
-//   restart      close, reopen, unseal and first read, in ms.
+//   restart      close, reopen, unseal and first read, in ms;
+//   mount        with a cofferd (--cofferd, built beside this): the same
+//                store mounted (shared mount, the root token as this uid's
+//                session) at K and at M secrets: start + unseal + first
+//                read, p50/p99 of open + read + close of a random secret,
+//                and at M cofferd's VmRSS/VmHWM after a stat of every
+//                secret (as `find` or a config loader would), with the
+//                number of inodes it then holds (statfs f_files).
 // Each write is acknowledged only after its commit is durable, as through
 // the mount. The secrets are loaded by 4 writer threads.
 //
+// --compare PATH mounts the store with a second cofferd too (a baseline build),
+// in turn, after the first.
+//
 //   bench_scale [--namespaces N] [--secrets M] [--small K] [--seconds S] [--dir D]
+//               [--cofferd PATH|none] [--compare PATH]
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -37,6 +54,10 @@
 #include "engine/core.hpp"
 #include "engine/storage/sqlite_storage.hpp"
 
+#ifndef COFFER_CFFERD_PATH
+#define COFFER_CFFERD_PATH ""
+#endif
+
 namespace {
 
 using bench::Clock;
@@ -47,14 +68,16 @@ using bench::call;
 using bench::must;
 using bench::seconds_since;
 
-long rss_mb() {
-  std::ifstream in("/proc/self/status");
+// A field of /proc/PID/status in MB ("VmRSS", "VmHWM"), -1 if absent.
+long status_mb(const std::string& pid, const std::string& field) {
+  std::ifstream in("/proc/" + pid + "/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6) / 1024;
+    if (line.rfind(field + ":", 0) == 0) return std::atol(line.c_str() + field.size() + 1) / 1024;
   }
   return -1;
 }
+long rss_mb() { return status_mb("self", "VmRSS"); }
 
 struct Store {
   std::string path;
@@ -81,6 +104,10 @@ struct Store {
 std::string ns_name(long i) { return "ns" + std::to_string(i); }
 std::string secret_path(long i, long namespaces) {
   return ns_name(i % namespaces) + "/kv/data/app/s" + std::to_string(i);
+}
+// The same secret's file below a mountpoint.
+std::string secret_file(const std::string& mp, long i, long namespaces) {
+  return mp + "/" + ns_name(i % namespaces) + "/kv/app/s" + std::to_string(i);
 }
 Json secret_body(long i) {
   return Json{{"data", {{"password", "pw-" + std::to_string(i * 7919) + "-xxxxxxxx"}, {"user", "svc"}}}};
@@ -145,7 +172,150 @@ double write_rate(Store& s, int writers, double seconds) {
   return static_cast<double>(done) / seconds_since(start);
 }
 
-void run(long namespaces, long secrets, long small, double seconds, const std::string& dir) {
+// ------------------------------------------------------------ through a mount
+
+bool is_mounted(const std::string& mp) {
+  std::ifstream mounts("/proc/self/mounts");
+  std::string dev, where, rest;
+  while (mounts >> dev >> where && std::getline(mounts, rest)) {
+    if (where == mp) return true;
+  }
+  return false;
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  const int fd = ::open(path.c_str(), O_WRONLY);
+  if (fd < 0) throw std::runtime_error("open " + path + ": " + std::strerror(errno));
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  if (::close(fd) != 0 || !ok) throw std::runtime_error("write " + path + ": " + std::strerror(errno));
+}
+
+// open + read to EOF + close.
+void read_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) throw std::runtime_error("open " + path + ": " + std::strerror(errno));
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) {
+  }
+  ::close(fd);
+  if (n < 0) throw std::runtime_error("read " + path + ": " + std::strerror(errno));
+}
+
+// A cofferd serving the store at s.path on mp, shared (no --token-file),
+// unsealed, with the root token as this uid's session. Stopped (SIGTERM,
+// reaped, unmounted) when it goes out of scope.
+struct Mount {
+  pid_t pid = -1;
+  std::string mp;
+
+  Mount(const std::string& cofferd, const Store& s, const std::string& mountpoint, const std::string& log)
+      : mp(mountpoint) {
+    ::mkdir(mp.c_str(), 0700);
+    pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      if (fd >= 0) {
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+      }
+      ::execl(cofferd.c_str(), cofferd.c_str(), "--storage", s.path.c_str(), "--log-level", "warn", mp.c_str(),
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    const auto deadline = Clock::now() + std::chrono::seconds(20);
+    while (!is_mounted(mp) && Clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid, &status, WNOHANG) == pid) {
+        pid = -1;
+        throw std::runtime_error("cofferd exited; see " + log);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (!is_mounted(mp)) {
+      stop();
+      throw std::runtime_error("cofferd did not mount " + mp);
+    }
+    write_file(mp + "/sys/unseal", s.unseal_key + "\n");
+    write_file(mp + "/auth/token/session", s.root_token + "\n");
+  }
+  Mount(const Mount&) = delete;
+  Mount& operator=(const Mount&) = delete;
+  ~Mount() { stop(); }
+
+  void stop() {
+    if (pid <= 0) return;
+    ::kill(pid, SIGTERM);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    pid = -1;
+    if (is_mounted(mp)) {
+      const std::string cmd = "fusermount3 -uz '" + mp + "' 2>/dev/null";
+      if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "could not unmount %s\n", mp.c_str());
+    }
+  }
+  long mb(const char* field) const { return status_mb(std::to_string(pid), field); }
+};
+
+Percentiles mount_read_latency(const Mount& m, long secrets, long namespaces, double seconds) {
+  std::mt19937_64 rng(7);
+  std::uniform_int_distribution<long> pick(0, secrets - 1);
+  std::vector<double> us;
+  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  while (Clock::now() < end) {
+    const std::string path = secret_file(m.mp, pick(rng), namespaces);
+    const auto t = Clock::now();
+    read_file(path);
+    us.push_back(seconds_since(t) * 1e6);
+  }
+  std::sort(us.begin(), us.end());
+  return {us[us.size() / 2], us[std::min(us.size() - 1, us.size() * 99 / 100)]};
+}
+
+// The store mounted with `secrets` in it: start + unseal + first read, then
+// random reads; with touch_all, a stat of every secret and cofferd's memory.
+Percentiles through_mount(const char* label, const std::string& cofferd, Store& s, const std::string& dir, long secrets,
+                          long namespaces, double seconds, bool touch_all) {
+  const auto t = Clock::now();
+  Mount m(cofferd, s, dir + "/mnt", dir + "/cofferd.log");
+  read_file(secret_file(m.mp, secrets / 2, namespaces));
+  const double start_ms = seconds_since(t) * 1e3;
+  const Percentiles p = mount_read_latency(m, secrets, namespaces, seconds);
+  std::printf("%-11s at %7ld: start + unseal + first read %.0f ms; read p50 %6.1f us p99 %6.1f us\n", label, secrets,
+              start_ms, p.p50_us, p.p99_us);
+  if (touch_all) {
+    const long before = m.mb("VmRSS"), before_anon = m.mb("RssAnon");
+    const auto ts = Clock::now();
+    struct stat st {};
+    for (long i = 0; i < secrets; ++i) {
+      const std::string path = secret_file(m.mp, i, namespaces);
+      if (::stat(path.c_str(), &st) != 0) throw std::runtime_error("stat " + path + ": " + std::strerror(errno));
+    }
+    const double stat_s = seconds_since(ts);
+    struct statvfs vfs {};
+    ::statvfs(m.mp.c_str(), &vfs);
+    std::printf("%-11s stat of all %ld secrets in %.1f s (%.1f us each), %lu inodes held\n", label, secrets, stat_s,
+                stat_s * 1e6 / static_cast<double>(secrets), static_cast<unsigned long>(vfs.f_files));
+    std::printf("%-11s cofferd VmRSS %ld MB before, %ld MB after (anonymous %ld MB, %ld MB), VmHWM %ld MB\n", label,
+                before, m.mb("VmRSS"), before_anon, m.mb("RssAnon"), m.mb("VmHWM"));
+  }
+  return p;
+}
+
+// The cofferds to mount the store with: --cofferd, and --compare's (a
+// baseline build, say) after it on the same store.
+struct Daemons {
+  std::string cofferd, compare;
+  std::vector<std::pair<const char*, std::string>> list() const {
+    std::vector<std::pair<const char*, std::string>> out;
+    if (!cofferd.empty()) out.emplace_back("mount", cofferd);
+    if (!compare.empty()) out.emplace_back("compare", compare);
+    return out;
+  }
+};
+
+void run(long namespaces, long secrets, long small, double seconds, const std::string& dir, const Daemons& daemons) {
   Store s;
   s.path = dir + "/store.db";
   s.open(/*create=*/true);
@@ -176,6 +346,15 @@ void run(long namespaces, long secrets, long small, double seconds, const std::s
   const auto load_start = Clock::now();
   load(s, 0, small, namespaces, 4);
   const Percentiles at_small = read_latency(s, small, namespaces, seconds);
+  std::vector<Percentiles> mount_small;
+  if (!daemons.list().empty()) {  // one process holds a SQLite store: the mount has it meanwhile
+    s.core.reset();
+    for (const auto& [label, cofferd] : daemons.list()) {
+      mount_small.push_back(through_mount(label, cofferd, s, dir, small, namespaces, seconds, /*touch_all=*/false));
+    }
+    s.open(/*create=*/false);
+    s.unseal();
+  }
   load(s, small, secrets, namespaces, 4);
   const double load_rate = static_cast<double>(secrets) / seconds_since(load_start);
   const Percentiles at_full = read_latency(s, secrets, namespaces, seconds);
@@ -196,6 +375,13 @@ void run(long namespaces, long secrets, long small, double seconds, const std::s
   s.unseal();
   must(call(*s.core, s.root_token, Operation::Read, secret_path(secrets / 2, namespaces)), "first read");
   std::printf("restart     reopen + unseal + first read %.0f ms\n", seconds_since(t) * 1e3);
+
+  s.core.reset();
+  std::size_t n = 0;
+  for (const auto& [label, cofferd] : daemons.list()) {
+    const Percentiles full = through_mount(label, cofferd, s, dir, secrets, namespaces, seconds, /*touch_all=*/true);
+    std::printf("%-11s read p99 at %ld / at %ld: %.2f\n", label, secrets, small, full.p99_us / mount_small[n++].p99_us);
+  }
 }
 
 }  // namespace
@@ -204,10 +390,13 @@ int main(int argc, char** argv) {
   long namespaces = 1000, secrets = 20000, small = 1000;
   double seconds = 2;
   std::string dir;
+  Daemons daemons{COFFER_CFFERD_PATH, ""};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || i + 1 >= argc) {
-      std::printf("usage: bench_scale [--namespaces N] [--secrets M] [--small K] [--seconds S] [--dir D]\n");
+      std::printf(
+          "usage: bench_scale [--namespaces N] [--secrets M] [--small K] [--seconds S] [--dir D] "
+          "[--cofferd PATH|none] [--compare PATH]\n");
       return a == "--help" ? 0 : 2;
     }
     const char* v = argv[++i];
@@ -221,6 +410,10 @@ int main(int argc, char** argv) {
       seconds = std::atof(v);
     else if (a == "--dir")
       dir = v;
+    else if (a == "--cofferd")
+      daemons.cofferd = std::string(v) == "none" ? "" : v;
+    else if (a == "--compare")
+      daemons.compare = v;
     else {
       std::fprintf(stderr, "bench_scale: unknown flag %s\n", a.c_str());
       return 2;
@@ -241,7 +434,7 @@ int main(int argc, char** argv) {
   }
   int rc = 0;
   try {
-    run(namespaces, secrets, small, seconds, dir);
+    run(namespaces, secrets, small, seconds, dir, daemons);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_scale: %s\n", e.what());
     rc = 1;

@@ -137,3 +137,45 @@ TEST_CASE("inode table: a rename moves the source's inode to the target's name",
   t.rename("secret/none", "secret/app/db");
   CHECK_FALSE(t.path_of(t.peek("secret/none")));
 }
+
+TEST_CASE("inode table: FORGET of every reference frees every entry", "[inode_table]") {
+  // What a `find` over many secrets leaves behind once the kernel evicts its
+  // dentries: nothing but the root.
+  InodeTable t;
+  std::vector<fsd::Ino> inos;
+  for (int i = 0; i < 5000; ++i) {
+    const std::string path = "ns" + std::to_string(i % 50) + "/kv/app/s" + std::to_string(i);
+    inos.push_back(t.lookup(path));
+    if (i % 3 == 0) t.lookup(path);  // a second reference (a revalidation)
+  }
+  CHECK(t.size() == 5001);
+  for (std::size_t i = 0; i < inos.size(); ++i) t.forget(inos[i], i % 3 == 0 ? 2 : 1);
+  CHECK(t.size() == 1);
+  CHECK(t.displaced() == 0);
+}
+
+TEST_CASE("inode table: entries away from their own number are found by path and freed", "[inode_table]") {
+  InodeTable t;
+  const auto a = t.lookup("kv/a");
+  CHECK(a == InodeTable::hash_ino("kv/a"));
+  CHECK(t.displaced() == 0);
+  t.rename("kv/a", "kv/b");  // a's number, b's path
+  CHECK(t.displaced() == 1);
+  CHECK(t.lookup("kv/b") == a);
+  const auto a2 = t.lookup("kv/a");  // its own number is taken: the next one
+  CHECK(a2 != a);
+  CHECK(t.path_of(a2) == std::string("kv/a"));
+  CHECK(t.displaced() == 2);
+  CHECK(t.lookup("kv/a") == a2);
+  CHECK(t.peek("kv/a") == a2);
+  CHECK(t.lookup_count(a2) == 2);
+  // Renamed back over the live kv/a: that one is replaced, the moved one is home again.
+  t.rename("kv/b", "kv/a");
+  CHECK(t.lookup("kv/a") == a);
+  CHECK(t.path_of(a2) == std::string("kv/a"));
+  CHECK(t.displaced() == 0);
+  t.forget(a2, 2);
+  t.forget(a, 3);
+  CHECK(t.size() == 1);
+  CHECK(t.displaced() == 0);
+}
