@@ -175,7 +175,7 @@ class MetaLock {
 };
 
 void wait_queued(PostgresStorage& s, std::size_t n) {
-  for (int i = 0; i < 1000 && s.queued() != n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  for (int i = 0; i < 10000 && s.queued() != n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   REQUIRE(s.queued() == n);
 }
 
@@ -366,10 +366,14 @@ TEST_CASE("PostgresStorage: a group settles its catch-ups in revision order, oth
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   // The other host's write waits on the meta row behind this host's first.
   threads.emplace_back([&] { REQUIRE(other->put("o/2", engine::bytes_of("2")).ok()); });
-  for (int i = 0; i < 1000 && query("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") != "2";
-       ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  // (Up to 20 s: on a loaded machine the other host's connection may take
+  // long to get there, and the order below needs it queued first.)
+  bool queued_behind = false;
+  for (int i = 0; i < 10000 && !queued_behind; ++i) {
+    queued_behind = query("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") == "2";
+    if (!queued_behind) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
+  REQUIRE(queued_behind);
   for (std::size_t i = 1; i < batches.size(); ++i) {
     threads.emplace_back([&, i] { results[i] = s->apply_at(batches[i], {}, &catch_up); });
   }
