@@ -309,28 +309,11 @@ Result<std::int64_t> PostgresStorage::apply_at(std::span<const WriteOp> batch, s
                                                const CatchUp* catch_up) {
   if (batch.empty()) return Error::invalid("an empty batch has no revision");
   Waiter me{batch, expect, catch_up};
-  std::unique_lock lock(group_mu_);
-  queue_.push_back(&me);
-  // Either a committer takes this batch along, or this caller commits next.
-  group_cv_.wait(lock, [&] { return me.done || !committing_; });
-  if (me.done) return std::move(me.result);
-  committing_ = true;
-  std::vector<Waiter*> group;
-  group.swap(queue_);
-  lock.unlock();
-  commit_group(group);
-  lock.lock();
-  for (Waiter* w : group) w->done = true;
-  committing_ = false;
-  lock.unlock();
-  group_cv_.notify_all();
+  group_.run(me, [this](const std::vector<Waiter*>& group) { commit_group(group); });
   return std::move(me.result);
 }
 
-std::size_t PostgresStorage::queued() {
-  std::lock_guard lock(group_mu_);
-  return queue_.size();
-}
+std::size_t PostgresStorage::queued() { return group_.queued(); }
 
 namespace {
 

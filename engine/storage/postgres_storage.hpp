@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "engine/storage/postgres_changes.hpp"
+#include "engine/storage/group_commit.hpp"
 #include "engine/storage/storage.hpp"
 
 namespace engine {
@@ -138,7 +139,7 @@ class PostgresStorage final : public Storage {
     std::span<const Expect> expect;
     const CatchUp* catch_up;
     Result<std::int64_t> result = std::int64_t{0};  // the revision, or why not
-    bool done = false;                              // under group_mu_: result is final
+    bool done = false;                              // under group_'s lock: result is final
   };
   // Commits the group's batches in one transaction (under write_mu_), sets
   // each waiter's result and settles each catch_up, in revision order.
@@ -152,10 +153,7 @@ class PostgresStorage final : public Storage {
   Options opts_;
   std::string store_id_;
 
-  std::mutex group_mu_;  // guards queue_ and committing_ and every Waiter::done
-  std::condition_variable group_cv_;
-  std::vector<Waiter*> queue_;  // batches waiting for the next commit
-  bool committing_ = false;     // a caller is committing a group
+  GroupQueue<Waiter> group_;  // engine/storage/group_commit.hpp
   std::atomic<std::uint64_t> commits_{0};
 
   std::mutex write_mu_;  // serialises use of writer_

@@ -479,28 +479,11 @@ Result<std::vector<std::string>> SqliteStorage::list(std::string_view prefix, st
 Status SqliteStorage::apply(std::span<const WriteOp> batch) {
   if (batch.empty()) return {};
   Waiter me{batch};
-  std::unique_lock lock(group_mu_);
-  queue_.push_back(&me);
-  // Either a committer takes this batch along, or this caller commits next.
-  group_cv_.wait(lock, [&] { return me.done || !committing_; });
-  if (me.done) return std::move(me.result);
-  committing_ = true;
-  std::vector<Waiter*> group;
-  group.swap(queue_);
-  lock.unlock();
-  commit_group(group);
-  lock.lock();
-  for (Waiter* w : group) w->done = true;
-  committing_ = false;
-  lock.unlock();
-  group_cv_.notify_all();
+  group_.run(me, [this](const std::vector<Waiter*>& group) { commit_group(group); });
   return std::move(me.result);
 }
 
-std::size_t SqliteStorage::queued() {
-  std::lock_guard lock(group_mu_);
-  return queue_.size();
-}
+std::size_t SqliteStorage::queued() { return group_.queued(); }
 
 Status SqliteStorage::write_ops(std::span<const WriteOp> batch) {
   Connection& w = *writer_;

@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/storage/group_commit.hpp"
 #include "engine/storage/storage.hpp"
 
 namespace engine {
@@ -105,7 +106,7 @@ class SqliteStorage final : public Storage {
   struct Waiter {
     std::span<const WriteOp> batch;
     Status result{};
-    bool done = false;  // under group_mu_: result is final
+    bool done = false;  // under group_'s lock: result is final
   };
   // Commits the group's batches in one transaction (under write_mu_) and sets
   // each waiter's result.
@@ -113,10 +114,7 @@ class SqliteStorage final : public Storage {
   // The ops of one batch, in the open transaction.
   Status write_ops(std::span<const WriteOp> batch);
 
-  std::mutex group_mu_;  // guards queue_ and committing_ and every Waiter::done
-  std::condition_variable group_cv_;
-  std::vector<Waiter*> queue_;  // batches waiting for the next commit
-  bool committing_ = false;     // a caller is committing a group
+  GroupQueue<Waiter> group_;  // engine/storage/group_commit.hpp
   std::atomic<std::uint64_t> commits_{0};
 
   std::mutex write_mu_;  // serialises use of writer_
