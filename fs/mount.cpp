@@ -81,6 +81,12 @@ constexpr std::chrono::milliseconds kSettleWait{2000};
 std::string kernel_options(const MountOptions& o) {
   std::string opts = "fsname=coffer,subtype=coffer,noexec,nosuid,nodev";
   if (o.allow_other) opts += ",allow_other";
+  // A bound mount answers every caller with its one token, so the kernel
+  // must hold other uids to the modes it shows (file_mode, dir_mode, uid,
+  // gid): otherwise any local user let in by allow_other reads the
+  // application's secrets. A shared mount leaves that to the ACL (each
+  // caller brings a token), so it may not.
+  if (!o.token.empty()) opts += ",default_permissions";
   if (o.fs.read_only) opts += ",ro";  // the kernel answers every write EROFS
   return opts;
 }

@@ -8,7 +8,8 @@
 # the token's revocation and the token's expiry are each seen by the very
 # next read (also through an fd opened before the expiry); listings follow
 # names written and deleted elsewhere; files that change
-# by themselves (lookup-self) are read fresh; writes are EROFS. A mount bound
+# by themselves (lookup-self) are read fresh; writes are EROFS; another uid
+# let in by allow_other is held to the mount's modes. A mount bound
 # to a use-limited token keeps its checked opens (and says so).
 source "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null || { echo "SKIP: jq missing"; exit 77; }
@@ -28,9 +29,13 @@ storage "sqlite" {
 }
 mount "$R" {}
 mount "$K" {
-  token_file = "$WORK/app.token"
-  cache      = true
-  read_only  = true
+  token_file  = "$WORK/app.token"
+  cache       = true
+  read_only   = true
+  allow_other = true
+  uid         = 4242
+  file_mode   = "0600"
+  dir_mode    = "0700"
 }
 mount "$U" {
   token_file = "$WORK/limited.token"
@@ -65,6 +70,11 @@ create_token '{"policies":["app-read"]}' "$WORK/app.token"
 
 expect_eq "$(cat "$K/secret/app/db#password")" "one" "the read-only cached mount reads"
 expect_ok "no-open logged" grep -q "reads are served from the kernel's cache alone" "$WORK/cofferd.log"
+# The mount lends its token to whoever gets in, so the kernel holds other
+# uids to its modes (default_permissions), the page cache included.
+expect_eq "$(setpriv --reuid=4242 --regid=4242 --clear-groups cat "$K/secret/app/db#password")" "one" "the owner uid reads"
+expect_err "Permission denied" "another uid is held to the modes" as_nobody cat "$K/secret/app/db#password"
+expect_err "Permission denied" "another uid cannot list" as_nobody ls "$K/secret/app"
 expect_err "Read-only file system" "writes are refused by the kernel" bash -c "echo 'password=no' > '$K/secret/app/db'"
 expect_err "Read-only file system" "rm is refused" rm -f "$K/secret/app/db"
 expect_err "Read-only file system" "touch is refused" touch "$K/secret/app/db"

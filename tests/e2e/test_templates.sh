@@ -53,6 +53,8 @@ mount "$R" {
 mount "$B" {
   allow_other = true
   token_file  = "$WORK/app.token"
+  file_mode   = "0644"   # whoever gets in is held to the modes (default_permissions)
+  dir_mode    = "0755"
   $TEMPLATES
 }
 mount "$C" {
