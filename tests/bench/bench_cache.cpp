@@ -23,6 +23,7 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include "mounted.hpp"
 
 #ifndef COFFER_CFFERD_PATH
 #define COFFER_CFFERD_PATH ""
@@ -37,14 +38,7 @@ struct Daemon {
   std::string mountpoint;
 };
 
-bool is_mounted(const std::string& mp) {
-  std::ifstream mounts("/proc/self/mounts");
-  std::string dev, where, rest;
-  while (mounts >> dev >> where && std::getline(mounts, rest)) {
-    if (where == mp) return true;
-  }
-  return false;
-}
+using bench::is_mounted;
 
 Daemon start(const std::string& cofferd, const std::vector<std::string>& args, const std::string& mp,
              const std::string& log) {

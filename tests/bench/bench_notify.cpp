@@ -36,6 +36,7 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include "mounted.hpp"
 
 #ifndef COFFER_CFFERD_PATH
 #define COFFER_CFFERD_PATH ""
@@ -45,14 +46,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-bool is_mounted(const std::string& mp) {
-  std::ifstream mounts("/proc/self/mounts");
-  std::string dev, where, rest;
-  while (mounts >> dev >> where && std::getline(mounts, rest)) {
-    if (where == mp) return true;
-  }
-  return false;
-}
+using bench::is_mounted;
 
 struct Daemon {
   pid_t pid = -1;

@@ -53,6 +53,7 @@
 #include "tests/bench/core_calls.hpp"
 #include "engine/core.hpp"
 #include "engine/storage/sqlite_storage.hpp"
+#include "mounted.hpp"
 
 #ifndef COFFER_CFFERD_PATH
 #define COFFER_CFFERD_PATH ""
@@ -174,14 +175,7 @@ double write_rate(Store& s, int writers, double seconds) {
 
 // ------------------------------------------------------------ through a mount
 
-bool is_mounted(const std::string& mp) {
-  std::ifstream mounts("/proc/self/mounts");
-  std::string dev, where, rest;
-  while (mounts >> dev >> where && std::getline(mounts, rest)) {
-    if (where == mp) return true;
-  }
-  return false;
-}
+using bench::is_mounted;
 
 void write_file(const std::string& path, const std::string& text) {
   const int fd = ::open(path.c_str(), O_WRONLY);
