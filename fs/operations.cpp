@@ -374,8 +374,8 @@ int Filesystem::decide_no_open(const Who& who) {
   if (standing->uses_left != 0) {
     if (open_mode_.exchange(OpenMode::PerOpen) == OpenMode::Undecided) {
       log_info(
-          "the mount token is use-limited (num_uses): every open is checked by the daemon and spends a use, "
-          "and reads are not served by the kernel alone");
+          "the mount token is use-limited (num_uses): every open is checked by the daemon, and reads are not "
+          "served by the kernel alone");
     }
     return 0;
   }
