@@ -46,11 +46,7 @@ Daemon start(const std::string& cofferd, const std::vector<std::string>& args, c
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
+    bench::redirect_output(log);
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(cofferd.c_str()));
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
