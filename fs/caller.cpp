@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <limits>
 #include <condition_variable>
 #include <memory>
 #include <string>
@@ -163,13 +165,49 @@ std::optional<ProcessStat> parse_proc_stat(std::string_view stat) {
   return out;
 }
 
+std::optional<pid_t> status_tgid(std::string_view status) {
+  constexpr std::string_view kKey = "Tgid:";
+  std::size_t at = 0;
+  while (at < status.size()) {
+    std::size_t end = status.find('\n', at);
+    if (end == std::string_view::npos) end = status.size();
+    std::string_view line = status.substr(at, end - at);
+    if (line.starts_with(kKey)) {
+      line.remove_prefix(kKey.size());
+      while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+      if (line.empty() || line.size() > 10) return std::nullopt;
+      std::int64_t n = 0;
+      for (char c : line) {
+        if (c < '0' || c > '9') return std::nullopt;
+        n = n * 10 + (c - '0');
+      }
+      if (n <= 0 || n > std::numeric_limits<pid_t>::max()) return std::nullopt;
+      return static_cast<pid_t>(n);
+    }
+    at = end + 1;
+  }
+  return std::nullopt;
+}
+
 std::optional<std::uint64_t> stat_start_time(std::string_view stat) {
   auto parsed = parse_proc_stat(stat);
   if (!parsed) return std::nullopt;
   return parsed->start_time;
 }
 
-CallerResolver::CallerResolver(CallerSettings settings) : settings_(std::move(settings)) {}
+CallerResolver::CallerResolver(CallerSettings settings) : settings_(std::move(settings)) {
+  // Only a mount that asks each process for its token needs to know every
+  // request's process (a bound mount reads /proc for logins alone).
+  if (settings_.mount_token.empty() && settings_.process_events && settings_.proc_root == "/proc") {
+    std::string why;
+    events_ = ProcessEvents::open(&why);
+    if (events_) {
+      log_info("caller: execs and exits come from the kernel's process events; /proc/TID/stat is read once per thread");
+    } else {
+      log_info("caller: no process events (", why, "); /proc/TID/stat is read at each request");
+    }
+  }
+}
 
 Who CallerResolver::who(fuse_req_t req, ReadsEnv reads_env, bool may_log_in) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
@@ -206,14 +244,14 @@ Who CallerResolver::resolve(pid_t tid, uid_t uid, std::optional<gid_t> gid, Read
     std::optional<engine::SecureString> token;
     bool known = false;
     if (have_stat) {
-      const ProcessKey key{tid, st.start_time, uid, st.image};
+      const ProcessKey key{tid, st.start_time, uid, st.image, st.sighting};
       std::lock_guard lock(env_mu_);
       if (auto it = env_cache_.find(key); it != env_cache_.end()) {
         known = true;
         token = it->second;
       }
     }
-    if (!known && reads_env == ReadsEnv::Yes) token = env_token(tid, uid);
+    if (!known && reads_env == ReadsEnv::Yes) token = env_token(tid, uid, have_stat ? st.sighting : 0);
     if (token) {
       w.caller.token = std::move(*token);
       w.source = TokenSource::Env;
@@ -256,7 +294,96 @@ bool CallerResolver::try_peer_login(const engine::PeerCredentials& creds, Who& w
   return true;
 }
 
+void CallerResolver::forget_process(pid_t tgid) {
+  known_.erase(tgid);
+  if (auto it = threads_of_.find(tgid); it != threads_of_.end()) {
+    for (pid_t tid : it->second) known_.erase(tid);
+    threads_of_.erase(it);
+  }
+}
+
+void CallerResolver::forget_thread(pid_t tid, pid_t tgid) {
+  known_.erase(tid);
+  if (tid == tgid) return;
+  if (auto it = threads_of_.find(tgid); it != threads_of_.end()) {
+    std::erase(it->second, tid);
+    if (it->second.empty()) threads_of_.erase(it);
+  }
+}
+
+void CallerResolver::catch_up() {
+  const bool complete = events_->drain([this](const ProcessEvent& e) {
+    if (e.kind == ProcessEvent::Kind::Exec) {
+      ++execs_;
+      forget_process(e.tgid);
+    } else {
+      forget_thread(e.tid, e.tgid);
+    }
+  });
+  if (!complete) {
+    log_info("caller: process events were lost (the kernel's queue overflowed); every thread is read afresh");
+    known_.clear();
+    threads_of_.clear();
+    ++execs_;
+  }
+}
+
+std::size_t CallerResolver::known_threads() {
+  if (!events_) return 0;
+  std::lock_guard lock(known_mu_);
+  catch_up();
+  std::size_t n = 0;
+  for (const auto& [tid, known] : known_) n += known.stat ? 1 : 0;
+  return n;
+}
+
 std::optional<ProcessStat> CallerResolver::stat_of(pid_t tid) {
+  if (!events_) return read_stat(tid);
+  std::uint64_t ticket = 0;
+  std::uint64_t execs = 0;
+  {
+    std::lock_guard lock(known_mu_);
+    catch_up();
+    auto it = known_.find(tid);
+    if (it != known_.end() && it->second.stat) return it->second.stat;
+    if (it == known_.end()) {
+      // Bounded like the token cache.
+      if (known_.size() >= kMaxCached) {
+        known_.clear();
+        threads_of_.clear();
+      }
+      it = known_.emplace(tid, KnownThread{0, std::nullopt, ++tickets_}).first;
+    }
+    ticket = it->second.ticket;
+    execs = execs_;
+  }
+  // Read unlocked (a miss: once per thread and program). The stat and the
+  // tgid come through one directory fd, so both are the same thread's.
+  const std::string dir = settings_.proc_root + "/" + std::to_string(tid);
+  Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (d.fd < 0) return std::nullopt;
+  std::string text;
+  if (!read_at(d.fd, "stat", 4096, text)) return std::nullopt;
+  auto stat = parse_proc_stat(text);
+  if (stat) stat->sighting = ticket;
+  if (!stat || !read_at(d.fd, "status", 4096, text)) return stat;
+  const auto tgid = status_tgid(text);
+  if (!tgid) return stat;
+  std::lock_guard lock(known_mu_);
+  catch_up();
+  // Kept only if no event overtook the read: the thread's own exit or exec
+  // erased the placeholder; an exec elsewhere in its process (which
+  // would end it without naming it) bumped execs_.
+  auto it = known_.find(tid);
+  if (it != known_.end() && it->second.ticket == ticket && !it->second.stat && execs_ == execs) {
+    it->second.stat = stat;
+    it->second.tgid = *tgid;
+    if (tid != *tgid) threads_of_[*tgid].push_back(tid);
+  }
+  return stat;
+}
+
+std::optional<ProcessStat> CallerResolver::read_stat(pid_t tid) {
   char buf[1024];
   std::shared_ptr<const Fd> kept;
   {
@@ -286,8 +413,8 @@ std::optional<ProcessStat> CallerResolver::stat_of(pid_t tid) {
   return parse_proc_stat(std::string_view(buf, static_cast<std::size_t>(n)));
 }
 
-std::optional<engine::SecureString> CallerResolver::env_token(pid_t tid, uid_t uid) {
-  ProcessKey key{tid, 0, uid};
+std::optional<engine::SecureString> CallerResolver::env_token(pid_t tid, uid_t uid, std::uint64_t sighting) {
+  ProcessKey key{tid, 0, uid, {}, sighting};
   auto token = read_env(tid, uid, key);
   if (key.start_time == 0) return std::nullopt;  // unreadable or timed out: not cached
   std::lock_guard lock(env_mu_);

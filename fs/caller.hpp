@@ -7,7 +7,13 @@
 //      cached by (tid, start time from /proc/TID/stat field 22, uid, program
 //      image) so neither a reused pid nor an exec'd program is confused
 //      with the process before it, and only when /proc/TID belongs to the
-//      request's uid (another user's process never lends its token);
+//      request's uid (another user's process never lends its token). When
+//      the kernel sends us its process events (fs/process_events.hpp) a
+//      thread's stat is read once and kept until it exits or its process
+//      execs, which is exact; without them /proc/TID/stat is read at every
+//      request, and an exec shows only as a moved image (ASLR: an exec of
+//      the same program with the same sizes and no randomisation looks
+//      like the process before it);
 //   3. the uid's session on this mount: set by a login through the mount
 //      (a write that issues a token) or by writing a token to the session
 //      file MOUNT/auth/token/session; ended by revoke-self, by `rm` or an
@@ -38,10 +44,12 @@
 #include <string_view>
 #include <tuple>
 #include <unordered_map>
+#include <vector>
 
 #include "engine/common/secure.hpp"
 #include "engine/common/unique_fd.hpp"
 #include "engine/fileview/file_view.hpp"
+#include "fs/process_events.hpp"
 
 namespace fsd {
 
@@ -89,8 +97,17 @@ using ProcessImage = std::array<std::uint64_t, 10>;
 struct ProcessStat {
   std::uint64_t start_time = 0;
   ProcessImage image{};
+  // With process events: which sighting of the thread this is, new after
+  // each exec or exit the kernel reported (0 without them). It keys the
+  // token cache, so an exec that leaves the image where it was (same
+  // program and sizes, no ASLR) is still a new process.
+  std::uint64_t sighting = 0;
 };
 std::optional<ProcessStat> parse_proc_stat(std::string_view stat);
+
+// The thread group (process) id in the text of /proc/TID/status ("Tgid:"
+// line); nullopt if absent or malformed.
+std::optional<pid_t> status_tgid(std::string_view status);
 
 // The key a process's VAULT_TOKEN is cached under: the image is part of it,
 // so `exec env -u VAULT_TOKEN prog` or `exec env VAULT_TOKEN=... prog` is a
@@ -100,8 +117,9 @@ struct ProcessKey {
   std::uint64_t start_time = 0;
   uid_t uid = 0;
   ProcessImage image{};
+  std::uint64_t sighting = 0;
   bool operator<(const ProcessKey& o) const {
-    return std::tie(tid, start_time, uid, image) < std::tie(o.tid, o.start_time, o.uid, o.image);
+    return std::tie(tid, start_time, uid, image, sighting) < std::tie(o.tid, o.start_time, o.uid, o.image, o.sighting);
   }
 };
 
@@ -117,7 +135,10 @@ struct CallerSettings {
   engine::SecureString fallback_token;  // 5. ("" = none), for fallback_uid only
   uid_t fallback_uid = 0;               // whose token it is (the daemon's owner)
   std::chrono::milliseconds env_timeout{200};
-  std::string proc_root = "/proc";  // tests may point elsewhere
+  std::string proc_root = "/proc";  // tests may point elsewhere (no process events then)
+  // Learn execs and exits from the kernel (fs/process_events.hpp) instead of
+  // reading /proc/TID/stat at every request; used when the kernel allows it.
+  bool process_events = true;
 };
 
 class CallerResolver {
@@ -152,8 +173,12 @@ class CallerResolver {
   std::optional<engine::SecureString> session_of(uid_t uid) const;
 
   // VAULT_TOKEN of a process by key, reading /proc if not cached (tests).
-  std::optional<engine::SecureString> env_token(pid_t tid, uid_t uid);
+  std::optional<engine::SecureString> env_token(pid_t tid, uid_t uid, std::uint64_t sighting = 0);
   std::size_t cached_processes() const;
+  // Whether execs and exits come from the kernel, and how many threads'
+  // stats are kept because of it (tests).
+  bool has_process_events() const { return events_ != nullptr; }
+  std::size_t known_threads();
 
  private:
   // Reads /proc/TID/stat and environ through one directory fd (so both
@@ -167,6 +192,11 @@ class CallerResolver {
   // tid: once that thread has gone its reads fail and the tid is opened
   // anew.
   std::optional<ProcessStat> stat_of(pid_t tid);
+  std::optional<ProcessStat> read_stat(pid_t tid);
+  // With process events: takes in what the kernel said (known_mu_ held).
+  void catch_up();
+  void forget_process(pid_t tgid);
+  void forget_thread(pid_t tid, pid_t tgid);
   Who resolve(pid_t tid, uid_t uid, std::optional<gid_t> gid, ReadsEnv reads_env, bool may_log_in = true);
   // Step 4: a peer login for a caller with no token; false when refused (or
   // refused before: the process is remembered).
@@ -179,6 +209,23 @@ class CallerResolver {
   static constexpr std::size_t kMaxStatFds = 128;
   std::mutex stat_fds_mu_;
   std::unordered_map<pid_t, std::shared_ptr<const engine::UniqueFd>> stat_fds_;
+  // With process events (null: none, /proc/TID/stat is read at each
+  // request): each thread's stat as read once, kept until the kernel says
+  // the thread exited or its process exec'd. An exec by any thread makes it
+  // the leader (its tid becomes the tgid) and ends the others, with no event
+  // naming its old tid, so each process's other threads are listed under
+  // its tgid and forgotten with it.
+  struct KnownThread {
+    pid_t tgid = 0;
+    std::optional<ProcessStat> stat;  // nullopt while being read
+    std::uint64_t ticket = 0;         // which read may fill it in; the stat's sighting
+  };
+  std::unique_ptr<ProcessEvents> events_;
+  std::mutex known_mu_;
+  std::unordered_map<pid_t, KnownThread> known_;
+  std::unordered_map<pid_t, std::vector<pid_t>> threads_of_;  // tgid -> its other tids in known_
+  std::uint64_t tickets_ = 0;
+  std::uint64_t execs_ = 0;  // execs seen, and losses: a read that one overtook is not kept
   mutable std::mutex session_mu_;
   std::unordered_map<uid_t, engine::SecureString> sessions_;
   // Processes (tid, start time, uid) a peer login refused: not tried again.

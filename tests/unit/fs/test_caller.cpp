@@ -208,11 +208,15 @@ TEST_CASE("caller: an exec (new image, same tid and start time) is a new process
   CHECK(r.who(100, me, ReadsEnv::No).caller.token == to_secure("limited"));
 }
 
-TEST_CASE("caller: a real process's exec and exit are seen at its next request", "[caller]") {
-  // /proc/TID/stat is kept open per tid: its reads must still show the
-  // process as it is now. sh says it runs (posix_spawn returns while the
-  // kernel is still placing the new image, environ not yet), waits for a
-  // line, then execs into a program with another VAULT_TOKEN.
+namespace {
+
+// Without process events /proc/TID/stat is kept open per tid: its reads must
+// still show the process as it is now; with them, the kernel's exec and exit
+// events must make the resolver forget what it kept. sh says it runs
+// (posix_spawn returns while the kernel is still placing the new image,
+// environ not yet), waits for a line, then execs into a program with another
+// VAULT_TOKEN.
+void exec_and_exit_are_seen(bool process_events) {
   int in[2];
   int out[2];
   REQUIRE(::pipe(in) == 0);
@@ -237,9 +241,12 @@ TEST_CASE("caller: a real process's exec and exit are seen at its next request",
   const uid_t me = ::getuid();
   CallerSettings s;
   s.env_timeout = std::chrono::seconds(10);  // a loaded box must not turn this into "no token"
+  s.process_events = process_events;
   CallerResolver r(s);
+  if (process_events && ::geteuid() == 0) REQUIRE(r.has_process_events());
   CHECK(r.who(pid, me, ReadsEnv::Yes).caller.token == to_secure("before"));
   CHECK(r.who(pid, me, ReadsEnv::Yes).caller.token == to_secure("before"));  // from the kept stat
+  if (r.has_process_events()) CHECK(r.known_threads() == 1);
   REQUIRE(::write(in[1], "\n", 1) == 1);
   // Until sleep's image is in place (its environ shows once it is).
   const std::string environ_path = "/proc/" + std::to_string(pid) + "/environ";
@@ -251,13 +258,108 @@ TEST_CASE("caller: a real process's exec and exit are seen at its next request",
     if (!execed) ::usleep(10'000);
   }
   REQUIRE(execed);
+  if (r.has_process_events()) CHECK(r.known_threads() == 0);  // the exec was heard
   CHECK(r.who(pid, me, ReadsEnv::Yes).caller.token == to_secure("after"));
   ::kill(pid, SIGKILL);
   int status = 0;
   REQUIRE(::waitpid(pid, &status, 0) == pid);
   ::close(in[1]);
   ::close(out[0]);
+  if (r.has_process_events()) CHECK(r.known_threads() == 0);  // and the exit
   CHECK(r.who(pid, me, ReadsEnv::Yes).source == TokenSource::None);
+}
+
+}  // namespace
+
+TEST_CASE("caller: a real process's exec and exit are seen at its next request", "[caller]") {
+  SECTION("from the kernel's process events (when it sends them: root)") { exec_and_exit_are_seen(true); }
+  SECTION("from /proc/TID/stat read at each request") { exec_and_exit_are_seen(false); }
+}
+
+TEST_CASE("caller: an exec by another thread forgets every thread of the process", "[caller]") {
+  // A thread other than the leader execs: it becomes the leader (its tid is
+  // now the tgid) and the kernel's exec event names only the tgid, never the
+  // tid the thread had. What was kept for that tid must go with the
+  // process, or a later process given the tid would be taken for it.
+  CallerSettings s;
+  s.env_timeout = std::chrono::seconds(10);
+  CallerResolver r(s);
+  if (!r.has_process_events()) {
+    WARN("no process events here (not root?): nothing to test");
+    return;
+  }
+  int in[2];
+  int out[2];
+  REQUIRE(::pipe(in) == 0);
+  REQUIRE(::pipe(out) == 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_addclose(&actions, in[1]);
+  posix_spawn_file_actions_addclose(&actions, out[0]);
+  char py[] = "python3", dash_c[] = "-c";
+  char script[] =
+      "import os, sys, threading\n"
+      "def run():\n"
+      "    print(threading.get_native_id(), flush=True)\n"
+      "    sys.stdin.readline()\n"
+      "    os.execve('/bin/sleep', ['sleep', '30'], {'VAULT_TOKEN': 'after'})\n"
+      "t = threading.Thread(target=run)\n"
+      "t.start()\n"
+      "t.join()\n";
+  char* argv[] = {py, dash_c, script, nullptr};
+  char token[] = "VAULT_TOKEN=before", path[] = "PATH=/usr/bin:/bin";
+  char* envp[] = {token, path, nullptr};
+  pid_t pid = 0;
+  REQUIRE(::posix_spawnp(&pid, "python3", &actions, nullptr, argv, envp) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(in[0]);
+  ::close(out[1]);
+  char line[32] = {};
+  std::size_t got = 0;
+  while (got < sizeof line - 1 && (got == 0 || line[got - 1] != '\n')) {
+    const ssize_t n = ::read(out[0], line + got, sizeof line - 1 - got);
+    REQUIRE(n > 0);
+    got += static_cast<std::size_t>(n);
+  }
+  const pid_t thread = static_cast<pid_t>(std::stol(line));
+  REQUIRE(thread != pid);
+  const uid_t me = ::getuid();
+  CHECK(r.who(thread, me, ReadsEnv::Yes).caller.token == to_secure("before"));
+  CHECK(r.who(pid, me, ReadsEnv::Yes).caller.token == to_secure("before"));
+  CHECK(r.known_threads() == 2);
+  REQUIRE(::write(in[1], "\n", 1) == 1);
+  const std::string environ_path = "/proc/" + std::to_string(pid) + "/environ";
+  bool execed = false;
+  for (int i = 0; i < 1000 && !execed; ++i) {
+    std::ifstream f(environ_path, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    execed = text.find("VAULT_TOKEN=after") != std::string::npos;
+    if (!execed) ::usleep(10'000);
+  }
+  REQUIRE(execed);
+  CHECK(r.known_threads() == 0);  // both tids, though the event named only the tgid
+  CHECK(r.who(pid, me, ReadsEnv::Yes).caller.token == to_secure("after"));
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  ::close(in[1]);
+  ::close(out[0]);
+}
+
+TEST_CASE("status: the tgid is the Tgid: line", "[caller]") {
+  using fsd::status_tgid;
+  CHECK(status_tgid("Name:\tcat\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t4242\nNgid:\t0\n") == 4242);
+  CHECK(status_tgid("Tgid:\t7") == 7);
+  // A comm that looks like the line is on the Name: line, not its own.
+  CHECK(status_tgid("Name:\tTgid:\t1\nTgid:\t99\n") == 99);
+  CHECK_FALSE(status_tgid("Name:\tcat\nPid:\t4242\n"));
+  CHECK_FALSE(status_tgid("Tgid:\t\n"));
+  CHECK_FALSE(status_tgid("Tgid:\t12a\n"));
+  CHECK_FALSE(status_tgid("Tgid:\t0\n"));
+  CHECK_FALSE(status_tgid("Tgid:\t99999999999\n"));
+  CHECK_FALSE(status_tgid(""));
 }
 
 TEST_CASE("caller: another user's process never lends its token", "[caller]") {
