@@ -176,7 +176,7 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       fuse_reply_err(req, err);
       return;
     }
-    fuse_reply_attr(req, &st, fs.cache_timeout(ino));
+    fuse_reply_attr(req, &st, fs.cache_timeout(ino, asking.caller().token));
   });
 }
 
@@ -195,7 +195,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, f
       fuse_reply_err(req, err);
       return;
     }
-    fuse_reply_attr(req, &st, fs.cache_timeout(ino));
+    fuse_reply_attr(req, &st, fs.cache_timeout(ino, asking.caller().token));
   });
 }
 

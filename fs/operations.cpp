@@ -277,11 +277,12 @@ engine::NodeInfo Filesystem::synthetic_dir() const {
 
 engine::NodeInfo Filesystem::synthetic_file() const { return engine::NodeInfo{engine::NodeKind::File, 0, started_}; }
 
-void Filesystem::fill_entry(fuse_entry_param& e, Ino ino, const engine::NodeInfo& info) const {
+void Filesystem::fill_entry(fuse_entry_param& e, Ino ino, const engine::NodeInfo& info,
+                            const engine::SecureString& token) const {
   e.ino = ino;
   e.generation = 0;
   e.attr = make_attr(ino, info);
-  e.attr_timeout = cache_timeout(ino);
+  e.attr_timeout = cache_timeout(ino, token);
   e.entry_timeout = e.attr_timeout;
   if (e.attr_timeout == kNoCache) mark_volatile(e.attr);
 }
@@ -297,17 +298,21 @@ void Filesystem::mark_volatile(struct stat& st) const {
   }
 }
 
-double Filesystem::cache_timeout(Ino ino) const {
+double Filesystem::cache_timeout(Ino ino, const engine::SecureString& token) const {
   if (!settings_.cache) return kNoCache;
   auto path = inodes_.path_of(ino);
   if (!path) return kNoCache;
   if (template_at(*path) == nullptr && !view_.cacheable(engine_path(*path))) return kNoCache;
-  return std::min(settings_.cache_seconds, token_seconds_left());
+  return std::min(settings_.cache_seconds, token_seconds_left(token));
 }
 
 engine::TimePoint Filesystem::mount_token_expiry() const {
   if (!callers_.mount_bound()) return {};
-  engine::SecureString token = callers_.mount_token();
+  return token_expiry(callers_.mount_token());
+}
+
+engine::TimePoint Filesystem::token_expiry(const engine::SecureString& token) const {
+  if (!callers_.mount_bound()) return {};
   const std::uint64_t gen = view_.core().generation();
   {
     std::lock_guard lock(life_mu_);
@@ -319,7 +324,7 @@ engine::TimePoint Filesystem::mount_token_expiry() const {
   // A dead token (revoked, expired, sealed store): long past.
   const engine::TimePoint expires = standing.ok() ? standing->expires : kDeadToken;
   std::lock_guard lock(life_mu_);
-  life_.token = std::move(token);
+  life_.token = token;
   life_.generation = gen;
   life_.known = true;
   life_.expires = expires;
@@ -343,14 +348,14 @@ bool Filesystem::token_known_good(const engine::SecureString& token) const {
     std::lock_guard lock(life_mu_);
     if (confirmed_token_.empty() || confirmed_token_ != token) return false;
   }
-  const engine::TimePoint expires = mount_token_expiry();  // the memo, or asked again after a change
+  const engine::TimePoint expires = token_expiry(token);  // the memo, or asked again after a change
   std::lock_guard lock(life_mu_);
   if (life_.token != token || life_.uses_left != 0 || expires == kDeadToken) return false;
   return expires == engine::TimePoint{} || engine::Clock::now() < expires;
 }
 
-double Filesystem::token_seconds_left() const {
-  const engine::TimePoint expires = mount_token_expiry();
+double Filesystem::token_seconds_left(const engine::SecureString& token) const {
+  const engine::TimePoint expires = token_expiry(token);
   if (expires == engine::TimePoint{}) return settings_.cache_seconds;
   // The kernel counts the timeout from when it gets the reply, in jiffies:
   // a margin keeps its copy from outliving the token by that much.
@@ -422,7 +427,7 @@ int Filesystem::do_lookup(const engine::Caller& caller, Ino parent, const char* 
   std::string path;
   if (int err = child_path("lookup", parent, name, path)) return err;
   if (SessionFile::is(path)) {
-    fill_entry(e, inodes_.lookup(path), SessionFile::info());
+    fill_entry(e, inodes_.lookup(path), SessionFile::info(), caller.token);
     return 0;
   }
   if (TemplateNode* t = template_at(path)) {
@@ -432,7 +437,7 @@ int Filesystem::do_lookup(const engine::Caller& caller, Ino parent, const char* 
     e.ino = ino;
     e.generation = 0;
     e.attr = template_attr(ino, *t, r.bytes.size(), r.modified);
-    e.attr_timeout = cache_timeout(ino);
+    e.attr_timeout = cache_timeout(ino, caller.token);
     e.entry_timeout = e.attr_timeout;
     return 0;
   }
@@ -444,7 +449,7 @@ int Filesystem::do_lookup(const engine::Caller& caller, Ino parent, const char* 
   // alone), and one caller's failed login, answered no sooner than the
   // failed-login delay, must not hold up another caller's login.
   const bool own_inode = info->login && !callers_.mount_bound();
-  fill_entry(e, own_inode ? inodes_.lookup_unique(path) : inodes_.lookup(path), *info);
+  fill_entry(e, own_inode ? inodes_.lookup_unique(path) : inodes_.lookup(path), *info, caller.token);
   return 0;
 }
 
@@ -469,7 +474,7 @@ int Filesystem::do_getattr(const engine::Caller& caller, Ino ino, struct stat& s
   auto info = view_.stat(caller, engine_path(path));
   if (info.ok()) {
     st = make_attr(ino, *info);
-    if (kernel_reads() && cache_timeout(ino) == kNoCache) mark_volatile(st);
+    if (kernel_reads() && cache_timeout(ino, caller.token) == kNoCache) mark_volatile(st);
     return 0;
   }
   if (ino == kRootIno) {
@@ -560,7 +565,7 @@ int Filesystem::do_opendir(const engine::Caller& caller, Ino ino, std::unique_pt
   std::string path;
   if (int err = path_of("opendir", ino, path)) return err;
   if (template_at(path) != nullptr) return log_rejection("opendir", path, ENOTDIR, "a template is a file");
-  const bool kept = cache_timeout(ino) > 0;
+  const bool kept = cache_timeout(ino, caller.token) > 0;
   if (kept && token_known_good(caller.token)) {
     // What the kernel keeps of this directory is exact (every change below
     // it invalidates it): the listing is read only if it asks (READDIR).
@@ -628,7 +633,7 @@ int Filesystem::do_readdir(const engine::Caller& caller, Ino ino, DirHandle& dir
         const Ino child_ino = inodes_.lookup(child);
         e.ino = child_ino;
         e.attr = template_attr(child_ino, *t, r.bytes.size(), r.modified);
-        e.attr_timeout = cache_timeout(child_ino);
+        e.attr_timeout = cache_timeout(child_ino, caller.token);
         e.entry_timeout = e.attr_timeout;
         took_ref = true;
       } else if (t != nullptr) {
@@ -636,7 +641,7 @@ int Filesystem::do_readdir(const engine::Caller& caller, Ino ino, DirHandle& dir
       } else if (plus) {
         auto info = view_.stat(caller, engine_path(child));
         if (info.ok()) {
-          fill_entry(e, inodes_.lookup(child), *info);
+          fill_entry(e, inodes_.lookup(child), *info, caller.token);
           took_ref = true;
         } else {
           // e.ino 0: the kernel shows the name but caches nothing for it.
@@ -731,7 +736,7 @@ int Filesystem::do_open(const Who& who, Ino ino, fuse_file_info& fi, std::unique
     if (!token_known_good(who.caller.token)) {
       auto info = view_.stat(who.caller, engine_path(out->path()));
       if (!info.ok()) return log_failure("open", out->path(), info.error());
-      (void)mount_token_expiry();  // now known for this token
+      (void)token_expiry(who.caller.token);  // now known for this token
     }
     fi.direct_io = 0;
     fi.keep_cache = 1;
@@ -752,7 +757,7 @@ int Filesystem::do_create(const Who& who, Ino parent, const char* name, fuse_fil
   // handle until then (a lone `touch` leaves nothing behind).
   const auto mode = (fi.flags & O_APPEND) ? engine::WriteMode::Append : engine::WriteMode::Replace;
   if (SessionFile::is(path)) {
-    fill_entry(e, inodes_.lookup(path), SessionFile::info());
+    fill_entry(e, inodes_.lookup(path), SessionFile::info(), caller.token);
     out = std::make_unique<Handle>(std::move(path), mode, who);
     session_.open(fi);
     return 0;
@@ -760,7 +765,7 @@ int Filesystem::do_create(const Who& who, Ino parent, const char* name, fuse_fil
   auto info = view_.stat(caller, engine_path(path));
   const engine::NodeInfo attrs = info.ok() ? *info : synthetic_file();
   const Ino ino = inodes_.lookup(path);
-  fill_entry(e, ino, attrs);
+  fill_entry(e, ino, attrs, caller.token);
   out = std::make_unique<Handle>(std::move(path), mode, who);
   out->set_created_ino(ino);
   {
@@ -909,7 +914,7 @@ int Filesystem::do_mkdir(const engine::Caller& caller, Ino parent, const char* n
   // they need until we reply.
   Invalidator::wait_for_all(&inodes_, kInvalidationWait);
   auto info = view_.stat(caller, engine_path(path));
-  fill_entry(e, inodes_.lookup(path), info.ok() ? *info : synthetic_dir());
+  fill_entry(e, inodes_.lookup(path), info.ok() ? *info : synthetic_dir(), caller.token);
   return 0;
 }
 

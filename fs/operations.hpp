@@ -167,6 +167,9 @@ class Filesystem {
   // kDeadToken, fs/token_watch.hpp). Memoised per token and change
   // generation. Thread-safe.
   engine::TimePoint mount_token_expiry() const;
+  // The same for a token already in hand (the one a request is made with):
+  // no read of the token file.
+  engine::TimePoint token_expiry(const engine::SecureString& token) const;
   // Caching bound mounts, from the token watch's thread (never a request's):
   // when the mount token is not the confirmed one, waits in settle() until
   // the kernel dropped what it kept (the change posted `everything`), then
@@ -274,9 +277,9 @@ class Filesystem {
   int child_path(const char* op, Ino parent, std::string_view name, std::string& out) const;
   // The path handed to the engine for a mount-relative path (chroot applied).
   std::string engine_path(std::string_view path) const;
-  // Entry and attribute timeout for a node: 0 unless the mount caches and
-  // the node is cacheable.
-  double cache_timeout(Ino ino) const;
+  // Entry and attribute timeout for a node answered with token: 0 unless
+  // the mount caches and the node is cacheable.
+  double cache_timeout(Ino ino, const engine::SecureString& token) const;
   // Attributes for a node, per mount settings.
   struct stat make_attr(Ino ino, const engine::NodeInfo& info) const;
 
@@ -289,7 +292,7 @@ class Filesystem {
   int apply_pending(Handle& h);
   engine::NodeInfo synthetic_dir() const;
   engine::NodeInfo synthetic_file() const;
-  void fill_entry(fuse_entry_param& e, Ino ino, const engine::NodeInfo& info) const;
+  void fill_entry(fuse_entry_param& e, Ino ino, const engine::NodeInfo& info, const engine::SecureString& token) const;
   // kernel_reads(): a file whose attributes the kernel may not keep gets a
   // new mtime at each stat (see kernel_reads()).
   void mark_volatile(struct stat& st) const;
@@ -297,8 +300,9 @@ class Filesystem {
   // kernel_reads(): ENOSYS when this read-only open is to be the kernel's
   // own from now on, 0 to open as usual (see kernel_reads()).
   int decide_no_open(const Who& who);
-  // Entries and attributes never outlive the mount token: seconds left.
-  double token_seconds_left() const;
+  // Entries and attributes never outlive the mount token: seconds left of
+  // token (the one the answer was made with).
+  double token_seconds_left(const engine::SecureString& token) const;
   // Caching mounts: token is the confirmed mount token (nothing the kernel
   // keeps was answered with another), alive, unexpired and not use-limited.
   bool token_known_good(const engine::SecureString& token) const;

@@ -272,7 +272,7 @@ TEST_CASE("templates: a caching bound mount keeps the render until a change touc
   REQUIRE(open_template(fs, who_of(d.root), "app.env", O_RDONLY, h, fi) == 0);
   CHECK(fi.direct_io == 0);  // the kernel may keep the pages: one token for everyone
   CHECK(fi.keep_cache == 1);
-  CHECK(fs.cache_timeout(fs.inodes().lookup("app.env")) > 0.0);
+  CHECK(fs.cache_timeout(fs.inodes().lookup("app.env"), engine::to_secure("root")) > 0.0);
   CHECK(read_all(fs, *h) == "PASSWORD=one\n");
   // The Invalidator's extra targets: the template's inode for its dependency only.
   CHECK(fs.template_targets(engine::Change{"secret/app"}).size() == 1);
