@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 #include "engine/token/token_store.hpp"
 
+#include <atomic>
 #include <algorithm>
 
 #include "engine/common/duration.hpp"
@@ -77,6 +78,7 @@ Status TokenStore::open(bool create) {
   }
   std::unique_lock lock(salt_mu_);
   salt_ = std::move(*salt);
+  salt_id_ = next_salt_id();
   return {};
 }
 
@@ -85,14 +87,40 @@ void TokenStore::close() {
     std::unique_lock lock(salt_mu_);
     salt_.clear();
     salt_.shrink_to_fit();
+    salt_id_ = 0;
   }
   std::unique_lock lock(cache_mu_);
   cache_.clear();
 }
 
+std::uint64_t TokenStore::next_salt_id() {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 std::string TokenStore::hashed(std::string_view token) const {
+  // One request asks about its token several times (the fs's check, then
+  // each engine call's authenticate), so each thread remembers the last
+  // token it hashed. The memo is keyed by the salt's id, unique to each
+  // salt loaded in this process, so no other store and no later salt is
+  // answered from it; it can be read only by presenting the token itself
+  // (compared in constant time), and the copy is zeroed when replaced and
+  // at thread exit.
+  struct Memo {
+    std::uint64_t salt_id = 0;
+    SecureString token;
+    std::string hash;
+  };
+  thread_local Memo memo;
   std::shared_lock lock(salt_mu_);
-  return crypto::keyed_hash_hex(salt_, token);
+  if (salt_id_ != 0 && memo.salt_id == salt_id_ && crypto::equal_constant_time(as_view(memo.token), token)) {
+    return memo.hash;
+  }
+  std::string hash = crypto::keyed_hash_hex(salt_, token);
+  memo.salt_id = salt_id_;
+  memo.token.assign(token.begin(), token.end());
+  memo.hash = hash;
+  return hash;
 }
 
 Result<SecureString> TokenStore::create_root(std::string_view custom_id, TimePoint now) {

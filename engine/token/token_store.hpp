@@ -169,6 +169,8 @@ class TokenStore {
   Storage& storage_;
   mutable std::shared_mutex salt_mu_;
   SecureBytes salt_;
+  std::uint64_t salt_id_ = 0;  // this salt's, for hashed()'s memo (0: none loaded)
+  static std::uint64_t next_salt_id();
   // Serialises changes (create, use, revoke, renew) so read-modify-write
   // sequences do not interleave.
   std::mutex write_mu_;
