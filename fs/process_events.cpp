@@ -92,7 +92,7 @@ std::optional<ProcessEvent> parse_process_event(std::string_view m) {
   return e;
 }
 
-std::unique_ptr<ProcessEvents> ProcessEvents::open(std::string* why) {
+std::unique_ptr<ProcessEvents> ProcessEvents::open(std::string* why, int receive_buffer) {
   auto fail = [why](std::string reason) -> std::unique_ptr<ProcessEvents> {
     if (why != nullptr) *why = std::move(reason);
     return nullptr;
@@ -100,6 +100,9 @@ std::unique_ptr<ProcessEvents> ProcessEvents::open(std::string* why) {
   const int fd = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR);
   if (fd < 0) return fail("netlink connector socket: " + errno_text(errno));
   std::unique_ptr<ProcessEvents> events(new ProcessEvents(fd));
+  if (receive_buffer > 0 && ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer) != 0) {
+    return fail("sizing the socket's buffer: " + errno_text(errno));
+  }
   sockaddr_nl addr{};
   addr.nl_family = AF_NETLINK;
   addr.nl_groups = CN_IDX_PROC;
@@ -148,43 +151,31 @@ std::unique_ptr<ProcessEvents> ProcessEvents::open(std::string* why) {
 }
 
 bool ProcessEvents::drain(const std::function<void(const ProcessEvent&)>& seen) {
-  // Up to kBatch messages per syscall; an empty queue (the usual case) is
-  // one recvmmsg that says EAGAIN. Messages are 76 bytes on today's kernels.
-  constexpr unsigned kBatch = 16;
-  constexpr std::size_t kSize = 256;
-  alignas(nlmsghdr) std::array<std::array<char, kSize>, kBatch> bufs;
-  std::array<iovec, kBatch> iov{};
-  std::array<sockaddr_nl, kBatch> from{};
-  std::array<mmsghdr, kBatch> msgs{};
+  // One message per recvfrom: an empty queue, the usual case, is one call
+  // that says EAGAIN (cheaper than recvmmsg's setup), and the queue holds at
+  // most a socket buffer's worth (a few hundred events after a long idle).
+  alignas(nlmsghdr) std::array<char, 256> buf;  // messages are 76 bytes on today's kernels
   bool complete = true;
   for (;;) {
-    for (unsigned i = 0; i < kBatch; ++i) {
-      iov[i] = {bufs[i].data(), kSize};
-      msgs[i] = {};
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-      msgs[i].msg_hdr.msg_name = &from[i];
-      msgs[i].msg_hdr.msg_namelen = sizeof from[i];
-    }
-    const int n = ::recvmmsg(fd_.fd, msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+    sockaddr_nl from{};
+    socklen_t from_len = sizeof from;
+    const ssize_t n = ::recvfrom(fd_.fd, buf.data(), buf.size(), MSG_DONTWAIT | MSG_TRUNC,
+                                 reinterpret_cast<sockaddr*>(&from), &from_len);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return complete;
-      // ENOBUFS: the queue overflowed and events were dropped. Anything
-      // else: we cannot tell what was missed. Either way, go on reading.
-      complete = false;
+      // ENOBUFS: the queue overflowed and events were dropped; go on reading
+      // what is queued, the caller forgets everything. Anything else: we
+      // cannot tell what was missed.
       if (errno != ENOBUFS) return false;
+      complete = false;
       continue;
     }
-    for (int i = 0; i < n; ++i) {
-      // Only the kernel (port 0) speaks for processes.
-      if (from[static_cast<std::size_t>(i)].nl_pid != 0) continue;
-      if ((msgs[static_cast<std::size_t>(i)].msg_hdr.msg_flags & MSG_TRUNC) != 0) continue;
-      const std::string_view m(bufs[static_cast<std::size_t>(i)].data(), msgs[static_cast<std::size_t>(i)].msg_len);
-      if (auto e = parse_process_event(m); e && e->kind != ProcessEvent::Kind::Other) seen(*e);
-    }
-    // Loop until EAGAIN even after a short batch: an overflow noticed after
-    // some messages is reported by the next call, and must be heard now.
+    // Only the kernel (port 0) speaks for processes; a message longer than
+    // the buffer (MSG_TRUNC gives its real length) is not one of ours.
+    if (from.nl_pid != 0 || static_cast<std::size_t>(n) > buf.size()) continue;
+    const std::string_view m(buf.data(), static_cast<std::size_t>(n));
+    if (auto e = parse_process_event(m); e && e->kind != ProcessEvent::Kind::Other) seen(*e);
   }
 }
 

@@ -49,8 +49,9 @@ std::optional<ProcessEvent> parse_process_event(std::string_view message);
 class ProcessEvents {
  public:
   // Subscribes; nullptr (with the reason in why) when the kernel will not
-  // send events to this process.
-  static std::unique_ptr<ProcessEvents> open(std::string* why = nullptr);
+  // send events to this process. receive_buffer: the socket's buffer in
+  // bytes (0: the system's default; tests make it tiny to overflow it).
+  static std::unique_ptr<ProcessEvents> open(std::string* why = nullptr, int receive_buffer = 0);
   ~ProcessEvents();
   ProcessEvents(const ProcessEvents&) = delete;
   ProcessEvents& operator=(const ProcessEvents&) = delete;
