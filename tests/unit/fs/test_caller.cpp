@@ -210,61 +210,97 @@ TEST_CASE("caller: an exec (new image, same tid and start time) is a new process
 
 namespace {
 
-// Without process events /proc/TID/stat is kept open per tid: its reads must
-// still show the process as it is now; with them, the kernel's exec and exit
-// events must make the resolver forget what it kept. sh says it runs
-// (posix_spawn returns while the kernel is still placing the new image,
-// environ not yet), waits for a line, then execs into a program with another
-// VAULT_TOKEN.
-void exec_and_exit_are_seen(bool process_events) {
-  int in[2];
-  int out[2];
-  REQUIRE(::pipe(in) == 0);
-  REQUIRE(::pipe(out) == 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_addclose(&actions, in[1]);
-  posix_spawn_file_actions_addclose(&actions, out[0]);
-  char sh[] = "sh", dash_c[] = "-c", script[] = "echo up; read x; exec env VAULT_TOKEN=after sleep 30";
-  char* argv[] = {sh, dash_c, script, nullptr};
-  char token[] = "VAULT_TOKEN=before", path[] = "PATH=/usr/bin:/bin";
-  char* envp[] = {token, path, nullptr};
+// A child running script under interpreter (sh or python3) with
+// VAULT_TOKEN=before, its stdin and stdout piped to us. The script prints a
+// first line when it runs (posix_spawn returns while the kernel is still
+// placing the new image, environ not yet), waits for a line, then execs
+// into a program whose VAULT_TOKEN is "after".
+struct Child {
   pid_t pid = 0;
-  REQUIRE(::posix_spawn(&pid, "/bin/sh", &actions, nullptr, argv, envp) == 0);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(in[0]);
-  ::close(out[1]);
-  char up[3];
-  REQUIRE(::read(out[0], up, sizeof up) == 3);
-  const uid_t me = ::getuid();
+  int to = -1;    // its stdin
+  int from = -1;  // its stdout
+  std::string first_line;
+
+  Child(const char* interpreter, const char* script) {
+    int in[2];
+    int out[2];
+    REQUIRE(::pipe(in) == 0);
+    REQUIRE(::pipe(out) == 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    posix_spawn_file_actions_addclose(&actions, in[1]);
+    posix_spawn_file_actions_addclose(&actions, out[0]);
+    std::string name = interpreter, dash_c = "-c", text = script;
+    char* argv[] = {name.data(), dash_c.data(), text.data(), nullptr};
+    char token[] = "VAULT_TOKEN=before", path[] = "PATH=/usr/bin:/bin";
+    char* envp[] = {token, path, nullptr};
+    REQUIRE(::posix_spawnp(&pid, interpreter, &actions, nullptr, argv, envp) == 0);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(in[0]);
+    ::close(out[1]);
+    to = in[1];
+    from = out[0];
+    char c = 0;
+    while (::read(from, &c, 1) == 1 && c != '\n') first_line += c;
+    REQUIRE_FALSE(first_line.empty());
+  }
+  // Lets it exec, and waits until the new image's environ shows.
+  void exec_now() const {
+    REQUIRE(::write(to, "\n", 1) == 1);
+    const std::string environ_path = "/proc/" + std::to_string(pid) + "/environ";
+    bool execed = false;
+    for (int i = 0; i < 1000 && !execed; ++i) {
+      std::ifstream f(environ_path, std::ios::binary);
+      const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      execed = text.find("VAULT_TOKEN=after") != std::string::npos;
+      if (!execed) ::usleep(10'000);
+    }
+    REQUIRE(execed);
+  }
+  void kill() {
+    if (pid <= 0) return;
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    pid = 0;
+  }
+  ~Child() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    ::close(to);
+    ::close(from);
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+};
+
+CallerSettings patient(bool process_events = true) {
   CallerSettings s;
   s.env_timeout = std::chrono::seconds(10);  // a loaded box must not turn this into "no token"
   s.process_events = process_events;
-  CallerResolver r(s);
+  return s;
+}
+
+// Without process events /proc/TID/stat is kept open per tid: its reads must
+// still show the process as it is now; with them, the kernel's exec and exit
+// events must make the resolver forget what it kept.
+void exec_and_exit_are_seen(bool process_events) {
+  Child child("sh", "echo up; read x; exec env VAULT_TOKEN=after sleep 30");
+  const pid_t pid = child.pid;
+  const uid_t me = ::getuid();
+  CallerResolver r(patient(process_events));
   if (process_events && ::geteuid() == 0) REQUIRE(r.has_process_events());
   CHECK(r.who(pid, me, ReadsEnv::Yes).caller.token == to_secure("before"));
   CHECK(r.who(pid, me, ReadsEnv::Yes).caller.token == to_secure("before"));  // from the kept stat
   if (r.has_process_events()) CHECK(r.known_threads() == 1);
-  REQUIRE(::write(in[1], "\n", 1) == 1);
-  // Until sleep's image is in place (its environ shows once it is).
-  const std::string environ_path = "/proc/" + std::to_string(pid) + "/environ";
-  bool execed = false;
-  for (int i = 0; i < 1000 && !execed; ++i) {
-    std::ifstream f(environ_path, std::ios::binary);
-    const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    execed = text.find("VAULT_TOKEN=after") != std::string::npos;
-    if (!execed) ::usleep(10'000);
-  }
-  REQUIRE(execed);
+  child.exec_now();
   if (r.has_process_events()) CHECK(r.known_threads() == 0);  // the exec was heard
   CHECK(r.who(pid, me, ReadsEnv::Yes).caller.token == to_secure("after"));
-  ::kill(pid, SIGKILL);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  ::close(in[1]);
-  ::close(out[0]);
+  child.kill();
   if (r.has_process_events()) CHECK(r.known_threads() == 0);  // and the exit
   CHECK(r.who(pid, me, ReadsEnv::Yes).source == TokenSource::None);
 }
@@ -281,71 +317,29 @@ TEST_CASE("caller: an exec by another thread forgets every thread of the process
   // now the tgid) and the kernel's exec event names only the tgid, never the
   // tid the thread had. What was kept for that tid must go with the
   // process, or a later process given the tid would be taken for it.
-  CallerSettings s;
-  s.env_timeout = std::chrono::seconds(10);
-  CallerResolver r(s);
+  CallerResolver r(patient());
   if (!r.has_process_events()) {
     WARN("no process events here (not root?): nothing to test");
     return;
   }
-  int in[2];
-  int out[2];
-  REQUIRE(::pipe(in) == 0);
-  REQUIRE(::pipe(out) == 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_addclose(&actions, in[1]);
-  posix_spawn_file_actions_addclose(&actions, out[0]);
-  char py[] = "python3", dash_c[] = "-c";
-  char script[] =
-      "import os, sys, threading\n"
-      "def run():\n"
-      "    print(threading.get_native_id(), flush=True)\n"
-      "    sys.stdin.readline()\n"
-      "    os.execve('/bin/sleep', ['sleep', '30'], {'VAULT_TOKEN': 'after'})\n"
-      "t = threading.Thread(target=run)\n"
-      "t.start()\n"
-      "t.join()\n";
-  char* argv[] = {py, dash_c, script, nullptr};
-  char token[] = "VAULT_TOKEN=before", path[] = "PATH=/usr/bin:/bin";
-  char* envp[] = {token, path, nullptr};
-  pid_t pid = 0;
-  REQUIRE(::posix_spawnp(&pid, "python3", &actions, nullptr, argv, envp) == 0);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(in[0]);
-  ::close(out[1]);
-  char line[32] = {};
-  std::size_t got = 0;
-  while (got < sizeof line - 1 && (got == 0 || line[got - 1] != '\n')) {
-    const ssize_t n = ::read(out[0], line + got, sizeof line - 1 - got);
-    REQUIRE(n > 0);
-    got += static_cast<std::size_t>(n);
-  }
-  const pid_t thread = static_cast<pid_t>(std::stol(line));
-  REQUIRE(thread != pid);
+  Child child("python3",
+              "import os, sys, threading\n"
+              "def run():\n"
+              "    print(threading.get_native_id(), flush=True)\n"
+              "    sys.stdin.readline()\n"
+              "    os.execve('/bin/sleep', ['sleep', '30'], {'VAULT_TOKEN': 'after'})\n"
+              "t = threading.Thread(target=run)\n"
+              "t.start()\n"
+              "t.join()\n");
+  const pid_t thread = static_cast<pid_t>(std::stol(child.first_line));
+  REQUIRE(thread != child.pid);
   const uid_t me = ::getuid();
   CHECK(r.who(thread, me, ReadsEnv::Yes).caller.token == to_secure("before"));
-  CHECK(r.who(pid, me, ReadsEnv::Yes).caller.token == to_secure("before"));
+  CHECK(r.who(child.pid, me, ReadsEnv::Yes).caller.token == to_secure("before"));
   CHECK(r.known_threads() == 2);
-  REQUIRE(::write(in[1], "\n", 1) == 1);
-  const std::string environ_path = "/proc/" + std::to_string(pid) + "/environ";
-  bool execed = false;
-  for (int i = 0; i < 1000 && !execed; ++i) {
-    std::ifstream f(environ_path, std::ios::binary);
-    const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    execed = text.find("VAULT_TOKEN=after") != std::string::npos;
-    if (!execed) ::usleep(10'000);
-  }
-  REQUIRE(execed);
+  child.exec_now();
   CHECK(r.known_threads() == 0);  // both tids, though the event named only the tgid
-  CHECK(r.who(pid, me, ReadsEnv::Yes).caller.token == to_secure("after"));
-  ::kill(pid, SIGKILL);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  ::close(in[1]);
-  ::close(out[0]);
+  CHECK(r.who(child.pid, me, ReadsEnv::Yes).caller.token == to_secure("after"));
 }
 
 TEST_CASE("status: the tgid is the Tgid: line", "[caller]") {
