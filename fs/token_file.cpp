@@ -2,6 +2,7 @@
 #include "fs/token_file.hpp"
 
 #include <fcntl.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,20 +67,81 @@ bool TokenFile::stamp_of(const std::string& path, Stamp& out) {
 
 engine::Result<std::unique_ptr<TokenFile>> TokenFile::open(std::string path) {
   std::unique_ptr<TokenFile> file(new TokenFile(std::move(path)));
+  std::lock_guard lock(file->mu_);
+  file->watch();  // before the first stat: a change after it is heard
   stamp_of(file->path_, file->stamp_);
+  file->checked_ = std::chrono::steady_clock::now();
   auto token = read_token_file(file->path_);
   if (!token.ok()) return std::move(token).error();
   file->token_ = std::move(token).value();
   return file;
 }
 
+TokenFile::~TokenFile() {
+  if (inotify_ >= 0) ::close(inotify_);
+}
+
+void TokenFile::watch() {
+  if (inotify_ < 0) {
+    inotify_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (inotify_ < 0) {
+      log_info("token file ", path_, ": no inotify (", std::strerror(errno), "); it is stat'ed at every request");
+      return;
+    }
+  }
+  // The directory's entries (renames, links, symlinks beside the file) and
+  // the file itself, wherever a symlink leads (writes in place, its link
+  // count when it is replaced or removed). Adding a watch again for the
+  // same inode only updates it, so this is repeated after each change.
+  constexpr std::uint32_t kDir = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY | IN_ATTRIB |
+                                 IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF;
+  constexpr std::uint32_t kFile = IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF;
+  const auto slash = path_.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
+  if (::inotify_add_watch(inotify_, dir.c_str(), kDir) < 0) {
+    log_info("token file ", path_, ": cannot watch ", dir, " (", std::strerror(errno),
+             "); it is stat'ed at every request");
+    ::close(inotify_);
+    inotify_ = -1;
+    return;
+  }
+  // A file that is not there (yet) has nothing to watch: its directory
+  // tells when it comes.
+  (void)::inotify_add_watch(inotify_, path_.c_str(), kFile);
+}
+
+bool TokenFile::notified() {
+  alignas(struct inotify_event) char buf[4096];
+  bool any = false;
+  for (;;) {
+    const ssize_t n = ::read(inotify_, buf, sizeof buf);
+    if (n > 0) {
+      any = true;  // what it was does not matter: the stat decides
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    // EAGAIN: all read. Anything else: cannot tell, so check.
+    return any || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+  }
+}
+
 engine::SecureString TokenFile::current() {
-  Stamp now;
-  const bool present = stamp_of(path_, now);
+  // What inotify cannot see (above the file's directory) is checked at
+  // least this often.
+  constexpr auto kRecheck = std::chrono::seconds(1);
   bool changed = false;
   engine::SecureString out;
   {
+    // One lock around the look at inotify and the check it asks for: a
+    // caller that finds the queue empty because another is re-reading the
+    // file waits for that re-read instead of taking the old token.
     std::lock_guard lock(mu_);
+    const auto now_time = std::chrono::steady_clock::now();
+    if (inotify_ >= 0 && now_time - checked_ < kRecheck && !notified()) return token_;
+    if (inotify_ >= 0) watch();  // the file may be another inode now
+    checked_ = now_time;
+    Stamp now;
+    const bool present = stamp_of(path_, now);
     if (present && !(now == stamp_)) {
       auto token = read_token_file(path_);
       if (token.ok()) {

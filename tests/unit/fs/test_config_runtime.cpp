@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -100,6 +101,62 @@ TEST_CASE("token file: rotation in place and by rename; bad files keep the last 
   write_file(f, "fourth\n");
   CHECK(str(file.current()) == "fourth");
   CHECK(changes == 3);
+}
+
+TEST_CASE("token file: changes beside it are seen at once, changes higher up within a second", "[config][token_file]") {
+  // The file is stat'ed only when inotify reports something, or a second
+  // after the last stat: each way an agent rotates a token must still be
+  // seen by the very next call.
+  TempDir dir;
+  const std::string real = dir.path + "/v1";
+  ::mkdir(real.c_str(), 0700);
+  write_file(real + "/token", "one\n");
+  // The layout Kubernetes projects: token -> data/token, data -> v1.
+  REQUIRE(::symlink("v1", (dir.path + "/data").c_str()) == 0);
+  const std::string f = dir.path + "/token";
+  REQUIRE(::symlink("data/token", f.c_str()) == 0);
+  auto opened = fsd::TokenFile::open(f);
+  REQUIRE(opened.ok());
+  fsd::TokenFile& file = **opened;
+  CHECK(str(file.current()) == "one");
+
+  // Written in place through another name for the same file (the watch is
+  // on the file, wherever the symlinks lead).
+  write_file(real + "/token", "two\n");
+  CHECK(str(file.current()) == "two");
+  // A new version beside it, and the data symlink swapped by a rename.
+  const std::string v2 = dir.path + "/v2";
+  ::mkdir(v2.c_str(), 0700);
+  write_file(v2 + "/token", "three\n");
+  REQUIRE(::symlink("v2", (dir.path + "/data.new").c_str()) == 0);
+  REQUIRE(std::rename((dir.path + "/data.new").c_str(), (dir.path + "/data").c_str()) == 0);
+  CHECK(str(file.current()) == "three");
+  // The old version written again: not the file any more.
+  write_file(real + "/token", "stale\n");
+  CHECK(str(file.current()) == "three");
+  // The new one written in place: its watch came with the swap.
+  write_file(v2 + "/token", "four\n");
+  CHECK(str(file.current()) == "four");
+
+  // Higher up: the file is reached through a symlinked directory, and that
+  // symlink is swapped in a directory nobody watches. Seen within a second.
+  TempDir outer;
+  REQUIRE(::symlink(dir.path.c_str(), (outer.path + "/link").c_str()) == 0);
+  auto via = fsd::TokenFile::open(outer.path + "/link/v2/token");
+  REQUIRE(via.ok());
+  CHECK(str((*via)->current()) == "four");
+  REQUIRE(std::remove((outer.path + "/link").c_str()) == 0);
+  ::mkdir((outer.path + "/link").c_str(), 0700);
+  ::mkdir((outer.path + "/link/v2").c_str(), 0700);
+  write_file(outer.path + "/link/v2/token", "moved\n");
+  bool seen = false;
+  const auto start = std::chrono::steady_clock::now();
+  while (!seen && std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
+    seen = str((*via)->current()) == "moved";
+    if (!seen) ::usleep(50'000);
+  }
+  CHECK(seen);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(2500));
 }
 
 TEST_CASE("invalidation: a secret's own files, within the mount's chroot", "[config][cache]") {
