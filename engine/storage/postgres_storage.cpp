@@ -133,8 +133,8 @@ Status prepare(PostgresStorage::Connection& c, const std::string& t) {
       {kList, "SELECT DISTINCT " + child + " AS c FROM " + kv + " WHERE key >= $1 AND key < $2 ORDER BY c LIMIT $4"},
       {kListFrom,
        "SELECT DISTINCT " + child + " AS c FROM " + kv + " WHERE key >= $1 AND $2::bytea IS NULL ORDER BY c LIMIT $4"},
-      // Each op writes its change row in the same statement (one round
-      // trip per op): $1 the key, the last parameter the revision.
+      // Each op writes its change row in the same statement (one statement
+      // per op): $1 the key, the last parameter the revision.
       {kPut, "WITH w AS (INSERT INTO " + kv +
                  "(key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value) " + change +
                  "($3::bigint, $1)"},

@@ -21,17 +21,16 @@
 // one group commits, the batches that arrive queue up, and the next caller
 // to run commits all of them in one transaction, one COMMIT and one WAL
 // flush. The group first locks the meta row (so no other host commits
-// between its batches; one round trip, BEGIN with it), then runs each batch
-// in a savepoint of its own,
-// with its own revision and change rows, exactly as if it had committed
-// alone: a batch that fails (a Conflict, an SQL error) is rolled back to its
-// savepoint and fails alone, and the next batch takes the revision it
-// left. A batch alone is a transaction of its own, with no savepoint. The
-// batches' statements and the COMMIT go to the server in one libpq pipeline,
-// without waiting for each answer (pipeline() says how a failing batch
-// still fails alone), so a group costs two round trips however many
-// statements it holds, three or more when batches in it fail. A COMMIT
-// that fails, or a connection lost
+// between its batches; BEGIN with it, in one round trip), then runs each
+// batch in a savepoint of its own, with its own revision and change rows,
+// exactly as if it had committed alone: a batch that fails (a Conflict, an
+// SQL error) is rolled back to its savepoint and fails alone, and the next
+// batch takes the revision it left. A batch alone is a transaction of its
+// own, with no savepoint. The batches' statements and the COMMIT go to the
+// server down one libpq pipeline, without waiting for each answer
+// (pipeline() says how a failing batch still fails alone), so a group
+// costs two round trips however many statements it holds, one more for
+// each batch in it that fails. A COMMIT that fails, or a connection lost
 // mid-transaction, fails every batch of the group and acknowledges none:
 // PostgreSQL rolls the transaction back, or, if the COMMIT was sent and its
 // answer lost, the changes may have landed and show in the feed.
