@@ -457,6 +457,17 @@ TEST_CASE("PostgresStorage: a group settles its catch-ups in revision order, oth
                                             return held;
                                           },
                                           [&](const engine::StoreChanges& e, std::optional<std::int64_t> committed) {
+                                            if (committed == 2) {
+                                              // The other host's write, queued on the meta row, commits
+                                              // before this host's group begins (which waits for this
+                                              // settle): otherwise which of the two takes the row next
+                                              // is a race.
+                                              for (int i = 0; i < 10000; ++i) {
+                                                auto rev = other->revision();
+                                                if (rev.ok() && rev.value() >= 3) break;
+                                                std::this_thread::sleep_for(std::chrono::milliseconds(2));
+                                              }
+                                            }
                                             std::lock_guard l(mu);
                                             Settled one{e.revision, {}, committed};
                                             for (const auto& [key, value] : e.values) one.keys.push_back(key);
