@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <regex>
+#include <span>
 
 namespace engine {
 namespace {
@@ -19,7 +20,7 @@ constexpr const char* kDel = "coffer_del";
 constexpr const char* kDelRange = "coffer_del_range";
 constexpr const char* kDelFrom = "coffer_del_from";
 constexpr const char* kNextRevision = "coffer_next_revision";
-constexpr const char* kLockRevision = "coffer_lock_revision";
+constexpr const char* kExpect = "coffer_expect";
 constexpr const char* kTrim = "coffer_trim";
 
 struct ResultDeleter {
@@ -73,6 +74,24 @@ struct PostgresStorage::Connection {
     return r;
   }
 
+  // Queues a prepared statement in pipeline mode (false: the connection
+  // broke). libpq copies the parameters into its buffer at once.
+  bool send(const char* name, std::initializer_list<Param> params) {
+    std::vector<const char*> values;
+    std::vector<int> lengths, formats;
+    for (const Param& p : params) {
+      values.push_back(p.data);
+      lengths.push_back(p.length);
+      formats.push_back(p.binary);
+    }
+    return PQsendQueryPrepared(conn, name, static_cast<int>(values.size()), values.data(), lengths.data(),
+                               formats.data(), /*resultFormat=*/1) == 1;
+  }
+  // The same for SQL with no parameters (transaction control).
+  bool send(const char* sql) {
+    return PQsendQueryParams(conn, sql, 0, nullptr, nullptr, nullptr, nullptr, /*resultFormat=*/1) == 1;
+  }
+
   // The same, for a statement whose rows do not matter.
   Status command(const char* name, std::initializer_list<Param> params, ExecStatusType want = PGRES_COMMAND_OK) {
     auto r = run(name, params, want);
@@ -114,8 +133,8 @@ Status prepare(PostgresStorage::Connection& c, const std::string& t) {
       {kList, "SELECT DISTINCT " + child + " AS c FROM " + kv + " WHERE key >= $1 AND key < $2 ORDER BY c LIMIT $4"},
       {kListFrom,
        "SELECT DISTINCT " + child + " AS c FROM " + kv + " WHERE key >= $1 AND $2::bytea IS NULL ORDER BY c LIMIT $4"},
-      // Each op writes its change row in the same statement (one round
-      // trip per op): $1 the key, the last parameter the revision.
+      // Each op writes its change row in the same statement (one statement
+      // per op): $1 the key, the last parameter the revision.
       {kPut, "WITH w AS (INSERT INTO " + kv +
                  "(key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value) " + change +
                  "($3::bigint, $1)"},
@@ -128,7 +147,12 @@ Status prepare(PostgresStorage::Connection& c, const std::string& t) {
                           "_meta SET revision = revision + 1 WHERE id = 1 RETURNING revision::text, "
                           "pg_notify('" +
                           t + "_changes', revision::text)"},
-      {kLockRevision, "SELECT revision::text FROM " + t + "_meta WHERE id = 1 FOR UPDATE"},
+      // A conditional write's check ($1 holds $2; NULL: no such key) as an
+      // error, so that in a pipeline it stops the rest of its batch without
+      // a round trip: SQL has no RAISE, and this division by zero (SQLSTATE
+      // 22012) is the only error this statement can raise by itself.
+      {kExpect, "SELECT 1 / (CASE WHEN (SELECT value FROM " + kv +
+                    " WHERE key = $1) IS NOT DISTINCT FROM $2::bytea THEN 1 ELSE 0 END)"},
       {kTrim, "DELETE FROM " + t + "_changes WHERE revision < $1::bigint"},
   };
   for (const auto& [name, sql] : statements) {
@@ -157,7 +181,10 @@ Result<std::unique_ptr<PostgresStorage::Connection>> connect(const PostgresStora
 // A connection that failed is reset before its next use (the server may be
 // back, or a standby promoted: libpq tries every host of the URL again).
 Status ensure_usable(PostgresStorage::Connection& c, const std::string& table) {
-  if (PQstatus(c.conn) == CONNECTION_OK && PQtransactionStatus(c.conn) == PQTRANS_IDLE) return {};
+  if (PQstatus(c.conn) == CONNECTION_OK && PQpipelineStatus(c.conn) == PQ_PIPELINE_OFF &&
+      PQtransactionStatus(c.conn) == PQTRANS_IDLE) {
+    return {};
+  }
   PQreset(c.conn);
   if (PQstatus(c.conn) != CONNECTION_OK) return pg_error(c.conn, "cannot reconnect");
   return prepare(c, table);
@@ -332,43 +359,142 @@ Status read_earlier(PGconn* conn, const std::string& table, std::int64_t have, s
 
 }  // namespace
 
-Result<std::int64_t> PostgresStorage::write_batch(const Waiter& g, StoreChanges* earlier) {
+namespace {
+
+// Whether a batch writes `key` (a DeletePrefix writes every key under it).
+bool writes(std::span<const WriteOp> batch, const std::string& key) {
+  return std::any_of(batch.begin(), batch.end(), [&](const WriteOp& op) {
+    return op.kind == WriteOp::Kind::DeletePrefix ? key.starts_with(op.key) : op.key == key;
+  });
+}
+
+// What one statement sent down the pipeline was, to match its answer to.
+struct Sent {
+  enum Kind { Recover, Savepoint, Revision, Expect, Op, Release, Commit, Sync } kind;
+  std::size_t batch;  // its batch's index in the group
+  const char* what;   // the statement's name, for its error
+  std::size_t expect = 0;
+};
+
+}  // namespace
+
+Result<std::size_t> PostgresStorage::pipeline(const std::vector<Waiter*>& group, std::size_t from, std::int64_t next,
+                                              bool recover) {
   Connection& w = *writer_;
-  COFFER_TRY(auto rev_row, w.run(kNextRevision, {}, PGRES_TUPLES_OK));
-  if (PQntuples(rev_row.get()) != 1) return Error::storage("the store's meta row is missing");
-  const std::string rev = bytes_of_result(rev_row.get(), 0);
-  const std::int64_t committed = std::strtoll(rev.c_str(), nullptr, 10);
-  if (g.catch_up != nullptr && earlier != nullptr) {
-    // Alone in its transaction: the meta row is locked only now.
-    const std::int64_t have = g.catch_up->have();
-    if (committed - 1 > have) COFFER_TRY_STATUS(read_earlier(w.conn, opts_.table, have, committed - 1, *earlier));
+  const bool savepoints = group.size() > 1;
+  std::vector<Sent> sent;
+  if (PQenterPipelineMode(w.conn) != 1) return pg_error(w.conn, "cannot enter pipeline mode");
+  bool queued = true;
+  auto queue = [&](bool ok, Sent s) {
+    queued = queued && ok;
+    sent.push_back(s);
+  };
+  auto send = [&](const char* sql, Sent::Kind kind, std::size_t i) { queue(w.send(sql), {kind, i, sql}); };
+  auto sync = [&](std::size_t i) { queue(PQpipelineSync(w.conn) == 1, {Sent::Sync, i, "sync"}); };
+  if (recover) {
+    // Back to before the batch that failed in the last round.
+    send("ROLLBACK TO SAVEPOINT batch", Sent::Recover, from);
+    send("RELEASE SAVEPOINT batch", Sent::Recover, from);
   }
-  for (const Expect& e : g.expect) {
-    COFFER_TRY(auto now, w.run(kGet, {bin(e.key)}, PGRES_TUPLES_OK));
-    const bool present = PQntuples(now.get()) == 1;
-    const bool same =
-        present == e.value.has_value() &&
-        (!present ||
-         std::string_view(PQgetvalue(now.get(), 0, 0), static_cast<std::size_t>(PQgetlength(now.get(), 0, 0))) ==
-             std::string_view(reinterpret_cast<const char*>(e.value->data()), e.value->size()));
-    if (!same) return Error::conflict("another host changed what this request read; it is run again");
-  }
-  for (const WriteOp& op : g.batch) {
-    switch (op.kind) {
-      case WriteOp::Kind::Put: COFFER_TRY_STATUS(w.command(kPut, {bin(op.key), bin(op.value), text(rev)})); break;
-      case WriteOp::Kind::Delete: COFFER_TRY_STATUS(w.command(kDel, {bin(op.key), text(rev)})); break;
-      case WriteOp::Kind::DeletePrefix: {
-        const std::optional<std::string> end = prefix_successor(op.key);
-        if (end) {
-          COFFER_TRY_STATUS(w.command(kDelRange, {bin(op.key), bin(*end), text(rev)}));
-        } else {
-          COFFER_TRY_STATUS(w.command(kDelFrom, {bin(op.key), text(rev)}));
-        }
-        break;
+  for (std::size_t i = from; i < group.size(); ++i) {
+    const Waiter& g = *group[i];
+    // The revision the batch takes if every batch before it in this round
+    // commits; otherwise it is sent again with the next round.
+    const std::string rev = std::to_string(next + static_cast<std::int64_t>(i - from));
+    if (savepoints) send("SAVEPOINT batch", Sent::Savepoint, i);
+    queue(w.send(kNextRevision, {}), {Sent::Revision, i, kNextRevision});
+    for (std::size_t e = 0; e < g.expect.size(); ++e) {
+      const Expect& x = g.expect[e];
+      const Param value = x.value ? bin(*x.value) : Param{nullptr, 0, 1};
+      queue(w.send(kExpect, {bin(x.key), value}), {Sent::Expect, i, kExpect, e});
+    }
+    for (const WriteOp& op : g.batch) {
+      const char* name = nullptr;
+      bool ok = false;
+      switch (op.kind) {
+        case WriteOp::Kind::Put: ok = w.send(name = kPut, {bin(op.key), bin(op.value), text(rev)}); break;
+        case WriteOp::Kind::Delete: ok = w.send(name = kDel, {bin(op.key), text(rev)}); break;
+        case WriteOp::Kind::DeletePrefix:
+          if (const std::optional<std::string> end = prefix_successor(op.key)) {
+            ok = w.send(name = kDelRange, {bin(op.key), bin(*end), text(rev)});
+          } else {
+            ok = w.send(name = kDelFrom, {bin(op.key), text(rev)});
+          }
+          break;
       }
+      queue(ok, {Sent::Op, i, name});
+    }
+    if (i + 1 < group.size()) {
+      if (savepoints) send("RELEASE SAVEPOINT batch", Sent::Release, i);
+      sync(i);
     }
   }
-  return committed;
+  // In the last batch's segment, so that it runs only if every batch did.
+  send("COMMIT", Sent::Commit, group.size());
+  sync(group.size());
+  if (!queued) return pg_error(w.conn, "cannot send to the server");
+
+  // The answers, in the order sent. A lost connection is every batch's
+  // (and is reset on the writer's next use, pipeline mode and all).
+  std::optional<std::size_t> failed;
+  std::optional<Error> group_error;
+  for (const Sent& s : sent) {
+    PgResult r(PQgetResult(w.conn));
+    if (!r) return pg_error(w.conn, "connection lost");
+    const ExecStatusType st = PQresultStatus(r.get());
+    if (s.kind == Sent::Sync) {
+      if (st != PGRES_PIPELINE_SYNC) return pg_error(w.conn, "connection lost");
+      continue;
+    }
+    // Each statement's answer ends with a null result.
+    PgResult end(PQgetResult(w.conn));
+    if (end) return Error::storage(std::string(s.what) + ": more than one answer");
+    if (st == PGRES_PIPELINE_ABORTED) continue;  // skipped after an error in its segment
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+      if (s.kind == Sent::Revision) {
+        const std::int64_t want = next + static_cast<std::int64_t>(s.batch - from);
+        if (PQntuples(r.get()) != 1) {
+          group_error = Error::storage("the store's meta row is missing");
+        } else if (std::strtoll(bytes_of_result(r.get(), 0).c_str(), nullptr, 10) != want) {
+          // Cannot happen: the group holds the meta row.
+          group_error = Error::storage("the store's revision moved under a locked row");
+        } else {
+          group[s.batch]->result = want;
+        }
+      } else if (s.kind == Sent::Commit && std::string_view(PQcmdStatus(r.get())) != "COMMIT") {
+        group_error = Error::storage("the transaction was rolled back");
+      }
+      continue;
+    }
+    if (PQstatus(w.conn) != CONNECTION_OK) return pg_error(w.conn, "connection lost");
+    // A segment after the failed batch's, failing in the aborted transaction:
+    // it did nothing, and is sent again.
+    if (failed) continue;
+    std::string msg = PQresultErrorMessage(r.get());
+    if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
+    Error e = Error::storage(std::string(s.what) + ": " + (msg.empty() ? "unknown error" : msg));
+    if (s.kind == Sent::Recover || s.kind == Sent::Commit) {
+      group_error = std::move(e);
+      continue;
+    }
+    const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+    if (s.kind == Sent::Expect && state != nullptr && std::string_view(state) == "22012") {
+      // Say what changed the key, when this host knows: a batch of the
+      // same group, committed just before this one.
+      const std::string& key = group[s.batch]->expect[s.expect].key;
+      const bool same_group = std::any_of(group.begin(), group.begin() + static_cast<std::ptrdiff_t>(s.batch),
+                                          [&](const Waiter* g) { return g->result.ok() && writes(g->batch, key); });
+      e = Error::conflict(same_group ? "a write of this host, committed just before it in one transaction, changed "
+                                       "what this request read; it is run again"
+                                     : "what this request read has changed since (a write of another host, or an "
+                                       "earlier one of this host); it is run again");
+    }
+    failed = s.batch;
+    group[s.batch]->result = std::move(e);
+  }
+  if (PQexitPipelineMode(w.conn) != 1) return pg_error(w.conn, "cannot leave pipeline mode");
+  if (group_error) return *std::move(group_error);
+  return failed.value_or(group.size());
 }
 
 void PostgresStorage::commit_group(const std::vector<Waiter*>& group) {
@@ -384,52 +510,48 @@ void PostgresStorage::commit_group(const std::vector<Waiter*>& group) {
   // COMMIT) is every batch's.
   auto run = [&]() -> Status {
     COFFER_TRY_STATUS(ensure_usable(w, opts_.table));
-    Status began = w.exec("BEGIN");
-    if (!began.ok() && PQstatus(w.conn) != CONNECTION_OK) {
+    // BEGIN, and hold the meta row for the whole transaction, outside the
+    // savepoints (rolling one back must not let another host commit
+    // between batches): one round trip, as the revision before the group
+    // must be known before its batches go (the other hosts' revisions
+    // are read first).
+    const std::string begin = "BEGIN; SELECT revision::text FROM " + opts_.table + "_meta WHERE id = 1 FOR UPDATE";
+    PgResult locked(PQexec(w.conn, begin.c_str()));
+    if (PQresultStatus(locked.get()) != PGRES_TUPLES_OK && PQstatus(w.conn) != CONNECTION_OK) {
       // The connection broke while idle (the server restarted): nothing was
       // sent, so a new connection may begin again.
       COFFER_TRY_STATUS(ensure_usable(w, opts_.table));
-      began = w.exec("BEGIN");
+      locked.reset(PQexec(w.conn, begin.c_str()));
     }
-    COFFER_TRY_STATUS(began);
-    if (group.size() == 1) {
-      // Alone: a transaction of its own, with no lock statement and no
-      // savepoint, so one writer pays nothing for the grouping.
-      group[0]->result = write_batch(*group[0], &earlier);
-      if (!group[0]->result.ok()) return group[0]->result.error();
-      return w.commit();
-    }
-    // Hold the meta row for the whole transaction, outside the savepoints
-    // (rolling one back must not let another host commit between batches).
-    COFFER_TRY(auto locked, w.run(kLockRevision, {}, PGRES_TUPLES_OK));
+    if (PQresultStatus(locked.get()) != PGRES_TUPLES_OK) return pg_error(w.conn, "cannot begin");
     if (PQntuples(locked.get()) != 1) return Error::storage("the store's meta row is missing");
-    const std::int64_t before = std::strtoll(bytes_of_result(locked.get(), 0).c_str(), nullptr, 10);
+    const std::int64_t before = std::strtoll(PQgetvalue(locked.get(), 0, 0), nullptr, 10);
     std::optional<std::int64_t> have;
     for (Waiter* g : group) {
       if (g->catch_up != nullptr) have = std::min(have.value_or(before), g->catch_up->have());
     }
     if (have && before > *have) COFFER_TRY_STATUS(read_earlier(w.conn, opts_.table, *have, before, earlier));
-    COFFER_TRY_STATUS(w.exec("SAVEPOINT batch"));
-    bool any = false;
-    for (Waiter* g : group) {
-      g->result = write_batch(*g, /*earlier=*/nullptr);
-      if (PQstatus(w.conn) != CONNECTION_OK)
-        return g->result.ok() ? pg_error(w.conn, "connection lost") : g->result.error();
-      // Keep the batch and mark where the next one starts (the last one
-      // kept needs no mark), or drop it; the savepoint stays for the next
-      // batch either way.
-      if (!g->result.ok()) {
-        COFFER_TRY_STATUS(w.exec("ROLLBACK TO SAVEPOINT batch"));
-      } else if (g != group.back()) {
-        COFFER_TRY_STATUS(w.exec("RELEASE SAVEPOINT batch; SAVEPOINT batch"));
+    // The batches and the COMMIT go out in rounds of one pipeline each
+    // (pipeline()): one round trip for the group unless a batch fails.
+    std::int64_t next = before + 1;
+    bool recover = false;
+    for (std::size_t from = 0;;) {
+      if (from == group.size() &&
+          std::none_of(group.begin(), group.end(), [](const Waiter* g) { return g->result.ok(); })) {
+        return Error::storage("every batch failed");
       }
-      any = any || g->result.ok();
+      COFFER_TRY(const std::size_t failed, pipeline(group, from, next, recover));
+      if (failed == group.size()) return {};
+      // Alone, a batch's failure is its transaction's, rolled back below.
+      if (group.size() == 1) return group[failed]->result.error();
+      next += static_cast<std::int64_t>(failed - from);
+      from = failed + 1;
+      recover = true;
     }
-    if (!any) return Error::storage("every batch failed");
-    return w.commit();
   };
   Status st = run();
-  if (!st.ok() && PQstatus(w.conn) == CONNECTION_OK && PQtransactionStatus(w.conn) != PQTRANS_IDLE) {
+  if (!st.ok() && PQstatus(w.conn) == CONNECTION_OK && PQpipelineStatus(w.conn) == PQ_PIPELINE_OFF &&
+      PQtransactionStatus(w.conn) != PQTRANS_IDLE) {
     (void)w.exec("ROLLBACK");
   }
   if (st.ok()) {

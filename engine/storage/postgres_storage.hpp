@@ -21,12 +21,16 @@
 // one group commits, the batches that arrive queue up, and the next caller
 // to run commits all of them in one transaction, one COMMIT and one WAL
 // flush. The group first locks the meta row (so no other host commits
-// between its batches), then runs each batch in a savepoint of its own,
-// with its own revision and change rows, exactly as if it had committed
-// alone: a batch that fails (a Conflict, an SQL error) is rolled back to its
-// savepoint and fails alone, and the next batch takes the revision it
-// left. A batch alone is a transaction of its own, with no lock statement
-// and no savepoint. A COMMIT that fails, or a connection lost
+// between its batches; BEGIN with it, in one round trip), then runs each
+// batch in a savepoint of its own, with its own revision and change rows,
+// exactly as if it had committed alone: a batch that fails (a Conflict, an
+// SQL error) is rolled back to its savepoint and fails alone, and the next
+// batch takes the revision it left. A batch alone is a transaction of its
+// own, with no savepoint. The batches' statements and the COMMIT go to the
+// server down one libpq pipeline, without waiting for each answer
+// (pipeline() says how a failing batch still fails alone), so a group
+// costs two round trips however many statements it holds, one more for
+// each batch in it that fails. A COMMIT that fails, or a connection lost
 // mid-transaction, fails every batch of the group and acknowledges none:
 // PostgreSQL rolls the transaction back, or, if the COMMIT was sent and its
 // answer lost, the changes may have landed and show in the feed.
@@ -144,11 +148,22 @@ class PostgresStorage final : public Storage {
   // Commits the group's batches in one transaction (under write_mu_), sets
   // each waiter's result and settles each catch_up, in revision order.
   void commit_group(const std::vector<Waiter*>& group);
-  // One batch in the open transaction: its revision, expectations, ops,
-  // change rows and NOTIFY. A batch alone reads the other hosts' revisions
-  // before it into `earlier` when its catch_up asks (a group reads them
-  // before its first batch and passes null).
-  Result<std::int64_t> write_batch(const Waiter& w, StoreChanges* earlier);
+  // One round of the group's batches [from, end) in the open transaction,
+  // which holds the meta row, all sent down one libpq pipeline without
+  // waiting for an answer: each batch (its savepoint in a group, revision
+  // and NOTIFY, expectations, ops with their change rows) is a segment
+  // ending in a sync point, and the COMMIT goes in the last batch's. A
+  // statement that fails makes the server skip the rest of its segment
+  // and leaves the transaction aborted, so every later segment fails at
+  // its first statement, the COMMIT with them: the first batch to fail is
+  // the only one that answers for itself (its result is set), and the ones
+  // after it did nothing. Returns its index, for the next round to roll
+  // back to its savepoint (`recover`) and send the rest again (the first
+  // batch of a round takes revision `next`), or group.size() once the
+  // COMMIT went through. An error (a lost connection, a failed COMMIT) is
+  // every batch's. Reads of other hosts' revisions depend on the row lock's
+  // answer, so they stay out of the pipeline, before it.
+  Result<std::size_t> pipeline(const std::vector<Waiter*>& group, std::size_t from, std::int64_t next, bool recover);
 
   Options opts_;
   std::string store_id_;
