@@ -163,10 +163,33 @@ Result<std::optional<KeyRecord>> load_meta(Storage& s, std::string_view name) {
   return std::optional<KeyRecord>(std::move(rec));
 }
 
-Result<ConfigRecord> load_config(Storage& s) {
-  COFFER_TRY(auto raw, s.get(kConfigKey));
+Result<ConfigRecord> decode_config(const std::optional<SecureBytes>& raw) {
   if (!raw) return ConfigRecord{};
   return decode_record<ConfigRecord>(ByteView(raw->data(), raw->size()), "kv config");
+}
+
+Result<ConfigRecord> load_config(Storage& s) {
+  COFFER_TRY(auto raw, s.get(kConfigKey));
+  return decode_config(raw);
+}
+
+struct ConfigAndMeta {
+  ConfigRecord config;
+  std::optional<KeyRecord> meta;
+};
+
+// The engine config and name's metadata, as a change needs both: one
+// get_many, which a SQLite store answers in one read transaction.
+Result<ConfigAndMeta> load_config_and_meta(Storage& s, std::string_view name) {
+  const std::string meta_at = meta_key(name);
+  const std::string_view keys[] = {kConfigKey, meta_at};
+  COFFER_TRY(auto raw, s.get_many(keys));
+  ConfigAndMeta out;
+  COFFER_TRY(out.config, decode_config(raw[0]));
+  if (raw[1]) {
+    COFFER_TRY(out.meta, decode_record<KeyRecord>(ByteView(raw[1]->data(), raw[1]->size()), "kv key metadata"));
+  }
+  return out;
 }
 
 // ---- rendering -------------------------------------------------------------
@@ -367,8 +390,9 @@ Result<Response> write_data(const BackendRequest& req, std::string_view name, bo
   COFFER_TRY_STATUS(check_data_body(req.data, patch ? "data patch" : "data write"));
   const Json& input = *req.data.find(std::string_view("data"));
   const std::int64_t now = kv::to_unix_nanos(req.now);
-  COFFER_TRY(ConfigRecord config, load_config(req.storage));
-  COFFER_TRY(auto loaded, load_meta(req.storage, name));
+  COFFER_TRY(ConfigAndMeta read, load_config_and_meta(req.storage, name));
+  const ConfigRecord& config = read.config;
+  std::optional<KeyRecord>& loaded = read.meta;
   if (patch && !loaded) return Error::not_found("secret " + std::string(name) + " not found");
   KeyRecord meta;
   if (loaded) {
@@ -476,8 +500,9 @@ Result<Response> change_versions(const BackendRequest& req, Endpoint endpoint, s
   COFFER_TRY(auto versions, parse_versions(req.data, endpoint == Endpoint::Destroy ? "no version number provided"
                                                                                    : "No version number provided"));
   const std::int64_t now = kv::to_unix_nanos(req.now);
-  COFFER_TRY(ConfigRecord config, load_config(req.storage));
-  COFFER_TRY(auto meta, load_meta(req.storage, name));
+  COFFER_TRY(ConfigAndMeta read, load_config_and_meta(req.storage, name));
+  const ConfigRecord& config = read.config;
+  std::optional<KeyRecord>& meta = read.meta;
   if (!meta) return Response{};
   std::vector<WriteOp> batch;
   for (std::int64_t raw : versions) {
