@@ -236,11 +236,24 @@ bool is_live(const KeyRecord& m, std::int64_t now_ns) {
          !is_deleted(cur->second, now_ns);
 }
 
-// The meta/ record of name and its live/ entry, for one batch.
-void put_meta(std::vector<WriteOp>& batch, std::string_view name, const KeyRecord& m, std::int64_t now_ns) {
+// Whether the live/ entry of a key whose stored metadata is m is certainly
+// there: its current version is readable and has no deletion time, so it was
+// live when m was written, whatever the clock said, and put_meta wrote the
+// entry then. (A mount from before the index has none, but builds it from
+// meta/ at its first live listing.)
+bool live_entry_stored(const KeyRecord& m) {
+  auto cur = m.versions.find(m.current_version);
+  return m.current_version != 0 && cur != m.versions.end() && !cur->second.destroyed && !cur->second.has_deletion;
+}
+
+// The meta/ record of name and its live/ entry, for one batch. live_stored:
+// the entry is there already (live_entry_stored of the record replaced), so
+// a key that stays live does not write it again.
+void put_meta(std::vector<WriteOp>& batch, std::string_view name, const KeyRecord& m, std::int64_t now_ns,
+              bool live_stored = false) {
   batch.push_back(WriteOp{WriteOp::Kind::Put, meta_key(name), encode_record(m)});
   if (is_live(m, now_ns)) {
-    batch.push_back(WriteOp{WriteOp::Kind::Put, live_key(name), SecureBytes{}});
+    if (!live_stored) batch.push_back(WriteOp{WriteOp::Kind::Put, live_key(name), SecureBytes{}});
   } else {
     batch.push_back(WriteOp{WriteOp::Kind::Delete, live_key(name), {}});
   }
@@ -394,6 +407,7 @@ Result<Response> write_data(const BackendRequest& req, std::string_view name, bo
   const ConfigRecord& config = read.config;
   std::optional<KeyRecord>& loaded = read.meta;
   if (patch && !loaded) return Error::not_found("secret " + std::string(name) + " not found");
+  const bool live_stored = loaded && live_entry_stored(*loaded);
   KeyRecord meta;
   if (loaded) {
     meta = std::move(*loaded);
@@ -433,7 +447,7 @@ Result<Response> write_data(const BackendRequest& req, std::string_view name, bo
   std::vector<WriteOp> batch;
   std::uint64_t n = add_version(meta, config, v, batch);
   batch.push_back(put_op(version_key(meta, n), kv::dump_secret(value)));
-  put_meta(batch, name, meta, now);
+  put_meta(batch, name, meta, now, live_stored);
   COFFER_TRY_STATUS(req.storage.apply(batch));
   return make_response(version_json(meta, n, v), v.created_ns);
 }
