@@ -433,6 +433,7 @@ Result<std::optional<SecureBytes>> SqliteStorage::get(std::string_view key) {
 }
 
 Result<std::vector<std::optional<SecureBytes>>> SqliteStorage::get_many(std::span<const std::string_view> keys) {
+  if (keys.empty()) return std::vector<std::optional<SecureBytes>>{};
   if (keys.size() == 1) {
     COFFER_TRY(auto value, get(keys[0]));
     std::vector<std::optional<SecureBytes>> one;
