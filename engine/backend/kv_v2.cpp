@@ -163,10 +163,33 @@ Result<std::optional<KeyRecord>> load_meta(Storage& s, std::string_view name) {
   return std::optional<KeyRecord>(std::move(rec));
 }
 
-Result<ConfigRecord> load_config(Storage& s) {
-  COFFER_TRY(auto raw, s.get(kConfigKey));
+Result<ConfigRecord> decode_config(const std::optional<SecureBytes>& raw) {
   if (!raw) return ConfigRecord{};
   return decode_record<ConfigRecord>(ByteView(raw->data(), raw->size()), "kv config");
+}
+
+Result<ConfigRecord> load_config(Storage& s) {
+  COFFER_TRY(auto raw, s.get(kConfigKey));
+  return decode_config(raw);
+}
+
+struct ConfigAndMeta {
+  ConfigRecord config;
+  std::optional<KeyRecord> meta;
+};
+
+// The engine config and name's metadata, as a change needs both: one
+// get_many, which a SQLite store answers in one read transaction.
+Result<ConfigAndMeta> load_config_and_meta(Storage& s, std::string_view name) {
+  const std::string meta_at = meta_key(name);
+  const std::string_view keys[] = {kConfigKey, meta_at};
+  COFFER_TRY(auto raw, s.get_many(keys));
+  ConfigAndMeta out;
+  COFFER_TRY(out.config, decode_config(raw[0]));
+  if (raw[1]) {
+    COFFER_TRY(out.meta, decode_record<KeyRecord>(ByteView(raw[1]->data(), raw[1]->size()), "kv key metadata"));
+  }
+  return out;
 }
 
 // ---- rendering -------------------------------------------------------------
@@ -213,11 +236,24 @@ bool is_live(const KeyRecord& m, std::int64_t now_ns) {
          !is_deleted(cur->second, now_ns);
 }
 
-// The meta/ record of name and its live/ entry, for one batch.
-void put_meta(std::vector<WriteOp>& batch, std::string_view name, const KeyRecord& m, std::int64_t now_ns) {
+// Whether the live/ entry of a key whose stored metadata is m is certainly
+// there: its current version is readable and has no deletion time, so it was
+// live when m was written, whatever the clock said, and put_meta wrote the
+// entry then. (A mount from before the index has none, but builds it from
+// meta/ at its first live listing.)
+bool live_entry_stored(const KeyRecord& m) {
+  auto cur = m.versions.find(m.current_version);
+  return m.current_version != 0 && cur != m.versions.end() && !cur->second.destroyed && !cur->second.has_deletion;
+}
+
+// The meta/ record of name and its live/ entry, for one batch. live_stored:
+// the entry is there already (live_entry_stored of the record replaced), so
+// a key that stays live does not write it again.
+void put_meta(std::vector<WriteOp>& batch, std::string_view name, const KeyRecord& m, std::int64_t now_ns,
+              bool live_stored = false) {
   batch.push_back(WriteOp{WriteOp::Kind::Put, meta_key(name), encode_record(m)});
   if (is_live(m, now_ns)) {
-    batch.push_back(WriteOp{WriteOp::Kind::Put, live_key(name), SecureBytes{}});
+    if (!live_stored) batch.push_back(WriteOp{WriteOp::Kind::Put, live_key(name), SecureBytes{}});
   } else {
     batch.push_back(WriteOp{WriteOp::Kind::Delete, live_key(name), {}});
   }
@@ -367,9 +403,11 @@ Result<Response> write_data(const BackendRequest& req, std::string_view name, bo
   COFFER_TRY_STATUS(check_data_body(req.data, patch ? "data patch" : "data write"));
   const Json& input = *req.data.find(std::string_view("data"));
   const std::int64_t now = kv::to_unix_nanos(req.now);
-  COFFER_TRY(ConfigRecord config, load_config(req.storage));
-  COFFER_TRY(auto loaded, load_meta(req.storage, name));
+  COFFER_TRY(ConfigAndMeta read, load_config_and_meta(req.storage, name));
+  const ConfigRecord& config = read.config;
+  std::optional<KeyRecord>& loaded = read.meta;
   if (patch && !loaded) return Error::not_found("secret " + std::string(name) + " not found");
+  const bool live_stored = loaded && live_entry_stored(*loaded);
   KeyRecord meta;
   if (loaded) {
     meta = std::move(*loaded);
@@ -409,7 +447,7 @@ Result<Response> write_data(const BackendRequest& req, std::string_view name, bo
   std::vector<WriteOp> batch;
   std::uint64_t n = add_version(meta, config, v, batch);
   batch.push_back(put_op(version_key(meta, n), kv::dump_secret(value)));
-  put_meta(batch, name, meta, now);
+  put_meta(batch, name, meta, now, live_stored);
   COFFER_TRY_STATUS(req.storage.apply(batch));
   return make_response(version_json(meta, n, v), v.created_ns);
 }
@@ -476,8 +514,9 @@ Result<Response> change_versions(const BackendRequest& req, Endpoint endpoint, s
   COFFER_TRY(auto versions, parse_versions(req.data, endpoint == Endpoint::Destroy ? "no version number provided"
                                                                                    : "No version number provided"));
   const std::int64_t now = kv::to_unix_nanos(req.now);
-  COFFER_TRY(ConfigRecord config, load_config(req.storage));
-  COFFER_TRY(auto meta, load_meta(req.storage, name));
+  COFFER_TRY(ConfigAndMeta read, load_config_and_meta(req.storage, name));
+  const ConfigRecord& config = read.config;
+  std::optional<KeyRecord>& meta = read.meta;
   if (!meta) return Response{};
   std::vector<WriteOp> batch;
   for (std::int64_t raw : versions) {

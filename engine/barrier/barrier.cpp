@@ -294,11 +294,7 @@ std::uint32_t Barrier::active_term() const {
   return keyring_ == nullptr ? 0 : keyring_->record.active_term;
 }
 
-Result<std::optional<SecureBytes>> Barrier::get(std::string_view key) {
-  if (is_reserved_key(key)) return reserved_error(key);
-  if (sealed()) return Error::sealed();
-  // Read without the lock: only decryption needs the keys.
-  COFFER_TRY(auto stored, physical_.get(key));
+Result<std::optional<SecureBytes>> Barrier::open_stored(std::string_view key, std::optional<SecureBytes> stored) {
   if (!stored) {
     std::shared_lock lock(mu_);
     if (keyring_ == nullptr) return Error::sealed();
@@ -318,6 +314,29 @@ Result<std::optional<SecureBytes>> Barrier::get(std::string_view key) {
     // the change feed has not said so yet. Read the keyring once again.
     COFFER_TRY_STATUS(reload());
   }
+}
+
+Result<std::optional<SecureBytes>> Barrier::get(std::string_view key) {
+  if (is_reserved_key(key)) return reserved_error(key);
+  if (sealed()) return Error::sealed();
+  // Read without the lock: only decryption needs the keys.
+  COFFER_TRY(auto stored, physical_.get(key));
+  return open_stored(key, std::move(stored));
+}
+
+Result<std::vector<std::optional<SecureBytes>>> Barrier::get_many(std::span<const std::string_view> keys) {
+  for (std::string_view key : keys) {
+    if (is_reserved_key(key)) return reserved_error(key);
+  }
+  if (sealed()) return Error::sealed();
+  COFFER_TRY(auto stored, physical_.get_many(keys));
+  std::vector<std::optional<SecureBytes>> out;
+  out.reserve(stored.size());
+  for (std::size_t i = 0; i < stored.size(); ++i) {
+    COFFER_TRY(auto plain, open_stored(keys[i], std::move(stored[i])));
+    out.push_back(std::move(plain));
+  }
+  return out;
 }
 
 Result<std::vector<std::string>> Barrier::list(std::string_view prefix, std::size_t limit) {

@@ -80,9 +80,10 @@ class Barrier final : public Storage {
   using CommitHook = std::function<void(std::span<const WriteOp> batch)>;
   void set_commit_hook(CommitHook hook) { on_commit_ = std::move(hook); }
 
-  // Storage. Every call fails with Sealed while sealed. get(): Corrupt when a
+  // Storage. Every call fails with Sealed while sealed. get(), get_many(): Corrupt when a
   // value does not authenticate (wrong key, moved, or tampered bytes).
   Result<std::optional<SecureBytes>> get(std::string_view key) override;
+  Result<std::vector<std::optional<SecureBytes>>> get_many(std::span<const std::string_view> keys) override;
   Result<std::vector<std::string>> list(std::string_view prefix, std::size_t limit = 0) override;
   Status apply(std::span<const WriteOp> batch) override;
 
@@ -91,6 +92,9 @@ class Barrier final : public Storage {
   // The stored keyring opened with the root key in memory. Caller holds mu_
   // exclusively, with keyring_ set.
   Result<std::unique_ptr<Keyring>> load_stored_locked();
+  // get()'s second half: what the physical store gave for key, opened
+  // (Sealed, or Corrupt when it does not authenticate).
+  Result<std::optional<SecureBytes>> open_stored(std::string_view key, std::optional<SecureBytes> stored);
 
   Storage& physical_;
   mutable std::shared_mutex mu_;

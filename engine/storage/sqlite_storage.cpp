@@ -432,6 +432,46 @@ Result<std::optional<SecureBytes>> SqliteStorage::get(std::string_view key) {
   });
 }
 
+Result<std::vector<std::optional<SecureBytes>>> SqliteStorage::get_many(std::span<const std::string_view> keys) {
+  if (keys.empty()) return std::vector<std::optional<SecureBytes>>{};
+  if (keys.size() == 1) {
+    COFFER_TRY(auto value, get(keys[0]));
+    std::vector<std::optional<SecureBytes>> one;
+    one.push_back(std::move(value));
+    return one;
+  }
+  return with_reader([&](Connection& conn) -> Result<std::vector<std::optional<SecureBytes>>> {
+    sqlite3* db = conn.handle();
+    auto lookups = [&]() -> Result<std::vector<std::optional<SecureBytes>>> {
+      std::vector<std::optional<SecureBytes>> out;
+      out.reserve(keys.size());
+      for (std::string_view key : keys) {
+        Statement::Use use(conn.get);
+        use.bind_text(1, key);
+        const int rc = use.step();
+        if (rc == SQLITE_DONE) {
+          out.emplace_back();
+        } else if (rc == SQLITE_ROW) {
+          ByteView value = use.column_blob(0);
+          out.emplace_back(SecureBytes(value.begin(), value.end()));
+        } else {
+          return sqlite_error(db, "cannot read " + std::string(key));
+        }
+      }
+      return out;
+    };
+    // One read transaction for every key: one snapshot, and the
+    // transaction's cost (locks, the page cache checked against the WAL)
+    // paid once instead of once a key.
+    Status begun = run(db, conn.begin_read, "cannot begin read");
+    if (!begun.ok()) return std::move(begun).error();
+    auto result = lookups();
+    Status end = run(db, conn.end_read, "cannot end read");
+    if (result.ok() && !end.ok()) return std::move(end).error();
+    return result;
+  });
+}
+
 Result<std::vector<std::string>> SqliteStorage::list(std::string_view prefix, std::size_t limit) {
   return with_reader([&](Connection& conn) -> Result<std::vector<std::string>> {
     sqlite3* db = conn.handle();

@@ -5,7 +5,7 @@
 //
 // Concurrency: one writer connection and a pool of reader connections, so
 // reads run in parallel with each other and with a write (WAL readers see the
-// last committed state). Concurrent apply() calls share a commit (group
+// last committed state). get_many() reads its keys in one read transaction. Concurrent apply() calls share a commit (group
 // commit): while one transaction commits, the batches that arrive queue up,
 // and the next caller to run commits all of them in one transaction and one
 // WAL sync, each batch inside a savepoint of its own. Each call returns only
@@ -72,6 +72,7 @@ class SqliteStorage final : public Storage {
   // Storage. Thread-safe. Errors: Storage (with SQLite's message, or saying
   // the file was deleted, renamed or replaced under this process: apply()).
   Result<std::optional<SecureBytes>> get(std::string_view key) override;
+  Result<std::vector<std::optional<SecureBytes>>> get_many(std::span<const std::string_view> keys) override;
   Result<std::vector<std::string>> list(std::string_view prefix, std::size_t limit = 0) override;
   Status apply(std::span<const WriteOp> batch) override;
 

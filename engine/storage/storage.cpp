@@ -11,6 +11,16 @@ std::optional<std::string> prefix_successor(std::string_view prefix) {
   return s;
 }
 
+Result<std::vector<std::optional<SecureBytes>>> Storage::get_many(std::span<const std::string_view> keys) {
+  std::vector<std::optional<SecureBytes>> out;
+  out.reserve(keys.size());
+  for (std::string_view key : keys) {
+    COFFER_TRY(auto value, get(key));
+    out.push_back(std::move(value));
+  }
+  return out;
+}
+
 Status Storage::put(std::string_view key, ByteView value) {
   WriteOp op{WriteOp::Kind::Put, std::string(key), SecureBytes(value.begin(), value.end())};
   return apply({&op, 1});

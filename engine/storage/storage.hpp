@@ -43,6 +43,12 @@ class Storage {
   // Sealed (barrier).
   virtual Result<std::optional<SecureBytes>> get(std::string_view key) = 0;
 
+  // The values at several keys, in the order given (nullopt where there is
+  // none). The default is one get() per key; SqliteStorage reads them all in
+  // one read transaction (one snapshot), which costs what one get() costs
+  // plus a lookup per further key. Errors: as get().
+  virtual Result<std::vector<std::optional<SecureBytes>>> get_many(std::span<const std::string_view> keys);
+
   // Immediate children of prefix (which is "" or ends in '/'): the key's
   // remainder up to and including the next '/', deduplicated, sorted
   // bytewise. "a/b" and "a/c/d" under prefix "a/" give ["b", "c/"].

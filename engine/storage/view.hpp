@@ -4,6 +4,8 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "engine/storage/storage.hpp"
 
@@ -18,6 +20,13 @@ class View final : public Storage {
 
   Result<std::optional<SecureBytes>> get(std::string_view key) override {
     return parent_.get(prefix_ + std::string(key));
+  }
+  Result<std::vector<std::optional<SecureBytes>>> get_many(std::span<const std::string_view> keys) override {
+    std::vector<std::string> scoped;
+    scoped.reserve(keys.size());
+    for (std::string_view key : keys) scoped.push_back(prefix_ + std::string(key));
+    const std::vector<std::string_view> views(scoped.begin(), scoped.end());
+    return parent_.get_many(views);
   }
   Result<std::vector<std::string>> list(std::string_view prefix, std::size_t limit = 0) override {
     return parent_.list(prefix_ + std::string(prefix), limit);

@@ -10,6 +10,8 @@
 //   reads        p50/p99 of a random secret read at the first checkpoint
 //                (--small secrets) and again at the full size, and full/small;
 //   writes       durable writes/s with 1 and with 4 writer threads, and 4/1;
+//                the process's CPU time per write in each, and how many
+//                writes shared a SQLite transaction (group commit) with 4;
 //   memory       this process's RSS after the store is built and read;
 //   restart      close, reopen, unseal and first read, in ms;
 //   mount        with a cofferd (--cofferd, built beside this): the same
@@ -39,6 +41,7 @@
 #include <cerrno>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -85,11 +88,13 @@ struct Store {
   std::string root_token;
   std::string unseal_key;
   std::unique_ptr<engine::Core> core;
+  engine::SqliteStorage* sqlite = nullptr;  // core's store, for its commit count
 
   void open(bool create) {
     auto storage = must(engine::SqliteStorage::open(path, create ? engine::SqliteStorage::IfMissing::Create
                                                                  : engine::SqliteStorage::IfMissing::Fail),
                         "open " + path);
+    sqlite = storage.get();
     core = must(engine::Core::open(std::move(storage), engine::CoreOptions{}), "core");
   }
   void init() {
@@ -151,12 +156,28 @@ Percentiles read_latency(Store& s, long secrets, long namespaces, double seconds
   return {us[us.size() / 2], us[std::min(us.size() - 1, us.size() * 99 / 100)]};
 }
 
+// This process's CPU time (user + system) so far, in seconds.
+double cpu_seconds() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto sec = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) * 1e-6; };
+  return sec(ru.ru_utime) + sec(ru.ru_stime);
+}
+
+struct WriteFigures {
+  double per_second;
+  double cpu_us;             // CPU of this process per write, every thread
+  double writes_per_commit;  // how many writes shared each SQLite transaction
+};
+
 // Durable writes per second with `writers` threads for `seconds`, each
 // overwriting its own secret (new KV v2 versions), as a rotation would.
-double write_rate(Store& s, int writers, double seconds) {
+WriteFigures write_rate(Store& s, int writers, double seconds) {
   std::atomic<long> done{0};
   std::atomic<bool> failed{false};
   std::vector<std::thread> threads;
+  const std::uint64_t commits = s.sqlite->commits();
+  const double cpu = cpu_seconds();
   const auto start = Clock::now();
   const auto end = start + std::chrono::duration<double>(seconds);
   for (int w = 0; w < writers; ++w) {
@@ -170,7 +191,9 @@ double write_rate(Store& s, int writers, double seconds) {
   }
   for (auto& t : threads) t.join();
   if (failed) throw std::runtime_error("a timed write failed");
-  return static_cast<double>(done) / seconds_since(start);
+  const double elapsed = seconds_since(start);
+  const auto n = static_cast<double>(done);
+  return {n / elapsed, (cpu_seconds() - cpu) * 1e6 / n, n / static_cast<double>(s.sqlite->commits() - commits)};
 }
 
 // ------------------------------------------------------------ through a mount
@@ -353,9 +376,12 @@ void run(long namespaces, long secrets, long small, double seconds, const std::s
   std::printf("reads       at %7ld: p50 %6.1f us p99 %6.1f us  p99 full/small %.2f\n", secrets, at_full.p50_us,
               at_full.p99_us, at_full.p99_us / at_small.p99_us);
 
-  const double w1 = write_rate(s, 1, seconds);
-  const double w4 = write_rate(s, 4, seconds);
-  std::printf("writes      durable/s 1 writer %7.0f  4 writers %7.0f  4/1 %.2f\n", w1, w4, w4 / w1);
+  const WriteFigures w1 = write_rate(s, 1, seconds);
+  const WriteFigures w4 = write_rate(s, 4, seconds);
+  std::printf("writes      durable/s 1 writer %7.0f  4 writers %7.0f  4/1 %.2f\n", w1.per_second, w4.per_second,
+              w4.per_second / w1.per_second);
+  std::printf("writes      CPU us/write 1 writer %5.1f  4 writers %5.1f  writes/commit 4 writers %.2f\n", w1.cpu_us,
+              w4.cpu_us, w4.writes_per_commit);
   std::printf("memory      RSS %ld MB\n", rss_mb());
 
   // Restart: a new process would do the same; the page cache stays warm.

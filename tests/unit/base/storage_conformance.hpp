@@ -85,6 +85,33 @@ inline void check_storage_conformance(engine::Storage& s) {
     CHECK(list(s, "dir/\xff/") == Strings{"leaf"});
   }
 
+  SECTION("get_many reads several keys, in the order asked") {
+    put(s, "a", "1");
+    put(s, "dir/b", "2");
+    put(s, "empty", "");
+    const std::string_view keys[] = {"dir/b", "missing", "a", "empty", "a"};
+    auto r = s.get_many(keys);
+    REQUIRE(r.ok());
+    REQUIRE(r->size() == 5);
+    REQUIRE((*r)[0].has_value());
+    CHECK(engine::as_view(*(*r)[0]) == "2");
+    CHECK_FALSE((*r)[1].has_value());
+    REQUIRE((*r)[2].has_value());
+    CHECK(engine::as_view(*(*r)[2]) == "1");
+    REQUIRE((*r)[3].has_value());
+    CHECK((*r)[3]->empty());
+    REQUIRE((*r)[4].has_value());
+    CHECK(engine::as_view(*(*r)[4]) == "1");
+    const std::string_view one[] = {"a"};
+    auto single = s.get_many(one);
+    REQUIRE(single.ok());
+    REQUIRE(single->size() == 1);
+    CHECK(single->front().has_value());
+    auto none = s.get_many({});
+    REQUIRE(none.ok());
+    CHECK(none->empty());
+  }
+
   SECTION("list gives immediate children, sorted, directories once") {
     for (const char* k : {"a/b", "a/c/d", "a/c/e/f", "a/c0", "a/c.", "a/d/", "b", "a0", "a.x"}) {
       put(s, k, "x");

@@ -72,6 +72,10 @@ TEST_CASE("Barrier stores only ciphertext, bound to its key", "[barrier]") {
     auto r = barrier.get("secret/b");
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code == ErrorCode::Corrupt);
+    const std::string_view keys[] = {"secret/a", "secret/b"};
+    auto many = barrier.get_many(keys);  // one bad value fails the lot
+    REQUIRE_FALSE(many.ok());
+    CHECK(many.error().code == ErrorCode::Corrupt);
     CHECK(conformance::value_at(barrier, "secret/a") == "hunter2-hunter2");
   }
 
@@ -82,6 +86,10 @@ TEST_CASE("Barrier stores only ciphertext, bound to its key", "[barrier]") {
     auto g = barrier.get("secret/a");
     REQUIRE_FALSE(g.ok());
     CHECK(g.error().code == ErrorCode::Sealed);
+    const std::string_view keys[] = {"secret/a", "secret/none"};
+    auto m = barrier.get_many(keys);
+    REQUIRE_FALSE(m.ok());
+    CHECK(m.error().code == ErrorCode::Sealed);
     auto l = barrier.list("secret/");
     REQUIRE_FALSE(l.ok());
     CHECK(l.error().code == ErrorCode::Sealed);
@@ -165,6 +173,10 @@ TEST_CASE("Barrier reserves the keys that open the store", "[barrier]") {
     auto g = barrier.get(key);
     REQUIRE_FALSE(g.ok());
     CHECK(g.error().code == ErrorCode::InvalidArgument);
+    const std::string_view keys[] = {"sys/x", key};
+    auto many = barrier.get_many(keys);
+    REQUIRE_FALSE(many.ok());
+    CHECK(many.error().code == ErrorCode::InvalidArgument);
     CHECK_FALSE(barrier.put(key, engine::bytes_of("x")).ok());
     CHECK_FALSE(barrier.del(key).ok());
   }

@@ -257,6 +257,13 @@ TEST_CASE("SqliteStorage refuses writes once its file is gone from the path", "[
     // Reads go on: the open file still holds every acknowledged write.
     CHECK(conformance::value_at(*s, "before") == "1");
     CHECK_FALSE(conformance::has(*s, "after"));
+    const std::string_view keys[] = {"after", "before"};  // through the writer, as no reader can open
+    auto many = s->get_many(keys);
+    REQUIRE(many.ok());
+    REQUIRE(many->size() == 2);
+    CHECK_FALSE((*many)[0].has_value());
+    REQUIRE((*many)[1].has_value());
+    CHECK(engine::as_view(*(*many)[1]) == "1");
     // Nothing was created at the path either.
     CHECK_FALSE(exists(path));
   }

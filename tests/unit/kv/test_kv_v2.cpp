@@ -916,3 +916,73 @@ TEST_CASE("kv v2: a store from before the live index gets it at the first live L
   REQUIRE(marker.ok());
   CHECK(marker->has_value());
 }
+
+namespace {
+// Forwards to a MemoryStorage and keeps the keys of every batch applied.
+class RecordingStorage final : public engine::Storage {
+ public:
+  engine::MemoryStorage inner;
+  std::vector<std::vector<std::string>> batches;
+
+  engine::Result<std::optional<engine::SecureBytes>> get(std::string_view key) override { return inner.get(key); }
+  engine::Result<std::vector<std::string>> list(std::string_view prefix, std::size_t limit = 0) override {
+    return inner.list(prefix, limit);
+  }
+  engine::Status apply(std::span<const engine::WriteOp> batch) override {
+    std::vector<std::string> keys;
+    for (const engine::WriteOp& op : batch) keys.push_back(op.key);
+    batches.push_back(std::move(keys));
+    return inner.apply(batch);
+  }
+  bool last_touches(const std::string& key) const {
+    const auto& b = batches.back();
+    return std::find(b.begin(), b.end(), key) != b.end();
+  }
+};
+}  // namespace
+
+TEST_CASE("kv v2: a write to a key that stays live leaves its live/ entry alone", "[kv2][live]") {
+  RecordingStorage store;
+  engine::KvV2Backend kv;
+  engine::TimePoint now{std::chrono::nanoseconds(1521685446945319214LL)};
+  auto call = [&](Operation op, const std::string& path, const Json& body) {
+    now += std::chrono::milliseconds(1);
+    engine::BackendRequest req{op, path, body, store, now};
+    auto r = kv.handle(req);
+    REQUIRE(r.ok());
+  };
+  auto listed = [&] {
+    now += std::chrono::milliseconds(1);
+    engine::BackendRequest req{Operation::List, "metadata/", kLive, store, now};
+    auto r = kv.handle(req);
+    REQUIRE(r.ok());
+    return keys_of(*r);
+  };
+  const std::vector<std::string> app{"app"};
+
+  call(Operation::Update, "data/app", body_data(R"({"a":"1"})"));
+  CHECK(store.last_touches("live/app"));  // a new key
+  call(Operation::Update, "data/app", body_data(R"({"a":"2"})"));
+  CHECK_FALSE(store.last_touches("live/app"));  // live before and after
+  CHECK(store.last_touches("meta/app"));
+  CHECK(listed() == app);
+  call(Operation::Patch, "data/app", body_data(R"({"b":"3"})"));
+  CHECK_FALSE(store.last_touches("live/app"));
+  CHECK(listed() == app);
+
+  // Deleted, then written again: the entry goes, then comes back.
+  call(Operation::Delete, "data/app", Json::object());
+  CHECK(store.last_touches("live/app"));
+  CHECK(listed().empty());
+  call(Operation::Update, "data/app", body_data(R"({"a":"4"})"));
+  CHECK(store.last_touches("live/app"));
+  CHECK(listed() == app);
+
+  // A version with a deletion time to come counts as live, but its entry is
+  // not taken for granted: the next write writes it.
+  call(Operation::Update, "metadata/app", J(R"({"delete_version_after":"1h"})"));
+  call(Operation::Update, "data/app", body_data(R"({"a":"5"})"));
+  call(Operation::Update, "data/app", body_data(R"({"a":"6"})"));
+  CHECK(store.last_touches("live/app"));
+  CHECK(listed() == app);
+}
