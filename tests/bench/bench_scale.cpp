@@ -27,6 +27,9 @@
 // --compare PATH mounts the store with a second cofferd too (a baseline build),
 // in turn, after the first.
 //
+// --dir D keeps the store in D, with keys.json (its unseal key and root
+// token), so it can be mounted again by hand.
+//
 //   bench_scale [--namespaces N] [--secrets M] [--small K] [--seconds S] [--dir D]
 //               [--cofferd PATH|none] [--compare PATH]
 #include <fcntl.h>
@@ -334,6 +337,16 @@ void run(long namespaces, long secrets, long small, double seconds, const std::s
   s.open(/*create=*/true);
   s.init();
   s.unseal();
+  {
+    // So a store kept with --dir can be mounted again for a closer look
+    // (a throwaway store: its key is worth nothing elsewhere). Mode 0600.
+    const int fd = ::open((dir + "/keys.json").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const auto keys = Json{{"unseal_key", s.unseal_key}, {"root_token", s.root_token}}.dump() + "\n";
+    if (fd < 0 || ::write(fd, keys.data(), keys.size()) != static_cast<ssize_t>(keys.size())) {
+      std::fprintf(stderr, "bench_scale: cannot write %s/keys.json\n", dir.c_str());
+    }
+    if (fd >= 0) ::close(fd);
+  }
   std::printf("bench_scale: %ld namespaces, %ld secrets (checkpoint at %ld), SQLite at %s, %u cpus\n", namespaces,
               secrets, small, s.path.c_str(), std::thread::hardware_concurrency());
 
