@@ -59,17 +59,25 @@ struct PostgresStorage::Connection {
     if (conn != nullptr) PQfinish(conn);
   }
 
-  // Runs a prepared statement; rows come back in binary.
-  Result<PgResult> run(const char* name, std::initializer_list<Param> params, ExecStatusType want) {
+  // A statement's parameters as libpq takes them: three parallel arrays.
+  struct Params {
     std::vector<const char*> values;
     std::vector<int> lengths, formats;
-    for (const Param& p : params) {
-      values.push_back(p.data);
-      lengths.push_back(p.length);
-      formats.push_back(p.binary);
+    explicit Params(std::initializer_list<Param> params) {
+      for (const Param& p : params) {
+        values.push_back(p.data);
+        lengths.push_back(p.length);
+        formats.push_back(p.binary);
+      }
     }
-    PgResult r(PQexecPrepared(conn, name, static_cast<int>(values.size()), values.data(), lengths.data(),
-                              formats.data(), /*resultFormat=*/1));
+    int count() const { return static_cast<int>(values.size()); }
+  };
+
+  // Runs a prepared statement; rows come back in binary.
+  Result<PgResult> run(const char* name, std::initializer_list<Param> params, ExecStatusType want) {
+    const Params p(params);
+    PgResult r(PQexecPrepared(conn, name, p.count(), p.values.data(), p.lengths.data(), p.formats.data(),
+                              /*resultFormat=*/1));
     if (!r || PQresultStatus(r.get()) != want) return pg_error(conn, name);
     return r;
   }
@@ -77,15 +85,9 @@ struct PostgresStorage::Connection {
   // Queues a prepared statement in pipeline mode (false: the connection
   // broke). libpq copies the parameters into its buffer at once.
   bool send(const char* name, std::initializer_list<Param> params) {
-    std::vector<const char*> values;
-    std::vector<int> lengths, formats;
-    for (const Param& p : params) {
-      values.push_back(p.data);
-      lengths.push_back(p.length);
-      formats.push_back(p.binary);
-    }
-    return PQsendQueryPrepared(conn, name, static_cast<int>(values.size()), values.data(), lengths.data(),
-                               formats.data(), /*resultFormat=*/1) == 1;
+    const Params p(params);
+    return PQsendQueryPrepared(conn, name, p.count(), p.values.data(), p.lengths.data(), p.formats.data(),
+                               /*resultFormat=*/1) == 1;
   }
   // The same for SQL with no parameters (transaction control).
   bool send(const char* sql) {
