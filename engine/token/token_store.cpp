@@ -118,7 +118,7 @@ std::string TokenStore::hashed(std::string_view token) const {
   }
   std::string hash = crypto::keyed_hash_hex(salt_, token);
   memo.salt_id = salt_id_;
-  memo.token.assign(token.begin(), token.end());
+  memo.token = SecureString(token.begin(), token.end());  // the old copy is freed, so zeroed whole
   memo.hash = hash;
   return hash;
 }
