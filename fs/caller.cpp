@@ -321,7 +321,14 @@ void CallerResolver::catch_up() {
     }
   });
   if (!complete) {
-    log_info("caller: process events were lost (the kernel's queue overflowed); every thread is read afresh");
+    // A busy host overflows the queue whenever the mount sits idle a while:
+    // said once, as it costs only a re-read of each thread.
+    if (!loss_logged_) {
+      log_info(
+          "caller: process events were lost (the kernel's queue overflowed while idle); every thread is "
+          "read afresh then (logged once)");
+      loss_logged_ = true;
+    }
     known_.clear();
     threads_of_.clear();
     ++execs_;

@@ -226,6 +226,7 @@ class CallerResolver {
   std::unordered_map<pid_t, std::vector<pid_t>> threads_of_;  // tgid -> its other tids in known_
   std::uint64_t tickets_ = 0;
   std::uint64_t execs_ = 0;  // execs seen, and losses: a read that one overtook is not kept
+  bool loss_logged_ = false;
   mutable std::mutex session_mu_;
   std::unordered_map<uid_t, engine::SecureString> sessions_;
   // Processes (tid, start time, uid) a peer login refused: not tried again.
