@@ -18,6 +18,7 @@
 #include "engine/crypto/sodium.hpp"
 #include "engine/identity/identity_backend.hpp"
 #include "engine/policy/policy.hpp"
+#include "engine/storage/group_commit.hpp"
 #include "engine/sys/sys_backend.hpp"
 #include "engine/token/token_acl.hpp"
 #include "engine/token/token_backend.hpp"
@@ -395,6 +396,11 @@ Result<bool> Core::Impl::may_see(const SecureString& token, std::string_view abs
 Result<Response> Core::Impl::handle_routed(const Request& req, std::unique_lock<std::shared_mutex>* exclusive,
                                            const auth::PreparedRenewal* renewal) {
   const TimePoint now = Clock::now();
+  // A write on its way: a concurrent commit may wait a moment for its
+  // batch (group_commit.hpp). Not under the exclusive lock, where no other
+  // write runs.
+  const bool writes = req.op != Operation::Read && req.op != Operation::List;
+  CommitDelay::Announce underway(writes && exclusive == nullptr ? physical->commit_delay() : nullptr);
 
   AuditEvent event = audit_event(req);  // what the audit trail says of it
 

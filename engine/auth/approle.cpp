@@ -7,6 +7,7 @@
 #include "engine/common/json_values.hpp"
 #include "engine/common/time.hpp"
 #include "engine/crypto/sodium.hpp"
+#include "engine/storage/group_commit.hpp"
 
 namespace engine::auth {
 namespace {
@@ -157,7 +158,7 @@ Result<Response> AppRoleBackend::handle_role(const BackendRequest& req, const st
       default: return Error::unsupported_path(req.path);
     }
   }
-  std::lock_guard lock(mu_);
+  auto lock = CommitDelay::locked(mu_);
   COFFER_TRY(auto role, get_record<RoleEntry>(req.storage, role_key(name), "approle role"));
   if (!role) return Error::invalid("role \"" + name + "\" does not exist");
 
@@ -255,7 +256,7 @@ Result<Response> AppRoleBackend::write_role(const BackendRequest& req, const std
   COFFER_TRY_STATUS(
       only_with_token_params(req.data, {"role_name", "bind_secret_id", "secret_id_num_uses", "secret_id_ttl",
                                         "local_secret_ids", "secret_id_bound_cidrs", "role_id"}));
-  std::lock_guard lock(mu_);
+  auto lock = CommitDelay::locked(mu_);
   COFFER_TRY(auto existing, get_record<RoleEntry>(req.storage, role_key(name), "approle role"));
   RoleEntry role = existing.value_or(RoleEntry{});
   COFFER_TRY(auto bind, fields::get_bool(req.data, "bind_secret_id"));
@@ -327,7 +328,7 @@ Result<Response> AppRoleBackend::set_role_id(const BackendRequest& req, const st
 }
 
 Result<Response> AppRoleBackend::delete_role(const BackendRequest& req, const std::string& name) {
-  std::lock_guard lock(mu_);
+  auto lock = CommitDelay::locked(mu_);
   COFFER_TRY(auto role, get_record<RoleEntry>(req.storage, role_key(name), "approle role"));
   if (!role) return Response{};
   std::vector<WriteOp> batch;
@@ -415,7 +416,7 @@ Result<Response> AppRoleBackend::login(const BackendRequest& req) {
   COFFER_TRY(auto role_id, id_field(req.data, "role_id"));
   if (!role_id || role_id->empty()) return Error::invalid("missing role_id");
   COFFER_TRY(auto secret, id_field(req.data, "secret_id"));
-  std::lock_guard lock(mu_);
+  auto lock = CommitDelay::locked(mu_);
   COFFER_TRY(std::string role_hash, hashed(req.storage, as_view(*role_id)));
   COFFER_TRY(auto owner, req.storage.get(role_id_key(role_hash)));
   if (!owner) return Error::invalid(kInvalidLogin);
@@ -462,7 +463,7 @@ bool AppRoleBackend::invalid_credentials(const BackendRequest& req, const Error&
   if (error.code != ErrorCode::InvalidArgument || error.message != kInvalidLogin) return false;
   const std::string role_id = login_alias(req);
   if (role_id.empty()) return false;
-  std::lock_guard lock(mu_);
+  auto lock = CommitDelay::locked(mu_);
   auto role_hash = hashed(req.storage, role_id);
   if (!role_hash.ok()) return false;
   auto owner = req.storage.get(role_id_key(*role_hash));

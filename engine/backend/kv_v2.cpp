@@ -20,6 +20,7 @@
 #include "engine/common/duration.hpp"
 #include "engine/storage/serial.hpp"
 #include "engine/common/time.hpp"
+#include "engine/storage/group_commit.hpp"
 
 // Stored records. A named namespace (not an anonymous one) because
 // CEREAL_CLASS_VERSION must name the types from the global namespace.
@@ -903,11 +904,13 @@ Result<Response> KvV2Backend::handle(const BackendRequest& req) {
   }
   if (t.endpoint == Endpoint::Config) {
     if (!is_write(op)) return unsupported_operation();
-    std::unique_lock config(config_mu_);
+    auto config = CommitDelay::locked(config_mu_);
     return write_config(req);
   }
-  std::shared_lock config(config_mu_);
-  std::lock_guard key(key_mu(t.name));
+  // A write that waits here waits for another one's commit: not announced
+  // meanwhile (group_commit.hpp).
+  auto config = CommitDelay::locked_shared(config_mu_);
+  auto key = CommitDelay::locked(key_mu(t.name));
   switch (t.endpoint) {
     case Endpoint::Data:
       if (is_write(op)) return write_data(req, t.name, false);
@@ -934,7 +937,7 @@ Status KvV2Backend::build_live_index(const BackendRequest& req) {
   COFFER_TRY(auto marker, req.storage.get(kLiveIndexKey));
   if (!marker) {
     // Every writer holds config_mu_ shared: exclusive, no key changes meanwhile.
-    std::unique_lock config(config_mu_);
+    auto config = CommitDelay::locked(config_mu_);
     COFFER_TRY(auto again, req.storage.get(kLiveIndexKey));
     if (!again) {
       const std::int64_t now = kv::to_unix_nanos(req.now);

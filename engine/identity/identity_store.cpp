@@ -10,6 +10,7 @@
 #include "engine/storage/serial.hpp"
 #include "engine/crypto/sodium.hpp"
 #include "engine/policy/policy.hpp"
+#include "engine/storage/group_commit.hpp"
 
 namespace engine {
 namespace {
@@ -206,20 +207,20 @@ Status IdentityStore::load(const std::vector<std::string>& namespace_ids) {
       fresh->index_group(std::make_shared<const GroupRecord>(std::move(rec)));
     }
   }
-  std::unique_lock lock(mu_);
+  auto lock = CommitDelay::locked(mu_);
   state_ = std::move(fresh);
   bump();
   return {};
 }
 
 void IdentityStore::clear() {
-  std::unique_lock lock(mu_);
+  auto lock = CommitDelay::locked(mu_);
   state_ = std::make_unique<State>();
   bump();
 }
 
 void IdentityStore::forget_namespace(std::string_view namespace_id) {
-  std::unique_lock lock(mu_);
+  auto lock = CommitDelay::locked(mu_);
   std::vector<EntityPtr> entities;
   for (const auto& [id, e] : state_->entities) {
     if (e->namespace_id == namespace_id) entities.push_back(e);
@@ -256,7 +257,7 @@ Result<LoginEntity> IdentityStore::entity_for_login(std::string_view namespace_i
                                                     std::string_view mount_type, std::string_view alias_name,
                                                     const std::map<std::string, std::string>& alias_metadata,
                                                     TimePoint now) {
-  std::unique_lock lock(mu_);
+  auto lock = CommitDelay::locked(mu_);
   State& s = *state_;
   if (auto it = s.alias_by_factors.find(pair_key(mount_accessor, alias_name)); it != s.alias_by_factors.end()) {
     EntityPtr e = s.entity(it->second);
@@ -305,7 +306,7 @@ Result<LoginEntity> IdentityStore::entity_for_login(std::string_view namespace_i
 
 Status IdentityStore::set_external_groups(std::string_view entity_id, std::string_view mount_accessor,
                                           const std::vector<std::string>& group_alias_names, TimePoint now) {
-  std::unique_lock lock(mu_);
+  auto lock = CommitDelay::locked(mu_);
   State& s = *state_;
   EntityPtr e = s.entity(entity_id);
   if (!e) return Error::not_found("entity not found");
@@ -347,7 +348,7 @@ Status IdentityStore::set_external_groups(std::string_view entity_id, std::strin
 EntityPolicies IdentityStore::policies_for(std::string_view token_ns_id, std::string_view entity_id,
                                            const NamespacePathOf& ns_path_of) const {
   EntityPolicies out;
-  std::shared_lock lock(mu_);
+  auto lock = CommitDelay::locked_shared(mu_);
   const State& s = *state_;
   EntityPtr e = s.entity(entity_id);
   if (!e) return out;
@@ -397,7 +398,7 @@ EntityPolicies IdentityStore::policies_for(std::string_view token_ns_id, std::st
 // ---- Config ------------------------------------------------------------------------
 
 std::string IdentityStore::group_policy_application_mode() const {
-  std::shared_lock lock(mu_);
+  auto lock = CommitDelay::locked_shared(mu_);
   return state_->config.group_policy_application_mode;
 }
 
@@ -405,7 +406,7 @@ Status IdentityStore::set_group_policy_application_mode(std::string_view mode) {
   if (mode != kModeWithinHierarchy && mode != kModeAny) {
     return Error::invalid("group_policy_application_mode must be either \"within_namespace_hierarchy\" or \"any\"");
   }
-  std::unique_lock lock(mu_);
+  auto lock = CommitDelay::locked(mu_);
   IdentityConfig config = state_->config;
   config.group_policy_application_mode = std::string(mode);
   COFFER_TRY_STATUS(storage_.put(kConfigKey, encode_record(config)));
@@ -417,18 +418,18 @@ Status IdentityStore::set_group_policy_application_mode(std::string_view mode) {
 // ---- Entities ------------------------------------------------------------------------
 
 EntityPtr IdentityStore::entity_by_id(std::string_view id) const {
-  std::shared_lock lock(mu_);
+  auto lock = CommitDelay::locked_shared(mu_);
   return state_->entity(id);
 }
 
 EntityPtr IdentityStore::entity_by_name(std::string_view namespace_id, std::string_view name) const {
-  std::shared_lock lock(mu_);
+  auto lock = CommitDelay::locked_shared(mu_);
   auto it = state_->entity_by_name.find(pair_key(namespace_id, name));
   return it == state_->entity_by_name.end() ? nullptr : state_->entity(it->second);
 }
 
 std::vector<EntityPtr> IdentityStore::entities_of(std::string_view namespace_id) const {
-  std::shared_lock lock(mu_);
+  auto lock = CommitDelay::locked_shared(mu_);
   std::vector<EntityPtr> out;
   const std::string prefix = pair_key(namespace_id, "");
   for (auto it = state_->entity_by_name.lower_bound(prefix);
@@ -439,7 +440,7 @@ std::vector<EntityPtr> IdentityStore::entities_of(std::string_view namespace_id)
 }
 
 Result<EntityPtr> IdentityStore::put_entity(EntityRecord record, TimePoint now) {
-  std::unique_lock lock(mu_);
+  auto lock = CommitDelay::locked(mu_);
   State& s = *state_;
   EntityPtr old = record.id.empty() ? nullptr : s.entity(record.id);
   if (!record.id.empty() && !old) return Error::invalid("entity not found from id");
@@ -472,7 +473,7 @@ Result<EntityPtr> IdentityStore::put_entity(EntityRecord record, TimePoint now) 
 }
 
 Status IdentityStore::delete_entity(std::string_view id) {
-  std::unique_lock lock(mu_);
+  auto lock = CommitDelay::locked(mu_);
   State& s = *state_;
   EntityPtr e = s.entity(id);
   if (!e) return {};
@@ -515,7 +516,7 @@ std::optional<std::pair<EntityPtr, AliasRecord>> find_alias(const EntityPtr& e, 
 }  // namespace
 
 std::optional<std::pair<EntityPtr, AliasRecord>> IdentityStore::entity_alias_by_id(std::string_view alias_id) const {
-  std::shared_lock lock(mu_);
+  auto lock = CommitDelay::locked_shared(mu_);
   auto it = state_->alias_owner.find(std::string(alias_id));
   if (it == state_->alias_owner.end()) return std::nullopt;
   return find_alias(state_->entity(it->second), alias_id);
@@ -523,7 +524,7 @@ std::optional<std::pair<EntityPtr, AliasRecord>> IdentityStore::entity_alias_by_
 
 std::optional<std::pair<EntityPtr, AliasRecord>> IdentityStore::entity_alias_by_factors(std::string_view mount_accessor,
                                                                                         std::string_view name) const {
-  std::shared_lock lock(mu_);
+  auto lock = CommitDelay::locked_shared(mu_);
   auto it = state_->alias_by_factors.find(pair_key(mount_accessor, name));
   if (it == state_->alias_by_factors.end()) return std::nullopt;
   EntityPtr e = state_->entity(it->second);
@@ -535,7 +536,7 @@ std::optional<std::pair<EntityPtr, AliasRecord>> IdentityStore::entity_alias_by_
 }
 
 std::vector<std::pair<EntityPtr, AliasRecord>> IdentityStore::entity_aliases_of(std::string_view namespace_id) const {
-  std::shared_lock lock(mu_);
+  auto lock = CommitDelay::locked_shared(mu_);
   std::vector<std::pair<EntityPtr, AliasRecord>> out;
   for (const auto& [id, e] : state_->entities) {
     if (e->namespace_id != namespace_id) continue;
@@ -546,7 +547,7 @@ std::vector<std::pair<EntityPtr, AliasRecord>> IdentityStore::entity_aliases_of(
 }
 
 Result<AliasRecord> IdentityStore::put_entity_alias(AliasRecord alias, TimePoint now) {
-  std::unique_lock lock(mu_);
+  auto lock = CommitDelay::locked(mu_);
   State& s = *state_;
   EntityPtr target = s.entity(alias.canonical_id);
   if (!target) return Error::invalid("invalid canonical ID");
@@ -621,7 +622,7 @@ Result<AliasRecord> IdentityStore::put_entity_alias(AliasRecord alias, TimePoint
 }
 
 Status IdentityStore::delete_entity_alias(std::string_view alias_id) {
-  std::unique_lock lock(mu_);
+  auto lock = CommitDelay::locked(mu_);
   State& s = *state_;
   auto it = s.alias_owner.find(std::string(alias_id));
   if (it == s.alias_owner.end()) return {};
@@ -639,18 +640,18 @@ Status IdentityStore::delete_entity_alias(std::string_view alias_id) {
 // ---- Groups ------------------------------------------------------------------------------
 
 GroupPtr IdentityStore::group_by_id(std::string_view id) const {
-  std::shared_lock lock(mu_);
+  auto lock = CommitDelay::locked_shared(mu_);
   return state_->group(id);
 }
 
 GroupPtr IdentityStore::group_by_name(std::string_view namespace_id, std::string_view name) const {
-  std::shared_lock lock(mu_);
+  auto lock = CommitDelay::locked_shared(mu_);
   auto it = state_->group_by_name.find(pair_key(namespace_id, name));
   return it == state_->group_by_name.end() ? nullptr : state_->group(it->second);
 }
 
 std::vector<GroupPtr> IdentityStore::groups_of(std::string_view namespace_id) const {
-  std::shared_lock lock(mu_);
+  auto lock = CommitDelay::locked_shared(mu_);
   std::vector<GroupPtr> out;
   const std::string prefix = pair_key(namespace_id, "");
   for (auto it = state_->group_by_name.lower_bound(prefix);
@@ -661,7 +662,7 @@ std::vector<GroupPtr> IdentityStore::groups_of(std::string_view namespace_id) co
 }
 
 Result<GroupPtr> IdentityStore::put_group(GroupRecord record, TimePoint now) {
-  std::unique_lock lock(mu_);
+  auto lock = CommitDelay::locked(mu_);
   State& s = *state_;
   GroupPtr old = record.id.empty() ? nullptr : s.group(record.id);
   if (!record.id.empty() && !old) return Error::invalid("invalid group ID");
@@ -723,7 +724,7 @@ Result<GroupPtr> IdentityStore::put_group(GroupRecord record, TimePoint now) {
 }
 
 Status IdentityStore::delete_group(std::string_view id) {
-  std::unique_lock lock(mu_);
+  auto lock = CommitDelay::locked(mu_);
   State& s = *state_;
   GroupPtr g = s.group(id);
   if (!g) return {};
@@ -756,7 +757,7 @@ Status IdentityStore::delete_group(std::string_view id) {
 // ---- Group aliases ------------------------------------------------------------------------
 
 std::optional<std::pair<GroupPtr, AliasRecord>> IdentityStore::group_alias_by_id(std::string_view alias_id) const {
-  std::shared_lock lock(mu_);
+  auto lock = CommitDelay::locked_shared(mu_);
   auto it = state_->group_alias_owner.find(std::string(alias_id));
   if (it == state_->group_alias_owner.end()) return std::nullopt;
   GroupPtr g = state_->group(it->second);
@@ -766,7 +767,7 @@ std::optional<std::pair<GroupPtr, AliasRecord>> IdentityStore::group_alias_by_id
 
 std::optional<std::pair<GroupPtr, AliasRecord>> IdentityStore::group_alias_by_factors(std::string_view mount_accessor,
                                                                                       std::string_view name) const {
-  std::shared_lock lock(mu_);
+  auto lock = CommitDelay::locked_shared(mu_);
   auto it = state_->group_alias_by_factors.find(pair_key(mount_accessor, name));
   if (it == state_->group_alias_by_factors.end()) return std::nullopt;
   GroupPtr g = state_->group(it->second);
@@ -775,7 +776,7 @@ std::optional<std::pair<GroupPtr, AliasRecord>> IdentityStore::group_alias_by_fa
 }
 
 std::vector<std::pair<GroupPtr, AliasRecord>> IdentityStore::group_aliases_of(std::string_view namespace_id) const {
-  std::shared_lock lock(mu_);
+  auto lock = CommitDelay::locked_shared(mu_);
   std::vector<std::pair<GroupPtr, AliasRecord>> out;
   for (const auto& [id, g] : state_->groups) {
     if (g->namespace_id == namespace_id && g->alias) out.emplace_back(g, *g->alias);
@@ -785,7 +786,7 @@ std::vector<std::pair<GroupPtr, AliasRecord>> IdentityStore::group_aliases_of(st
 }
 
 Result<AliasRecord> IdentityStore::put_group_alias(AliasRecord alias, TimePoint now) {
-  std::unique_lock lock(mu_);
+  auto lock = CommitDelay::locked(mu_);
   State& s = *state_;
   GroupPtr previous;
   if (!alias.id.empty()) {
@@ -864,7 +865,7 @@ Result<AliasRecord> IdentityStore::put_group_alias(AliasRecord alias, TimePoint 
 }
 
 Status IdentityStore::delete_group_alias(std::string_view alias_id) {
-  std::unique_lock lock(mu_);
+  auto lock = CommitDelay::locked(mu_);
   State& s = *state_;
   auto it = s.group_alias_owner.find(std::string(alias_id));
   if (it == s.group_alias_owner.end()) return {};
@@ -883,7 +884,7 @@ Status IdentityStore::delete_group_alias(std::string_view alias_id) {
 // ---- Membership views ------------------------------------------------------------------------
 
 std::vector<std::string> IdentityStore::direct_group_ids(std::string_view entity_id) const {
-  std::shared_lock lock(mu_);
+  auto lock = CommitDelay::locked_shared(mu_);
   std::vector<std::string> out;
   if (auto it = state_->groups_of_entity.find(std::string(entity_id)); it != state_->groups_of_entity.end()) {
     for (const auto& g : it->second) {
@@ -894,7 +895,7 @@ std::vector<std::string> IdentityStore::direct_group_ids(std::string_view entity
 }
 
 std::vector<std::string> IdentityStore::inherited_group_ids(std::string_view entity_id) const {
-  std::shared_lock lock(mu_);
+  auto lock = CommitDelay::locked_shared(mu_);
   std::set<std::string> direct;
   if (auto it = state_->groups_of_entity.find(std::string(entity_id)); it != state_->groups_of_entity.end()) {
     direct = it->second;
@@ -907,7 +908,7 @@ std::vector<std::string> IdentityStore::inherited_group_ids(std::string_view ent
 }
 
 std::vector<std::string> IdentityStore::parent_group_ids(std::string_view group_id) const {
-  std::shared_lock lock(mu_);
+  auto lock = CommitDelay::locked_shared(mu_);
   std::vector<std::string> out;
   if (auto it = state_->parents_of_group.find(std::string(group_id)); it != state_->parents_of_group.end()) {
     for (const auto& g : it->second) {

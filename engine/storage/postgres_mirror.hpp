@@ -71,6 +71,7 @@ class PostgresMirror final : public Storage {
   Result<std::optional<SecureBytes>> get(std::string_view key) override;
   Result<std::vector<std::string>> list(std::string_view prefix, std::size_t limit = 0) override;
   Status apply(std::span<const WriteOp> batch) override;
+  CommitDelay* commit_delay() override { return pg_->commit_delay(); }
 
   // Waits up to `wait` for a commit of any host, then brings the mirror up
   // to the store's revision. The update says which keys moved (or reload).

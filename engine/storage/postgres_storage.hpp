@@ -83,6 +83,7 @@ class PostgresStorage final : public Storage {
   Result<std::optional<SecureBytes>> get(std::string_view key) override;
   Result<std::vector<std::string>> list(std::string_view prefix, std::size_t limit = 0) override;
   Status apply(std::span<const WriteOp> batch) override;
+  CommitDelay* commit_delay() override { return &group_; }
   // What a key must hold for a conditional apply (nullopt: no such key).
   struct Expect {
     std::string key;

@@ -5,10 +5,10 @@
 //
 // Concurrency: one writer connection and a pool of reader connections, so
 // reads run in parallel with each other and with a write (WAL readers see the
-// last committed state). get_many() reads its keys in one read transaction. Concurrent apply() calls share a commit (group
-// commit): while one transaction commits, the batches that arrive queue up,
-// and the next caller to run commits all of them in one transaction and one
-// WAL sync, each batch inside a savepoint of its own. Each call returns only
+// last committed state). get_many() reads its keys in one read transaction. Concurrent apply() calls share a commit
+// (group commit): while one transaction commits, the batches that arrive queue up, and the next caller to run commits
+// all of them in one transaction and one WAL sync, each batch inside a savepoint of its own (and waits a moment for
+// announced writes, group_commit.hpp). Each call returns only
 // after its batch is durable; a batch whose statements fail is rolled back
 // alone, and a commit that fails fails every batch in it. The file is held
 // with flock() for the object's lifetime, so a second cofferd on the same
@@ -75,6 +75,7 @@ class SqliteStorage final : public Storage {
   Result<std::vector<std::optional<SecureBytes>>> get_many(std::span<const std::string_view> keys) override;
   Result<std::vector<std::string>> list(std::string_view prefix, std::size_t limit = 0) override;
   Status apply(std::span<const WriteOp> batch) override;
+  CommitDelay* commit_delay() override { return &group_; }
 
   struct Connection;  // one sqlite3 handle and its prepared statements
 

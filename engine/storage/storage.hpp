@@ -16,6 +16,8 @@
 
 namespace engine {
 
+class CommitDelay;  // group_commit.hpp
+
 using ByteView = std::span<const std::uint8_t>;
 
 inline ByteView bytes_of(std::string_view s) { return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}; }
@@ -58,6 +60,11 @@ class Storage {
   // Applies every op or none (one transaction), durably: once it returns ok,
   // the change survives the process being killed.
   virtual Status apply(std::span<const WriteOp> batch) = 0;
+
+  // Where a request that is about to write announces itself, so concurrent
+  // apply() calls share a commit (group_commit.hpp); nullptr for a store
+  // that commits each batch alone.
+  virtual CommitDelay* commit_delay() { return nullptr; }
 
   // Conveniences over apply().
   Status put(std::string_view key, ByteView value);

@@ -8,6 +8,7 @@
 #include "engine/storage/serial.hpp"
 #include "engine/common/time.hpp"
 #include "engine/crypto/sodium.hpp"
+#include "engine/storage/group_commit.hpp"
 
 namespace engine {
 namespace {
@@ -140,7 +141,7 @@ Result<std::pair<SecureString, TokenPtr>> TokenStore::create(TokenEntry entry, s
   entry.accessor = crypto::random_base62(24) + suffix;
   entry.hash = hashed(as_view(id));
   entry.orphan = entry.parent.empty();
-  std::lock_guard write(write_mu_);
+  auto write = CommitDelay::locked(write_mu_);
   if (!custom_id.empty()) {
     COFFER_TRY(auto existing, storage_.get(id_key(entry.hash)));
     if (existing) return Error::exists("cannot create a token with a duplicate ID");
@@ -210,7 +211,7 @@ Result<TokenPtr> TokenStore::lookup_accessor(std::string_view accessor, TimePoin
 }
 
 Result<TokenPtr> TokenStore::use(const std::string& hash) {
-  std::lock_guard write(write_mu_);
+  auto write = CommitDelay::locked(write_mu_);
   TokenPtr current;
   {
     std::shared_lock lock(cache_mu_);
@@ -255,7 +256,7 @@ Status TokenStore::collect_tree(const std::string& hash, std::vector<std::string
 }
 
 Status TokenStore::revoke_tree(const std::string& hash) {
-  std::lock_guard write(write_mu_);
+  auto write = CommitDelay::locked(write_mu_);
   std::vector<std::string> doomed;
   COFFER_TRY_STATUS(collect_tree(hash, doomed));
   std::vector<WriteOp> batch;
@@ -281,7 +282,7 @@ Status TokenStore::revoke_tree(const std::string& hash) {
 }
 
 Status TokenStore::revoke_orphan(const std::string& hash) {
-  std::lock_guard write(write_mu_);
+  auto write = CommitDelay::locked(write_mu_);
   COFFER_TRY(auto entry, load_locked(hash));
   if (!entry) return {};
   COFFER_TRY(auto kids, storage_.list(children_prefix(hash)));
@@ -309,7 +310,7 @@ Status TokenStore::revoke_orphan(const std::string& hash) {
 }
 
 Status TokenStore::update(const TokenEntry& entry) {
-  std::lock_guard write(write_mu_);
+  auto write = CommitDelay::locked(write_mu_);
   COFFER_TRY(auto current, load_locked(entry.hash));
   if (!current) return Error::invalid("invalid token");
   COFFER_TRY_STATUS(storage_.put(id_key(entry.hash), encode_record(entry)));
@@ -321,7 +322,7 @@ Status TokenStore::update(const TokenEntry& entry) {
 Result<std::size_t> TokenStore::revoke_namespace(std::string_view namespace_id) {
   std::vector<std::string> doomed;
   {
-    std::lock_guard write(write_mu_);
+    auto write = CommitDelay::locked(write_mu_);
     COFFER_TRY(auto hashes, storage_.list(kIdPrefix));
     for (const auto& h : hashes) {
       if (h.empty() || h.back() == '/') continue;

@@ -11,7 +11,9 @@
 //                (--small secrets) and again at the full size, and full/small;
 //   writes       durable writes/s with 1 and with 4 writer threads, and 4/1;
 //                the process's CPU time per write in each, and how many
-//                writes shared a SQLite transaction (group commit) with 4;
+//                writes shared a SQLite transaction (group commit) with 4,
+//                and how many of those commits waited for announced writes
+//                (the commit delay) and how many waits ran to the limit;
 //   memory       this process's RSS after the store is built and read;
 //   restart      close, reopen, unseal and first read, in ms;
 //   mount        with a cofferd (--cofferd, built beside this): the same
@@ -171,6 +173,8 @@ struct WriteFigures {
   double per_second;
   double cpu_us;             // CPU of this process per write, every thread
   double writes_per_commit;  // how many writes shared each SQLite transaction
+  double delayed;            // share of commits that waited for announced writes (group_commit.hpp)
+  double timed_out;          // share of those waits that ran to the limit
 };
 
 // Durable writes per second with `writers` threads for `seconds`, each
@@ -180,6 +184,7 @@ WriteFigures write_rate(Store& s, int writers, double seconds) {
   std::atomic<bool> failed{false};
   std::vector<std::thread> threads;
   const std::uint64_t commits = s.sqlite->commits();
+  const auto delays = s.sqlite->commit_delay()->delays();
   const double cpu = cpu_seconds();
   const auto start = Clock::now();
   const auto end = start + std::chrono::duration<double>(seconds);
@@ -196,7 +201,11 @@ WriteFigures write_rate(Store& s, int writers, double seconds) {
   if (failed) throw std::runtime_error("a timed write failed");
   const double elapsed = seconds_since(start);
   const auto n = static_cast<double>(done);
-  return {n / elapsed, (cpu_seconds() - cpu) * 1e6 / n, n / static_cast<double>(s.sqlite->commits() - commits)};
+  const auto commits_made = static_cast<double>(s.sqlite->commits() - commits);
+  const auto [waits, timeouts] = s.sqlite->commit_delay()->delays();
+  const auto waited = static_cast<double>(waits - delays.first);
+  return {n / elapsed, (cpu_seconds() - cpu) * 1e6 / n, n / commits_made, waited / commits_made,
+          waited == 0 ? 0 : static_cast<double>(timeouts - delays.second) / waited};
 }
 
 // ------------------------------------------------------------ through a mount
@@ -395,6 +404,8 @@ void run(long namespaces, long secrets, long small, double seconds, const std::s
               w4.per_second / w1.per_second);
   std::printf("writes      CPU us/write 1 writer %5.1f  4 writers %5.1f  writes/commit 4 writers %.2f\n", w1.cpu_us,
               w4.cpu_us, w4.writes_per_commit);
+  std::printf("writes      commits delayed 4 writers %.0f%% (of which to the limit %.0f%%)\n", 100 * w4.delayed,
+              100 * w4.timed_out);
   std::printf("memory      RSS %ld MB\n", rss_mb());
 
   // Restart: a new process would do the same; the page cache stays warm.
