@@ -626,22 +626,22 @@ Status Core::Impl::finish_unseal() {
   return st;
 }
 
-Status Core::absorb(bool reload, std::span<const std::string> keys) {
+Status Core::absorb(bool reload, std::span<const KeyRange> changed) {
   Impl& c = *impl_;
   std::vector<WriteOp> ops;
-  ops.reserve(keys.size());
+  ops.reserve(changed.size());
   // The seal's records (outside the barrier) are nothing the core keeps in
   // memory, but the keyring: a rotation on another host adds a term, which
   // this host must read with and then write with. Reloaded before anything
   // below reads through the barrier (which would also reload on meeting the
   // unknown term, once).
   bool keyring = reload;
-  for (const std::string& k : keys) {
-    if (Barrier::is_reserved_key(k)) {
-      keyring = keyring || k == "core/keyring";
+  for (const KeyRange& k : changed) {
+    if (Barrier::is_reserved_key(k.key)) {
+      keyring = keyring || k.key == "core/keyring";
       continue;
     }
-    ops.push_back({!k.empty() && k.back() == '/' ? WriteOp::Kind::DeletePrefix : WriteOp::Kind::Put, k, {}});
+    ops.push_back({k.prefix ? WriteOp::Kind::DeletePrefix : WriteOp::Kind::Put, k.key, {}});
   }
   std::vector<ChangeEvent> events;
   {

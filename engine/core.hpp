@@ -55,15 +55,15 @@ class Core {
   [[nodiscard]] ChangeBus::Subscription subscribe(ChangeBus::Handler handler);
 
   // What other hosts of a fleet committed, as the store's change feed
-  // read it (PostgresMirror::follow): the keys those revisions touched
-  // (DeletePrefix prefixes end in '/'), or reload when the feed cannot say.
+  // read it (PostgresMirror::follow): the keys and the DeletePrefix
+  // prefixes those revisions touched, or reload when the feed cannot say.
   // Brings what the core keeps in memory (namespace tree, mount tables,
   // identity, policies, cached tokens, audit devices) to the store's state
   // and announces the changes on the bus as local commits are, so a remote
   // change invalidates exactly what a local one does. Nothing while sealed.
   // For the daemon's feed thread; errors: as the stores report them (the
   // caller retries with reload).
-  Status absorb(bool reload, std::span<const std::string> keys);
+  Status absorb(bool reload, std::span<const KeyRange> changed);
   // The feed thread says that every change up to the store's `revision` is
   // absorbed (after absorb(), or when there was nothing to take in). A
   // request that lost a race to another host waits for this before it runs

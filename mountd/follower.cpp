@@ -37,7 +37,7 @@ void Follower::run() {
       core_.fed(up->revision);
       continue;
     }
-    std::vector<std::string> keys;
+    std::vector<engine::KeyRange> keys;
     for (const auto& batch : up->batches) keys.insert(keys.end(), batch.keys.begin(), batch.keys.end());
     const engine::Status st = core_.absorb(up->reload || must_reload, keys);
     must_reload = !st.ok();

@@ -47,12 +47,16 @@ Error error(pg_conn* pg, const std::string& what) {
 Status read_batches(pg_conn* pg, const std::string& t, std::int64_t after, std::int64_t upto, StoreChanges& out) {
   // The bounds as text: bigint parameters, sent as text. Ordered by the
   // bigint column: the text output column is also named "revision", and
-  // ORDER BY revision would sort "100" before "99".
+  // ORDER BY revision would sort "100" before "99". A row with no prefix
+  // flag (NULL) was written by a cofferd from before the column, and read
+  // as such a cofferd reads it: a key ending in '/' is a prefix.
   std::vector<const char*> values;
   const std::string from = std::to_string(after), to = std::to_string(upto);
   values = {from.c_str(), to.c_str()};
   PgResult rows(PQexecParams(pg,
-                             ("SELECT c.revision::text AS rev, c.key FROM " + t +
+                             ("SELECT c.revision::text AS rev, c.key, COALESCE(c.prefix, substring(c.key FROM "
+                              "octet_length(c.key)) = '\\x2f'::bytea) FROM " +
+                              t +
                               "_changes c WHERE c.revision > $1::bigint AND c.revision <= $2::bigint "
                               "ORDER BY c.revision, c.key")
                                  .c_str(),
@@ -71,7 +75,9 @@ Status read_batches(pg_conn* pg, const std::string& t, std::int64_t after, std::
       out.batches.push_back({rev, {}});
       ++expect;
     }
-    out.batches.back().keys.push_back(field(rows.get(), i, 1));
+    // A boolean in binary is one byte, 1 for true.
+    const bool prefix = PQgetlength(rows.get(), i, 2) == 1 && PQgetvalue(rows.get(), i, 2)[0] != 0;
+    out.batches.back().keys.push_back({field(rows.get(), i, 1), prefix});
   }
   if (out.batches.empty()) {  // called with revisions to read: all trimmed
     out.reload = true;
@@ -98,7 +104,7 @@ Status read_state(pg_conn* pg, const std::string& t, StoreChanges& out) {
   }
   std::vector<std::string> keys, prefixes;
   for (const auto& b : out.batches) {
-    for (const std::string& k : b.keys) (!k.empty() && k.back() == '/' ? prefixes : keys).push_back(k);
+    for (const KeyRange& k : b.keys) (k.prefix ? prefixes : keys).push_back(k.key);
   }
   auto unique = [](std::vector<std::string>& v) {
     std::sort(v.begin(), v.end());

@@ -14,17 +14,18 @@
 
 #include "engine/common/error.hpp"
 #include "engine/common/secure.hpp"
+#include "engine/storage/storage.hpp"
 
 struct pg_conn;  // libpq's PGconn
 
 namespace engine {
 
 struct StoreChanges {
-  // The keys one revision touched (DeletePrefix ops give their prefix,
-  // which ends in '/'; keys never do).
+  // What one revision touched: a key per Put and Delete, a prefix per
+  // DeletePrefix (its change row says which), in key order.
   struct Batch {
     std::int64_t revision = 0;
-    std::vector<std::string> keys;
+    std::vector<KeyRange> keys;
   };
   // Everything cached must be reloaded; `why` says what broke the chain.
   bool reload = false;
@@ -35,11 +36,7 @@ struct StoreChanges {
   // DeletePrefix named, or one key a batch named) now holds what `values`
   // says, and is gone where `values` has nothing. With reload, `cleared`
   // is the prefix "" and `values` the whole store.
-  struct Range {
-    std::string key;
-    bool prefix = false;
-  };
-  std::vector<Range> cleared;
+  std::vector<KeyRange> cleared;
   std::vector<std::pair<std::string, SecureBytes>> values;
 
   bool empty() const { return !reload && batches.empty(); }

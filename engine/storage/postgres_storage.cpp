@@ -123,7 +123,7 @@ namespace {
 
 Status prepare(PostgresStorage::Connection& c, const std::string& t) {
   const std::string kv = t + "_kv";
-  const std::string change = "INSERT INTO " + t + "_changes(revision, key) VALUES ";
+  const std::string change = "INSERT INTO " + t + "_changes(revision, key, prefix) VALUES ";
   // The children of a prefix ($1, its length + 1 in $3, its successor in
   // $2): each key's remainder up to and including the next '/', once.
   const std::string child =
@@ -136,13 +136,15 @@ Status prepare(PostgresStorage::Connection& c, const std::string& t) {
       {kListFrom,
        "SELECT DISTINCT " + child + " AS c FROM " + kv + " WHERE key >= $1 AND $2::bytea IS NULL ORDER BY c LIMIT $4"},
       // Each op writes its change row in the same statement (one statement
-      // per op): $1 the key, the last parameter the revision.
+      // per op): $1 the key, the last parameter the revision, and whether
+      // it is a DeletePrefix's prefix.
       {kPut, "WITH w AS (INSERT INTO " + kv +
                  "(key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value) " + change +
-                 "($3::bigint, $1)"},
-      {kDel, "WITH w AS (DELETE FROM " + kv + " WHERE key = $1) " + change + "($2::bigint, $1)"},
-      {kDelRange, "WITH w AS (DELETE FROM " + kv + " WHERE key >= $1 AND key < $2) " + change + "($3::bigint, $1)"},
-      {kDelFrom, "WITH w AS (DELETE FROM " + kv + " WHERE key >= $1) " + change + "($2::bigint, $1)"},
+                 "($3::bigint, $1, false)"},
+      {kDel, "WITH w AS (DELETE FROM " + kv + " WHERE key = $1) " + change + "($2::bigint, $1, false)"},
+      {kDelRange,
+       "WITH w AS (DELETE FROM " + kv + " WHERE key >= $1 AND key < $2) " + change + "($3::bigint, $1, true)"},
+      {kDelFrom, "WITH w AS (DELETE FROM " + kv + " WHERE key >= $1) " + change + "($2::bigint, $1, true)"},
       // The next revision, NOTIFYing it in the same statement (sent at
       // COMMIT, dropped with a rolled-back batch).
       {kNextRevision, "UPDATE " + t +
@@ -227,8 +229,22 @@ Result<std::unique_ptr<PostgresStorage>> PostgresStorage::open(Options opts) {
     COFFER_TRY_STATUS(conn->exec("CREATE TABLE IF NOT EXISTS " + t +
                                  "_meta (id int PRIMARY KEY CHECK (id = 1), store_id text NOT NULL, "
                                  "revision bigint NOT NULL)"));
-    COFFER_TRY_STATUS(
-        conn->exec("CREATE TABLE IF NOT EXISTS " + t + "_changes (revision bigint NOT NULL, key bytea NOT NULL)"));
+    // prefix: the key is a DeletePrefix's prefix. NULL in the rows written
+    // before the column was added (or by a host that does not know it yet):
+    // then a key ending in '/' is taken for a prefix, as such a host does.
+    COFFER_TRY_STATUS(conn->exec("CREATE TABLE IF NOT EXISTS " + t +
+                                 "_changes (revision bigint NOT NULL, key bytea NOT NULL, prefix boolean)"));
+    // A store made before the column gets it. Looked up first: ALTER TABLE
+    // locks the table against every reader, even when it finds the column.
+    PgResult has_prefix(PQexec(conn->conn, ("SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('" + t +
+                                            "_changes') AND attname = 'prefix' AND NOT attisdropped")
+                                               .c_str()));
+    if (!has_prefix || PQresultStatus(has_prefix.get()) != PGRES_TUPLES_OK) {
+      return pg_error(conn->conn, "cannot read the change table's columns");
+    }
+    if (std::string_view(PQgetvalue(has_prefix.get(), 0, 0)) == "0") {
+      COFFER_TRY_STATUS(conn->exec("ALTER TABLE " + t + "_changes ADD COLUMN prefix boolean"));
+    }
     COFFER_TRY_STATUS(
         conn->exec("CREATE INDEX IF NOT EXISTS " + t + "_changes_revision ON " + t + "_changes (revision)"));
     return conn->exec("INSERT INTO " + t + "_meta VALUES (1, gen_random_uuid()::text, 0) ON CONFLICT (id) DO NOTHING");

@@ -8,8 +8,12 @@
 //   <t>_kv       (key bytea primary key, value bytea): the store;
 //   <t>_meta     one row: store_id (random at creation) and revision, the
 //                store's commit counter;
-//   <t>_changes  (revision, key): which keys each revision touched, for the
-//                change feed of other hosts; trimmed by trim_changes().
+//   <t>_changes  (revision, key, prefix): which keys each revision touched,
+//                prefix true for a DeletePrefix's prefix (which may end in
+//                any byte), for the change feed of other hosts; trimmed by
+//                trim_changes(). open() adds the prefix column to a store
+//                made without it; its rows keep NULL, read as before: a key
+//                ending in '/' is a prefix.
 // Keys are bytea, so they compare and sort bytewise, as in SQLite.
 //
 // Each apply() batch takes the next revision by updating the one meta row
@@ -69,8 +73,9 @@ class PostgresStorage final : public Storage {
     bool create = true;
   };
 
-  // Connects, and creates the tables if they are missing (under an advisory
-  // lock, so two hosts starting at once make them once). Errors:
+  // Connects, and creates the tables if they are missing or brings an older
+  // layout up to date (under an advisory lock, so two hosts starting at once
+  // do it once). Errors:
   // InvalidArgument (table name), NotFound (no tables and !create), Storage
   // (cannot connect, SQL errors).
   static Result<std::unique_ptr<PostgresStorage>> open(Options opts);

@@ -30,6 +30,15 @@ struct WriteOp {
   SecureBytes value;  // Put only
 };
 
+// What a write touched: one key, or with `prefix` every key that starts
+// with it (a DeletePrefix, whose prefix may end in any byte: "ab" names
+// "ab", "abc" and "ab/d").
+struct KeyRange {
+  std::string key;
+  bool prefix = false;
+  bool operator==(const KeyRange&) const = default;
+};
+
 // The smallest key greater than every key starting with prefix, or nullopt
 // when there is none (prefix empty or all 0xFF): [prefix, successor) is the
 // prefix's range in bytewise order.

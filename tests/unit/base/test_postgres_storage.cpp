@@ -23,6 +23,7 @@
 #include "tests/unit/base/storage_conformance.hpp"
 
 using engine::ErrorCode;
+using Ranges = std::vector<engine::KeyRange>;
 using engine::PostgresStorage;
 
 namespace {
@@ -80,6 +81,9 @@ TEST_CASE("PostgresStorage: each apply is the next revision, with a change row p
   CHECK(s->revision().value() == 3);
   CHECK(query("SELECT revision || ':' || convert_from(key, 'UTF8') FROM " + t + "_changes ORDER BY revision, key") ==
         "1:a/1,1:a/2,2:a/1,3:a/");
+  // Each row says whether it names a DeletePrefix's prefix.
+  CHECK(query("SELECT string_agg(prefix::text, ',' ORDER BY revision, key) FROM " + t + "_changes") ==
+        "false,false,false,true");
   // The database holds what the caller gave, nothing more (the barrier above
   // makes it ciphertext).
   CHECK(query("SELECT count(*) FROM " + t + "_kv") == "0");
@@ -546,9 +550,9 @@ TEST_CASE("PostgresFeed: a commit on another store wakes the feed and names its 
   CHECK_FALSE(up->reload);
   REQUIRE(up->batches.size() == 2);
   CHECK(up->batches[0].revision == 1);
-  CHECK(up->batches[0].keys == std::vector<std::string>{"p/1", "p/2"});
+  CHECK(up->batches[0].keys == Ranges{{"p/1", false}, {"p/2", false}});
   CHECK(up->batches[1].revision == 2);
-  CHECK(up->batches[1].keys == std::vector<std::string>{"p/"});
+  CHECK(up->batches[1].keys == Ranges{{"p/", true}});
   CHECK(feed->seen() == 2);
   // With the state at revision 2 of what they touched: p/ cleared, nothing left.
   REQUIRE(up->cleared.size() == 1);
@@ -584,11 +588,52 @@ TEST_CASE("PostgresFeed: revisions stay in numeric order past 99, in bounded rea
     REQUIRE_FALSE(up->reload);
     for (const auto& b : up->batches) {
       CHECK(b.revision == expect);
-      CHECK(b.keys == std::vector<std::string>{"k/" + std::to_string(expect)});
+      CHECK(b.keys == Ranges{{"k/" + std::to_string(expect), false}});
       ++expect;
     }
   }
   CHECK(expect == 121);
+}
+
+TEST_CASE("PostgresStorage: a store made before change rows had a prefix flag upgrades on open",
+          "[storage][postgres][feed]") {
+  // The tables as the code before the flag made them, with its rows: p/1
+  // and q written, then the prefix p/ and the key q deleted.
+  const std::string t = fresh_table();
+  server().psql("CREATE TABLE " + t + "_kv (key bytea PRIMARY KEY, value bytea NOT NULL); CREATE TABLE " + t +
+                "_meta (id int PRIMARY KEY CHECK (id = 1), store_id text NOT NULL, revision bigint NOT NULL); "
+                "CREATE TABLE " +
+                t + "_changes (revision bigint NOT NULL, key bytea NOT NULL); CREATE INDEX " + t +
+                "_changes_revision ON " + t + "_changes (revision); INSERT INTO " + t +
+                "_meta VALUES (1, gen_random_uuid()::text, 3); INSERT INTO " + t +
+                "_changes VALUES (1, 'p/1'), (1, 'q'), (2, 'p/'), (3, 'q')");
+  engine::PostgresStorage::Options o{server().url(), t};
+  o.create = false;  // an existing store: upgraded all the same
+  auto opened = PostgresStorage::open(o);
+  if (!opened.ok()) FAIL("open failed: " << opened.error().message);
+  auto s = std::move(opened).value();
+  CHECK(query("SELECT data_type || ',' || is_nullable FROM information_schema.columns WHERE table_name = '" + t +
+              "_changes' AND column_name = 'prefix'") == "boolean,YES");
+  REQUIRE(s->put("abc", engine::bytes_of("v")).ok());
+  REQUIRE(s->del_prefix("ab").ok());
+  // Opening again finds the column and changes nothing.
+  REQUIRE(PostgresStorage::open(o).ok());
+  CHECK(query("SELECT count(*) FROM " + t + "_changes WHERE prefix IS NULL") == "4");
+
+  // The old rows keep their meaning (a key ending in '/' was a prefix),
+  // the new ones say theirs.
+  auto feed = feed_of(t, *s);
+  auto up = feed->next(std::chrono::milliseconds(0));
+  REQUIRE(up.ok());
+  REQUIRE_FALSE(up->reload);
+  REQUIRE(up->batches.size() == 5);
+  CHECK(up->batches[0].keys == Ranges{{"p/1", false}, {"q", false}});
+  CHECK(up->batches[1].keys == Ranges{{"p/", true}});
+  CHECK(up->batches[2].keys == Ranges{{"q", false}});
+  CHECK(up->batches[3].keys == Ranges{{"abc", false}});
+  CHECK(up->batches[4].keys == Ranges{{"ab", true}});
+  CHECK(up->cleared == Ranges{{"ab", true}, {"p/", true}, {"q", false}});
+  CHECK(up->values.empty());
 }
 
 TEST_CASE("PostgresFeed: trimmed rows, another store id and a lost connection mean reload",
@@ -611,7 +656,7 @@ TEST_CASE("PostgresFeed: trimmed rows, another store id and a lost connection me
     REQUIRE(next.ok());
     CHECK_FALSE(next->reload);
     REQUIRE(next->batches.size() == 1);
-    CHECK(next->batches[0].keys == std::vector<std::string>{"k9"});
+    CHECK(next->batches[0].keys == Ranges{{"k9", false}});
   }
   SECTION("the tables were made anew (another store)") {
     server().psql("DROP TABLE " + t + "_kv, " + t + "_meta, " + t + "_changes");
@@ -726,6 +771,28 @@ TEST_CASE("PostgresMirror: two hosts see each other's commits, in revision order
   CHECK(conformance::value_at(*a, "s/app") == "v3");
   follow_to(*b, 6);
   CHECK(conformance::value_at(*b, "s/app") == "v3");
+}
+
+TEST_CASE("PostgresMirror: another host's DeletePrefix of any prefix reaches the mirror whole",
+          "[storage][postgres][mirror]") {
+  // Storage takes any prefix, not only one ending in '/': the change row
+  // must say it is a prefix, or the feed clears one key only.
+  const std::string t = fresh_table();
+  auto a = open_ok(t);  // the other host
+  for (const char* k : {"x\xff", "x\xff\xff/a", "x\xfe", "ab", "abc", "ab/d", "a"}) {
+    REQUIRE(a->put(k, engine::bytes_of("v")).ok());
+  }
+  auto b = mirror_of(t);
+  CHECK(conformance::has(*b, "x\xff\xff/a"));
+  REQUIRE(a->del_prefix("x\xff").ok());
+  REQUIRE(a->del_prefix("ab").ok());
+  // A key that ends in '/' is a key, not a prefix.
+  REQUIRE(a->put("dir/", engine::bytes_of("v")).ok());
+  REQUIRE(a->put("dir/x", engine::bytes_of("v")).ok());
+  REQUIRE(a->del("dir/").ok());
+  follow_to(*b, 12);
+  for (const char* k : {"x\xff", "x\xff\xff/a", "ab", "abc", "ab/d", "dir/"}) CHECK_FALSE(conformance::has(*b, k));
+  for (const char* k : {"x\xfe", "a", "dir/x"}) CHECK(conformance::has(*b, k));
 }
 
 TEST_CASE("PostgresMirror fails closed when its feed cannot read, and recovers by itself",

@@ -68,7 +68,7 @@ struct Host {
       auto up = mirror->follow(std::chrono::milliseconds(200));
       REQUIRE(up.ok());
       fed = std::max(fed, up->revision);
-      std::vector<std::string> keys;
+      std::vector<engine::KeyRange> keys;
       for (const auto& b : up->batches) keys.insert(keys.end(), b.keys.begin(), b.keys.end());
       REQUIRE(core->absorb(up->reload, keys).ok());
       core->fed(up->revision);
@@ -223,7 +223,7 @@ std::thread feed_later(Host& h, std::chrono::milliseconds after) {
     for (int i = 0; i < 20; ++i) {
       auto up = h.mirror->follow(std::chrono::milliseconds(50));
       if (!up.ok()) continue;
-      std::vector<std::string> keys;
+      std::vector<engine::KeyRange> keys;
       for (const auto& b : up->batches) keys.insert(keys.end(), b.keys.begin(), b.keys.end());
       if (h.core->absorb(up->reload, keys).ok()) h.core->fed(up->revision);
     }
@@ -318,7 +318,7 @@ TEST_CASE("fleet: names stay unique when two hosts create them at once", "[fleet
   // claim is newer than what memory was built from, so B waits for its
   // feed to take it in rather than decide on old memory.
   auto late_made = a.ok(root, Operation::Update, "sys/namespaces/late");
-  std::vector<std::string> held;  // what B's feed read, not yet taken in
+  std::vector<engine::KeyRange> held;  // what B's feed read, not yet taken in
   bool held_reload = false;
   std::int64_t held_rev = 0;
   for (int i = 0; i < 20 && b.mirror->revision() < a.mirror->revision(); ++i) {
