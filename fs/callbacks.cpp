@@ -329,12 +329,8 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         fuse_reply_err(req, rerr);
         return;
       }
-      set_handle(fi, h.get());
-      if (fuse_reply_open(req, fi) == 0) {
-        h.release();
-      } else {
-        fs.do_release(std::move(h));
-      }
+      set_handle(fi, fs.keep_file(std::move(h)));
+      if (fuse_reply_open(req, fi) != 0) fs.do_release(fs.take_file(handle_of(fi)));
       return;
     }
     Asking asking(fs, req, ReadsEnv::Yes, /*free=*/true, /*may_log_in=*/(fi->flags & O_ACCMODE) != O_RDONLY);
@@ -344,14 +340,12 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       fuse_reply_err(req, err);
       return;
     }
-    set_handle(fi, h.get());
+    set_handle(fi, fs.keep_file(std::move(h)));  // the kernel's file's until RELEASE
     // Writes to a direct-I/O file in parallel (an O_APPEND write always
     // takes the inode's lock).
     const bool parallel = fi->direct_io && (fi->flags & O_ACCMODE) != O_RDONLY && !(fi->flags & O_APPEND);
-    if (reply_open(req, *fi, parallel) == 0) {
-      h.release();  // owned by the kernel's file until RELEASE
-    } else {
-      fs.do_release(std::move(h));  // interrupted: no RELEASE will come
+    if (reply_open(req, *fi, parallel) != 0) {
+      fs.do_release(fs.take_file(handle_of(fi)));  // interrupted: no RELEASE will come
     }
   });
 }
@@ -370,12 +364,10 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t /*mod
       fuse_reply_err(req, err);
       return;
     }
-    set_handle(fi, h.get());
-    if (fuse_reply_create(req, &e, fi) == 0) {
-      h.release();
-    } else {
+    set_handle(fi, fs.keep_file(std::move(h)));
+    if (fuse_reply_create(req, &e, fi) != 0) {
       fs.inodes().forget(e.ino, 1);
-      fs.do_release(std::move(h));
+      fs.do_release(fs.take_file(handle_of(fi)));
     }
   });
 }
@@ -551,7 +543,8 @@ void op_release(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
       fuse_reply_err(req, 0);
       return;
     }
-    fs_of(req).do_release(std::unique_ptr<Handle>(handle_of(fi)));
+    auto& fs = fs_of(req);
+    fs.do_release(fs.take_file(handle_of(fi)));
     fuse_reply_err(req, 0);
   });
 }

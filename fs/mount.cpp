@@ -251,6 +251,10 @@ engine::Status Mount::run(bool handle_signals) {
   const int ret = fuse_session_loop_mt(session_, config);
   fuse_loop_cfg_destroy(config);
   signals.reset();
+  // No request runs now. Files still open will get no RELEASE.
+  if (const std::size_t left = fs_->release_open_files(); left != 0) {
+    log_info("released ", left, " file(s) still open at the end of ", options_.mountpoint);
+  }
   // ret: 0 (unmounted, or stopped by our handler), -errno on failure.
   if (const int sig = g_stop_signal.exchange(0); sig != 0) {
     log_info("signal ", sig, " received, unmounting ", options_.mountpoint);

@@ -887,6 +887,34 @@ int Filesystem::do_flush(Handle& h) {
   return apply_pending(h);
 }
 
+Filesystem::~Filesystem() { release_open_files(); }
+
+Handle* Filesystem::keep_file(std::unique_ptr<Handle> h) {
+  Handle* raw = h.get();
+  std::lock_guard lock(files_mu_);
+  open_files_.emplace(raw, std::move(h));
+  return raw;
+}
+
+std::unique_ptr<Handle> Filesystem::take_file(Handle* h) {
+  std::lock_guard lock(files_mu_);
+  auto it = open_files_.find(h);
+  if (it == open_files_.end()) return nullptr;
+  std::unique_ptr<Handle> taken = std::move(it->second);
+  open_files_.erase(it);
+  return taken;
+}
+
+std::size_t Filesystem::release_open_files() {
+  std::unordered_map<const Handle*, std::unique_ptr<Handle>> left;
+  {
+    std::lock_guard lock(files_mu_);
+    left.swap(open_files_);
+  }
+  for (auto& [raw, h] : left) do_release(std::move(h));
+  return left.size();
+}
+
 void Filesystem::do_release(std::unique_ptr<Handle> h) {
   if (!h) return;
   close_stream(h.get());

@@ -124,6 +124,7 @@ class Filesystem {
   // view must outlive this object. Thread-safe: all members may be called
   // from any number of FUSE worker threads at once.
   Filesystem(engine::FileView& view, FsSettings settings, engine::SecureString mount_token);
+  ~Filesystem();  // releases the files still open (release_open_files)
 
   Filesystem(const Filesystem&) = delete;
   Filesystem& operator=(const Filesystem&) = delete;
@@ -226,6 +227,15 @@ class Filesystem {
   // Drops h (pending bytes are never applied at release: nobody would see
   // the error). Takes the created-file lock (a leaf), never h.lock().
   void do_release(std::unique_ptr<Handle> h);
+  // The files the kernel holds open (OPEN or CREATE answered, RELEASE not
+  // yet come), kept before the reply so a RELEASE that follows at once
+  // finds its handle. A session that ends with files open (stopped, or its
+  // connection aborted) never gets their RELEASE: release_open_files()
+  // releases what is left (contents zeroed as they are freed) once no
+  // request runs any more, and says how many there were.
+  Handle* keep_file(std::unique_ptr<Handle> h);
+  std::unique_ptr<Handle> take_file(Handle* h);
+  std::size_t release_open_files();
 
   int do_mkdir(const engine::Caller& caller, Ino parent, const char* name, fuse_entry_param& e);
   int do_unlink(const Who& who, Ino parent, const char* name);
@@ -348,6 +358,8 @@ class Filesystem {
 
   std::mutex dirs_mu_;  // a leaf
   std::unordered_map<const DirHandle*, std::unique_ptr<DirHandle>> open_dirs_;
+  std::mutex files_mu_;  // a leaf
+  std::unordered_map<const Handle*, std::unique_ptr<Handle>> open_files_;
 
   // The session file's behaviour (fs/session_file.hpp).
   SessionFile session_;
