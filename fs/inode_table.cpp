@@ -19,8 +19,8 @@ Ino InodeTable::hash_ino(std::string_view path) noexcept {
   return h < 2 ? h + 2 : h;
 }
 
-Ino InodeTable::free_ino_for(std::string_view path) const {
-  Ino ino = hash_ino(path);
+Ino InodeTable::free_ino_from(Ino home) const {
+  Ino ino = home;
   while (by_ino_.count(ino) != 0) {
     ++ino;
     if (ino < 2) ino = 2;
@@ -28,13 +28,13 @@ Ino InodeTable::free_ino_for(std::string_view path) const {
   return ino;
 }
 
-InodeTable::Nodes::iterator InodeTable::find_path(std::string_view path) {
+InodeTable::Nodes::iterator InodeTable::find_path(std::string_view path, Ino home) {
   if (path.empty()) return by_ino_.find(kRootIno);
-  const Ino home = hash_ino(path);
   auto matches = [&](Nodes::iterator it) {
     return it != by_ino_.end() && !it->second.unique && it->second.path.view() == path;
   };
   if (auto it = by_ino_.find(home); matches(it)) return it;
+  if (displaced_.empty()) return by_ino_.end();  // the usual case: no two paths' hashes met
   auto [first, last] = displaced_.equal_range(home);
   for (; first != last; ++first) {
     if (auto it = by_ino_.find(first->second); matches(it)) return it;
@@ -64,11 +64,12 @@ void InodeTable::unindex(Ino ino, std::string_view path) {
 
 Ino InodeTable::lookup(std::string_view path) {
   std::unique_lock lock(mu_);
-  if (auto it = find_path(path); it != by_ino_.end()) {
+  const Ino home = path.empty() ? kRootIno : hash_ino(path);
+  if (auto it = find_path(path, home); it != by_ino_.end()) {
     ++it->second.nlookup;
     return it->first;
   }
-  const Ino ino = free_ino_for(path);
+  const Ino ino = free_ino_from(home);
   by_ino_.emplace(ino, Node{Path(path), 1, 0});
   index(ino, path);
   return ino;
@@ -86,8 +87,10 @@ Ino InodeTable::lookup_unique(std::string_view path) {
 
 Ino InodeTable::peek(std::string_view path) const {
   std::shared_lock lock(mu_);
-  if (auto it = find_path(path); it != by_ino_.end()) return it->first;
-  return free_ino_for(path);
+  // A readdir asks this for every entry: the path is hashed once.
+  const Ino home = path.empty() ? kRootIno : hash_ino(path);
+  if (auto it = const_cast<InodeTable*>(this)->find_path(path, home); it != by_ino_.end()) return it->first;
+  return free_ino_from(home);
 }
 
 std::optional<std::string> InodeTable::path_of(Ino ino) const {

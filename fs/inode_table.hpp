@@ -103,10 +103,13 @@ class InodeTable {
   };
   using Nodes = std::unordered_map<Ino, Node>;
 
-  // Next free number at or after the hash of path; requires mu_ held.
-  Ino free_ino_for(std::string_view path) const;
-  // The entry lookup(path) returns, or end(); requires mu_ held.
-  Nodes::iterator find_path(std::string_view path);
+  // Next free number at or after home (the hash of a path); requires mu_ held.
+  Ino free_ino_from(Ino home) const;
+  Ino free_ino_for(std::string_view path) const { return free_ino_from(hash_ino(path)); }
+  // The entry lookup(path) returns, or end(); home is hash_ino(path).
+  // Requires mu_ held.
+  Nodes::iterator find_path(std::string_view path, Ino home);
+  Nodes::iterator find_path(std::string_view path) { return find_path(path, hash_ino(path)); }
   Nodes::const_iterator find_path(std::string_view path) const;
   // Makes a non-unique entry findable by its path (or no longer); requires
   // mu_ held exclusively.
