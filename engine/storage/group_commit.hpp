@@ -13,12 +13,16 @@
 // (CommitDelay::Announce, from the engine's core, before the request's
 // reads), and a caller about to commit waits until every announced request
 // has queued its batch, or half a recent commit has passed, whichever is
-// first. This is PostgreSQL's commit_delay (whose documentation suggests
-// half a sync as the setting), but waiting only for writes known to be on
-// their way: a writer alone never waits, and neither does one whose
-// siblings are all queued. A request that blocks on a lock a queued write
-// holds (its key's, the token store's) says so (CommitDelay::lock), and is
-// not waited for meanwhile.
+// first. The announced writers of a group that shared a commit are expected
+// back too (between two requests nothing announces them): each new
+// announcement takes the place of one, and the wait lasts until all came
+// or the limit passed, after which none is expected any more. This is
+// PostgreSQL's commit_delay (whose documentation suggests half a sync as
+// the setting), but waiting only for writes known to be on their way: a
+// writer alone never waits, nor one whose siblings are all queued, nor
+// anyone after a group of unannounced writes (logins). A request that
+// blocks on a lock a queued write holds (its key's, the token store's)
+// says so (CommitDelay::lock), and is not waited for meanwhile.
 #pragma once
 
 #include <algorithm>
@@ -38,8 +42,8 @@ class CommitDelay {
   // While alive, the calling thread is handling a request that will likely
   // apply() a batch through `delay`'s queue. Nothing when delay is null or
   // the thread already announced a request. Once the thread has queued a
-  // batch it is no longer waited for (a second batch of the same request
-  // commits without a delay).
+  // batch it is no longer waited for (nor for a second batch of the same
+  // request).
   class Announce {
    public:
     explicit Announce(CommitDelay* delay);
@@ -96,8 +100,8 @@ class CommitDelay {
 
  protected:
   // Under mu_, by the caller that commits next: waits (releasing `lock`)
-  // while an announced request has not queued its batch, at most half the
-  // recent commit time.
+  // while an announced request has not queued its batch or a writer
+  // expected back has not announced, at most half the recent commit time.
   void wait_for_underway(std::unique_lock<std::mutex>& lock) {
     if (idle()) return;
     const std::int64_t limit = limit_ns_ != 0 ? limit_ns_ : std::min<std::int64_t>(commit_ns_ / 2, kMaxDelayNs);
