@@ -21,10 +21,12 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -161,5 +163,41 @@ engine::SecureString error_reply_text(const engine::Error& error);
 // The "warnings" a reply carries (Vault's, e.g. `Policy "nope" does not
 // exist`), for the log; empty when it has none or is not a JSON object.
 std::vector<std::string> reply_warnings(std::string_view reply);
+
+// The handles the kernel holds (their address in fuse_file_info::fh),
+// owned here from before the reply until their release takes them back, so
+// a session that ends with some still held (RELEASE never comes for them)
+// frees them with it. Thread-safe; the lock is a leaf.
+template <class T>
+class Held {
+ public:
+  T* keep(std::unique_ptr<T> h) {
+    T* raw = h.get();
+    std::lock_guard lock(mu_);
+    held_.emplace(raw, std::move(h));
+    return raw;
+  }
+  // The handle at h, now the caller's (null if none is held there).
+  std::unique_ptr<T> take(const T* h) {
+    std::lock_guard lock(mu_);
+    auto node = held_.extract(h);
+    return node ? std::move(node.mapped()) : nullptr;
+  }
+  std::vector<std::unique_ptr<T>> take_all() {
+    std::unordered_map<const T*, std::unique_ptr<T>> all;
+    {
+      std::lock_guard lock(mu_);
+      all.swap(held_);
+    }
+    std::vector<std::unique_ptr<T>> out;
+    out.reserve(all.size());
+    for (auto& [raw, h] : all) out.push_back(std::move(h));
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<const T*, std::unique_ptr<T>> held_;
+};
 
 }  // namespace fsd

@@ -545,21 +545,9 @@ int Filesystem::do_access(const engine::Caller& caller, Ino ino, int mask) {
   return 0;
 }
 
-DirHandle* Filesystem::keep_dir(std::unique_ptr<DirHandle> dir) {
-  DirHandle* raw = dir.get();
-  std::lock_guard lock(dirs_mu_);
-  open_dirs_.emplace(raw, std::move(dir));
-  return raw;
-}
+DirHandle* Filesystem::keep_dir(std::unique_ptr<DirHandle> dir) { return open_dirs_.keep(std::move(dir)); }
 
-void Filesystem::drop_dir(DirHandle* dir) {
-  std::unique_ptr<DirHandle> gone;  // freed outside the lock
-  std::lock_guard lock(dirs_mu_);
-  if (auto it = open_dirs_.find(dir); it != open_dirs_.end()) {
-    gone = std::move(it->second);
-    open_dirs_.erase(it);
-  }
-}
+void Filesystem::drop_dir(DirHandle* dir) { open_dirs_.take(dir); }
 
 int Filesystem::do_opendir(const engine::Caller& caller, Ino ino, std::unique_ptr<DirHandle>& out) {
   std::string path;
@@ -889,29 +877,13 @@ int Filesystem::do_flush(Handle& h) {
 
 Filesystem::~Filesystem() { release_open_files(); }
 
-Handle* Filesystem::keep_file(std::unique_ptr<Handle> h) {
-  Handle* raw = h.get();
-  std::lock_guard lock(files_mu_);
-  open_files_.emplace(raw, std::move(h));
-  return raw;
-}
+Handle* Filesystem::keep_file(std::unique_ptr<Handle> h) { return open_files_.keep(std::move(h)); }
 
-std::unique_ptr<Handle> Filesystem::take_file(Handle* h) {
-  std::lock_guard lock(files_mu_);
-  auto it = open_files_.find(h);
-  if (it == open_files_.end()) return nullptr;
-  std::unique_ptr<Handle> taken = std::move(it->second);
-  open_files_.erase(it);
-  return taken;
-}
+std::unique_ptr<Handle> Filesystem::take_file(Handle* h) { return open_files_.take(h); }
 
 std::size_t Filesystem::release_open_files() {
-  std::unordered_map<const Handle*, std::unique_ptr<Handle>> left;
-  {
-    std::lock_guard lock(files_mu_);
-    left.swap(open_files_);
-  }
-  for (auto& [raw, h] : left) do_release(std::move(h));
+  auto left = open_files_.take_all();
+  for (auto& h : left) do_release(std::move(h));
   return left.size();
 }
 

@@ -356,10 +356,8 @@ class Filesystem {
   mutable std::mutex created_mu_;
   std::unordered_map<Ino, int> created_open_;
 
-  std::mutex dirs_mu_;  // a leaf
-  std::unordered_map<const DirHandle*, std::unique_ptr<DirHandle>> open_dirs_;
-  std::mutex files_mu_;  // a leaf
-  std::unordered_map<const Handle*, std::unique_ptr<Handle>> open_files_;
+  Held<DirHandle> open_dirs_;
+  Held<Handle> open_files_;
 
   // The session file's behaviour (fs/session_file.hpp).
   SessionFile session_;

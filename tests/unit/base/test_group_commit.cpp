@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -50,6 +51,17 @@ struct Queue {
   }
 };
 
+// A thread handling an announced request that waits for `go`, then runs
+// `then` (by default nothing: the request ends without writing).
+std::thread announced_until(
+    Queue& s, std::atomic<bool>& go, std::function<void()> then = [] {}) {
+  return std::thread([&s, &go, then = std::move(then)] {
+    engine::CommitDelay::Announce announced(&s.q);
+    while (!go) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    then();
+  });
+}
+
 template <class Pred>
 void eventually(Pred pred) {
   for (int i = 0; i < 5000 && !pred(); ++i) std::this_thread::sleep_for(1ms);
@@ -77,11 +89,7 @@ TEST_CASE("GroupQueue: a writer alone commits at once, announced or not", "[stor
 TEST_CASE("GroupQueue: a committer waits for an announced write, which joins its group", "[storage][group]") {
   Queue s;
   std::atomic<bool> go{false};
-  std::thread late([&] {
-    engine::CommitDelay::Announce announced(&s.q);
-    while (!go) std::this_thread::sleep_for(1ms);
-    s.apply("late");
-  });
+  std::thread late = announced_until(s, go, [&] { s.apply("late"); });
   eventually([&] { return s.q.underway() == 1; });
   std::thread early([&] {
     engine::CommitDelay::Announce announced(&s.q);
@@ -102,10 +110,7 @@ TEST_CASE("GroupQueue: a committer waits for an announced write, which joins its
 TEST_CASE("GroupQueue: an announced request that ends without writing is not waited for", "[storage][group]") {
   Queue s;
   std::atomic<bool> go{false};
-  std::thread refused([&] {
-    engine::CommitDelay::Announce announced(&s.q);
-    while (!go) std::this_thread::sleep_for(1ms);
-  });
+  std::thread refused = announced_until(s, go);
   eventually([&] { return s.q.underway() == 1; });
   const auto started = Clock::now();
   std::thread writer([&] {
@@ -218,10 +223,7 @@ TEST_CASE("GroupQueue: writers that never announce are not expected back", "[sto
   // next commit does not wait.
   Queue s;
   std::atomic<bool> release{false};
-  std::thread holder([&] {  // announced, keeps the first commit waiting, writes nothing
-    engine::CommitDelay::Announce announced(&s.q);
-    while (!release) std::this_thread::sleep_for(1ms);
-  });
+  std::thread holder = announced_until(s, release);  // keeps the first commit waiting, writes nothing
   eventually([&] { return s.q.underway() == 1; });
   std::thread announced_writer([&] {
     engine::CommitDelay::Announce announced(&s.q);
