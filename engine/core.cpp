@@ -396,11 +396,6 @@ Result<bool> Core::Impl::may_see(const SecureString& token, std::string_view abs
 Result<Response> Core::Impl::handle_routed(const Request& req, std::unique_lock<std::shared_mutex>* exclusive,
                                            const auth::PreparedRenewal* renewal) {
   const TimePoint now = Clock::now();
-  // A write on its way: a concurrent commit may wait a moment for its
-  // batch (group_commit.hpp). Not under the exclusive lock, where no other
-  // write runs.
-  const bool writes = req.op != Operation::Read && req.op != Operation::List;
-  CommitDelay::Announce underway(writes && exclusive == nullptr ? physical->commit_delay() : nullptr);
 
   AuditEvent event = audit_event(req);  // what the audit trail says of it
 
@@ -460,6 +455,12 @@ Result<Response> Core::Impl::handle_routed(const Request& req, std::unique_lock<
       auth.token = std::move(used);
     }
   }
+  // A write on its way: a concurrent commit may wait a moment for its
+  // batch (group_commit.hpp). Only once authorised, so a caller without the
+  // right to write cannot make others' commits wait; not under the
+  // exclusive lock, where no other write runs.
+  const bool writes = req.op != Operation::Read && req.op != Operation::List;
+  CommitDelay::Announce underway(writes && exclusive == nullptr ? physical->commit_delay() : nullptr);
   auto result = dispatch(route, op, req, auth, now, exclusive, renewal);
   if (last_use) {
     Status revoked = tokens.revoke_tree(auth.token->hash);

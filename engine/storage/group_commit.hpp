@@ -10,8 +10,8 @@
 // alternating groups: those acknowledged by one sync come back while the
 // next group's sync is already running, so four writers share a sync two
 // at a time. So the code that handles a write request announces it
-// (CommitDelay::Announce, from the engine's core, before the request's
-// reads), and a caller about to commit waits until every announced request
+// (CommitDelay::Announce, from the engine's core once the request is
+// authorised, before the backend's reads), and a caller about to commit waits until every announced request
 // has queued its batch, or half a recent commit has passed, whichever is
 // first. The announced writers of a group that shared a commit are expected
 // back too (between two requests nothing announces them): each new
