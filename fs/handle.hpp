@@ -150,6 +150,9 @@ class Handle {
 struct DirHandle {
   std::string path;
   std::vector<engine::DirEntry> entries;
+  // entries[i]'s inode number for a plain READDIR, found at the first one
+  // (InodeTable::peek_children); empty until then.
+  std::vector<Ino> inos;
   // A caching bound mount lets the kernel keep this listing (cache_readdir).
   bool kept = false;
   // The listing is read at the first READDIR, which comes only when the

@@ -2,22 +2,40 @@
 #include "fs/inode_table.hpp"
 
 #include <mutex>
+#include <string>
 
 namespace fsd {
 
 InodeTable::InodeTable() { by_ino_.emplace(kRootIno, Node{Path(""), 1, 0}); }
 
-Ino InodeTable::hash_ino(std::string_view path) noexcept {
-  // FNV-1a 64: stable across runs and builds (std::hash is not promised to
-  // be), cheap, and good enough spread for path strings.
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : path) {
+namespace {
+
+// FNV-1a 64: stable across runs and builds (std::hash is not promised to
+// be), cheap, good enough spread for path strings, and resumable: a
+// directory's children hash on from the directory's own state.
+constexpr std::uint64_t kFnvBasis = 0xcbf29ce484222325ULL;
+
+std::uint64_t fnv_on(std::uint64_t h, std::string_view bytes) noexcept {
+  for (unsigned char c : bytes) {
     h ^= c;
     h *= 0x100000001b3ULL;
   }
-  // 0 is invalid and 1 is the root: keep both out of the range.
-  return h < 2 ? h + 2 : h;
+  return h;
 }
+
+// 0 is invalid and 1 is the root: both are kept out of the range.
+Ino ino_of_hash(std::uint64_t h) noexcept { return h < 2 ? h + 2 : h; }
+
+// Whether path is dir joined with name (join() in fs/operations.cpp).
+bool is_child_path(std::string_view path, std::string_view dir, std::string_view name) noexcept {
+  if (dir.empty()) return path == name;
+  return path.size() == dir.size() + 1 + name.size() && path.starts_with(dir) && path[dir.size()] == '/' &&
+         path.ends_with(name);
+}
+
+}  // namespace
+
+Ino InodeTable::hash_ino(std::string_view path) noexcept { return ino_of_hash(fnv_on(kFnvBasis, path)); }
 
 Ino InodeTable::free_ino_from(Ino home) const {
   Ino ino = home;
@@ -87,10 +105,35 @@ Ino InodeTable::lookup_unique(std::string_view path) {
 
 Ino InodeTable::peek(std::string_view path) const {
   std::shared_lock lock(mu_);
-  // A readdir asks this for every entry: the path is hashed once.
-  const Ino home = path.empty() ? kRootIno : hash_ino(path);
+  return peek_locked(path, path.empty() ? kRootIno : hash_ino(path));
+}
+
+Ino InodeTable::peek_locked(std::string_view path, Ino home) const {
   if (auto it = const_cast<InodeTable*>(this)->find_path(path, home); it != by_ino_.end()) return it->first;
   return free_ino_from(home);
+}
+
+void InodeTable::peek_children(std::string_view dir, std::span<const std::string_view> names,
+                               std::span<Ino> out) const {
+  std::shared_lock lock(mu_);
+  const std::uint64_t seed = dir.empty() ? kFnvBasis : fnv_on(fnv_on(kFnvBasis, dir), "/");
+  std::string child;  // the joined path, built only off the usual case
+  for (std::size_t i = 0; i < names.size() && i < out.size(); ++i) {
+    const std::string_view name = names[i];
+    const Ino home = ino_of_hash(fnv_on(seed, name));
+    // The usual case, as peek() decides it: nobody at the home number and
+    // nobody displaced, or the child itself at home.
+    auto it = by_ino_.find(home);
+    if (it == by_ino_.end() ? displaced_.empty()
+                            : !it->second.unique && is_child_path(it->second.path.view(), dir, name)) {
+      out[i] = home;
+      continue;
+    }
+    child.assign(dir);
+    if (!dir.empty()) child += '/';
+    child.append(name);
+    out[i] = peek_locked(child, home);
+  }
 }
 
 std::optional<std::string> InodeTable::path_of(Ino ino) const {

@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -51,6 +52,9 @@ class InodeTable {
   // The inode path would get (or has, if live), taking no reference. For
   // attributes of entries the kernel will not keep (readdir). Thread-safe.
   Ino peek(std::string_view path) const;
+  // What peek() gives each child dir/names[i], into out[i]: under one lock,
+  // hashing dir once (a listing asks for all of its entries). Thread-safe.
+  void peek_children(std::string_view dir, std::span<const std::string_view> names, std::span<Ino> out) const;
 
   // The path of a live inode, or nullopt. Thread-safe (shared lock).
   std::optional<std::string> path_of(Ino ino) const;
@@ -111,6 +115,8 @@ class InodeTable {
   Nodes::iterator find_path(std::string_view path, Ino home);
   Nodes::iterator find_path(std::string_view path) { return find_path(path, hash_ino(path)); }
   Nodes::const_iterator find_path(std::string_view path) const;
+  // peek() with mu_ held, home being hash_ino(path) (kRootIno for "").
+  Ino peek_locked(std::string_view path, Ino home) const;
   // Makes a non-unique entry findable by its path (or no longer); requires
   // mu_ held exclusively.
   void index(Ino ino, std::string_view path);

@@ -557,12 +557,12 @@ int Filesystem::do_opendir(const engine::Caller& caller, Ino ino, std::unique_pt
   if (kept && token_known_good(caller.token)) {
     // What the kernel keeps of this directory is exact (every change below
     // it invalidates it): the listing is read only if it asks (READDIR).
-    out = std::make_unique<DirHandle>(DirHandle{std::move(path), {}, true, true});
+    out = std::make_unique<DirHandle>(DirHandle{std::move(path), {}, {}, true, true});
     return 0;
   }
   std::vector<engine::DirEntry> listed;
   if (int err = list_dir("opendir", caller, ino, path, listed)) return err;
-  out = std::make_unique<DirHandle>(DirHandle{std::move(path), std::move(listed), kept, false});
+  out = std::make_unique<DirHandle>(DirHandle{std::move(path), std::move(listed), {}, kept, false});
   return 0;
 }
 
@@ -571,6 +571,16 @@ int Filesystem::list_dir(const char* op, const engine::Caller& caller, Ino ino, 
   auto entries = view_.list(caller, engine_path(path));
   if (!entries.ok()) return log_failure(op, path, entries.error());
   listed = std::move(entries).value();
+  // Names no directory entry may carry are left out here, once per listing,
+  // so that readdir's offsets count only what it sends.
+  const auto invalid = [](const engine::DirEntry& d) {
+    return d.name.empty() || d.name == "." || d.name == ".." || d.name.find('/') != std::string::npos ||
+           d.name.size() > kNameMax;
+  };
+  if (std::any_of(listed.begin(), listed.end(), invalid)) {
+    log_warn("readdir /", path, ": skipping entries with an invalid name");
+    std::erase_if(listed, invalid);
+  }
   if (ino == kRootIno && !templates_.empty()) {
     // The mount's template files, among the root's entries (sorted by name).
     for (const auto& t : templates_) {
@@ -596,7 +606,18 @@ int Filesystem::do_readdir(const engine::Caller& caller, Ino ino, DirHandle& dir
   // Offsets: entry i of [".", "..", entries...] carries offset i + 1, so a
   // readdir resumed at `off` starts at index `off`.
   const std::size_t total = dir.entries.size() + 2;
-  for (std::size_t i = off < 0 ? 0 : static_cast<std::size_t>(off); i < total; ++i) {
+  const std::size_t first = off < 0 ? 0 : static_cast<std::size_t>(off);
+  if (!plus && dir.inos.size() != dir.entries.size() && first < total) {
+    // A plain READDIR tells the kernel a name, a number and a type: the
+    // numbers of the whole listing come from one pass over the table.
+    thread_local std::vector<std::string_view> names;
+    names.clear();
+    for (const auto& entry : dir.entries) names.emplace_back(entry.name);
+    dir.inos.resize(dir.entries.size());
+    inodes_.peek_children(dir.path, names, dir.inos);
+    names.clear();
+  }
+  for (std::size_t i = first; i < total; ++i) {
     const char* name = nullptr;  // points into dir: no copy per entry
     fuse_entry_param e{};
     bool took_ref = false;
@@ -607,36 +628,32 @@ int Filesystem::do_readdir(const engine::Caller& caller, Ino ino, DirHandle& dir
       // e.ino stays 0: the kernel links no dentry for "." and "..".
     } else {
       const engine::DirEntry& entry = dir.entries[i - 2];
-      if (entry.name.empty() || entry.name == "." || entry.name == ".." || entry.name.find('/') != std::string::npos ||
-          entry.name.size() > kNameMax) {
-        log_warn("readdir /", dir.path, ": skipping an entry with an invalid name");
-        continue;
-      }
       name = entry.name.c_str();
-      const std::string child = join(dir.path, entry.name);
-      const engine::NodeInfo fallback = entry.kind == engine::NodeKind::Directory ? synthetic_dir() : synthetic_file();
-      TemplateNode* t = dir.path.empty() ? template_at(child) : nullptr;
-      Rendered r;
-      if (t != nullptr && plus && render("readdirplus", caller, *t, r) == 0) {
-        const Ino child_ino = inodes_.lookup(child);
-        e.ino = child_ino;
-        e.attr = template_attr(child_ino, *t, r.bytes.size(), r.modified);
-        e.attr_timeout = cache_timeout(child_ino, caller.token);
-        e.entry_timeout = e.attr_timeout;
-        took_ref = true;
-      } else if (t != nullptr) {
-        e.attr = template_attr(inodes_.peek(child), *t, 0, started_);
-      } else if (plus) {
-        auto info = view_.stat(caller, engine_path(child));
-        if (info.ok()) {
+      TemplateNode* t = dir.path.empty() ? template_at(entry.name) : nullptr;
+      if (!plus && t == nullptr) {
+        // Only st_ino and the type reach the kernel (fuse_add_direntry).
+        e.attr.st_ino = dir.inos[i - 2];
+        e.attr.st_mode = entry.kind == engine::NodeKind::Directory ? S_IFDIR : S_IFREG;
+      } else {
+        const std::string child = join(dir.path, entry.name);
+        Rendered r;
+        if (t != nullptr && plus && render("readdirplus", caller, *t, r) == 0) {
+          const Ino child_ino = inodes_.lookup(child);
+          e.ino = child_ino;
+          e.attr = template_attr(child_ino, *t, r.bytes.size(), r.modified);
+          e.attr_timeout = cache_timeout(child_ino, caller.token);
+          e.entry_timeout = e.attr_timeout;
+          took_ref = true;
+        } else if (t != nullptr) {
+          e.attr = template_attr(inodes_.peek(child), *t, 0, started_);
+        } else if (auto info = view_.stat(caller, engine_path(child)); info.ok()) {
           fill_entry(e, inodes_.lookup(child), *info, caller.token);
           took_ref = true;
         } else {
           // e.ino 0: the kernel shows the name but caches nothing for it.
-          e.attr = make_attr(inodes_.peek(child), fallback);
+          const bool folder = entry.kind == engine::NodeKind::Directory;
+          e.attr = make_attr(inodes_.peek(child), folder ? synthetic_dir() : synthetic_file());
         }
-      } else {
-        e.attr = make_attr(inodes_.peek(child), fallback);
       }
     }
     if (!add(name, e, static_cast<off_t>(i + 1))) {

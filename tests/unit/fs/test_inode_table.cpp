@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -178,4 +179,46 @@ TEST_CASE("inode table: entries away from their own number are found by path and
   t.forget(a, 3);
   CHECK(t.size() == 1);
   CHECK(t.displaced() == 0);
+}
+
+TEST_CASE("inode table: peek_children gives what peek gives, child by child", "[inode_table]") {
+  InodeTable t;
+  const std::vector<std::string_view> names = {"a", "b", "c", "db", "x y"};
+  const auto agrees = [&](std::string_view dir) {
+    std::vector<fsd::Ino> got(names.size());
+    t.peek_children(dir, names, got);
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      const std::string child = dir.empty() ? std::string(names[i]) : std::string(dir) + "/" + std::string(names[i]);
+      INFO(child);
+      CHECK(got[i] == t.peek(child));
+    }
+    return got;
+  };
+  // Nothing live: every child at its own number, the root's children too.
+  const auto fresh = agrees("kv");
+  CHECK(fresh[0] == InodeTable::hash_ino("kv/a"));
+  CHECK(agrees("")[3] == InodeTable::hash_ino("db"));
+  // Live at home; a parent that is a prefix of another's ("kv" and "kv/a").
+  const auto b = t.lookup("kv/b");
+  t.lookup("kv/a/c");
+  CHECK(agrees("kv")[1] == b);
+  agrees("kv/a");
+  // kv/c's number taken by another path (a rename): kv/c is not at home.
+  const auto c = t.lookup("kv/c");
+  t.rename("kv/c", "kv/zz");  // kv/zz now lives at kv/c's number
+  CHECK(t.path_of(c) == std::string("kv/zz"));
+  CHECK(t.displaced() > 0);
+  const auto moved = agrees("kv");
+  CHECK(moved[2] != InodeTable::hash_ino("kv/c"));
+  // A live child away from home is found where it is.
+  const auto a = t.lookup("kv/a");
+  t.rename("kv/a", "kv/q");
+  const auto a2 = t.lookup("kv/a");
+  CHECK(a2 != a);
+  CHECK(agrees("kv")[0] == a2);
+  // A unique entry at a child's number is not that child.
+  t.forget(a2, 1);
+  t.forget(a, 2);
+  const auto u = t.lookup_unique("kv/db");
+  CHECK(agrees("kv")[3] != u);
 }
