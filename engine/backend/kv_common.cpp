@@ -253,4 +253,18 @@ std::size_t list_limit(const Json& data) {
   return n > 0 ? static_cast<std::size_t>(n) : 0;
 }
 
+Response list_reply(const BackendRequest& req, std::vector<std::string> keys) {
+  Response resp;
+  if (req.list_keys != nullptr) {
+    *req.list_keys = std::move(keys);
+    return resp;
+  }
+  Json list = Json::array();
+  auto& names = list.get_ref<Json::array_t&>();
+  names.reserve(keys.size());
+  for (const std::string& k : keys) names.emplace_back(to_secure(k));
+  resp.data[SecureString("keys")] = std::move(list);
+  return resp;
+}
+
 }  // namespace engine::kv

@@ -47,11 +47,7 @@ Result<Response> list_folder(const BackendRequest& req) {
   COFFER_TRY_STATUS(kv::check_folder(folder));
   COFFER_TRY(auto keys, req.storage.list(data_key(folder), kv::list_limit(req.data)));
   if (keys.empty()) return Error::not_found("no secrets under " + (folder.empty() ? "/" : folder));
-  Response resp;
-  Json list = Json::array();
-  for (const std::string& k : keys) list.push_back(to_secure(k));
-  resp.data[SecureString("keys")] = std::move(list);
-  return resp;
+  return kv::list_reply(req, std::move(keys));
 }
 
 }  // namespace

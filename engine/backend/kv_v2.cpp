@@ -810,16 +810,12 @@ Result<Response> list_metadata(const BackendRequest& req, std::string_view folde
     // lists nothing, and is still a folder, so NAME@metadata below it can
     // be reached by name.
     COFFER_TRY(auto hidden, req.storage.list(meta_key(folder), 1));
-    if (!hidden.empty()) return make_response(Json{{"keys", Json::array()}});
+    if (!hidden.empty()) return kv::list_reply(req, {});
   }
   if (keys.empty()) {
     return Error::not_found("no secrets under " + (folder.empty() ? "/" : std::string(folder)));
   }
-  Json list = Json::array();
-  for (const std::string& k : keys) list.push_back(to_secure(k));
-  Json out = Json::object();
-  out["keys"] = std::move(list);
-  return make_response(std::move(out));
+  return kv::list_reply(req, std::move(keys));
 }
 
 // ---- config ------------------------------------------------------------------

@@ -59,6 +59,12 @@ struct Request {
   UseBudget* uses = nullptr;
   // The kernel's word on the caller, when the request came through FUSE.
   std::optional<PeerCredentials> peer{};
+  // A LIST's keys, when set: the KV engines put them here rather than into
+  // the reply's {"keys": [...]} (a JSON value per key was most of a
+  // listing's cost). The file view's listings set it. A reply anybody else
+  // sees keeps them in its data: the core leaves this out of the backend's
+  // request while an audit device is on. Other backends ignore it.
+  std::vector<std::string>* list_keys = nullptr;
 };
 
 // A successful login, as an auth method reports it (Vault's logical.Auth).

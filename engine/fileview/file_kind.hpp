@@ -139,7 +139,7 @@ class KvFiles final : public FileKind {
   enum class Listed { Unknown, Folder, Secret, Nothing };
   Listed listed_as(const Caller& caller, const Located& at);
   // Keeps a complete List answer's keys in the listing memo (ViewState::listed).
-  void remember_keys(const Caller& caller, std::string abs_dir, const Json& data, std::uint64_t gen,
+  void remember_keys(const Caller& caller, std::string abs_dir, const std::vector<std::string>& keys, std::uint64_t gen,
                      std::uint64_t folders_gen, std::chrono::steady_clock::time_point now);
 
  private:

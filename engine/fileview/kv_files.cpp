@@ -64,6 +64,21 @@ std::optional<Suffixed> suffix_of(const ViewState& state, const Caller& caller, 
   return suffix;
 }
 
+// The keys of a successful List, into keys: the KV engines leave them there
+// (Request::list_keys); an audited request's reply carries them as
+// {"keys": [...]} instead. False when those are not all strings.
+bool listed_keys(std::vector<std::string>& keys, const Json& data) {
+  auto it = data.find(std::string_view("keys"));
+  if (!keys.empty() || it == data.end()) return true;
+  if (!it->is_array()) return false;
+  keys.reserve(it->size());
+  for (const Json& key : *it) {
+    if (!key.is_string()) return false;
+    keys.emplace_back(as_view(key.get_ref<const SecureString&>()));
+  }
+  return true;
+}
+
 // The body of a folder List: the file view's (live keys only, KV v2) and
 // a cap on the keys (0: none).
 Json listing_body(int version, std::size_t limit) {
@@ -132,10 +147,11 @@ Result<NodeInfo> KvFiles::stat_fresh(const Caller& caller, const Located& at) {
   }
   // The folder probe. Its keys are kept (up to kListingMax) for LOOKUPs of
   // the names inside; one key is enough to know a folder is there.
+  std::vector<std::string> keys;
   auto listing = state_.call(caller, Operation::List, kv_path(mount_abs, at.kv_version, "metadata", at.rel + "/"),
-                             listing_body(at.kv_version, ViewState::kListingMax + 1));
+                             listing_body(at.kv_version, ViewState::kListingMax + 1), &keys);
   if (listing.ok()) {
-    remember_keys(caller, mount_abs + at.rel + "/", listing->data, gen, folders_gen, now);
+    if (listed_keys(keys, listing->data)) remember_keys(caller, mount_abs + at.rel + "/", keys, gen, folders_gen, now);
     return state_.dir();
   }
 
@@ -174,17 +190,10 @@ KvFiles::Listed KvFiles::listed_as(const Caller& caller, const Located& at) {
   return Listed::Nothing;
 }
 
-void KvFiles::remember_keys(const Caller& caller, std::string abs_dir, const Json& data, std::uint64_t gen,
-                            std::uint64_t folders_gen, std::chrono::steady_clock::time_point now) {
-  auto keys = data.find(std::string_view("keys"));
-  if (keys == data.end() || !keys->is_array() || keys->size() > ViewState::kListingMax) return;
-  std::vector<std::string> names;
-  names.reserve(keys->size());
-  for (const Json& key : *keys) {
-    if (!key.is_string()) return;
-    names.push_back(key.get<std::string>());
-  }
-  state_.remember_listing(std::move(abs_dir), caller.token, std::move(names), gen, folders_gen, now);
+void KvFiles::remember_keys(const Caller& caller, std::string abs_dir, const std::vector<std::string>& keys,
+                            std::uint64_t gen, std::uint64_t folders_gen, std::chrono::steady_clock::time_point now) {
+  if (keys.size() > ViewState::kListingMax) return;
+  state_.remember_listing(std::move(abs_dir), caller.token, keys, gen, folders_gen, now);
 }
 
 Result<std::vector<DirEntry>> KvFiles::list(const Caller& caller, std::string_view, const Located& at) {
@@ -193,20 +202,22 @@ Result<std::vector<DirEntry>> KvFiles::list(const Caller& caller, std::string_vi
   std::vector<DirEntry> out;
   const std::uint64_t gen = state_.core().generation();
   const std::uint64_t folders_gen = state_.folders_generation();
+  std::vector<std::string> keys;
   auto listing = state_.call(caller, Operation::List, kv_path(mount_abs, at.kv_version, "metadata", dir),
-                             listing_body(at.kv_version, 0));
+                             listing_body(at.kv_version, 0), &keys);
   if (listing.ok()) {
+    if (!listed_keys(keys, listing->data)) return Error::internal("a listing's keys are not all strings");
     // The memo is refreshed only when it no longer serves this token (copying
     // and sorting the names again at every opendir was a fifth of its time).
     const auto now = std::chrono::steady_clock::now();
     if (!state_.listed(mount_abs + dir, caller.token, gen, folders_gen, now)) {
-      remember_keys(caller, mount_abs + dir, listing->data, gen, folders_gen, now);
+      remember_keys(caller, mount_abs + dir, keys, gen, folders_gen, now);
     }
-    for (const Json& key : listing->data["keys"]) {
-      std::string name = key.get<std::string>();
-      bool is_dir = !name.empty() && name.back() == '/';
+    out.reserve(keys.size());
+    for (std::string& name : keys) {
+      const bool is_dir = name.ends_with('/');
       if (is_dir) name.pop_back();
-      out.push_back({name, is_dir ? NodeKind::Directory : NodeKind::File});
+      out.push_back({std::move(name), is_dir ? NodeKind::Directory : NodeKind::File});
     }
   } else if (listing.error().code != ErrorCode::NotFound) {
     return std::move(listing).error();

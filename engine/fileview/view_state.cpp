@@ -11,7 +11,8 @@ namespace engine::fileview {
 
 ViewState::ViewState(Core& core) : core_(core), epoch_(Clock::now()) {}
 
-Result<Response> ViewState::call(const Caller& caller, Operation op, std::string path, Json data) const {
+Result<Response> ViewState::call(const Caller& caller, Operation op, std::string path, Json data,
+                                 std::vector<std::string>* list_keys) const {
   Request req;
   req.op = op;
   req.path = std::move(path);
@@ -19,6 +20,7 @@ Result<Response> ViewState::call(const Caller& caller, Operation op, std::string
   req.token = caller.token;
   req.uses = caller.uses;
   req.peer = caller.peer;
+  req.list_keys = list_keys;
   return core_.handle(req);
 }
 

@@ -476,3 +476,53 @@ TEST_CASE("audit: reopening after log rotation writes to the new file", "[audit]
   d.put("secret/still", "k=v");
   CHECK(find(entries_of(log + ".2"), "request", "secret/data/still").size() == 1);
 }
+
+TEST_CASE("audit: a listing's keys skip the reply's JSON only while no device logs it", "[audit]") {
+  TempDir dir;
+  AuditCore d;
+  d.put("sys/mounts/kv1", R"({"type":"kv"})");
+  for (const char* mount : {"secret", "kv1"}) {
+    d.put(std::string(mount) + "/app/a", R"({"k":"1"})");
+    d.put(std::string(mount) + "/app/sub/b", R"({"k":"2"})");
+  }
+  // A LIST as the file view asks it: the keys land in list_keys, and the
+  // reply carries none.
+  const auto list = [&](const std::string& path, std::vector<std::string>& keys) {
+    engine::Request req{Operation::List, path, nlohmann::json::object(), engine::to_secure(kRootToken)};
+    req.list_keys = &keys;
+    auto r = d.core->handle(req);
+    REQUIRE(r.ok());
+    return r.value().data;
+  };
+  for (const char* path : {"secret/metadata/app/", "kv1/app/"}) {
+    INFO(path);
+    std::vector<std::string> keys;
+    const auto data = list(path, keys);
+    CHECK(keys == std::vector<std::string>{"a", "sub/"});
+    CHECK_FALSE(data.contains("keys"));
+  }
+  const std::vector<std::string> listed = {"a", "sub/"};
+  CHECK(d.ls("secret/app") == listed);
+  CHECK(d.ls("kv1/app") == listed);
+
+  // With a device on, the reply keeps its keys, as the device logs them,
+  // and the file view lists the same.
+  const std::string log = dir.path + "/audit.log";
+  d.put("sys/audit/file", "type=file file_path=" + log);
+  for (const char* path : {"secret/metadata/app/", "kv1/app/"}) {
+    INFO(path);
+    std::vector<std::string> keys;
+    const auto data = list(path, keys);
+    CHECK(keys.empty());
+    CHECK(data["keys"] == nlohmann::json::array({"a", "sub/"}));
+  }
+  CHECK(d.ls("secret/app") == listed);
+  CHECK(d.ls("kv1/app") == listed);
+  bool logged = false;
+  for (const auto& e : find(entries_of(log), "response", "kv1/app/")) {
+    logged = true;
+    CHECK(e["response"]["data"]["keys"] ==
+          nlohmann::json::array({audit_hash(d, "file", "a"), audit_hash(d, "file", "sub/")}));
+  }
+  CHECK(logged);
+}
