@@ -277,7 +277,8 @@ std::optional<auth::PreparedRenewal> prepare_renewal(Core::Impl& core, const Req
 
 Result<Response> Core::Impl::handle(const Request& req, bool* failed_login) {
   COFFER_TRY(std::string path, canonical_path(req.path, req.op));
-  Request canonical{req.op, std::move(path), req.data, req.token, req.uses, req.peer, req.list_keys};
+  Request canonical = req;
+  canonical.path = std::move(path);
   if (!canonical.data.is_object()) return Error::invalid("request body must be a JSON object");
 
   switch (seal_endpoint(canonical.path)) {
@@ -559,9 +560,12 @@ Result<Response> Core::Impl::dispatch(const Route& route, Operation op, const Re
   }
   const RequestContext ctx{*route.ns, &auth, exclusive != nullptr, renewal};
   BackendRequest breq{op, target.rel, req.data, *target.storage, now, &ctx};
-  // Keys out of the reply only while the caller alone sees it: an audit
-  // device logs the reply as the backend made it.
-  if (op == Operation::List && !audit.enabled()) breq.list_keys = req.list_keys;
+  // Keys or a size in place of the reply's data only while the caller alone
+  // sees it: an audit device logs the reply as the backend made it.
+  if (!audit.enabled()) {
+    if (op == Operation::List) breq.list_keys = req.list_keys;
+    if (op == Operation::Read) breq.rendered_size = req.rendered_size;
+  }
   auto resp = target.backend->handle(breq);
   if (resp.ok() && resp->revoke_logins && route.mount && route.mount->entry.is_auth()) {
     // An auth method ended some of its logins (a peer role deleted).

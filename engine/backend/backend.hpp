@@ -45,6 +45,8 @@ struct BackendRequest {
   const PeerCredentials* peer = nullptr;
   // Request::list_keys, for a LIST the core lets skip the reply's JSON.
   std::vector<std::string>* list_keys = nullptr;
+  // Request::rendered_size, for a read the core lets answer with it.
+  std::optional<std::uint64_t>* rendered_size = nullptr;
 };
 
 // What the core must know of a path before it runs a request there

@@ -31,6 +31,11 @@ struct VersionRecord {
   bool has_deletion = false;
   std::int64_t deletion_ns = 0;
   bool destroyed = false;
+  // Bytes of the file view's whole-secret rendering (render_pretty of the
+  // data), recorded at write, so that a stat needs no decrypt of the data;
+  // 0: not recorded (a version written before, or by an older daemon).
+  // Stored in KeyRecord (version 2), not here.
+  std::uint64_t rendered_size = 0;
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t const /*version*/) {
@@ -51,9 +56,26 @@ struct KeyRecord {
   std::map<std::uint64_t, VersionRecord> versions;
 
   template <class Archive>
-  void serialize(Archive& ar, std::uint32_t const /*version*/) {
+  void serialize(Archive& ar, std::uint32_t const version) {
     ar(key_id, current_version, oldest_version, max_versions, cas_required, delete_version_after_s, created_ns,
        updated_ns, custom_metadata, versions);
+    // Version 2 adds the versions' rendered sizes, after every field of
+    // version 1: a daemon of version 1 decodes the fields it knows and stops
+    // there, so a fleet host not yet upgraded still reads these records (and
+    // drops the sizes when it rewrites one; readers then decrypt, as before).
+    if (version < 2) return;
+    std::map<std::uint64_t, std::uint64_t> sizes;
+    if constexpr (Archive::is_saving::value) {
+      for (const auto& [n, v] : versions) {
+        if (v.rendered_size != 0) sizes.emplace(n, v.rendered_size);
+      }
+      ar(sizes);
+    } else {
+      ar(sizes);
+      for (const auto& [n, size] : sizes) {
+        if (auto it = versions.find(n); it != versions.end()) it->second.rendered_size = size;
+      }
+    }
   }
 };
 
@@ -72,7 +94,7 @@ struct ConfigRecord {
 }  // namespace engine::kv_v2_detail
 
 CEREAL_CLASS_VERSION(engine::kv_v2_detail::VersionRecord, 1)
-CEREAL_CLASS_VERSION(engine::kv_v2_detail::KeyRecord, 1)
+CEREAL_CLASS_VERSION(engine::kv_v2_detail::KeyRecord, 2)
 CEREAL_CLASS_VERSION(engine::kv_v2_detail::ConfigRecord, 1)
 
 namespace engine {
@@ -390,6 +412,14 @@ Result<std::pair<ReadableVersion, Json>> read_version(const BackendRequest& req,
 Result<Response> read_data(const BackendRequest& req, std::string_view name) {
   COFFER_TRY_STATUS(kv::reject_unknown_keys(req.data, {"version"}, "data read"));
   auto vp = req.data.find(std::string_view("version"));
+  if (req.rendered_size != nullptr) {
+    // The size alone will do: from the metadata, when the write recorded it.
+    COFFER_TRY(ReadableVersion rv, find_readable(req, name, vp == req.data.end() ? nullptr : &*vp));
+    if (rv.v.rendered_size != 0) {
+      *req.rendered_size = rv.v.rendered_size;
+      return make_response(Json::object(), rv.v.created_ns);
+    }
+  }
   COFFER_TRY(auto found, read_version(req, name, vp == req.data.end() ? nullptr : &*vp));
   auto& [rv, data] = found;
   Json out = Json::object();
@@ -441,6 +471,7 @@ Result<Response> write_data(const BackendRequest& req, std::string_view name, bo
 
   VersionRecord v;
   v.created_ns = now;
+  v.rendered_size = render_pretty(value).size();
   if (auto del = auto_deletion(config, meta, now)) {
     v.has_deletion = true;
     v.deletion_ns = *del;

@@ -65,6 +65,11 @@ struct Request {
   // sees keeps them in its data: the core leaves this out of the backend's
   // request while an audit device is on. Other backends ignore it.
   std::vector<std::string>* list_keys = nullptr;
+  // A KV v2 data read's whole-secret rendering size, when set: the engine
+  // may answer with that size alone, recorded at write (no data in the
+  // reply, no decrypt of it), for a stat. As with list_keys, the core leaves
+  // it out while an audit device is on. Untouched when the data was read.
+  std::optional<std::uint64_t>* rendered_size = nullptr;
 };
 
 // A successful login, as an auth method reports it (Vault's logical.Auth).

@@ -142,8 +142,8 @@ Result<NodeInfo> KvFiles::stat_fresh(const Caller& caller, const Located& at) {
   const Listed listed = listed_as(caller, at);
   if (listed == Listed::Secret || (listed == Listed::Nothing && parse_suffix(split_last(at.rel).second))) {
     TimePoint modified = state_.epoch();
-    auto content = read_at(caller, at, &modified);
-    if (content.ok()) return NodeInfo{NodeKind::File, content->size(), modified};
+    auto size = size_at(caller, at, &modified);
+    if (size.ok()) return NodeInfo{NodeKind::File, *size, modified};
   }
   // The folder probe. Its keys are kept (up to kListingMax) for LOOKUPs of
   // the names inside; one key is enough to know a folder is there.
@@ -156,8 +156,8 @@ Result<NodeInfo> KvFiles::stat_fresh(const Caller& caller, const Located& at) {
   }
 
   TimePoint modified = state_.epoch();
-  auto content = read_at(caller, at, &modified);
-  if (content.ok()) return NodeInfo{NodeKind::File, content->size(), modified};
+  auto content = size_at(caller, at, &modified);
+  if (content.ok()) return NodeInfo{NodeKind::File, *content, modified};
   // A KV v2 secret whose current version is deleted or destroyed is absent
   // here, as in `ls`: NAME@metadata, NAME@undelete and NAME@N still reach it.
   if (!listing.ok() && listing.error().code == ErrorCode::PermissionDenied &&
@@ -262,6 +262,22 @@ Result<SecureString> KvFiles::read_at(const Caller& caller, const Located& at, T
   }
   if (!suffixed || literal_wins(literal)) return std::move(literal).error();
   return suffix_answer(literal, read_suffixed(caller, at, *suffixed, modified));
+}
+
+Result<std::size_t> KvFiles::size_at(const Caller& caller, const Located& at, TimePoint* modified) {
+  if (at.kv_version != 2 || at.rel.empty() || parse_suffix(split_last(at.rel).second)) {
+    COFFER_TRY(auto content, read_at(caller, at, modified));
+    return content.size();
+  }
+  // A name without @ or #: read_at's answer is the literal read's, whose
+  // size the engine may give alone (recorded at write).
+  std::optional<std::uint64_t> recorded;
+  COFFER_TRY(auto literal, state_.call(caller, Operation::Read, kv_path(mount_of(at), 2, "data", at.rel),
+                                       Json::object(), nullptr, &recorded));
+  note_time(literal, modified);
+  if (recorded) return static_cast<std::size_t>(*recorded);
+  COFFER_TRY(auto content, render(literal.data["data"], nullptr));
+  return content.size();
 }
 
 // The suffix reading: NAME@VIEW, NAME#FIELD, NAME@VIEW#FIELD.

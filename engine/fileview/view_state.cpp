@@ -12,7 +12,8 @@ namespace engine::fileview {
 ViewState::ViewState(Core& core) : core_(core), epoch_(Clock::now()) {}
 
 Result<Response> ViewState::call(const Caller& caller, Operation op, std::string path, Json data,
-                                 std::vector<std::string>* list_keys) const {
+                                 std::vector<std::string>* list_keys,
+                                 std::optional<std::uint64_t>* rendered_size) const {
   Request req;
   req.op = op;
   req.path = std::move(path);
@@ -21,6 +22,7 @@ Result<Response> ViewState::call(const Caller& caller, Operation op, std::string
   req.uses = caller.uses;
   req.peer = caller.peer;
   req.list_keys = list_keys;
+  req.rendered_size = rendered_size;
   return core_.handle(req);
 }
 

@@ -477,7 +477,7 @@ TEST_CASE("audit: reopening after log rotation writes to the new file", "[audit]
   CHECK(find(entries_of(log + ".2"), "request", "secret/data/still").size() == 1);
 }
 
-TEST_CASE("audit: a listing's keys skip the reply's JSON only while no device logs it", "[audit]") {
+TEST_CASE("audit: listings and sizes skip the reply's JSON only while no device logs it", "[audit]") {
   TempDir dir;
   AuditCore d;
   d.put("sys/mounts/kv1", R"({"type":"kv"})");
@@ -518,6 +518,15 @@ TEST_CASE("audit: a listing's keys skip the reply's JSON only while no device lo
   }
   CHECK(d.ls("secret/app") == listed);
   CHECK(d.ls("kv1/app") == listed);
+  // A stat's size, likewise: from the whole reply, which the device logs.
+  std::optional<std::uint64_t> size;
+  engine::Request read{Operation::Read, "secret/data/app/a", nlohmann::json::object(), engine::to_secure(kRootToken)};
+  read.rendered_size = &size;
+  auto whole = d.core->handle(read);
+  REQUIRE(whole.ok());
+  CHECK_FALSE(size.has_value());
+  CHECK(whole.value().data["data"]["k"] == "1");
+  CHECK(d.files->stat(d.root, "secret/app/a")->size == d.cat("secret/app/a").size());
   bool logged = false;
   for (const auto& e : find(entries_of(log), "response", "kv1/app/")) {
     logged = true;

@@ -506,3 +506,49 @@ TEST_CASE("file view: each half of a rename is checked, and a refusal changes no
     CHECK(engine::Json::parse(d.cat("secret/app/db@metadata"))["current_version"] == 1);
   }
 }
+
+TEST_CASE("file view: a secret's size is recorded at its write and is its cat's", "[fileview][kv]") {
+  DevCore d;
+  // A stat as the file view makes it: the engine answers with the size alone.
+  const auto recorded = [&](const std::string& path) {
+    std::optional<std::uint64_t> size;
+    engine::Request req{engine::Operation::Read, path, engine::Json::object(), d.root.token};
+    req.rendered_size = &size;
+    auto r = d.core->handle(req);
+    REQUIRE(r.ok());
+    CHECK_FALSE(r.value().data.contains("data"));  // no decrypt of the data for it
+    CHECK(r.value().modified.has_value());
+    return size;
+  };
+  const char* bodies[] = {
+      R"({"password":"p"})",
+      R"({"f":1.5e300,"g":0.1,"neg":-9223372036854775808,"big":18446744073709551615,"z":-0.0})",
+      R"({"text":"ünïcödé \u0001 \"quoted\" \\ tab\t","nested":{"list":[1,[2,{"e":null}],true],"empty":{}}})",
+      "user=svc password=abc\n",
+      "{}",
+  };
+  for (const char* body : bodies) {
+    INFO(body);
+    d.put("secret/app/x", body);
+    const std::string bytes = d.cat("secret/app/x");
+    const auto size = recorded("secret/data/app/x");
+    REQUIRE(size.has_value());
+    CHECK(*size == bytes.size());
+    auto st = d.files->stat(d.root, "secret/app/x");
+    REQUIRE(st.ok());
+    CHECK(st->size == bytes.size());
+  }
+  // A patch records the merged secret's size.
+  d.put("secret/app/x", R"({"a":"1","b":"2"})");
+  d.put("secret/app/x", R"({"b":null,"c":"three"})", WriteMode::Append);
+  CHECK(recorded("secret/data/app/x") == d.cat("secret/app/x").size());
+  CHECK(d.files->stat(d.root, "secret/app/x")->size == d.cat("secret/app/x").size());
+  // Deleted: absent, as the read says.
+  REQUIRE(d.files->remove(d.root, "secret/app/x").ok());
+  std::optional<std::uint64_t> none;
+  engine::Request gone{engine::Operation::Read, "secret/data/app/x", engine::Json::object(), d.root.token};
+  gone.rendered_size = &none;
+  CHECK(d.core->handle(gone).error().code == ErrorCode::NotFound);
+  CHECK_FALSE(none.has_value());
+  CHECK(d.files->stat(d.root, "secret/app/x").error().code == ErrorCode::NotFound);
+}
