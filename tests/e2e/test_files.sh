@@ -141,9 +141,24 @@ if [ -n "$VIM" ]; then
   expect_eq "$(ls -A "$S")" "$(printf 'db\ninstalled')" "vim leaves no backup name"
 fi
 touch "$S/never-written"
-exec 3>"$S/half"; printf '{"a": ' >&3; exec 3>&- 2>/dev/null || true
+exec 3>"$S/half"; printf '{"a": ' >&3; { exec 3>&-; } 2>/dev/null || true
 expect_eq "$(ls -A "$S")" "$(printf 'db\ninstalled')" "names never given a whole request leave no trace"
 expect_eq "$(jq -r '.keys|join(",")' "$S@list")" "db,installed,tree/" "not in Vault's LIST either"
+# A listing's numbers and types are the ones stat gives, after renames moved
+# inodes between names too (readdir's d_ino and stat's st_ino, for find and
+# rsync): prints what differs, then how many entries and folders it compared.
+inodes() {
+  python3 -c 'import os, stat, sys
+d = sys.argv[1]
+entries = list(os.scandir(d))
+for e in entries:
+    st = os.stat(os.path.join(d, e.name))
+    if e.inode() != st.st_ino or e.is_dir() != stat.S_ISDIR(st.st_mode):
+        print("differs:", e.name)
+print(len(entries), sum(e.is_dir() for e in entries))' "$1"
+}
+expect_eq "$(inodes "$S")" "2 0" "readdir numbers are stat's"
+expect_eq "$(inodes "$M/secret" | sed 's/^[0-9]* /N /')" "N 1" "and at the top of a mount"
 mkdir -p "$S/other"
 echo 'o=1' > "$S/other/o"
 expect_err "Invalid cross-device link" "rename across folders is EXDEV" python3 -c "import os; os.rename('$S/other/o', '$S/o')"
