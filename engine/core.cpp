@@ -560,12 +560,9 @@ Result<Response> Core::Impl::dispatch(const Route& route, Operation op, const Re
   }
   const RequestContext ctx{*route.ns, &auth, exclusive != nullptr, renewal};
   BackendRequest breq{op, target.rel, req.data, *target.storage, now, &ctx};
-  // Keys or a size in place of the reply's data only while the caller alone
-  // sees it: an audit device logs the reply as the backend made it.
-  if (!audit.enabled()) {
-    if (op == Operation::List) breq.list_keys = req.list_keys;
-    if (op == Operation::Read) breq.rendered_size = req.rendered_size;
-  }
+  // Parts in place of the reply's JSON only while the caller alone sees it:
+  // an audit device logs the reply as the backend made it.
+  if (!audit.enabled()) breq.parts = req.parts;
   auto resp = target.backend->handle(breq);
   if (resp.ok() && resp->revoke_logins && route.mount && route.mount->entry.is_auth()) {
     // An auth method ended some of its logins (a peer role deleted).

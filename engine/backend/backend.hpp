@@ -43,10 +43,8 @@ struct BackendRequest {
   // The kernel's word on the caller (login requests through FUSE only; null
   // otherwise). Only the peer auth method reads it.
   const PeerCredentials* peer = nullptr;
-  // Request::list_keys, for a LIST the core lets skip the reply's JSON.
-  std::vector<std::string>* list_keys = nullptr;
-  // Request::rendered_size, for a read the core lets answer with it.
-  std::optional<std::uint64_t>* rendered_size = nullptr;
+  // Request::parts, when the core lets the backend use them.
+  ReplyParts parts{};
 };
 
 // What the core must know of a path before it runs a request there

@@ -255,8 +255,8 @@ std::size_t list_limit(const Json& data) {
 
 Response list_reply(const BackendRequest& req, std::vector<std::string> keys) {
   Response resp;
-  if (req.list_keys != nullptr) {
-    *req.list_keys = std::move(keys);
+  if (req.parts.list_keys != nullptr) {
+    *req.parts.list_keys = std::move(keys);
     return resp;
   }
   Json list = Json::array();

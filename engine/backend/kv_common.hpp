@@ -67,7 +67,7 @@ std::string go_quote(std::string_view s);
 // The key limit of a LIST (the file view's "is this a folder?" probe asks for
 // one key): a positive integer "limit" in the request, else 0 (all keys).
 std::size_t list_limit(const Json& data);
-// A LIST's reply: the keys into the request's list_keys when it has one
+// A LIST's reply: the keys into the request's parts.list_keys when it has one
 // (an empty reply then), else {"keys": [...]}.
 Response list_reply(const BackendRequest& req, std::vector<std::string> keys);
 

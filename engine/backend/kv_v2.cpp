@@ -32,9 +32,10 @@ struct VersionRecord {
   std::int64_t deletion_ns = 0;
   bool destroyed = false;
   // Bytes of the file view's whole-secret rendering (render_pretty of the
-  // data), recorded at write, so that a stat needs no decrypt of the data;
-  // 0: not recorded (a version written before, or by an older daemon).
-  // Stored in KeyRecord (version 2), not here.
+  // data), recorded at write, so that a stat needs no decrypt of the data.
+  // Not 0 means the version's stored bytes are that rendering (write_data
+  // stores it). 0: not recorded (a version written before, or by an older
+  // daemon, which stored compact JSON). Stored in KeyRecord (version 2).
   std::uint64_t rendered_size = 0;
 
   template <class Archive>
@@ -412,15 +413,30 @@ Result<std::pair<ReadableVersion, Json>> read_version(const BackendRequest& req,
 Result<Response> read_data(const BackendRequest& req, std::string_view name) {
   COFFER_TRY_STATUS(kv::reject_unknown_keys(req.data, {"version"}, "data read"));
   auto vp = req.data.find(std::string_view("version"));
-  if (req.rendered_size != nullptr) {
+  const Json* version = vp == req.data.end() ? nullptr : &*vp;
+  if (req.parts.rendered_size != nullptr) {
     // The size alone will do: from the metadata, when the write recorded it.
-    COFFER_TRY(ReadableVersion rv, find_readable(req, name, vp == req.data.end() ? nullptr : &*vp));
+    COFFER_TRY(ReadableVersion rv, find_readable(req, name, version));
     if (rv.v.rendered_size != 0) {
-      *req.rendered_size = rv.v.rendered_size;
+      *req.parts.rendered_size = rv.v.rendered_size;
       return make_response(Json::object(), rv.v.created_ns);
     }
   }
-  COFFER_TRY(auto found, read_version(req, name, vp == req.data.end() ? nullptr : &*vp));
+  if (req.parts.rendered != nullptr) {
+    // The stored bytes are the rendering when the write recorded its size
+    // (write_data): handed over as they are, unparsed. As read_version, a
+    // version destroyed or purged between the two gets is looked up again.
+    for (int attempt = 0; attempt <= 8; ++attempt) {
+      COFFER_TRY(ReadableVersion rv, find_readable(req, name, version));
+      if (rv.v.rendered_size == 0) break;
+      COFFER_TRY(auto raw, req.storage.get(version_key(rv.meta, rv.n)));
+      if (!raw) continue;
+      if (raw->size() != rv.v.rendered_size) break;  // not as written here: parse it, below
+      req.parts.rendered->emplace(as_view(*raw));
+      return make_response(Json::object(), rv.v.created_ns);
+    }
+  }
+  COFFER_TRY(auto found, read_version(req, name, version));
   auto& [rv, data] = found;
   Json out = Json::object();
   out["data"] = std::move(data);
@@ -469,16 +485,19 @@ Result<Response> write_data(const BackendRequest& req, std::string_view name, bo
     value = input;
   }
 
+  // Stored as the file view renders it, so that a cat hands the bytes over
+  // as they are (read_data); any JSON reader parses them as before.
+  SecureString rendered = render_pretty(value);
   VersionRecord v;
   v.created_ns = now;
-  v.rendered_size = render_pretty(value).size();
+  v.rendered_size = rendered.size();
   if (auto del = auto_deletion(config, meta, now)) {
     v.has_deletion = true;
     v.deletion_ns = *del;
   }
   std::vector<WriteOp> batch;
   std::uint64_t n = add_version(meta, config, v, batch);
-  batch.push_back(put_op(version_key(meta, n), kv::dump_secret(value)));
+  batch.push_back(put_op(version_key(meta, n), SecureBytes(rendered.begin(), rendered.end())));
   put_meta(batch, name, meta, now, live_stored);
   COFFER_TRY_STATUS(req.storage.apply(batch));
   return make_response(version_json(meta, n, v), v.created_ns);

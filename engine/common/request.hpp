@@ -40,6 +40,24 @@ struct UseBudget {
   bool spent = false;
 };
 
+// Parts of a reply the KV engines may hand over as they are, in place of
+// the reply's JSON, to the file view: one JSON value per listed key, or a
+// parse and a render of a whole secret, were most of an `ls`'s and a
+// `cat`'s cost. Each set pointer is filled only when the engine took that
+// way, and the reply then lacks that part; a null pointer (and any other
+// backend) leaves the reply whole. The core passes them to the backend only
+// while no audit device is on, so a device logs every reply as it was.
+struct ReplyParts {
+  // A LIST's keys, for the reply's {"keys": [...]}.
+  std::vector<std::string>* list_keys = nullptr;
+  // A KV v2 data read, for a stat: the size of the whole secret's rendering
+  // (render_pretty of its data), recorded at write, in place of the data.
+  std::optional<std::uint64_t>* rendered_size = nullptr;
+  // A KV v2 data read, for a cat: the whole secret's rendering, as stored
+  // at write, in place of the data (no parse, no render).
+  std::optional<SecureString>* rendered = nullptr;
+};
+
 struct Request {
   Operation op = Operation::Read;
   // Path relative to the root the caller sees (a chroot mount's namespace, or
@@ -59,17 +77,8 @@ struct Request {
   UseBudget* uses = nullptr;
   // The kernel's word on the caller, when the request came through FUSE.
   std::optional<PeerCredentials> peer{};
-  // A LIST's keys, when set: the KV engines put them here rather than into
-  // the reply's {"keys": [...]} (a JSON value per key was most of a
-  // listing's cost). The file view's listings set it. A reply anybody else
-  // sees keeps them in its data: the core leaves this out of the backend's
-  // request while an audit device is on. Other backends ignore it.
-  std::vector<std::string>* list_keys = nullptr;
-  // A KV v2 data read's whole-secret rendering size, when set: the engine
-  // may answer with that size alone, recorded at write (no data in the
-  // reply, no decrypt of it), for a stat. As with list_keys, the core leaves
-  // it out while an audit device is on. Untouched when the data was read.
-  std::optional<std::uint64_t>* rendered_size = nullptr;
+  // Where the KV engines may put a part of the reply instead (ReplyParts).
+  ReplyParts parts{};
 };
 
 // A successful login, as an auth method reports it (Vault's logical.Auth).

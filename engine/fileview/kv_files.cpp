@@ -65,7 +65,7 @@ std::optional<Suffixed> suffix_of(const ViewState& state, const Caller& caller, 
 }
 
 // The keys of a successful List, into keys: the KV engines leave them there
-// (Request::list_keys); an audited request's reply carries them as
+// (ReplyParts::list_keys); an audited request's reply carries them as
 // {"keys": [...]} instead. False when those are not all strings.
 bool listed_keys(std::vector<std::string>& keys, const Json& data) {
   auto it = data.find(std::string_view("keys"));
@@ -149,7 +149,7 @@ Result<NodeInfo> KvFiles::stat_fresh(const Caller& caller, const Located& at) {
   // the names inside; one key is enough to know a folder is there.
   std::vector<std::string> keys;
   auto listing = state_.call(caller, Operation::List, kv_path(mount_abs, at.kv_version, "metadata", at.rel + "/"),
-                             listing_body(at.kv_version, ViewState::kListingMax + 1), &keys);
+                             listing_body(at.kv_version, ViewState::kListingMax + 1), {.list_keys = &keys});
   if (listing.ok()) {
     if (listed_keys(keys, listing->data)) remember_keys(caller, mount_abs + at.rel + "/", keys, gen, folders_gen, now);
     return state_.dir();
@@ -204,7 +204,7 @@ Result<std::vector<DirEntry>> KvFiles::list(const Caller& caller, std::string_vi
   const std::uint64_t folders_gen = state_.folders_generation();
   std::vector<std::string> keys;
   auto listing = state_.call(caller, Operation::List, kv_path(mount_abs, at.kv_version, "metadata", dir),
-                             listing_body(at.kv_version, 0), &keys);
+                             listing_body(at.kv_version, 0), {.list_keys = &keys});
   if (listing.ok()) {
     if (!listed_keys(keys, listing->data)) return Error::internal("a listing's keys are not all strings");
     // The memo is refreshed only when it no longer serves this token (copying
@@ -255,9 +255,13 @@ Result<SecureString> KvFiles::read_at(const Caller& caller, const Located& at, T
     if (direct.ok()) return direct;
   }
   // The literal name first: for a name without @ or # that is the answer.
-  auto literal = state_.call(caller, Operation::Read, kv_path(mount_of(at), at.kv_version, "data", at.rel));
+  // KV v2 may hand over its stored rendering as it is (ReplyParts).
+  std::optional<SecureString> rendered;
+  auto literal = state_.call(caller, Operation::Read, kv_path(mount_of(at), at.kv_version, "data", at.rel),
+                             Json::object(), {.rendered = at.kv_version == 2 ? &rendered : nullptr});
   if (literal.ok()) {
     note_time(*literal, modified);
+    if (rendered) return std::move(*rendered);
     return render(at.kv_version == 2 ? literal->data["data"] : literal->data, nullptr);
   }
   if (!suffixed || literal_wins(literal)) return std::move(literal).error();
@@ -273,7 +277,7 @@ Result<std::size_t> KvFiles::size_at(const Caller& caller, const Located& at, Ti
   // size the engine may give alone (recorded at write).
   std::optional<std::uint64_t> recorded;
   COFFER_TRY(auto literal, state_.call(caller, Operation::Read, kv_path(mount_of(at), 2, "data", at.rel),
-                                       Json::object(), nullptr, &recorded));
+                                       Json::object(), {.rendered_size = &recorded}));
   note_time(literal, modified);
   if (recorded) return static_cast<std::size_t>(*recorded);
   COFFER_TRY(auto content, render(literal.data["data"], nullptr));

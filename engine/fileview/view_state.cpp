@@ -12,8 +12,7 @@ namespace engine::fileview {
 ViewState::ViewState(Core& core) : core_(core), epoch_(Clock::now()) {}
 
 Result<Response> ViewState::call(const Caller& caller, Operation op, std::string path, Json data,
-                                 std::vector<std::string>* list_keys,
-                                 std::optional<std::uint64_t>* rendered_size) const {
+                                 ReplyParts parts) const {
   Request req;
   req.op = op;
   req.path = std::move(path);
@@ -21,8 +20,7 @@ Result<Response> ViewState::call(const Caller& caller, Operation op, std::string
   req.token = caller.token;
   req.uses = caller.uses;
   req.peer = caller.peer;
-  req.list_keys = list_keys;
-  req.rendered_size = rendered_size;
+  req.parts = parts;
   return core_.handle(req);
 }
 

@@ -54,10 +54,9 @@ class ViewState {
   NodeInfo empty_file() const { return NodeInfo{NodeKind::File, 0, epoch_}; }
 
   // One engine call (Core::handle) made with the caller's token and budget.
-  // list_keys and rendered_size: Request's, for the KV engines' shortcuts.
+  // parts: Request::parts, for the KV engines' shortcuts.
   Result<Response> call(const Caller& caller, Operation op, std::string path, Json data = Json::object(),
-                        std::vector<std::string>* list_keys = nullptr,
-                        std::optional<std::uint64_t>* rendered_size = nullptr) const;
+                        ReplyParts parts = {}) const;
   // PermissionDenied unless the caller holds some capability on abs_path
   // (control files: seen only by those who may use them). No engine call.
   Status may_touch(const Caller& caller, const std::string& abs_path) const;

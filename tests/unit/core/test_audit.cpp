@@ -489,7 +489,7 @@ TEST_CASE("audit: listings and sizes skip the reply's JSON only while no device 
   // reply carries none.
   const auto list = [&](const std::string& path, std::vector<std::string>& keys) {
     engine::Request req{Operation::List, path, nlohmann::json::object(), engine::to_secure(kRootToken)};
-    req.list_keys = &keys;
+    req.parts.list_keys = &keys;
     auto r = d.core->handle(req);
     REQUIRE(r.ok());
     return r.value().data;
@@ -521,11 +521,15 @@ TEST_CASE("audit: listings and sizes skip the reply's JSON only while no device 
   // A stat's size, likewise: from the whole reply, which the device logs.
   std::optional<std::uint64_t> size;
   engine::Request read{Operation::Read, "secret/data/app/a", nlohmann::json::object(), engine::to_secure(kRootToken)};
-  read.rendered_size = &size;
+  read.parts.rendered_size = &size;
   auto whole = d.core->handle(read);
   REQUIRE(whole.ok());
   CHECK_FALSE(size.has_value());
   CHECK(whole.value().data["data"]["k"] == "1");
+  std::optional<engine::SecureString> rendered;
+  read.parts = {.rendered = &rendered};
+  CHECK(d.core->handle(read).value().data["data"]["k"] == "1");
+  CHECK_FALSE(rendered.has_value());
   CHECK(d.files->stat(d.root, "secret/app/a")->size == d.cat("secret/app/a").size());
   bool logged = false;
   for (const auto& e : find(entries_of(log), "response", "kv1/app/")) {

@@ -513,7 +513,7 @@ TEST_CASE("file view: a secret's size is recorded at its write and is its cat's"
   const auto recorded = [&](const std::string& path) {
     std::optional<std::uint64_t> size;
     engine::Request req{engine::Operation::Read, path, engine::Json::object(), d.root.token};
-    req.rendered_size = &size;
+    req.parts.rendered_size = &size;
     auto r = d.core->handle(req);
     REQUIRE(r.ok());
     CHECK_FALSE(r.value().data.contains("data"));  // no decrypt of the data for it
@@ -537,6 +537,20 @@ TEST_CASE("file view: a secret's size is recorded at its write and is its cat's"
     auto st = d.files->stat(d.root, "secret/app/x");
     REQUIRE(st.ok());
     CHECK(st->size == bytes.size());
+    // A cat's read: the stored rendering handed over as it is.
+    std::optional<engine::SecureString> rendered;
+    engine::Request read{engine::Operation::Read, "secret/data/app/x", engine::Json::object(), d.root.token};
+    read.parts.rendered = &rendered;
+    auto r = d.core->handle(read);
+    REQUIRE(r.ok());
+    CHECK_FALSE(r.value().data.contains("data"));
+    REQUIRE(rendered.has_value());
+    CHECK(engine::to_plain(*rendered) == bytes);
+    // And the API's read parses the same stored bytes into the same data.
+    engine::Request api{engine::Operation::Read, "secret/data/app/x", engine::Json::object(), d.root.token};
+    auto whole = d.core->handle(api);
+    REQUIRE(whole.ok());
+    CHECK(engine::render_pretty(whole.value().data["data"]) == *rendered);
   }
   // A patch records the merged secret's size.
   d.put("secret/app/x", R"({"a":"1","b":"2"})");
@@ -547,7 +561,7 @@ TEST_CASE("file view: a secret's size is recorded at its write and is its cat's"
   REQUIRE(d.files->remove(d.root, "secret/app/x").ok());
   std::optional<std::uint64_t> none;
   engine::Request gone{engine::Operation::Read, "secret/data/app/x", engine::Json::object(), d.root.token};
-  gone.rendered_size = &none;
+  gone.parts.rendered_size = &none;
   CHECK(d.core->handle(gone).error().code == ErrorCode::NotFound);
   CHECK_FALSE(none.has_value());
   CHECK(d.files->stat(d.root, "secret/app/x").error().code == ErrorCode::NotFound);
