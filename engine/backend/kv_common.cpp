@@ -9,6 +9,7 @@
 
 #include "engine/common/duration.hpp"
 #include "engine/common/json_text.hpp"
+#include "engine/common/json_values.hpp"
 #include "engine/common/path.hpp"
 
 namespace engine::kv {
@@ -259,11 +260,7 @@ Response list_reply(const BackendRequest& req, std::vector<std::string> keys) {
     *req.parts.list_keys = std::move(keys);
     return resp;
   }
-  Json list = Json::array();
-  auto& names = list.get_ref<Json::array_t&>();
-  names.reserve(keys.size());
-  for (const std::string& k : keys) names.emplace_back(to_secure(k));
-  resp.data[SecureString("keys")] = std::move(list);
+  resp.data[SecureString("keys")] = string_list(keys);
   return resp;
 }
 

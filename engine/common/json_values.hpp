@@ -13,7 +13,9 @@ namespace engine {
 
 inline Json string_list(const std::vector<std::string>& v) {
   Json out = Json::array();
-  for (const auto& s : v) out.push_back(s);
+  auto& items = out.get_ref<Json::array_t&>();
+  items.reserve(v.size());
+  for (const auto& s : v) items.emplace_back(to_secure(s));
   return out;
 }
 

@@ -141,9 +141,6 @@ class KvFiles final : public FileKind {
   // The size of read_at's answer; without the bytes when the engine recorded
   // it (a KV v2 secret's whole rendering).
   Result<std::size_t> size_at(const Caller& caller, const Located& at, TimePoint* modified);
-  // Keeps a complete List answer's keys in the listing memo (ViewState::listed).
-  void remember_keys(const Caller& caller, std::string abs_dir, const std::vector<std::string>& keys, std::uint64_t gen,
-                     std::uint64_t folders_gen, std::chrono::steady_clock::time_point now);
 
  private:
   // read, and when modified is set, the mtime of what was read (see note_time).

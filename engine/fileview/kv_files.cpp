@@ -151,7 +151,9 @@ Result<NodeInfo> KvFiles::stat_fresh(const Caller& caller, const Located& at) {
   auto listing = state_.call(caller, Operation::List, kv_path(mount_abs, at.kv_version, "metadata", at.rel + "/"),
                              listing_body(at.kv_version, ViewState::kListingMax + 1), {.list_keys = &keys});
   if (listing.ok()) {
-    if (listed_keys(keys, listing->data)) remember_keys(caller, mount_abs + at.rel + "/", keys, gen, folders_gen, now);
+    if (listed_keys(keys, listing->data)) {
+      state_.remember_listing(mount_abs + at.rel + "/", caller.token, keys, gen, folders_gen, now);
+    }
     return state_.dir();
   }
 
@@ -190,12 +192,6 @@ KvFiles::Listed KvFiles::listed_as(const Caller& caller, const Located& at) {
   return Listed::Nothing;
 }
 
-void KvFiles::remember_keys(const Caller& caller, std::string abs_dir, const std::vector<std::string>& keys,
-                            std::uint64_t gen, std::uint64_t folders_gen, std::chrono::steady_clock::time_point now) {
-  if (keys.size() > ViewState::kListingMax) return;
-  state_.remember_listing(std::move(abs_dir), caller.token, keys, gen, folders_gen, now);
-}
-
 Result<std::vector<DirEntry>> KvFiles::list(const Caller& caller, std::string_view, const Located& at) {
   const std::string mount_abs = mount_of(at);
   std::string dir = at.rel.empty() ? std::string{} : at.rel + "/";
@@ -211,7 +207,7 @@ Result<std::vector<DirEntry>> KvFiles::list(const Caller& caller, std::string_vi
     // and sorting the names again at every opendir was a fifth of its time).
     const auto now = std::chrono::steady_clock::now();
     if (!state_.listed(mount_abs + dir, caller.token, gen, folders_gen, now)) {
-      remember_keys(caller, mount_abs + dir, keys, gen, folders_gen, now);
+      state_.remember_listing(mount_abs + dir, caller.token, keys, gen, folders_gen, now);
     }
     out.reserve(keys.size());
     for (std::string& name : keys) {

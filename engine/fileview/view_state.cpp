@@ -96,10 +96,11 @@ ViewState::Names ViewState::listed(const std::string& abs_dir, const SecureStrin
   return it->second.names;
 }
 
-void ViewState::remember_listing(std::string abs_dir, const SecureString& token, std::vector<std::string> names,
+void ViewState::remember_listing(std::string abs_dir, const SecureString& token, const std::vector<std::string>& keys,
                                  std::uint64_t gen, std::uint64_t folders_gen,
                                  std::chrono::steady_clock::time_point now) {
-  if (names.size() > kListingMax) return;
+  if (keys.size() > kListingMax) return;  // before the copy
+  std::vector<std::string> names = keys;
   std::sort(names.begin(), names.end());
   auto shared = std::make_shared<const std::vector<std::string>>(std::move(names));
   std::lock_guard lock(memo_mu_);

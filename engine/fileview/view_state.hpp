@@ -107,7 +107,7 @@ class ViewState {
   using Names = std::shared_ptr<const std::vector<std::string>>;
   Names listed(const std::string& abs_dir, const SecureString& token, std::uint64_t gen, std::uint64_t folders_gen,
                std::chrono::steady_clock::time_point now);
-  void remember_listing(std::string abs_dir, const SecureString& token, std::vector<std::string> names,
+  void remember_listing(std::string abs_dir, const SecureString& token, const std::vector<std::string>& keys,
                         std::uint64_t gen, std::uint64_t folders_gen, std::chrono::steady_clock::time_point now);
 
   // Entries in the stat memo and in the listing memo, for tests.
