@@ -33,8 +33,9 @@ struct VersionRecord {
   bool destroyed = false;
   // Bytes of the file view's whole-secret rendering (render_pretty of the
   // data), recorded at write, so that a stat needs no decrypt of the data.
-  // Not 0 means the version's stored bytes are that rendering (write_data
-  // stores it). 0: not recorded (a version written before, or by an older
+  // The version's stored bytes are that rendering when their length is
+  // this (write_data stores it up to kMaxStoredRendering, compact JSON
+  // past it). 0: not recorded (a version written before, or by an older
   // daemon, which stored compact JSON). Stored in KeyRecord (version 2).
   std::uint64_t rendered_size = 0;
 
@@ -112,6 +113,10 @@ constexpr std::size_t kMaxCustomMetadataKeyLength = 128;
 constexpr std::size_t kMaxCustomMetadataValueLength = 512;
 constexpr int kMaxSubkeysDepth = 100;  // Vault's cap, also bounds our recursion
 constexpr std::string_view kConfigKey = "config";
+// The largest rendering stored as such (write_data). Indentation grows with
+// depth: a 1 MiB body of leaves 60 levels deep renders to about 60 MiB,
+// which is stored compact instead (and rendered at each cat, as before).
+constexpr std::size_t kMaxStoredRendering = 2u << 20;
 constexpr std::string_view kCustomMetadataPrefix = "custom_metadata validation failed";
 
 const Json kNull = nullptr;
@@ -486,7 +491,9 @@ Result<Response> write_data(const BackendRequest& req, std::string_view name, bo
   }
 
   // Stored as the file view renders it, so that a cat hands the bytes over
-  // as they are (read_data); any JSON reader parses them as before.
+  // as they are (read_data); any JSON reader parses them as before. Past
+  // kMaxStoredRendering, compact: always shorter than the rendering, so
+  // read_data's length check sends it the parsing way.
   SecureString rendered = render_pretty(value);
   VersionRecord v;
   v.created_ns = now;
@@ -497,7 +504,9 @@ Result<Response> write_data(const BackendRequest& req, std::string_view name, bo
   }
   std::vector<WriteOp> batch;
   std::uint64_t n = add_version(meta, config, v, batch);
-  batch.push_back(put_op(version_key(meta, n), SecureBytes(rendered.begin(), rendered.end())));
+  batch.push_back(put_op(version_key(meta, n), rendered.size() <= kMaxStoredRendering
+                                                   ? SecureBytes(rendered.begin(), rendered.end())
+                                                   : kv::dump_secret(value)));
   put_meta(batch, name, meta, now, live_stored);
   COFFER_TRY_STATUS(req.storage.apply(batch));
   return make_response(version_json(meta, n, v), v.created_ns);

@@ -566,3 +566,24 @@ TEST_CASE("file view: a secret's size is recorded at its write and is its cat's"
   CHECK_FALSE(none.has_value());
   CHECK(d.files->stat(d.root, "secret/app/x").error().code == ErrorCode::NotFound);
 }
+
+TEST_CASE("file view: a secret whose rendering is stored compact reads and stats the same", "[fileview][kv]") {
+  DevCore d;
+  engine::Json deep = engine::Json::array();
+  for (int i = 0; i < 40000; ++i) deep.push_back(1);
+  for (int depth = 0; depth < 58; ++depth) deep = engine::Json::array({std::move(deep)});
+  engine::Json data = engine::Json::object();
+  data["a"] = deep;
+  d.put("secret/deep", engine::to_plain(engine::SecureString(data.dump())));
+  const std::string bytes = d.cat("secret/deep");
+  CHECK(bytes == engine::to_plain(engine::render_pretty(data)));
+  CHECK(d.files->stat(d.root, "secret/deep")->size == bytes.size());
+  // The bytes stored are not the rendering: the reply carries the data.
+  std::optional<engine::SecureString> rendered;
+  engine::Request read{engine::Operation::Read, "secret/data/deep", engine::Json::object(), d.root.token};
+  read.parts.rendered = &rendered;
+  auto r = d.core->handle(read);
+  REQUIRE(r.ok());
+  CHECK_FALSE(rendered.has_value());
+  CHECK(r.value().data["data"] == data);
+}

@@ -987,3 +987,25 @@ TEST_CASE("kv v2: a write to a key that stays live leaves its live/ entry alone"
   CHECK(store.last_touches("live/app"));
   CHECK(listed() == app);
 }
+
+TEST_CASE("kv2: a rendering past 2 MiB is stored compact, and reads as before", "[kv2][storage]") {
+  // 40,000 leaves 60 levels deep: about 80 KB as a body, about 5 MB indented.
+  Json deep = Json::array();
+  for (int i = 0; i < 40000; ++i) deep.push_back(1);
+  for (int d = 0; d < 58; ++d) deep = Json::array({std::move(deep)});
+  Json data = Json::object();
+  data["a"] = deep;
+  Json body = Json::object();
+  body["data"] = data;
+  V2 h;
+  h.ok(Operation::Create, "data/deep", body);
+  auto ids = h.store.list("ver/");
+  REQUIRE(ids.ok());
+  REQUIRE(ids->size() == 1);
+  auto v1 = h.store.get("ver/" + (*ids)[0] + "1");
+  REQUIRE(v1.ok());
+  REQUIRE(v1->has_value());
+  CHECK(engine::as_view(**v1) == engine::as_view(data.dump()));
+  CHECK((*v1)->size() < engine::render_pretty(data).size() / 10);
+  CHECK(h.ok(Operation::Read, "data/deep").data["data"] == data);
+}
