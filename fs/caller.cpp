@@ -200,9 +200,12 @@ CallerResolver::CallerResolver(CallerSettings settings) : settings_(std::move(se
   // request's process (a bound mount reads /proc for logins alone).
   if (settings_.mount_token.empty() && settings_.process_events && settings_.proc_root == "/proc") {
     std::string why;
-    events_ = ProcessEvents::open(&why);
+    events_ = ProcessEvents::open(&why, {.socket_only = settings_.process_events_socket_only});
     if (events_) {
-      log_info("caller: execs and exits come from the kernel's process events; /proc/TID/stat is read once per thread");
+      log_info("caller: execs and exits come from the kernel's process events (",
+               events_->uses_ring() ? std::string("through an eBPF ring")
+                                    : "through the socket" + (why.empty() ? "" : ": no eBPF ring, " + why),
+               "); /proc/TID/stat is read once per thread");
     } else {
       log_info("caller: no process events (", why, "); /proc/TID/stat is read at each request");
     }
@@ -325,8 +328,8 @@ void CallerResolver::catch_up() {
     // said once, as it costs only a re-read of each thread.
     if (!loss_logged_) {
       log_info(
-          "caller: process events were lost (the kernel's queue overflowed while idle); every thread is "
-          "read afresh then (logged once)");
+          "caller: process events were lost (the kernel's queue or ring overflowed while idle, or it could not "
+          "copy one); every thread is read afresh then (logged once)");
       loss_logged_ = true;
     }
     known_.clear();

@@ -139,6 +139,9 @@ struct CallerSettings {
   // Learn execs and exits from the kernel (fs/process_events.hpp) instead of
   // reading /proc/TID/stat at every request; used when the kernel allows it.
   bool process_events = true;
+  // Take them from the socket's queue even where the eBPF ring could be had
+  // (benchmarks, tests).
+  bool process_events_socket_only = false;
 };
 
 class CallerResolver {
@@ -178,6 +181,7 @@ class CallerResolver {
   // Whether execs and exits come from the kernel, and how many threads'
   // stats are kept because of it (tests).
   bool has_process_events() const { return events_ != nullptr; }
+  bool process_events_ring() const { return events_ != nullptr && events_->uses_ring(); }
   std::size_t known_threads();
 
  private:

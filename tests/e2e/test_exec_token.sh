@@ -27,6 +27,10 @@ mktoken() {
 }
 
 start_cofferd "$M" --dev --allow-other
+# As root the kernel's word on execs comes through the eBPF ring (the
+# in-place re-exec below is seen by nothing else).
+grep -q "process events (through an eBPF ring)" "$WORK/cofferd.log" ||
+  fail "cofferd takes process events without its eBPF ring: $(grep 'caller:' "$WORK/cofferd.log")"
 echo 'password=broad-only' > "$M/secret/app"
 echo 'password=for-everyone' > "$M/secret/limited"
 cat > "$M/sys/policies/acl/broad" <<'HCL'
