@@ -150,6 +150,12 @@ SecureBytes dump_secret(const Json& value) {
   return SecureBytes(s.begin(), s.end());
 }
 
+Status check_rendered_size(std::size_t rendered_size) {
+  if (rendered_size <= kMaxRenderedSecret) return ok_status();
+  return Error::too_large("the secret would be " + std::to_string(rendered_size) +
+                          " bytes as a file, over the limit of 8 MiB (nest it less deeply, or split it)");
+}
+
 Result<Json> parse_secret(const SecureBytes& bytes) {
   auto j = parse_json(as_view(bytes), "stored secret");
   if (!j.ok()) return Error::corrupt(j.error().message);

@@ -48,6 +48,18 @@ TimePoint from_unix_nanos(std::int64_t unix_nanos);
 SecureBytes dump_secret(const Json& value);
 Result<Json> parse_secret(const SecureBytes& bytes);
 
+// How long a secret's whole rendering as a file (render_pretty) may be. A
+// `cat` renders it in full, so without a bound a body that nests deep (the
+// indentation grows with depth: a 1 MiB body of leaves 60 levels down
+// renders to about 60 MiB) or a secret grown patch by patch would make
+// every reader, and every stored version, pay many times what the writer
+// sent. Vault's integrated storage refuses entries over 1 MiB; this bound
+// is on what readers get, and leaves room for escapes (a control character
+// is six bytes as JSON).
+inline constexpr std::size_t kMaxRenderedSecret = 8u << 20;
+// TooLarge (EFBIG) when a rendering of rendered_size bytes is over it.
+Status check_rendered_size(std::size_t rendered_size);
+
 // Go's unicode.IsPrint for one code point: general categories L, M, N, P, S
 // and the ASCII space U+0020 only. So every other space (U+00A0, U+2003...),
 // format character (U+200B, U+00AD, U+FEFF), control, private-use, surrogate

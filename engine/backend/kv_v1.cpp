@@ -25,6 +25,7 @@ Result<Response> write_secret(const BackendRequest& req) {
   COFFER_TRY_STATUS(kv::check_secret_name(req.path));
   // Vault v1 stores the whole body as the secret; an empty one is refused.
   if (!req.data.is_object() || req.data.empty()) return Error::invalid("missing data fields");
+  COFFER_TRY_STATUS(kv::check_rendered_size(render_pretty(req.data).size()));
   SecureBytes bytes = kv::dump_secret(req.data);
   COFFER_TRY_STATUS(req.storage.put(data_key(req.path), ByteView(bytes.data(), bytes.size())));
   return Response{};

@@ -114,8 +114,9 @@ constexpr std::size_t kMaxCustomMetadataValueLength = 512;
 constexpr int kMaxSubkeysDepth = 100;  // Vault's cap, also bounds our recursion
 constexpr std::string_view kConfigKey = "config";
 // The largest rendering stored as such (write_data). Indentation grows with
-// depth: a 1 MiB body of leaves 60 levels deep renders to about 60 MiB,
-// which is stored compact instead (and rendered at each cat, as before).
+// depth: a body of leaves 60 levels deep renders to about 60 times its size;
+// past this it is stored compact instead (and rendered at each cat, as
+// before), up to kv::kMaxRenderedSecret.
 constexpr std::size_t kMaxStoredRendering = 2u << 20;
 constexpr std::string_view kCustomMetadataPrefix = "custom_metadata validation failed";
 
@@ -495,6 +496,7 @@ Result<Response> write_data(const BackendRequest& req, std::string_view name, bo
   // kMaxStoredRendering, compact: always shorter than the rendering, so
   // read_data's length check sends it the parsing way.
   SecureString rendered = render_pretty(value);
+  COFFER_TRY_STATUS(kv::check_rendered_size(rendered.size()));
   VersionRecord v;
   v.created_ns = now;
   v.rendered_size = rendered.size();

@@ -52,6 +52,18 @@ deep 64 > "$WORK/64.json"
 expect_ok "63 nested arrays in a secret" bash -c "cat '$WORK/63.json' > '$M/secret/shallow'"
 expect_err "Invalid argument" "64 nested arrays in a secret" bash -c "cat '$WORK/64.json' > '$M/secret/deep'"
 expect_err "No such file" "a refused deep secret was not written" cat "$M/secret/deep"
+# Within the depth bound but wide down there: 200,000 leaves 60 levels deep
+# are a 400 KB body and 25 MB as a file, which every cat would render.
+python3 -c 'import sys; sys.stdout.write("{\"k\":" + "[" * 60 + ",".join(["1"] * 200000) + "]" * 60 + "}\n")' \
+  > "$WORK/wide.json"
+echo 'a=before' > "$M/secret/wide"
+expect_err "File too large" "a secret of 25 MB as a file" bash -c "cat '$WORK/wide.json' > '$M/secret/wide'"
+expect_eq "$(cat "$M/secret/wide#a")" "before" "the refused write changed nothing"
+grep -q "over the limit of 8 MiB" "$WORK/cofferd.log" || fail "the log gives the reason for EFBIG"
+echo type=kv > "$M/sys/mounts/kv1"
+expect_err "File too large" "the same in a KV v1 mount" bash -c "cat '$WORK/wide.json' > '$M/kv1/wide'"
+expect_err "No such file" "and nothing was written there" cat "$M/kv1/wide"
+rm "$M/sys/mounts/kv1"  # the checks below count what is at the top
 
 # --- numbers past 64 bits are bad requests, not internal errors -----------------
 echo 'a=1' > "$M/secret/s"

@@ -1010,3 +1010,50 @@ TEST_CASE("kv2: a rendering past 2 MiB is stored compact, and reads as before", 
   CHECK(v1.size() < engine::render_pretty(data).size() / 10);
   CHECK(h.ok(Operation::Read, "data/deep").data["data"] == data);
 }
+
+TEST_CASE("kv2: a secret past 8 MiB as a file is refused, by a deep body or patch by patch", "[kv2][storage]") {
+  V2 h;
+  // 200,000 leaves 60 levels deep: about 400 KB as a body, about 25 MB indented.
+  Json deep = Json::array();
+  for (int i = 0; i < 200000; ++i) deep.push_back(1);
+  for (int d = 0; d < 58; ++d) deep = Json::array({std::move(deep)});
+  Json data = Json::object();
+  data["a"] = deep;
+  Json body = Json::object();
+  body["data"] = data;
+  REQUIRE(engine::render_pretty(data).size() > engine::kv::kMaxRenderedSecret);
+  auto e = h.err(Operation::Create, "data/deep", body);
+  CHECK(e.code == ErrorCode::TooLarge);
+  CHECK_THAT(e.message, Catch::Contains("over the limit of 8 MiB"));
+  CHECK(h.err(Operation::Read, "data/deep").code == ErrorCode::NotFound);  // nothing was written
+  CHECK(h.err(Operation::Read, "metadata/deep").code == ErrorCode::NotFound);
+
+  // Grown by patches, each of which is small enough alone: the one that
+  // would pass the bound is refused, and the current version stays.
+  const std::string chunk(3u << 20, 'x');
+  Json first = Json::object();
+  first["data"] = Json::object();
+  first["data"]["a"] = chunk;
+  h.ok(Operation::Create, "data/grown", first);
+  Json more = Json::object();
+  more["data"] = Json::object();
+  more["data"]["b"] = chunk;
+  h.ok(Operation::Patch, "data/grown", more);
+  more["data"] = Json::object();
+  more["data"]["c"] = chunk;
+  e = h.err(Operation::Patch, "data/grown", more);
+  CHECK(e.code == ErrorCode::TooLarge);
+  auto r = h.ok(Operation::Read, "data/grown");
+  CHECK(r.data["metadata"]["version"] == 2);
+  CHECK(r.data["data"].size() == 2);
+  // Just under the bound is fine: a rendering of exactly 8 MiB.
+  Json exact = Json::object();
+  exact["data"] = Json::object();
+  exact["data"]["a"] = "";
+  const std::size_t overhead = engine::render_pretty(exact["data"]).size();
+  exact["data"]["a"] = std::string(engine::kv::kMaxRenderedSecret - overhead, 'y');
+  REQUIRE(engine::render_pretty(exact["data"]).size() == engine::kv::kMaxRenderedSecret);
+  h.ok(Operation::Create, "data/exact", exact);
+  exact["data"]["a"] = std::string(engine::kv::kMaxRenderedSecret - overhead + 1, 'y');
+  CHECK(h.err(Operation::Update, "data/exact", exact).code == ErrorCode::TooLarge);
+}
