@@ -120,7 +120,7 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
       if (rerr != 0) {
         fuse_reply_err(req, rerr);
       } else if (fuse_reply_entry(req, &e) != 0) {
-        fs.inodes().forget(e.ino, 1);
+        fs.forget(e.ino, 1);
       }
       return;
     }
@@ -131,13 +131,13 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
       fuse_reply_err(req, err);
       return;
     }
-    if (fuse_reply_entry(req, &e) != 0) fs.inodes().forget(e.ino, 1);
+    if (fuse_reply_entry(req, &e) != 0) fs.forget(e.ino, 1);
   });
 }
 
 void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
   try {
-    fs_of(req).inodes().forget(ino, nlookup);
+    fs_of(req).forget(ino, nlookup);
   } catch (...) {
     log_error("forget: unexpected exception");
   }
@@ -146,8 +146,8 @@ void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
 
 void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
   try {
-    auto& inodes = fs_of(req).inodes();
-    for (size_t i = 0; i < count; ++i) inodes.forget(forgets[i].ino, forgets[i].nlookup);
+    Filesystem& fs = fs_of(req);
+    for (size_t i = 0; i < count; ++i) fs.forget(forgets[i].ino, forgets[i].nlookup);
   } catch (...) {
     log_error("forget_multi: unexpected exception");
   }
@@ -366,7 +366,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t /*mod
     }
     set_handle(fi, fs.keep_file(std::move(h)));
     if (fuse_reply_create(req, &e, fi) != 0) {
-      fs.inodes().forget(e.ino, 1);
+      fs.forget(e.ino, 1);
       fs.do_release(fs.take_file(handle_of(fi)));
     }
   });
@@ -583,7 +583,7 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t /*mode
       fuse_reply_err(req, err);
       return;
     }
-    if (fuse_reply_entry(req, &e) != 0) fs.inodes().forget(e.ino, 1);
+    if (fuse_reply_entry(req, &e) != 0) fs.forget(e.ino, 1);
   });
 }
 

@@ -143,17 +143,17 @@ std::optional<std::string> InodeTable::path_of(Ino ino) const {
   return std::string(it->second.path.view());
 }
 
-void InodeTable::forget(Ino ino, std::uint64_t n) {
-  if (ino == kRootIno) return;
+bool InodeTable::forget(Ino ino, std::uint64_t n) {
+  if (ino == kRootIno) return false;
   std::unique_lock lock(mu_);
   auto it = by_ino_.find(ino);
-  if (it == by_ino_.end()) return;
+  if (it == by_ino_.end()) return false;
   Node& node = it->second;
   node.nlookup = n >= node.nlookup ? 0 : node.nlookup - n;
-  if (node.nlookup == 0) {
-    if (!node.unique) unindex(ino, node.path.view());
-    by_ino_.erase(it);
-  }
+  if (node.nlookup != 0) return false;
+  if (!node.unique) unindex(ino, node.path.view());
+  by_ino_.erase(it);
+  return true;
 }
 
 void InodeTable::rename(std::string_view from, std::string_view to) {

@@ -59,10 +59,10 @@ class InodeTable {
   // The path of a live inode, or nullopt. Thread-safe (shared lock).
   std::optional<std::string> path_of(Ino ino) const;
 
-  // Gives back n references; the entry is dropped when none are left. Unknown
-  // inodes and the root are ignored (a FORGET may race a re-lookup; the root
-  // is never dropped). Thread-safe.
-  void forget(Ino ino, std::uint64_t n);
+  // Gives back n references; the entry is dropped when none are left (true
+  // then). Unknown inodes and the root are ignored (a FORGET may race a
+  // re-lookup; the root is never dropped). Thread-safe.
+  bool forget(Ino ino, std::uint64_t n);
 
   // After a rename(2) the kernel's entry `to` names the inode that was
   // `from`: that inode's path becomes `to`. An inode still live for `to`

@@ -265,10 +265,27 @@ struct stat Filesystem::make_attr(Ino ino, const engine::NodeInfo& info) const {
   st.st_ctim = st.st_mtim;
   st.st_atim = st.st_mtim;
   if (settings_.inotify && S_ISREG(st.st_mode)) {
+    // Only for an inode the kernel holds (a readdirplus entry it will not
+    // cache has none): forget() drops it with the last reference.
     std::lock_guard lock(sizes_mu_);
-    sizes_[ino] = st.st_size;
+    if (inodes_.lookup_count(ino) > 0) sizes_[ino] = st.st_size;
   }
   return st;
+}
+
+void Filesystem::forget(Ino ino, std::uint64_t n) {
+  if (!inodes_.forget(ino, n) || !settings_.inotify) return;
+  // Dropped: the kernel knows nothing of this file any more, so its size
+  // is not needed. Unless a LOOKUP took the number again meanwhile; that
+  // one's make_attr() records its size after the table has it, so with
+  // the check under sizes_mu_ its size stays.
+  std::lock_guard lock(sizes_mu_);
+  if (inodes_.lookup_count(ino) == 0) sizes_.erase(ino);
+}
+
+std::size_t Filesystem::told_sizes() const {
+  std::lock_guard lock(sizes_mu_);
+  return sizes_.size();
 }
 
 engine::NodeInfo Filesystem::synthetic_dir() const {
@@ -657,7 +674,7 @@ int Filesystem::do_readdir(const engine::Caller& caller, Ino ino, DirHandle& dir
       }
     }
     if (!add(name, e, static_cast<off_t>(i + 1))) {
-      if (took_ref) inodes_.forget(e.ino, 1);  // not sent: the kernel holds no reference
+      if (took_ref) forget(e.ino, 1);  // not sent: the kernel holds no reference
       break;
     }
   }

@@ -131,6 +131,12 @@ class Filesystem {
 
   const FsSettings& settings() const { return settings_; }
   InodeTable& inodes() { return inodes_; }
+  // FORGET: gives back n of ino's references, and what this mount keeps
+  // about the inode goes with its last (on inotify mounts, the size last
+  // told the kernel). Thread-safe.
+  void forget(Ino ino, std::uint64_t n);
+  // inotify mounts: how many files' sizes are kept (tests).
+  std::size_t told_sizes() const;
   CallerResolver& callers() { return callers_; }
   // The mount's login lines (see do_write and Handle::login).
   LoginLines& logins() { return logins_; }
@@ -381,7 +387,8 @@ class Filesystem {
   engine::SecureString confirmed_token_;  // under life_mu_
 
   // inotify mounts: the replayer, and the size last told the kernel for
-  // each file (replays truncate to it). A leaf lock.
+  // each file the kernel holds (replays truncate to it). Under sizes_mu_
+  // the inode table's lock may be taken, never the other way round.
   const Replayer* replayer_ = nullptr;
   mutable std::mutex sizes_mu_;
   mutable std::unordered_map<Ino, off_t> sizes_;

@@ -123,6 +123,48 @@ TEST_CASE("operations: lookup answers an entry with the mount's owner and no cac
   CHECK(fs.do_lookup(engine::Caller{}, secret, "app", none) == EACCES);
 }
 
+TEST_CASE("operations: on an inotify mount a file's recorded size goes with its last reference", "[operations]") {
+  DevCore d;
+  d.put("secret/app", "v=1");
+  d.put("secret/other", "v=22");
+  fsd::FsSettings settings = owned_settings();
+  settings.inotify = true;
+  Filesystem fs(*d.files, settings, engine::SecureString{});
+  const Ino secret = fs.inodes().lookup("secret");
+  fuse_entry_param e{};
+  REQUIRE(fs.do_lookup(d.root, secret, "app", e) == 0);
+  CHECK(fs.told_sizes() == 1);
+  fuse_entry_param again{};
+  REQUIRE(fs.do_lookup(d.root, secret, "app", again) == 0);  // two references now
+  REQUIRE(again.ino == e.ino);
+  fs.forget(e.ino, 1);
+  CHECK(fs.told_sizes() == 1);  // one is still held
+  fs.forget(e.ino, 1);
+  CHECK(fs.told_sizes() == 0);
+  CHECK(fs.inodes().lookup_count(e.ino) == 0);
+  // Looked up again: told again.
+  REQUIRE(fs.do_lookup(d.root, secret, "app", e) == 0);
+  CHECK(fs.told_sizes() == 1);
+  // A getattr of an inode nobody holds records nothing.
+  struct stat st {};
+  (void)fs.do_getattr(d.root, fs.inodes().peek("secret/other"), st, nullptr);
+  CHECK(fs.told_sizes() == 1);
+  // A FORGET of more than is held, or of an unknown inode, is harmless.
+  fs.forget(e.ino, 5);
+  fs.forget(0xdead, 1);
+  CHECK(fs.told_sizes() == 0);
+  // A READDIRPLUS entry the kernel holds no reference to (a caller who may
+  // list the folder but not read the secrets: ino 0) records nothing.
+  d.put("sys/policies/acl/lister", "path \"secret/metadata/*\" { capabilities = [\"list\"] }");
+  const engine::Caller lister{engine::to_secure(make_token(d, R"({"policies":["lister"]})"))};
+  std::unique_ptr<fsd::DirHandle> dir;
+  REQUIRE(fs.do_opendir(lister, secret, dir) == 0);
+  const auto plus = readdir_all(fs, lister, secret, *dir, 0, /*plus=*/true);
+  REQUIRE(names(plus) == std::vector<std::string>{".", "..", "app", "other"});
+  CHECK(plus[2].e.ino == 0);
+  CHECK(fs.told_sizes() == 0);
+}
+
 TEST_CASE("operations: getattr of the root is a directory even to a caller with no token", "[operations]") {
   DevCore d;
   d.put("secret/app", "v=1");
