@@ -52,6 +52,25 @@ std::string record(std::uint32_t what, pid_t pid, pid_t tgid) {
   return m.substr(NLMSG_HDRLEN + sizeof(cn_msg), 24);
 }
 
+// An exec, an exit and a fork as make(what, pid, tgid) lays them out, read
+// by parse.
+template <class Parse, class Make>
+void exec_and_exit_parse(Parse parse, Make make) {
+  auto exec = parse(make(proc_event::PROC_EVENT_EXEC, 120, 120));
+  REQUIRE(exec);
+  CHECK(exec->kind == ProcessEvent::Kind::Exec);
+  CHECK(exec->tid == 120);
+  CHECK(exec->tgid == 120);
+  auto exit = parse(make(proc_event::PROC_EVENT_EXIT, 121, 120));
+  REQUIRE(exit);
+  CHECK(exit->kind == ProcessEvent::Kind::Exit);
+  CHECK(exit->tid == 121);
+  CHECK(exit->tgid == 120);
+  auto fork = parse(make(proc_event::PROC_EVENT_FORK, 1, 1));
+  REQUIRE(fork);
+  CHECK(fork->kind == ProcessEvent::Kind::Other);
+}
+
 void spawn_true(pid_t* out = nullptr) {
   char true_[] = "true";
   char* argv[] = {true_, nullptr};
@@ -65,19 +84,9 @@ void spawn_true(pid_t* out = nullptr) {
 }  // namespace
 
 TEST_CASE("process events: exec and exit messages are read as the kernel lays them out", "[caller]") {
-  auto exec = fsd::parse_process_event(message(proc_event::PROC_EVENT_EXEC, 120, 120));
-  REQUIRE(exec);
-  CHECK(exec->kind == ProcessEvent::Kind::Exec);
-  CHECK(exec->tid == 120);
-  CHECK(exec->tgid == 120);
-  auto exit = fsd::parse_process_event(message(proc_event::PROC_EVENT_EXIT, 121, 120));
-  REQUIRE(exit);
-  CHECK(exit->kind == ProcessEvent::Kind::Exit);
-  CHECK(exit->tid == 121);
-  CHECK(exit->tgid == 120);
-  auto fork = fsd::parse_process_event(message(proc_event::PROC_EVENT_FORK, 1, 1));
-  REQUIRE(fork);
-  CHECK(fork->kind == ProcessEvent::Kind::Other);
+  exec_and_exit_parse(fsd::parse_process_event, [](std::uint32_t what, pid_t pid, pid_t tgid) {
+    return message(what, pid, tgid);
+  });
 }
 
 TEST_CASE("process events: malformed messages are not events", "[caller]") {
@@ -109,16 +118,7 @@ TEST_CASE("process events: malformed messages are not events", "[caller]") {
 }
 
 TEST_CASE("process events: ring records are read as the filter writes them", "[caller]") {
-  auto exec = fsd::parse_ring_event(record(proc_event::PROC_EVENT_EXEC, 120, 120));
-  REQUIRE(exec);
-  CHECK(exec->kind == ProcessEvent::Kind::Exec);
-  CHECK(exec->tid == 120);
-  auto exit = fsd::parse_ring_event(record(proc_event::PROC_EVENT_EXIT, 121, 120));
-  REQUIRE(exit);
-  CHECK(exit->kind == ProcessEvent::Kind::Exit);
-  CHECK(exit->tid == 121);
-  CHECK(exit->tgid == 120);
-  CHECK(fsd::parse_ring_event(record(proc_event::PROC_EVENT_FORK, 1, 1))->kind == ProcessEvent::Kind::Other);
+  exec_and_exit_parse(fsd::parse_ring_event, record);
   CHECK_FALSE(fsd::parse_ring_event(record(proc_event::PROC_EVENT_EXEC, 120, 120).substr(0, 23)));
   CHECK_FALSE(fsd::parse_ring_event(record(proc_event::PROC_EVENT_EXIT, 0, 1)));
   CHECK_FALSE(fsd::parse_ring_event(record(proc_event::PROC_EVENT_EXIT, 5, -1)));

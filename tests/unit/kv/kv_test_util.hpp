@@ -59,4 +59,15 @@ inline std::size_t count_under(engine::Storage& s, const std::string& prefix) {
 
 inline std::string str(const engine::Json& j) { return engine::to_plain(j.dump()); }
 
+// {"a": [[...[1, 1, ...]...]]}: leaves ones 59 levels down (60 with the
+// object). Indented, each leaf takes a line of about twice its depth.
+inline engine::Json deep_secret(int leaves) {
+  engine::Json deep = engine::Json::array();
+  for (int i = 0; i < leaves; ++i) deep.push_back(1);
+  for (int d = 0; d < 58; ++d) deep = engine::Json::array({std::move(deep)});
+  engine::Json data = engine::Json::object();
+  data["a"] = std::move(deep);
+  return data;
+}
+
 }  // namespace kvtest

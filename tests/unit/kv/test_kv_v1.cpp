@@ -112,12 +112,7 @@ TEST_CASE("kv1: a secret past 8 MiB as a file is refused, and the one before sta
   V1 h;
   h.ok(Operation::Create, "deep", J(R"({"a":"before"})"));
   // 200,000 leaves 60 levels deep: about 400 KB as a body, about 25 MB indented.
-  engine::Json deep = engine::Json::array();
-  for (int i = 0; i < 200000; ++i) deep.push_back(1);
-  for (int d = 0; d < 58; ++d) deep = engine::Json::array({std::move(deep)});
-  engine::Json body = engine::Json::object();
-  body["a"] = deep;
-  auto e = h.err(Operation::Update, "deep", body);
+  auto e = h.err(Operation::Update, "deep", kvtest::deep_secret(200000));
   CHECK(e.code == ErrorCode::TooLarge);
   CHECK_THAT(e.message, Catch::Contains("over the limit of 8 MiB"));
   CHECK(str(h.ok(Operation::Read, "deep").data) == R"({"a":"before"})");

@@ -996,11 +996,7 @@ TEST_CASE("kv v2: a write to a key that stays live leaves its live/ entry alone"
 
 TEST_CASE("kv2: a rendering past 2 MiB is stored compact, and reads as before", "[kv2][storage]") {
   // 40,000 leaves 60 levels deep: about 80 KB as a body, about 5 MB indented.
-  Json deep = Json::array();
-  for (int i = 0; i < 40000; ++i) deep.push_back(1);
-  for (int d = 0; d < 58; ++d) deep = Json::array({std::move(deep)});
-  Json data = Json::object();
-  data["a"] = deep;
+  const Json data = kvtest::deep_secret(40000);
   Json body = Json::object();
   body["data"] = data;
   V2 h;
@@ -1014,11 +1010,7 @@ TEST_CASE("kv2: a rendering past 2 MiB is stored compact, and reads as before", 
 TEST_CASE("kv2: a secret past 8 MiB as a file is refused, by a deep body or patch by patch", "[kv2][storage]") {
   V2 h;
   // 200,000 leaves 60 levels deep: about 400 KB as a body, about 25 MB indented.
-  Json deep = Json::array();
-  for (int i = 0; i < 200000; ++i) deep.push_back(1);
-  for (int d = 0; d < 58; ++d) deep = Json::array({std::move(deep)});
-  Json data = Json::object();
-  data["a"] = deep;
+  const Json data = kvtest::deep_secret(200000);
   Json body = Json::object();
   body["data"] = data;
   REQUIRE(engine::render_pretty(data).size() > engine::kv::kMaxRenderedSecret);
