@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstring>
 #include <random>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -74,7 +75,7 @@ std::string errno_text(int e) { return std::strerror(e); }
 // --- the eBPF ring ---------------------------------------------------------
 //
 // Written by hand, with the bpf() system call, rather than with libbpf: the
-// program is twenty-odd instructions, and libbpf's ring consumer stops at a
+// program is about sixty instructions, and libbpf's ring consumer stops at a
 // record that is reserved but not yet committed and says nothing, where we
 // must wait for it (its sender is still inside the kernel, and events behind
 // it may already concern callers). Loading needs no object file or clang.
@@ -235,19 +236,24 @@ std::vector<bpf_insn> filter_program(int state_fd, int ring_fd) {
 }
 
 // Has a thread exit on each CPU this process may run on, so each CPU's first
-// event (a gap by the filter's rule) is behind us.
+// event (a gap by the filter's rule) is behind us. Best effort: a CPU left
+// out (no thread could be made) costs one forgetting of every thread later.
 void exit_once_on_each_cpu() {
   cpu_set_t mine;
   CPU_ZERO(&mine);
   if (::sched_getaffinity(0, sizeof mine, &mine) != 0) return;
   for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
     if (!CPU_ISSET(cpu, &mine)) continue;
-    std::thread([cpu] {
-      cpu_set_t one;
-      CPU_ZERO(&one);
-      CPU_SET(cpu, &one);
-      ::pthread_setaffinity_np(::pthread_self(), sizeof one, &one);
-    }).join();
+    try {
+      std::thread([cpu] {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        ::pthread_setaffinity_np(::pthread_self(), sizeof one, &one);
+      }).join();
+    } catch (const std::system_error&) {
+      return;
+    }
   }
 }
 
@@ -360,7 +366,9 @@ struct ProcessEvents::Ring {
         continue;
       }
       const std::uint32_t size = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
-      if (size > bytes) return false;  // not a record the kernel wrote
+      // Not a record the kernel wrote (the data is mapped twice, so a
+      // record may run past the end, but not past the second copy).
+      if (size > bytes - BPF_RINGBUF_HDR_SZ) return false;
       if ((len & BPF_RINGBUF_DISCARD_BIT) == 0) {
         if (auto e = parse_ring_event(std::string_view(record + BPF_RINGBUF_HDR_SZ, size));
             e && e->kind != ProcessEvent::Kind::Other) {
