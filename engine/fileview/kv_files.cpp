@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "engine/common/fields.hpp"
+#include "engine/common/json_text.hpp"
 #include "engine/core.hpp"
 #include "engine/fileview/body.hpp"
 #include "engine/fileview/file_kind.hpp"
@@ -302,8 +303,19 @@ Result<SecureString> KvFiles::read_suffixed(const Caller& caller, const Located&
     return render(Json{{"views", views}}, suffix.has_field ? &suffix : nullptr);
   }
   if (!suffix.has_view || view == "data") {
-    COFFER_TRY(auto resp, state_.call(caller, Operation::Read, kv_path(mount_abs, v, "data", rel)));
+    // KV v2 may hand over its stored rendering (ReplyParts), as for a cat of
+    // the whole secret: NAME@data is those bytes, and NAME#KEY parses them
+    // here once, where the backend would parse them and build a reply
+    // around the data.
+    std::optional<SecureString> rendered;
+    COFFER_TRY(auto resp, state_.call(caller, Operation::Read, kv_path(mount_abs, v, "data", rel), Json::object(),
+                                      {.rendered = v == 2 ? &rendered : nullptr}));
     note_time(resp, modified);
+    if (rendered && !suffix.has_field) return std::move(*rendered);
+    if (rendered) {
+      COFFER_TRY(Json data, parse_json(as_view(*rendered), "stored secret"));
+      return render(data, &suffix);
+    }
     return render(v == 2 ? resp.data["data"] : resp.data, &suffix);
   }
   if (view == "list") {

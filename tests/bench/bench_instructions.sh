@@ -1,5 +1,6 @@
 #!/bin/bash
-# bench_instructions.sh: the daemon's own instructions per `ls` and per `cat`
+# bench_instructions.sh: the daemon's own instructions per `ls`, per `cat` and
+# per `cat NAME#KEY` (field)
 # through a shared mount, counted by callgrind: exact where timings on a busy
 # VM move by a third. Kernel work (the FUSE transport) is not counted; the
 # timing benchmarks (bench_reads) cover it.
@@ -60,7 +61,7 @@ def once(i):
     if op == "ls":
         os.listdir(app)
     else:
-        with open(f"{app}/s{i % secrets:03d}") as f:
+        with open(f"{app}/s{i % secrets:03d}" + ("#password" if op == "field" else "")) as f:
             f.read()
 for i in range(30):
     once(i)
@@ -82,7 +83,7 @@ PY
 }
 
 printf '%-6s %12s %7s  %s\n' op "instr/op" ratio cofferd
-for op in ls cat; do
+for op in ls cat field; do
   first=""
   for bin in "${bins[@]}"; do
     n=$(count "$bin" "$op")

@@ -551,6 +551,18 @@ TEST_CASE("file view: a secret's size is recorded at its write and is its cat's"
     auto whole = d.core->handle(api);
     REQUIRE(whole.ok());
     CHECK(engine::render_pretty(whole.value().data["data"]) == *rendered);
+    // NAME#KEY and NAME@data take the same bytes (parsed here for a field):
+    // each is what the version's own view (NAME@N, which reads by version
+    // and gets the reply) shows.
+    const std::string n =
+        std::to_string(engine::Json::parse(d.cat("secret/app/x@metadata"))["current_version"].get<int>());
+    CHECK(d.cat("secret/app/x@data") == d.cat("secret/app/x@" + n));
+    for (const auto& item : whole.value().data["data"].items()) {
+      const std::string key = engine::to_plain(engine::SecureString(item.key().begin(), item.key().end()));
+      INFO(key);
+      CHECK(d.cat("secret/app/x#" + key) == d.cat("secret/app/x@" + n + "#" + key));
+    }
+    CHECK(d.cat_error("secret/app/x#absent") == d.cat_error("secret/app/x@" + n + "#absent"));
   }
   // A patch records the merged secret's size.
   d.put("secret/app/x", R"({"a":"1","b":"2"})");
