@@ -401,17 +401,25 @@ Result<std::optional<Json>> load_version_data(Storage& s, const ReadableVersion&
   return std::optional<Json>(std::move(data));
 }
 
-// A readable version and its data, without the write lock: if a writer
-// purged or destroyed the version between the two gets, look again (the
-// metadata then tells the truth, or names a newer latest version).
-Result<std::pair<ReadableVersion, Json>> read_version(const BackendRequest& req, std::string_view name,
-                                                      const Json* version_param) {
+// A readable version and its stored bytes, without the write lock: if a
+// writer purged or destroyed the version between the two gets, look again
+// (the metadata then tells the truth, or names a newer latest version).
+Result<std::pair<ReadableVersion, SecureBytes>> read_version_bytes(const BackendRequest& req, std::string_view name,
+                                                                   const Json* version_param) {
   for (int attempt = 0;; ++attempt) {
     COFFER_TRY(ReadableVersion rv, find_readable(req, name, version_param));
-    COFFER_TRY(auto data, load_version_data(req.storage, rv));
-    if (data) return std::pair<ReadableVersion, Json>(std::move(rv), std::move(*data));
+    COFFER_TRY(auto raw, req.storage.get(version_key(rv.meta, rv.n)));
+    if (raw) return std::pair<ReadableVersion, SecureBytes>(std::move(rv), std::move(*raw));
     if (attempt == 8) return Error::not_found(version_label(rv.n, name) + " not found");
   }
+}
+
+// The same with the data parsed.
+Result<std::pair<ReadableVersion, Json>> read_version(const BackendRequest& req, std::string_view name,
+                                                      const Json* version_param) {
+  COFFER_TRY(auto found, read_version_bytes(req, name, version_param));
+  COFFER_TRY(Json data, kv::parse_secret(found.second));
+  return std::pair<ReadableVersion, Json>(std::move(found.first), std::move(data));
 }
 
 // ---- data/ -------------------------------------------------------------------
@@ -428,22 +436,16 @@ Result<Response> read_data(const BackendRequest& req, std::string_view name) {
       return make_response(Json::object(), rv.v.created_ns);
     }
   }
-  if (req.parts.rendered != nullptr) {
+  COFFER_TRY(auto found, read_version_bytes(req, name, version));
+  auto& [rv, raw] = found;
+  if (req.parts.rendered != nullptr && rv.v.rendered_size != 0 && raw.size() == rv.v.rendered_size) {
     // The stored bytes are the rendering when the write recorded its size
-    // (write_data): handed over as they are, unparsed. As read_version, a
-    // version destroyed or purged between the two gets is looked up again.
-    for (int attempt = 0; attempt <= 8; ++attempt) {
-      COFFER_TRY(ReadableVersion rv, find_readable(req, name, version));
-      if (rv.v.rendered_size == 0) break;
-      COFFER_TRY(auto raw, req.storage.get(version_key(rv.meta, rv.n)));
-      if (!raw) continue;
-      if (raw->size() != rv.v.rendered_size) break;  // not as written here: parse it, below
-      req.parts.rendered->emplace(as_view(*raw));
-      return make_response(Json::object(), rv.v.created_ns);
-    }
+    // (write_data): handed over as they are, unparsed. Otherwise (written
+    // compact, or by an older daemon) they are parsed, as for anyone.
+    req.parts.rendered->emplace(as_view(raw));
+    return make_response(Json::object(), rv.v.created_ns);
   }
-  COFFER_TRY(auto found, read_version(req, name, version));
-  auto& [rv, data] = found;
+  COFFER_TRY(Json data, kv::parse_secret(raw));
   Json out = Json::object();
   out["data"] = std::move(data);
   out["metadata"] = version_json(rv.meta, rv.n, rv.v);
