@@ -426,6 +426,9 @@ Result<std::pair<ReadableVersion, Json>> read_version(const BackendRequest& req,
 
 Result<Response> read_data(const BackendRequest& req, std::string_view name) {
   COFFER_TRY_STATUS(kv::reject_unknown_keys(req.data, {"version"}, "data read"));
+  // The metadata and the version's bytes from one snapshot, in one read
+  // transaction.
+  const ReadTogether together;
   auto vp = req.data.find(std::string_view("version"));
   const Json* version = vp == req.data.end() ? nullptr : &*vp;
   if (req.parts.rendered_size != nullptr) {

@@ -406,22 +406,54 @@ void SqliteStorage::release_reader(std::unique_ptr<Connection> conn) {
   if (idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(conn));
 }
 
+// The reader a ReadTogether scope holds on this thread, with its read
+// transaction open, until the scope ends.
+struct SqliteStorage::Together final : ReadTogether::Held {
+  SqliteStorage* store = nullptr;
+  std::unique_ptr<Connection> conn;
+
+  void end() override {
+    std::unique_ptr<Connection> c = std::move(conn);
+    SqliteStorage* s = std::exchange(store, nullptr);
+    sqlite3* db = c->handle();
+    if (!run(db, c->end_read, "cannot end read").ok()) (void)sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    // A connection still inside a transaction is closed, not pooled.
+    if (sqlite3_get_autocommit(db) != 0) s->release_reader(std::move(c));
+  }
+};
+
+thread_local SqliteStorage::Together SqliteStorage::together_;
+
 template <class Read>
-auto SqliteStorage::with_reader(Read&& read) -> decltype(read(std::declval<Connection&>())) {
+auto SqliteStorage::with_reader(Read&& read) -> decltype(read(std::declval<Connection&>(), false)) {
+  if (ReadTogether::active()) {
+    if (together_.store == this) return read(*together_.conn, true);
+    if (ReadTogether::held() == nullptr) {
+      COFFER_TRY(auto conn, acquire_reader());
+      if (conn != nullptr) {
+        Status begun = run(conn->handle(), conn->begin_read, "cannot begin read");
+        if (!begun.ok()) return std::move(begun).error();  // the connection is closed
+        together_.store = this;
+        together_.conn = std::move(conn);
+        ReadTogether::hold(&together_);
+        return read(*together_.conn, true);
+      }
+    }
+  }
   COFFER_TRY(auto conn, acquire_reader());
   if (conn == nullptr) {
     // The path no longer names the store: read through the writer, which
     // has the store open (and takes no writes now), one read at a time.
     std::lock_guard lock(write_mu_);
-    return read(*writer_);
+    return read(*writer_, false);
   }
-  auto result = read(*conn);
+  auto result = read(*conn, false);
   release_reader(std::move(conn));
   return result;
 }
 
 Result<std::optional<SecureBytes>> SqliteStorage::get(std::string_view key) {
-  return with_reader([&](Connection& conn) -> Result<std::optional<SecureBytes>> {
+  return with_reader([&](Connection& conn, bool) -> Result<std::optional<SecureBytes>> {
     Statement::Use use(conn.get);
     use.bind_text(1, key);
     const int rc = use.step();
@@ -440,7 +472,7 @@ Result<std::vector<std::optional<SecureBytes>>> SqliteStorage::get_many(std::spa
     one.push_back(std::move(value));
     return one;
   }
-  return with_reader([&](Connection& conn) -> Result<std::vector<std::optional<SecureBytes>>> {
+  return with_reader([&](Connection& conn, bool in_transaction) -> Result<std::vector<std::optional<SecureBytes>>> {
     sqlite3* db = conn.handle();
     auto lookups = [&]() -> Result<std::vector<std::optional<SecureBytes>>> {
       std::vector<std::optional<SecureBytes>> out;
@@ -463,6 +495,7 @@ Result<std::vector<std::optional<SecureBytes>>> SqliteStorage::get_many(std::spa
     // One read transaction for every key: one snapshot, and the
     // transaction's cost (locks, the page cache checked against the WAL)
     // paid once instead of once a key.
+    if (in_transaction) return lookups();
     Status begun = run(db, conn.begin_read, "cannot begin read");
     if (!begun.ok()) return std::move(begun).error();
     auto result = lookups();
@@ -473,7 +506,7 @@ Result<std::vector<std::optional<SecureBytes>>> SqliteStorage::get_many(std::spa
 }
 
 Result<std::vector<std::string>> SqliteStorage::list(std::string_view prefix, std::size_t limit) {
-  return with_reader([&](Connection& conn) -> Result<std::vector<std::string>> {
+  return with_reader([&](Connection& conn, bool in_transaction) -> Result<std::vector<std::string>> {
     sqlite3* db = conn.handle();
     auto scan = [&]() -> Result<std::vector<std::string>> {
       std::vector<std::string> out;
@@ -505,6 +538,7 @@ Result<std::vector<std::string>> SqliteStorage::list(std::string_view prefix, st
       return out;
     };
     // One read transaction across the seeks, so the listing is one snapshot.
+    if (in_transaction) return scan();
     Status begun = run(db, conn.begin_read, "cannot begin read");
     Result<std::vector<std::string>> result =
         begun.ok() ? scan() : Result<std::vector<std::string>>(std::move(begun).error());

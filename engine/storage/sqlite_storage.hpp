@@ -90,10 +90,14 @@ class SqliteStorage final : public Storage {
   // Null when a new one is needed and the path no longer names the store.
   Result<std::unique_ptr<Connection>> acquire_reader();
   void release_reader(std::unique_ptr<Connection> conn);
-  // read(Connection&) on a pooled reader, or on the writer (under write_mu_)
-  // when acquire_reader() gives null.
+  // read(Connection&, bool in_transaction) on a pooled reader, or on the
+  // writer (under write_mu_) when acquire_reader() gives null. Inside a
+  // ReadTogether scope, on the reader this thread holds with its read
+  // transaction open (in_transaction: the read must not BEGIN its own).
   template <class Read>
-  auto with_reader(Read&& read) -> decltype(read(std::declval<Connection&>()));
+  auto with_reader(Read&& read) -> decltype(read(std::declval<Connection&>(), false));
+  struct Together;  // a ReadTogether scope's reader (sqlite_storage.cpp)
+  static thread_local Together together_;
 
   std::string path_;
   std::string wal_path_;  // the WAL as SQLite names it (path_ + "-wal", links resolved)

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/common/error.hpp"
@@ -43,6 +44,39 @@ struct KeyRange {
 // when there is none (prefix empty or all 0xFF): [prefix, successor) is the
 // prefix's range in bytewise order.
 std::optional<std::string> prefix_successor(std::string_view prefix);
+
+// While alive, the calling thread's reads of a store share one read
+// transaction: one snapshot, and a transaction's fixed cost (SQLite: its file
+// locks, two fcntl() calls at each end) paid once instead of at every get().
+// For read-only stretches of code: a write this thread makes meanwhile is not
+// seen by the reads after it. Nests (the outermost ends the transaction);
+// other threads are not affected, and a store without transactions (or a
+// second store read meanwhile) reads as usual.
+class ReadTogether {
+ public:
+  ReadTogether() { ++depth_; }
+  ~ReadTogether() {
+    if (--depth_ == 0 && held_ != nullptr) std::exchange(held_, nullptr)->end();
+  }
+  ReadTogether(const ReadTogether&) = delete;
+  ReadTogether& operator=(const ReadTogether&) = delete;
+
+  // For stores: the transaction held for the calling thread's scope.
+  struct Held {
+    virtual void end() = 0;  // ends the transaction (the scope is over)
+
+   protected:
+    ~Held() = default;
+  };
+  static bool active() { return depth_ > 0; }
+  static Held* held() { return held_; }
+  // Only while active() and nothing is held.
+  static void hold(Held* h) { held_ = h; }
+
+ private:
+  static inline thread_local int depth_ = 0;
+  static inline thread_local Held* held_ = nullptr;
+};
 
 // Keys are UTF-8 paths with '/' as separator. Values are opaque bytes.
 // All implementations are thread-safe.

@@ -683,6 +683,7 @@ TEST_CASE("PostgresFeed: trimmed rows, another store id and a lost connection me
     CHECK(down.error().code == ErrorCode::Storage);
     server().restart();
     auto up = feed->next(std::chrono::milliseconds(0));
+    INFO((up.ok() ? std::string() : up.error().message));
     REQUIRE(up.ok());
     CHECK(up->reload);
     CHECK(up->why.find("reconnected") != std::string::npos);
