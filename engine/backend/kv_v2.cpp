@@ -56,6 +56,20 @@ struct KeyRecord {
   std::int64_t updated_ns = 0;
   std::map<std::string, std::string> custom_metadata;
   std::map<std::uint64_t, VersionRecord> versions;
+  // The byte size of each top-level field's text (field_text: what
+  // NAME#KEY shows) of version fields_version, recorded at its write, so
+  // that a stat of NAME#KEY needs no decrypt of the data. Only for the
+  // version written last, and only for a secret of at most
+  // kMaxRecordedFields fields whose names fit in kMaxRecordedFieldNames
+  // bytes. fields_version 0: none recorded. Stored in KeyRecord (version 3).
+  //
+  // Every read of the secret decodes this record, and cereal decodes a
+  // container element by element (a few hundred instructions each), so the
+  // sizes are one string that decodes in one piece and is searched only by
+  // a stat of a field: for each field in name order, LEB128 varint of the
+  // name's length, the name, varint of the size (append_field_size).
+  std::uint64_t fields_version = 0;
+  std::string field_sizes;
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t const version) {
@@ -78,6 +92,48 @@ struct KeyRecord {
         if (auto it = versions.find(n); it != versions.end()) it->second.rendered_size = size;
       }
     }
+    // Version 3 adds the field sizes, after version 2's fields, the same way.
+    if (version < 3) return;
+    ar(fields_version, field_sizes);
+  }
+
+  void append_field_size(std::string_view name, std::uint64_t size) {
+    put_varint(field_sizes, name.size());
+    field_sizes.append(name);
+    put_varint(field_sizes, size);
+  }
+
+  // The recorded size of version n's field `name`, if recorded (nullopt
+  // too for bytes that do not decode: they are then read, as unrecorded).
+  std::optional<std::uint64_t> field_size(std::uint64_t n, std::string_view name) const {
+    if (n == 0 || n != fields_version) return std::nullopt;
+    std::string_view rest = field_sizes;
+    while (!rest.empty()) {
+      auto length = take_varint(rest);
+      if (!length || *length > rest.size()) return std::nullopt;
+      const std::string_view key = rest.substr(0, *length);
+      rest.remove_prefix(*length);
+      auto size = take_varint(rest);
+      if (!size) return std::nullopt;
+      if (key == name) return size;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  static void put_varint(std::string& out, std::uint64_t v) {
+    for (; v >= 0x80; v >>= 7) out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    out.push_back(static_cast<char>(v));
+  }
+  static std::optional<std::uint64_t> take_varint(std::string_view& in) {
+    std::uint64_t v = 0;
+    for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
+      const auto byte = static_cast<unsigned char>(in.front());
+      in.remove_prefix(1);
+      v |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) return v;
+    }
+    return std::nullopt;
   }
 };
 
@@ -96,7 +152,7 @@ struct ConfigRecord {
 }  // namespace engine::kv_v2_detail
 
 CEREAL_CLASS_VERSION(engine::kv_v2_detail::VersionRecord, 1)
-CEREAL_CLASS_VERSION(engine::kv_v2_detail::KeyRecord, 2)
+CEREAL_CLASS_VERSION(engine::kv_v2_detail::KeyRecord, 3)
 CEREAL_CLASS_VERSION(engine::kv_v2_detail::ConfigRecord, 1)
 
 namespace engine {
@@ -118,6 +174,10 @@ constexpr std::string_view kConfigKey = "config";
 // past this it is stored compact instead (and rendered at each cat, as
 // before), up to kv::kMaxRenderedSecret.
 constexpr std::size_t kMaxStoredRendering = 2u << 20;
+// KeyRecord::field_sizes is recorded for secrets this small (fields, and
+// bytes of their names).
+constexpr std::size_t kMaxRecordedFields = 32;
+constexpr std::size_t kMaxRecordedFieldNames = 1024;
 constexpr std::string_view kCustomMetadataPrefix = "custom_metadata validation failed";
 
 const Json kNull = nullptr;
@@ -434,8 +494,12 @@ Result<Response> read_data(const BackendRequest& req, std::string_view name) {
   if (req.parts.rendered_size != nullptr) {
     // The size alone will do: from the metadata, when the write recorded it.
     COFFER_TRY(ReadableVersion rv, find_readable(req, name, version));
-    if (rv.v.rendered_size != 0) {
-      *req.parts.rendered_size = rv.v.rendered_size;
+    const std::optional<std::uint64_t> size =
+        req.parts.field != nullptr ? rv.meta.field_size(rv.n, *req.parts.field)
+        : rv.v.rendered_size != 0  ? std::optional<std::uint64_t>(rv.v.rendered_size)
+                                   : std::nullopt;
+    if (size) {
+      *req.parts.rendered_size = *size;
       return make_response(Json::object(), rv.v.created_ns);
     }
   }
@@ -453,6 +517,24 @@ Result<Response> read_data(const BackendRequest& req, std::string_view name) {
   out["data"] = std::move(data);
   out["metadata"] = version_json(rv.meta, rv.n, rv.v);
   return make_response(std::move(out), rv.v.created_ns);
+}
+
+// Records the field sizes of version n, whose data is `value`, in meta
+// (KeyRecord::field_sizes), or none when the secret is too large for them.
+void record_field_sizes(KeyRecord& meta, std::uint64_t n, const Json& value) {
+  meta.fields_version = 0;
+  meta.field_sizes.clear();
+  if (!value.is_object() || value.size() > kMaxRecordedFields) return;
+  std::size_t names = 0;
+  for (const auto& [key, field] : value.items()) {
+    names += key.size();
+    if (names > kMaxRecordedFieldNames) {
+      meta.field_sizes.clear();
+      return;
+    }
+    meta.append_field_size(as_view(key), field_text(field).size());
+  }
+  meta.fields_version = n;
 }
 
 // Write (patch=false) or merge-patch (patch=true) a new version. Caller holds
@@ -511,6 +593,7 @@ Result<Response> write_data(const BackendRequest& req, std::string_view name, bo
   }
   std::vector<WriteOp> batch;
   std::uint64_t n = add_version(meta, config, v, batch);
+  record_field_sizes(meta, n, value);
   batch.push_back(put_op(version_key(meta, n), rendered.size() <= kMaxStoredRendering
                                                    ? SecureBytes(rendered.begin(), rendered.end())
                                                    : kv::dump_secret(value)));

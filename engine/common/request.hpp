@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -53,6 +54,10 @@ struct ReplyParts {
   // A KV v2 data read, for a stat: the size of the whole secret's rendering
   // (render_pretty of its data), recorded at write, in place of the data.
   std::optional<std::uint64_t>* rendered_size = nullptr;
+  // With rendered_size: the size of this top-level field's text
+  // (field_text, what NAME#KEY shows) in place of the whole secret's. Left
+  // unset, and the reply carries the data, when the write did not record it.
+  const std::string_view* field = nullptr;
   // A KV v2 data read, for a cat: the whole secret's rendering, as stored
   // at write, in place of the data (no parse, no render).
   std::optional<SecureString>* rendered = nullptr;

@@ -15,4 +15,9 @@ SecureString render_pretty(const Json& value) {
   return out;
 }
 
+SecureString field_text(const Json& value) {
+  if (value.is_string()) return value.get_ref<const SecureString&>();
+  return value.dump();
+}
+
 }  // namespace engine

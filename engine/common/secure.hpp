@@ -62,4 +62,8 @@ inline std::string_view as_view(const SecureBytes& b) { return {reinterpret_cast
 // vault CLI's -format=json), ending in a newline.
 SecureString render_pretty(const Json& value);
 
+// A field of a secret as `cat NAME#KEY` shows it: a string's own bytes, any
+// other value as compact JSON (no newline).
+SecureString field_text(const Json& value);
+
 }  // namespace engine

@@ -266,7 +266,26 @@ Result<SecureString> KvFiles::read_at(const Caller& caller, const Located& at, T
 }
 
 Result<std::size_t> KvFiles::size_at(const Caller& caller, const Located& at, TimePoint* modified) {
-  if (at.kv_version != 2 || at.rel.empty() || parse_suffix(split_last(at.rel).second)) {
+  if (at.kv_version != 2 || at.rel.empty()) {
+    COFFER_TRY(auto content, read_at(caller, at, modified));
+    return content.size();
+  }
+  if (auto suffixed = parse_suffix(split_last(at.rel).second)) {
+    // NAME#KEY of the latest version, where read_at would take the suffix
+    // reading at once: the field's size as its write recorded it. Any other
+    // answer goes read_at's way, which then reads it.
+    if (suffixed->has_field && (!suffixed->has_view || suffixed->view == "data") &&
+        listed_as(caller, at) == Listed::Nothing) {
+      const std::string rel = std::string(split_last(at.rel).first) + suffixed->name;
+      const std::string_view field = suffixed->field;
+      std::optional<std::uint64_t> recorded;
+      auto resp = state_.call(caller, Operation::Read, kv_path(mount_of(at), 2, "data", rel), Json::object(),
+                              {.rendered_size = &recorded, .field = &field});
+      if (resp.ok() && recorded) {
+        note_time(*resp, modified);
+        return static_cast<std::size_t>(*recorded);
+      }
+    }
     COFFER_TRY(auto content, read_at(caller, at, modified));
     return content.size();
   }

@@ -144,8 +144,7 @@ Result<SecureString> field_of(const Json& object, std::string_view field) {
   if (!object.is_object()) return Error::not_found("not an object: no field \"" + std::string(field) + "\"");
   auto it = object.find(field);
   if (it == object.end()) return Error::not_found("no field \"" + std::string(field) + "\"");
-  if (it->is_string()) return it->get_ref<const SecureString&>();
-  return it->dump();
+  return field_text(*it);
 }
 
 SecureString reply_of(const Response& resp) {

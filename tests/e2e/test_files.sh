@@ -115,6 +115,14 @@ expect_eq "$(jq -r '.keys|join(",")' "$S@list")" "db,tree/" "not even in Vault's
 printf '{"user": "app", "password": "p1"}\n' > "$WORK/src.json"
 expect_ok "install -m 0600" install -m 0600 "$WORK/src.json" "$S/installed"
 expect_eq "$(cat "$S/installed#password")" "p1" "install: the content"
+# A field's size, recorded at the write, is what a read gives, for a string
+# and for any other value (compact JSON).
+printf '{"password": "pässwörd", "port": 5432, "tags": ["a", {"b": null}]}\n' > "$S/sized"
+for f in password port tags; do
+  expect_eq "$(stat -c %s "$S/sized#$f")" "$(cat "$S/sized#$f" | wc -c)" "stat of sized#$f is its read's length"
+done
+expect_eq "$(cat "$S/sized#tags")" '["a",{"b":null}]' "a field that is no string reads as compact JSON"
+rm "$S/sized@metadata"
 expect_ok "install over an existing secret" install -m 0600 "$WORK/src.json" "$S/db"
 expect_eq "$(cat "$S/db#user")" "app" "install replaced db"
 v_before=$(jqr .current_version "$S/db@metadata")

@@ -520,6 +520,17 @@ TEST_CASE("file view: a secret's size is recorded at its write and is its cat's"
     CHECK(r.value().modified.has_value());
     return size;
   };
+  // A stat of NAME#KEY as the file view makes it: the field's size alone.
+  const auto recorded_field = [&](const std::string& path, std::string_view field) {
+    std::optional<std::uint64_t> size;
+    engine::Request req{engine::Operation::Read, path, engine::Json::object(), d.root.token};
+    req.parts.rendered_size = &size;
+    req.parts.field = &field;
+    auto r = d.core->handle(req);
+    REQUIRE(r.ok());
+    if (size) CHECK_FALSE(r.value().data.contains("data"));
+    return size;
+  };
   const char* bodies[] = {
       R"({"password":"p"})",
       R"({"f":1.5e300,"g":0.1,"neg":-9223372036854775808,"big":18446744073709551615,"z":-0.0})",
@@ -560,10 +571,46 @@ TEST_CASE("file view: a secret's size is recorded at its write and is its cat's"
     for (const auto& item : whole.value().data["data"].items()) {
       const std::string key = engine::to_plain(engine::SecureString(item.key().begin(), item.key().end()));
       INFO(key);
-      CHECK(d.cat("secret/app/x#" + key) == d.cat("secret/app/x@" + n + "#" + key));
+      const std::string field = d.cat("secret/app/x#" + key);
+      CHECK(field == d.cat("secret/app/x@" + n + "#" + key));
+      // Its size was recorded at the write, and a stat gives it.
+      CHECK(recorded_field("secret/data/app/x", key) == field.size());
+      auto fst = d.files->stat(d.root, "secret/app/x#" + key);
+      REQUIRE(fst.ok());
+      CHECK(fst->size == field.size());
+      CHECK(d.files->stat(d.root, "secret/app/x@data#" + key)->size == field.size());
     }
     CHECK(d.cat_error("secret/app/x#absent") == d.cat_error("secret/app/x@" + n + "#absent"));
+    CHECK_FALSE(recorded_field("secret/data/app/x", "absent").has_value());
+    CHECK(d.files->stat(d.root, "secret/app/x#absent").error().code == ErrorCode::NotFound);
   }
+  // Only the latest version's fields are recorded; an older version's stat
+  // reads it, and gets the same size.
+  d.put("secret/app/v", R"({"k":"first"})");
+  d.put("secret/app/v", R"({"k":"second!"})");
+  CHECK(recorded_field("secret/data/app/v", "k") == 7u);
+  CHECK(d.files->stat(d.root, "secret/app/v#k")->size == 7u);
+  CHECK(d.files->stat(d.root, "secret/app/v@1#k")->size == 5u);
+  // A patch records the merged secret's fields.
+  d.put("secret/app/v", R"({"k":null,"j":[1,2]})", WriteMode::Append);
+  CHECK_FALSE(recorded_field("secret/data/app/v", "k").has_value());
+  CHECK(recorded_field("secret/data/app/v", "j") == 5u);
+  CHECK(d.files->stat(d.root, "secret/app/v#j")->size == d.cat("secret/app/v#j").size());
+  CHECK(d.files->stat(d.root, "secret/app/v#k").error().code == ErrorCode::NotFound);
+  // A secret past the recorded bounds: no sizes, and a stat still tells
+  // the truth (it reads the field).
+  engine::Json many = engine::Json::object();
+  for (int i = 0; i < 40; ++i) many[engine::to_secure("f" + std::to_string(i))] = engine::to_secure("value" + std::to_string(i));
+  d.put("secret/app/many", engine::to_plain(engine::SecureString(many.dump())));
+  CHECK_FALSE(recorded_field("secret/data/app/many", "f7").has_value());
+  CHECK(d.files->stat(d.root, "secret/app/many#f7")->size == 6u);
+  CHECK(d.cat("secret/app/many#f7") == "value7");
+  engine::Json long_names = engine::Json::object();  // 30 fields, but 1,200 bytes of names
+  for (int i = 0; i < 30; ++i) long_names[engine::to_secure(std::string(38, 'n') + std::to_string(10 + i))] = "22";
+  d.put("secret/app/long", engine::to_plain(engine::SecureString(long_names.dump())));
+  const std::string long_name = std::string(38, 'n') + "15";
+  CHECK_FALSE(recorded_field("secret/data/app/long", long_name).has_value());
+  CHECK(d.files->stat(d.root, "secret/app/long#" + long_name)->size == 2u);
   // A patch records the merged secret's size.
   d.put("secret/app/x", R"({"a":"1","b":"2"})");
   d.put("secret/app/x", R"({"b":null,"c":"three"})", WriteMode::Append);
