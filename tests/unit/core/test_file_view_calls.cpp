@@ -104,3 +104,36 @@ TEST_CASE("file view: numbers in file names are range-checked", "[file_view]") {
   CHECK(d.cat_error("secret/db#99999999999999999999") == ErrorCode::NotFound);
   CHECK(d.cat_error("secret/db@1#" + std::string(200, '9')) == ErrorCode::NotFound);
 }
+
+TEST_CASE("file view: a stat of NAME#KEY makes one Read, recorded or not, audited or not", "[file_view][calls]") {
+  DevCore d;
+  engine::Json many = engine::Json::object();  // more fields than a write records sizes for
+  for (int i = 0; i < 40; ++i) many[engine::to_secure("f" + std::to_string(i))] = engine::to_secure("v" + std::to_string(i));
+  const std::string many_body = engine::to_plain(engine::SecureString(many.dump()));
+  // The stat of a field, then of the same field under another name (no memo).
+  auto field_stat_calls = [&](const std::string& path) {
+    return calls_of(d, [&] {
+      auto st = d.files->stat(d.root, path);
+      REQUIRE(st.ok());
+      CHECK(st->size == d.cat(path).size());
+    });
+  };
+  d.put("secret/app/db", R"({"password":"p2"})");
+  d.put("secret/app/many", many_body);
+  REQUIRE(d.files->stat(d.root, "secret/app").ok());  // the folder's probe, out of the counts
+  const std::uint64_t recorded = field_stat_calls("secret/app/db#password");
+  const std::uint64_t unrecorded = field_stat_calls("secret/app/many#f7");
+  CHECK(recorded == unrecorded);
+  CHECK(recorded <= 2);
+  // With an audit device the engine hands no size over: the reply's data
+  // serves, in as many calls (each one an audited request).
+  char dir[] = "/tmp/coffer-calls-XXXXXX";
+  REQUIRE(::mkdtemp(dir) != nullptr);
+  d.put("sys/audit/file", std::string("type=file file_path=") + dir + "/audit.log");
+  d.put("secret/app/db2", R"({"password":"p3"})");
+  d.put("secret/app/many2", many_body);
+  REQUIRE(d.files->stat(d.root, "secret/app").ok());
+  CHECK(field_stat_calls("secret/app/db2#password") == recorded);
+  CHECK(field_stat_calls("secret/app/many2#f7") == recorded);
+  std::system((std::string("rm -rf '") + dir + "'").c_str());
+}
