@@ -106,7 +106,7 @@ struct KeyRecord {
   // The recorded size of version n's field `name`, if recorded (nullopt
   // too for bytes that do not decode: they are then read, as unrecorded).
   std::optional<std::uint64_t> field_size(std::uint64_t n, std::string_view name) const {
-    if (n == 0 || n != fields_version) return std::nullopt;
+    if (fields_version == 0 || n != fields_version) return std::nullopt;
     std::string_view rest = field_sizes;
     while (!rest.empty()) {
       auto length = take_varint(rest);
@@ -526,14 +526,9 @@ void record_field_sizes(KeyRecord& meta, std::uint64_t n, const Json& value) {
   meta.field_sizes.clear();
   if (!value.is_object() || value.size() > kMaxRecordedFields) return;
   std::size_t names = 0;
-  for (const auto& [key, field] : value.items()) {
-    names += key.size();
-    if (names > kMaxRecordedFieldNames) {
-      meta.field_sizes.clear();
-      return;
-    }
-    meta.append_field_size(as_view(key), field_text(field).size());
-  }
+  for (const auto& [key, field] : value.items()) names += key.size();
+  if (names > kMaxRecordedFieldNames) return;
+  for (const auto& [key, field] : value.items()) meta.append_field_size(as_view(key), field_text(field).size());
   meta.fields_version = n;
 }
 

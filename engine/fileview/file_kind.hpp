@@ -139,7 +139,7 @@ class KvFiles final : public FileKind {
   enum class Listed { Unknown, Folder, Secret, Nothing };
   Listed listed_as(const Caller& caller, const Located& at);
   // The size of read_at's answer; without the bytes when the engine recorded
-  // it (a KV v2 secret's whole rendering).
+  // it (a KV v2 secret's whole rendering, or one of its fields).
   Result<std::size_t> size_at(const Caller& caller, const Located& at, TimePoint* modified);
 
  private:
@@ -147,6 +147,11 @@ class KvFiles final : public FileKind {
   Result<SecureString> read_at(const Caller& caller, const Located& at, TimePoint* modified);
   Result<SecureString> read_suffixed(const Caller& caller, const Located& at, const Suffixed& suffix,
                                      TimePoint* modified);
+  // The size of KV v2 secret rel's rendering, or with field set of that
+  // field's text, of its latest version: the size the write recorded, or
+  // else the rendering of the reply's data.
+  Result<std::size_t> latest_size(const Caller& caller, const Located& at, const std::string& rel,
+                                  const Suffixed* field, TimePoint* modified);
   ViewState& state_;
   FileView& view_;
 };

@@ -266,51 +266,40 @@ Result<SecureString> KvFiles::read_at(const Caller& caller, const Located& at, T
 }
 
 Result<std::size_t> KvFiles::size_at(const Caller& caller, const Located& at, TimePoint* modified) {
-  if (at.kv_version != 2 || at.rel.empty()) {
-    COFFER_TRY(auto content, read_at(caller, at, modified));
-    return content.size();
-  }
-  if (auto suffixed = parse_suffix(split_last(at.rel).second)) {
-    // NAME#KEY of the latest version, where read_at would take the suffix
-    // reading at once: the field's size as its write recorded it. Any other
-    // answer goes read_at's way, which then reads it.
+  if (at.kv_version == 2 && !at.rel.empty()) {
+    auto suffixed = parse_suffix(split_last(at.rel).second);
+    // A name without @ or #: read_at's answer is the literal read's.
+    if (!suffixed) return latest_size(caller, at, at.rel, nullptr, modified);
+    // NAME#KEY (or NAME@data#KEY) where read_at takes the suffix reading at
+    // once; any other answer goes read_at's way, which then reads it.
     if (suffixed->has_field && (!suffixed->has_view || suffixed->view == "data") &&
         listed_as(caller, at) == Listed::Nothing) {
-      const std::string rel = std::string(split_last(at.rel).first) + suffixed->name;
-      const std::string_view field = suffixed->field;
-      std::optional<std::uint64_t> recorded;
-      auto resp = state_.call(caller, Operation::Read, kv_path(mount_of(at), 2, "data", rel), Json::object(),
-                              {.rendered_size = &recorded, .field = &field});
-      if (resp.ok() && recorded) {
-        note_time(*resp, modified);
-        return static_cast<std::size_t>(*recorded);
-      }
-      // Not recorded (an older version, a larger secret), or not handed
-      // over (an audit device logs every reply): the reply carries the data,
-      // and the field is taken from it as read_suffixed takes it.
-      if (resp.ok()) {
-        auto data = resp->data.find(std::string_view("data"));
-        if (data != resp->data.end()) {
-          auto text = field_of(*data, field);
-          if (text.ok()) {
-            note_time(*resp, modified);
-            return text->size();
-          }
-        }
-      }
+      auto size = latest_size(caller, at, std::string(split_last(at.rel).first) + suffixed->name, &*suffixed,
+                              modified);
+      if (size.ok()) return size;
     }
-    COFFER_TRY(auto content, read_at(caller, at, modified));
-    return content.size();
   }
-  // A name without @ or #: read_at's answer is the literal read's, whose
-  // size the engine may give alone (recorded at write).
-  std::optional<std::uint64_t> recorded;
-  COFFER_TRY(auto literal, state_.call(caller, Operation::Read, kv_path(mount_of(at), 2, "data", at.rel),
-                                       Json::object(), {.rendered_size = &recorded}));
-  note_time(literal, modified);
-  if (recorded) return static_cast<std::size_t>(*recorded);
-  COFFER_TRY(auto content, render(literal.data["data"], nullptr));
+  COFFER_TRY(auto content, read_at(caller, at, modified));
   return content.size();
+}
+
+Result<std::size_t> KvFiles::latest_size(const Caller& caller, const Located& at, const std::string& rel,
+                                         const Suffixed* field, TimePoint* modified) {
+  std::optional<std::uint64_t> recorded;
+  const std::string_view name = field != nullptr ? std::string_view(field->field) : std::string_view();
+  COFFER_TRY(auto resp, state_.call(caller, Operation::Read, kv_path(mount_of(at), 2, "data", rel), Json::object(),
+                                    {.rendered_size = &recorded, .field = field != nullptr ? &name : nullptr}));
+  // Not recorded (an older version, a larger secret), or not handed over
+  // (an audit device logs every reply): the reply carries the data.
+  std::size_t size = 0;
+  if (recorded) {
+    size = static_cast<std::size_t>(*recorded);
+  } else {
+    COFFER_TRY(auto content, render(resp.data["data"], field));
+    size = content.size();
+  }
+  note_time(resp, modified);
+  return size;
 }
 
 // The suffix reading: NAME@VIEW, NAME#FIELD, NAME@VIEW#FIELD.
