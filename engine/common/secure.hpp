@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,5 +66,14 @@ SecureString render_pretty(const Json& value);
 // A field of a secret as `cat NAME#KEY` shows it: a string's own bytes, any
 // other value as compact JSON (no newline).
 SecureString field_text(const Json& value);
+
+// field_text of the member `name` of the object whose render_pretty is
+// `rendered`, read off the rendering without parsing it (a stored secret's
+// `cat NAME#KEY`): a top-level member is the only line that begins with two
+// spaces and a quote, and a string or scalar member is that line's value.
+// Nullopt when it cannot be told so: no such member, a name or a string
+// with an escape in it, an object or array; the caller then parses. Never
+// a wrong answer: `rendered` must be a render_pretty of an object.
+std::optional<std::string_view> field_in_rendering(std::string_view rendered, std::string_view name);
 
 }  // namespace engine

@@ -325,15 +325,16 @@ Result<SecureString> KvFiles::read_suffixed(const Caller& caller, const Located&
   }
   if (!suffix.has_view || view == "data") {
     // KV v2 may hand over its stored rendering (ReplyParts), as for a cat of
-    // the whole secret: NAME@data is those bytes, and NAME#KEY parses them
-    // here once, where the backend would parse them and build a reply
-    // around the data.
+    // the whole secret: NAME@data is those bytes, and NAME#KEY is read off
+    // them (a string or scalar member) or parses them here once, where the
+    // backend would parse them and build a reply around the data.
     std::optional<SecureString> rendered;
     COFFER_TRY(auto resp, state_.call(caller, Operation::Read, kv_path(mount_abs, v, "data", rel), Json::object(),
                                       {.rendered = v == 2 ? &rendered : nullptr}));
     note_time(resp, modified);
     if (rendered && !suffix.has_field) return std::move(*rendered);
     if (rendered) {
+      if (auto text = field_in_rendering(as_view(*rendered), suffix.field)) return to_secure(*text);
       COFFER_TRY(Json data, parse_json(as_view(*rendered), "stored secret"));
       return render(data, &suffix);
     }

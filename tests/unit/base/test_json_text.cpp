@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MPL-2.0
-// The limits on outside text: JSON depth, UTF-8, names, numbers.
+// The limits on outside text: JSON depth, UTF-8, names, numbers; a field read
+// off a rendering.
 #include <catch2/catch.hpp>
 
+#include <optional>
+#include <random>
 #include <string>
 
 #include "engine/common/fields.hpp"
 #include "engine/common/json_text.hpp"
 #include "engine/common/names.hpp"
+#include "engine/common/secure.hpp"
 #include "engine/common/utf8.hpp"
 
 using engine::ErrorCode;
@@ -120,4 +124,82 @@ TEST_CASE("utf8: valid_prefix allows only a last character cut short", "[utf8]")
   CHECK_FALSE(engine::utf8::valid_prefix("\xe0\x80"));  // overlong already at the second byte
   CHECK_FALSE(engine::utf8::valid_prefix("\xed\xa0"));  // a surrogate already at the second byte
   CHECK_FALSE(engine::utf8::valid_prefix("\xff"));
+}
+
+TEST_CASE("field_in_rendering: a string or scalar member read off the rendering is field_text's", "[json_text]") {
+  using engine::field_in_rendering;
+  const auto read_off = [](const Json& object, std::string_view name) -> std::optional<std::string> {
+    const engine::SecureString shown = engine::render_pretty(object);
+    auto text = field_in_rendering(engine::as_view(shown), name);
+    if (!text) return std::nullopt;
+    return std::string(*text);
+  };
+  const Json plain = Json::parse(R"({"a":"2","ab":"x,","b":-0.0,"big":18446744073709551615,"f":1.5e300,)"
+                                 R"("n":null,"t":true,"u":"\u00fcn\u00efc\u00f6d\u00e9 \u2028","":"empty name",)"
+                                 R"("z":-9223372036854775808})");
+  // Each of these is read off, and is what a parse gives.
+  for (const auto& [key, value] : plain.items()) {
+    const std::string name(key.begin(), key.end());
+    INFO(name);
+    const auto text = read_off(plain, name);
+    REQUIRE(text.has_value());
+    CHECK(*text == engine::to_plain(engine::field_text(value)));
+  }
+  CHECK(read_off(plain, "a") == "2");
+  CHECK(read_off(plain, "ab") == "x,");
+  CHECK(read_off(plain, "f") == "1.5e+300");
+  // Not told: the caller parses (and finds the field, or says it is absent).
+  const Json tricky = Json::parse(R"({"q":"say \"hi\"","s":"back\\slash","c":"tab\there","o":{"inner":"x"},)"
+                                  R"("l":[1,2],"e":{},"k\"ey":"1","m":"\n  \"fake\": 1"})");
+  for (const char* name : {"q", "s", "c", "o", "l", "e", "k\"ey", "inner", "fake", "absent", "\n", "q\": "}) {
+    INFO(name);
+    CHECK_FALSE(read_off(tricky, name).has_value());
+  }
+  CHECK(read_off(tricky, "m") == std::nullopt);  // its string has escapes
+  CHECK_FALSE(read_off(Json::object(), "a").has_value());
+  // Random objects: whatever is read off equals field_text, and a member
+  // without escapes or nesting is always read off.
+  std::mt19937 rng(11);
+  const std::string alphabet = "ab\"\\\n\t,: {}[]\x7f\xc3\xa9";
+  const auto random_text = [&] {
+    std::string out;
+    const int n = static_cast<int>(rng() % 6);
+    for (int i = 0; i < n; ++i) {
+      char c = alphabet[rng() % alphabet.size()];
+      if (c == '\xc3') {
+        out += "\xc3\xa9";
+        continue;
+      }
+      if (c == '\xa9') c = 'e';
+      out += c;
+    }
+    return out;
+  };
+  for (int round = 0; round < 500; ++round) {
+    Json object = Json::object();
+    const int members = static_cast<int>(rng() % 5);
+    for (int i = 0; i < members; ++i) {
+      const std::string key = random_text();
+      Json value;
+      switch (rng() % 5) {
+        case 0: value = engine::to_secure(random_text()); break;
+        case 1: value = static_cast<std::int64_t>(rng()) - 2147483648LL; break;
+        case 2: value = static_cast<double>(rng()) / 7.0; break;
+        case 3: value = Json::object({{engine::to_secure(random_text()), engine::to_secure(random_text())}}); break;
+        default: value = nullptr; break;
+      }
+      object[engine::to_secure(key)] = std::move(value);
+    }
+    for (const auto& [key, value] : object.items()) {
+      const std::string name(key.begin(), key.end());
+      const auto text = read_off(object, name);
+      const std::string expected = engine::to_plain(engine::field_text(value));
+      INFO(engine::to_plain(engine::render_pretty(object)) << " name " << name);
+      if (text) CHECK(*text == expected);
+      const bool simple = name.find_first_of("\"\\\n\t") == std::string::npos && !value.is_object() &&
+                          !(value.is_string() && expected.find_first_of("\"\\\n\t") != std::string::npos);
+      CHECK(text.has_value() == simple);
+    }
+    CHECK_FALSE(read_off(object, "absent").has_value());
+  }
 }
